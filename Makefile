@@ -1,0 +1,44 @@
+# Quick start: `make run`, then `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch (training extra only); override for a CUDA machine, e.g. TORCH_SPEC=torch.
+TORCH_SPEC ?= torch==2.13.0
+DATA ?= ../shared/datasets/PistolData_merged
+
+.PHONY: run test lint eval train clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Runtime only: ONNX Runtime inference and evaluation, no torch.
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Everything: training (torch), tests, lint.
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[train,dev]"
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/gunwatch eval --data samples/pistol-sample --split all --out runs/eval/sample
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests scripts
+
+# The measured numbers: the shipped model on the fixed test split of the full data set.
+eval: $(VENV)/.runtime
+	$(BIN)/gunwatch eval --data $(DATA) --split test
+
+train: $(VENV)/.dev
+	$(BIN)/gunwatch train --config configs/localizer.yaml
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

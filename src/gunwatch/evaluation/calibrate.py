@@ -1,0 +1,18 @@
+"""Choose a model's operating threshold on the validation split: the most recall a false-alarm budget allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gunwatch.evaluation.runner import predict_guns
+from gunwatch.evaluation.selection import select_records
+from gunwatch.inference.loading import load_detector
+from gunwatch.metrics.operating import threshold_for_image_fpr
+
+
+def calibrate_threshold(model: Path, data: Path, split_file: Path, split: str, max_image_fpr: float) -> float:
+    """The lowest threshold at which at most max_image_fpr of the split's gun-free images are flagged."""
+    records = select_records(data, split, split_file).records
+    predictions = predict_guns(load_detector(model), records)
+    negatives = [not record.has_gun for record in records]
+    return threshold_for_image_fpr(predictions.detections, negatives, max_image_fpr)

@@ -1,0 +1,123 @@
+"""The evaluation report: one fixed set of keys, computed from records and predictions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from gunwatch.data.records import ImageRecord
+from gunwatch.evaluation.runner import Predictions
+from gunwatch.inference.detections import Detections
+from gunwatch.metrics.coco_map import CocoSummary, coco_map
+from gunwatch.metrics.iou import mean_best_iou
+from gunwatch.metrics.operating import operating_point
+
+# The documented `gunwatch eval --json` keys, in order (README: "Evaluation report").
+REPORT_KEYS = (
+    "images", "map50", "map50_95", "ap_small", "ap_medium", "ap_large", "precision", "recall", "f1",
+    "image_recall", "image_fpr", "fp_per_negative_image", "mean_iou", "ms_per_image", "threshold",
+)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    images: int
+    map50: float
+    map50_95: float
+    ap_small: float
+    ap_medium: float
+    ap_large: float
+    precision: float
+    recall: float
+    f1: float
+    image_recall: float
+    image_fpr: float
+    fp_per_negative_image: float
+    mean_iou: float
+    ms_per_image: float
+    threshold: float
+    # Beyond the fixed keys: gun / no-gun accuracy per image at the threshold (the notebook's "accuracy"),
+    # and gun-free images flagged per origin (e.g. the surveillance `cctv` frames).
+    image_accuracy: float = float("nan")
+    image_fpr_by_origin: dict[str, float] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, object]:
+        """NaN (undefined, e.g. no small guns) becomes null so the output is strict JSON."""
+        return {key: _json_number(value) for key, value in asdict(self).items()}
+
+
+def build_report(
+    records: list[ImageRecord], predictions: Predictions, threshold: float
+) -> tuple[EvalReport, CocoSummary]:
+    gt = [record.gun_boxes for record in records]
+    preds = predictions.detections
+    coco = coco_map(gt, [(d.xyxy, d.scores) for d in preds], [(r.width, r.height) for r in records])
+    point = operating_point(gt, preds, threshold)
+    report = EvalReport(
+        images=len(records),
+        map50=coco.map50,
+        map50_95=coco.map50_95,
+        ap_small=coco.ap_small,
+        ap_medium=coco.ap_medium,
+        ap_large=coco.ap_large,
+        precision=point.precision,
+        recall=point.recall,
+        f1=point.f1,
+        image_recall=point.image_recall,
+        image_fpr=point.image_fpr,
+        fp_per_negative_image=point.fp_per_negative_image,
+        # Mean IoU counts every prediction, as the notebook did (it had no threshold).
+        mean_iou=mean_best_iou(gt, [d.xyxy for d in preds]),
+        ms_per_image=predictions.ms_per_image,
+        threshold=threshold,
+        image_accuracy=image_accuracy(records, preds, threshold),
+        image_fpr_by_origin=image_fpr_by_origin(records, preds, threshold),
+    )
+    return report, coco
+
+
+def image_accuracy(records: list[ImageRecord], preds: list[Detections], threshold: float) -> float:
+    """Share of images whose flag (any gun detection at the threshold) agrees with whether they hold a gun."""
+    agree = [record.has_gun == bool(len(d.above(threshold))) for record, d in zip(records, preds, strict=True)]
+    return sum(agree) / len(agree) if agree else float("nan")
+
+
+def image_fpr_by_origin(records: list[ImageRecord], preds: list[Detections], threshold: float) -> dict[str, float]:
+    flagged: dict[str, list[bool]] = {}
+    for record, detections in zip(records, preds, strict=True):
+        if not record.has_gun:
+            flagged.setdefault(record.origin or "unknown", []).append(bool(len(detections.above(threshold))))
+    return {origin: sum(marks) / len(marks) for origin, marks in sorted(flagged.items())}
+
+
+def format_report(report: EvalReport, title: str) -> str:
+    """The human-readable report (stderr)."""
+    rows = [
+        ("images", f"{report.images}"),
+        ("mAP@0.5", _fmt(report.map50)),
+        ("mAP@0.5:0.95", _fmt(report.map50_95)),
+        ("AP small / medium / large", " / ".join(map(_fmt, (report.ap_small, report.ap_medium, report.ap_large)))),
+        (f"at threshold {report.threshold:.3f}: precision", _fmt(report.precision)),
+        ("  recall / F1", f"{_fmt(report.recall)} / {_fmt(report.f1)}"),
+        ("  image accuracy (gun / no gun)", _fmt(report.image_accuracy)),
+        ("  gun-image recall", _fmt(report.image_recall)),
+        ("  gun-free images flagged (FPR)", _fmt(report.image_fpr)),
+        *((f"    of origin {origin}", _fmt(value)) for origin, value in report.image_fpr_by_origin.items()),
+        ("  false positives per gun-free image", _fmt(report.fp_per_negative_image)),
+        ("mean IoU (best match per gun)", _fmt(report.mean_iou)),
+        ("ms per image", f"{report.ms_per_image:.1f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join([title, *(f"  {name:<{width}}  {value}" for name, value in rows)])
+
+
+def _json_number(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_number(v) for k, v in value.items()}
+    return value
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"

@@ -1,0 +1,1 @@
+"""Inference without torch: the detection value type, model loading and ONNX Runtime engines."""

@@ -1,0 +1,1 @@
+"""Network definitions (PyTorch, training side only)."""

@@ -1,0 +1,1 @@
+"""Training (PyTorch; installed with `pip install -e .[train]`)."""

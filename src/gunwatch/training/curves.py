@@ -1,0 +1,28 @@
+"""Training curves as a PNG, redrawn after every epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def plot_training_curves(history: list[dict[str, float]], path: Path) -> Path:
+    """history: one dict per epoch with train_loss, val_loss, val_accuracy, val_mean_iou."""
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, quality_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("train_loss", "val_loss"):
+        loss_ax.plot(epochs, [h[key] for h in history], marker="o", label=key.replace("_", " "))
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
+    loss_ax.legend()
+    for key in ("val_accuracy", "val_mean_iou"):
+        quality_ax.plot(epochs, [h[key] for h in history], marker="o", label=key.replace("_", " "))
+    quality_ax.set(xlabel="epoch", ylim=(0, 1), title="validation")
+    quality_ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,186 @@
+"""Training the notebook localizer: plain functions, one epoch at a time, checkpoint after each."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from gunwatch.data.layouts import read_dataset
+from gunwatch.data.split import load_split
+from gunwatch.models.localizer import Localizer, cxcywh_to_xyxy
+from gunwatch.training.checkpoints import load_checkpoint, save_checkpoint
+from gunwatch.training.config import LocalizerTrainConfig
+from gunwatch.training.curves import plot_training_curves
+from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
+from gunwatch.training.losses import localizer_loss
+from gunwatch.training.pretrained import mobilenet_v2_weights_path
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def build_model(config: LocalizerTrainConfig) -> Localizer:
+    model = Localizer(width_mult=config.width_mult)
+    if config.pretrained != "none":
+        explicit = None if config.pretrained == "auto" else Path(config.pretrained)
+        state = torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu", weights_only=True)
+        model.backbone.load_state_dict(state)
+    for block in model.backbone.features[: config.freeze_blocks]:
+        block.requires_grad_(False)
+    return model
+
+
+def set_train_mode(model: Localizer, freeze_blocks: int) -> None:
+    model.train()
+    # Frozen blocks keep their ImageNet batch-norm statistics.
+    for block in model.backbone.features[:freeze_blocks]:
+        block.eval()
+
+
+def train_one_epoch(
+    model: Localizer,
+    samples: LocalizerSamples,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: LocalizerTrainConfig,
+    augment: Augment,
+    generator: torch.Generator,
+    epoch: int,
+    writer: SummaryWriter,
+) -> float:
+    set_train_mode(model, config.freeze_blocks)
+    order = torch.randperm(len(samples), generator=generator)
+    batches = list(order.split(config.batch_size))[: config.max_steps_per_epoch]
+    total, seen = 0.0, 0
+    progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+    for step, index in enumerate(progress):
+        images, boxes = augment(samples.images[index].float() / 255, samples.boxes[index], generator)
+        class_logit, box_logits = model.forward_logits(images)
+        losses = localizer_loss(
+            class_logit, box_logits, samples.has_gun[index], boxes, config.box_weight, config.negative_box_target
+        )
+        if not torch.isfinite(losses["loss"]):
+            raise NonFiniteLossError(f"loss is {losses['loss'].item()} at epoch {epoch} step {step}; stopping")
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        total += losses["loss"].item() * len(index)
+        seen += len(index)
+        progress.set_postfix(loss=f"{total / seen:.4f}")
+        global_step = (epoch - 1) * len(batches) + step
+        for name, value in losses.items():
+            writer.add_scalar(f"train/{name}", value.item(), global_step)
+        writer.add_scalar("train/lr", scheduler.get_last_lr()[0], global_step)
+    return total / max(seen, 1)
+
+
+@torch.no_grad()
+def evaluate(model: Localizer, samples: LocalizerSamples, config: LocalizerTrainConfig) -> dict[str, float]:
+    """Validation loss, gun / no-gun accuracy at 0.5, and mean IoU of the box on gun images."""
+    model.eval()
+    total, correct, iou_sum = 0.0, 0, 0.0
+    for index in torch.arange(len(samples)).split(config.batch_size * 2):
+        images = samples.images[index].float() / 255
+        class_logit, box_logits = model.forward_logits(images)
+        has_gun, boxes = samples.has_gun[index], samples.boxes[index]
+        losses = localizer_loss(class_logit, box_logits, has_gun, boxes, config.box_weight, config.negative_box_target)
+        total += losses["loss"].item() * len(index)
+        correct += ((class_logit > 0).float() == has_gun).sum().item()
+        predicted_boxes = cxcywh_to_xyxy(torch.sigmoid(box_logits))
+        iou_sum += (paired_iou(predicted_boxes, boxes) * has_gun).sum().item()
+    n, guns = len(samples), max(samples.has_gun.sum().item(), 1)
+    return {"val_loss": total / n, "val_accuracy": correct / n, "val_mean_iou": iou_sum / guns}
+
+
+def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of a[i] with b[i] for xyxy boxes."""
+    x1, y1 = torch.maximum(a[:, 0], b[:, 0]), torch.maximum(a[:, 1], b[:, 1])
+    x2, y2 = torch.minimum(a[:, 2], b[:, 2]), torch.minimum(a[:, 3], b[:, 3])
+    inter = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    area = lambda box: (box[:, 2] - box[:, 0]).clamp(min=0) * (box[:, 3] - box[:, 1]).clamp(min=0)  # noqa: E731
+    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float = 0.05):
+    """LR factor per step: linear warm-up, then cosine decay to zero; safe for runs of a few steps."""
+    warmup = max(1, round(warmup_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
+    """Train, checkpointing every epoch; returns the best checkpoint's path."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    generator = seed_everything(config.seed)
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    dataset = read_dataset(config.data)
+    split = load_split(config.split)
+    train = load_samples(split.select(dataset, "train"), config.input_size, "loading train")
+    val = load_samples(split.select(dataset, "val"), config.input_size, "loading val")
+
+    model = build_model(config)
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+    )
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps_per_epoch * config.epochs))
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    last_path, best_path = config.out / "last.pt", config.out / "best.pt"
+    if resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+        tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
+
+    writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
+    augment = Augment(config.hflip, config.grayscale, config.brightness_contrast)
+    for epoch in range(start_epoch, config.epochs + 1):
+        train_loss = train_one_epoch(model, train, optimizer, scheduler, config, augment, generator, epoch, writer)
+        metrics = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, val, config)}
+        history.append(metrics)
+        for name, value in metrics.items():
+            if name != "epoch":
+                writer.add_scalar(f"epoch/{name}", value, epoch)
+        tqdm.write("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+        state = {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(), "epoch": epoch, "history": history,
+            "config": config.model_dump(mode="json"),
+        }
+        save_checkpoint(last_path, state)
+        if metrics["val_loss"] <= min(h["val_loss"] for h in history):
+            save_checkpoint(best_path, state)
+        (config.out / "history.json").write_text(json.dumps(history, indent=1))
+        plot_training_curves(history, config.out / "curves.png")
+    writer.close()
+    return best_path

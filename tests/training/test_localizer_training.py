@@ -1,0 +1,75 @@
+"""A short real training run: the localizer learns a handful of synthetic images, end to end through ONNX."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gunwatch.evaluation.evaluate import evaluate
+from gunwatch.inference.loading import load_detector
+from gunwatch.training.config import load_train_config
+from gunwatch.training.pipeline import train_from_config
+
+pytest.importorskip("torch")
+
+
+def write_run(tmp_path: Path, epochs: int, synthetic_set) -> tuple[Path, Path, Path]:
+    data = synthetic_set(tmp_path / "data", guns=6, negatives=2)
+    keys = sorted(p.name for p in (data / "pistol_images").iterdir())
+    # Train, choose the threshold and measure on the same images: this checks that it learns, not that it generalises.
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": keys, "val": keys, "test": keys}))
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        f"data: {data}\nsplit: {split}\nout: {tmp_path / 'run'}\ninput_size: 64\nwidth_mult: 0.35\n"
+        f"pretrained: none\nfreeze_blocks: 0\nepochs: {epochs}\nbatch_size: 8\nlr: 0.01\n"
+        "hflip: 0\ngrayscale: 0\nbrightness_contrast: 0\nmax_val_image_fpr: 0.0\nthreads: 1\n"
+    )
+    return data, split, config
+
+
+@pytest.mark.slow
+def test_a_short_run_learns_the_fixture_images(tmp_path: Path, synthetic_set) -> None:
+    data, split, config = write_run(tmp_path, 80, synthetic_set)
+    model_path = train_from_config(config, resume=False, overrides={})
+
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 10
+    for artefact in ("best.pt", "last.pt", "curves.png", "model.onnx"):
+        assert (tmp_path / "run" / artefact).is_file(), artefact
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+
+    report = evaluate(load_detector(model_path), data, "test", split, progress=False).report
+    assert report.map50 >= 0.9
+    assert report.image_recall == 1.0
+    assert report.image_fpr == 0.0  # the threshold was chosen on these images for 0 % flagged
+    assert report.mean_iou >= 0.6
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, synthetic_set) -> None:
+    _, _, config = write_run(tmp_path, 2, synthetic_set)
+    train_from_config(config, resume=False, overrides={})
+    train_from_config(config, resume=True, overrides={"epochs": 3})
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("data: d\nsplit: s\nepochz: 3\n", "epochz: Extra inputs are not permitted"),
+        ("data: d\nsplit: s\nepochs: 0\n", "epochs: Input should be greater than or equal to 1"),
+        ("data: d\nsplit: s\nnegative_box_target: corner\n", "negative_box_target"),
+        ("data: d\n  split: [\n", "train.yaml:"),
+        ("- a list\n", "expected a mapping"),
+    ],
+)
+def test_config_errors_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as raised:
+        load_train_config(path)
+    assert str(raised.value).startswith(str(path))
+    assert message in str(raised.value)
