@@ -10,6 +10,7 @@ from typing import Protocol
 from gunwatch import GUN_LABEL
 from gunwatch.data.images import ImageDecodeError, image_size
 from gunwatch.data.records import ImageRecord, Problem
+from gunwatch.data.validation import size_mismatch
 
 # Class names that mean "a handgun" when a data set does not say which of its classes are guns.
 GUN_NAME_WORDS = ("gun", "pistol", "revolver", "firearm", "weapon")
@@ -69,3 +70,23 @@ def text_lines_or_problem(path: Path, what: str) -> list[str] | Problem:
         return path.read_text().splitlines()
     except UnicodeDecodeError as error:
         return Problem(path, f"{what} is not text ({error.reason})")
+
+
+def sized_image(
+    annotation_path: Path,
+    file_name: str,
+    folders: Sequence[Path],
+    declared_size: tuple[float, float],
+    options: ReadOptions,
+    context: str = "",
+) -> tuple[Path, int, int] | Problem:
+    """Find an annotation's image and read its size, checking it against the size the annotation states."""
+    image_path = find_image(file_name, folders)
+    if image_path is None:
+        return Problem(annotation_path, f"image {file_name!r} not found (looked in {', '.join(map(str, folders))})")
+    size = size_or_problem(image_path, options)
+    if isinstance(size, Problem):
+        return size
+    if message := size_mismatch(*declared_size, *size):
+        return Problem(annotation_path, f"{context}{message}")
+    return image_path, *size

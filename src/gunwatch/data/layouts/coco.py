@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gunwatch.data.layouts.base import ReadOptions, class_label, find_image, size_or_problem
+from gunwatch.data.layouts.base import ReadOptions, class_label, sized_image
 from gunwatch.data.records import ImageRecord, Problem
-from gunwatch.data.validation import BadAnnotation, checked_box, size_mismatch
+from gunwatch.data.validation import BadAnnotation, checked_box
 
 NAME = "coco"
 ANNOTATIONS_DIR = "annotations"
@@ -87,15 +87,10 @@ def _read_image(
     folders: list[Path],
     options: ReadOptions,
 ) -> ImageRecord | Problem:
-    image_path = find_image(file_name, folders)
-    if image_path is None:
-        return Problem(json_path, f"image {file_name!r} not found (looked in {', '.join(map(str, folders))})")
-    size = size_or_problem(image_path, options)
-    if isinstance(size, Problem):
-        return size
-    width, height = size
-    if message := size_mismatch(*declared_size, width, height):
-        return Problem(json_path, f"image {file_name!r}: {message}")
+    found = sized_image(json_path, file_name, folders, declared_size, options, context=f"image {file_name!r}: ")
+    if isinstance(found, Problem):
+        return found
+    image_path, width, height = found
     boxes: list[list[float]] = []
     labels: list[str] = []
     for index, annotation in annotations:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gunwatch.data.images import list_images
-from gunwatch.data.layouts.base import ReadOptions, class_label, find_image, size_or_problem
+from gunwatch.data.layouts.base import ReadOptions, class_label, sized_image
 from gunwatch.data.records import ImageRecord, Problem
-from gunwatch.data.validation import BadAnnotation, checked_box, parse_floats, size_mismatch
+from gunwatch.data.validation import BadAnnotation, checked_box, parse_floats
 
 NAME = "voc"
 ANNOTATION_DIRS = ("Annotations", "annotations")
@@ -57,15 +57,10 @@ def _read_one(xml_path: Path, image_folders: list[Path], options: ReadOptions) -
         objects = [_read_object(element, index) for index, element in enumerate(annotation.findall("object"), start=1)]
     except BadAnnotation as error:
         return Problem(xml_path, str(error))
-    image_path = find_image(file_name, image_folders)
-    if image_path is None:
-        return Problem(xml_path, f"image {file_name!r} not found (looked in {', '.join(map(str, image_folders))})")
-    size = size_or_problem(image_path, options)
-    if isinstance(size, Problem):
-        return size
-    width, height = size
-    if message := size_mismatch(*declared_size, width, height):
-        return Problem(xml_path, message)
+    found = sized_image(xml_path, file_name, image_folders, declared_size, options)
+    if isinstance(found, Problem):
+        return found
+    image_path, width, height = found
     boxes: list[list[float]] = []
     for index, (name, corners) in enumerate(objects, start=1):
         try:
