@@ -73,3 +73,16 @@ def test_config_errors_name_the_file_and_key(tmp_path: Path, text: str, message:
         load_train_config(path)
     assert str(raised.value).startswith(str(path))
     assert message in str(raised.value)
+
+
+def test_a_variant_config_overrides_its_base(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("data: d\nsplit: s\nepochs: 7\nnegative_box_target: ignore\n")
+    (tmp_path / "variant.yaml").write_text("base: base.yaml\nnegative_box_target: zeros\n")
+    config = load_train_config(tmp_path / "variant.yaml", overrides={"epochs": None})
+    assert (config.epochs, config.negative_box_target, str(config.data)) == (7, "zeros", "d")
+
+
+def test_the_shipped_configs_are_valid() -> None:
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    for path in sorted(configs.glob("*.yaml")):
+        load_train_config(path)

@@ -49,8 +49,25 @@ class LocalizerTrainConfig(BaseModel):
 
 
 def load_train_config(path: Path | str, overrides: dict[str, object] | None = None) -> LocalizerTrainConfig:
-    """Read and validate a YAML training config; errors name the file and the key."""
+    """Read and validate a YAML training config; errors name the file and the key.
+
+    A config may start from another with `base: other.yaml` (relative to its own folder) and override a few
+    values, so a variant lists only what it changes.
+    """
     path = Path(path)
+    raw = _read_yaml(path)
+    if "base" in raw:
+        base_path = path.parent / str(raw.pop("base"))
+        raw = {**_read_yaml(base_path), **raw}
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return LocalizerTrainConfig.model_validate(raw)
+    except ValidationError as error:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ValueError(f"{path}: {details}") from error
+
+
+def _read_yaml(path: Path) -> dict[str, object]:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as error:
@@ -61,9 +78,4 @@ def load_train_config(path: Path | str, overrides: dict[str, object] | None = No
         raise ValueError(f"{where}: not valid YAML ({error})") from error
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping of settings at the top level")
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return LocalizerTrainConfig.model_validate(raw)
-    except ValidationError as error:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ValueError(f"{path}: {details}") from error
+    return raw
