@@ -20,8 +20,13 @@ class ImageRecord:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     labels: tuple[str, ...] = ()
     origin: str | None = None
+    # A stable name for split files, unique within the data set: the file name, or the path below the
+    # images folder where a layout nests images in sub-folders (YOLO's images/train/a.jpg is "train/a.jpg").
+    key: str = ""
 
     def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.image_path.name)
         boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         object.__setattr__(self, "boxes", boxes)
         if len(boxes) != len(self.labels):
@@ -35,11 +40,6 @@ class ImageRecord:
     @property
     def has_gun(self) -> bool:
         return len(self.gun_boxes) > 0
-
-    @property
-    def key(self) -> str:
-        """A stable name for split files: the image's file name."""
-        return self.image_path.name
 
 
 @dataclass(frozen=True)
@@ -73,4 +73,9 @@ class Dataset:
     problems: list[Problem]
 
     def by_key(self) -> dict[str, ImageRecord]:
-        return {record.key: record for record in self.records}
+        records: dict[str, ImageRecord] = {}
+        for record in self.records:
+            if record.key in records:
+                raise DatasetError(Problem(record.image_path, f"two images share the key {record.key!r}"))
+            records[record.key] = record
+        return records

@@ -210,7 +210,11 @@ def test_committed_fixture(fixture_datasets: Path) -> None:
 
 def test_committed_fixtures_agree_across_layouts(fixture_datasets: Path) -> None:
     """The three fixtures hold the same images and boxes, so every reader must give the same records."""
-    read = {name: read_dataset(fixture_datasets / name).by_key() for name in ("coco", "voc", "yolo")}
+    # By file name: YOLO's keys carry the split folder (train/a.jpg).
+    read = {
+        name: {record.image_path.name: record for record in read_dataset(fixture_datasets / name).records}
+        for name in ("coco", "voc", "yolo")
+    }
     for key, record in read["coco"].items():
         for other in ("voc", "yolo"):
             twin = read[other][key]

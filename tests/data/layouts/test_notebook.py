@@ -148,7 +148,7 @@ def test_not_detected_without_both_folders(make_files) -> None:
 
 
 # The notebook fixture holds the yolo fixture's images under numeric names.
-NOTEBOOK_TO_YOLO = {"1.jpg": "a.jpg", "2.jpg": "b.jpg", "3.jpg": "c.jpg", "4.jpg": "d.jpg"}
+NOTEBOOK_TO_YOLO = {"1.jpg": "train/a.jpg", "2.jpg": "train/b.jpg", "3.jpg": "train/c.jpg", "4.jpg": "val/d.jpg"}
 
 
 def test_committed_fixture_describes_the_same_images_as_the_yolo_fixture(fixture_datasets: Path) -> None:

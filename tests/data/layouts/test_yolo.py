@@ -162,8 +162,14 @@ def test_committed_fixture(fixture_datasets: Path) -> None:
     dataset = read_dataset(fixture_datasets / "yolo")
     assert (dataset.layout, dataset.problems) == ("yolo", [])
     boxes = {record.key: len(record.boxes) for record in dataset.records}
-    assert boxes == {"a.jpg": 1, "b.jpg": 2, "c.jpg": 0, "d.jpg": 1}
-    assert dataset.by_key()["b.jpg"].labels == (GUN_LABEL, "person")
+    # Keys keep the split folder, so train/a.jpg and val/a.jpg could not collide.
+    assert boxes == {"train/a.jpg": 1, "train/b.jpg": 2, "train/c.jpg": 0, "val/d.jpg": 1}
+    assert dataset.by_key()["train/b.jpg"].labels == (GUN_LABEL, "person")
+
+
+def test_same_file_name_in_two_split_folders_keeps_two_keys(make_files) -> None:
+    root = make_files({"images/train/a.jpg": IMG, "images/val/a.jpg": IMG})
+    assert sorted(read_dataset(root, layout="yolo").by_key()) == ["train/a.jpg", "val/a.jpg"]
 
 
 def test_folder_without_images_is_a_problem_when_forced(make_files) -> None:

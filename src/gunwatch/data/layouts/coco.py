@@ -100,7 +100,7 @@ def _read_image(
             return Problem(json_path, f"image {file_name!r}, {_annotation_name(annotation, index)}: {error}")
         boxes.append(box)
         labels.append(label)
-    return ImageRecord(image_path, width, height, boxes, tuple(labels))
+    return ImageRecord(image_path, width, height, boxes, tuple(labels), key=file_name)
 
 
 def _read_annotation(

@@ -42,7 +42,7 @@ def read(root: Path, options: ReadOptions) -> Iterator[ImageRecord | Problem]:
     for key in sorted(labels.keys() - images.keys()):
         yield Problem(labels[key], "label file without image")
     for key in sorted(images):
-        yield _read_one(images[key], labels.get(key), names, options)
+        yield _read_one(images[key], labels.get(key), names, options, images[key].relative_to(root / IMAGES_DIR))
 
 
 def _files_by_relative_stem(folder: Path, suffixes: Sequence[str]) -> dict[Path, Path]:
@@ -57,14 +57,14 @@ def _files_by_relative_stem(folder: Path, suffixes: Sequence[str]) -> dict[Path,
 
 
 def _read_one(
-    image_path: Path, label_path: Path | None, names: ClassNames | None, options: ReadOptions
+    image_path: Path, label_path: Path | None, names: ClassNames | None, options: ReadOptions, key: Path
 ) -> ImageRecord | Problem:
     size = size_or_problem(image_path, options)
     if isinstance(size, Problem):
         return size
     width, height = size
     if label_path is None:
-        return ImageRecord(image_path, width, height)
+        return ImageRecord(image_path, width, height, key=key.as_posix())
     lines = text_lines_or_problem(label_path, "label file")
     if isinstance(lines, Problem):
         return lines
@@ -79,7 +79,7 @@ def _read_one(
             return Problem(label_path, str(error), line_no)
         boxes.append(box)
         labels.append(label)
-    return ImageRecord(image_path, width, height, boxes, tuple(labels))
+    return ImageRecord(image_path, width, height, boxes, tuple(labels), key=key.as_posix())
 
 
 def _parse_line(
