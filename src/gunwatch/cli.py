@@ -141,6 +141,35 @@ def _extras(payload: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in payload.items() if key not in REPORT_KEYS}
 
 
+# The COCO YOLOX-Nano beside the checkout: the speed reference the project measures against.
+REFERENCE_MODEL = Path("../shared/weights/yolox_nano_coco.onnx")
+
+
+@app.command()
+def bench(
+    model: Annotated[
+        list[Path] | None, typer.Option(help="ONNX model to time (repeatable; default: the shipped one)")
+    ] = None,
+    reference: Annotated[Path, typer.Option(help="reference ONNX model timed in the same run")] = REFERENCE_MODEL,
+    runs: Annotated[int, typer.Option(min=1, help="timed runs per model and thread count")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Time models on this machine at 1 thread and at all cores, as a ratio to a reference model."""
+    from dataclasses import asdict
+
+    from gunwatch.bench.speed import format_speed_table, speed_table
+    from gunwatch.inference.loading import default_model_path
+    from gunwatch.inference.onnx_session import ModelError
+
+    try:
+        rows = speed_table(model or [default_model_path()], reference, runs)
+    except ModelError as error:
+        raise fail(str(error)) from error
+    say(format_speed_table(rows, reference.stem))
+    if as_json:
+        typer.echo(json.dumps([asdict(row) for row in rows]))
+
+
 @app.command()
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="training config YAML (see configs/)")],

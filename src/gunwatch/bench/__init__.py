@@ -1,0 +1,1 @@
+"""Benchmarks that print tables, with a reference timed in the same run."""
