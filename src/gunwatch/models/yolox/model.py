@@ -1,0 +1,62 @@
+"""YOLOX put together from injected parts (after Megvii YOLOX `yolox/models/yolox.py`, Apache-2.0)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from gunwatch.models.yolox.backbone import CSPDarknet
+from gunwatch.models.yolox.head import STRIDES, YoloxHead, flatten_levels, keep_head_classes
+from gunwatch.models.yolox.neck import PAFPN
+
+COCO_NUM_CLASSES = 80
+COCO_PERSON = 0
+
+# YOLOX-Nano: depth and width multipliers, depthwise separable 3x3 convolutions.
+NANO_DEPTH = 0.33
+NANO_WIDTH = 0.25
+
+
+class YOLOX(nn.Module):
+    """backbone (images -> 3 feature maps) -> neck (-> 3 fused maps) -> head (-> per-level outputs).
+
+    Input: [N, 3, H, W] BGR pixel values 0..255 (no mean/std), H and W multiples of 32.
+    """
+
+    def __init__(self, backbone: CSPDarknet, neck: PAFPN, head: YoloxHead, strides: Sequence[int] = STRIDES):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+        self.head = head
+        self.strides = tuple(strides)
+
+    def forward_levels(self, images: Tensor) -> list[Tensor]:
+        """Raw outputs per level (stride 8, 16, 32): [N, 4 + 1 + C, H/s, W/s], logits; what a loss takes."""
+        features = self.backbone(images)
+        pyramid = self.neck(features)
+        return self.head(pyramid)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """[N, points, 5 + C] as the ONNX export gives it: x, y, w, h in grid units, sigmoid scores.
+
+        points = sum of (H/s)(W/s): 3549 at 416x416. Pass it with `image_size` to `decode_boxes` for pixels.
+        """
+        return flatten_levels(self.forward_levels(images))
+
+
+def yolox_nano(num_classes: int = COCO_NUM_CLASSES) -> YOLOX:
+    """YOLOX-Nano (0.91 M parameters with 80 classes), randomly initialised."""
+    backbone = CSPDarknet(NANO_DEPTH, NANO_WIDTH, depthwise=True)
+    neck = PAFPN(backbone.out_channels, NANO_DEPTH, depthwise=True)
+    head = YoloxHead(num_classes, neck.out_channels, NANO_WIDTH, depthwise=True)
+    return YOLOX(backbone, neck, head)
+
+
+def keep_classes(model: YOLOX, class_ids: Sequence[int]) -> YOLOX:
+    """Cut the head's classes down to `class_ids` (e.g. [COCO_PERSON]), in place; returns the model.
+
+    Everything else stays, so a COCO-initialised model keeps its scores for those classes exactly.
+    """
+    keep_head_classes(model.head, class_ids)
+    return model
