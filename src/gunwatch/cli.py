@@ -132,13 +132,8 @@ def eval_command(
     say("plots: " + ", ".join(str(p) for p in result.artifacts))
     if as_json:
         payload = result.report.to_json_dict()
-        typer.echo(json.dumps({key: payload[key] for key in REPORT_KEYS} | {"extra": _extras(payload)}))
-
-
-def _extras(payload: dict[str, object]) -> dict[str, object]:
-    from gunwatch.evaluation.report import REPORT_KEYS
-
-    return {key: value for key, value in payload.items() if key not in REPORT_KEYS}
+        extra = {key: value for key, value in payload.items() if key not in REPORT_KEYS}
+        typer.echo(json.dumps({key: payload[key] for key in REPORT_KEYS} | {"extra": extra}))
 
 
 # The COCO YOLOX-Nano beside the checkout: the speed reference the project measures against.
