@@ -9,6 +9,7 @@ from pycocotools.cocoeval import COCOeval
 
 from gunwatch.inference.detections import Detections
 from gunwatch.metrics.coco_map import CocoSummary, coco_map
+from support.arrays import NO_PRED, boxes, pred
 
 SIZE = (640, 480)  # (width, height)
 MEDIUM = [10, 10, 60, 60]  # 50x50 = 2500 px: COCO "medium" (32^2 .. 96^2)
@@ -18,15 +19,6 @@ LARGE = [0, 0, 200, 150]  # 30000 px > 96^2
 ELSEWHERE = [500, 400, 550, 450]
 
 
-def boxes(*rows):
-    return np.array(rows, dtype=np.float32).reshape(-1, 4)
-
-
-def pred(rows, scores):
-    return boxes(*rows), np.array(scores, dtype=np.float32)
-
-
-NO_PRED = (boxes(), np.zeros(0, np.float32))
 
 
 def test_perfect_predictions_score_one():

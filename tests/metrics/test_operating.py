@@ -5,6 +5,7 @@ import pytest
 
 from gunwatch.inference.detections import Detections
 from gunwatch.metrics.operating import OperatingPoint, operating_point, pr_curve, threshold_for_image_fpr
+from support.arrays import NO_PRED, boxes, pred
 
 A = [0, 0, 10, 10]
 NEAR_A = [1, 0, 11, 10]  # IoU with A: 90 / 110 = 0.818
@@ -14,15 +15,6 @@ C = [50, 50, 60, 60]
 FAR = [100, 100, 110, 110]
 
 
-def boxes(*rows):
-    return np.array(rows, dtype=np.float32).reshape(-1, 4)
-
-
-def pred(rows, scores):
-    return boxes(*rows), np.array(scores, dtype=np.float32)
-
-
-NO_PRED = (boxes(), np.zeros(0, np.float32))
 
 # Three gun images (4 guns) and three gun-free images.
 GT = [boxes(A), boxes(B, C), boxes(A), boxes(), boxes(), boxes()]

@@ -1,21 +1,12 @@
-import numpy as np
 import pytest
 
 from gunwatch.metrics.worst import WorstCases, select_worst
+from support.arrays import NO_PRED, boxes, pred
 
 A = [0, 0, 10, 10]
 FAR = [100, 100, 110, 110]
 
 
-def boxes(*rows):
-    return np.array(rows, dtype=np.float32).reshape(-1, 4)
-
-
-def pred(rows, scores):
-    return boxes(*rows), np.array(scores, dtype=np.float32)
-
-
-NO_PRED = (boxes(), np.zeros(0, np.float32))
 
 GT = [boxes(A), boxes(A), boxes(A), boxes(A), boxes(A, FAR), boxes(), boxes(), boxes(), boxes()]
 PREDS = [
