@@ -8,13 +8,14 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from gunwatch.inference import onnx_localizer
+from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
 
 # Explicit registry: the `gunwatch.kind` metadata of an ONNX file names its runtime.
 RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
     onnx_localizer.KIND: onnx_localizer.OnnxLocalizer,
+    onnx_yolox.KIND: onnx_yolox.OnnxYolox,
 }
 
 # The model `gunwatch` uses when none is named; GUNWATCH_MODEL overrides it.

@@ -1,0 +1,142 @@
+"""YOLOX detectors on ONNX Runtime: letterbox, one run per image, grid decode, class-aware NMS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from gunwatch.inference.detections import Detections
+from gunwatch.inference.letterbox import letterbox, unletterbox_boxes
+from gunwatch.inference.nms import batched_nms
+from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, metadata_float, open_session
+
+KIND = "yolox"
+STRIDES = (8, 16, 32)
+# Scores below this cannot matter at any useful operating point; dropping them keeps NMS cheap
+# while still returning "every detection" for precision/recall curves.
+PRE_NMS_FLOOR = 0.01
+NMS_IOU = 0.45
+
+COCO_CLASSES = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)  # fmt: skip
+
+# What the public COCO YOLOX-Nano export would say if it carried gunwatch metadata.
+COCO_NANO_METADATA = {
+    "gunwatch.kind": KIND,
+    "gunwatch.input_size": "416",
+    "gunwatch.classes": ",".join(COCO_CLASSES),
+    "gunwatch.threshold": "0.3",
+    "gunwatch.channel_order": "bgr",
+}
+
+
+def grid_and_strides(input_size: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """(P, 2) grid cell (x, y) and (P, 1) stride of every output point, stride by stride, rows outer."""
+    grids, point_strides = [], []
+    for stride in strides:
+        rows, cols = input_size[0] // stride, input_size[1] // stride
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        grids.append(np.stack([xs, ys], axis=-1).reshape(-1, 2))
+        point_strides.append(np.full((rows * cols, 1), stride))
+    return np.concatenate(grids).astype(np.float32), np.concatenate(point_strides).astype(np.float32)
+
+
+def decode_yolox(
+    raw: np.ndarray, input_size: tuple[int, int], strides: tuple[int, ...] = STRIDES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw head output (P, 5 + C), obj/cls already sigmoid-ed, to (xyxy input pixels, scores, class ids).
+
+    ``input_size`` is (height, width) of the network input; the score is obj times the best class score.
+    """
+    grid, stride = grid_and_strides(input_size, strides)
+    if raw.ndim != 2 or len(raw) != len(grid):
+        raise ValueError(f"decode_yolox: expected ({len(grid)}, 5 + classes) for {input_size}, got {raw.shape}")
+    raw = raw.astype(np.float32)
+    centers = (raw[:, :2] + grid) * stride
+    sizes = np.exp(raw[:, 2:4]) * stride
+    xyxy = np.concatenate([centers - sizes / 2, centers + sizes / 2], axis=1)
+    class_scores = raw[:, 5:]
+    class_ids = class_scores.argmax(axis=1)
+    scores = raw[:, 4] * class_scores[np.arange(len(raw)), class_ids]
+    return xyxy, scores, class_ids.astype(np.int64)
+
+
+def parse_input_size(text: str, path: Path) -> tuple[int, int]:
+    """'416' or '416x416' (height x width) to (height, width)."""
+    try:
+        parts = [int(part) for part in text.lower().split("x")]
+    except ValueError as error:
+        raise ModelError(f"{path}: metadata 'gunwatch.input_size' is not a size: {text!r}") from error
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise ModelError(f"{path}: metadata 'gunwatch.input_size' is not a size: {text!r}")
+
+
+class OnnxYolox:
+    """A YOLOX ONNX export (batch 1) behind the Detector interface.
+
+    ``metadata`` overrides what the file carries; it lets a file without gunwatch metadata
+    (the public COCO export) be described from code.
+    """
+
+    def __init__(self, path: Path, session: ort.InferenceSession, metadata: dict[str, str] | None = None):
+        metadata = {**gunwatch_metadata(session), **(metadata or {})}
+        self.name = path.stem
+        self.path = path
+        self.session = session
+        self.input_name = session.get_inputs()[0].name
+        self.input_size = parse_input_size(_required(metadata, "gunwatch.input_size", path), path)
+        self.class_names = tuple(name.strip() for name in _required(metadata, "gunwatch.classes", path).split(","))
+        self.threshold = metadata_float(metadata, "gunwatch.threshold", path, default=0.3)
+        self.channel_order = metadata.get("gunwatch.channel_order", "bgr").lower()
+        if self.channel_order not in ("bgr", "rgb"):
+            raise ModelError(f"{path}: metadata 'gunwatch.channel_order' must be bgr or rgb: {self.channel_order!r}")
+
+    @classmethod
+    def for_reference_coco_model(cls, path: Path | str, threads: int | None = None) -> OnnxYolox:
+        """The public COCO YOLOX-Nano export (no gunwatch metadata): 416 px, 80 classes, person = 0."""
+        path = Path(path)
+        return cls(path, open_session(path, threads), metadata=COCO_NANO_METADATA)
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        # The reference export has its batch fixed at 1, so every image is its own run.
+        return [self._detect_one(image) for image in images]
+
+    def _detect_one(self, image: np.ndarray) -> Detections:
+        padded, scale = letterbox(image, self.input_size)
+        batch = to_nchw_pixels(padded, bgr=self.channel_order == "bgr")
+        raw = self.session.run(None, {self.input_name: batch})[0]
+        if raw.shape[-1] != 5 + len(self.class_names):
+            # Otherwise class ids would silently index the wrong names.
+            names = len(self.class_names)
+            raise ModelError(f"{self.path}: output has {raw.shape[-1] - 5} classes, metadata names {names}")
+        xyxy, scores, class_ids = decode_yolox(raw[0], self.input_size)
+        confident = scores >= PRE_NMS_FLOOR
+        xyxy, scores, class_ids = xyxy[confident], scores[confident], class_ids[confident]
+        keep = batched_nms(xyxy, scores, class_ids, NMS_IOU)
+        return Detections(unletterbox_boxes(xyxy[keep], scale, image.shape), scores[keep], class_ids[keep])
+
+
+def to_nchw_pixels(image: np.ndarray, bgr: bool) -> np.ndarray:
+    """HxWx3 uint8 RGB to 1x3xHxW float32 in 0..255 (YOLOX takes raw pixel values, no normalisation)."""
+    pixels = image[..., ::-1] if bgr else image
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def _required(metadata: dict[str, str], key: str, path: Path) -> str:
+    if not metadata.get(key):
+        raise ModelError(f"{path}: metadata {key!r} missing")
+    return metadata[key]
