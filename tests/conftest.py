@@ -43,8 +43,10 @@ def tiny_localizer_onnx(tiny_localizer, tmp_path_factory: pytest.TempPathFactory
     return export_localizer(tiny_localizer, TINY_INPUT_SIZE, path, {"gunwatch.threshold": str(TINY_THRESHOLD)})
 
 
-# The full data set lives beside the checkout (../shared); a user's machine may not have it.
-PISTOL_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "PistolData_merged"
+# The full data set and the COCO weights live beside the checkout (../shared); a user's machine may not have them.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PISTOL_DATA = SHARED / "datasets" / "PistolData_merged"
+COCO_WEIGHTS = SHARED / "weights" / "yolox_nano_coco.onnx"
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +54,42 @@ def pistol_data() -> Path:
     if not (PISTOL_DATA / "pistol_images").is_dir():
         pytest.skip(f"full data set not found at {PISTOL_DATA}")
     return PISTOL_DATA
+
+
+@pytest.fixture(scope="session")
+def coco_weights() -> Path:
+    if not COCO_WEIGHTS.is_file():
+        pytest.skip(f"COCO YOLOX-Nano weights not found at {COCO_WEIGHTS}")
+    return COCO_WEIGHTS
+
+
+TINY_DETECTOR_SIDE = 128
+
+
+@pytest.fixture(scope="session")
+def tiny_detector():
+    """A seeded, untrained person + handgun YOLOX-Nano with batch-norm statistics from random images.
+
+    Untrained scores sit at the 1 % prior, under the runtime's floor, so its biases are lifted to 0.5:
+    every run then produces detections for NMS, tiling and the reports to work on.
+    """
+    torch = pytest.importorskip("torch")
+    from gunwatch.models.yolox import coco_person_plus, yolox_nano
+    from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
+
+    torch.manual_seed(0)
+    model = coco_person_plus(yolox_nano(), 1)
+    calibrate_folded_batchnorms(model, [torch.rand(4, 3, TINY_DETECTOR_SIDE, TINY_DETECTOR_SIDE) * 255])
+    model.head.initialize_biases(prior_prob=0.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_onnx(tiny_detector, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tiny_detector` exported with export_yolox: default side 128, free batch and size, threshold 0.4."""
+    pytest.importorskip("onnx")
+    from gunwatch.training.detector_data import DETECTOR_CLASSES
+    from gunwatch.training.export import export_yolox
+
+    path = tmp_path_factory.mktemp("tiny_detector") / "tiny-nano.onnx"
+    return export_yolox(tiny_detector, TINY_DETECTOR_SIDE, path, DETECTOR_CLASSES, {"gunwatch.threshold": "0.4"})

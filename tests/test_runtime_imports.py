@@ -13,7 +13,8 @@ RUNTIME_MODULES = [
     "gunwatch.inference.loading",
     "gunwatch.evaluation.evaluate",
     "gunwatch.evaluation.calibrate",
-    "gunwatch.bench.speed",
+    "gunwatch.bench.table",
+    "gunwatch.detect",
 ]
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
+from gunwatch import GUN_LABEL
 from gunwatch.data.layouts import LAYOUTS
 from gunwatch.data.layouts.base import ReadOptions
 from gunwatch.data.records import DatasetError
@@ -23,6 +24,9 @@ app.add_typer(data_app, name="data")
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
 FormatOption = Annotated[
     str | None, typer.Option("--format", help=f"force the layout: {', '.join(LAYOUTS)} (default: detect)")
+]
+TilesOption = Annotated[
+    str, typer.Option("--tiles", help="auto (tile frames much larger than the model input), on or off")
 ]
 GunClassOption = Annotated[
     list[str] | None,
@@ -100,6 +104,27 @@ def data_split(
         typer.echo(json.dumps({"path": str(target), **counts}))
 
 
+@data_app.command("small-guns")
+def data_small_guns(
+    data: Annotated[Path, typer.Option("--data", help="data set folder")],
+    out: Annotated[Path, typer.Option(help="folder to write the 1080p set to")] = Path("runs/small-guns-1080p"),
+    split: Annotated[str, typer.Option(help="split whose images are used (never train)")] = "test",
+    split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
+    frames: Annotated[int, typer.Option(min=1, help="frames with guns, and as many gun-free ones")] = 100,
+    seed: Annotated[int, typer.Option(help="random seed (the set is reproducible)")] = 0,
+) -> None:
+    """Build 1080p frames with guns 1-2 % of the frame wide (from the split's images) to measure small guns."""
+    from gunwatch.evaluation.selection import select_records
+    from gunwatch.evaluation.small_guns import SmallGunSettings, build_small_gun_set
+
+    try:
+        records = select_records(data, split, split_file).records
+        build_small_gun_set(records, out, SmallGunSettings(frames_with_guns=frames, frames_without=frames, seed=seed))
+    except (DatasetError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(f"wrote {2 * frames} frames to {out}")
+
+
 @app.command("eval")
 def eval_command(
     data: Annotated[Path, typer.Option("--data", help="data set folder")],
@@ -113,6 +138,7 @@ def eval_command(
     layout: FormatOption = None,
     gun_class: GunClassOption = None,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
+    tiles: TilesOption = "off",
     as_json: JsonOption = False,
 ) -> None:
     """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed."""
@@ -123,7 +149,7 @@ def eval_command(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        detector = load_detector(model, threads=threads)
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles))
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
         result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
     except (DatasetError, ModelError, ValueError) as error:
@@ -136,33 +162,84 @@ def eval_command(
         typer.echo(json.dumps({key: payload[key] for key in REPORT_KEYS} | {"extra": extra}))
 
 
-# The COCO YOLOX-Nano beside the checkout: the speed reference the project measures against.
+@app.command()
+def detect(
+    source: Annotated[Path, typer.Argument(help="an image, a folder of images or a video file")],
+    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
+    tiles: TilesOption = "auto",
+    threshold: Annotated[float | None, typer.Option(help="score threshold (default: the model's own)")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for annotated copies (default: runs/detect/<name>)")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="do not write annotated copies")] = False,
+    every: Annotated[int, typer.Option(min=1, help="analyse every Nth video frame")] = 1,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one per image or frame")] = False,
+) -> None:
+    """Find handguns (and people) in images, folders and video files; write annotated copies."""
+    from gunwatch.detect import detect_source
+    from gunwatch.inference.loading import load_detector
+    from gunwatch.inference.onnx_session import ModelError
+    from gunwatch.video.files import SourceError
+
+    try:
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles))
+    except ModelError as error:
+        raise fail(str(error)) from error
+    folder = None if no_save else out or Path("runs/detect") / source.stem
+    frames = with_guns = 0
+    try:
+        for result in detect_source(detector, source, folder, threshold, every):
+            frames += 1
+            labels = [detector.class_names[c] for c in result.detections.class_ids]
+            with_guns += GUN_LABEL in labels
+            if as_json:
+                typer.echo(json.dumps(result.to_json_dict(detector.class_names)))
+            else:
+                found = ", ".join(f"{label} {score:.2f}" for label, score in zip(labels, result.detections.scores,
+                                                                                   strict=True)) or "nothing"
+                say(f"{result.frame.source.name} #{result.frame.index}: {found}")
+    except SourceError as error:
+        raise fail(str(error)) from error
+    say(f"{frames} frame(s), {with_guns} with a handgun" + (f"; annotated copies in {folder}" if folder else ""))
+
+
+def tile_mode(value: str) -> Literal["auto", "on", "off"]:
+    if value not in ("auto", "on", "off"):
+        raise fail(f"--tiles must be auto, on or off, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+# The COCO YOLOX-Nano and the data set beside the checkout: the references the project measures against.
 REFERENCE_MODEL = Path("../shared/weights/yolox_nano_coco.onnx")
+DEFAULT_DATA = Path("../shared/datasets/PistolData_merged")
+SMALL_GUNS = Path("runs/small-guns-1080p")
 
 
 @app.command()
 def bench(
     model: Annotated[
-        list[Path] | None, typer.Option(help="ONNX model to time (repeatable; default: the shipped one)")
+        list[Path] | None, typer.Option(help="ONNX model (repeatable; default: the shipped localizer and detector)")
     ] = None,
+    data: Annotated[Path, typer.Option(help="data set whose test split is measured")] = DEFAULT_DATA,
+    sizes: Annotated[str, typer.Option(help="input sides for YOLOX models, comma-separated")] = "320,416,640",
+    small_guns: Annotated[
+        Path, typer.Option(help="1080p small-gun set (built from the test split when missing)")
+    ] = SMALL_GUNS,
     reference: Annotated[Path, typer.Option(help="reference ONNX model timed in the same run")] = REFERENCE_MODEL,
-    runs: Annotated[int, typer.Option(min=1, help="timed runs per model and thread count")] = 50,
+    runs: Annotated[int, typer.Option(min=1, help="timed calls per model and thread count")] = 30,
     as_json: JsonOption = False,
 ) -> None:
-    """Time models on this machine at 1 thread and at all cores, as a ratio to a reference model."""
-    from dataclasses import asdict
-
-    from gunwatch.bench.speed import format_speed_table, speed_table
-    from gunwatch.inference.loading import default_model_path
+    """Accuracy and speed of each model in one table, with the COCO YOLOX-Nano timed alongside as reference."""
+    from gunwatch.bench.table import bench_case, default_cases, format_bench_table
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        rows = speed_table(model or [default_model_path()], reference, runs)
-    except ModelError as error:
+        cases = default_cases(model, data, [int(s) for s in sizes.split(",")], small_guns)
+        rows = [bench_case(case, reference, runs) for case in cases]
+    except (DatasetError, ModelError, ValueError) as error:
         raise fail(str(error)) from error
-    say(format_speed_table(rows, reference.stem))
+    say(format_bench_table(rows, reference.stem))
     if as_json:
-        typer.echo(json.dumps([asdict(row) for row in rows]))
+        typer.echo(json.dumps([row.to_json_dict() for row in rows]))
 
 
 @app.command()

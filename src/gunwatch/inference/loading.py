@@ -11,6 +11,7 @@ import onnxruntime as ort
 from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
+from gunwatch.inference.tiling import TiledDetector, TileMode
 
 # Explicit registry: the `gunwatch.kind` metadata of an ONNX file names its runtime.
 RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
@@ -18,18 +19,35 @@ RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
     onnx_yolox.KIND: onnx_yolox.OnnxYolox,
 }
 
-# The model `gunwatch` uses when none is named; GUNWATCH_MODEL overrides it.
-SHIPPED_MODEL = Path(__file__).resolve().parents[3] / "models" / "gunwatch-localizer.onnx"
+# The models shipped in the repository; the detector is the default, GUNWATCH_MODEL overrides it.
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+SHIPPED_DETECTOR = MODELS_DIR / "gunwatch-nano.onnx"
+SHIPPED_LOCALIZER = MODELS_DIR / "gunwatch-localizer.onnx"
+SHIPPED_MODEL = SHIPPED_DETECTOR
 
 
 def default_model_path() -> Path:
     return Path(os.environ.get("GUNWATCH_MODEL", SHIPPED_MODEL))
 
 
-def load_detector(path: Path | str | None = None, threads: int | None = None) -> Detector:
+def load_detector(
+    path: Path | str | None = None, threads: int | None = None, input_size: int | None = None,
+    tiles: TileMode = "off",
+) -> Detector:
+    """The model behind the Detector interface; `input_size` runs a YOLOX export at another square side,
+    `tiles` wraps it for large frames (see `gunwatch.inference.tiling`)."""
     path = Path(path) if path is not None else default_model_path()
     session = open_session(path, threads)
     kind = gunwatch_metadata(session).get("gunwatch.kind")
     if kind not in RUNTIMES:
         raise ModelError(f"{path}: unknown model kind {kind!r} in metadata (known: {', '.join(RUNTIMES)})")
-    return RUNTIMES[kind](path, session)
+    if input_size is None:
+        detector = RUNTIMES[kind](path, session)
+    elif kind == onnx_yolox.KIND:
+        detector = onnx_yolox.OnnxYolox(path, session, {"gunwatch.input_size": str(input_size)})
+    else:
+        raise ModelError(f"{path}: a {kind} model runs only at its own input size")
+    if tiles == "off":
+        return detector
+    side = detector.input_size  # (height, width) for YOLOX, one int for the localizer
+    return TiledDetector(detector, max(side) if isinstance(side, tuple) else side, tiles)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gunwatch.metrics.iou import box_iou
+from gunwatch.boxes import box_iou
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -9,7 +9,7 @@ import onnxruntime as ort
 
 from gunwatch import GUN_LABEL
 from gunwatch.inference.detections import Detections
-from gunwatch.inference.onnx_session import gunwatch_metadata, metadata_float
+from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, metadata_float
 from gunwatch.inference.preprocess import resize_rgb, to_nchw_float
 
 KIND = "localizer"
@@ -22,7 +22,9 @@ class OnnxLocalizer:
         self.session = session
         self.input_size = int(metadata_float(metadata, "gunwatch.input_size", path))
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path, default=0.5)
-        self.class_names = (GUN_LABEL,)
+        self.class_names = tuple(n.strip() for n in metadata.get("gunwatch.classes", GUN_LABEL).split(","))
+        if len(self.class_names) != 1:
+            raise ModelError(f"{path}: a localizer has one class, metadata 'gunwatch.classes' names {self.class_names}")
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         if not images:

@@ -11,14 +11,20 @@ class ModelError(Exception):
     """A model file that cannot be used, with the file named."""
 
 
-def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """CPU options: `threads` for the operators (default: all cores), one thread between them."""
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    return options
+
+
+def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
     try:
+        options = session_options(threads)
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own untyped errors for bad files
         raise ModelError(f"{path}: not a loadable ONNX model ({error})") from error

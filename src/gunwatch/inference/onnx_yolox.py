@@ -18,6 +18,8 @@ STRIDES = (8, 16, 32)
 # while still returning "every detection" for precision/recall curves.
 PRE_NMS_FLOOR = 0.01
 NMS_IOU = 0.45
+# Images per ONNX run for exports with a free batch axis (tiles of a 1080p frame: 18 + 1).
+MAX_BATCH = 32
 
 COCO_CLASSES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -72,6 +74,15 @@ def decode_yolox(
     return xyxy, scores, class_ids.astype(np.int64)
 
 
+def postprocess(raw: np.ndarray, input_size: tuple[int, int], scale: float, image_shape: tuple[int, ...]) -> Detections:
+    """One image's raw output (P, 5 + C) -> detections in the original image's pixels (decode, floor, NMS)."""
+    xyxy, scores, class_ids = decode_yolox(raw, input_size)
+    confident = scores >= PRE_NMS_FLOOR
+    xyxy, scores, class_ids = xyxy[confident], scores[confident], class_ids[confident]
+    keep = batched_nms(xyxy, scores, class_ids, NMS_IOU)
+    return Detections(unletterbox_boxes(xyxy[keep], scale, image_shape), scores[keep], class_ids[keep])
+
+
 def parse_input_size(text: str, path: Path) -> tuple[int, int]:
     """'416' or '416x416' (height x width) to (height, width)."""
     try:
@@ -86,10 +97,11 @@ def parse_input_size(text: str, path: Path) -> tuple[int, int]:
 
 
 class OnnxYolox:
-    """A YOLOX ONNX export (batch 1) behind the Detector interface.
+    """A YOLOX ONNX export behind the Detector interface.
 
     ``metadata`` overrides what the file carries; it lets a file without gunwatch metadata
-    (the public COCO export) be described from code.
+    (the public COCO export) be described from code, or a model exported with free height and width
+    run at another input size (``{"gunwatch.input_size": "640"}``).
     """
 
     def __init__(self, path: Path, session: ort.InferenceSession, metadata: dict[str, str] | None = None):
@@ -97,8 +109,14 @@ class OnnxYolox:
         self.name = path.stem
         self.path = path
         self.session = session
-        self.input_name = session.get_inputs()[0].name
+        model_input = session.get_inputs()[0]
+        self.input_name = model_input.name
         self.input_size = parse_input_size(_required(metadata, "gunwatch.input_size", path), path)
+        # A symbolic (named) batch axis takes any batch; the public COCO export is fixed at 1.
+        self.max_batch = MAX_BATCH if not isinstance(model_input.shape[0], int) else model_input.shape[0]
+        fixed_hw = [side for side in model_input.shape[2:] if isinstance(side, int)]
+        if fixed_hw and tuple(model_input.shape[2:]) != self.input_size:
+            raise ModelError(f"{path}: the graph takes {tuple(model_input.shape[2:])}, not {self.input_size}")
         self.class_names = tuple(name.strip() for name in _required(metadata, "gunwatch.classes", path).split(","))
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path, default=0.3)
         self.channel_order = metadata.get("gunwatch.channel_order", "bgr").lower()
@@ -112,22 +130,22 @@ class OnnxYolox:
         return cls(path, open_session(path, threads), metadata=COCO_NANO_METADATA)
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
-        # The reference export has its batch fixed at 1, so every image is its own run.
-        return [self._detect_one(image) for image in images]
-
-    def _detect_one(self, image: np.ndarray) -> Detections:
-        padded, scale = letterbox(image, self.input_size)
-        batch = to_nchw_pixels(padded, bgr=self.channel_order == "bgr")
-        raw = self.session.run(None, {self.input_name: batch})[0]
-        if raw.shape[-1] != 5 + len(self.class_names):
-            # Otherwise class ids would silently index the wrong names.
-            names = len(self.class_names)
-            raise ModelError(f"{self.path}: output has {raw.shape[-1] - 5} classes, metadata names {names}")
-        xyxy, scores, class_ids = decode_yolox(raw[0], self.input_size)
-        confident = scores >= PRE_NMS_FLOOR
-        xyxy, scores, class_ids = xyxy[confident], scores[confident], class_ids[confident]
-        keep = batched_nms(xyxy, scores, class_ids, NMS_IOU)
-        return Detections(unletterbox_boxes(xyxy[keep], scale, image.shape), scores[keep], class_ids[keep])
+        """Letterbox every image, run them in batches of up to `max_batch`, decode each."""
+        results: list[Detections] = []
+        for start in range(0, len(images), self.max_batch):
+            chunk = images[start : start + self.max_batch]
+            boxed = [letterbox(image, self.input_size) for image in chunk]
+            batch = np.concatenate([to_nchw_pixels(padded, bgr=self.channel_order == "bgr") for padded, _ in boxed])
+            raw = self.session.run(None, {self.input_name: batch})[0]
+            if raw.shape[-1] != 5 + len(self.class_names):
+                # Otherwise class ids would silently index the wrong names.
+                names = len(self.class_names)
+                raise ModelError(f"{self.path}: output has {raw.shape[-1] - 5} classes, metadata names {names}")
+            results.extend(
+                postprocess(out, self.input_size, scale, image.shape)
+                for out, (_, scale), image in zip(raw, boxed, chunk, strict=True)
+            )
+        return results
 
 
 def to_nchw_pixels(image: np.ndarray, bgr: bool) -> np.ndarray:

@@ -7,10 +7,7 @@ from typing import Any
 
 import numpy as np
 
-
-def as_boxes(boxes: Any) -> np.ndarray:
-    """(N, 4) float64 xyxy; float64 so IoU arithmetic is exact enough for hand-checked tests."""
-    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+from gunwatch.boxes import as_boxes
 
 
 def as_pred(pred: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -6,27 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gunwatch.metrics._inputs import as_boxes, check_lengths
+from gunwatch.boxes import as_boxes, box_iou
+from gunwatch.metrics._inputs import check_lengths
 
-
-def _area(boxes: np.ndarray) -> np.ndarray:
-    # Clip so an inverted (x2 < x1) box has area 0 instead of a negative one.
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU, shape (N, M), of xyxy boxes ``a`` (N, 4) and ``b`` (M, 4).
-
-    Boxes touching only along an edge have IoU 0; a pair whose union is empty (two zero-area boxes)
-    has IoU 0 rather than NaN.
-    """
-    a, b = as_boxes(a), as_boxes(b)
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(bottom_right - top_left, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    union = _area(a)[:, None] + _area(b)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+__all__ = ["best_iou_per_gt", "box_iou", "mean_best_iou"]
 
 
 def best_iou_per_gt(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 
 class LocalizerTrainConfig(BaseModel):
@@ -48,7 +48,76 @@ class LocalizerTrainConfig(BaseModel):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
 
 
-def load_train_config(path: Path | str, overrides: dict[str, object] | None = None) -> LocalizerTrainConfig:
+class DetectorTrainConfig(BaseModel):
+    """The production detector: YOLOX-Nano from COCO weights, fine-tuned to person + handgun."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["yolox-nano"] = "yolox-nano"
+    data: Path = Field(description="data set root (any supported layout)")
+    split: Path = Field(description="split file written by `gunwatch data split`")
+    out: Path = Field(Path("runs/detector"), description="run folder: checkpoints, logs, plots, model.onnx")
+    seed: int = 0
+
+    # Initial weights and the people the data set does not label
+    coco_weights: Path | None = Field(
+        Path("../shared/weights/yolox_nano_coco.onnx"),
+        description="COCO YOLOX-Nano ONNX; null starts from random weights without person labels (tests)",
+    )
+    person_min_score: float = Field(0.5, gt=0, lt=1, description="COCO person score kept as a pseudo-label")
+    people_cache: Path | None = Field(None, description="person pseudo-labels file (default: <out>/people.json)")
+
+    # Input
+    input_size: int = Field(416, ge=64, le=1280, description="export and validation side (multiple of 32)")
+    train_sizes: list[int] = Field([352, 384, 416, 448], description="square sides drawn per batch")
+    cache_side: int = Field(512, ge=64, description="images are kept in memory with this longest side")
+
+    # Optimisation (YOLOX: SGD, Nesterov, lr 0.01 per 64 images, warm-up then cosine, EMA of the weights)
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(0.0025, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    warmup_epochs: float = Field(1.0, ge=0)
+    ema_decay: float = Field(0.9995, ge=0, lt=1)
+    box_weight: float = Field(5.0, ge=0)
+    no_mosaic_epochs: int = Field(2, ge=0, description="last epochs without mosaic (clean geometry)")
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="cut epochs short (tests, smoke runs)")
+    max_val_images: int | None = Field(None, ge=1, description="validate on the first N val images (tests)")
+
+    # Augmentation (probabilities, and the zoom range of a single image relative to the input side)
+    mosaic: float = Field(0.5, ge=0, le=1)
+    scale: tuple[float, float] = (0.3, 1.2)
+    mosaic_scale: tuple[float, float] = (0.5, 1.0)
+    hflip: float = Field(0.5, ge=0, le=1)
+    color: float = Field(0.5, ge=0, le=1)
+    grey: float = Field(0.2, ge=0, le=1)
+    low_light: float = Field(0.15, ge=0, le=1)
+    blur: float = Field(0.15, ge=0, le=1)
+    motion_blur: float = Field(0.1, ge=0, le=1)
+    jpeg: float = Field(0.25, ge=0, le=1)
+
+    # Operating threshold chosen on the validation split
+    max_val_image_fpr: float = Field(0.01, ge=0, le=1)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("input_size", "train_sizes")
+    @classmethod
+    def _multiple_of_32(cls, value: int | list[int]) -> int | list[int]:
+        for side in value if isinstance(value, list) else [value]:
+            if side % 32:
+                raise ValueError(f"{side} is not a multiple of 32 (the largest stride)")
+        return value
+
+
+TrainConfig = Annotated[LocalizerTrainConfig | DetectorTrainConfig, Field(discriminator="model")]
+_CONFIG_ADAPTER: TypeAdapter[LocalizerTrainConfig | DetectorTrainConfig] = TypeAdapter(TrainConfig)
+
+
+def load_train_config(
+    path: Path | str, overrides: dict[str, object] | None = None
+) -> LocalizerTrainConfig | DetectorTrainConfig:
     """Read and validate a YAML training config; errors name the file and the key.
 
     A config may start from another with `base: other.yaml` (relative to its own folder) and override a few
@@ -60,11 +129,22 @@ def load_train_config(path: Path | str, overrides: dict[str, object] | None = No
         base_path = path.parent / str(raw.pop("base"))
         raw = {**_read_yaml(base_path), **raw}
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    raw.setdefault("model", "localizer")
     try:
-        return LocalizerTrainConfig.model_validate(raw)
+        return _CONFIG_ADAPTER.validate_python(raw)
     except ValidationError as error:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        details = "; ".join(f"{_key_path(e['loc'])}: {e['msg']}" for e in error.errors())
         raise ValueError(f"{path}: {details}") from error
+
+
+MODEL_NAMES = ("localizer", "yolox-nano")
+
+
+def _key_path(location: tuple[object, ...]) -> str:
+    # The union reports the chosen model first (("yolox-nano", "epochs")); the file only has "epochs".
+    if location and location[0] in MODEL_NAMES:
+        location = location[1:]
+    return ".".join(map(str, location)) or "model"
 
 
 def _read_yaml(path: Path) -> dict[str, object]:

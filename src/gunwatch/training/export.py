@@ -6,6 +6,7 @@ from pathlib import Path
 
 import onnx
 import torch
+from torch import nn
 
 from gunwatch.models.localizer import Localizer
 from gunwatch.training.checkpoints import load_checkpoint
@@ -37,6 +38,32 @@ def export_localizer(model: Localizer, input_size: int, path: Path, metadata: di
         dynamo=False,
     )
     write_metadata(path, {"gunwatch.kind": "localizer", "gunwatch.input_size": str(input_size), **metadata})
+    return path
+
+
+def export_yolox(model: nn.Module, input_size: int, path: Path, class_names: tuple[str, ...],
+                 metadata: dict[str, str] | None = None) -> Path:
+    """ONNX graph: `images` N x 3 x H x W BGR 0..255 -> `output` N x points x (5 + classes), like the COCO export.
+
+    Batch, height and width are free axes (the head is convolutional, the grid decode is done outside the
+    graph), so one file runs batched tiles and other input sizes; `gunwatch.input_size` is the default side.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.rand(1, 3, input_size, input_size) * 255
+    torch.onnx.export(
+        model.eval(),
+        (example,),
+        str(path),
+        input_names=["images"],
+        output_names=["output"],
+        dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 1: "points"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    write_metadata(path, {
+        "gunwatch.kind": "yolox", "gunwatch.input_size": str(input_size), "gunwatch.classes": ",".join(class_names),
+        "gunwatch.channel_order": "bgr", **(metadata or {}),
+    })
     return path
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gunwatch.training.config import load_train_config
-from gunwatch.training.export import export_localizer, localizer_from_checkpoint, write_metadata
-from gunwatch.training.localizer_train import train_localizer
+from gunwatch.training.config import DetectorTrainConfig, LocalizerTrainConfig, load_train_config
+from gunwatch.training.export import export_localizer, export_yolox, localizer_from_checkpoint, write_metadata
 
 
 def train_from_config(config_path: Path, resume: bool, overrides: dict[str, object]) -> Path:
     config = load_train_config(config_path, overrides)
-    best = train_localizer(config, resume=resume)
-    model, _ = localizer_from_checkpoint(best)
-    onnx_path = export_localizer(model, config.input_size, config.out / "model.onnx", {"gunwatch.classes": "handgun"})
+    if isinstance(config, DetectorTrainConfig):
+        onnx_path = train_and_export_detector(config, resume)
+    else:
+        onnx_path = train_and_export_localizer(config, resume)
     # Imported late: the runtime side (ONNX Runtime + metrics) chooses the threshold on the exported file.
     from gunwatch.evaluation.calibrate import calibrate_threshold
 
@@ -21,3 +21,20 @@ def train_from_config(config_path: Path, resume: bool, overrides: dict[str, obje
     # repr keeps every digit: a threshold rounded down would flag the gun-free image it was chosen to pass.
     write_metadata(onnx_path, {"gunwatch.threshold": repr(float(threshold))})
     return onnx_path
+
+
+def train_and_export_localizer(config: LocalizerTrainConfig, resume: bool) -> Path:
+    from gunwatch.training.localizer_train import train_localizer
+
+    best = train_localizer(config, resume=resume)
+    model, _ = localizer_from_checkpoint(best)
+    return export_localizer(model, config.input_size, config.out / "model.onnx", {"gunwatch.classes": "handgun"})
+
+
+def train_and_export_detector(config: DetectorTrainConfig, resume: bool) -> Path:
+    from gunwatch.training.detector_data import DETECTOR_CLASSES
+    from gunwatch.training.detector_train import detector_from_checkpoint, train_detector
+
+    best = train_detector(config, resume=resume)
+    model, _ = detector_from_checkpoint(best)
+    return export_yolox(model, config.input_size, config.out / "model.onnx", DETECTOR_CLASSES)

@@ -73,6 +73,20 @@ def keep_head_classes(head: YoloxHead, class_ids: Sequence[int]) -> None:
     head.num_classes = len(ids)
 
 
+def append_classes(head: YoloxHead, count: int, std: float = 0.01, prior_prob: float = 1e-2) -> None:
+    """Add `count` new classes after the existing ones: small random weights, the focal-loss prior as bias."""
+    bias = -math.log((1 - prior_prob) / prior_prob)
+    for level, old in enumerate(head.cls_preds):
+        new = nn.Conv2d(old.in_channels, old.out_channels + count, 1).to(old.weight.device, old.weight.dtype)
+        with torch.no_grad():
+            nn.init.normal_(new.weight, std=std)
+            new.bias.fill_(bias)
+            new.weight[: old.out_channels] = old.weight
+            new.bias[: old.out_channels] = old.bias
+        head.cls_preds[level] = new
+    head.num_classes += count
+
+
 def flatten_levels(levels: Sequence[Tensor]) -> Tensor:
     """Raw per-level outputs -> [N, points, 5 + C] in the ONNX export's format.
 

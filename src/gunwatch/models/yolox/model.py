@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from gunwatch.models.yolox.backbone import CSPDarknet
-from gunwatch.models.yolox.head import STRIDES, YoloxHead, flatten_levels, keep_head_classes
+from gunwatch.models.yolox.head import STRIDES, YoloxHead, append_classes, flatten_levels, keep_head_classes
 from gunwatch.models.yolox.neck import PAFPN
 
 COCO_NUM_CLASSES = 80
@@ -59,4 +59,11 @@ def keep_classes(model: YOLOX, class_ids: Sequence[int]) -> YOLOX:
     Everything else stays, so a COCO-initialised model keeps its scores for those classes exactly.
     """
     keep_head_classes(model.head, class_ids)
+    return model
+
+
+def coco_person_plus(model: YOLOX, new_classes: int) -> YOLOX:
+    """Keep COCO `person` as class 0 and add `new_classes` fresh classes after it (e.g. handgun), in place."""
+    keep_classes(model, [COCO_PERSON])
+    append_classes(model.head, new_classes)
     return model

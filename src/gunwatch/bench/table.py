@@ -1,0 +1,157 @@
+"""`gunwatch bench`: accuracy and speed of each model in one table, against a reference timed in the same run.
+
+Each row is a model at an input size (and tiling mode) on a data set split:
+- accuracy from the same code as `gunwatch eval` (mAP, and at the model's operating threshold: image
+  recall, image false-positive rate, false positives per gun-free image);
+- speed as milliseconds per frame for the whole `detect` call (letterbox, ONNX Runtime, decode, NMS, and
+  for tiled rows every tile and the merge), median of `runs` calls on the first frame of the split, on
+  1 thread and on all cores;
+- the public COCO YOLOX-Nano at the same input size and tiling, timed the same way in the same run, and
+  the ratio. Timings on a shared machine drift between runs; ratios within one run do not.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gunwatch.bench.reference import reference_detector
+from gunwatch.data.images import load_rgb
+from gunwatch.evaluation.report import build_report
+from gunwatch.evaluation.runner import predict_guns
+from gunwatch.evaluation.selection import default_split_file, select_records
+from gunwatch.evaluation.small_guns import build_small_gun_set
+from gunwatch.inference.base import Detector
+from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector
+from gunwatch.inference.onnx_yolox import OnnxYolox
+from gunwatch.inference.tiling import TiledDetector, TileMode
+
+WARMUP_CALLS = 3
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    model: Path
+    input_size: int | None  # None: the model's own
+    tiles: TileMode
+    data: Path
+    split: str | None
+    data_label: str
+    split_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    model: str
+    input: str
+    data: str
+    images: int
+    map50: float
+    map50_95: float
+    recall: float  # share of gun images flagged at the model's threshold
+    image_fpr: float  # share of gun-free images flagged
+    fp_per_negative_image: float
+    threshold: float
+    ms_1_thread: float
+    ms_all_cores: float
+    reference_ms_1_thread: float
+    reference_ms_all_cores: float
+
+    @property
+    def ratio_1_thread(self) -> float:
+        return self.ms_1_thread / self.reference_ms_1_thread
+
+    @property
+    def ratio_all_cores(self) -> float:
+        return self.ms_all_cores / self.reference_ms_all_cores
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {**asdict(self), "ratio_1_thread": self.ratio_1_thread, "ratio_all_cores": self.ratio_all_cores}
+
+
+def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small_guns: Path) -> list[BenchCase]:
+    """Each model on the test split (YOLOX ones at every size), then YOLOX on 1080p small guns, tiles off and on.
+
+    Without `models`, the shipped localizer and detector. The small-gun set is built from the test split
+    when `small_guns` does not hold it yet.
+    """
+    paths = models or [p for p in (SHIPPED_LOCALIZER, SHIPPED_DETECTOR) if p.is_file()]
+    # The test split where the data set has a split file, else all of it (e.g. the bundled sample).
+    label = "test split" if default_split_file(data).exists() else data.name
+    cases = []
+    for path in paths:
+        is_yolox = isinstance(load_detector(path, threads=1), OnnxYolox)
+        for size in sizes if is_yolox else [None]:
+            cases.append(BenchCase(path, size, "off", data, None, label))
+        if is_yolox:
+            if not (small_guns / "pistol_images").is_dir():
+                build_small_gun_set(select_records(data, "test").records, small_guns)
+            for tiles in ("off", "on"):
+                cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p"))
+    return cases
+
+
+def input_side(detector: Detector) -> int:
+    size = detector.input_size  # type: ignore[attr-defined]
+    return max(size) if isinstance(size, tuple) else int(size)
+
+
+def ms_per_frame(detector: Detector, frame: np.ndarray, runs: int) -> float:
+    for _ in range(WARMUP_CALLS):
+        detector.detect([frame])
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        detector.detect([frame])
+        times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = True) -> BenchRow:
+    cores = os.cpu_count() or 1
+    records = select_records(case.data, case.split, case.split_file).records
+    detector = load_detector(case.model, threads=cores, input_size=case.input_size, tiles=case.tiles)
+    predictions = predict_guns(detector, records, progress=progress)
+    report, _ = build_report(records, predictions, detector.threshold)
+
+    frame = load_rgb(records[0].image_path)
+    side = input_side(detector.detector if isinstance(detector, TiledDetector) else detector)
+    timings = {}
+    for threads in (1, cores):
+        ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles)
+        theirs: Detector = reference_detector(reference, side, threads)
+        if case.tiles != "off":
+            theirs = TiledDetector(theirs, side, case.tiles)
+        timings[threads] = (ms_per_frame(ours, frame, runs), ms_per_frame(theirs, frame, runs))
+    tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles]
+    return BenchRow(
+        model=case.model.stem, input=f"{side}{tiles}", data=case.data_label, images=len(records),
+        map50=report.map50, map50_95=report.map50_95, recall=report.image_recall, image_fpr=report.image_fpr,
+        fp_per_negative_image=report.fp_per_negative_image, threshold=report.threshold,
+        ms_1_thread=timings[1][0], ms_all_cores=timings[cores][0],
+        reference_ms_1_thread=timings[1][1], reference_ms_all_cores=timings[cores][1],
+    )
+
+
+def format_bench_table(rows: list[BenchRow], reference: str) -> str:
+    cores = os.cpu_count() or 1
+    header = (
+        f"{'model':<22} {'input':<12} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
+        f"{'FP/neg':>6} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r.model:<22} {r.input:<12} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
+            f"{r.image_fpr:>6.3f} {r.fp_per_negative_image:>6.3f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
+            f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f}"
+        )
+    lines.append(
+        f"recall and image FPR at each model's own threshold; ms per frame = the whole detect call; "
+        f"x ref = ms / {reference} at the same input size and tiling, timed in this run"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""`gunwatch detect`: run a detector over an image, a folder or a video; annotated files and JSON Lines out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from gunwatch.inference.base import Detector
+from gunwatch.inference.detections import Detections
+from gunwatch.video.annotate import draw_detections
+from gunwatch.video.files import Frame, iter_frames, kind_of, video_rate
+from gunwatch.video.writer import VideoWriter
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: Frame
+    detections: Detections  # above the threshold, in the frame's pixels
+
+    def to_json_dict(self, class_names: tuple[str, ...]) -> dict[str, object]:
+        return {
+            "source": str(self.frame.source),
+            "frame": self.frame.index,
+            "detections": [
+                {"label": class_names[c], "score": round(float(s), 4), "box": [round(float(v), 1) for v in box]}
+                for box, s, c in zip(self.detections.xyxy, self.detections.scores, self.detections.class_ids,
+                                     strict=True)
+            ],
+        }
+
+
+def detect_source(
+    detector: Detector, source: Path, out: Path | None, threshold: float | None = None, every: int = 1
+) -> Iterator[FrameResult]:
+    """Detections per frame, one frame at a time; annotated copies go to `out` (images as JPEG, videos as MP4)."""
+    chosen = detector.threshold if threshold is None else threshold
+    writer: VideoWriter | None = None
+    if out is not None and kind_of(source) == "video":
+        writer = VideoWriter(out / f"{source.stem}.annotated.mp4", video_rate(source) / every)
+    try:
+        for frame in iter_frames(source, every):
+            (found,) = detector.detect([frame.image])
+            result = FrameResult(frame, found.above(chosen))
+            if out is not None:
+                annotated = draw_detections(frame.image, result.detections, detector.class_names)
+                if writer is not None:
+                    writer.write(annotated)
+                else:
+                    out.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(annotated).save(out / f"{frame.source.stem}.annotated.jpg", quality=90)
+            yield result
+    finally:
+        if writer is not None:
+            writer.close()

@@ -1,0 +1,163 @@
+"""Augmentation for surveillance footage: small, distant guns; grey, dark, blurred, compressed frames.
+
+Geometry first (mosaic or a single image zoomed out or in, flipped), then what a camera does to a picture
+(colour shift, grey night mode, low light with sensor noise, focus and motion blur, JPEG artefacts).
+Everything runs on uint8 RGB numpy arrays with one seeded `numpy.random.Generator`, so a run repeats.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from gunwatch.inference.letterbox import PAD_VALUE
+from gunwatch.training.detector_data import DetectorSample
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    mosaic: float = 0.5  # probability of a 2x2 mosaic instead of one image
+    scale: tuple[float, float] = (0.3, 1.2)  # one image: longest side as a fraction of the input side
+    mosaic_scale: tuple[float, float] = (0.5, 1.0)  # mosaic canvas (2x input side) shrunk by this factor
+    hflip: float = 0.5
+    color: float = 0.5  # probability of brightness / contrast / saturation jitter (up to +-30 %)
+    grey: float = 0.2
+    low_light: float = 0.15
+    blur: float = 0.15
+    motion_blur: float = 0.1
+    jpeg: float = 0.25
+    min_visible: float = 0.4  # a box cut by the frame is kept if at least this share of it is still inside
+
+
+def resize(image: np.ndarray, scale: float) -> np.ndarray:
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+
+
+def paste(canvas: np.ndarray, image: np.ndarray, x0: int, y0: int) -> None:
+    """Copy `image` onto `canvas` with its top-left corner at (x0, y0); parts outside the canvas are cut."""
+    height, width = image.shape[:2]
+    cx1, cy1 = max(x0, 0), max(y0, 0)
+    cx2, cy2 = min(x0 + width, canvas.shape[1]), min(y0 + height, canvas.shape[0])
+    if cx2 > cx1 and cy2 > cy1:
+        canvas[cy1:cy2, cx1:cx2] = image[cy1 - y0 : cy2 - y0, cx1 - x0 : cx2 - x0]
+
+
+def keep_visible(
+    boxes: np.ndarray, classes: np.ndarray, width: int, height: int, min_visible: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip boxes to the frame; drop those with too little left inside or under 2 px a side."""
+    if not len(boxes):
+        return boxes.reshape(0, 4), classes
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
+    clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
+    sides = clipped[:, 2:] - clipped[:, :2]
+    inside = sides[:, 0] * sides[:, 1]
+    keep = (sides.min(axis=1) >= 2) & (inside >= min_visible * np.maximum(area, 1e-6))
+    return clipped[keep], classes[keep]
+
+
+def single_image(
+    sample: DetectorSample, size: int, settings: AugmentSettings, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image, zoomed so its longest side is a random fraction of `size`, at a random place."""
+    height, width = sample.image.shape[:2]
+    scale = rng.uniform(*settings.scale) * size / max(height, width)
+    image = resize(sample.image, scale)
+    x0 = int(rng.integers(min(0, size - image.shape[1]), max(0, size - image.shape[1]) + 1))
+    y0 = int(rng.integers(min(0, size - image.shape[0]), max(0, size - image.shape[0]) + 1))
+    canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    paste(canvas, image, x0, y0)
+    boxes = sample.boxes * scale + np.array([x0, y0, x0, y0], np.float32)
+    return canvas, *keep_visible(boxes, sample.classes, size, size, settings.min_visible)
+
+
+def mosaic(
+    samples: list[DetectorSample], size: int, settings: AugmentSettings, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four images around a random centre of a 2x canvas, shrunk and cropped back to `size`."""
+    shrink = rng.uniform(*settings.mosaic_scale)
+    side = max(size, round(2 * size * shrink))
+    canvas = np.full((side, side, 3), PAD_VALUE, np.uint8)
+    xc, yc = (int(rng.uniform(0.3 * side, 0.7 * side)) for _ in range(2))
+    all_boxes, all_classes = [], []
+    for corner, sample in enumerate(samples):
+        height, width = sample.image.shape[:2]
+        scale = (side / 2) / max(height, width) * rng.uniform(0.6, 1.0)
+        image = resize(sample.image, scale)
+        h, w = image.shape[:2]
+        x0 = xc - w if corner in (0, 2) else xc  # corners: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right
+        y0 = yc - h if corner in (0, 1) else yc
+        paste(canvas, image, x0, y0)
+        all_boxes.append(sample.boxes * scale + np.array([x0, y0, x0, y0], np.float32))
+        all_classes.append(sample.classes)
+    # Boxes of one image that reach into another's quadrant are cut at the quadrant, as the pixels are.
+    boxes, classes = np.concatenate(all_boxes).reshape(-1, 4), np.concatenate(all_classes)
+    crop_x = int(rng.integers(0, side - size + 1))
+    crop_y = int(rng.integers(0, side - size + 1))
+    canvas = canvas[crop_y : crop_y + size, crop_x : crop_x + size]
+    boxes = boxes - np.array([crop_x, crop_y, crop_x, crop_y], np.float32)
+    return np.ascontiguousarray(canvas), *keep_visible(boxes, classes, size, size, settings.min_visible)
+
+
+def hflip(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    width = image.shape[1]
+    flipped = boxes.copy()
+    flipped[:, [0, 2]] = width - boxes[:, [2, 0]]
+    return np.ascontiguousarray(image[:, ::-1]), flipped
+
+
+def camera_effects(image: np.ndarray, settings: AugmentSettings, rng: np.random.Generator) -> np.ndarray:
+    """Colour, grey night mode, low light with noise, blur, motion blur, JPEG: each with its probability."""
+    pixels = image.astype(np.float32)
+    if rng.random() < settings.color:
+        mean = pixels.mean()
+        pixels = (pixels - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.7, 1.3)
+        grey = pixels.mean(axis=2, keepdims=True)
+        pixels = grey + (pixels - grey) * rng.uniform(0.6, 1.4)
+    if rng.random() < settings.grey:
+        pixels = np.repeat(pixels @ np.array([[0.299], [0.587], [0.114]], np.float32), 3, axis=2)
+    if rng.random() < settings.low_light:
+        pixels = 255 * (pixels.clip(0, 255) / 255) ** rng.uniform(1.3, 2.5) * rng.uniform(0.4, 0.9)
+        pixels += rng.normal(0, rng.uniform(2, 8), (*pixels.shape[:2], 1)).astype(np.float32)
+    image = pixels.clip(0, 255).astype(np.uint8)
+    if rng.random() < settings.blur:
+        image = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0))))
+    if rng.random() < settings.motion_blur:
+        image = motion_blur(image, int(rng.integers(3, 10)), int(rng.integers(0, 4)))
+    if rng.random() < settings.jpeg:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=int(rng.integers(15, 61)))
+        image = np.asarray(Image.open(buffer).convert("RGB"))
+    return image
+
+
+def motion_blur(image: np.ndarray, length: int, direction: int) -> np.ndarray:
+    """Average of `length` copies shifted along one of four directions (0 -, 1 |, 2 \\, 3 /)."""
+    step = ((0, 1), (1, 0), (1, 1), (1, -1))[direction]
+    total = np.zeros(image.shape, np.float32)
+    for i in range(length):
+        offset = i - length // 2
+        total += np.roll(image, (offset * step[0], offset * step[1]), axis=(0, 1))
+    return (total / length).astype(np.uint8)
+
+
+def training_image(
+    samples: list[DetectorSample], index: int, size: int, settings: AugmentSettings, rng: np.random.Generator,
+    use_mosaic: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One augmented size x size RGB image with its boxes and classes, built around samples[index]."""
+    if use_mosaic and rng.random() < settings.mosaic:
+        others = rng.integers(0, len(samples), 3)
+        image, boxes, classes = mosaic([samples[index], *(samples[i] for i in others)], size, settings, rng)
+    else:
+        image, boxes, classes = single_image(samples[index], size, settings, rng)
+    if rng.random() < settings.hflip:
+        image, boxes = hflip(image, boxes)
+    return camera_effects(image, settings, rng), boxes, classes

@@ -1,0 +1,267 @@
+"""Fine-tuning YOLOX-Nano from COCO to person + handgun: one epoch at a time, checkpoint after each."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from gunwatch.data.layouts import read_dataset
+from gunwatch.data.records import ImageRecord
+from gunwatch.data.split import load_split
+from gunwatch.inference.detections import Detections
+from gunwatch.inference.letterbox import letterbox
+from gunwatch.inference.onnx_yolox import postprocess
+from gunwatch.metrics.coco_map import coco_map
+from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
+from gunwatch.models.yolox import YOLOX, coco_person_plus, load_yolox_onnx_weights, yolox_nano
+from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
+from gunwatch.training.augment import AugmentSettings, training_image
+from gunwatch.training.checkpoints import load_checkpoint, save_checkpoint
+from gunwatch.training.config import DetectorTrainConfig
+from gunwatch.training.curves import plot_training_curves
+from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
+from gunwatch.training.localizer_train import NonFiniteLossError, seed_everything, warmup_cosine
+from gunwatch.training.pseudo_labels import person_boxes
+from gunwatch.training.yolox_loss import Target, yolox_loss
+
+LOSS_CURVES = ("train_loss", "train_box", "train_obj", "train_cls")
+QUALITY_CURVES = ("val_map50", "val_map50_95", "val_image_recall")
+CALIBRATION_BATCHES = 4
+
+
+def build_detector(config: DetectorTrainConfig) -> YOLOX:
+    """YOLOX-Nano with the COCO weights; classes person (COCO's) and handgun (new)."""
+    model = yolox_nano()
+    if config.coco_weights is not None:
+        load_yolox_onnx_weights(model, config.coco_weights)
+    return coco_person_plus(model, len(DETECTOR_CLASSES) - 1)
+
+
+class ModelEMA:
+    """Exponential moving average of the weights (YOLOX's ModelEMA): what gets validated and exported.
+
+    The decay ramps up from 0 over the first updates, so early averages are not dominated by the start.
+    """
+
+    def __init__(self, model: nn.Module, decay: float, ramp_updates: int = 500):
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay, self.ramp, self.updates = decay, ramp_updates, 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        decay = self.decay * (1 - math.exp(-self.updates / self.ramp))
+        current = model.state_dict()
+        for name, value in self.model.state_dict().items():
+            if value.dtype.is_floating_point:
+                value.mul_(decay).add_(current[name].detach(), alpha=1 - decay)
+            else:
+                value.copy_(current[name])
+
+
+def to_bgr_tensor(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """RGB uint8 HxWx3 images -> N x 3 x H x W float BGR 0..255, what YOLOX takes."""
+    batch = np.ascontiguousarray(np.stack(images)[..., ::-1].transpose(0, 3, 1, 2))
+    return torch.from_numpy(batch).to(device).float()
+
+
+def optimizer_for(model: nn.Module, config: DetectorTrainConfig) -> torch.optim.Optimizer:
+    # Weight decay on convolution weights only, not on batch-norm parameters or biases (as YOLOX).
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.SGD(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, momentum=config.momentum, nesterov=True,
+    )
+
+
+def augment_settings(config: DetectorTrainConfig) -> AugmentSettings:
+    return AugmentSettings(
+        mosaic=config.mosaic, scale=config.scale, mosaic_scale=config.mosaic_scale, hflip=config.hflip,
+        color=config.color, grey=config.grey, low_light=config.low_light, blur=config.blur,
+        motion_blur=config.motion_blur, jpeg=config.jpeg,
+    )
+
+
+def make_batch(
+    samples: list[DetectorSample], indices: np.ndarray, size: int, settings: AugmentSettings,
+    rng: np.random.Generator, use_mosaic: bool, device: torch.device,
+) -> tuple[torch.Tensor, list[Target]]:
+    images, targets = [], []
+    for index in indices:
+        image, boxes, classes = training_image(samples, int(index), size, settings, rng, use_mosaic)
+        images.append(image)
+        targets.append(Target(torch.from_numpy(boxes).to(device), torch.from_numpy(classes).to(device)))
+    return to_bgr_tensor(images, device), targets
+
+
+def steps_per_epoch(config: DetectorTrainConfig, samples: int) -> int:
+    steps = math.ceil(samples / config.batch_size)
+    return min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
+
+
+def train_one_epoch(
+    model: YOLOX, ema: ModelEMA, samples: list[DetectorSample], optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler, config: DetectorTrainConfig, epoch: int,
+    writer: SummaryWriter, device: torch.device,
+) -> dict[str, float]:
+    model.train()
+    rng = np.random.default_rng([config.seed, epoch])
+    order = rng.permutation(len(samples))
+    batches = np.array_split(order, math.ceil(len(samples) / config.batch_size))[: config.max_steps_per_epoch]
+    use_mosaic = epoch <= config.epochs - config.no_mosaic_epochs
+    settings = augment_settings(config)
+    sums: dict[str, float] = {}
+    progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+    for step, indices in enumerate(progress):
+        size = int(rng.choice(config.train_sizes))
+        images, targets = make_batch(samples, indices, size, settings, rng, use_mosaic, device)
+        losses = yolox_loss(model.forward_levels(images), targets, box_weight=config.box_weight)
+        if not torch.isfinite(losses["loss"]):
+            raise NonFiniteLossError(f"loss is {losses['loss'].item()} at epoch {epoch} step {step}; stopping")
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        ema.update(model)
+        global_step = (epoch - 1) * len(batches) + step
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value.item()
+            writer.add_scalar(f"train/{name}", value.item(), global_step)
+        writer.add_scalar("train/lr", scheduler.get_last_lr()[0], global_step)
+        progress.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}", size=size)
+    return {f"train_{name}": total / max(len(batches), 1) for name, total in sums.items()}
+
+
+@torch.no_grad()
+def predict(model: YOLOX, images: list[np.ndarray], input_size: int, device: torch.device,
+            batch_size: int = 16) -> list[Detections]:
+    """The runtime's path in torch: letterbox, forward, the same numpy decode and NMS as ONNX inference."""
+    model.eval()
+    results: list[Detections] = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        boxed = [letterbox(image, (input_size, input_size)) for image in chunk]
+        raw = model(to_bgr_tensor([padded for padded, _ in boxed], device)).cpu().numpy()
+        for out, (_, scale), image in zip(raw, boxed, chunk, strict=True):
+            results.append(postprocess(out, (input_size, input_size), scale, image.shape))
+    return results
+
+
+def validate(model: YOLOX, val: list[DetectorSample], config: DetectorTrainConfig,
+             device: torch.device) -> dict[str, float]:
+    """Handgun mAP on val, and gun-image recall at the threshold that flags max_val_image_fpr of gun-free ones."""
+    guns = [det.of_class(HANDGUN) for det in predict(model, [s.image for s in val], config.input_size, device)]
+    gt = [s.boxes[s.classes == HANDGUN] for s in val]
+    sizes = [(s.image.shape[1], s.image.shape[0]) for s in val]
+    coco = coco_map(gt, [(d.xyxy, d.scores) for d in guns], sizes)
+    threshold = threshold_for_image_fpr(guns, [not len(g) for g in gt], config.max_val_image_fpr)
+    point = operating_point(gt, guns, threshold)
+    return {"val_map50": coco.map50, "val_map50_95": coco.map50_95, "val_image_recall": point.image_recall,
+            "val_threshold": float(threshold)}
+
+
+def fitness(metrics: dict[str, float]) -> float:
+    """What "best epoch" means: mAP at 0.5 and at 0.5:0.95, equally weighted."""
+    return 0.5 * metrics["val_map50"] + 0.5 * metrics["val_map50_95"]
+
+
+def pick_device(config: DetectorTrainConfig) -> torch.device:
+    if config.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(config.device)
+
+
+def load_training_data(config: DetectorTrainConfig) -> tuple[list[DetectorSample], list[DetectorSample]]:
+    dataset = read_dataset(config.data)
+    split = load_split(config.split)
+    train_records: list[ImageRecord] = split.select(dataset, "train")
+    val_records: list[ImageRecord] = split.select(dataset, "val")[: config.max_val_images]
+    people = None
+    if config.coco_weights is not None:
+        cache = config.people_cache or config.out / "people.json"
+        people = person_boxes(train_records, config.coco_weights, config.person_min_score, cache)
+    train = load_detector_samples(train_records, people, config.cache_side, "loading train")
+    # Validation measures handguns only; its images keep their full size, as `gunwatch eval` sees them.
+    val = load_detector_samples(val_records, None, max(max(r.width, r.height) for r in val_records), "loading val")
+    return train, val
+
+
+def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
+    """Train, checkpointing every epoch; returns the best checkpoint's path."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    device = pick_device(config)
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    train, val = load_training_data(config)
+
+    model = build_detector(config)
+    last_path, best_path = config.out / "last.pt", config.out / "best.pt"
+    if config.coco_weights is not None and not (resume and last_path.exists()):
+        # The COCO file has its batch norms folded; give them real statistics before they train.
+        rng = np.random.default_rng(config.seed)
+        calibration = [
+            make_batch(train, rng.integers(0, len(train), config.batch_size), config.input_size,
+                       augment_settings(config), rng, True, torch.device("cpu"))[0]
+            for _ in range(CALIBRATION_BATCHES)
+        ]
+        calibrate_folded_batchnorms(model, calibration)
+    model.to(device)
+    ema = ModelEMA(model, config.ema_decay)
+    optimizer = optimizer_for(model, config)
+    total_steps = steps_per_epoch(config, len(train)) * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(total_steps, min(0.5, config.warmup_epochs / config.epochs))
+    )
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    if resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        model.load_state_dict(state["model"])
+        ema.model.load_state_dict(state["ema"])
+        ema.updates = state["ema_updates"]
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+        tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
+
+    writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
+    for epoch in range(start_epoch, config.epochs + 1):
+        train_metrics = train_one_epoch(model, ema, train, optimizer, scheduler, config, epoch, writer, device)
+        metrics = {"epoch": epoch, **train_metrics, **validate(ema.model, val, config, device)}
+        history.append(metrics)
+        for name, value in metrics.items():
+            if name != "epoch":
+                writer.add_scalar(f"epoch/{name}", value, epoch)
+        tqdm.write("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+        state = {
+            "model": model.state_dict(), "ema": ema.model.state_dict(), "ema_updates": ema.updates,
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+            "history": history, "config": config.model_dump(mode="json"),
+        }
+        save_checkpoint(last_path, state)
+        if fitness(metrics) >= max(fitness(h) for h in history):
+            save_checkpoint(best_path, state)
+        (config.out / "history.json").write_text(json.dumps(history, indent=1))
+        plot_training_curves(history, config.out / "curves.png", LOSS_CURVES, QUALITY_CURVES)
+    writer.close()
+    return best_path
+
+
+def detector_from_checkpoint(path: Path) -> tuple[YOLOX, DetectorTrainConfig]:
+    """The EMA weights of a checkpoint in a fresh network (no COCO file needed)."""
+    state = load_checkpoint(path)
+    config = DetectorTrainConfig.model_validate(state["config"])
+    model = coco_person_plus(yolox_nano(), len(DETECTOR_CLASSES) - 1)
+    model.load_state_dict(state["ema"])
+    return model.eval(), config

@@ -1,0 +1,1 @@
+"""Video in and out: frames from files (images, folders, videos), annotated frames and clips."""

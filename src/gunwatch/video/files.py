@@ -1,0 +1,88 @@
+"""Frames from what a user points `gunwatch detect` at: an image, a folder of images, or a video file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, load_rgb
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".ts", ".m4v", ".mpg", ".mpeg")
+
+
+class SourceError(ValueError):
+    """A source that cannot be read at all; names the path."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    source: Path  # the image or video file
+    index: int  # frame number within a video (0 for a still image)
+    image: np.ndarray  # HxWx3 uint8 RGB
+    time_s: float | None = None  # presentation time within a video
+
+
+def kind_of(path: Path) -> str:
+    """"image", "video" or "folder"; SourceError for a missing path or another kind of file."""
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    raise SourceError(f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}), video or folder")
+
+
+def iter_frames(path: Path, every: int = 1) -> Iterator[Frame]:
+    """Frames of an image, of every image in a folder (sorted by name), or of a video (every Nth frame)."""
+    kind = kind_of(path)
+    if kind == "image":
+        yield read_image(path)
+    elif kind == "folder":
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        for image in images:
+            yield read_image(image)
+    else:
+        yield from video_frames(path, every)
+
+
+def read_image(path: Path) -> Frame:
+    try:
+        return Frame(path, 0, load_rgb(path))
+    except (OSError, ImageDecodeError) as error:
+        raise SourceError(f"{path}: image does not decode ({error})") from error
+
+
+def video_frames(path: Path, every: int = 1) -> Iterator[Frame]:
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as error:
+        raise SourceError(f"{path}: not a readable video ({error})") from error
+    with container:
+        if not container.streams.video:
+            raise SourceError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % every == 0:
+                    time_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
+                    yield Frame(path, index, frame.to_ndarray(format="rgb24"), time_s)
+        except av.FFmpegError as error:
+            raise SourceError(f"{path}: video breaks off at frame {index + 1} ({error})") from error
+
+
+def video_rate(path: Path) -> float:
+    """Frames per second of a video's first stream (25 when the file does not say)."""
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate
+    return float(rate) if rate else 25.0

@@ -1,0 +1,46 @@
+"""The benchmark table: accuracy from the eval code, speed against the COCO reference at the same size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gunwatch.bench.table import BenchCase, bench_case, format_bench_table
+from gunwatch.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "pistol-sample"
+
+
+def test_a_row_for_a_tiled_yolox_model(tiny_detector_onnx: Path, coco_weights: Path) -> None:
+    case = BenchCase(tiny_detector_onnx, 96, "on", SAMPLE, "all", "sample")
+    row = bench_case(case, coco_weights, runs=2, progress=False)
+    assert row.model == "tiny-nano" and row.input == "96 tiled" and row.images == 32
+    assert 0 <= row.map50 <= 1 and 0 <= row.recall <= 1 and 0 <= row.image_fpr <= 1
+    assert row.threshold == pytest.approx(0.4)
+    assert row.ms_1_thread > 0 and row.reference_ms_1_thread > 0 and row.ratio_all_cores > 0
+    table = format_bench_table([row], "yolox_nano_coco")
+    assert "tiny-nano" in table and "x ref" in table.splitlines()[0]
+
+
+def test_cli_prints_the_table_and_json(tiny_localizer_onnx: Path, coco_weights: Path) -> None:
+    args = ["bench", "--model", str(tiny_localizer_onnx), "--data", str(SAMPLE), "--reference", str(coco_weights),
+            "--runs", "2", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["model"] == "tiny-localizer" and row["input"] == "64" and row["data"] == "pistol-sample"
+    assert row["images"] == 32
+    assert {"map50", "map50_95", "recall", "image_fpr", "fp_per_negative_image", "ms_1_thread",
+            "reference_ms_all_cores"} <= set(row)
+    assert "tiny-localizer" in result.stderr
+
+
+def test_missing_reference_is_a_clear_error(tiny_localizer_onnx: Path, tmp_path: Path) -> None:
+    args = ["bench", "--model", str(tiny_localizer_onnx), "--data", str(SAMPLE), "--reference",
+            str(tmp_path / "none.onnx"), "--runs", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'none.onnx'}: reference model file not found" in result.stderr

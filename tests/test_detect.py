@@ -1,0 +1,76 @@
+"""`gunwatch detect` on an image, a folder and a video, with and without tiles; JSON Lines out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from gunwatch.cli import app
+from support.videos import write_video
+
+SAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "samples" / "pistol-sample" / "pistol_images"
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["detect", *args])
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_an_image_gives_one_json_line_with_boxes_in_its_pixels(tiny_detector_onnx: Path, tmp_path: Path) -> None:
+    image = sorted(SAMPLE_IMAGES.iterdir())[0]
+    result = run(str(image), "--model", str(tiny_detector_onnx), "--threshold", "0", "--json", "--out",
+                 str(tmp_path), "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    (line,) = json_lines(result.stdout)
+    assert line["source"] == str(image) and line["frame"] == 0
+    assert line["detections"]
+    width, height = Image.open(image).size
+    for found in line["detections"]:
+        assert found["label"] in ("person", "handgun") and 0 <= found["score"] <= 1
+        x1, y1, x2, y2 = found["box"]
+        assert 0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height
+    assert (tmp_path / f"{image.stem}.annotated.jpg").is_file()
+
+
+def test_a_folder_with_and_without_tiles(tiny_detector_onnx: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(2):
+        Image.fromarray(rng.integers(0, 255, (540, 960, 3), dtype=np.uint8)).save(folder / f"{index}.jpg")
+    plain = run(str(folder), "--model", str(tiny_detector_onnx), "--tiles", "off", "--json", "--no-save",
+                "--threshold", "0.2", "--threads", "1")
+    tiled = run(str(folder), "--model", str(tiny_detector_onnx), "--tiles", "on", "--json", "--no-save",
+                "--threshold", "0.2", "--threads", "1")
+    assert plain.exit_code == 0 and tiled.exit_code == 0, plain.stderr + tiled.stderr
+    plain_lines, tiled_lines = json_lines(plain.stdout), json_lines(tiled.stdout)
+    assert [line["source"] for line in plain_lines] == [str(folder / "0.jpg"), str(folder / "1.jpg")]
+    assert [line["source"] for line in tiled_lines] == [line["source"] for line in plain_lines]
+    assert plain_lines != tiled_lines  # tiles look at 128 px crops at full resolution: other boxes
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_video_gives_a_line_per_analysed_frame_and_an_annotated_clip(tiny_detector_onnx: Path,
+                                                                        tmp_path: Path) -> None:
+    video = write_video(tmp_path / "clip.mp4", frames=9)
+    result = run(str(video), "--model", str(tiny_detector_onnx), "--every", "4", "--json", "--out",
+                 str(tmp_path / "out"), "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    assert [line["frame"] for line in json_lines(result.stdout)] == [0, 4, 8]
+    assert (tmp_path / "out" / "clip.annotated.mp4").stat().st_size > 0
+    assert "3 frame(s)" in result.stderr
+
+
+def test_a_bad_source_is_a_clear_error(tiny_detector_onnx: Path, tmp_path: Path) -> None:
+    result = run(str(tmp_path / "nothing.mp4"), "--model", str(tiny_detector_onnx))
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nothing.mp4'}: no such file or folder" in result.stderr
+    bad_tiles = run(str(tmp_path), "--model", str(tiny_detector_onnx), "--tiles", "sometimes")
+    assert bad_tiles.exit_code == 2 and "--tiles must be auto, on or off" in bad_tiles.stderr

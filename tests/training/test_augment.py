@@ -1,0 +1,106 @@
+"""Augmentation: boxes follow the pixels through every geometric step; camera effects keep the frame's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gunwatch.training.augment import (
+    AugmentSettings,
+    camera_effects,
+    hflip,
+    keep_visible,
+    mosaic,
+    motion_blur,
+    single_image,
+    training_image,
+)
+from gunwatch.training.detector_data import DetectorSample, shrink_to
+
+RED = np.array([255, 0, 0], np.uint8)
+NO_CAMERA = dict(color=0, grey=0, low_light=0, blur=0, motion_blur=0, jpeg=0)
+
+
+def red_square_sample(width: int, height: int, box: tuple[int, int, int, int]) -> DetectorSample:
+    image = np.full((height, width, 3), 128, np.uint8)
+    x1, y1, x2, y2 = box
+    image[y1:y2, x1:x2] = RED
+    return DetectorSample(image, np.array([box], np.float32), np.array([1]))
+
+
+def red_extent(image: np.ndarray) -> np.ndarray:
+    """Bounding box of clearly red pixels (resizing blends the edges)."""
+    mask = (image[..., 0] > 200) & (image[..., 1] < 60)
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_single_image_boxes_follow_the_pixels(seed: int) -> None:
+    sample = red_square_sample(300, 200, (120, 60, 200, 120))
+    settings = AugmentSettings(mosaic=0, hflip=0.5, **NO_CAMERA)
+    image, boxes, classes = training_image([sample], 0, 128, settings, np.random.default_rng(seed))
+    assert image.shape == (128, 128, 3) and image.dtype == np.uint8
+    if len(boxes):  # the square may be pushed out of the frame when zoomed in
+        assert classes.tolist() == [1]
+        np.testing.assert_allclose(boxes[0], red_extent(image), atol=2.5)
+
+
+def test_mosaic_boxes_follow_the_pixels() -> None:
+    samples = [red_square_sample(200, 160, (80, 50, 130, 110))] + [
+        DetectorSample(np.full((150, 150, 3), 128, np.uint8), np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    ] * 3
+    labelled = 0
+    for seed in range(16):
+        image, boxes, _ = mosaic(samples, 160, AugmentSettings(), np.random.default_rng(seed))
+        assert image.shape == (160, 160, 3)
+        if len(boxes):  # a square mostly cropped away is dropped
+            labelled += 1
+            np.testing.assert_allclose(boxes[0], red_extent(image), atol=2.5)
+    assert labelled >= 8
+
+
+def test_hflip_mirrors_boxes() -> None:
+    image = np.zeros((10, 20, 3), np.uint8)
+    _, boxes = hflip(image, np.array([[2, 1, 5, 4]], np.float32))
+    assert boxes.tolist() == [[15, 1, 18, 4]]
+
+
+def test_keep_visible_clips_and_drops_boxes_mostly_outside() -> None:
+    boxes = np.array([[-10, 0, 10, 10], [-18, 0, 2, 10], [5, 5, 6, 6]], np.float32)
+    kept, classes = keep_visible(boxes, np.array([0, 1, 1]), 100, 100, min_visible=0.4)
+    assert kept.tolist() == [[0, 0, 10, 10]]  # half inside: kept, clipped; 10 % inside: dropped; 1 px: dropped
+    assert classes.tolist() == [0]
+
+
+def test_camera_effects_keep_shape_and_repeat_with_the_seed() -> None:
+    image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    everything = AugmentSettings(color=1, grey=1, low_light=1, blur=1, motion_blur=1, jpeg=1)
+    first = camera_effects(image, everything, np.random.default_rng(3))
+    again = camera_effects(image, everything, np.random.default_rng(3))
+    assert first.shape == image.shape and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, image)
+    grey = camera_effects(image, AugmentSettings(**{**NO_CAMERA, "grey": 1}), np.random.default_rng(0))
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+
+
+def test_motion_blur_smears_along_its_direction_only() -> None:
+    image = np.zeros((9, 9, 3), np.uint8)
+    image[4, 4] = 255
+    smeared = motion_blur(image, 3, 0)  # horizontal
+    assert (smeared[4, 3:6, 0] > 0).all() and smeared[3, 4, 0] == 0 and smeared[5, 4, 0] == 0
+
+
+def test_shrink_never_upscales() -> None:
+    small = np.zeros((100, 50, 3), np.uint8)
+    assert shrink_to(small, 512)[1] == 1.0
+    big, scale = shrink_to(np.zeros((1000, 500, 3), np.uint8), 500)
+    assert big.shape == (500, 250, 3) and scale == 0.5
+
+
+def test_single_image_zoom_out_makes_small_objects() -> None:
+    sample = red_square_sample(400, 400, (100, 100, 300, 300))
+    settings = AugmentSettings(mosaic=0, hflip=0, scale=(0.25, 0.25), **NO_CAMERA)
+    _, boxes, _ = single_image(sample, 416, settings, np.random.default_rng(0))
+    assert boxes[0, 2] - boxes[0, 0] == pytest.approx(52, abs=1)  # 200 px x (0.25 x 416 / 400)
