@@ -9,16 +9,24 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 
-class LocalizerTrainConfig(BaseModel):
-    """The notebook localizer (baseline 1)."""
+class TrainRunConfig(BaseModel):
+    """What every training run has: its data, split and seed, and how its threshold is chosen."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Literal["localizer"] = "localizer"
     data: Path = Field(description="data set root (any supported layout)")
     split: Path = Field(description="split file written by `gunwatch data split`")
-    out: Path = Field(Path("runs/localizer"), description="run folder: checkpoints, logs, plots, model.onnx")
     seed: int = 0
+    # Operating threshold chosen on the validation split
+    max_val_image_fpr: float = Field(0.01, ge=0, le=1)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
+
+
+class LocalizerTrainConfig(TrainRunConfig):
+    """The notebook localizer (baseline 1)."""
+
+    model: Literal["localizer"] = "localizer"
+    out: Path = Field(Path("runs/localizer"), description="run folder: checkpoints, logs, plots, model.onnx")
 
     # Input and network
     input_size: int = Field(224, ge=32, le=640, description="square input side; images are stretched to it")
@@ -43,21 +51,12 @@ class LocalizerTrainConfig(BaseModel):
     grayscale: float = Field(0.2, ge=0, le=1, description="probability of a grey image (CCTV footage)")
     brightness_contrast: float = Field(0.25, ge=0, le=1, description="max relative jitter")
 
-    # Operating threshold chosen on the validation split
-    max_val_image_fpr: float = Field(0.01, ge=0, le=1)
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
 
-
-class DetectorTrainConfig(BaseModel):
+class DetectorTrainConfig(TrainRunConfig):
     """The production detector: YOLOX-Nano from COCO weights, fine-tuned to person + handgun."""
 
-    model_config = ConfigDict(extra="forbid")
-
     model: Literal["yolox-nano"] = "yolox-nano"
-    data: Path = Field(description="data set root (any supported layout)")
-    split: Path = Field(description="split file written by `gunwatch data split`")
     out: Path = Field(Path("runs/detector"), description="run folder: checkpoints, logs, plots, model.onnx")
-    seed: int = 0
 
     # Initial weights and the people the data set does not label
     coco_weights: Path | None = Field(
@@ -97,9 +96,6 @@ class DetectorTrainConfig(BaseModel):
     motion_blur: float = Field(0.1, ge=0, le=1)
     jpeg: float = Field(0.25, ge=0, le=1)
 
-    # Operating threshold chosen on the validation split
-    max_val_image_fpr: float = Field(0.01, ge=0, le=1)
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @field_validator("input_size", "train_sizes")

@@ -28,7 +28,7 @@ from gunwatch.training.checkpoints import load_checkpoint, save_checkpoint
 from gunwatch.training.config import DetectorTrainConfig
 from gunwatch.training.curves import plot_training_curves
 from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
-from gunwatch.training.localizer_train import NonFiniteLossError, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.pseudo_labels import person_boxes
 from gunwatch.training.yolox_loss import Target, yolox_loss
 
@@ -125,12 +125,7 @@ def train_one_epoch(
         size = int(rng.choice(config.train_sizes))
         images, targets = make_batch(samples, indices, size, settings, rng, use_mosaic, device)
         losses = yolox_loss(model.forward_levels(images), targets, box_weight=config.box_weight)
-        if not torch.isfinite(losses["loss"]):
-            raise NonFiniteLossError(f"loss is {losses['loss'].item()} at epoch {epoch} step {step}; stopping")
-        optimizer.zero_grad()
-        losses["loss"].backward()
-        optimizer.step()
-        scheduler.step()
+        optimisation_step(losses["loss"], optimizer, scheduler, f"epoch {epoch} step {step}")
         ema.update(model)
         global_step = (epoch - 1) * len(batches) + step
         for name, value in losses.items():

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
@@ -20,11 +18,8 @@ from gunwatch.training.config import LocalizerTrainConfig
 from gunwatch.training.curves import plot_training_curves
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
+from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
-
-
-class NonFiniteLossError(RuntimeError):
-    pass
 
 
 def build_model(config: LocalizerTrainConfig) -> Localizer:
@@ -67,12 +62,7 @@ def train_one_epoch(
         losses = localizer_loss(
             class_logit, box_logits, samples.has_gun[index], boxes, config.box_weight, config.negative_box_target
         )
-        if not torch.isfinite(losses["loss"]):
-            raise NonFiniteLossError(f"loss is {losses['loss'].item()} at epoch {epoch} step {step}; stopping")
-        optimizer.zero_grad()
-        losses["loss"].backward()
-        optimizer.step()
-        scheduler.step()
+        optimisation_step(losses["loss"], optimizer, scheduler, f"epoch {epoch} step {step}")
         total += losses["loss"].item() * len(index)
         seen += len(index)
         progress.set_postfix(loss=f"{total / seen:.4f}")
@@ -108,26 +98,6 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     inter = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
     area = lambda box: (box[:, 2] - box[:, 0]).clamp(min=0) * (box[:, 3] - box[:, 1]).clamp(min=0)  # noqa: E731
     return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
-
-
-def warmup_cosine(total_steps: int, warmup_fraction: float = 0.05):
-    """LR factor per step: linear warm-up, then cosine decay to zero; safe for runs of a few steps."""
-    warmup = max(1, round(warmup_fraction * total_steps))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-    return factor
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:

@@ -1,0 +1,45 @@
+"""What every training loop shares: seeding, the learning-rate schedule, and one optimisation step."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import torch
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def optimisation_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler, where: str
+) -> None:
+    """Backward, step, schedule; a non-finite loss stops the run instead of poisoning the weights."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(f"loss is {loss.item()} at {where}; stopping")
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float = 0.05):
+    """LR factor per step: linear warm-up, then cosine decay to zero; safe for runs of a few steps."""
+    warmup = max(1, round(warmup_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

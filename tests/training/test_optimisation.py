@@ -1,0 +1,37 @@
+"""Shared training pieces: the schedule's shape, one step, and the stop on a non-finite loss."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from gunwatch.training.optimisation import NonFiniteLossError, optimisation_step, warmup_cosine  # noqa: E402
+
+
+def test_warmup_then_cosine_to_zero() -> None:
+    factor = warmup_cosine(100, warmup_fraction=0.1)
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0)
+    assert factor(55) == pytest.approx(0.5)
+    assert factor(100) == pytest.approx(0.0, abs=1e-9)
+
+
+def setup() -> tuple[torch.nn.Parameter, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    weight = torch.nn.Parameter(torch.tensor([1.0]))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    return weight, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(10))
+
+
+def test_a_step_moves_the_weights_and_the_schedule() -> None:
+    weight, optimizer, scheduler = setup()
+    optimisation_step((weight * 2).sum(), optimizer, scheduler, "epoch 1 step 0")
+    assert weight.item() == pytest.approx(1.0 - 0.1 * 2 * warmup_cosine(10)(0))
+    assert scheduler.last_epoch == 1
+
+
+def test_a_non_finite_loss_stops_before_touching_the_weights() -> None:
+    weight, optimizer, scheduler = setup()
+    with pytest.raises(NonFiniteLossError, match="epoch 3 step 7"):
+        optimisation_step(weight.sum() * float("nan"), optimizer, scheduler, "epoch 3 step 7")
+    assert weight.item() == 1.0
