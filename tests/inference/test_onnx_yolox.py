@@ -111,8 +111,16 @@ def test_class_names_must_match_the_output() -> None:
         detector.detect([np.zeros((32, 32, 3), np.uint8)])
 
 
+@needs_coco_model
+def test_a_fixed_size_graph_refuses_another_input_size() -> None:
+    metadata = {**COCO_NANO_METADATA, "gunwatch.input_size": "320"}
+    with pytest.raises(ModelError, match=r"the graph takes \(416, 416\), not \(320, 320\)"):
+        OnnxYolox(COCO_MODEL, open_session(COCO_MODEL, threads=1), metadata)
+
+
 def test_reference_model_description(coco_detector: OnnxYolox) -> None:
     assert coco_detector.input_size == (416, 416)
+    assert coco_detector.max_batch == 1  # the public export's batch axis is fixed
     assert coco_detector.class_names == COCO_CLASSES
     assert len(COCO_CLASSES) == 80
     assert coco_detector.class_names[PERSON] == "person"
