@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 
@@ -24,10 +23,10 @@ from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.models.yolox import YOLOX, coco_person_plus, load_yolox_onnx_weights, yolox_nano
 from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
 from gunwatch.training.augment import AugmentSettings, training_image
-from gunwatch.training.checkpoints import load_checkpoint, save_checkpoint
+from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import DetectorTrainConfig
-from gunwatch.training.curves import plot_training_curves
 from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
+from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.pseudo_labels import person_boxes
 from gunwatch.training.yolox_loss import Target, yolox_loss
@@ -235,20 +234,14 @@ def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
         train_metrics = train_one_epoch(model, ema, train, optimizer, scheduler, config, epoch, writer, device)
         metrics = {"epoch": epoch, **train_metrics, **validate(ema.model, val, config, device)}
         history.append(metrics)
-        for name, value in metrics.items():
-            if name != "epoch":
-                writer.add_scalar(f"epoch/{name}", value, epoch)
-        tqdm.write("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+        report_epoch(metrics, writer)
         state = {
             "model": model.state_dict(), "ema": ema.model.state_dict(), "ema_updates": ema.updates,
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
             "history": history, "config": config.model_dump(mode="json"),
         }
-        save_checkpoint(last_path, state)
-        if fitness(metrics) >= max(fitness(h) for h in history):
-            save_checkpoint(best_path, state)
-        (config.out / "history.json").write_text(json.dumps(history, indent=1))
-        plot_training_curves(history, config.out / "curves.png", LOSS_CURVES, QUALITY_CURVES)
+        is_best = fitness(metrics) >= max(fitness(h) for h in history)
+        save_epoch(config.out, state, history, is_best, (LOSS_CURVES, QUALITY_CURVES))
     writer.close()
     return best_path
 

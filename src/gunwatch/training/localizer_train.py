@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -13,9 +12,9 @@ from tqdm import tqdm
 from gunwatch.data.layouts import read_dataset
 from gunwatch.data.split import load_split
 from gunwatch.models.localizer import Localizer, cxcywh_to_xyxy
-from gunwatch.training.checkpoints import load_checkpoint, save_checkpoint
+from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import LocalizerTrainConfig
-from gunwatch.training.curves import plot_training_curves
+from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
 from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
@@ -138,19 +137,12 @@ def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
         train_loss = train_one_epoch(model, train, optimizer, scheduler, config, augment, generator, epoch, writer)
         metrics = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, val, config)}
         history.append(metrics)
-        for name, value in metrics.items():
-            if name != "epoch":
-                writer.add_scalar(f"epoch/{name}", value, epoch)
-        tqdm.write("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+        report_epoch(metrics, writer)
         state = {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(), "epoch": epoch, "history": history,
             "config": config.model_dump(mode="json"),
         }
-        save_checkpoint(last_path, state)
-        if metrics["val_loss"] <= min(h["val_loss"] for h in history):
-            save_checkpoint(best_path, state)
-        (config.out / "history.json").write_text(json.dumps(history, indent=1))
-        plot_training_curves(history, config.out / "curves.png")
+        save_epoch(config.out, state, history, metrics["val_loss"] <= min(h["val_loss"] for h in history))
     writer.close()
     return best_path

@@ -1,0 +1,38 @@
+"""What every training loop does at the end of an epoch: log its metrics, save the checkpoints and plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from gunwatch.training.checkpoints import save_checkpoint
+from gunwatch.training.curves import LOCALIZER_CURVES, plot_training_curves
+
+
+def report_epoch(metrics: dict[str, float], writer: SummaryWriter) -> None:
+    """The epoch's metrics to TensorBoard and as one line on the console."""
+    epoch = int(metrics["epoch"])
+    for name, value in metrics.items():
+        if name != "epoch":
+            writer.add_scalar(f"epoch/{name}", value, epoch)
+    tqdm.write("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+
+
+def save_epoch(
+    out: Path,
+    state: dict[str, Any],
+    history: list[dict[str, float]],
+    is_best: bool,
+    curves: tuple[Sequence[str], Sequence[str]] = LOCALIZER_CURVES,
+) -> None:
+    """last.pt always, best.pt when `is_best`, then history.json and curves.png (loss keys, quality keys)."""
+    save_checkpoint(out / "last.pt", state)
+    if is_best:
+        save_checkpoint(out / "best.pt", state)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    plot_training_curves(history, out / "curves.png", *curves)
