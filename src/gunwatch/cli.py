@@ -20,6 +20,8 @@ from gunwatch.data.records import DatasetError
 app = typer.Typer(help="gunwatch: visual handgun detection for existing security cameras.", no_args_is_help=True)
 data_app = typer.Typer(help="Read, check and split gun data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+config_app = typer.Typer(help="Check a site configuration (cameras, detector, store).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
 FormatOption = Annotated[
@@ -123,6 +125,27 @@ def data_small_guns(
     except (DatasetError, ValueError) as error:
         raise fail(str(error)) from error
     say(f"wrote {2 * frames} frames to {out}")
+
+
+@data_app.command("pack")
+def data_pack(
+    data: Annotated[Path, typer.Option("--data", help="data set folder")],
+    out: Annotated[Path, typer.Option(help="folder to write the packed copy to (notebook layout)")],
+    splits: Annotated[str, typer.Option(help="comma-separated splits to pack")] = "train,val",
+    split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
+    side: Annotated[int, typer.Option(min=32, help="longest image side after packing (never enlarged)")] = 512,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality")] = 85,
+) -> None:
+    """Copy some splits, shrunk and re-encoded, to carry to a training machine (the split file still applies)."""
+    from gunwatch.data.pack import pack_records
+    from gunwatch.evaluation.selection import select_records
+
+    try:
+        records = [r for name in splits.split(",") for r in select_records(data, name.strip(), split_file).records]
+        summary = pack_records(records, out, side, quality)
+    except (DatasetError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(f"wrote {summary.images} images ({summary.guns} guns, {summary.bytes / 2**20:.1f} MiB) to {out}")
 
 
 @app.command("eval")
@@ -259,6 +282,32 @@ def train(
     except (ValueError, FileNotFoundError, DatasetError) as error:
         raise fail(str(error)) from error
     say(f"model: {model_path}")
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="site YAML file (see configs/site.example.yaml)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a site file: list every problem with its key path (exit 1), or summarise its cameras and store."""
+    from dataclasses import asdict
+
+    from gunwatch.config import ConfigError, load_site_config
+    from gunwatch.config.summary import format_site_summary, summarize_site
+
+    try:
+        config = load_site_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            say(f"error: {problem}")
+        if as_json:
+            errors = [problem.to_json_dict() for problem in error.problems]
+            typer.echo(json.dumps({"valid": False, "file": str(path), "errors": errors}))
+        raise typer.Exit(code=1) from error
+    summary = summarize_site(config, str(path))
+    say(format_site_summary(summary))
+    if as_json:
+        typer.echo(json.dumps({"valid": True, **asdict(summary)}))
 
 
 def main() -> None:

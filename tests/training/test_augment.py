@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gunwatch.data.images import shrink_to
 from gunwatch.training.augment import (
     AugmentSettings,
     camera_effects,
@@ -15,7 +16,7 @@ from gunwatch.training.augment import (
     single_image,
     training_image,
 )
-from gunwatch.training.detector_data import DetectorSample, shrink_to
+from gunwatch.training.detector_data import DetectorSample
 
 RED = np.array([255, 0, 0], np.uint8)
 NO_CAMERA = dict(color=0, grey=0, low_light=0, blur=0, motion_blur=0, jpeg=0)

@@ -61,3 +61,30 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, synthetic_set
     train_from_config(config, resume=True, overrides={"epochs": 2})
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_a_time_limit_ends_the_run_on_a_shortened_schedule(tmp_path: Path, synthetic_set, coco_weights: Path) -> None:
+    _, _, config = write_run(tmp_path, 5, synthetic_set, coco_weights)
+    # A budget smaller than one epoch: the plan shrinks to the epoch already done.
+    train_from_config(config, resume=False, overrides={"time_limit_minutes": 0.001})
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["time_limit_minutes"] == 0.001
+
+
+def test_fine_tuning_starts_from_a_checkpoints_ema_weights_in_any_precision(tmp_path: Path) -> None:
+    import torch
+
+    from gunwatch.training.checkpoints import save_checkpoint
+    from gunwatch.training.detector_train import initial_weights
+
+    weights = {"w": torch.randn(3, 3), "steps": torch.tensor(4)}
+    save_checkpoint(tmp_path / "run.pt", {"ema": weights, "model": {"w": torch.zeros(3, 3)}})
+    loaded = initial_weights(tmp_path / "run.pt")
+    assert torch.equal(loaded["w"], weights["w"]) and loaded["steps"].item() == 4
+
+    save_checkpoint(tmp_path / "half.pt", {"w": weights["w"].half(), "steps": weights["steps"]})
+    loaded = initial_weights(tmp_path / "half.pt")
+    assert loaded["w"].dtype == torch.float32
+    torch.testing.assert_close(loaded["w"], weights["w"], atol=1e-2, rtol=1e-3)

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gunwatch.training.optimisation import NonFiniteLossError, optimisation_step, warmup_cosine  # noqa: E402
+from gunwatch.training.optimisation import NonFiniteLossError, epochs_within, optimisation_step, warmup_cosine  # noqa: E402
 
 
 def test_warmup_then_cosine_to_zero() -> None:
@@ -35,3 +35,11 @@ def test_a_non_finite_loss_stops_before_touching_the_weights() -> None:
     with pytest.raises(NonFiniteLossError, match="epoch 3 step 7"):
         optimisation_step(weight.sum() * float("nan"), optimizer, scheduler, "epoch 3 step 7")
     assert weight.item() == 1.0
+
+
+def test_a_time_limit_fits_the_epochs_that_remain() -> None:
+    # 10 min budget, 2 min gone after epoch 1 at 1 min an epoch: 8 more fit.
+    assert epochs_within(600, 120, 60, done=1, planned=50) == 9
+    assert epochs_within(600, 120, 60, done=1, planned=5) == 5  # never more than planned
+    assert epochs_within(600, 590, 60, done=3, planned=50) == 3  # no room for another: stop here
+    assert epochs_within(600, 700, 60, done=3, planned=50) == 3  # over time already

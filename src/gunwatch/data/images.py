@@ -34,6 +34,16 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def shrink_to(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
+    """Downscale so the longest side is at most `longest_side` (never upscale); returns image and scale."""
+    height, width = image.shape[:2]
+    scale = min(1.0, longest_side / max(height, width))
+    if scale == 1.0:
+        return image, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)), scale
+
+
 def list_images(folder: Path) -> dict[str, Path]:
     """Image files in a folder keyed by stem (sorted for a stable order)."""
     if not folder.is_dir():

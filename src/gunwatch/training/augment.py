@@ -15,6 +15,7 @@ from PIL import Image, ImageFilter
 
 from gunwatch.inference.letterbox import PAD_VALUE
 from gunwatch.training.detector_data import DetectorSample
+from gunwatch.training.paste import PasteBank, paste_small_guns
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class AugmentSettings:
     motion_blur: float = 0.1
     jpeg: float = 0.25
     min_visible: float = 0.4  # a box cut by the frame is kept if at least this share of it is still inside
+    small_guns: float = 0.0  # probability of pasting 1-2 small guns (and 0-2 gun-free patches) into the image
+    small_gun_px: tuple[float, float] = (10.0, 48.0)  # pasted gun width in input pixels (log-uniform)
 
 
 def resize(image: np.ndarray, scale: float) -> np.ndarray:
@@ -150,14 +153,22 @@ def motion_blur(image: np.ndarray, length: int, direction: int) -> np.ndarray:
 
 def training_image(
     samples: list[DetectorSample], index: int, size: int, settings: AugmentSettings, rng: np.random.Generator,
-    use_mosaic: bool = True,
+    use_mosaic: bool = True, bank: PasteBank | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One augmented size x size RGB image with its boxes and classes, built around samples[index]."""
+    """One augmented size x size RGB image with its boxes and classes, built around samples[index].
+
+    Small guns are pasted only when a `bank` of paste sources is given and `settings.small_guns` > 0.
+    """
     if use_mosaic and rng.random() < settings.mosaic:
         others = rng.integers(0, len(samples), 3)
         image, boxes, classes = mosaic([samples[index], *(samples[i] for i in others)], size, settings, rng)
     else:
         image, boxes, classes = single_image(samples[index], size, settings, rng)
+    if bank is not None and settings.small_guns > 0 and rng.random() < settings.small_guns:
+        guns, distractors = int(rng.integers(1, 3)), int(rng.integers(0, 3))
+        image, boxes, classes = paste_small_guns(
+            image, boxes, classes, samples, bank, settings.small_gun_px, rng, guns, distractors
+        )
     if rng.random() < settings.hflip:
         image, boxes = hflip(image, boxes)
     return camera_effects(image, settings, rng), boxes, classes

@@ -63,6 +63,9 @@ class DetectorTrainConfig(TrainRunConfig):
         Path("../shared/weights/yolox_nano_coco.onnx"),
         description="COCO YOLOX-Nano ONNX; null starts from random weights without person labels (tests)",
     )
+    init_weights: Path | None = Field(
+        None, description="start from this run's checkpoint (its EMA weights) instead of the COCO weights"
+    )
     person_min_score: float = Field(0.5, gt=0, lt=1, description="COCO person score kept as a pseudo-label")
     people_cache: Path | None = Field(None, description="person pseudo-labels file (default: <out>/people.json)")
 
@@ -83,6 +86,10 @@ class DetectorTrainConfig(TrainRunConfig):
     no_mosaic_epochs: int = Field(2, ge=0, description="last epochs without mosaic (clean geometry)")
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cut epochs short (tests, smoke runs)")
     max_val_images: int | None = Field(None, ge=1, description="validate on the first N val images (tests)")
+    time_limit_minutes: float | None = Field(
+        None, gt=0, description="wall-clock budget: after epoch 1 the schedule shrinks to the epochs that fit"
+    )
+    loader_workers: int = Field(0, ge=0, description="processes building augmented batches (0: in the trainer)")
 
     # Augmentation (probabilities, and the zoom range of a single image relative to the input side)
     mosaic: float = Field(0.5, ge=0, le=1)
@@ -95,6 +102,8 @@ class DetectorTrainConfig(TrainRunConfig):
     blur: float = Field(0.15, ge=0, le=1)
     motion_blur: float = Field(0.1, ge=0, le=1)
     jpeg: float = Field(0.25, ge=0, le=1)
+    small_guns: float = Field(0.0, ge=0, le=1, description="probability of pasting small guns into an image")
+    small_gun_px: tuple[float, float] = Field((10.0, 48.0), description="pasted gun width range, input pixels")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -120,10 +129,7 @@ def load_train_config(
     values, so a variant lists only what it changes.
     """
     path = Path(path)
-    raw = _read_yaml(path)
-    if "base" in raw:
-        base_path = path.parent / str(raw.pop("base"))
-        raw = {**_read_yaml(base_path), **raw}
+    raw = _read_with_bases(path, ())
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     raw.setdefault("model", "localizer")
     try:
@@ -141,6 +147,17 @@ def _key_path(location: tuple[object, ...]) -> str:
     if location and location[0] in MODEL_NAMES:
         location = location[1:]
     return ".".join(map(str, location)) or "model"
+
+
+def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> dict[str, object]:
+    """The file's settings over those of its base, and its base's base, and so on."""
+    if path.resolve() in chain:
+        raise ValueError(f"{path}: `base` goes round in a circle ({' -> '.join(str(p) for p in chain)})")
+    raw = _read_yaml(path)
+    if "base" not in raw:
+        return raw
+    base_path = path.parent / str(raw.pop("base"))
+    return {**_read_with_bases(base_path, (*chain, path.resolve())), **raw}
 
 
 def _read_yaml(path: Path) -> dict[str, object]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from gunwatch.data.images import load_rgb
+from gunwatch.data.images import load_rgb, shrink_to
 from gunwatch.data.records import ImageRecord
 
 DETECTOR_CLASSES = ("person", "handgun")
@@ -22,16 +21,6 @@ class DetectorSample:
     image: np.ndarray
     boxes: np.ndarray  # (K, 4) xyxy float32
     classes: np.ndarray  # (K,) int64
-
-
-def shrink_to(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
-    """Downscale so the longest side is at most `longest_side` (never upscale); returns image and scale."""
-    height, width = image.shape[:2]
-    scale = min(1.0, longest_side / max(height, width))
-    if scale == 1.0:
-        return image, 1.0
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)), scale
 
 
 def load_detector_samples(

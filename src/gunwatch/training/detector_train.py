@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,14 @@ from gunwatch.metrics.coco_map import coco_map
 from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.models.yolox import YOLOX, coco_person_plus, load_yolox_onnx_weights, yolox_nano
 from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
-from gunwatch.training.augment import AugmentSettings, training_image
+from gunwatch.training.augment import AugmentSettings
+from gunwatch.training.batches import Batch, BatchBuilder, BatchPlan, build_batch, plan_epoch
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import DetectorTrainConfig
 from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
 from gunwatch.training.epochs import report_epoch, save_epoch
-from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.paste import PasteBank
 from gunwatch.training.pseudo_labels import person_boxes
 from gunwatch.training.yolox_loss import Target, yolox_loss
 
@@ -86,20 +89,19 @@ def augment_settings(config: DetectorTrainConfig) -> AugmentSettings:
     return AugmentSettings(
         mosaic=config.mosaic, scale=config.scale, mosaic_scale=config.mosaic_scale, hflip=config.hflip,
         color=config.color, grey=config.grey, low_light=config.low_light, blur=config.blur,
-        motion_blur=config.motion_blur, jpeg=config.jpeg,
+        motion_blur=config.motion_blur, jpeg=config.jpeg, small_guns=config.small_guns,
+        small_gun_px=config.small_gun_px,
     )
 
 
-def make_batch(
-    samples: list[DetectorSample], indices: np.ndarray, size: int, settings: AugmentSettings,
-    rng: np.random.Generator, use_mosaic: bool, device: torch.device,
-) -> tuple[torch.Tensor, list[Target]]:
-    images, targets = [], []
-    for index in indices:
-        image, boxes, classes = training_image(samples, int(index), size, settings, rng, use_mosaic)
-        images.append(image)
-        targets.append(Target(torch.from_numpy(boxes).to(device), torch.from_numpy(classes).to(device)))
-    return to_bgr_tensor(images, device), targets
+def to_device(batch: Batch, device: torch.device) -> tuple[torch.Tensor, list[Target]]:
+    """uint8 RGB NHWC -> float BGR NCHW on the device (the channel flip runs there), and the targets."""
+    images = torch.from_numpy(batch.images).to(device).permute(0, 3, 1, 2).flip(1).float()
+    targets = [
+        Target(torch.from_numpy(boxes).to(device), torch.from_numpy(classes).to(device))
+        for boxes, classes in zip(batch.boxes, batch.classes, strict=True)
+    ]
+    return images, targets
 
 
 def steps_per_epoch(config: DetectorTrainConfig, samples: int) -> int:
@@ -108,36 +110,34 @@ def steps_per_epoch(config: DetectorTrainConfig, samples: int) -> int:
 
 
 def train_one_epoch(
-    model: YOLOX, ema: ModelEMA, samples: list[DetectorSample], optimizer: torch.optim.Optimizer,
+    model: YOLOX, ema: ModelEMA, builder: BatchBuilder, optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, config: DetectorTrainConfig, epoch: int,
     writer: SummaryWriter, device: torch.device,
 ) -> dict[str, float]:
     model.train()
-    rng = np.random.default_rng([config.seed, epoch])
-    order = rng.permutation(len(samples))
-    batches = np.array_split(order, math.ceil(len(samples) / config.batch_size))[: config.max_steps_per_epoch]
     use_mosaic = epoch <= config.epochs - config.no_mosaic_epochs
-    settings = augment_settings(config)
+    plans = plan_epoch(len(builder.samples), config.batch_size, config.train_sizes, config.seed, epoch, use_mosaic,
+                       config.max_steps_per_epoch)
     sums: dict[str, float] = {}
-    progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
-    for step, indices in enumerate(progress):
-        size = int(rng.choice(config.train_sizes))
-        images, targets = make_batch(samples, indices, size, settings, rng, use_mosaic, device)
+    progress = tqdm(builder.batches(plans), total=len(plans), desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                    leave=False)
+    for step, batch in enumerate(progress):
+        images, targets = to_device(batch, device)
         losses = yolox_loss(model.forward_levels(images), targets, box_weight=config.box_weight)
         optimisation_step(losses["loss"], optimizer, scheduler, f"epoch {epoch} step {step}")
         ema.update(model)
-        global_step = (epoch - 1) * len(batches) + step
+        global_step = (epoch - 1) * len(plans) + step
         for name, value in losses.items():
             sums[name] = sums.get(name, 0.0) + value.item()
             writer.add_scalar(f"train/{name}", value.item(), global_step)
         writer.add_scalar("train/lr", scheduler.get_last_lr()[0], global_step)
-        progress.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}", size=size)
-    return {f"train_{name}": total / max(len(batches), 1) for name, total in sums.items()}
+        progress.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}", size=images.shape[-1])
+    return {f"train_{name}": total / max(len(plans), 1) for name, total in sums.items()}
 
 
 @torch.no_grad()
 def predict(model: YOLOX, images: list[np.ndarray], input_size: int, device: torch.device,
-            batch_size: int = 16) -> list[Detections]:
+            batch_size: int = 32) -> list[Detections]:
     """The runtime's path in torch: letterbox, forward, the same numpy decode and NMS as ONNX inference."""
     model.eval()
     results: list[Detections] = []
@@ -169,9 +169,12 @@ def fitness(metrics: dict[str, float]) -> float:
 
 
 def pick_device(config: DetectorTrainConfig) -> torch.device:
-    if config.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(config.device)
+    device = torch.device(config.device if config.device != "auto" else
+                          "cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        # A few input sizes recur all run long: let cuDNN pick the fastest kernels for each.
+        torch.backends.cudnn.benchmark = True
+    return device
 
 
 def load_training_data(config: DetectorTrainConfig) -> tuple[list[DetectorSample], list[DetectorSample]]:
@@ -189,8 +192,27 @@ def load_training_data(config: DetectorTrainConfig) -> tuple[list[DetectorSample
     return train, val
 
 
+def calibration_batches(train: list[DetectorSample], config: DetectorTrainConfig) -> list[torch.Tensor]:
+    """A few augmented batches (their own seeds, epoch 0) to give the folded COCO batch norms statistics."""
+    rng = np.random.default_rng(config.seed)
+    plans = [
+        BatchPlan(tuple(int(i) for i in rng.integers(0, len(train), config.batch_size)), config.input_size, True,
+                  (config.seed, 0, k))
+        for k in range(CALIBRATION_BATCHES)
+    ]
+    settings = augment_settings(config)
+    return [to_device(build_batch(train, plan, settings, None), torch.device("cpu"))[0] for plan in plans]
+
+
+def schedule(config: DetectorTrainConfig, steps: int):
+    """Warm-up for `warmup_epochs`, then cosine decay to zero at the end of `config.epochs`."""
+    total = steps * config.epochs
+    return warmup_cosine(total, min(0.5, config.warmup_epochs * steps / total))
+
+
 def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
+    started = time.monotonic()
     if config.threads:
         torch.set_num_threads(config.threads)
     seed_everything(config.seed)
@@ -198,29 +220,34 @@ def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "config.json").write_text(config.model_dump_json(indent=1))
     train, val = load_training_data(config)
+    bank = PasteBank.from_samples(train) if config.small_guns > 0 else None
+    # Forked before this process touches CUDA.
+    with BatchBuilder(train, augment_settings(config), bank, config.loader_workers) as builder:
+        return _train(config, resume, train, val, builder, device, started)
 
+
+def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample], val: list[DetectorSample],
+           builder: BatchBuilder, device: torch.device, started: float) -> Path:
     model = build_detector(config)
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
-    if config.coco_weights is not None and not (resume and last_path.exists()):
+    state = load_checkpoint(last_path) if resume and last_path.exists() else None
+    if config.init_weights is not None and state is None:
+        # Fine-tune a finished run further (new data, new augmentation) rather than start from COCO.
+        model.load_state_dict(initial_weights(config.init_weights))
+    elif config.coco_weights is not None and state is None:
         # The COCO file has its batch norms folded; give them real statistics before they train.
-        rng = np.random.default_rng(config.seed)
-        calibration = [
-            make_batch(train, rng.integers(0, len(train), config.batch_size), config.input_size,
-                       augment_settings(config), rng, True, torch.device("cpu"))[0]
-            for _ in range(CALIBRATION_BATCHES)
-        ]
-        calibrate_folded_batchnorms(model, calibration)
+        calibrate_folded_batchnorms(model, calibration_batches(train, config))
+    if state is not None and config.time_limit_minutes:
+        # A time-limited run may have shortened its plan; keep to it.
+        config = config.model_copy(update={"epochs": min(config.epochs, state.get("planned_epochs", config.epochs))})
     model.to(device)
     ema = ModelEMA(model, config.ema_decay)
     optimizer = optimizer_for(model, config)
-    total_steps = steps_per_epoch(config, len(train)) * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_cosine(total_steps, min(0.5, config.warmup_epochs / config.epochs))
-    )
+    steps = steps_per_epoch(config, len(train))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(config, steps))
     history: list[dict[str, float]] = []
     start_epoch = 1
-    if resume and last_path.exists():
-        state = load_checkpoint(last_path)
+    if state is not None:
         model.load_state_dict(state["model"])
         ema.model.load_state_dict(state["ema"])
         ema.updates = state["ema_updates"]
@@ -230,20 +257,39 @@ def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
         tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
 
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
-    for epoch in range(start_epoch, config.epochs + 1):
-        train_metrics = train_one_epoch(model, ema, train, optimizer, scheduler, config, epoch, writer, device)
+    epoch, epoch_cap = start_epoch, config.epochs
+    while epoch <= config.epochs:
+        epoch_started = time.monotonic()
+        train_metrics = train_one_epoch(model, ema, builder, optimizer, scheduler, config, epoch, writer, device)
         metrics = {"epoch": epoch, **train_metrics, **validate(ema.model, val, config, device)}
         history.append(metrics)
         report_epoch(metrics, writer)
+        if config.time_limit_minutes:
+            # Re-fitted after every epoch: the first one carries one-off costs (warm-up, kernel tuning), so
+            # the plan may grow again, never past the configured epochs.
+            planned = epochs_within(config.time_limit_minutes * 60, time.monotonic() - started,
+                                    time.monotonic() - epoch_started, epoch, epoch_cap)
+            if planned != config.epochs:
+                tqdm.write(f"time limit {config.time_limit_minutes} min: the schedule now ends after epoch {planned}")
+                config = config.model_copy(update={"epochs": planned})
+                scheduler.lr_lambdas = [schedule(config, steps)] * len(optimizer.param_groups)
         state = {
             "model": model.state_dict(), "ema": ema.model.state_dict(), "ema_updates": ema.updates,
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
-            "history": history, "config": config.model_dump(mode="json"),
+            "planned_epochs": config.epochs, "history": history, "config": config.model_dump(mode="json"),
         }
         is_best = fitness(metrics) >= max(fitness(h) for h in history)
         save_epoch(config.out, state, history, is_best, (LOSS_CURVES, QUALITY_CURVES))
+        epoch += 1
     writer.close()
     return best_path
+
+
+def initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The EMA weights of a training checkpoint, or a bare state dict (e.g. saved in half precision)."""
+    state = load_checkpoint(path)
+    weights = state.get("ema", state)
+    return {name: value.float() if value.is_floating_point() else value for name, value in weights.items()}
 
 
 def detector_from_checkpoint(path: Path) -> tuple[YOLOX, DetectorTrainConfig]:

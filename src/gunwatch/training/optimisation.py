@@ -38,6 +38,16 @@ def warmup_cosine(total_steps: int, warmup_fraction: float = 0.05):
     return factor
 
 
+def epochs_within(limit_s: float, elapsed_s: float, epoch_s: float, done: int, planned: int) -> int:
+    """How many epochs a run can plan for and still end within `limit_s`, never more than `planned`.
+
+    `done` epochs are finished after `elapsed_s` seconds; the next ones are assumed to take `epoch_s`
+    each (the last epoch's time, which for the first epoch includes warm-up costs, so the guess is safe).
+    """
+    fit = done + math.floor(max(0.0, limit_s - elapsed_s) / max(epoch_s, 1e-9))
+    return max(done, min(planned, fit))
+
+
 def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed)

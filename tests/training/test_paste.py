@@ -1,0 +1,80 @@
+"""Small-gun paste: the pasted gun's box follows its pixels, decoys add no box, hidden boxes go."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
+from gunwatch.training.paste import PasteBank, blend, feather_mask, paste_small_guns, visible_after
+
+RED = np.array([255, 0, 0], np.uint8)
+
+
+def gun_sample() -> DetectorSample:
+    """A red 'gun' 80 px wide on grey, labelled, and a person box elsewhere."""
+    image = np.full((200, 300, 3), 128, np.uint8)
+    image[60:120, 100:180] = RED
+    return DetectorSample(image, np.array([[10, 10, 60, 190], [100, 60, 180, 120]], np.float32),
+                          np.array([PERSON, HANDGUN]))
+
+
+def gun_free_sample() -> DetectorSample:
+    return DetectorSample(np.full((150, 150, 3), 40, np.uint8), np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+
+
+def red_extent(image: np.ndarray) -> np.ndarray:
+    mask = (image[..., 0] > 180) & (image[..., 1] < 90)
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def test_bank_lists_every_gun_and_every_gun_free_image() -> None:
+    bank = PasteBank.from_samples([gun_sample(), gun_free_sample(), gun_sample()])
+    assert bank.guns == ((0, 1), (2, 1))
+    assert bank.gun_free == (1,)
+
+
+def test_feather_mask_is_opaque_inside_and_fades_at_every_edge() -> None:
+    alpha = feather_mask(20, 40)[..., 0]
+    assert alpha[10, 20] == 1.0
+    for edge in (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]):
+        assert edge.max() < 0.5
+    assert np.all(np.diff(alpha[10, :20]) >= 0)  # rises towards the middle
+
+
+def test_blend_keeps_the_canvas_outside_the_patch() -> None:
+    canvas = np.zeros((50, 50, 3), np.uint8)
+    blend(canvas, np.full((10, 10, 3), 200, np.uint8), 5, 5)
+    assert canvas[:5].max() == 0 and canvas[:, :5].max() == 0 and canvas[15:].max() == 0
+    assert canvas[10, 10, 0] == 200
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_pasted_gun_box_follows_its_pixels(seed: int) -> None:
+    samples = [gun_sample(), gun_free_sample()]
+    canvas = np.full((256, 256, 3), 128, np.uint8)
+    image, boxes, classes = paste_small_guns(
+        canvas, np.zeros((0, 4), np.float32), np.zeros(0, np.int64), samples, PasteBank.from_samples(samples),
+        (20, 40), np.random.default_rng(seed), guns=1, distractors=0,
+    )
+    assert classes.tolist() == [HANDGUN]
+    width = boxes[0, 2] - boxes[0, 0]
+    assert 20 - 1 <= width <= 40 + 1
+    # The feathered edge blurs the red a pixel or two; the box still hugs it.
+    np.testing.assert_allclose(boxes[0], red_extent(image), atol=3)
+
+
+def test_decoys_add_no_box_and_a_box_hidden_by_a_patch_is_dropped() -> None:
+    samples = [gun_sample(), gun_free_sample()]
+    bank = PasteBank.from_samples(samples)
+    canvas = np.full((64, 64, 3), 128, np.uint8)
+    image, boxes, classes = paste_small_guns(
+        canvas, np.zeros((0, 4), np.float32), np.zeros(0, np.int64), samples, bank, (20, 30),
+        np.random.default_rng(0), guns=0, distractors=2,
+    )
+    assert len(boxes) == 0 and len(classes) == 0
+    assert (image != 128).any()  # something was pasted
+    tiny = np.array([[10, 10, 14, 14]], np.float32)
+    assert not visible_after(tiny, [np.array([0, 0, 30, 30], np.float32)])[0]
+    assert visible_after(tiny, [np.array([12, 12, 40, 40], np.float32)])[0]  # a quarter hidden: kept
