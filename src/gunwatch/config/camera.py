@@ -1,0 +1,83 @@
+"""One camera: where its video comes from, how often and how closely it is analysed, and where guns count."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+
+from gunwatch.config.base import Name, StrictModel
+from gunwatch.config.sources import ACCEPTED_SOURCES, SourceKind, source_kind
+from gunwatch.config.zones import Polygon, Zone
+
+
+def _yaml_switch(value: object) -> object:
+    # YAML 1.1 reads a bare on / off as true / false; `tiles: off` means the word.
+    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
+class DetectSettings(StrictModel):
+    """How a camera is analysed."""
+
+    fps: float = Field(5.0, gt=0, le=60, description="frames analysed per second (newer frames replace older ones)")
+    width: int | None = Field(
+        None, ge=32, le=8192, description="analysis width in pixels (default: the camera's; alone, keeps the aspect)"
+    )
+    height: int | None = Field(
+        None, ge=32, le=8192, description="analysis height in pixels (default: the camera's; alone, keeps the aspect)"
+    )
+    threshold: float | None = Field(None, ge=0, le=1, description="handgun score threshold (default: the model's)")
+    tiles: Annotated[Literal["auto", "on", "off"], BeforeValidator(_yaml_switch)] = Field(
+        "auto", description="tiled inference for small guns: auto (frames much larger than the model input), on, off"
+    )
+
+
+class Camera(StrictModel):
+    """A camera of the site. Its name is its key under `cameras`."""
+
+    # repr=False: the URL may hold a password; print `redact_url(camera.url)` instead.
+    url: str = Field(repr=False, description=f"where the video comes from: {ACCEPTED_SOURCES}")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP transport; TCP survives lossy networks, UDP has less delay"
+    )
+    loop: bool = Field(False, description="replay a video file or image folder from the start when it ends")
+    enabled: bool = Field(True, description="a disabled camera is kept in the file but not opened")
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    zones: dict[Name, Zone] = Field(
+        default_factory=dict, description="areas where a gun counts (none enabled: the whole frame counts)"
+    )
+    masks: list[Polygon] = Field(
+        default_factory=list, description="areas ignored even inside a zone (a poster, a television)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_source(cls, url: str) -> str:
+        source_kind(url)
+        return url
+
+    # The two checks below run only for values written in the file (defaults are not validated), so a
+    # setting that would silently do nothing for this kind of source is an error, while the default is not.
+    @field_validator("rtsp_transport")
+    @classmethod
+    def _transport_needs_rtsp(cls, transport: str, info: ValidationInfo) -> str:
+        if transport != "tcp" and _kind_of(info) not in (None, "rtsp"):
+            raise ValueError("applies only to rtsp:// and rtsps:// cameras")
+        return transport
+
+    @field_validator("loop")
+    @classmethod
+    def _loop_needs_recording(cls, loop: bool, info: ValidationInfo) -> bool:
+        if loop and _kind_of(info) not in (None, "file", "folder"):
+            raise ValueError("applies only to video files and image folders")
+        return loop
+
+    @property
+    def kind(self) -> SourceKind:
+        return source_kind(self.url)
+
+
+def _kind_of(info: ValidationInfo) -> SourceKind | None:
+    # None when the URL itself was invalid: that error is reported already.
+    url = info.data.get("url")
+    return source_kind(url) if url is not None else None

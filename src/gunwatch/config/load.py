@@ -1,0 +1,94 @@
+"""Read a site file: parse the YAML, fill in `${ENV}` references, validate, and report every problem at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from gunwatch.config.env import substitute_env
+from gunwatch.config.errors import ConfigError, ConfigProblem, key_path
+from gunwatch.config.messages import validation_problems
+from gunwatch.config.site import SiteConfig
+
+
+def load_site_config(path: Path | str, environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """The validated site config in `path`, or ConfigError listing every problem as `FILE: key.path: message`.
+
+    `environ` (default: the process environment) fills `${NAME}` references. Relative paths in the file
+    (video files, model, evidence folder, SQLite file) are relative to the working directory, as in the
+    training configs.
+    """
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([ConfigProblem(str(path), f"cannot read the file ({error})")]) from error
+    return parse_site_config(text, str(path), environ)
+
+
+def parse_site_config(text: str, file: str = "<string>", environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """As `load_site_config`, for text already read; `file` names it in messages."""
+    tree = _parse_yaml(text, file)
+    tree, env_problems = substitute_env(tree, os.environ if environ is None else environ)
+    problems = [ConfigProblem(file, message, key_path(location)) for location, message in env_problems]
+    try:
+        config = SiteConfig.model_validate(tree)
+    except ValidationError as error:
+        # A value left unsubstituted fails validation too; its missing variable is the one problem to report.
+        unresolved = {problem.key for problem in problems}
+        problems += [p for p in validation_problems(error, file, SiteConfig) if not _under(p.key, unresolved)]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _under(key: str | None, keys: set[str | None]) -> bool:
+    return key is not None and any(key == k or key.startswith(f"{k}.") or key.startswith(f"{k}[") for k in keys if k)
+
+
+def _parse_yaml(text: str, file: str) -> dict[str, object]:
+    try:
+        tree = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        # Built from the parts: PyYAML's own message quotes the line, which may hold a password.
+        message = f"invalid YAML: {error.problem or error.context}"
+        if mark is not None:
+            message += f" (column {mark.column + 1})"
+        if error.problem and error.context and error.context_mark:
+            message += f", {error.context} that starts on line {error.context_mark.line + 1}"
+        raise ConfigError([ConfigProblem(file, message, line=mark.line + 1 if mark else None)]) from error
+    except yaml.YAMLError as error:
+        raise ConfigError([ConfigProblem(file, f"invalid YAML: {error}")]) from error
+    if tree is None:
+        tree = {}
+    if not isinstance(tree, dict):
+        raise ConfigError([ConfigProblem(file, "must be a mapping of sections (cameras, detector, store, ...)")])
+    return tree
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STRING_TAG = "tag:yaml.org,2002:str"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except for mapping keys: a repeated key is an error (PyYAML would keep the last
+    one silently, so a second camera pasted under the same name would replace the first), and a key is
+    always the text written (YAML 1.1 would read a zone named `on` or `no` as a boolean, `1` as a number)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, object]:
+        seen: set[Hashable] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue  # `<<: *defaults` brings keys that this mapping may override
+            if isinstance(key_node, yaml.ScalarNode):
+                key_node.tag = _STRING_TAG
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)

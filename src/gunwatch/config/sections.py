@@ -1,0 +1,102 @@
+"""The site-wide sections of the config: detector, confirmation, motion, evidence, store and health."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from gunwatch.config.base import StrictModel
+
+STORE_DIALECTS = ("sqlite", "postgresql")
+_DATABASE_URL = re.compile(r"^(?P<dialect>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://")
+
+
+class DetectorSettings(StrictModel):
+    """The one detector shared by every camera."""
+
+    model: Path | None = Field(
+        None, description="ONNX model (default: the shipped models/gunwatch-nano.onnx, or $GUNWATCH_MODEL)"
+    )
+    threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (default: all cores)")
+    input_size: int | None = Field(
+        None, ge=64, le=1280, multiple_of=32, description="square input side (default: the model's own)"
+    )
+    max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
+
+
+class ConfirmationSettings(StrictModel):
+    """When gun detections become a threat event, and when the event ends."""
+
+    # window comes first so that min_hits can be checked against it.
+    window: int = Field(5, ge=1, le=100, description="analysed frames looked back over")
+    min_hits: int = Field(3, ge=1, description="frames of the window with the gun, to confirm it")
+    close_after_s: float = Field(10.0, gt=0, description="seconds without the gun before the event closes")
+
+    @field_validator("min_hits")
+    @classmethod
+    def _fits_window(cls, min_hits: int, info: ValidationInfo) -> int:
+        window = info.data.get("window")
+        if window is not None and min_hits > window:
+            raise ValueError(f"must be <= window ({window}), got {min_hits}")
+        return min_hits
+
+
+class MotionSettings(StrictModel):
+    """Skip inference on a still picture, yet look again regularly: a gun held still must not be missed."""
+
+    enabled: bool = True
+    forced_check_s: float = Field(2.0, gt=0, description="seconds after which a still picture is analysed anyway")
+
+
+class EvidenceSettings(StrictModel):
+    """Snapshots and clips kept for each threat event."""
+
+    folder: Path = Field(Path("runs/evidence"), description="where snapshots and clips are written")
+    pre_roll_s: float = Field(5.0, ge=0, le=60, description="seconds of video before confirmation (kept in memory)")
+    post_roll_s: float = Field(5.0, ge=0, le=600, description="seconds of video after the event closes")
+
+
+class StoreSettings(StrictModel):
+    """Where events and camera health are stored."""
+
+    # repr=False: a database URL may hold a password; print `redact_url(store.url)` instead.
+    url: str = Field(
+        "sqlite:///runs/gunwatch.db", repr=False, description="SQLAlchemy URL: sqlite:///FILE or postgresql://..."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        match = _DATABASE_URL.match(url)
+        if not match:
+            raise ValueError("must be a database URL such as sqlite:///runs/gunwatch.db or postgresql://HOST/DB")
+        dialect = match.group("dialect").lower()
+        if dialect == "postgres":
+            raise ValueError("write postgresql://, not postgres:// (SQLAlchemy no longer accepts the short name)")
+        if dialect not in STORE_DIALECTS:
+            raise ValueError(f"unsupported database {dialect}://; accepted: {', '.join(STORE_DIALECTS)}")
+        return url
+
+
+class ReconnectSettings(StrictModel):
+    """Exponential backoff between attempts to reach a camera that is offline."""
+
+    initial_s: float = Field(1.0, gt=0, description="first wait")
+    max_s: float = Field(30.0, gt=0, description="longest wait (the wait doubles up to it)")
+
+    @field_validator("max_s")
+    @classmethod
+    def _not_below_initial(cls, max_s: float, info: ValidationInfo) -> float:
+        initial = info.data.get("initial_s")
+        if initial is not None and max_s < initial:
+            raise ValueError(f"must be >= initial_s ({initial:g}), got {max_s:g}")
+        return max_s
+
+
+class HealthSettings(StrictModel):
+    """When a camera counts as stalled, and how it is reconnected."""
+
+    stall_after_s: float = Field(10.0, gt=0, description="seconds without a frame before a camera is stalled")
+    reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)

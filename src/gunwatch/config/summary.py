@@ -1,0 +1,82 @@
+"""`gunwatch config check`: what a valid site file sets up, with every URL's password hidden."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gunwatch.config.camera import Camera
+from gunwatch.config.redact import redact_url
+from gunwatch.config.site import SiteConfig
+from gunwatch.config.sources import SourceKind
+
+
+@dataclass(frozen=True)
+class CameraSummary:
+    name: str
+    kind: SourceKind
+    url: str  # redacted
+    enabled: bool
+    detect_fps: float
+    zones: int
+    masks: int
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    file: str
+    cameras: list[CameraSummary]
+    model: str | None  # None: the shipped model
+    store: str  # redacted
+    warnings: list[str] = field(default_factory=list)
+
+
+def summarize_site(config: SiteConfig, file: str) -> SiteSummary:
+    cameras = [
+        CameraSummary(
+            name=name,
+            kind=camera.kind,
+            url=redact_url(camera.url),
+            enabled=camera.enabled,
+            detect_fps=camera.detect.fps,
+            zones=len(camera.zones),
+            masks=len(camera.masks),
+        )
+        for name, camera in config.cameras.items()
+    ]
+    model = str(config.detector.model) if config.detector.model else None
+    return SiteSummary(file, cameras, model, redact_url(config.store.url), missing_local_sources(config))
+
+
+def missing_local_sources(config: SiteConfig) -> list[str]:
+    """Warnings, not errors, for enabled local sources that are not there now: a USB camera may be plugged in
+    later, and a folder may be mounted; the pipeline keeps retrying them."""
+    return [
+        f"cameras.{name}.url: {_missing_what(camera)} {camera.url} not found (the camera stays offline until it is)"
+        for name, camera in config.enabled_cameras.items()
+        if camera.kind in ("file", "folder", "device") and not Path(camera.url).exists()
+    ]
+
+
+def _missing_what(camera: Camera) -> str:
+    return {"file": "video file", "folder": "folder", "device": "device"}[camera.kind]
+
+
+def format_site_summary(summary: SiteSummary) -> str:
+    enabled = sum(camera.enabled for camera in summary.cameras)
+    lines = [f"{summary.file}: valid, {_count(len(summary.cameras), 'camera')}, {enabled} enabled"]
+    name_width = max(len(camera.name) for camera in summary.cameras)
+    for camera in summary.cameras:
+        state = "" if camera.enabled else "  (disabled)"
+        lines.append(
+            f"  {camera.name:<{name_width}}  {camera.kind:<6}  {camera.url}  {camera.detect_fps:g} fps"
+            f"  {_count(camera.zones, 'zone')}, {_count(camera.masks, 'mask')}{state}"
+        )
+    lines.append(f"model: {summary.model or 'the shipped model (or $GUNWATCH_MODEL)'}")
+    lines.append(f"store: {summary.store}")
+    lines += [f"warning: {warning}" for warning in summary.warnings]
+    return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")

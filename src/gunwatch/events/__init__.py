@@ -1,0 +1,1 @@
+"""Threat events: the model, the store, the evidence."""
