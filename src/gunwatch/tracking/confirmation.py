@@ -1,0 +1,190 @@
+"""From one camera's gun detections, frame by frame, to threat events: open, updated, closed.
+
+A gun counts when its box's centre is in an enabled zone (anywhere, with none) and outside every mask.
+The tracker follows the counted guns; a hit is a frame in which a track matched a detection at or above
+the camera's threshold. A track with `min_hits` hits among the last `window` analysed frames is
+confirmed, and a confirmed track opens the camera's threat event.
+
+One event per camera at a time: a gun confirmed while an event is open joins it. The site's protocol
+answers "a gun at this camera", and two guns in one picture are one incident; an event per track would
+also split one gun into several events whenever its track is lost and born again. A gun that has joined
+keeps the event alive; an unconfirmed one (a flicker elsewhere in the picture) does not.
+
+Every "open" or "updated" change is made by the frame just analysed (an update means a higher score), so
+the evidence stage can take the event's best frame from the frame in hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass, field
+
+from gunwatch.config import Camera
+from gunwatch.config.sections import ConfirmationSettings
+from gunwatch.events.model import ThreatEvent
+from gunwatch.inference.detections import Detections
+from gunwatch.tracking.tracker import GunTracker, Sighting, TrackerSettings
+from gunwatch.tracking.zones import CameraZones
+
+HANDGUN_CLASS_ID = 1  # in the shipped detector's ("person", "handgun"); the localizer's is 0
+
+
+@dataclass
+class HitHistory:
+    """One track's hits over the last `window` analysed frames, and when it first held the gun."""
+
+    window: int
+    hits: deque[bool] = field(init=False)
+    first_hit: float | None = None  # wall-clock time of the first hit
+    first_pts: float | None = None  # and its stream timestamp
+
+    def __post_init__(self) -> None:
+        self.hits = deque(maxlen=self.window)
+
+    def add(self, hit: bool, now: float, pts: float | None) -> None:
+        self.hits.append(hit)
+        if hit and self.first_hit is None:
+            self.first_hit, self.first_pts = now, pts
+
+    @property
+    def count(self) -> int:
+        return sum(self.hits)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A counted gun above the threshold, with its track, in the frame just analysed."""
+
+    track_id: int
+    box: tuple[float, float, float, float]
+    score: float
+    zone: str | None
+
+
+class ThreatConfirmer:
+    """Confirms one camera's guns and keeps its threat event; `update` for each analysed frame, `tick` between.
+
+    Both return the event's changes, each a copy holding the event's id (a consumer on another thread never
+    sees one change under it); the copies share one `Evidence`, so paths written there reach every copy.
+    """
+
+    def __init__(
+        self,
+        camera_name: str,
+        camera: Camera,
+        confirmation: ConfirmationSettings,
+        model_threshold: float,
+        gun_class_id: int = HANDGUN_CLASS_ID,
+        tracker: TrackerSettings | None = None,
+    ) -> None:
+        self.camera_name = camera_name
+        self.settings = confirmation
+        self.threshold = camera.detect.threshold if camera.detect.threshold is not None else model_threshold
+        self.gun_class_id = gun_class_id
+        self.zones = CameraZones.of_camera(camera)
+        # Tracks start only from detections that are hits themselves: a weaker one never begins a threat.
+        default = TrackerSettings(high_score=self.threshold, low_score=min(TrackerSettings.low_score, self.threshold))
+        self.tracker = GunTracker(tracker or default)
+        self._histories: dict[int, HitHistory] = {}
+        self._event: ThreatEvent | None = None
+        self._event_tracks: set[int] = set()
+
+    @property
+    def event(self) -> ThreatEvent | None:
+        """A copy of the open event, None when there is none."""
+        return _snapshot(self._event) if self._event is not None else None
+
+    def update(
+        self, now: float, size: tuple[int, int], detections: Detections, pts: float | None = None
+    ) -> list[ThreatEvent]:
+        """One analysed frame: its wall-clock time, its (width, height), its detections of every class."""
+        changes = self.tick(now)
+        guns, zones = self._guns_that_count(detections, size)
+        hits = self._record(self.tracker.update(guns, now), zones, now, pts)
+        self._forget_dead_tracks()
+        change = self._confirm(hits, now)
+        return [*changes, change] if change else changes
+
+    def tick(self, now: float) -> list[ThreatEvent]:
+        """Closes the event once its guns have been gone `close_after_s`: call it when frames stop arriving too."""
+        event = self._event
+        if event is None or now - event.last_seen < self.settings.close_after_s:
+            return []
+        event.state, event.closed_at = "closed", now
+        for track_id in self._event_tracks:  # a new event must be confirmed afresh
+            if track_id in self._histories:
+                self._histories[track_id] = HitHistory(self.settings.window)
+        self._event, self._event_tracks = None, set()
+        return [_snapshot(event)]
+
+    def _guns_that_count(self, detections: Detections, size: tuple[int, int]) -> tuple[Detections, list[str | None]]:
+        guns = detections.of_class(self.gun_class_id)
+        counts, zones = self.zones.place(guns.xyxy, size)
+        return guns[counts], [zone for zone, keep in zip(zones, counts.tolist(), strict=True) if keep]
+
+    def _record(self, sightings: list[Sighting], zones: list[str | None], now: float, pts: float | None) -> list[Hit]:
+        """Adds this frame to every live track's history; returns the hits."""
+        hits = [Hit(s.track_id, s.box, s.score, zones[s.index]) for s in sightings if s.score >= self.threshold]
+        hit_ids = {hit.track_id for hit in hits}
+        for track_id in self.tracker.track_ids:
+            history = self._histories.setdefault(track_id, HitHistory(self.settings.window))
+            history.add(track_id in hit_ids, now, pts)
+        return hits
+
+    def _forget_dead_tracks(self) -> None:
+        live = self.tracker.track_ids
+        self._histories = {track_id: h for track_id, h in self._histories.items() if track_id in live}
+        self._event_tracks &= live
+
+    def _confirm(self, hits: list[Hit], now: float) -> ThreatEvent | None:
+        confirmed = [
+            hit
+            for hit in hits
+            if hit.track_id not in self._event_tracks and self._histories[hit.track_id].count >= self.settings.min_hits
+        ]
+        self._event_tracks.update(hit.track_id for hit in confirmed)
+        if self._event is None:
+            return self._open(confirmed, hits, now) if confirmed else None
+        return self._extend(hits, now)
+
+    def _open(self, confirmed: list[Hit], hits: list[Hit], now: float) -> ThreatEvent:
+        lead = max(confirmed, key=lambda hit: hit.score)
+        history = self._histories[lead.track_id]
+        assert history.first_hit is not None  # it has at least min_hits hits
+        self._event = ThreatEvent(
+            camera=self.camera_name,
+            state="open",
+            first_seen=history.first_hit,
+            confirmed_at=now,
+            last_seen=now,
+            max_score=lead.score,
+            best_box=lead.box,
+            zone=lead.zone,
+            track_id=lead.track_id,
+            boxes=self._event_boxes(hits),
+            first_pts=history.first_pts,
+        )
+        return _snapshot(self._event)
+
+    def _extend(self, hits: list[Hit], now: float) -> ThreatEvent | None:
+        """Keeps the open event alive with its guns' hits; an "updated" change when the score rises."""
+        event = self._event
+        assert event is not None
+        ours = [hit for hit in hits if hit.track_id in self._event_tracks]
+        if not ours:
+            return None
+        event.last_seen = now
+        best = max(ours, key=lambda hit: hit.score)
+        if best.score <= event.max_score:
+            return None
+        event.state, event.max_score, event.best_box, event.zone = "updated", best.score, best.box, best.zone
+        event.boxes = self._event_boxes(hits)
+        return _snapshot(event)
+
+    def _event_boxes(self, hits: list[Hit]) -> list[tuple[float, float, float, float]]:
+        return [hit.box for hit in hits if hit.track_id in self._event_tracks]
+
+
+def _snapshot(event: ThreatEvent) -> ThreatEvent:
+    return dataclasses.replace(event, boxes=list(event.boxes))
