@@ -7,8 +7,10 @@ stderr, so `gunwatch ... --json | jq` works.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -17,11 +19,18 @@ from gunwatch.data.layouts import LAYOUTS
 from gunwatch.data.layouts.base import ReadOptions
 from gunwatch.data.records import DatasetError
 
+if TYPE_CHECKING:
+    from gunwatch.events.store import EventStore
+
 app = typer.Typer(help="gunwatch: visual handgun detection for existing security cameras.", no_args_is_help=True)
 data_app = typer.Typer(help="Read, check and split gun data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 config_app = typer.Typer(help="Check a site configuration (cameras, detector, store).", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+event_app = typer.Typer(help="Threat events in the event store.", no_args_is_help=True)
+app.add_typer(event_app, name="event")
+camera_app = typer.Typer(help="Cameras and their health, as recorded in the event store.", no_args_is_help=True)
+app.add_typer(camera_app, name="camera")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
 FormatOption = Annotated[
@@ -308,6 +317,76 @@ def config_check(
     say(format_site_summary(summary))
     if as_json:
         typer.echo(json.dumps({"valid": True, **asdict(summary)}))
+
+
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="database URL (default: the --config file's, else sqlite:///runs/gunwatch.db)")
+]
+SiteOption = Annotated[Path | None, typer.Option("--config", "-c", help="site YAML file whose store to read")]
+
+
+@event_app.command("list")
+def event_list(
+    store: StoreOption = None,
+    config: SiteOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="show at most this many events")] = 50,
+    camera: Annotated[str | None, typer.Option(help="only this camera's events")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List threat events, newest first: id, camera, state, max score, first and last seen, evidence."""
+    from gunwatch.events.store.report import event_json, format_events
+
+    with open_store_to_read(store, config) as opened:
+        events = opened.list_events(limit, camera) if opened else []
+        if opened:
+            say(format_events(events, opened.url, camera))
+    if as_json:
+        typer.echo(json.dumps([event_json(event) for event in events]))
+
+
+@camera_app.command("status")
+def camera_status(
+    store: StoreOption = None,
+    config: SiteOption = None,
+    recent: Annotated[int, typer.Option(min=0, help="health changes shown per camera")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Show each camera's current state (online, offline, stalled) and its recent health changes."""
+    from gunwatch.events.store.report import camera_json, format_camera_status
+
+    with open_store_to_read(store, config) as opened:
+        cameras = opened.camera_status(recent) if opened else []
+        if opened:
+            say(format_camera_status(cameras, opened.url))
+    if as_json:
+        typer.echo(json.dumps([camera_json(camera) for camera in cameras]))
+
+
+@contextmanager
+def open_store_to_read(url: str | None, site_file: Path | None) -> Iterator[EventStore | None]:
+    """The store, or None (said why) when its SQLite file does not exist yet; errors exit with code 2."""
+    from gunwatch.config import ConfigError
+    from gunwatch.events.store import EventStore, StoreError, StoreMissing
+    from gunwatch.events.store.location import resolve_store_url
+
+    try:
+        store = EventStore(resolve_store_url(url, site_file), create=False)
+    except ConfigError as error:
+        for problem in error.problems:
+            say(f"error: {problem}")
+        raise typer.Exit(code=2) from error
+    except StoreMissing as error:
+        say(f"{error}: nothing recorded yet (gunwatch watch creates it)")
+        yield None
+        return
+    except (StoreError, ValueError) as error:
+        raise fail(str(error)) from error
+    try:
+        yield store
+    except StoreError as error:
+        raise fail(str(error)) from error
+    finally:
+        store.close()
 
 
 def main() -> None:

@@ -1,0 +1,21 @@
+"""The event store: threat events, cameras and camera health, in SQLite or PostgreSQL, via SQLAlchemy.
+
+Modules: `store` (EventStore, the one entry point), `schema` (tables), `columns` (epoch <-> UTC times),
+`rows` (ThreatEvent <-> row), `upsert`, `engine` (URLs, SQLite locking), `migrate` and `migrations/`
+(Alembic, configured in code), `status` (camera status values), `report` (text and JSON for the CLI).
+"""
+
+from gunwatch.events.store.engine import DEFAULT_STORE_URL
+from gunwatch.events.store.errors import StoreError, StoreMissing
+from gunwatch.events.store.status import CameraStatus, HealthRecord, HealthState
+from gunwatch.events.store.store import EventStore
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "CameraStatus",
+    "EventStore",
+    "HealthRecord",
+    "HealthState",
+    "StoreError",
+    "StoreMissing",
+]

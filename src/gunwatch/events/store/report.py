@@ -1,0 +1,89 @@
+"""The store's contents for people (text tables) and for programs (JSON-ready dicts), as the CLI prints them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store.status import CameraStatus, HealthRecord
+
+
+def local_time(epoch: float | None, timespec: str = "milliseconds") -> str | None:
+    """ISO 8601 in the machine's time zone, with its offset, so the text is unambiguous anywhere."""
+    return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat(timespec=timespec)
+
+
+def event_json(event: ThreatEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "camera": event.camera,
+        "zone": event.zone,
+        "state": event.state,
+        "max_score": event.max_score,
+        "first_seen": local_time(event.first_seen),
+        "confirmed_at": local_time(event.confirmed_at),
+        "last_seen": local_time(event.last_seen),
+        "closed_at": local_time(event.closed_at),
+        "track_id": event.track_id,
+        "best_box": list(event.best_box),
+        "evidence": asdict(event.evidence),
+    }
+
+
+def camera_json(camera: CameraStatus) -> dict[str, Any]:
+    return {
+        "name": camera.name,
+        "url": camera.url,
+        "kind": camera.kind,
+        "state": camera.state,
+        "reason": camera.reason,
+        "state_at": local_time(camera.state_at),
+        "recent": [{"state": c.state, "reason": c.reason, "at": local_time(c.at)} for c in camera.recent],
+    }
+
+
+def format_events(events: list[ThreatEvent], store: str, camera: str | None = None) -> str:
+    of_camera = f" of camera {camera}" if camera else ""
+    if not events:
+        return f"no threat events{of_camera} in {store}"
+    header = ["id", "camera", "state", "score", "first seen", "last seen", "evidence"]
+    rows = [
+        [e.id, e.camera, e.state, f"{e.max_score:.2f}", _seconds(e.first_seen), _seconds(e.last_seen), _evidence(e)]
+        for e in events
+    ]
+    return f"{len(events)} threat event(s){of_camera} in {store}, newest first:\n" + _table([header, *rows])
+
+
+def format_camera_status(cameras: list[CameraStatus], store: str) -> str:
+    if not cameras:
+        return f"no cameras in {store}"
+    lines = [f"{len(cameras)} camera(s) in {store}:"]
+    for camera in cameras:
+        state = f"{camera.state} since {_seconds(camera.state_at)}" if camera.state else "no health recorded yet"
+        about = ", ".join(filter(None, [camera.kind, camera.url]))
+        lines.append(f"{camera.name}: {state}" + (f" ({about})" if about else ""))
+        lines += [f"  {line}" for line in _table([_change_row(change) for change in camera.recent]).splitlines()]
+    return "\n".join(lines)
+
+
+def _change_row(change: HealthRecord) -> list[str]:
+    return [_seconds(change.at), change.state, change.reason or ""]
+
+
+def _seconds(epoch: float | None) -> str:
+    return local_time(epoch, "seconds") or "-"
+
+
+def _evidence(event: ThreatEvent) -> str:
+    paths = [event.evidence.snapshot, event.evidence.annotated, event.evidence.clip]
+    return " ".join(path for path in paths if path) or "-"
+
+
+def _table(rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)

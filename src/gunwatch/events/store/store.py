@@ -1,0 +1,165 @@
+"""The event store: threat events, cameras and their health history, in SQLite (default) or PostgreSQL.
+
+    store = EventStore("sqlite:///runs/gunwatch.db")   # creates or upgrades the schema
+    store.save_event(event)                             # open, updated and closed: one row per event id
+    store.list_events(limit=20)
+
+Safe to share between threads: each call takes its own session from the engine's connection pool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import URL, Engine, func, insert, or_, select
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gunwatch.config.redact import redact_url
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_engine, parse_store_url, sqlite_file
+from gunwatch.events.store.errors import StoreError, StoreMissing
+from gunwatch.events.store.migrate import upgrade_to_head
+from gunwatch.events.store.rows import event_from_row, event_values
+from gunwatch.events.store.schema import EVENT_STATES, HEALTH_STATES, CameraRow, EventRow, HealthRow
+from gunwatch.events.store.status import CameraStatus, HealthRecord, HealthState
+from gunwatch.events.store.upsert import upsert
+
+
+class EventStore:
+    """Opening upgrades the schema to the newest migration. `create=False` refuses to create a missing
+    SQLite file (StoreMissing), for commands that only read. Every failure is a StoreError naming the
+    store's URL with its password hidden (`self.url`)."""
+
+    def __init__(self, url: str = DEFAULT_STORE_URL, *, create: bool = True) -> None:
+        self.url = redact_url(url)
+        try:
+            parsed = parse_store_url(url)
+        except (ArgumentError, ValueError) as error:
+            raise StoreError(f"cannot use {self.url} as the event store: {_reason(error)}") from None
+        file = sqlite_file(parsed)
+        if file is not None and not file.exists() and not create:
+            raise StoreMissing(f"no event store at {file}")
+        with self._errors("cannot open"):
+            self._engine = _open_engine(parsed, file)
+        self._read = sessionmaker(self._engine)
+        self._write = sessionmaker(self._engine.execution_options(**WRITE_OPTIONS))
+
+    def save_event(self, event: ThreatEvent) -> None:
+        """Insert the event, or overwrite the stored one with the same id (its created_at is kept)."""
+        if event.state not in EVENT_STATES:
+            raise ValueError(f"event state must be one of {', '.join(EVENT_STATES)}, not {event.state!r}")
+        values = event_values(event, time.time())
+        statement = upsert(self._dialect, EventRow, values, key="id", keep=["created_at"])
+        with self._errors(f"cannot save event {event.id} to"), self._write.begin() as session:
+            session.execute(statement)
+
+    def get_event(self, event_id: str) -> ThreatEvent | None:
+        with self._errors("cannot read"), self._read() as session:
+            row = session.get(EventRow, event_id)
+            return None if row is None else event_from_row(row)
+
+    def list_events(self, limit: int = 50, camera: str | None = None) -> list[ThreatEvent]:
+        """The newest events first (by when they were confirmed), of one camera or all."""
+        query = select(EventRow).order_by(EventRow.confirmed_at.desc(), EventRow.created_at.desc(), EventRow.id)
+        if camera is not None:
+            query = query.where(EventRow.camera == camera)
+        with self._errors("cannot read"), self._read() as session:
+            return [event_from_row(row) for row in session.scalars(query.limit(limit))]
+
+    def upsert_camera(self, name: str, url: str, kind: str | None) -> None:
+        """Register a camera or update its URL and kind; the URL is stored with its password hidden."""
+        values = {"name": name, "url": redact_url(url), "kind": kind, "updated_at": time.time()}
+        with self._errors(f"cannot save camera {name} to"), self._write.begin() as session:
+            session.execute(upsert(self._dialect, CameraRow, values, key="name"))
+
+    def record_health(
+        self, camera: str, state: HealthState, reason: str | None = None, at: float | None = None
+    ) -> None:
+        """Append a health change and make it the camera's current state, unless a later one is already
+        recorded (changes may arrive out of order from several threads). `at` defaults to now."""
+        if state not in HEALTH_STATES:
+            raise ValueError(f"health state must be one of {', '.join(HEALTH_STATES)}, not {state!r}")
+        at = time.time() if at is None else at
+        change = {"camera": camera, "state": state, "reason": reason, "at": at}
+        current = {"name": camera, "state": state, "reason": reason, "state_at": at, "updated_at": time.time()}
+        state_at = CameraRow.__table__.c.state_at
+
+        def is_newer(excluded: Any) -> Any:
+            return or_(state_at.is_(None), state_at <= excluded.state_at)
+
+        with self._errors(f"cannot save the health of camera {camera} to"), self._write.begin() as session:
+            session.execute(insert(HealthRow).values(change))
+            session.execute(upsert(self._dialect, CameraRow, current, key="name", where=is_newer))
+
+    def camera_status(self, recent: int = 5) -> list[CameraStatus]:
+        """Every camera by name, with its current state and its `recent` latest health changes."""
+        with self._errors("cannot read"), self._read() as session:
+            cameras = session.scalars(select(CameraRow).order_by(CameraRow.name)).all()
+            changes = _recent_health(session, recent) if recent > 0 else {}
+            return [_camera_status(row, changes.get(row.name, [])) for row in cameras]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def _dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, ImportError, OSError) as error:
+            raise StoreError(f"{doing} the event store {self.url}: {_reason(error)}") from error
+
+
+def _open_engine(url: URL, file: Path | None) -> Engine:
+    """An engine on `url` with the schema at head; disposed of again when the upgrade fails."""
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        upgrade_to_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _recent_health(session: Session, recent: int) -> dict[str, list[HealthRecord]]:
+    """The latest `recent` changes of each camera, newest first, in one query (a window function)."""
+    order = (HealthRow.at.desc(), HealthRow.id.desc())
+    rank = func.row_number().over(partition_by=HealthRow.camera, order_by=order).label("rank")
+    ranked = select(HealthRow.id, HealthRow.camera, HealthRow.state, HealthRow.reason, HealthRow.at, rank).subquery()
+    query = (
+        select(ranked.c.camera, ranked.c.state, ranked.c.reason, ranked.c.at)
+        .where(ranked.c.rank <= recent)
+        .order_by(ranked.c.camera, ranked.c.at.desc(), ranked.c.id.desc())
+    )
+    changes: dict[str, list[HealthRecord]] = {}
+    for camera, state, reason, at in session.execute(query):
+        changes.setdefault(camera, []).append(HealthRecord(camera, cast(HealthState, state), reason, at))
+    return changes
+
+
+def _camera_status(row: CameraRow, recent: list[HealthRecord]) -> CameraStatus:
+    state = cast(HealthState | None, row.state)
+    return CameraStatus(row.name, row.url, row.kind, state, row.reason, row.state_at, row.updated_at, recent)
+
+
+def _reason(error: BaseException) -> str:
+    """The driver's own message, first line: SQLAlchemy's adds the SQL and a help link."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
