@@ -55,7 +55,9 @@ class EvidenceSettings(StrictModel):
 
     folder: Path = Field(Path("runs/evidence"), description="where snapshots and clips are written")
     pre_roll_s: float = Field(5.0, ge=0, le=60, description="seconds of video before confirmation (kept in memory)")
-    post_roll_s: float = Field(5.0, ge=0, le=600, description="seconds of video after the event closes")
+    post_roll_s: float = Field(
+        5.0, ge=0, le=600, description="seconds of video after the event opens (so the clip is ready soon after it)"
+    )
 
 
 class StoreSettings(StrictModel):

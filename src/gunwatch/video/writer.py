@@ -13,9 +13,10 @@ import numpy as np
 class VideoWriter:
     """Write RGB frames (all the same size) to an MP4 file at a fixed rate."""
 
-    def __init__(self, path: Path, fps: float):
+    def __init__(self, path: Path, fps: float, options: dict[str, str] | None = None, threads: int = 0):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.options, self.threads = options or {}, threads  # libx264 options; 0 threads: as many as it likes
         self.fps = Fraction(fps).limit_denominator(1001)
         self.container = av.open(str(path), mode="w")
         self.stream: av.VideoStream | None = None
@@ -26,6 +27,8 @@ class VideoWriter:
             # yuv420p needs even sides; odd ones are cropped by a pixel.
             self.stream.width, self.stream.height = image.shape[1] // 2 * 2, image.shape[0] // 2 * 2
             self.stream.pix_fmt = "yuv420p"
+            self.stream.options = self.options
+            self.stream.codec_context.thread_count = self.threads
         image = image[: self.stream.height, : self.stream.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         self.container.mux(self.stream.encode(frame))

@@ -1,0 +1,71 @@
+"""One detector for every camera: frames of many cameras analysed together, each with its tile mode.
+
+Frames are grouped by tile mode so that each group is one call into the runtime, which batches them
+(and, for tiled frames, every tile of every frame). A camera may be analysed at a lower resolution than
+it streams at; boxes come back in the frame's own pixels either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from gunwatch.inference.base import Detector
+from gunwatch.inference.detections import Detections
+from gunwatch.inference.tiling import TiledDetector, TileMode
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    image: np.ndarray  # H x W x 3 uint8 RGB, the camera's frame
+    tiles: TileMode = "auto"
+    width: int | None = None  # analysis size (None: the frame's own; one of them alone keeps the aspect)
+    height: int | None = None
+
+
+def analysis_size(frame_size: tuple[int, int], width: int | None, height: int | None) -> tuple[int, int]:
+    """(width, height) to analyse a frame of `frame_size` at; never larger than the frame."""
+    frame_width, frame_height = frame_size
+    if width is None and height is None:
+        return frame_size
+    if width is None:
+        width = round(frame_width * height / frame_height)
+    if height is None:
+        height = round(frame_height * width / frame_width)
+    return min(width, frame_width), min(height, frame_height)
+
+
+def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+
+
+class FrameAnalyzer:
+    """Runs a batch of analysis requests through one detector, tiled where asked."""
+
+    def __init__(self, detector: Detector, input_side: int):
+        self.detector = detector
+        self.class_names = detector.class_names
+        self.threshold = detector.threshold
+        # The tiled wrappers share the one runtime session.
+        self.tiled = {mode: TiledDetector(detector, input_side, mode) for mode in ("auto", "on")}
+
+    def analyse(self, requests: list[AnalysisRequest]) -> list[Detections]:
+        results: list[Detections | None] = [None] * len(requests)
+        images, scales = [], []
+        for request in requests:
+            frame_size = (request.image.shape[1], request.image.shape[0])
+            size = analysis_size(frame_size, request.width, request.height)
+            images.append(resized(request.image, size))
+            scales.append(np.array([frame_size[0] / size[0], frame_size[1] / size[1]] * 2, np.float32))
+        for mode in ("off", "auto", "on"):
+            members = [i for i, request in enumerate(requests) if request.tiles == mode]
+            if not members:
+                continue
+            runner = self.detector if mode == "off" else self.tiled[mode]
+            for i, found in zip(members, runner.detect([images[i] for i in members]), strict=True):
+                results[i] = Detections(found.xyxy * scales[i], found.scores, found.class_ids)
+        return [result if result is not None else Detections() for result in results]
