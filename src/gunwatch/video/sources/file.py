@@ -1,0 +1,43 @@
+"""A video file played as a camera: at the pace of its timestamps, from the start again when `loop` is set."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from gunwatch.config.camera import Camera
+from gunwatch.video.sources.failures import RecordingEnded
+from gunwatch.video.sources.pacing import Pacer
+from gunwatch.video.sources.pyav_input import decoded_frames, open_input
+from gunwatch.video.sources.reader import RawFrame, ReadContext
+
+
+class FileReader:
+    """Timestamps keep rising across loops (each pass continues one frame after the last), so a looped
+    file looks like one endless recording to the stages downstream."""
+
+    def __init__(self, camera: Camera) -> None:
+        self._path = camera.url
+        self._loop = camera.loop
+
+    def frames(self, context: ReadContext) -> Generator[RawFrame, None, None]:
+        pacer = Pacer(context.stop)
+        continue_at: float | None = None  # None on the first pass: the file's own timestamps
+        while True:
+            last_pts = None
+            with open_input(self._path, context.stall_after_s) as container:
+                rate = container.streams.video[0].average_rate if container.streams.video else None
+                step = 1 / float(rate) if rate else 0.04
+                offset = 0.0
+                for index, frame in enumerate(decoded_frames(container, context)):
+                    pts = frame.time if frame.time is not None else index * step
+                    if continue_at is not None:
+                        offset, continue_at = continue_at - pts, None
+                    last_pts = pts + offset
+                    if not pacer.wait_for(last_pts):
+                        return
+                    yield frame.to_ndarray(format="rgb24"), last_pts
+            if not self._loop:
+                raise RecordingEnded("end of file")
+            if last_pts is None:
+                return  # no frames: ended; the source retries with backoff instead of spinning here
+            continue_at = last_pts + step

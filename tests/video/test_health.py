@@ -1,0 +1,140 @@
+"""Camera health: the states, and how a camera source reports changes (scripted readers, no video)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from gunwatch.config.sections import HealthSettings, ReconnectSettings
+from gunwatch.video.health import CAMERA_STATES, HealthChange
+from gunwatch.video.sources import CameraSource, RawFrame, ReadContext, RecordingEnded, StreamFailure
+
+FAST = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.01, max_s=0.02))
+BLOCK = "block"  # a connection that stays quiet until the source stops
+
+
+class ScriptedReader:
+    """Each connection plays the next outcome: a number of frames (then the stream ends), an exception, or
+    BLOCK; after the script, connections block."""
+
+    def __init__(self, *outcomes: int | BaseException | str) -> None:
+        self.outcomes = list(outcomes)
+        self.connections = 0
+
+    def frames(self, context: ReadContext) -> Iterator[RawFrame]:
+        self.connections += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else BLOCK
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome == BLOCK:
+            context.stop.wait()
+            return
+        for index in range(outcome):
+            yield np.full((4, 6, 3), index, np.uint8), index / 10
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_states_and_change_value():
+    assert CAMERA_STATES == ("online", "offline", "stalled")
+    change = HealthChange("lobby", "offline", "connection refused", 1.0)
+    assert str(change) == "lobby: offline (connection refused)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.state = "online"  # type: ignore[misc]
+
+
+def test_changes_are_reported_with_reasons_and_repeats_are_not():
+    reader = ScriptedReader(
+        StreamFailure("connection refused"),
+        StreamFailure("connection refused"),
+        3,
+        StreamFailure("no frame for 1 s", "stalled"),
+        2,
+    )
+    changes: list[HealthChange] = []
+    with CameraSource("lobby", reader, FAST, changes.append) as source:
+        assert wait_until(lambda: reader.connections == 6)
+        stats = source.stats()
+    assert [(c.state, c.reason) for c in changes] == [
+        ("offline", "connection refused"),  # once, though it failed twice
+        ("online", "receiving 6x4 frames"),
+        ("offline", "stream ended"),
+        ("stalled", "no frame for 1 s"),
+        ("online", "receiving 6x4 frames"),
+        ("offline", "stream ended"),
+    ]
+    assert all(c.camera == "lobby" and c.at > 0 for c in changes)
+    assert stats.frames_in == 5
+    assert stats.reconnects == 5  # every connection after the first
+    assert stats.state == "offline"
+
+
+def test_frame_indices_keep_rising_across_reconnects():
+    reader = ScriptedReader(3, 3)
+    seen: list[int] = []
+    with CameraSource("lobby", reader, FAST) as source:
+        while (frame := source.wait(after=seen[-1] if seen else -1, timeout=2)) is not None:
+            seen.append(frame.index)
+            if frame.index == 5:
+                break
+    assert seen == sorted(set(seen)) and seen[-1] == 5
+
+
+def test_a_failing_health_listener_does_not_stop_the_camera():
+    reader = ScriptedReader(StreamFailure("connection refused"), 3)
+
+    def broken_listener(change: HealthChange) -> None:
+        raise RuntimeError("listener bug")
+
+    with CameraSource("lobby", reader, FAST, broken_listener) as source:
+        assert wait_until(lambda: source.stats().frames_in == 3)
+
+
+def test_a_reader_bug_is_reported_and_the_camera_retried():
+    reader = ScriptedReader(KeyError("oops"), 2)
+    changes: list[HealthChange] = []
+    with CameraSource("lobby", reader, FAST, changes.append) as source:
+        assert wait_until(lambda: source.stats().frames_in == 2)
+    assert changes[0].reason == "internal error: KeyError"
+
+
+def test_the_end_of_a_recording_is_final():
+    reader = ScriptedReader(2, RecordingEnded("end of file"))
+    changes: list[HealthChange] = []
+    source = CameraSource("lobby", reader, FAST, changes.append).start()
+    assert wait_until(lambda: not source.running)
+    assert [(c.state, c.reason) for c in changes][-1] == ("offline", "end of file")
+    assert reader.connections == 2
+    assert source.stop()
+
+
+def test_stop_returns_quickly_and_nothing_is_reported_after_it():
+    changes: list[HealthChange] = []
+    source = CameraSource("lobby", ScriptedReader(BLOCK), FAST, changes.append).start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    assert source.stop()
+    assert time.monotonic() - started < 1.0
+    assert changes == []
+    assert source.wait(timeout=5) is None  # a stopped source wakes its consumer at once
+
+
+def test_a_listener_may_run_on_another_thread_than_the_consumer():
+    # The callback runs on the camera's own thread; a slow listener delays only that camera.
+    threads: set[str] = set()
+    reader = ScriptedReader(1)
+    with CameraSource("lobby", reader, FAST, lambda change: threads.add(threading.current_thread().name)):
+        assert wait_until(lambda: len(threads) == 1)
+    assert threads == {"camera-lobby"}

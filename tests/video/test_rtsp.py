@@ -1,0 +1,102 @@
+"""A real RTSP camera on loopback (GStreamer's RTSP server): online, frames, an outage, and back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from gunwatch.config import Camera
+from gunwatch.config.sections import HealthSettings, ReconnectSettings
+from gunwatch.video.frame import Frame
+from gunwatch.video.health import HealthChange
+from gunwatch.video.sources import CameraSource, camera_source
+from support.rtsp_server import RtspServer, rtsp_server_fixture  # noqa: F401 - provides `rtsp_server`
+
+# Reconnects at most 1 s apart, so that "back within 5 s" measures the source, not a long backoff.
+HEALTH = HealthSettings(stall_after_s=3.0, reconnect=ReconnectSettings(initial_s=0.2, max_s=1.0))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
+    """Seconds until `condition` held, or None when it did not within `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    return None
+
+
+def take_frames(source: CameraSource, count: int, after: int = -1, timeout: float = 5.0) -> list[Frame]:
+    frames: list[Frame] = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < count and time.monotonic() < deadline:
+        if frame := source.wait(after=frames[-1].index if frames else after, timeout=0.5):
+            frames.append(frame)
+    return frames
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_an_rtsp_camera_comes_online_and_frames_flow(rtsp_server: RtspServer, transport: str):
+    changes: list[HealthChange] = []
+    camera = Camera(url=rtsp_server.url, rtsp_transport=transport)
+    with camera_source("street", camera, HEALTH, changes.append) as source:
+        assert wait_until(lambda: source.state == "online", timeout=10) is not None
+        # FFmpeg hands over the ~1 s it buffered while probing the stream at once; the pace counts after it.
+        time.sleep(0.3)
+        frames = take_frames(source, 16)
+    assert len(frames) == 16
+    assert frames[0].size == (320, 240)
+    stamps = [f.pts for f in frames if f.pts is not None]
+    assert len(stamps) >= 10 and stamps == sorted(stamps)  # the server loops a 3 s clip; stamps keep rising
+    interval = (frames[-1].received - frames[0].received) / (frames[-1].index - frames[0].index)
+    assert 0.07 < interval < 0.15, f"a 10 fps stream delivered a frame every {interval:.3f} s"
+    assert [(c.state, c.reason) for c in changes] == [("online", "receiving 320x240 frames")]
+
+
+@pytest.mark.slow
+def test_an_outage_takes_the_camera_offline_and_it_comes_back(rtsp_server: RtspServer):
+    changes: list[HealthChange] = []
+    with camera_source("street", Camera(url=rtsp_server.url), HEALTH, changes.append) as source:
+        assert wait_until(lambda: source.state == "online", timeout=10) is not None
+        before = take_frames(source, 3)
+        assert len(before) == 3
+
+        rtsp_server.stop()
+        down = wait_until(lambda: source.state in ("offline", "stalled"), timeout=10)
+        assert down is not None, "still online 10 s after the server stopped"
+        reconnects = source.stats().reconnects
+
+        rtsp_server.start()
+        up = wait_until(lambda: source.state == "online", timeout=5)
+        assert up is not None, f"not back online within 5 s of the restart ({source.stats()})"
+        after = take_frames(source, 5, after=before[-1].index)
+        stats = source.stats()
+    assert len(after) == 5 and after[0].index > before[-1].index
+    assert stats.reconnects > reconnects
+    assert [c.state for c in changes] == ["online", "offline", "online"]
+    print(f"offline after {down:.2f} s ({changes[1].reason}), online {up:.2f} s after the restart")
+
+
+@pytest.mark.slow
+def test_a_hung_camera_stalls_then_goes_offline_and_recovers(rtsp_server: RtspServer):
+    health = HealthSettings(stall_after_s=1.5, reconnect=ReconnectSettings(initial_s=0.2, max_s=0.5))
+    changes: list[HealthChange] = []
+    with camera_source("street", Camera(url=rtsp_server.url), health, changes.append) as source:
+        assert wait_until(lambda: source.state == "online", timeout=10) is not None
+        rtsp_server.freeze()  # the connection stays open, nothing more arrives
+        stalled = wait_until(lambda: source.state == "stalled", timeout=5)
+        offline = wait_until(lambda: source.state == "offline", timeout=5)  # the reconnect gets no answer
+        rtsp_server.thaw()
+        up = wait_until(lambda: source.state == "online", timeout=5)
+        started = time.monotonic()
+    assert time.monotonic() - started < 2.5  # leaving the `with` stopped it promptly
+    assert [(c.state, c.reason) for c in changes] == [
+        ("online", "receiving 320x240 frames"),
+        ("stalled", "no frame for 1.5 s"),
+        ("offline", "no answer within 1.5 s"),
+        ("online", "receiving 320x240 frames"),
+    ]
+    assert stalled is not None and offline is not None and up is not None
+    print(f"stalled after {stalled:.2f} s, offline {offline:.2f} s later, online {up:.2f} s after the thaw")

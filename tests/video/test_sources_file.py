@@ -1,0 +1,132 @@
+"""Video files and image folders played as cameras: real pace, newest frame only, loops."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gunwatch.config import Camera
+from gunwatch.config.sections import HealthSettings, ReconnectSettings
+from gunwatch.video.frame import Frame
+from gunwatch.video.health import HealthChange
+from gunwatch.video.sources import camera_source
+from support.videos import write_video
+
+FAST = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.05, max_s=0.2))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def brightness(frame: Frame) -> float:
+    return float(frame.image.mean())
+
+
+def test_a_file_plays_at_its_frame_rate_with_rising_timestamps(tmp_path: Path):
+    clip = write_video(tmp_path / "clip.mp4", frames=20, size=(320, 240), fps=20.0)
+    changes: list[HealthChange] = []
+    frames: list[Frame] = []
+    with camera_source("door", Camera(url=str(clip)), FAST, changes.append) as source:
+        while source.running or source.latest(after=frames[-1].index if frames else -1):
+            if frame := source.wait(after=frames[-1].index if frames else -1, timeout=0.2):
+                frames.append(frame)
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert len(frames) >= 18  # a busy CPU may let the reader replace one before it is taken
+    assert frames[0].camera == "door" and frames[0].size == (320, 240) and frames[0].image.dtype == np.uint8
+    pts = [f.pts for f in frames]
+    assert pts[0] == 0.0 and all(b > a for a, b in pairwise(pts))
+    assert abs((pts[-1] - pts[0]) / (frames[-1].index - frames[0].index) - 0.05) < 1e-3
+    wall = frames[-1].received - frames[0].received
+    assert 0.7 < wall < 1.6, f"19 frames at 20 fps took {wall:.2f} s"
+    assert [(c.state, c.reason) for c in changes] == [
+        ("online", "receiving 320x240 frames"),
+        ("offline", "end of file"),
+    ]
+
+
+def test_a_slow_consumer_gets_the_newest_frame_and_the_rest_are_dropped(tmp_path: Path):
+    clip = write_video(tmp_path / "clip.mp4", frames=20, size=(320, 240), fps=20.0)
+    taken: list[Frame] = []
+    with camera_source("door", Camera(url=str(clip), loop=True), FAST) as source:
+        for _ in range(4):
+            frame = source.wait(after=taken[-1].index if taken else -1, timeout=3)
+            assert frame is not None
+            taken.append(frame)
+            time.sleep(0.25)  # a detector slower than the camera
+        stats = source.stats()
+        newest = source.latest()
+    assert all(b.index - a.index >= 3 for a, b in pairwise(taken))  # skipped ahead
+    assert time.time() - newest.received < 0.5  # and what it gets is current, not a backlog
+    assert stats.dropped >= 10
+    assert stats.frames_in - stats.dropped - len(taken) in (0, 1)  # every frame was taken or dropped
+
+
+def test_a_looped_file_starts_again_and_its_timestamps_keep_rising(tmp_path: Path):
+    clip = write_video(tmp_path / "clip.mp4", frames=5, size=(320, 240), fps=20.0)  # 0.25 s
+    frames: list[Frame] = []
+    with camera_source("door", Camera(url=str(clip), loop=True), FAST) as source:
+        while len(frames) < 14 and (frame := source.wait(after=frames[-1].index if frames else -1, timeout=3)):
+            frames.append(frame)
+    pts = [f.pts for f in frames]
+    assert all(b > a for a, b in pairwise(pts))
+    by_index = {f.index: brightness(f) for f in frames}
+    repeats = [(i, i + 5) for i in by_index if i + 5 in by_index]
+    assert repeats and all(abs(by_index[i] - by_index[j]) < 3 for i, j in repeats)  # the same picture a loop later
+    steps = {round(b - a, 3) for a, b in pairwise(pts) if b - a < 0.06}
+    assert steps == {0.05}  # also across the loop's seam (frames the consumer missed make bigger steps)
+
+
+def _write_image(path: Path, value: int, age_s: float = 1.0) -> None:
+    Image.fromarray(np.full((48, 64, 3), value, np.uint8)).save(path)
+    past = time.time() - age_s  # older than the folder reader's settle time
+    os.utime(path, (past, past))
+
+
+def test_a_folder_plays_its_images_in_name_order_and_picks_up_new_ones(tmp_path: Path):
+    folder = tmp_path / "drops"
+    folder.mkdir()
+    for name, value in [("b.png", 60), ("a.png", 30), ("c.png", 90)]:
+        _write_image(folder / name, value)
+    (folder / "notes.txt").write_text("not an image")
+    camera = Camera(url=str(folder), detect={"fps": 20})
+    frames: list[Frame] = []
+    changes: list[HealthChange] = []
+    with camera_source("drops", camera, FAST, changes.append) as source:
+        for _ in range(3):
+            frames.append(source.wait(after=frames[-1].index if frames else -1, timeout=3))
+        _write_image(folder / "d.png", 120)
+        frames.append(source.wait(after=frames[-1].index, timeout=3))
+        assert wait_until(lambda: source.state == "stalled", timeout=4)  # no new image for stall_after_s
+    assert [round(brightness(f)) for f in frames] == [30, 60, 90, 120]
+    assert [f.pts for f in frames] == pytest.approx([0.0, 0.05, 0.1, 0.15])
+    assert [c.state for c in changes] == ["online", "stalled"]
+    assert changes[-1].reason == "no new image for 1 s"
+
+
+def test_a_looped_folder_starts_again_and_a_bad_image_is_skipped(tmp_path: Path):
+    folder = tmp_path / "loop"
+    folder.mkdir()
+    _write_image(folder / "1.png", 40)
+    _write_image(folder / "2.png", 80)
+    (folder / "3.png").write_bytes(b"not a png")
+    os.utime(folder / "3.png", (time.time() - 1, time.time() - 1))
+    frames: list[Frame] = []
+    with camera_source("loop", Camera(url=str(folder), loop=True, detect={"fps": 20}), FAST) as source:
+        while len(frames) < 5 and (frame := source.wait(after=frames[-1].index if frames else -1, timeout=3)):
+            frames.append(frame)
+        errors = source.stats().decode_errors
+    assert [round(brightness(f)) for f in frames] == [40, 80, 40, 80, 40]
+    assert errors >= 1
