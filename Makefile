@@ -23,8 +23,10 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[train,dev]"
 	touch $@ $(VENV)/.runtime
 
+# The main job on the embedded default: the bundled demo clip as a camera, the shipped model, SQLite.
 run: $(VENV)/.runtime
-	$(BIN)/gunwatch eval --data samples/pistol-sample --split all --out runs/eval/sample
+	$(BIN)/gunwatch watch --config configs/demo.yaml --until-done
+	$(BIN)/gunwatch event list --config configs/demo.yaml
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests scripts

@@ -56,7 +56,9 @@ def frames() -> list[np.ndarray]:
 
 
 def main() -> None:
-    with VideoWriter(OUT, FPS) as writer:
+    # A key frame every second, as cameras send: a viewer joining mid-stream (RTSP) decodes within a second.
+    # One encoder thread gives one slice per frame: the test RTSP server passes multi-slice frames on broken.
+    with VideoWriter(OUT, FPS, options={"g": str(FPS)}, threads=1) as writer:
         for frame in frames():
             writer.write(frame)
     print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KiB)")

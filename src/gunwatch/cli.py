@@ -293,6 +293,34 @@ def train(
     say(f"model: {model_path}")
 
 
+@app.command("watch")
+def watch_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="site YAML file (see configs/site.example.yaml)")],
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    until_done: Annotated[
+        bool, typer.Option("--until-done", help="stop when every camera's recording has ended (files without loop)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="threat events as JSON Lines on stdout")] = False,
+    status_every: Annotated[
+        float, typer.Option(help="seconds between status tables when stderr is not a terminal (0: none)")
+    ] = 5.0,
+) -> None:
+    """Watch the site's cameras: threat events printed as they happen and stored; a live status per camera."""
+    from gunwatch.config import ConfigError
+    from gunwatch.events.store import StoreError
+    from gunwatch.inference.onnx_session import ModelError
+    from gunwatch.video.watch_command import watch
+
+    try:
+        watch(config, duration, until_done, as_json, status_every)
+    except ConfigError as error:
+        for problem in error.problems:
+            say(f"error: {problem}")
+        raise typer.Exit(code=1) from error
+    except (StoreError, ModelError) as error:
+        raise fail(str(error)) from error
+
+
 @config_app.command("check")
 def config_check(
     path: Annotated[Path, typer.Argument(help="site YAML file (see configs/site.example.yaml)")],

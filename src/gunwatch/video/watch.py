@@ -1,0 +1,169 @@
+"""The live pipeline: every camera of a site through one detector, threat events stored as they happen.
+
+One thread runs the loop below; each camera's source decodes in a thread of its own. Per cycle, the
+cameras that are due give their newest frame (older ones were dropped: no backlog), frames with motion
+(or due a forced check) are analysed together, confirmation turns hits into threat events, and every
+event change is committed to the store before anything slower (snapshots, clips) happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from gunwatch.config.redact import redact_url
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.inference.detections import Detections
+from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.video.camera_loop import CameraLoop
+from gunwatch.video.frame import Frame
+from gunwatch.video.health import HealthChange
+from gunwatch.video.sources import camera_source
+
+log = logging.getLogger(__name__)
+
+EventListener = Callable[[ThreatEvent], None]
+HealthListener = Callable[[HealthChange], None]
+IDLE_SLEEP_S = 0.005  # nothing due: wait this long before looking again
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """One row of the live status line."""
+
+    camera: str
+    state: str
+    reason: str
+    frames_in: int
+    dropped: int
+    analysed: int
+    still: int
+    infer_ms: float
+    events: int
+
+
+class WatchService:
+    def __init__(self, site: SiteConfig, analyzer: FrameAnalyzer, store: EventStore | None = None,
+                 on_event: EventListener | None = None, on_health: HealthListener | None = None,
+                 gun_class_id: int | None = None):
+        self.site, self.analyzer, self.store = site, analyzer, store
+        self.on_event, self.on_health = on_event, on_health
+        names = analyzer.class_names
+        self.gun_class_id = gun_class_id if gun_class_id is not None else names.index("handgun")
+        # One encoder thread for every camera's clips: encoding never takes more than a core from inference.
+        self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
+        self.loops: list[CameraLoop] = []
+        self.stop_event = threading.Event()
+
+    # --- life cycle ----------------------------------------------------------------------------------
+
+    def start(self) -> WatchService:
+        for name, camera in self.site.enabled_cameras.items():
+            if self.store is not None:
+                self._guarded(self.store.upsert_camera, name, camera.url, camera.kind)
+            source = camera_source(name, camera, self.site.health, on_health=self._health)
+            loop = CameraLoop(name, camera, source, self.site, self.analyzer.threshold, self.analyzer.class_names,
+                              self.gun_class_id, self.encoder)
+            self.loops.append(loop)
+            source.start()
+            log.info("camera %s: watching %s (%s, %g fps analysed)", name, redact_url(camera.url), camera.kind,
+                     camera.detect.fps)
+        return self
+
+    def run(self, duration_s: float | None = None, until_sources_end: bool = False) -> None:
+        """Cycle until stopped, until `duration_s` has passed, or (recordings) until every source has ended."""
+        started = time.time()
+        ended_at: float | None = None
+        while not self.stop_event.is_set():
+            worked = self.cycle(time.time())
+            if duration_s is not None and time.time() - started >= duration_s:
+                break
+            if until_sources_end and not any(loop.source.running for loop in self.loops):
+                # The recordings are over: let open events close as they would live, then stop.
+                ended_at = ended_at or time.time()
+                still_open = any(loop.confirmer.event is not None for loop in self.loops)
+                if not still_open or time.time() - ended_at > self.site.confirmation.close_after_s + 1:
+                    break
+            if not worked:
+                self.stop_event.wait(IDLE_SLEEP_S)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        """Stop the sources and finish clips (saved with their events). Events still open stay open in the
+        store: the gun was still in view when watching stopped."""
+        for loop in self.loops:
+            self._publish(loop.close())
+        self.encoder.shutdown(wait=True)
+
+    # --- one cycle -----------------------------------------------------------------------------------
+
+    def cycle(self, now: float) -> bool:
+        """Analyse the frames that are due; returns whether there was any."""
+        taken = [(loop, frame) for loop in self.loops if (frame := loop.take(now)) is not None]
+        for start in range(0, len(taken), self.site.detector.max_batch):
+            self._analyse(taken[start : start + self.site.detector.max_batch])
+        for loop in self.loops:
+            self._publish(loop.tick(time.time()))
+        return bool(taken)
+
+    def _analyse(self, batch: list[tuple[CameraLoop, Frame]]) -> None:
+        began = time.perf_counter()
+        try:
+            found = self.analyzer.analyse([loop.request(frame) for loop, frame in batch])
+        except Exception:  # one bad frame or a runtime hiccup must not end the watch
+            log.exception("detector failed on a batch of %d frames (%s)", len(batch),
+                          ", ".join(loop.name for loop, _ in batch))
+            return
+        per_frame_ms = (time.perf_counter() - began) * 1000 / len(batch)
+        for (loop, frame), detections in zip(batch, found, strict=True):
+            changes = loop.finish(frame, detections, per_frame_ms)
+            self._publish(changes)  # stored first: the alert path must not wait for JPEG encoding
+            self._snapshot(loop, changes, frame, detections)
+
+    def _snapshot(self, loop: CameraLoop, changes: list[ThreatEvent], frame: Frame, detections: Detections) -> None:
+        grown = [event for event in changes if event.state in ("open", "updated")]
+        for event in grown:
+            loop.snapshot(event, frame, detections)
+        self._publish(grown, notify=False)  # the same events again, now with their snapshot paths
+
+    def _publish(self, changes: list[ThreatEvent], notify: bool = True) -> None:
+        for event in changes:
+            if self.store is not None:
+                self._guarded(self.store.save_event, event)
+            if notify and self.on_event is not None:
+                self._guarded(self.on_event, event)
+
+    def _health(self, change: HealthChange) -> None:
+        """Called on a source's own thread."""
+        if self.store is not None:
+            self._guarded(self.store.record_health, change.camera, change.state, change.reason, change.at)
+        if self.on_health is not None:
+            self._guarded(self.on_health, change)
+
+    @staticmethod
+    def _guarded(call: Callable[..., object], *args: object) -> None:
+        # A store outage or a listener's bug is logged, never allowed to stop the cameras.
+        try:
+            call(*args)
+        except Exception:
+            log.exception("%s failed", getattr(call, "__name__", call))
+
+    # --- status --------------------------------------------------------------------------------------
+
+    def status(self) -> list[CameraStatus]:
+        rows = []
+        for loop in self.loops:
+            stats = loop.source.stats()
+            counters = loop.counters
+            rows.append(CameraStatus(loop.name, stats.state or "starting", stats.reason, stats.frames_in,
+                                     stats.dropped, counters.analysed, counters.still, counters.infer_ms,
+                                     counters.events))
+        return rows

@@ -1,0 +1,91 @@
+"""`gunwatch watch`: build the pipeline from a site file, print events and a live status, stop cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gunwatch.config import load_site_config
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.console import event_json, event_line
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.inference.loading import load_detector
+from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.video.health import HealthChange
+from gunwatch.video.status_line import status_table, status_text
+from gunwatch.video.watch import WatchService
+
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+MIN_SCORE_RISE = 0.05
+
+
+def input_side(detector: object) -> int:
+    size = getattr(detector, "input_size", 416)
+    return max(size) if isinstance(size, tuple) else int(size)
+
+
+def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | None,
+                  on_health: Callable[[HealthChange], None] | None, store: EventStore | None) -> WatchService:
+    detector = load_detector(site.detector.model, threads=site.detector.threads, input_size=site.detector.input_size)
+    return WatchService(site, FrameAnalyzer(detector, input_side(detector)), store, on_event, on_health)
+
+
+def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float) -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades say so only when they fail
+    site = load_site_config(config)
+    store = EventStore(site.store.url)
+    printed = threading.Lock()  # event lines come from the pipeline thread, health lines from camera threads
+    shown: dict[str, tuple[float, str | None]] = {}  # event id -> (score, clip) last printed
+
+    def on_event(event: ThreatEvent) -> None:
+        # Every change is stored; the console shows an update only when the score rose visibly or a clip is ready.
+        score, clip = shown.get(event.id, (-1.0, None))
+        if event.state == "updated" and event.max_score < score + MIN_SCORE_RISE and event.evidence.clip == clip:
+            return
+        shown[event.id] = (event.max_score, event.evidence.clip)
+        with printed:
+            print(event_json(event) if as_json else event_line(event), flush=True)
+
+    service = build_service(site, on_event, None, store).start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: service.stop())
+    runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
+    runner.start()
+    try:
+        show_status(service, runner, status_every_s)
+    finally:
+        service.stop()
+        runner.join()
+        service.close()
+        with printed:
+            sys.stderr.write(status_text(service.status()) + "\n")
+        store.close()
+
+
+def show_status(service: WatchService, runner: threading.Thread, every_s: float) -> None:
+    """A live table on a terminal; on a log (not a terminal), the table every `every_s` seconds."""
+    if every_s <= 0:
+        runner.join()
+        return
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.live import Live
+
+        with Live(status_table(service.status()), console=Console(stderr=True), refresh_per_second=2) as live:
+            while runner.is_alive():
+                runner.join(0.5)
+                live.update(status_table(service.status()))
+        return
+    next_at = time.time() + every_s
+    while runner.is_alive():
+        runner.join(0.2)
+        if time.time() >= next_at and runner.is_alive():
+            sys.stderr.write(status_text(service.status()) + "\n")
+            next_at += every_s

@@ -1,0 +1,87 @@
+"""The whole live pipeline on the bundled demo clip with the shipped model, beside broken cameras.
+
+Real parts only: PyAV sources, the shipped ONNX model, confirmation, evidence files and a SQLite store.
+The demo clip plays at its own speed (10 s), so this test takes about 15 s.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from gunwatch.config import parse_site_config
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.inference.loading import load_detector
+from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.video.health import HealthChange
+from gunwatch.video.watch import WatchService
+
+DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def truncated_copy(path: Path, out: Path) -> Path:
+    data = path.read_bytes()
+    out.write_bytes(data[: len(data) // 3])
+    return out
+
+
+@pytest.mark.slow
+def test_the_demo_clip_opens_one_event_with_evidence_while_broken_cameras_fail_alone(tmp_path: Path) -> None:
+    broken = truncated_copy(DEMO, tmp_path / "truncated.mp4")
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00not a video\xff" * 1000)
+    site = parse_site_config(f"""
+cameras:
+  lobby: {{url: "{DEMO}", detect: {{fps: 5}}}}
+  truncated: {{url: "{broken}"}}
+  corrupt: {{url: "{garbage}"}}
+  nowhere: {{url: "rtsp://127.0.0.1:{closed_port()}/stream"}}
+confirmation: {{min_hits: 3, window: 5, close_after_s: 2}}
+evidence: {{folder: "{tmp_path / 'evidence'}", pre_roll_s: 2, post_roll_s: 2}}
+store: {{url: "sqlite:///{tmp_path / 'events.db'}"}}
+health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
+""")
+    detector = load_detector(None, threads=1)
+    store = EventStore(site.store.url)
+    seen: list[ThreatEvent] = []
+    health: list[HealthChange] = []
+    service = WatchService(site, FrameAnalyzer(detector, 416), store, seen.append, health.append).start()
+    started = time.time()
+    service.run(duration_s=16)
+    service.close()
+
+    lobby = [event for event in seen if event.camera == "lobby"]
+    assert {event.id for event in lobby} and len({event.id for event in lobby}) == 1, "exactly one event"
+    assert lobby[0].state == "open" and lobby[-1].state == "closed"
+    # The gun enters at 3 s of the clip; the event opens within a second of its first frame.
+    opened = lobby[0]
+    assert opened.confirmed_at - opened.first_seen < 1.0
+    assert 2.5 < opened.first_seen - started < 5.0
+
+    stored = store.get_event(opened.id)
+    assert stored is not None and stored.state == "closed" and stored.max_score >= detector.threshold
+    for path in (stored.evidence.snapshot, stored.evidence.annotated, stored.evidence.clip):
+        assert path is not None and Path(path).is_file(), path
+    with av.open(stored.evidence.clip) as clip:
+        assert sum(1 for _ in clip.decode(video=0)) >= 10  # pre-roll and post-roll at 5 fps
+
+    # The broken cameras went offline with a reason and never produced an event.
+    states = {(change.camera, change.state) for change in health}
+    for camera in ("truncated", "corrupt", "nowhere"):
+        assert (camera, "offline") in states, camera
+        assert not [event for event in seen if event.camera == camera]
+    recorded = {status.name: status.state for status in store.camera_status()}
+    assert recorded["lobby"] == "offline"  # the clip ended
+    assert recorded["nowhere"] == "offline"
+    store.close()
