@@ -31,6 +31,9 @@ event_app = typer.Typer(help="Threat events in the event store.", no_args_is_hel
 app.add_typer(event_app, name="event")
 camera_app = typer.Typer(help="Cameras and their health, as recorded in the event store.", no_args_is_help=True)
 app.add_typer(camera_app, name="camera")
+# `gunwatch bench` measures the models; `gunwatch bench pipeline` the live pipeline.
+bench_app = typer.Typer()
+app.add_typer(bench_app, name="bench")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
 FormatOption = Annotated[
@@ -246,8 +249,9 @@ DEFAULT_DATA = Path("../shared/datasets/PistolData_merged")
 SMALL_GUNS = Path("runs/small-guns-1080p")
 
 
-@app.command()
+@bench_app.callback(invoke_without_command=True)
 def bench(
+    ctx: typer.Context,
     model: Annotated[
         list[Path] | None, typer.Option(help="ONNX model (repeatable; default: the shipped localizer and detector)")
     ] = None,
@@ -260,7 +264,12 @@ def bench(
     runs: Annotated[int, typer.Option(min=1, help="timed calls per model and thread count")] = 30,
     as_json: JsonOption = False,
 ) -> None:
-    """Accuracy and speed of each model in one table, with the COCO YOLOX-Nano timed alongside as reference."""
+    """Accuracy and speed of each model in one table, with the COCO YOLOX-Nano timed alongside as reference.
+
+    `gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from gunwatch.bench.table import bench_case, default_cases, format_bench_table
     from gunwatch.inference.onnx_session import ModelError
 
@@ -272,6 +281,33 @@ def bench(
     say(format_bench_table(rows, reference.stem))
     if as_json:
         typer.echo(json.dumps([row.to_json_dict() for row in rows]))
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    cameras: Annotated[str, typer.Option(help="capacity: camera counts, comma-separated")] = "1,2,4,8,12,16",
+    seconds: Annotated[float, typer.Option(min=1, help="capacity: seconds measured per count, gating on and off")] = 10,
+    samples: Annotated[int, typer.Option(min=1, help="latency: threat events to collect")] = 20,
+    latency_cameras: Annotated[int, typer.Option(min=1, help="latency: cameras looping the gun clip")] = 4,
+    tiles: TilesOption = "off",
+    as_json: JsonOption = False,
+) -> None:
+    """The live pipeline: a gun's first frame to its stored event, and how many 720p cameras it keeps up with."""
+    from gunwatch.bench.pipeline import PipelineBenchSettings, run_pipeline_bench
+    from gunwatch.bench.pipeline_table import format_capacity_table, format_latency_table
+    from gunwatch.inference.onnx_session import ModelError
+
+    if not all(count.strip().isdigit() for count in cameras.split(",")):
+        raise fail(f"--cameras must be camera counts separated by commas, not {cameras!r}")
+    try:
+        counts = tuple(int(count) for count in cameras.split(","))
+        settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles))
+        result = run_pipeline_bench(settings, progress=say)
+    except (ModelError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(format_latency_table(result) + "\n\n" + format_capacity_table(result))
+    if as_json:
+        typer.echo(json.dumps(result.to_json_dict()))
 
 
 @app.command()

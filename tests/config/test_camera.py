@@ -15,7 +15,7 @@ def test_defaults(parse) -> None:
     camera = parse(MINIMAL.format(url="rtsp://10.0.0.5/s")).cameras["lobby"]
     assert (camera.kind, camera.rtsp_transport, camera.loop, camera.enabled) == ("rtsp", "tcp", False, True)
     assert (camera.detect.fps, camera.detect.width, camera.detect.height) == (5.0, None, None)
-    assert (camera.detect.threshold, camera.detect.tiles) == (None, "auto")
+    assert (camera.detect.threshold, camera.detect.tiles) == (None, "off")
     assert (camera.zones, camera.masks) == ({}, [])
 
 

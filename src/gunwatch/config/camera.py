@@ -27,8 +27,10 @@ class DetectSettings(StrictModel):
         None, ge=32, le=8192, description="analysis height in pixels (default: the camera's; alone, keeps the aspect)"
     )
     threshold: float | None = Field(None, ge=0, le=1, description="handgun score threshold (default: the model's)")
+    # Off by default: a 720p frame tiles into 8 crops plus the whole frame, 9 model runs, which costs the
+    # capacity of many cameras (README, "Benchmarks"); turn it on for wide views where guns are small.
     tiles: Annotated[Literal["auto", "on", "off"], BeforeValidator(_yaml_switch)] = Field(
-        "auto", description="tiled inference for small guns: auto (frames much larger than the model input), on, off"
+        "off", description="tiled inference for small guns: off, auto (frames over twice the model input), on"
     )
 
 

@@ -58,7 +58,8 @@ class CameraLoop:
         frame = self.source.latest(self.last_index)
         if frame is None:
             return None
-        self.next_due = now + self.period
+        # A fixed schedule keeps the rate; a camera that fell behind is due again at once, never in a burst.
+        self.next_due = max(self.next_due + self.period, now)
         self.last_index = frame.index
         self.recorder.push(frame)
         if self.gate is not None and not self.gate.check(frame).analyse:

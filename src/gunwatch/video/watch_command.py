@@ -42,14 +42,15 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
     site = load_site_config(config)
     store = EventStore(site.store.url)
     printed = threading.Lock()  # event lines come from the pipeline thread, health lines from camera threads
-    shown: dict[str, tuple[float, str | None]] = {}  # event id -> (score, clip) last printed
+    shown: dict[str, tuple[str, float, str | None]] = {}  # event id -> (state, score, clip) last printed
 
     def on_event(event: ThreatEvent) -> None:
-        # Every change is stored; the console shows an update only when the score rose visibly or a clip is ready.
-        score, clip = shown.get(event.id, (-1.0, None))
-        if event.state == "updated" and event.max_score < score + MIN_SCORE_RISE and event.evidence.clip == clip:
+        # Every change is stored; the console shows a new state, a visible rise in score, or a clip made ready.
+        state, score, clip = shown.get(event.id, ("", -1.0, None))
+        same_state = event.state == state or (event.state == "updated" and state == "open")
+        if same_state and event.max_score < score + MIN_SCORE_RISE and event.evidence.clip == clip:
             return
-        shown[event.id] = (event.max_score, event.evidence.clip)
+        shown[event.id] = (event.state, event.max_score, event.evidence.clip)
         with printed:
             print(event_json(event) if as_json else event_line(event), flush=True)
 
