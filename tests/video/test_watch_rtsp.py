@@ -61,13 +61,13 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
         assert wait_for(lambda: len(opened()) >= 1, 20) is not None, f"no event; health: {health}"
         first_events = opened()
 
+        stopped = time.time()  # taken before: the client may notice the end before stop() returns
         server.stop()
-        stopped = time.time()
         went_offline = wait_for(lambda: any(h.state != "online" and h.at >= stopped for h in health), 10)
         assert went_offline is not None, f"still online 10 s after the server stopped: {health}"
 
-        server.start()
         restarted = time.time()
+        server.start()
         back = wait_for(lambda: any(h.state == "online" and h.at >= restarted for h in health), 5)
         assert back is not None, f"not online 5 s after the server came back: {health}"
         # The stream starts again from the clip's beginning: the gun is back within about 3 s.
