@@ -30,6 +30,13 @@ def test_the_example_validates_with_its_password_set() -> None:
     assert config.store.url == "sqlite:///runs/gunwatch.db"
 
 
+def test_the_demo_site_of_make_run_validates_and_its_clip_is_there() -> None:
+    config = load_site_config(REPO / "configs" / "demo.yaml", environ={})
+    lobby = config.cameras["lobby"]
+    assert lobby.kind == "file" and (REPO / lobby.url).is_file()
+    assert config.store.url.startswith("sqlite:///")
+
+
 def test_the_example_names_its_password_variable_when_it_is_unset() -> None:
     with pytest.raises(ConfigError) as caught:
         load_site_config(EXAMPLE, environ={})
