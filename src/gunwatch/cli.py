@@ -455,3 +455,7 @@ def open_store_to_read(url: str | None, site_file: Path | None) -> Iterator[Even
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

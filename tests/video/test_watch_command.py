@@ -1,0 +1,48 @@
+"""`gunwatch watch` from the command line: JSON Lines of the demo clip's event, a bad site file refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
+
+
+def gunwatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    # A real process: the command installs signal handlers and a logging setup of its own.
+    return subprocess.run([sys.executable, "-m", "gunwatch.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_watch_prints_the_events_as_json_lines_and_stores_them(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        f"cameras:\n  lobby: {{url: \"{DEMO}\"}}\n"
+        "confirmation: {close_after_s: 1.5}\n"
+        f"evidence: {{folder: \"{tmp_path / 'evidence'}\"}}\n"
+        f"store: {{url: \"sqlite:///{tmp_path / 'events.db'}\"}}\n"
+    )
+    result = gunwatch("watch", "--config", str(site), "--until-done", "--json", "--status-every", "0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["state"] == "open" and lines[-1]["state"] == "closed"
+    assert len({line["id"] for line in lines}) == 1
+    assert "camera lobby: online" in result.stderr  # the structured log
+    assert "lobby" in result.stderr.splitlines()[-1]  # the final status table
+
+    listed = gunwatch("event", "list", "--config", str(site), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [event["id"] for event in json.loads(listed.stdout)] == [lines[0]["id"]]
+
+
+def test_watch_refuses_a_bad_site_file_with_the_key_path(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text("cameras:\n  lobby: {url: a.mp4, detect: {fps: 0}}\n")
+    result = gunwatch("watch", "--config", str(site))
+    assert result.returncode == 1
+    assert "cameras.lobby.detect.fps" in result.stderr
