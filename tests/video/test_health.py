@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from gunwatch.config.sections import HealthSettings, ReconnectSettings
 from gunwatch.video.health import CAMERA_STATES, HealthChange
 from gunwatch.video.sources import CameraSource, RawFrame, ReadContext, RecordingEnded, StreamFailure
+from support.waiting import wait_until
 
 FAST = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.01, max_s=0.02))
 BLOCK = "block"  # a connection that stays quiet until the source stops
@@ -36,15 +37,6 @@ class ScriptedReader:
             return
         for index in range(outcome):
             yield np.full((4, 6, 3), index, np.uint8), index / 10
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def test_states_and_change_value():

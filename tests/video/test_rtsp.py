@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -13,19 +12,10 @@ from gunwatch.video.frame import Frame
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import CameraSource, camera_source
 from support.rtsp_server import RtspServer, rtsp_server_fixture  # noqa: F401 - provides `rtsp_server`
+from support.waiting import seconds_until
 
 # Reconnects at most 1 s apart, so that "back within 5 s" measures the source, not a long backoff.
 HEALTH = HealthSettings(stall_after_s=3.0, reconnect=ReconnectSettings(initial_s=0.2, max_s=1.0))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
-    """Seconds until `condition` held, or None when it did not within `timeout`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.02)
-    return None
 
 
 def take_frames(source: CameraSource, count: int, after: int = -1, timeout: float = 5.0) -> list[Frame]:
@@ -42,7 +32,7 @@ def test_an_rtsp_camera_comes_online_and_frames_flow(rtsp_server: RtspServer, tr
     changes: list[HealthChange] = []
     camera = Camera(url=rtsp_server.url, rtsp_transport=transport)
     with camera_source("street", camera, HEALTH, changes.append) as source:
-        assert wait_until(lambda: source.state == "online", timeout=10) is not None
+        assert seconds_until(lambda: source.state == "online", timeout=10) is not None
         # FFmpeg hands over the ~1 s it buffered while probing the stream at once; the pace counts after it.
         time.sleep(0.3)
         frames = take_frames(source, 16)
@@ -59,17 +49,17 @@ def test_an_rtsp_camera_comes_online_and_frames_flow(rtsp_server: RtspServer, tr
 def test_an_outage_takes_the_camera_offline_and_it_comes_back(rtsp_server: RtspServer):
     changes: list[HealthChange] = []
     with camera_source("street", Camera(url=rtsp_server.url), HEALTH, changes.append) as source:
-        assert wait_until(lambda: source.state == "online", timeout=10) is not None
+        assert seconds_until(lambda: source.state == "online", timeout=10) is not None
         before = take_frames(source, 3)
         assert len(before) == 3
 
         rtsp_server.stop()
-        down = wait_until(lambda: source.state in ("offline", "stalled"), timeout=10)
+        down = seconds_until(lambda: source.state in ("offline", "stalled"), timeout=10)
         assert down is not None, "still online 10 s after the server stopped"
         reconnects = source.stats().reconnects
 
         rtsp_server.start()
-        up = wait_until(lambda: source.state == "online", timeout=5)
+        up = seconds_until(lambda: source.state == "online", timeout=5)
         assert up is not None, f"not back online within 5 s of the restart ({source.stats()})"
         after = take_frames(source, 5, after=before[-1].index)
         stats = source.stats()
@@ -84,12 +74,12 @@ def test_a_hung_camera_stalls_then_goes_offline_and_recovers(rtsp_server: RtspSe
     health = HealthSettings(stall_after_s=1.5, reconnect=ReconnectSettings(initial_s=0.2, max_s=0.5))
     changes: list[HealthChange] = []
     with camera_source("street", Camera(url=rtsp_server.url), health, changes.append) as source:
-        assert wait_until(lambda: source.state == "online", timeout=10) is not None
+        assert seconds_until(lambda: source.state == "online", timeout=10) is not None
         rtsp_server.freeze()  # the connection stays open, nothing more arrives
-        stalled = wait_until(lambda: source.state == "stalled", timeout=5)
-        offline = wait_until(lambda: source.state == "offline", timeout=5)  # the reconnect gets no answer
+        stalled = seconds_until(lambda: source.state == "stalled", timeout=5)
+        offline = seconds_until(lambda: source.state == "offline", timeout=5)  # the reconnect gets no answer
         rtsp_server.thaw()
-        up = wait_until(lambda: source.state == "online", timeout=5)
+        up = seconds_until(lambda: source.state == "online", timeout=5)
         started = time.monotonic()
     assert time.monotonic() - started < 2.5  # leaving the `with` stopped it promptly
     assert [(c.state, c.reason) for c in changes] == [

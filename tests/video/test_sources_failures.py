@@ -8,7 +8,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +20,10 @@ from gunwatch.config.sections import HealthSettings, ReconnectSettings
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import camera_source
 from support.videos import write_video
+from support.waiting import wait_until
 
 FAST = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.1, max_s=0.3))
 INVALID = "invalid data found when processing input"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -18,17 +17,9 @@ from gunwatch.video.frame import Frame
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import camera_source
 from support.videos import write_video
+from support.waiting import wait_until
 
 FAST = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.05, max_s=0.2))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def brightness(frame: Frame) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,9 @@ from gunwatch.video.analysis import FrameAnalyzer
 from gunwatch.video.health import HealthChange
 from gunwatch.video.watch import WatchService
 from support.rtsp_server import RtspServer, gst_rtsp_missing
+from support.waiting import seconds_until
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> float | None:
-    """Seconds until `condition` held, or None if it never did within `timeout`."""
-    began = time.time()
-    while time.time() - began < timeout:
-        if condition():
-            return time.time() - began
-        time.sleep(0.05)
-    return None
 
 
 @pytest.mark.slow
@@ -58,20 +48,20 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
     runner.start()
     try:
         opened = lambda: {e.id for e in events if e.state == "open"}  # noqa: E731
-        assert wait_for(lambda: len(opened()) >= 1, 20) is not None, f"no event; health: {health}"
+        assert seconds_until(lambda: len(opened()) >= 1, 20) is not None, f"no event; health: {health}"
         first_events = opened()
 
         stopped = time.time()  # taken before: the client may notice the end before stop() returns
         server.stop()
-        went_offline = wait_for(lambda: any(h.state != "online" and h.at >= stopped for h in health), 10)
+        went_offline = seconds_until(lambda: any(h.state != "online" and h.at >= stopped for h in health), 10)
         assert went_offline is not None, f"still online 10 s after the server stopped: {health}"
 
         restarted = time.time()
         server.start()
-        back = wait_for(lambda: any(h.state == "online" and h.at >= restarted for h in health), 5)
+        back = seconds_until(lambda: any(h.state == "online" and h.at >= restarted for h in health), 5)
         assert back is not None, f"not online 5 s after the server came back: {health}"
         # The stream starts again from the clip's beginning: the gun is back within about 3 s.
-        assert wait_for(lambda: len(opened() - first_events) >= 1, 20) is not None, "events did not resume"
+        assert seconds_until(lambda: len(opened() - first_events) >= 1, 20) is not None, "events did not resume"
     finally:
         service.stop()
         runner.join(10)
