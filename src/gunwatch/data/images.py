@@ -34,14 +34,23 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An RGB uint8 image resized (bilinear) to `size` (width, height); the same array when it already is."""
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(tuple(size), Image.BILINEAR))
+
+
+def resize_by(image: np.ndarray, scale: float) -> np.ndarray:
+    """An image scaled by `scale` on both sides (at least 1 px each)."""
+    height, width = image.shape[:2]
+    return resize_to(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+
+
 def shrink_to(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
     """Downscale so the longest side is at most `longest_side` (never upscale); returns image and scale."""
-    height, width = image.shape[:2]
-    scale = min(1.0, longest_side / max(height, width))
-    if scale == 1.0:
-        return image, 1.0
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)), scale
+    scale = min(1.0, longest_side / max(image.shape[:2]))
+    return (image, 1.0) if scale == 1.0 else (resize_by(image, scale), scale)
 
 
 def list_images(folder: Path) -> dict[str, Path]:

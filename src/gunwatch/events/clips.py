@@ -9,10 +9,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from gunwatch.config.sections import EvidenceSettings
+from gunwatch.data.images import resize_to
 from gunwatch.events.evidence import evidence_path
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.ring import MAX_WIDTH, FrameRing
@@ -163,14 +161,10 @@ def write_clip(frames: list[Frame], path: Path) -> float:
     try:
         # Fast and on one thread: clips are written beside live inference on the same cores.
         with VideoWriter(partial, fps, options={"preset": "veryfast"}, threads=1) as writer:
-            for frame, frame_size in zip(frames, sizes, strict=True):
-                writer.write(frame.image if frame_size == size else _resize(frame.image, size))
+            for frame in frames:
+                writer.write(resize_to(frame.image, size))
         partial.replace(path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
     return fps
-
-
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from gunwatch.data.images import resize_by
 from gunwatch.inference.letterbox import PAD_VALUE
 from gunwatch.training.detector_data import DetectorSample
 from gunwatch.training.paste import PasteBank, paste_small_guns
@@ -33,12 +34,6 @@ class AugmentSettings:
     min_visible: float = 0.4  # a box cut by the frame is kept if at least this share of it is still inside
     small_guns: float = 0.0  # probability of pasting 1-2 small guns (and 0-2 gun-free patches) into the image
     small_gun_px: tuple[float, float] = (10.0, 48.0)  # pasted gun width in input pixels (log-uniform)
-
-
-def resize(image: np.ndarray, scale: float) -> np.ndarray:
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
 
 
 def paste(canvas: np.ndarray, image: np.ndarray, x0: int, y0: int) -> None:
@@ -72,7 +67,7 @@ def single_image(
     """One image, zoomed so its longest side is a random fraction of `size`, at a random place."""
     height, width = sample.image.shape[:2]
     scale = rng.uniform(*settings.scale) * size / max(height, width)
-    image = resize(sample.image, scale)
+    image = resize_by(sample.image, scale)
     x0 = int(rng.integers(min(0, size - image.shape[1]), max(0, size - image.shape[1]) + 1))
     y0 = int(rng.integers(min(0, size - image.shape[0]), max(0, size - image.shape[0]) + 1))
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
@@ -93,7 +88,7 @@ def mosaic(
     for corner, sample in enumerate(samples):
         height, width = sample.image.shape[:2]
         scale = (side / 2) / max(height, width) * rng.uniform(0.6, 1.0)
-        image = resize(sample.image, scale)
+        image = resize_by(sample.image, scale)
         h, w = image.shape[:2]
         x0 = xc - w if corner in (0, 2) else xc  # corners: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right
         y0 = yc - h if corner in (0, 1) else yc

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from gunwatch.boxes import box_area, box_intersection
+from gunwatch.data.images import resize_by
 from gunwatch.evaluation.small_guns import cut_gun
 from gunwatch.training.detector_data import HANDGUN, DetectorSample
 
@@ -66,11 +66,6 @@ def random_crop(image: np.ndarray, height: int, width: int, rng: np.random.Gener
     return image[y0 : y0 + height, x0 : x0 + width]
 
 
-def shrink(patch: np.ndarray, scale: float) -> np.ndarray:
-    size = (max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale)))
-    return np.asarray(Image.fromarray(np.ascontiguousarray(patch)).resize(size, Image.BILINEAR))
-
-
 def paste_small_guns(
     image: np.ndarray, boxes: np.ndarray, classes: np.ndarray, samples: list[DetectorSample], bank: PasteBank,
     px: tuple[float, float], rng: np.random.Generator, guns: int, distractors: int,
@@ -92,7 +87,7 @@ def paste_small_guns(
             side = int(rng.integers(24, 160))
             source = random_crop(image_free, int(side * rng.uniform(0.5, 1.5)), side, rng)
             scale = gun_width * 1.2 / source.shape[1]
-        patch = shrink(source, scale)
+        patch = resize_by(source, scale)
         if patch.shape[0] >= height or patch.shape[1] >= width or min(patch.shape[:2]) < 3:
             continue
         x0 = int(rng.integers(0, width - patch.shape[1] + 1))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
+from gunwatch.data.images import resize_to
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.tiling import TiledDetector, TileMode
@@ -37,12 +37,6 @@ def analysis_size(frame_size: tuple[int, int], width: int | None, height: int | 
     return min(width, frame_width), min(height, frame_height)
 
 
-def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if (image.shape[1], image.shape[0]) == size:
-        return image
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-
-
 class FrameAnalyzer:
     """Runs a batch of analysis requests through one detector, tiled where asked."""
 
@@ -59,7 +53,7 @@ class FrameAnalyzer:
         for request in requests:
             frame_size = (request.image.shape[1], request.image.shape[0])
             size = analysis_size(frame_size, request.width, request.height)
-            images.append(resized(request.image, size))
+            images.append(resize_to(request.image, size))
             scales.append(np.array([frame_size[0] / size[0], frame_size[1] / size[1]] * 2, np.float32))
         for mode in ("off", "auto", "on"):
             members = [i for i, request in enumerate(requests) if request.tiles == mode]
