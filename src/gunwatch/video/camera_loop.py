@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gunwatch.config.camera import Camera
 from gunwatch.config.site import SiteConfig
-from gunwatch.events.clips import ClipRecorder
+from gunwatch.events.clips import Clip, ClipRecorder
 from gunwatch.events.evidence import write_snapshots
 from gunwatch.events.model import ThreatEvent
 from gunwatch.inference.detections import Detections
@@ -96,13 +96,7 @@ class CameraLoop:
         changes = self.confirmer.tick(now)
         for event in changes:
             self.events[event.id] = event
-        for clip in self.recorder.poll(now):
-            if clip.error:
-                log.error("camera %s: clip of event %s not written: %s", self.name, clip.event.id, clip.error)
-                continue
-            current = self.events.get(clip.event.id, clip.event)
-            current.evidence.clip = str(clip.path)
-            changes.append(current)
+        changes.extend(self._with_clips(self.recorder.poll(now)))
         # Forget closed events whose clip is done.
         for event_id in [i for i, e in self.events.items() if e.state == "closed" and e.evidence.clip]:
             del self.events[event_id]
@@ -111,10 +105,16 @@ class CameraLoop:
     def close(self) -> list[ThreatEvent]:
         """Stop the source and finish open clips with the frames they have."""
         self.source.stop()
+        return self._with_clips(self.recorder.close())
+
+    def _with_clips(self, clips: list[Clip]) -> list[ThreatEvent]:
+        """The current copy of each event whose clip was written (saved again, now with its clip)."""
         changes = []
-        for clip in self.recorder.close():
-            if not clip.error and clip.path is not None:
-                current = self.events.get(clip.event.id, clip.event)
-                current.evidence.clip = str(clip.path)
-                changes.append(current)
+        for clip in clips:
+            if clip.error or clip.path is None:
+                log.error("camera %s: clip of event %s not written: %s", self.name, clip.event.id, clip.error)
+                continue
+            current = self.events.get(clip.event.id, clip.event)
+            current.evidence.clip = str(clip.path)
+            changes.append(current)
         return changes
