@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from gunwatch.events.model import ThreatEvent
@@ -25,15 +24,3 @@ def event_line(event: ThreatEvent) -> str:
     zone = f"  zone {event.zone}" if event.zone else ""
     return (f"{clock(at)} THREAT {event.state:<7} {event.camera}  handgun {event.max_score:.2f}{zone}  ({detail})"
             f"  id {event.id[:8]}{evidence}")
-
-
-def event_json(event: ThreatEvent) -> str:
-    """One JSON object per change (JSON Lines), times as epoch seconds."""
-    return json.dumps({
-        "id": event.id, "camera": event.camera, "state": event.state, "zone": event.zone,
-        "max_score": round(event.max_score, 4), "best_box": [round(v, 1) for v in event.best_box],
-        "first_seen": event.first_seen, "confirmed_at": event.confirmed_at, "last_seen": event.last_seen,
-        "closed_at": event.closed_at, "first_pts": event.first_pts,
-        "evidence": {"snapshot": event.evidence.snapshot, "annotated": event.evidence.annotated,
-                     "clip": event.evidence.clip},
-    })

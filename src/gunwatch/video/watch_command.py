@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -12,9 +13,10 @@ from pathlib import Path
 
 from gunwatch.config import load_site_config
 from gunwatch.config.site import SiteConfig
-from gunwatch.events.console import event_json, event_line
+from gunwatch.events.console import event_line
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
+from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
 from gunwatch.video.analysis import FrameAnalyzer
 from gunwatch.video.health import HealthChange
@@ -52,7 +54,8 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             return
         shown[event.id] = (event.state, event.max_score, event.evidence.clip)
         with printed:
-            print(event_json(event) if as_json else event_line(event), flush=True)
+            # The same object as `gunwatch event list --json` gives, one per line.
+            print(json.dumps(event_json(event)) if as_json else event_line(event), flush=True)
 
     service = build_service(site, on_event, None, store).start()
     for signum in (signal.SIGINT, signal.SIGTERM):
