@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gunwatch.bench.pipeline_clips import fit
 from gunwatch.video.writer import VideoWriter
 
 SAMPLE = Path("samples/pistol-sample/pistol_images")
@@ -30,15 +31,6 @@ SCENES = (("775.jpg", 3.0), ("1774.jpg", 4.0), ("1487.jpg", 3.0))
 GUN_SCENE = "1774.jpg"
 ZOOM = 1.15  # the gun scene zooms in by this much over its duration
 NOISE = 3.0  # sensor noise (std of grey levels), so the frames are never identical
-
-
-def fit(image: Image.Image, size: tuple[int, int], zoom: float) -> np.ndarray:
-    """Scale to cover `size` (times `zoom`) and crop the middle, as a camera's field of view."""
-    width, height = size
-    scale = max(width / image.width, height / image.height) * zoom
-    resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
-    left, top = (resized.width - width) // 2, (resized.height - height) // 2
-    return np.asarray(resized.crop((left, top, left + width, top + height)).convert("RGB"))
 
 
 def frames() -> list[np.ndarray]:
