@@ -113,7 +113,7 @@ def warm_up(analyzer: TimedAnalyzer, settings: PipelineBenchSettings) -> None:
 
 def run_pipeline_bench(settings: PipelineBenchSettings, progress: Callable[[str], None] = lambda _: None
                        ) -> PipelineBench:
-    detector = load_detector(settings.model, threads=settings.threads)
+    detector = load_detector(settings.model, threads=settings.threads, spinning=False)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer, settings)
     with tempfile.TemporaryDirectory(prefix="gunwatch-bench-pipeline-") as temp:

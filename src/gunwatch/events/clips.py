@@ -81,11 +81,13 @@ class ClipRecorder:
         """True while a clip is being recorded or written."""
         return bool(self._recordings or self._writing)
 
-    def push(self, frame: Frame) -> None:
+    def push(self, frame: Frame) -> Frame:
+        """Keep a sampled frame for clips; returns the shrunk copy kept."""
         small = self.ring.push(frame)
         for recording in self._recordings:
             recording.frames.append(small)
         self._finish([r for r in self._recordings if small.received >= r.until])
+        return small
 
     def start(self, event: ThreatEvent) -> None:
         """Begin the event's clip with the pre-roll in the ring (a second call for the same event is ignored)."""

@@ -32,12 +32,13 @@ def default_model_path() -> Path:
 
 def load_detector(
     path: Path | str | None = None, threads: int | None = None, input_size: int | None = None,
-    tiles: TileMode = "off",
+    tiles: TileMode = "off", spinning: bool = True,
 ) -> Detector:
     """The model behind the Detector interface; `input_size` runs a YOLOX export at another square side,
-    `tiles` wraps it for large frames (see `gunwatch.inference.tiling`)."""
+    `tiles` wraps it for large frames (see `gunwatch.inference.tiling`), `spinning=False` for a process
+    whose cores are shared with other work (see `onnx_session.session_options`)."""
     path = Path(path) if path is not None else default_model_path()
-    session = open_session(path, threads)
+    session = open_session(path, threads, spinning)
     kind = gunwatch_metadata(session).get("gunwatch.kind")
     if kind not in RUNTIMES:
         raise ModelError(f"{path}: unknown model kind {kind!r} in metadata (known: {', '.join(RUNTIMES)})")

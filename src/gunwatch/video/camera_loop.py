@@ -61,8 +61,10 @@ class CameraLoop:
         # A fixed schedule keeps the rate; a camera that fell behind is due again at once, never in a burst.
         self.next_due = max(self.next_due + self.period, now)
         self.last_index = frame.index
-        self.recorder.push(frame)
-        if self.gate is not None and not self.gate.check(frame).analyse:
+        small = self.recorder.push(frame)
+        # The gate reads a 128 px thumbnail, so the evidence-size copy serves as well as the full frame, and
+        # a still frame is then never converted to RGB at full size.
+        if self.gate is not None and not self.gate.check(small).analyse:
             self.counters.still += 1
             return None
         return frame

@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
+import av
 import numpy as np
+from PIL import Image
 
 
-@dataclass(frozen=True)
 class Frame:
-    camera: str
-    image: np.ndarray  # H x W x 3 uint8 RGB
-    index: int  # frames decoded so far by this camera's source (0-based; restarts never reuse an index)
-    pts: float | None  # the stream's own timestamp in seconds, None when the stream carries none
-    received: float  # wall-clock time (time.time()) when the frame was decoded
+    """One picture of a camera, with its stream timestamp and arrival time.
+
+    A source may hand over the decoder's own picture (`av.VideoFrame`, still YUV): it becomes RGB only
+    when someone reads `image`. A camera decodes 15 frames a second but the pipeline samples 5, so the
+    two thirds it drops are never converted, and `reduced` scales the decoder's picture straight to the
+    evidence size without converting it at full size first.
+    """
+
+    __slots__ = ("_image", "_picture", "camera", "index", "pts", "received")
+
+    def __init__(self, camera: str, image: np.ndarray | av.VideoFrame, index: int, pts: float | None,
+                 received: float):
+        self.camera = camera
+        self.index = index  # frames decoded so far by this camera's source (0-based; restarts never reuse one)
+        self.pts = pts  # the stream's own timestamp in seconds, None when the stream carries none
+        self.received = received  # wall-clock time (time.time()) when the frame was decoded
+        # The picture is kept after conversion: threads may read `image` at once, and each must find one.
+        self._picture = image if isinstance(image, av.VideoFrame) else None
+        self._image: np.ndarray | None = image if isinstance(image, np.ndarray) else None
+
+    @property
+    def image(self) -> np.ndarray:
+        """H x W x 3 uint8 RGB (converted on first use; two threads converting at once both get a copy)."""
+        image = self._image
+        if image is None:
+            assert self._picture is not None
+            image = self._image = self._picture.to_ndarray(format="rgb24")
+        return image
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height)"""
+        if self._image is None and self._picture is not None:
+            return self._picture.width, self._picture.height
         return self.image.shape[1], self.image.shape[0]
+
+    def reduced(self, max_width: int) -> Frame:
+        """This frame at most `max_width` px wide (itself when it already is), by an integer factor
+        (1280 -> 640, 1920 -> 640, 704 -> 352) that averages pixels rather than dropping them."""
+        width, height = self.size
+        if width <= max_width:
+            return self
+        factor = math.ceil(width / max_width)
+        if self._image is None and self._picture is not None:
+            # Scaled and converted in one pass by FFmpeg (area average), from the decoder's YUV.
+            small = self._picture.reformat(width // factor, height // factor, "rgb24", interpolation="AREA")
+            image = small.to_ndarray()
+        else:
+            image = np.asarray(Image.fromarray(self.image).reduce(factor))
+        return Frame(self.camera, image, self.index, self.pts, self.received)
+
+    def __repr__(self) -> str:
+        width, height = self.size
+        return f"Frame({self.camera!r}, {width}x{height}, index={self.index}, pts={self.pts}, received={self.received})"

@@ -169,15 +169,17 @@ class CameraSource:
             frames.close()  # closes the connection now, also when stopping mid-stream
         return StreamFailure("stream ended")
 
-    def _publish(self, image: np.ndarray, pts: float | None) -> None:
+    def _publish(self, image: np.ndarray | av.VideoFrame, pts: float | None) -> None:
         now = time.time()
         with self._lock:
             index = self._frames_in
             self._frames_in += 1
             self._last_frame_at = now
-        self._mailbox.put(Frame(self.name, image, index, pts, now))
+        frame = Frame(self.name, image, index, pts, now)
+        self._mailbox.put(frame)
         if self._state != "online":
-            self._set_state("online", f"receiving {image.shape[1]}x{image.shape[0]} frames")
+            width, height = frame.size
+            self._set_state("online", f"receiving {width}x{height} frames")
 
     def _decode_error(self, message: str) -> None:
         with self._lock:

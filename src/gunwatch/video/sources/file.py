@@ -35,7 +35,7 @@ class FileReader:
                     last_pts = pts + offset
                     if not pacer.wait_for(last_pts):
                         return
-                    yield frame.to_ndarray(format="rgb24"), last_pts
+                    yield frame, last_pts  # converted to RGB only if the pipeline samples it
             if not self._loop:
                 raise RecordingEnded("end of file")
             if last_pts is None:

@@ -7,10 +7,12 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Protocol
 
+import av
 import numpy as np
 
-# An RGB uint8 picture and its stream timestamp in seconds (None when the stream has none).
-RawFrame = tuple[np.ndarray, float | None]
+# A picture, RGB uint8 or the decoder's own (converted when used, see `Frame`), and its stream timestamp in
+# seconds (None when the stream has none).
+RawFrame = tuple[np.ndarray | av.VideoFrame, float | None]
 
 
 @dataclass(frozen=True)

@@ -35,4 +35,4 @@ class StreamReader:
         options = ffmpeg_options(self._camera, context.stall_after_s)
         with open_input(self._camera.url, context.stall_after_s, options, self._format) as container:
             for frame in decoded_frames(container, context):
-                yield frame.to_ndarray(format="rgb24"), frame.time
+                yield frame, frame.time  # converted to RGB only if the pipeline samples it
