@@ -19,7 +19,8 @@ from gunwatch.events.store.engine import parse_store_url
 from gunwatch.events.store.migrate import alembic_config, current_revision, head_revision
 from gunwatch.events.store.schema import Base
 
-TABLES = {"alembic_version", "cameras", "threat_events", "camera_health"}
+TABLES = {"alembic_version", "cameras", "threat_events", "camera_health", "event_dispositions", "deliveries",
+          "protocol_runs", "audit_log"}
 
 
 @pytest.fixture

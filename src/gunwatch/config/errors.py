@@ -24,6 +24,15 @@ class ConfigProblem:
         return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
 
 
+class ReferenceProblems(ValueError):
+    """Raised by a model validator that checks names against other sections (a protocol naming a channel
+    that does not exist): each problem keeps its own key path, relative to the model that raised it."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{key}: {message}" for key, message in problems))
+        self.problems = problems
+
+
 class ConfigError(ValueError):
     """A config file that cannot be used; `problems` holds every problem found, the message one per line."""
 

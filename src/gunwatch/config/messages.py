@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gunwatch.config.env import Location
-from gunwatch.config.errors import ConfigProblem, key_path
+from gunwatch.config.errors import ConfigProblem, ReferenceProblems, key_path
 
 # pydantic marks an error in a mapping's key (a camera or zone name) with this location part.
 _KEY_MARK = "[key]"
@@ -19,10 +19,16 @@ _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "l
 
 
 def validation_problems(error: ValidationError, file: str, model: type[BaseModel]) -> list[ConfigProblem]:
-    return [
-        ConfigProblem(file, _message(details, model), key_path(_location(details)) or None)
-        for details in error.errors(include_url=False)
-    ]
+    problems = []
+    for details in error.errors(include_url=False):
+        cause = details.get("ctx", {}).get("error")
+        if isinstance(cause, ReferenceProblems):  # one problem per dangling name, each at its own key
+            base = key_path(_location(details))
+            problems += [ConfigProblem(file, message, ".".join(filter(None, (base, key))))
+                         for key, message in cause.problems]
+            continue
+        problems.append(ConfigProblem(file, _message(details, model), key_path(_location(details)) or None))
+    return problems
 
 
 def _location(details: ErrorDetails) -> Location:

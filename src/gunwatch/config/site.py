@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from gunwatch.config.alerts import AlertSettings
 from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.camera import Camera
+from gunwatch.config.errors import ReferenceProblems
 from gunwatch.config.sections import (
     ConfirmationSettings,
     DetectorSettings,
@@ -29,6 +31,7 @@ class SiteConfig(StrictModel):
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("cameras")
     @classmethod
@@ -36,6 +39,22 @@ class SiteConfig(StrictModel):
         if not cameras:
             raise ValueError("list at least one camera")
         return cameras
+
+    @model_validator(mode="after")
+    def _protocol_cameras_exist(self) -> SiteConfig:
+        # A protocol that names a camera the site lacks would never run: say so now, not on the day.
+        problems: list[tuple[str, str]] = []
+        for name, protocol in self.alerts.protocols.items():
+            where = f"alerts.protocols.{name}.trigger"
+            cameras = protocol.trigger.cameras
+            problems += [(f"{where}.cameras", f"no camera {c!r}") for c in cameras or [] if c not in self.cameras]
+            known_zones = {zone for camera in (cameras or self.cameras) if camera in self.cameras
+                           for zone in self.cameras[camera].zones}
+            problems += [(f"{where}.zones", f"no camera of this trigger has a zone {z!r}")
+                         for z in protocol.trigger.zones or [] if z not in known_zones]
+        if problems:
+            raise ReferenceProblems(problems)
+        return self
 
     @property
     def enabled_cameras(self) -> dict[str, Camera]:

@@ -51,9 +51,11 @@ class CameraStatus:
 class WatchService:
     def __init__(self, site: SiteConfig, analyzer: FrameAnalyzer, store: EventStore | None = None,
                  on_event: EventListener | None = None, on_health: HealthListener | None = None,
-                 gun_class_id: int | None = None):
+                 gun_class_id: int | None = None, on_evidence: EventListener | None = None):
+        """`on_event` hears every event change as soon as it is stored; `on_evidence` hears events that
+        opened or grew once their snapshot is written (alerts, which attach it)."""
         self.site, self.analyzer, self.store = site, analyzer, store
-        self.on_event, self.on_health = on_event, on_health
+        self.on_event, self.on_health, self.on_evidence = on_event, on_health, on_evidence
         names = analyzer.class_names
         self.gun_class_id = gun_class_id if gun_class_id is not None else names.index("handgun")
         # One encoder thread for every camera's clips: encoding never takes more than a core from inference.
@@ -133,6 +135,9 @@ class WatchService:
         for event in grown:
             loop.snapshot(event, frame, detections)
         self._publish(grown, notify=False)  # the same events again, now with their snapshot paths
+        if self.on_evidence is not None:
+            for event in grown:
+                self._guarded(self.on_evidence, event)
 
     def _publish(self, changes: list[ThreatEvent], notify: bool = True) -> None:
         for event in changes:

@@ -11,7 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gunwatch.config import load_site_config
+from gunwatch.alerts.channels.registry import ChannelSetupError
+from gunwatch.alerts.service import AlertService
+from gunwatch.config import ConfigError, load_site_config
+from gunwatch.config.errors import ConfigProblem
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.console import event_line
 from gunwatch.events.model import ThreatEvent
@@ -25,6 +28,7 @@ from gunwatch.video.watch import WatchService
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 MIN_SCORE_RISE = 0.05
+log = logging.getLogger(__name__)
 
 
 def input_side(detector: object) -> int:
@@ -33,9 +37,21 @@ def input_side(detector: object) -> int:
 
 
 def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | None,
-                  on_health: Callable[[HealthChange], None] | None, store: EventStore | None) -> WatchService:
-    detector = load_detector(site.detector.model, threads=site.detector.threads, input_size=site.detector.input_size)
-    return WatchService(site, FrameAnalyzer(detector, input_side(detector)), store, on_event, on_health)
+                  on_health: Callable[[HealthChange], None] | None, store: EventStore | None,
+                  on_evidence: Callable[[ThreatEvent], None] | None = None) -> WatchService:
+    detector = load_detector(site.detector.model, threads=site.detector.threads, input_size=site.detector.input_size,
+                           spinning=False)
+    return WatchService(site, FrameAnalyzer(detector, input_side(detector)), store, on_event, on_health,
+                        on_evidence=on_evidence)
+
+
+def start_alerts(site: SiteConfig, store: EventStore) -> AlertService | None:
+    """The alert service when the site file configures channels (None: events are stored, not sent)."""
+    if not site.alerts.channels:
+        return None
+    alerts = AlertService(site.alerts, store).start()
+    log.info("alerts: %d channels, %d protocols", len(site.alerts.channels), len(site.alerts.protocols))
+    return alerts
 
 
 def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float) -> None:
@@ -57,7 +73,14 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             # The same object as `gunwatch event list --json` gives, one per line.
             print(json.dumps(event_json(event)) if as_json else event_line(event), flush=True)
 
-    service = build_service(site, on_event, None, store).start()
+    try:
+        alerts = start_alerts(site, store)
+    except ChannelSetupError as error:  # a channel that cannot be built: said before any camera opens
+        store.close()
+        raise ConfigError([ConfigProblem(str(config), str(error))]) from None
+    on_health = alerts.submit_health if alerts is not None else None
+    on_evidence = alerts.submit_event if alerts is not None else None
+    service = build_service(site, on_event, on_health, store, on_evidence).start()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: service.stop())
     runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
@@ -68,6 +91,8 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         service.stop()
         runner.join()
         service.close()
+        if alerts is not None:
+            alerts.close()
         with printed:
             sys.stderr.write(status_text(service.status()) + "\n")
         store.close()

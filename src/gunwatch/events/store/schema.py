@@ -92,3 +92,107 @@ class HealthRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[float] = mapped_column(EpochTime)
+
+
+# --- alerts: the outbox, protocol runs, the audit log -------------------------------------------------------
+
+DISPOSITIONS = ("acknowledged", "confirmed", "false_alarm", "resolved")
+DELIVERY_STATES = ("pending", "sending", "delivered", "failed", "cancelled")
+DELIVERY_ACTIONS = ("message", "call", "publish", "command")
+RUN_STATES = ("verifying", "running", "waiting_ack", "done", "aborted")
+
+
+class DispositionRow(Base):
+    """What people said of an event (acknowledged, confirmed, false alarm, resolved); one row per event,
+    the latest word. The full history is in the audit log."""
+
+    __tablename__ = "event_dispositions"
+    __table_args__ = (CheckConstraint(_one_of("disposition", DISPOSITIONS), name="disposition"),)
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    disposition: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[float | None] = mapped_column(EpochTime)  # kept when a later word follows
+    at: Mapped[float] = mapped_column(EpochTime)
+
+
+class DeliveryRow(Base):
+    """One notification or action of the outbox, written before it is attempted.
+
+    `key` is the idempotency key (event, step, recipient, channel and kind): enqueuing the same key twice
+    is one delivery, and receivers see the key to drop a redelivery. `lane` is what one worker serves in
+    order (a channel, or the HTTP calls, or the commands): a slow lane never holds up another.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DELIVERY_STATES), name="status"),
+        CheckConstraint(_one_of("action", DELIVERY_ACTIONS), name="action"),
+        Index(None, "lane", "status", "next_attempt_at"),
+        Index(None, "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # the message kind: alert, cancel, ...
+    action: Mapped[str] = mapped_column(String(16))
+    lane: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(200))
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(EpochTime)
+    lease_until: Mapped[float | None] = mapped_column(EpochTime)  # a claim older than this was lost (a crash)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # HOST:PID of the worker sending it
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    first_attempt_at: Mapped[float | None] = mapped_column(EpochTime)
+    delivered_at: Mapped[float | None] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class ProtocolRunRow(Base):
+    """One protocol running for one subject (a threat event, or a camera that went offline)."""
+
+    __tablename__ = "protocol_runs"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", RUN_STATES), name="state"),
+        Index(None, "protocol", "subject", unique=True),
+        Index(None, "state", "wake_at"),
+        Index(None, "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    protocol: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))  # the event id, or camera-offline:CAMERA:TIME
+    trigger: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    camera: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(Integer)  # the next step to run
+    escalated: Mapped[int] = mapped_column(Integer)  # a wait_ack timed out: later messages are escalations
+    wake_at: Mapped[float | None] = mapped_column(EpochTime)  # verifying / waiting_ack: the deadline
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)  # what messages are made from (camera, zone, score...)
+    started_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class AuditRow(Base):
+    """The append-only record: every state change, delivery attempt and acknowledgement, with who and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "event_id", "at"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(EpochTime)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    camera: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))  # "pipeline", "protocol:NAME", "outbox", "cli:USER", "link:..."
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,6 +48,24 @@ class EventStore:
             self._engine = _open_engine(parsed, file)
         self._read = sessionmaker(self._engine)
         self._write = sessionmaker(self._engine.execution_options(**WRITE_OPTIONS))
+
+    # The alerts' tables (outbox, protocol runs, audit log) live in the same database: they share these.
+    @property
+    def read_session(self) -> sessionmaker[Session]:
+        return self._read
+
+    @property
+    def write_session(self) -> sessionmaker[Session]:
+        """Sessions whose transactions take the write lock as they begin (SQLite): `with write_session.begin()`."""
+        return self._write
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def errors(self, doing: str) -> AbstractContextManager[None]:
+        """Turns database errors into a StoreError naming the store: `with store.errors("cannot save x to")`."""
+        return self._errors(doing)
 
     def save_event(self, event: ThreatEvent) -> None:
         """Insert the event, or overwrite the stored one with the same id (its created_at is kept)."""

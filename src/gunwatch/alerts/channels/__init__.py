@@ -1,0 +1,1 @@
+"""Notification channels, one adapter per kind, chosen by the URL's scheme (see `registry.py`)."""

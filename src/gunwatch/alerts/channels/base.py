@@ -1,0 +1,39 @@
+"""The interface every channel adapter implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from gunwatch.alerts.message import AlertMessage
+from gunwatch.config.alerts import ChannelConfig
+
+
+class DeliveryError(Exception):
+    """A send that did not reach the receiver. `retryable=False` for errors a retry cannot fix (a rejected
+    address, a malformed URL); the outbox then stops retrying and marks the delivery failed."""
+
+    def __init__(self, reason: str, retryable: bool = True):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class Channel(ABC):
+    """One configured channel (`alerts.channels.NAME` in the site file).
+
+    `send` delivers one message to one address (an email address, a phone number, a chat id; None for
+    channels that have a single destination such as a webhook or an MQTT broker) and returns only when the
+    receiver has accepted it. It must give up within `config.timeout_s`, raising DeliveryError: the
+    outbox retries, and a hanging receiver must never hold a worker for long. Each channel is used by one
+    outbox worker thread at a time, so adapters need no locking of their own.
+    """
+
+    def __init__(self, name: str, config: ChannelConfig):
+        self.name = name
+        self.config = config
+
+    @abstractmethod
+    def send(self, message: AlertMessage, address: str | None) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - most channels hold nothing open
+        """Release connections; the channel is not used afterwards."""

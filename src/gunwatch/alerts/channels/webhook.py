@@ -1,0 +1,156 @@
+"""Webhook channel: the message as a JSON POST, signed with HMAC-SHA256 when the channel has a secret.
+
+Receivers check a delivery with `verify_signature(secret, headers, body)`: the signature covers the
+timestamp and the exact body bytes, so a captured request cannot be altered or replayed later. They
+deduplicate on `X-Gunwatch-Key`, since the outbox may deliver the same message more than once.
+
+`call_endpoint` is the one HTTP path: the webhook channel and the protocols' "call" steps (door locks,
+access-control lockdown) both go through it, so both fail, retry and sign the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gunwatch.alerts.channels.base import Channel, DeliveryError
+from gunwatch.alerts.message import AlertMessage
+from gunwatch.config.redact import redact_url
+
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024  # larger JPEGs are left out: many receivers cap request bodies
+SIGNATURE_PREFIX = "sha256="
+# Answers a retry may fix: the receiver timed out or is rate limiting us; every other 4xx is our mistake.
+RETRYABLE_4XX = (408, 429)
+ERROR_TEXT_LIMIT = 200  # characters of an error answer quoted in the reason
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The X-Gunwatch-Signature value: `sha256=` and the hex HMAC-SHA256 of `TIMESTAMP.` + body."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, max_age_s: float = 300) -> bool:
+    """Whether a request carries a valid signature by `secret` over `body`, made at most `max_age_s` ago
+    (or ahead, for clock skew). `headers` may use any case for the names."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    signature, timestamp = lowered.get("x-gunwatch-signature"), lowered.get("x-gunwatch-timestamp")
+    if not signature or not timestamp:
+        return False
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        return False
+    if age > max_age_s:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode())
+
+
+def call_endpoint(
+    url: str,
+    method: str = "POST",
+    json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float = 10.0,
+    *,
+    secret: str | None = None,
+    label: str = "call",
+) -> int:
+    """Send one HTTP request and return its 2xx status; otherwise raise DeliveryError.
+
+    `json_body` (None: no body) is sent as compact JSON, with X-Gunwatch-Timestamp and, when `secret` is
+    set, X-Gunwatch-Signature over exactly those bytes. `timeout_s` bounds connecting, writing, waiting for
+    the answer and the pool, each. `label` names the caller in error reasons ("webhook channel 'ops'").
+    Retryable: timeouts, connection errors, 408, 429 and 5xx. Not retryable: other 4xx, redirects (not
+    followed: a POST must not silently go elsewhere) and URLs httpx cannot use.
+    """
+    where = f"{label}: {method} {redact_url(url)}"
+    body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    # Ours last: a caller's header must not break the signature's timestamp.
+    sent_headers = {**(headers or {}), "Content-Type": "application/json", "X-Gunwatch-Timestamp": str(timestamp)}
+    if secret:
+        sent_headers["X-Gunwatch-Signature"] = sign(secret, timestamp, body)
+    try:
+        # A stream: the status is all we need, so a large answer is never read (only the start of an error).
+        with httpx.stream(method, url, content=body or None, headers=sent_headers, timeout=timeout_s) as response:
+            status = response.status_code
+            if 200 <= status < 300:
+                return status
+            detail = _start_of(response)
+            location = response.headers.get("location")
+    except httpx.TimeoutException as error:
+        raise DeliveryError(f"{where}: no answer within {timeout_s:g} s ({type(error).__name__})") from error
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise DeliveryError(f"{where}: unusable URL ({_hide(error, url)})", retryable=False) from error
+    except httpx.TransportError as error:
+        raise DeliveryError(f"{where}: {type(error).__name__}: {_hide(error, url)}") from error
+    if 300 <= status < 400:
+        target = f" to {redact_url(location)}" if location else ""
+        raise DeliveryError(f"{where}: HTTP {status}, redirected{target} (not followed)", retryable=False)
+    retryable = status >= 500 or status in RETRYABLE_4XX
+    raise DeliveryError(f"{where}: HTTP {status}{f': {detail}' if detail else ''}", retryable=retryable)
+
+
+def _start_of(response: httpx.Response) -> str:
+    """The first characters of an error answer, for the reason; reading it is bounded by the read timeout."""
+    received = b""
+    try:
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) >= ERROR_TEXT_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass  # the status decides; a body that stalls or breaks off must not turn a 400 into a timeout
+    return " ".join(received[:ERROR_TEXT_LIMIT].decode(errors="replace").split())
+
+
+def _hide(error: Exception, url: str) -> str:
+    """The error's text with the raw URL (and so any password in it) replaced by its redacted form."""
+    return str(error).replace(url, redact_url(url)) or type(error).__name__
+
+
+class WebhookChannel(Channel):
+    """POSTs `message.to_json()` (plus `snapshot_jpeg_base64` when attaching) to `config.url`.
+
+    Headers: X-Gunwatch-Key (idempotency key), X-Gunwatch-Kind, X-Gunwatch-Timestamp and, with a secret,
+    X-Gunwatch-Signature. A webhook has one destination: `address` is ignored (the message's `recipient`
+    already says whom it is for).
+    """
+
+    def send(self, message: AlertMessage, address: str | None) -> None:
+        payload = message.to_json()
+        snapshot = self._snapshot_base64(message.snapshot)
+        if snapshot is not None:
+            payload["snapshot_jpeg_base64"] = snapshot
+        headers = {"X-Gunwatch-Key": message.key, "X-Gunwatch-Kind": message.kind}
+        call_endpoint(
+            self.config.url,
+            "POST",
+            payload,
+            headers,
+            self.config.timeout_s,
+            secret=self.config.secret,
+            label=f"webhook channel {self.name!r}",
+        )
+
+    def _snapshot_base64(self, snapshot: str | None) -> str | None:
+        """The snapshot as base64, or None: not attaching, no file, unreadable or too large. A missing
+        picture must never stop the alert itself."""
+        if not (self.config.attach_snapshot and snapshot):
+            return None
+        path = Path(snapshot)
+        try:
+            if not path.is_file() or path.stat().st_size >= MAX_SNAPSHOT_BYTES:
+                return None
+            return base64.b64encode(path.read_bytes()).decode("ascii")
+        except OSError:
+            return None

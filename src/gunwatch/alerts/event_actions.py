@@ -1,0 +1,163 @@
+"""What people do with an event: acknowledge, confirm, mark a false alarm, resolve.
+
+A false alarm or a resolve withdraws the alert in the same transaction as the disposition: the event's
+protocol runs are aborted (no escalation, no further steps), its alerts not yet attempted are cancelled,
+and everyone the alert may have reached (every attempted delivery, on every channel) is queued a cancel
+or all-clear, as are the undo actions of calls, publishes and commands that ran. Works from any process:
+the outbox delivers what is queued, here or in the running service.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from gunwatch.alerts import audit
+from gunwatch.alerts.message import MessageKind
+from gunwatch.alerts.outbox import Delivery, NewDelivery, Outbox
+from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
+from gunwatch.alerts.texts import make_message
+from gunwatch.events.store import EventStore
+from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
+
+Disposition = Literal["acknowledged", "confirmed", "false_alarm", "resolved"]
+FINAL = ("false_alarm", "resolved")
+_CONTEXT_FIELDS = ("event_id", "camera", "zone", "score", "first_seen", "confirmed_at", "site", "protocol", "snapshot")
+
+
+class ActionRefused(ValueError):
+    """An action that does not apply (an unknown event, or one already closed by a false alarm / resolve)."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    event_id: str
+    disposition: Disposition
+    changed: bool  # False: the event already had this disposition (nothing new was sent)
+    withdrawals: list[str]  # keys of the cancels / all-clears and undo actions queued
+    aborted_runs: int
+
+
+class EventActions:
+    def __init__(self, store: EventStore, outbox: Outbox | None = None):
+        self.store = store
+        self.outbox = outbox or Outbox(store)
+
+    def acknowledge(self, event_id: str, actor: str, note: str | None = None) -> ActionResult:
+        """Someone is on it: escalations stop (the protocol's wait_ack steps see it)."""
+        return self._apply(event_id, "acknowledged", actor, note)
+
+    def confirm(self, event_id: str, actor: str, note: str | None = None) -> ActionResult:
+        """A verifier saw a real gun: a protocol waiting for verification goes on at once."""
+        return self._apply(event_id, "confirmed", actor, note)
+
+    def false_alarm(self, event_id: str, actor: str, note: str | None = None) -> ActionResult:
+        return self._apply(event_id, "false_alarm", actor, note)
+
+    def resolve(self, event_id: str, actor: str, note: str | None = None) -> ActionResult:
+        return self._apply(event_id, "resolved", actor, note)
+
+    def withdraw_incident(self, subject: str, actor: str, note: str) -> ActionResult:
+        """All-clear for a non-event incident (a camera back online after its offline protocol ran)."""
+        return self._apply(subject, "resolved", actor, note, must_exist=False)
+
+    def _apply(self, event_id: str, disposition: Disposition, actor: str, note: str | None,
+               must_exist: bool = True) -> ActionResult:
+        now = time.time()
+        if must_exist and self.store.get_event(event_id) is None and not self._has_runs(event_id):
+            raise ActionRefused(f"no event {event_id} in {self.store.url}")
+        with self.store.errors(f"cannot record {disposition} of event {event_id} in"), \
+                self.store.write_session.begin() as session:
+            current = session.get(DispositionRow, event_id)
+            if current is not None and current.disposition in FINAL:
+                if current.disposition == disposition:
+                    audit.append(session, actor, f"event.{disposition}.repeated", event_id, at=now, note=note)
+                    return ActionResult(event_id, disposition, False, [], 0)
+                raise ActionRefused(f"event {event_id} is already {current.disposition.replace('_', ' ')} "
+                                    f"(by {current.actor}); it cannot become {disposition.replace('_', ' ')}")
+            if current is not None and current.disposition == disposition:
+                audit.append(session, actor, f"event.{disposition}.repeated", event_id, at=now, note=note)
+                return ActionResult(event_id, disposition, False, [], 0)
+            self._record(session, current, event_id, disposition, actor, note, now)
+            audit.append(session, actor, f"event.{disposition}", event_id, at=now, note=note)
+            if disposition not in FINAL:
+                return ActionResult(event_id, disposition, True, [], 0)
+            aborted = _abort_runs(session, event_id, actor, now)
+            kind: MessageKind = "cancel" if disposition == "false_alarm" else "all_clear"
+            reached = self.outbox.withdraw(session, event_id)
+            withdrawals = _withdrawals(reached, kind, {"actor": actor, "note": note}, now)
+            keys = self.outbox.enqueue(withdrawals, session)
+            audit.append(session, actor, f"event.{kind}_queued", event_id, at=now, deliveries=len(keys),
+                         reached=len(reached))
+            return ActionResult(event_id, disposition, True, keys, aborted)
+
+    def _has_runs(self, event_id: str) -> bool:
+        with self.store.read_session() as session:
+            return session.query(ProtocolRunRow.id).filter(ProtocolRunRow.event_id == event_id).first() is not None
+
+    @staticmethod
+    def _record(session: Session, current: DispositionRow | None, event_id: str, disposition: Disposition,
+                actor: str, note: str | None, now: float) -> None:
+        acknowledged_at = current.acknowledged_at if current is not None else None
+        if disposition == "acknowledged" and acknowledged_at is None:
+            acknowledged_at = now
+        if current is None:
+            session.add(DispositionRow(event_id=event_id, disposition=disposition, actor=actor, note=note,
+                                       acknowledged_at=acknowledged_at, at=now))
+        else:
+            current.disposition, current.actor, current.note = disposition, actor, note
+            current.acknowledged_at, current.at = acknowledged_at, now
+        session.flush()
+
+
+def _abort_runs(session: Session, event_id: str, actor: str, now: float) -> int:
+    aborted = session.execute(
+        update(ProtocolRunRow).where(ProtocolRunRow.event_id == event_id, ProtocolRunRow.state != "aborted")
+        .values(state="aborted", wake_at=None, updated_at=now)
+    ).rowcount
+    if aborted:
+        audit.append(session, actor, "protocol.aborted", event_id, at=now, runs=aborted)
+    return aborted
+
+
+def _withdrawals(reached: list[Delivery], kind: MessageKind, extra: dict[str, Any], now: float) -> list[NewDelivery]:
+    """A cancel (or all-clear) for every (channel, recipient, address) a message may have reached, and the
+    undo of every action that ran and has one."""
+    out: list[NewDelivery] = []
+    seen: set[str] = set()
+    for delivery in reached:
+        event_id = delivery.event_id
+        if delivery.action == "message":
+            key = f"{event_id}:{kind}:{delivery.channel}:{delivery.recipient or '-'}:{delivery.address or '-'}"
+            if key in seen:
+                continue
+            seen.add(key)
+            context = {name: delivery.payload.get(name) for name in _CONTEXT_FIELDS} | extra
+            message = make_message(key, kind, context, now, recipient=delivery.recipient)
+            out.append(NewDelivery(key, kind, "message", delivery.lane, message.to_json(), event_id,
+                                   delivery.run_id, delivery.step, delivery.channel, delivery.recipient,
+                                   delivery.address))
+            continue
+        undo = _undo(delivery)
+        if undo is not None:
+            action, lane, payload = undo
+            out.append(NewDelivery(f"{delivery.key}:{kind}", kind, action, lane, payload, event_id,  # type: ignore[arg-type]
+                                   delivery.run_id, delivery.step, delivery.channel))
+    return out
+
+
+def _undo(delivery: Delivery) -> tuple[str, str, dict[str, Any]] | None:
+    payload = delivery.payload
+    if delivery.action == "call" and payload.get("cancel"):
+        return "call", CALL_LANE, dict(payload["cancel"])
+    if delivery.action == "publish" and payload.get("cancel_payload") is not None:
+        return "publish", delivery.lane, {"channel": payload["channel"], "topic": payload["topic"],
+                                          "payload": payload["cancel_payload"], "retain": payload.get("retain", False)}
+    if delivery.action == "command" and payload.get("cancel_command"):
+        return "command", COMMAND_LANE, {"command": payload["cancel_command"],
+                                         "timeout_s": payload.get("timeout_s", 30.0)}
+    return None

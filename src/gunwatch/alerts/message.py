@@ -1,0 +1,62 @@
+"""The one message type every channel carries: an alert about a threat event or a camera, or its cancel."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+MessageKind = Literal[
+    "pre_alert",  # to verifiers only: confirm or call a false alarm before the protocol goes on
+    "alert",  # a confirmed threat: act now
+    "escalation",  # nobody acknowledged in time: the next group is told
+    "cancel",  # false alarm: stop acting on the alert
+    "all_clear",  # the threat is over (resolved)
+    "camera_offline",  # a camera stopped delivering video (an attacker may disable cameras first)
+]
+MESSAGE_KINDS: tuple[str, ...] = ("pre_alert", "alert", "escalation", "cancel", "all_clear", "camera_offline")
+# Kinds that withdraw earlier ones: channels show them so nobody can mistake them for a new alert.
+WITHDRAWING_KINDS = ("cancel", "all_clear")
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """What one delivery says. Times are epoch seconds; `snapshot` is a local JPEG path (attached where the
+    channel can carry files), `snapshot_url` a link to it. `key` is the idempotency key: the same key is
+    the same notification, however often it is delivered (receivers deduplicate on it)."""
+
+    key: str
+    kind: MessageKind
+    title: str
+    body: str
+    camera: str | None = None
+    event_id: str | None = None
+    zone: str | None = None
+    score: float | None = None
+    first_seen: float | None = None
+    confirmed_at: float | None = None
+    created_at: float = 0.0
+    site: str | None = None
+    protocol: str | None = None
+    step: int | None = None
+    recipient: str | None = None
+    snapshot: str | None = None
+    snapshot_url: str | None = None
+    links: dict[str, str] = field(default_factory=dict)  # action name -> signed URL (ack, false_alarm, ...)
+
+    @property
+    def withdraws(self) -> bool:
+        return self.kind in WITHDRAWING_KINDS
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object webhooks, MQTT and the file sink carry (times as epoch seconds and ISO text)."""
+        data = asdict(self)
+        for name in ("first_seen", "confirmed_at", "created_at"):
+            value = data[name]
+            data[f"{name}_iso"] = None if value is None else datetime.fromtimestamp(value).astimezone().isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AlertMessage:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)

@@ -1,0 +1,173 @@
+"""The outbox's workers: one thread per lane, delivering with retries and exponential backoff.
+
+A lane is a channel (or the HTTP calls, or the commands). A receiver that hangs holds only its own lane,
+for at most its timeout per attempt, so every other channel goes on at full speed. Workers are woken at
+once when this process enqueues (the alert path waits for no poll), and poll the table every `poll_s`
+for deliveries enqueued elsewhere (a cancel from `gunwatch event false-alarm` in another process).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+
+from gunwatch.alerts.channels.base import DeliveryError
+from gunwatch.alerts.message import WITHDRAWING_KINDS
+from gunwatch.alerts.outbox.deliveries import Delivery
+from gunwatch.alerts.outbox.executor import DeliveryExecutor
+from gunwatch.alerts.outbox.outbox import Outbox
+from gunwatch.config.alerts import RetrySettings
+from gunwatch.events.store.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0
+# How long a claim holds before a worker elsewhere may take the delivery over: longer than any attempt can
+# last (timeouts are at most 300 s). A claim of a dead process on this host is taken over at once instead.
+CLAIM_LEASE_S = 330.0
+
+
+def retry_delay(settings: RetrySettings, attempts: int, rng: random.Random) -> float:
+    """Full jitter between initial_s and the doubled ceiling (capped at max_s), as cameras reconnect."""
+    ceiling = min(settings.max_s, settings.initial_s * 2.0 ** min(attempts - 1, 60))
+    return rng.uniform(settings.initial_s, max(settings.initial_s, ceiling))
+
+
+class RateWindow:
+    """Messages to one address in the last minute; over the limit, the next one waits (never dropped)."""
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str | None, str | None], deque[float]] = {}
+
+    def wait_s(self, delivery: Delivery, limit: int | None, now: float) -> float:
+        if limit is None or delivery.kind in WITHDRAWING_KINDS:  # a cancel is never held back
+            return 0.0
+        sent = self._sent.setdefault((delivery.channel, delivery.address or delivery.recipient), deque())
+        while sent and sent[0] <= now - 60:
+            sent.popleft()
+        if len(sent) >= limit:
+            return sent[0] + 60 - now
+        sent.append(now)
+        return 0.0
+
+
+class Dispatcher:
+    """`start(lanes)` runs one worker per lane until `stop()`; `wake(lane)` after enqueuing."""
+
+    def __init__(self, outbox: Outbox, executor: DeliveryExecutor, poll_s: float = POLL_S,
+                 rng: random.Random | None = None):
+        self.outbox, self.executor, self.poll_s = outbox, executor, poll_s
+        self._rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._wakers: dict[str, threading.Event] = {}
+        self._threads: list[threading.Thread] = []
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+
+    def start(self, lanes: list[str]) -> Dispatcher:
+        recovered = self.outbox.recover()
+        if recovered:
+            log.warning("outbox: %d deliveries a stopped process had claimed go out again", recovered)
+        for lane in lanes:
+            if lane in self._wakers:
+                continue
+            self._wakers[lane] = threading.Event()
+            thread = threading.Thread(target=self._work, args=(lane,), name=f"outbox-{lane}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def wake(self, lane: str | None = None) -> None:
+        for name, waker in self._wakers.items():
+            if lane is None or name == lane:
+                waker.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking deliveries; an attempt in flight finishes (or times out) first, up to `timeout`."""
+        self._stop.set()
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def idle(self) -> bool:
+        """No attempt in flight in this process and nothing due (for draining before exit)."""
+        with self._busy_lock:
+            if self._busy:
+                return False
+        now = time.time()
+        return all((due := self.outbox.next_due(lane)) is None or due > now for lane in self._wakers)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every delivery due is settled, up to `timeout`; True when it came to that."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.05)
+        return self.idle()
+
+    # --- one lane ------------------------------------------------------------------------------------
+
+    def _work(self, lane: str) -> None:
+        waker = self._wakers[lane]
+        rates = RateWindow()
+        while not self._stop.is_set():
+            try:
+                if self._deliver_one(lane, rates):
+                    continue
+                due = self.outbox.next_due(lane)
+            except StoreError as error:  # the database is down: keep trying, never let the worker die
+                log.error("outbox lane %s: %s", lane, error)
+                due = None
+            except Exception:
+                log.exception("outbox lane %s: unexpected error", lane)
+                due = None
+            wait = self.poll_s if due is None else min(self.poll_s, max(0.0, due - time.time()))
+            waker.wait(wait)
+            waker.clear()
+
+    def _deliver_one(self, lane: str, rates: RateWindow) -> bool:
+        """Claim and attempt one due delivery; False when none was due."""
+        with self._busy_lock:
+            self._busy.add(lane)
+        try:
+            return self._attempt(lane, rates)
+        finally:
+            with self._busy_lock:
+                self._busy.discard(lane)
+
+    def _attempt(self, lane: str, rates: RateWindow) -> bool:
+        delivery = self.outbox.claim(lane, CLAIM_LEASE_S)
+        if delivery is None:
+            return False
+        hold = rates.wait_s(delivery, self.executor.max_per_minute(delivery), time.time())
+        if hold > 0:
+            self.outbox.defer(delivery, time.time() + hold, "rate limit: too many messages to this address")
+            return True
+        began = time.monotonic()
+        try:
+            self.executor.execute(delivery)
+        except DeliveryError as error:
+            self._failed(delivery, error.reason, error.retryable)
+        except Exception as error:  # an adapter's bug: retried like an outage, and logged with its traceback
+            log.exception("outbox: delivery %s raised", delivery.key)
+            self._failed(delivery, f"internal error: {type(error).__name__}: {error}", True)
+        else:
+            self.outbox.delivered(delivery, time.monotonic() - began)
+        return True
+
+    def _failed(self, delivery: Delivery, reason: str, retryable: bool) -> None:
+        settings = self.executor.retry_settings(delivery)
+        if not retryable or delivery.attempts >= settings.max_attempts:
+            why = reason if not retryable else f"{reason} (gave up after {delivery.attempts} attempts)"
+            log.error("outbox: %s failed for good: %s", delivery.key, why)
+            self.outbox.failed(delivery, why)
+            return
+        delay = retry_delay(settings, delivery.attempts, self._rng)
+        log.warning("outbox: %s attempt %d failed (%s); retry in %.1f s", delivery.key, delivery.attempts, reason,
+                    delay)
+        self.outbox.retry(delivery, reason, time.time() + delay)

@@ -1,0 +1,70 @@
+"""Performs one delivery: a message on its channel, or a protocol action (an HTTP call, an MQTT publish,
+a local command)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from gunwatch.alerts.channels.base import Channel, DeliveryError
+from gunwatch.alerts.channels.mqtt import MqttChannel
+from gunwatch.alerts.channels.webhook import call_endpoint
+from gunwatch.alerts.commands import run_command
+from gunwatch.alerts.message import AlertMessage
+from gunwatch.alerts.outbox.deliveries import Delivery
+from gunwatch.config.alerts import RetrySettings
+
+ACTION_RETRY = RetrySettings()  # calls and commands: the defaults
+
+
+class DeliveryExecutor:
+    """Maps a stored delivery to the call that makes it. Each lane's worker calls it for its own lane only,
+    so a channel is used by one thread at a time."""
+
+    def __init__(self, channels: dict[str, Channel]):
+        self.channels = channels
+
+    def execute(self, delivery: Delivery) -> None:
+        """Returns when delivered; raises DeliveryError otherwise."""
+        payload = delivery.payload
+        if delivery.action == "message":
+            self._channel(delivery.channel).send(AlertMessage.from_json(payload), delivery.address)
+        elif delivery.action == "call":
+            call_endpoint(payload["url"], payload.get("method", "POST"), payload.get("body"),
+                          payload.get("headers") or {}, float(payload.get("timeout_s", 10.0)),
+                          secret=payload.get("secret"), label=f"call step {delivery.key}")
+        elif delivery.action == "publish":
+            channel = self._channel(payload["channel"])
+            if not isinstance(channel, MqttChannel):
+                raise DeliveryError(f"channel {payload['channel']!r} is not an MQTT channel", retryable=False)
+            channel.publish(payload["topic"], payload["payload"], retain=bool(payload.get("retain", False)))
+        elif delivery.action == "command":
+            run_command(list(payload["command"]), float(payload.get("timeout_s", 30.0)))
+        else:
+            raise DeliveryError(f"unknown action {delivery.action!r}", retryable=False)
+
+    def timeout_s(self, delivery: Delivery) -> float:
+        """How long one attempt can take at most (the claim's lease is longer)."""
+        if delivery.action in ("call", "command"):
+            return float(delivery.payload.get("timeout_s", 30.0))
+        channel = self.channels.get(delivery.channel or delivery.payload.get("channel", ""))
+        return channel.config.timeout_s if channel is not None else 10.0
+
+    def retry_settings(self, delivery: Delivery) -> RetrySettings:
+        channel = self.channels.get(delivery.channel or "") if delivery.action in ("message", "publish") else None
+        return channel.config.retry if channel is not None else ACTION_RETRY
+
+    def max_per_minute(self, delivery: Delivery) -> int | None:
+        channel = self.channels.get(delivery.channel or "") if delivery.action == "message" else None
+        return channel.config.max_per_minute if channel is not None else None
+
+    def _channel(self, name: str | None) -> Channel:
+        channel = self.channels.get(name or "")
+        if channel is None:
+            # The site file no longer has this channel (edited since the delivery was queued).
+            raise DeliveryError(f"no channel {name!r} in the site file", retryable=False)
+        return channel
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):  # closing is best effort; the process is ending
+                channel.close()

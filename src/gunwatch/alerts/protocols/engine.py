@@ -1,0 +1,212 @@
+"""The protocol engine: starts a run for each event a protocol's trigger matches, and moves it on.
+
+A run's state lives in the store (`protocol_runs`), and each move is one transaction holding the run's
+new state, the deliveries of the steps it ran and their audit entries: after a crash a run resumes where
+its last transaction left it, and no step is queued twice (delivery keys are per run and step).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gunwatch.alerts import audit
+from gunwatch.alerts.message import MessageKind
+from gunwatch.alerts.outbox import Outbox
+from gunwatch.alerts.protocols.matching import offline_matches, threat_matches
+from gunwatch.alerts.protocols.steps import VERIFY_STEP, RunRef, message_deliveries, step_deliveries
+from gunwatch.config.alerts import AlertSettings, Protocol
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("verifying", "running", "waiting_ack")
+
+
+def offline_subject() -> str:
+    """The id a camera-offline incident goes by where an event id would (deliveries, audit, actions)."""
+    return f"offline-{uuid.uuid4().hex[:24]}"
+
+
+class ProtocolEngine:
+    def __init__(self, settings: AlertSettings, store: EventStore, outbox: Outbox,
+                 wake: Callable[[], None] = lambda: None):
+        self.settings, self.store, self.outbox, self.wake = settings, store, outbox, wake
+        self._started: set[tuple[str, str]] = set()  # (protocol, event id) already handled in this process
+
+    # --- starting runs -------------------------------------------------------------------------------
+
+    def on_event(self, event: ThreatEvent, now: float | None = None) -> list[int]:
+        """Start every protocol whose trigger the event matches (an update can match a score threshold
+        the opening frame did not reach); returns the new runs' ids."""
+        if event.state not in ("open", "updated"):
+            return []
+        now = time.time() if now is None else now
+        started = []
+        for name, protocol in self.settings.protocols.items():
+            if (name, event.id) in self._started or not threat_matches(protocol.trigger, event):
+                continue
+            context = self._context(name, event_id=event.id, camera=event.camera, zone=event.zone,
+                                    score=event.max_score, first_seen=event.first_seen,
+                                    confirmed_at=event.confirmed_at, snapshot=event.evidence.snapshot)
+            run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now)
+            self._started.add((name, event.id))  # after the commit: a failed start is tried again next update
+            if run_id is not None:
+                started.append(run_id)
+        return started
+
+    def on_camera_offline(self, camera: str, reason: str, at: float | None = None) -> list[int]:
+        now = time.time() if at is None else at
+        started = []
+        for name, protocol in self.settings.protocols.items():
+            if not offline_matches(protocol.trigger, camera, now):
+                continue
+            subject = offline_subject()
+            context = self._context(name, event_id=subject, camera=camera, reason=reason, confirmed_at=now)
+            run_id = self._start(name, protocol, subject, "camera_offline", camera, context, now)
+            if run_id is not None:
+                started.append(run_id)
+        return started
+
+    def _context(self, protocol: str, **facts: Any) -> dict[str, Any]:
+        return {"site": self.settings.site_name, "protocol": protocol, **facts}
+
+    def _start(self, name: str, protocol: Protocol, subject: str, trigger: str, camera: str,
+               context: dict[str, Any], now: float) -> int | None:
+        actor = f"protocol:{name}"
+        with self.store.errors(f"cannot start protocol {name} in"), self.store.write_session.begin() as session:
+            if session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.protocol == name,
+                                                               ProtocolRunRow.subject == subject)).first():
+                return None
+            merged_into = self._cooling_down(session, name, protocol, camera, trigger, now)
+            if merged_into is not None:
+                audit.append(session, actor, "protocol.merged", subject, camera, at=now, into=merged_into,
+                             reason=f"a run for camera {camera} started less than {protocol.cooldown_s:g} s ago")
+                return None
+            row = ProtocolRunRow(protocol=name, subject=subject, trigger=trigger, event_id=subject, camera=camera,
+                                 state="running", step=0, escalated=0, wake_at=None, context=context,
+                                 started_at=now, updated_at=now)
+            session.add(row)
+            session.flush()
+            audit.append(session, actor, "protocol.started", subject, camera, at=now, run=row.id, trigger=trigger,
+                         score=context.get("score"))
+            if protocol.verify is not None:
+                self._verify(session, row, protocol, now)
+            else:
+                self._advance(session, row, protocol, now)
+            run_id = row.id
+        self.wake()
+        return run_id
+
+    def _cooling_down(self, session: Session, name: str, protocol: Protocol, camera: str, trigger: str,
+                      now: float) -> str | None:
+        """The subject of a run of this protocol on this camera that started within the cool-down and was
+        not called off (a false alarm or an all-clear never absorbs a new threat)."""
+        if protocol.cooldown_s <= 0:
+            return None
+        query = (select(ProtocolRunRow.subject)
+                 .where(ProtocolRunRow.protocol == name, ProtocolRunRow.camera == camera,
+                        ProtocolRunRow.trigger == trigger, ProtocolRunRow.state != "aborted",
+                        ProtocolRunRow.started_at >= now - protocol.cooldown_s)
+                 .order_by(ProtocolRunRow.started_at.desc()).limit(1))
+        return session.scalars(query).first()
+
+    # --- moving runs on ------------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> int:
+        """Move on the runs that wait for a deadline or an answer; returns how many changed."""
+        now = time.time() if now is None else now
+        changed = 0
+        with self.store.errors("cannot advance protocols in"), self.store.write_session.begin() as session:
+            runs = session.scalars(select(ProtocolRunRow).where(ProtocolRunRow.state.in_(ACTIVE_STATES))
+                                   .order_by(ProtocolRunRow.id)).all()
+            for row in runs:
+                protocol = self.settings.protocols.get(row.protocol)
+                if protocol is None:
+                    continue  # removed from the site file: leave the run as it is, visible in the store
+                before = (row.state, row.step, row.wake_at)
+                self._move(session, row, protocol, now)
+                changed += (row.state, row.step, row.wake_at) != before
+        if changed:
+            self.wake()
+        return changed
+
+    def _move(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+        if row.state == "verifying":
+            disposition = _disposition(session, row.event_id)
+            if disposition is not None and disposition.disposition == "confirmed":
+                audit.append(session, f"protocol:{row.protocol}", "protocol.verified", row.event_id, row.camera,
+                             at=now, run=row.id, by=disposition.actor)
+            elif row.wake_at is not None and now >= row.wake_at:
+                audit.append(session, f"protocol:{row.protocol}", "protocol.verification_timed_out", row.event_id,
+                             row.camera, at=now, run=row.id, outcome="continuing (fail-safe)")
+            else:
+                return
+            row.state, row.wake_at, row.updated_at = "running", None, now
+        self._advance(session, row, protocol, now)
+
+    def _verify(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+        verify = protocol.verify
+        assert verify is not None
+        deliveries, missing = message_deliveries(self.settings, self._ref(row), VERIFY_STEP, "pre_alert",
+                                                 verify.to, verify.via, now)
+        self.outbox.enqueue(deliveries, session)
+        row.state, row.wake_at, row.updated_at = "verifying", now + verify.timeout_s, now
+        audit.append(session, f"protocol:{row.protocol}", "protocol.verifying", row.event_id, row.camera, at=now,
+                     run=row.id, messages=len(deliveries), unreachable=missing, timeout_s=verify.timeout_s)
+
+    def _advance(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+        """Run steps until a wait or the end."""
+        actor = f"protocol:{row.protocol}"
+        while row.step < len(protocol.steps):
+            step = protocol.steps[row.step]
+            if step.wait_ack is not None:
+                disposition = _disposition(session, row.event_id)
+                if disposition is not None and disposition.acknowledged_at is not None:
+                    row.state, row.wake_at, row.updated_at = "done", None, now
+                    audit.append(session, actor, "protocol.acknowledged", row.event_id, row.camera, at=now,
+                                 run=row.id, by=disposition.actor, remaining_steps=len(protocol.steps) - row.step - 1)
+                    return
+                if row.wake_at is None:
+                    row.state, row.wake_at, row.updated_at = "waiting_ack", now + step.wait_ack.timeout_s, now
+                    audit.append(session, actor, "protocol.waiting_ack", row.event_id, row.camera, at=now,
+                                 run=row.id, step=row.step, timeout_s=step.wait_ack.timeout_s)
+                    return
+                if now < row.wake_at:
+                    return
+                row.escalated, row.wake_at, row.state = 1, None, "running"
+                audit.append(session, actor, "protocol.escalating", row.event_id, row.camera, at=now, run=row.id,
+                             step=row.step, reason=f"not acknowledged within {step.wait_ack.timeout_s:g} s")
+                row.step += 1
+                continue
+            kind = self._kind(row)
+            deliveries, missing = step_deliveries(self.settings, self._ref(row), row.step, step, kind, now)
+            self.outbox.enqueue(deliveries, session)
+            audit.append(session, actor, "protocol.step", row.event_id, row.camera, at=now, run=row.id,
+                         step=row.step, step_kind=step.kind, message_kind=kind, deliveries=len(deliveries),
+                         unreachable=missing)
+            row.step += 1
+        row.state, row.wake_at, row.updated_at = "done", None, now
+        audit.append(session, actor, "protocol.done", row.event_id, row.camera, at=now, run=row.id)
+
+    @staticmethod
+    def _kind(row: ProtocolRunRow) -> MessageKind:
+        if row.escalated:
+            return "escalation"
+        return "camera_offline" if row.trigger == "camera_offline" else "alert"
+
+    @staticmethod
+    def _ref(row: ProtocolRunRow) -> RunRef:
+        return RunRef(row.id, row.event_id or row.subject, row.protocol, dict(row.context))
+
+
+def _disposition(session: Session, event_id: str | None) -> DispositionRow | None:
+    return None if event_id is None else session.get(DispositionRow, event_id)

@@ -1,0 +1,108 @@
+"""Alerts inside `gunwatch watch`: threat events and camera health in, protocols run, the outbox delivering.
+
+The pipeline thread only hands events over (a queue): the alert thread starts and advances protocol runs
+and the outbox's lane workers send, so neither a slow database write nor a slow channel ever holds up
+the cameras.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from gunwatch.alerts.channels.registry import open_channels
+from gunwatch.alerts.event_actions import EventActions
+from gunwatch.alerts.outbox import Outbox
+from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
+from gunwatch.alerts.outbox.dispatcher import Dispatcher
+from gunwatch.alerts.outbox.executor import DeliveryExecutor
+from gunwatch.alerts.protocols.engine import ACTIVE_STATES, ProtocolEngine
+from gunwatch.config.alerts import AlertSettings
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.events.store.schema import ProtocolRunRow
+from gunwatch.video.health import HealthChange
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25  # how often waits (verification, acknowledgement) are checked; also how soon a CLI answer counts
+OFFLINE_STATES = ("offline", "stalled")
+
+
+class AlertService:
+    def __init__(self, settings: AlertSettings, store: EventStore, poll_s: float | None = None):
+        self.settings, self.store = settings, store
+        self.channels = open_channels(settings.channels)
+        self.outbox = Outbox(store)
+        self.executor = DeliveryExecutor(self.channels)
+        self.dispatcher = Dispatcher(self.outbox, self.executor, **({} if poll_s is None else {"poll_s": poll_s}))
+        self.engine = ProtocolEngine(settings, store, self.outbox, self.dispatcher.wake)
+        self.actions = EventActions(store, self.outbox)
+        self._inbox: queue.Queue[ThreatEvent | HealthChange] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+
+    @property
+    def lanes(self) -> list[str]:
+        return [*self.channels, CALL_LANE, COMMAND_LANE]
+
+    def start(self) -> AlertService:
+        self.dispatcher.start(self.lanes)
+        self._thread.start()
+        return self
+
+    def submit_event(self, event: ThreatEvent) -> None:
+        """From the pipeline thread: returns at once."""
+        self._inbox.put(event)
+
+    def submit_health(self, change: HealthChange) -> None:
+        """From a camera's thread: returns at once."""
+        self._inbox.put(change)
+
+    def close(self, drain_s: float = 10.0) -> None:
+        """Handle what was submitted, deliver what is due (up to `drain_s`), then stop. What is still
+        undelivered stays in the outbox and goes out at the next start."""
+        self._stop.set()
+        self._thread.join(drain_s)
+        if not self.dispatcher.drain(drain_s):
+            log.warning("alerts: deliveries still pending at exit; they go out at the next start")
+        self.dispatcher.stop()
+        self.executor.close()
+
+    # --- the alert thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._inbox.get(timeout=TICK_S)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._handle(item)
+                self.engine.tick()
+            except Exception:  # a store outage or a bug: logged, and the thread keeps serving
+                log.exception("alerts: failed to handle %s", type(item).__name__ if item is not None else "a tick")
+            if self._stop.is_set() and self._inbox.empty():
+                return
+
+    def _handle(self, item: ThreatEvent | HealthChange) -> None:
+        if isinstance(item, ThreatEvent):
+            self.engine.on_event(item)
+        elif isinstance(item, HealthChange):
+            if item.state in OFFLINE_STATES:
+                self.engine.on_camera_offline(item.camera, item.reason, item.at)
+            elif item.state == "online":
+                self._camera_back(item.camera)
+
+    def _camera_back(self, camera: str) -> None:
+        """A camera back online: its offline protocol stops, and whoever it told gets an all-clear."""
+        with self.store.read_session() as session:
+            subjects = [row.subject for row in session.query(ProtocolRunRow).filter(
+                ProtocolRunRow.camera == camera, ProtocolRunRow.trigger == "camera_offline",
+                ProtocolRunRow.state.in_((*ACTIVE_STATES, "done")))]
+        for subject in dict.fromkeys(subjects):
+            result = self.actions.withdraw_incident(subject, "pipeline", f"camera {camera} is back online")
+            if result.withdrawals:
+                self.dispatcher.wake()

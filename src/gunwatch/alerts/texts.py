@@ -1,0 +1,68 @@
+"""What each kind of message says: titles people can act on from a lock screen, bodies with the facts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gunwatch.alerts.message import AlertMessage, MessageKind
+
+
+def _clock(at: float | None) -> str:
+    return "?" if at is None else datetime.fromtimestamp(at).astimezone().strftime("%H:%M:%S")
+
+
+def _where(context: dict[str, Any]) -> str:
+    camera = context.get("camera") or "?"
+    zone = context.get("zone")
+    return f"{camera} ({zone})" if zone else camera
+
+
+TITLES: dict[str, str] = {
+    "pre_alert": "VERIFY: possible gun on {where}",
+    "alert": "GUN DETECTED: {where}",
+    "escalation": "ESCALATION: gun on {where}, nobody acknowledged",
+    "cancel": "CANCELLED (false alarm): {where}",
+    "all_clear": "ALL CLEAR: {where}",
+    "camera_offline": "CAMERA OFFLINE: {where}",
+}
+
+
+def title(kind: MessageKind, context: dict[str, Any]) -> str:
+    site = context.get("site")
+    text = TITLES[kind].format(where=_where(context))
+    return f"[{site}] {text}" if site else text
+
+
+def body(kind: MessageKind, context: dict[str, Any]) -> str:
+    where, score = _where(context), context.get("score")
+    seen = f"first seen {_clock(context.get('first_seen'))}, confirmed {_clock(context.get('confirmed_at'))}"
+    score_text = f"score {score:.2f}" if isinstance(score, int | float) else "score ?"
+    lines = {
+        "pre_alert": [f"Possible handgun on camera {where} ({score_text}, {seen}).",
+                      "Look at the snapshot: confirm, or mark a false alarm. No answer soon: the protocol goes on."],
+        "alert": [f"Handgun detected on camera {where} ({score_text}, {seen}).", "Follow the site's protocol."],
+        "escalation": [f"Handgun detected on camera {where} ({score_text}, {seen}).",
+                       "Nobody acknowledged the alert in time: you are being told as the next group."],
+        "cancel": [f"The alert for camera {where} was a FALSE ALARM. Stand down: do not act on it."],
+        "all_clear": [f"The threat on camera {where} is resolved. All clear."],
+        "camera_offline": [f"Camera {where} stopped sending video: {context.get('reason') or 'no reason given'}.",
+                           "Check the camera: an attacker may disable cameras first."],
+    }[kind]
+    if context.get("actor") and kind in ("cancel", "all_clear"):
+        lines.append(f"Marked by {context['actor']}" + (f": {context['note']}" if context.get("note") else "."))
+    if context.get("event_id"):
+        lines.append(f"Event {context['event_id']}.")
+    return "\n".join(lines)
+
+
+def make_message(key: str, kind: MessageKind, context: dict[str, Any], created_at: float, *,
+                 recipient: str | None = None, step: int | None = None,
+                 links: dict[str, str] | None = None) -> AlertMessage:
+    return AlertMessage(
+        key=key, kind=kind, title=title(kind, context), body=body(kind, context), camera=context.get("camera"),
+        event_id=context.get("event_id"), zone=context.get("zone"), score=context.get("score"),
+        first_seen=context.get("first_seen"), confirmed_at=context.get("confirmed_at"), created_at=created_at,
+        site=context.get("site"), protocol=context.get("protocol"), step=step, recipient=recipient,
+        snapshot=context.get("snapshot"), snapshot_url=context.get("snapshot_url"), links=links or {},
+    )

@@ -1,0 +1,276 @@
+"""The `alerts` section of the site file: channels, recipients and groups, and the safety protocols."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from gunwatch.config.base import Name, StrictModel
+from gunwatch.config.errors import ReferenceProblems
+
+ChannelKind = Literal["webhook", "mqtt", "smtp", "file", "apprise"]
+# Schemes with an adapter of our own; any other scheme is handed to apprise (slack://, tgram://, json://, ...).
+OWN_SCHEMES: dict[str, ChannelKind] = {
+    "http": "webhook",
+    "https": "webhook",
+    "mqtt": "mqtt",
+    "mqtts": "mqtt",
+    "smtp": "smtp",
+    "smtps": "smtp",
+    "file": "file",
+}
+
+
+def channel_kind(url: str) -> ChannelKind:
+    return OWN_SCHEMES.get(urlsplit(url).scheme.lower(), "apprise")
+
+
+class RetrySettings(StrictModel):
+    """How the outbox retries a channel that fails: exponential backoff with jitter, up to a limit."""
+
+    initial_s: float = Field(0.5, gt=0, description="first wait after a failure")
+    max_s: float = Field(60.0, gt=0, description="longest wait between attempts")
+    max_attempts: int = Field(50, ge=1, description="attempts before a delivery is given up as failed")
+
+
+class ChannelConfig(StrictModel):
+    """One channel, by URL. The scheme picks the adapter:
+
+    - `http(s)://` a webhook: JSON POST, signed with HMAC-SHA256 when `secret` is set
+    - `mqtt(s)://HOST:PORT` an MQTT broker (paho): `TOPIC_PREFIX/events` and `TOPIC_PREFIX/CAMERA/threat`
+    - `smtp(s)://USER:PASS@HOST:PORT?starttls=yes` email with the snapshot attached
+    - `file://PATH` a local JSON Lines file (the demo's sink)
+    - anything else goes to apprise: `slack://`, `tgram://`, `twilio://`, `ntfy://`, `json://`, `mailto://`...
+    """
+
+    # repr=False: channel URLs carry tokens and passwords; print `redact_url(config.url)` instead.
+    url: str = Field(repr=False, description="where messages go; the scheme picks the adapter")
+    timeout_s: float = Field(10.0, gt=0, le=300, description="a send that takes longer fails (and is retried)")
+    secret: str | None = Field(None, repr=False, description="webhook: key of the X-Gunwatch-Signature HMAC")
+    topic_prefix: str = Field("gunwatch", min_length=1, description="mqtt: first level of every topic")
+    discovery: bool = Field(False, description="mqtt: publish Home Assistant discovery for each camera")
+    sender: str | None = Field(None, description="smtp: the From address (default: gunwatch@HOST)")
+    attach_snapshot: bool = Field(True, description="attach the snapshot JPEG where the channel can carry files")
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    max_per_minute: int = Field(30, ge=1, description="rate limit: messages per minute to one address")
+
+    @field_validator("url")
+    @classmethod
+    def _has_scheme(cls, url: str) -> str:
+        if "://" not in url:
+            raise ValueError("must be a URL such as https://host/hook, mqtt://host:1883 or slack://tokens")
+        return url
+
+    @property
+    def kind(self) -> ChannelKind:
+        return channel_kind(self.url)
+
+    @property
+    def needs_address(self) -> bool:
+        """Email, and apprise URLs with a `{to}` slot, reach each recipient at their own address; the other
+        channels have one destination and get one message per step."""
+        return self.kind == "smtp" or (self.kind == "apprise" and "{to}" in self.url)
+
+
+# --- who is told ------------------------------------------------------------------------------------------
+
+class Recipient(StrictModel):
+    """A person (or a desk) and their address on each channel that needs one (email, phone, chat id).
+
+    Channels with a single destination (a webhook, an MQTT broker, a file) need no address: listing such
+    a channel in a notify step reaches it once per recipient, with the recipient named in the message.
+    """
+
+    name: str | None = Field(None, description="how messages and the audit log name them (default: the key)")
+    addresses: dict[str, str] = Field(
+        default_factory=dict, description="channel name -> address on that channel (an email, a phone number...)"
+    )
+
+
+# A target in a step's `to:` list: a recipient's name, or `group:NAME` for every member of a group.
+Target = str
+
+
+class NotifyStep(StrictModel):
+    """Tell recipients over channels (every recipient on every listed channel where it can be reached)."""
+
+    to: list[Target] = Field(min_length=1, description="recipients and group:NAME")
+    via: list[str] = Field(min_length=1, description="channel names")
+
+
+class CallStep(StrictModel):
+    """Call an HTTP endpoint: an access-control lockdown, door locks. `cancel` is called on a false alarm
+    or all-clear (unlock), when this call was made."""
+
+    url: str = Field(repr=False)
+    method: Literal["POST", "PUT", "GET", "DELETE", "PATCH"] = "POST"
+    body: dict[str, object] | None = Field(None, description="JSON body; {camera}, {zone}, {score}, {event_id} filled")
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    secret: str | None = Field(None, repr=False, description="sign the body like the webhook channel")
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    cancel: CallStep | None = Field(None, description="the call that undoes this one")
+
+
+class PublishStep(StrictModel):
+    """Publish on an MQTT channel: sirens, lights, a PA system. `cancel_payload` is published on a false
+    alarm or all-clear, when this publish was made."""
+
+    channel: str = Field(description="an mqtt:// channel's name")
+    topic: str = Field(min_length=1)
+    payload: str | dict[str, object] = Field("ON", description="text or JSON; {camera}, {zone}... filled in")
+    retain: bool = False
+    cancel_payload: str | dict[str, object] | None = None
+
+
+class RunStep(StrictModel):
+    """Run a local command (no shell), e.g. a spoken announcement: [espeak-ng, "Lockdown. {camera}"]."""
+
+    command: list[str] = Field(min_length=1)
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+    cancel_command: list[str] | None = Field(None, description="run on a false alarm or all-clear, when this ran")
+
+
+class WaitAckStep(StrictModel):
+    """Wait for someone to acknowledge the event. Acknowledged in time: the protocol ends here. Not: the
+    steps after this one run, as an escalation (their messages say nobody answered)."""
+
+    timeout_s: float = Field(gt=0, le=86400)
+
+
+class Step(StrictModel):
+    """One step of a protocol: exactly one of its keys."""
+
+    notify: NotifyStep | None = None
+    call: CallStep | None = None
+    publish: PublishStep | None = None
+    run: RunStep | None = None
+    wait_ack: WaitAckStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Step:
+        given = [name for name in STEP_KINDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)}; got {', '.join(given) or 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in STEP_KINDS if getattr(self, name) is not None)
+
+
+STEP_KINDS = ("notify", "call", "publish", "run", "wait_ack")
+
+
+# --- when a protocol runs ---------------------------------------------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class TimeWindow(StrictModel):
+    """Days and a time of day (the site's local time); `to` before `from` runs past midnight."""
+
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
+    start: str = Field("00:00", alias="from", description="HH:MM")
+    end: str = Field("24:00", alias="to", description="HH:MM, or 24:00 for the end of the day")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if value != "24:00" and not _CLOCK.match(value):
+            raise ValueError(f"must be a time of day as HH:MM, got {value!r}")
+        return value
+
+
+class Trigger(StrictModel):
+    """What starts a protocol: a threat event (on these cameras and zones, above a score, in a schedule), or
+    a camera going offline (an attacker may disable cameras first)."""
+
+    on: Literal["threat", "camera_offline"] = "threat"
+    cameras: list[str] | None = Field(None, description="camera names (default: every camera)")
+    zones: list[str] | None = Field(None, description="zone names (default: any zone, or none)")
+    min_score: float = Field(0.0, ge=0, le=1)
+    schedule: list[TimeWindow] | None = Field(None, description="when the protocol applies (default: always)")
+
+
+class Verification(StrictModel):
+    """A human check before the protocol runs: verifiers get a pre-alert with the snapshot. Confirm goes
+    on, false alarm stops, and no answer within `timeout_s` goes on (fail-safe)."""
+
+    to: list[Target] = Field(min_length=1)
+    via: list[str] = Field(min_length=1)
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+
+
+class Protocol(StrictModel):
+    """A site's pre-defined response: a trigger and ordered steps."""
+
+    trigger: Trigger = Field(default_factory=Trigger)
+    verify: Verification | None = None
+    steps: list[Step] = Field(min_length=1)
+    cooldown_s: float = Field(
+        300.0, ge=0, description="a new event on a camera whose run is still active within this merges into it"
+    )
+
+
+class LinkSettings(StrictModel):
+    """Signed links in messages (ack, confirm, false alarm, resolve), served by `gunwatch serve`."""
+
+    base_url: str | None = Field(None, description="e.g. http://gunwatch.local:8780 (default: no links)")
+    secret: str | None = Field(None, repr=False, description="signing key, at least 16 characters; use ${ENV}")
+    expire_s: float = Field(24 * 3600.0, gt=0, description="a link stops working after this")
+
+    @model_validator(mode="after")
+    def _secret_with_links(self) -> LinkSettings:
+        if self.base_url is not None and (self.secret is None or len(self.secret) < 16):
+            raise ValueError("links need a secret of at least 16 characters (e.g. secret: ${GUNWATCH_LINK_SECRET})")
+        return self
+
+
+class AlertSettings(StrictModel):
+    """Channels, who is told, and the protocols that run on their own."""
+
+    site_name: str = Field("gunwatch", description="named in every message")
+    channels: dict[Name, ChannelConfig] = Field(default_factory=dict)
+    recipients: dict[Name, Recipient] = Field(default_factory=dict)
+    groups: dict[Name, list[str]] = Field(default_factory=dict, description="group name -> recipient names")
+    protocols: dict[Name, Protocol] = Field(default_factory=dict)
+    links: LinkSettings = Field(default_factory=LinkSettings)
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> AlertSettings:
+        problems: list[tuple[str, str]] = []
+        for group, members in self.groups.items():
+            problems += [(f"groups.{group}", f"no recipient {m!r}") for m in members if m not in self.recipients]
+        for name, recipient in self.recipients.items():
+            problems += [(f"recipients.{name}.addresses", f"no channel {c!r}") for c in recipient.addresses
+                         if c not in self.channels]
+        for name, protocol in self.protocols.items():
+            where = f"protocols.{name}"
+            if protocol.verify is not None:
+                problems += self._check_targets(f"{where}.verify", protocol.verify.to, protocol.verify.via)
+            for index, step in enumerate(protocol.steps):
+                if step.notify is not None:
+                    problems += self._check_targets(f"{where}.steps[{index}].notify", step.notify.to, step.notify.via)
+                if step.publish is not None:
+                    channel = self.channels.get(step.publish.channel)
+                    if channel is None or channel.kind != "mqtt":
+                        problems.append((f"{where}.steps[{index}].publish.channel",
+                                         f"no mqtt channel {step.publish.channel!r}"))
+        if problems:
+            raise ReferenceProblems(problems)
+        return self
+
+    def _check_targets(self, where: str, targets: list[str], via: list[str]) -> list[tuple[str, str]]:
+        problems = [(f"{where}.via", f"no channel {c!r}") for c in via if c not in self.channels]
+        for target in targets:
+            group = target.removeprefix("group:")
+            if target.startswith("group:") and group not in self.groups:
+                problems.append((f"{where}.to", f"no group {group!r}"))
+            elif not target.startswith("group:") and target not in self.recipients:
+                problems.append((f"{where}.to", f"no recipient {target!r}"))
+        return problems

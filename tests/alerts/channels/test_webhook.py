@@ -1,0 +1,144 @@
+"""The webhook channel against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import pytest
+
+from gunwatch.alerts.channels.base import DeliveryError
+from gunwatch.alerts.channels.webhook import WebhookChannel, call_endpoint, sign, verify_signature
+from gunwatch.alerts.message import AlertMessage
+from gunwatch.config.alerts import ChannelConfig
+from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
+
+SECRET = "s3cret-key"
+
+
+def message(**changes: object) -> AlertMessage:
+    fields: dict[str, object] = {
+        "key": "evt-42:alert:ops@example.org",
+        "kind": "alert",
+        "title": "Gun detected: lobby",
+        "body": "A person with a gun at the lobby entrance.",
+        "camera": "lobby",
+        "event_id": "evt-42",
+        "score": 0.91,
+        "created_at": 1_700_000_000.0,
+        "links": {"ack": "https://gunwatch.local/ack/abc"},
+    }
+    return AlertMessage(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def channel(url: str, **settings: object) -> WebhookChannel:
+    return WebhookChannel("ops-hook", ChannelConfig(url=url, **settings))  # type: ignore[arg-type]
+
+
+def test_message_fields_and_headers_arrive(http_receiver: HttpReceiver) -> None:
+    channel(http_receiver.url("/hook")).send(message(), address="ignored@example.org")
+    [request] = http_receiver.wait_for(1)
+    assert (request.method, request.path) == ("POST", "/hook")
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["x-gunwatch-key"] == "evt-42:alert:ops@example.org"
+    assert request.headers["x-gunwatch-kind"] == "alert"
+    assert abs(int(request.headers["x-gunwatch-timestamp"]) - time.time()) < 60
+    assert "x-gunwatch-signature" not in request.headers  # no secret configured
+    assert request.json == message().to_json()  # the address is not added: the message's recipient says it
+    assert AlertMessage.from_json(request.json) == message()
+
+
+def test_signature_verifies_only_with_the_right_secret_body_and_time(http_receiver: HttpReceiver) -> None:
+    channel(http_receiver.url(), secret=SECRET).send(message(), None)
+    [request] = http_receiver.wait_for(1)
+    assert request.headers["x-gunwatch-signature"].startswith("sha256=")
+    assert verify_signature(SECRET, request.headers, request.body)
+    assert not verify_signature("wrong-secret", request.headers, request.body)
+    assert not verify_signature(SECRET, request.headers, request.body.replace(b"lobby", b"garage"))
+    assert not verify_signature(SECRET, {k: v for k, v in request.headers.items() if "signature" not in k}, b"")
+
+
+def test_old_or_altered_timestamp_is_rejected() -> None:
+    body = b'{"kind":"alert"}'
+    old = int(time.time()) - 301
+    headers = {"X-Gunwatch-Timestamp": str(old), "X-Gunwatch-Signature": sign(SECRET, old, body)}
+    assert not verify_signature(SECRET, headers, body)  # a replay of a captured request
+    assert verify_signature(SECRET, headers, body, max_age_s=600)
+    moved = {**headers, "X-Gunwatch-Timestamp": str(int(time.time()))}
+    assert not verify_signature(SECRET, moved, body)  # a fresh timestamp on an old signature
+    assert not verify_signature(SECRET, {**headers, "X-Gunwatch-Timestamp": "soon"}, body)
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, True), (408, True), (400, False)])
+def test_error_answers(http_receiver: HttpReceiver, status: int, retryable: bool) -> None:
+    http_receiver.set_mode("fail", status=status)
+    with pytest.raises(DeliveryError) as caught:
+        channel(http_receiver.url()).send(message(), None)
+    assert caught.value.retryable is retryable
+    assert f"HTTP {status}" in caught.value.reason and "'ops-hook'" in caught.value.reason
+
+
+def test_hanging_receiver_fails_within_the_timeout(http_receiver: HttpReceiver) -> None:
+    http_receiver.set_mode("hang")
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        channel(http_receiver.url(), timeout_s=0.5).send(message(), None)
+    assert time.monotonic() - started < 3
+    assert caught.value.retryable and "no answer within 0.5 s" in caught.value.reason
+
+
+def test_receiver_down_then_up(http_receiver: HttpReceiver) -> None:
+    hook = channel(http_receiver.url("/hook"), timeout_s=2)
+    http_receiver.stop()
+    with pytest.raises(DeliveryError) as caught:
+        hook.send(message(), None)
+    assert caught.value.retryable and "ConnectError" in caught.value.reason
+    http_receiver.start()  # same port: the retry reaches it
+    hook.send(message(), None)
+    assert http_receiver.wait_for(1)[0].json["key"] == message().key
+
+
+def test_reason_hides_the_password(http_receiver: HttpReceiver) -> None:
+    http_receiver.set_mode("fail")
+    url = f"http://user:hunter2@127.0.0.1:{http_receiver.port}/hook?token=abc"
+    with pytest.raises(DeliveryError) as caught:
+        channel(url).send(message(), None)
+    assert "hunter2" not in caught.value.reason and "abc" not in caught.value.reason
+    assert "user:***@127.0.0.1" in caught.value.reason
+
+
+def test_snapshot_attached_as_base64(http_receiver: HttpReceiver, tmp_path: Path) -> None:
+    jpeg = tmp_path / "snap.jpg"
+    jpeg.write_bytes(b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9")
+    channel(http_receiver.url()).send(message(snapshot=str(jpeg)), None)
+    [request] = http_receiver.wait_for(1)
+    assert base64.b64decode(request.json["snapshot_jpeg_base64"]) == jpeg.read_bytes()
+    assert request.json["snapshot"] == str(jpeg)
+
+
+def test_snapshot_left_out_when_off_missing_or_too_large(http_receiver: HttpReceiver, tmp_path: Path) -> None:
+    large = tmp_path / "large.jpg"
+    large.write_bytes(b"\0" * (2 * 1024 * 1024))
+    small = tmp_path / "small.jpg"
+    small.write_bytes(b"jpeg")
+    channel(http_receiver.url(), attach_snapshot=False).send(message(snapshot=str(small)), None)
+    channel(http_receiver.url()).send(message(snapshot=str(tmp_path / "missing.jpg")), None)
+    channel(http_receiver.url()).send(message(snapshot=str(large)), None)
+    assert all("snapshot_jpeg_base64" not in request.json for request in http_receiver.wait_for(3))
+
+
+def test_call_endpoint_for_protocol_steps(http_receiver: HttpReceiver) -> None:
+    status = call_endpoint(
+        http_receiver.url("/doors/lockdown"), "PUT", {"locked": True}, {"X-Api": "1"}, 2.0, secret=SECRET
+    )
+    [request] = http_receiver.wait_for(1)
+    assert status == 200
+    assert (request.method, request.path, request.json) == ("PUT", "/doors/lockdown", {"locked": True})
+    assert request.headers["x-api"] == "1" and verify_signature(SECRET, request.headers, request.body)
+
+
+def test_call_endpoint_unusable_url_is_not_retryable() -> None:
+    with pytest.raises(DeliveryError) as caught:
+        call_endpoint("ftp://127.0.0.1/x", "POST", {}, None, 1.0)
+    assert not caught.value.retryable

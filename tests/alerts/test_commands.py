@@ -1,0 +1,126 @@
+"""run_command: real programs, real timeouts, real process groups."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gunwatch.alerts.channels.base import DeliveryError
+from gunwatch.alerts.commands import OUTPUT_LIMIT, run_command, substitute
+from support.waiting import wait_until
+
+VARS = {"camera": "entrance", "zone": "hall", "score": "0.91", "event_id": "evt-7"}
+
+
+def test_espeak_writes_a_wav(tmp_path: Path) -> None:
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        reason = "espeak-ng not installed (apt-get install espeak-ng)"
+        if os.environ.get("GUNWATCH_REQUIRE_ESPEAK") == "1":  # CI: a missing package must not pass unseen
+            pytest.fail(f"espeak test required (GUNWATCH_REQUIRE_ESPEAK=1) but {reason}")
+        pytest.skip(reason)
+    wav = tmp_path / "lockdown.wav"
+    result = run_command([espeak, "-w", str(wav), "Lockdown. Gun seen at the {camera}."], 20.0, text_vars=VARS)
+    assert result.returncode == 0
+    assert result.argv[-1] == "Lockdown. Gun seen at the entrance."
+    data = wav.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) > 10_000
+
+
+def test_placeholders_are_filled_and_unknown_ones_kept() -> None:
+    arguments = ["{camera}/{zone}", "{score} {event_id}", "{unknown} {camera:>10}", "{missing:>4}", '{"json": 1}']
+    arguments += ["{", "$HOME `id`"]
+    script = "import sys; print('|'.join(sys.argv[1:]))"
+    result = run_command([sys.executable, "-c", script, *arguments], 10.0, text_vars=VARS)
+    assert result.stdout.strip().split("|") == [
+        "entrance/hall",
+        "0.91 evt-7",
+        "{unknown}   entrance",
+        "{missing:>4}",
+        '{"json": 1}',
+        "{",
+        "$HOME `id`",  # no shell: nothing expands
+    ]
+
+
+def test_the_program_is_never_substituted() -> None:
+    assert substitute(["{camera}", "{camera}"], VARS) == ["{camera}", "entrance"]
+    assert substitute(["echo", "{camera}"], None) == ["echo", "{camera}"]
+
+
+def test_env_is_added_to_the_environment() -> None:
+    script = "import os; print(os.environ['GUNWATCH_ZONE'], bool(os.environ.get('PATH')))"
+    result = run_command([sys.executable, "-c", script], 10.0, env={"GUNWATCH_ZONE": "hall"})
+    assert result.stdout.split() == ["hall", "True"]
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as slow:
+        # The shell starts a child of its own; killing only the shell would leave `sleep 5` running.
+        run_command(["sh", "-c", f"sleep 5 & echo $! > {pid_file}; echo waiting >&2; wait"], 0.3)
+    assert time.monotonic() - started < 2.0
+    assert slow.value.retryable
+    assert "'sh' timed out after 0.3 s" in slow.value.reason and "waiting" in slow.value.reason
+    child = int(pid_file.read_text())
+    assert wait_until(lambda: not _alive(child), timeout=2.0)
+
+
+def test_plain_sleep_times_out() -> None:
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as slow:
+        run_command(["sleep", "5"], 0.3)
+    assert slow.value.retryable and time.monotonic() - started < 2.0
+
+
+def test_non_zero_exit_is_retryable_with_code_and_last_stderr_line() -> None:
+    script = "import sys; print('first', file=sys.stderr); print('speaker busy', file=sys.stderr); sys.exit(3)"
+    with pytest.raises(DeliveryError) as failed:
+        run_command([sys.executable, "-c", script], 10.0)
+    assert failed.value.retryable
+    assert f"{sys.executable!r} exited with code 3: speaker busy" in failed.value.reason
+
+
+def test_killed_by_a_signal() -> None:
+    with pytest.raises(DeliveryError) as killed:
+        run_command(["sh", "-c", "kill -TERM $$"], 10.0)
+    assert killed.value.retryable and "SIGTERM" in killed.value.reason
+
+
+def test_missing_program_is_not_retryable(tmp_path: Path) -> None:
+    with pytest.raises(DeliveryError) as missing:
+        run_command(["gunwatch-no-such-program", "x"], 5.0)
+    assert not missing.value.retryable
+    assert "'gunwatch-no-such-program'" in missing.value.reason and "not found" in missing.value.reason
+
+    not_executable = tmp_path / "script.sh"
+    not_executable.write_text("#!/bin/sh\necho hi\n")
+    with pytest.raises(DeliveryError) as denied:
+        run_command([str(not_executable)], 5.0)
+    assert not denied.value.retryable
+
+    with pytest.raises(DeliveryError) as empty:
+        run_command([], 5.0)
+    assert not empty.value.retryable
+
+
+def test_output_is_captured_and_truncated() -> None:
+    script = "import sys; sys.stdout.write('a' * 10000 + 'END'); sys.stderr.write('warning')"
+    result = run_command([sys.executable, "-c", script], 10.0)
+    assert len(result.stdout) == OUTPUT_LIMIT and result.stdout.endswith("END")
+    assert result.stderr == "warning" and result.duration_s > 0
+
+
+def _alive(pid: int) -> bool:
+    # A killed child of a killed shell is reparented; where nobody reaps it, it lingers as a zombie: dead too.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
