@@ -27,6 +27,8 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/gunwatch watch --config configs/demo.yaml --until-done
 	$(BIN)/gunwatch event list --config configs/demo.yaml
+	$(BIN)/gunwatch event show --config configs/demo.yaml
+	@echo "alerts delivered to the demo's local sink: runs/demo/alerts.jsonl, shown by runs/demo/alerts.html"
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests scripts

@@ -408,6 +408,92 @@ def event_list(
         typer.echo(json.dumps([event_json(event) for event in events]))
 
 
+@event_app.command("show")
+def event_show(
+    event_id: Annotated[str | None, typer.Argument(help="the event's id (default: the newest event)")] = None,
+    store: StoreOption = None,
+    config: SiteOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An event's whole history: its facts, disposition, protocol runs, every delivery and the audit log."""
+    from gunwatch.alerts.history import event_history, format_history, history_json
+
+    with open_store_to_read(store, config) as opened:
+        if opened is not None and event_id is None:
+            newest = opened.list_events(limit=1)
+            event_id = newest[0].id if newest else None
+        history = event_history(opened, event_id) if opened and event_id else None
+    if history is None:
+        raise fail(f"no event {event_id}" if event_id else "no events yet")
+    say(format_history(history))
+    if as_json:
+        typer.echo(json.dumps(history_json(history)))
+
+
+def _event_action(action: str, event_id: str, config: Path | None, store: str | None, by: str | None,
+                  note: str | None, wait: float) -> None:
+    from gunwatch.alerts.act_command import act, default_actor, deliver_withdrawals, withdrawal_lines
+    from gunwatch.alerts.event_actions import ActionRefused
+
+    with open_store_to_read(store, config) as opened:
+        if opened is None:
+            raise fail(f"no event {event_id}")
+        try:
+            result = act(opened, event_id, action, by or default_actor(), note)
+        except ActionRefused as error:
+            raise fail(str(error)) from None
+        verb = result.disposition.replace("_", " ")
+        say(f"event {event_id}: {verb}" + ("" if result.changed else " already; nothing new sent"))
+        if result.aborted_runs:
+            say(f"stopped {result.aborted_runs} protocol run(s): no further steps or escalations")
+        if not result.withdrawals:
+            return
+        if config is None:
+            say(f"{len(result.withdrawals)} cancel(s) queued; the running gunwatch watch delivers them "
+                "(give --config to deliver them from here)")
+            return
+        from gunwatch.config import load_site_config
+
+        delivered = deliver_withdrawals(opened, load_site_config(config), result.withdrawals, wait)
+        say(f"{len(delivered)} cancel(s) to everyone the alert reached:")
+        for line in withdrawal_lines(delivered):
+            say(line)
+
+
+ActorOption = Annotated[str | None, typer.Option("--by", help="who is acting (default: cli:USER)")]
+NoteOption = Annotated[str | None, typer.Option(help="a note kept in the audit log and sent with a cancel")]
+WaitOption = Annotated[float, typer.Option(min=0, help="seconds to wait for the cancels to be delivered")]
+EventArgument = Annotated[str, typer.Argument(help="the event's id (see gunwatch event list)")]
+
+
+@event_app.command("ack")
+def event_ack(event_id: EventArgument, config: SiteOption = None, store: StoreOption = None,
+              by: ActorOption = None, note: NoteOption = None) -> None:
+    """Acknowledge an event: someone is on it, so the protocol's escalations stop."""
+    _event_action("ack", event_id, config, store, by, note, 0.0)
+
+
+@event_app.command("confirm")
+def event_confirm(event_id: EventArgument, config: SiteOption = None, store: StoreOption = None,
+                  by: ActorOption = None, note: NoteOption = None) -> None:
+    """Confirm a real gun: a protocol waiting for verification goes on at once."""
+    _event_action("confirm", event_id, config, store, by, note, 0.0)
+
+
+@event_app.command("false-alarm")
+def event_false_alarm(event_id: EventArgument, config: SiteOption = None, store: StoreOption = None,
+                      by: ActorOption = None, note: NoteOption = None, wait: WaitOption = 30.0) -> None:
+    """Mark a false alarm: the protocol stops and everyone the alert reached gets a cancel."""
+    _event_action("false-alarm", event_id, config, store, by, note, wait)
+
+
+@event_app.command("resolve")
+def event_resolve(event_id: EventArgument, config: SiteOption = None, store: StoreOption = None,
+                  by: ActorOption = None, note: NoteOption = None, wait: WaitOption = 30.0) -> None:
+    """Resolve an event: the protocol stops and everyone the alert reached gets an all-clear."""
+    _event_action("resolve", event_id, config, store, by, note, wait)
+
+
 @camera_app.command("status")
 def camera_status(
     store: StoreOption = None,

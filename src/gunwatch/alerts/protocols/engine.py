@@ -97,7 +97,7 @@ class ProtocolEngine:
             session.add(row)
             session.flush()
             audit.append(session, actor, "protocol.started", subject, camera, at=now, run=row.id, trigger=trigger,
-                         score=context.get("score"))
+                         score=_rounded(context.get("score")))
             if protocol.verify is not None:
                 self._verify(session, row, protocol, now)
             else:
@@ -206,6 +206,10 @@ class ProtocolEngine:
     @staticmethod
     def _ref(row: ProtocolRunRow) -> RunRef:
         return RunRef(row.id, row.event_id or row.subject, row.protocol, dict(row.context))
+
+
+def _rounded(score: Any) -> Any:
+    return round(score, 3) if isinstance(score, float) else score
 
 
 def _disposition(session: Session, event_id: str | None) -> DispositionRow | None:

@@ -50,10 +50,11 @@ def format_events(events: list[ThreatEvent], store: str, camera: str | None = No
         return f"no threat events{of_camera} in {store}"
     header = ["id", "camera", "state", "score", "first seen", "last seen", "evidence"]
     rows = [
-        [e.id, e.camera, e.state, f"{e.max_score:.2f}", _seconds(e.first_seen), _seconds(e.last_seen), _evidence(e)]
+        [e.id, e.camera, e.state, f"{e.max_score:.2f}", seconds_text(e.first_seen), seconds_text(e.last_seen),
+         _evidence(e)]
         for e in events
     ]
-    return f"{len(events)} threat event(s){of_camera} in {store}, newest first:\n" + _table([header, *rows])
+    return f"{len(events)} threat event(s){of_camera} in {store}, newest first:\n" + text_table([header, *rows])
 
 
 def format_camera_status(cameras: list[CameraStatus], store: str) -> str:
@@ -61,18 +62,18 @@ def format_camera_status(cameras: list[CameraStatus], store: str) -> str:
         return f"no cameras in {store}"
     lines = [f"{len(cameras)} camera(s) in {store}:"]
     for camera in cameras:
-        state = f"{camera.state} since {_seconds(camera.state_at)}" if camera.state else "no health recorded yet"
+        state = f"{camera.state} since {seconds_text(camera.state_at)}" if camera.state else "no health recorded yet"
         about = ", ".join(filter(None, [camera.kind, camera.url]))
         lines.append(f"{camera.name}: {state}" + (f" ({about})" if about else ""))
-        lines += [f"  {line}" for line in _table([_change_row(change) for change in camera.recent]).splitlines()]
+        lines += [f"  {line}" for line in text_table([_change_row(change) for change in camera.recent]).splitlines()]
     return "\n".join(lines)
 
 
 def _change_row(change: HealthRecord) -> list[str]:
-    return [_seconds(change.at), change.state, change.reason or ""]
+    return [seconds_text(change.at), change.state, change.reason or ""]
 
 
-def _seconds(epoch: float | None) -> str:
+def seconds_text(epoch: float | None) -> str:
     return local_time(epoch, "seconds") or "-"
 
 
@@ -81,7 +82,7 @@ def _evidence(event: ThreatEvent) -> str:
     return " ".join(path for path in paths if path) or "-"
 
 
-def _table(rows: list[list[str]]) -> str:
+def text_table(rows: list[list[str]]) -> str:
     if not rows:
         return ""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
