@@ -377,6 +377,17 @@ def config_check(
             errors = [problem.to_json_dict() for problem in error.problems]
             typer.echo(json.dumps({"valid": False, "file": str(path), "errors": errors}))
         raise typer.Exit(code=1) from error
+    from gunwatch.alerts.channels.registry import ChannelSetupError, open_channels
+
+    try:  # building the adapters checks what pydantic cannot: an apprise URL apprise cannot read, say
+        for channel in open_channels(config.alerts.channels).values():
+            channel.close()
+    except ChannelSetupError as error:
+        say(f"error: {path}: {error}")
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "file": str(path), "errors": [
+                {"file": str(path), "line": None, "key": None, "message": str(error)}]}))
+        raise typer.Exit(code=1) from error
     summary = summarize_site(config, str(path))
     say(format_site_summary(summary))
     if as_json:

@@ -11,7 +11,11 @@ from gunwatch.cli import app
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "site.example.yaml"
 # The example's variables, fixed whatever the machine running the tests has set.
-EXAMPLE_ENV: dict[str, str | None] = {"CAMERA_PASSWORD": "hunter2", "CAMERA_USER": None, "GUNWATCH_DB": None}
+EXAMPLE_ENV: dict[str, str | None] = {
+    "CAMERA_PASSWORD": "hunter2", "CAMERA_USER": None, "GUNWATCH_DB": None, "SMTP_PASSWORD": "s3cret",
+    "TWILIO_SID": "AC123", "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key",
+    "MQTT_USER": None, "MQTT_PASSWORD": None,
+}
 
 
 def run(*args: str | Path, env: dict[str, str | None] | None = None):
@@ -33,7 +37,9 @@ def test_check_json() -> None:
     result = run("config", "check", EXAMPLE, "--json", env=EXAMPLE_ENV)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert list(payload) == ["valid", "file", "cameras", "model", "store", "warnings"]
+    assert list(payload) == ["valid", "file", "cameras", "model", "store", "warnings", "channels", "protocols"]
+    assert payload["channels"][2] == "ops_webhook: webhook https://ops.school.org/hooks/gunwatch"
+    assert "s3cret" not in result.stdout
     assert payload["valid"] is True
     assert payload["cameras"][0] == {
         "name": "lobby",

@@ -21,13 +21,20 @@ def test_a_file_with_one_camera_url_is_complete(tmp_path: Path) -> None:
     assert config.cameras["demo"].kind == "file"
 
 
+# The example's secrets: the camera's password and the alert channels' credentials.
+EXAMPLE_SECRETS = {"CAMERA_PASSWORD": "hunter2", "SMTP_PASSWORD": "s3cret", "TWILIO_SID": "AC123",
+                   "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key"}
+
+
 def test_the_example_validates_with_its_password_set() -> None:
-    config = load_site_config(EXAMPLE, environ={"CAMERA_PASSWORD": "hunter2"})
+    config = load_site_config(EXAMPLE, environ=EXAMPLE_SECRETS)
     lobby = config.cameras["lobby"]
     assert lobby.url == "rtsp://admin:hunter2@192.168.1.20:554/Streaming/Channels/101"
     assert (lobby.kind, len(lobby.zones), len(lobby.masks)) == ("rtsp", 2, 1)
     assert config.cameras["range"].loop
     assert config.store.url == "sqlite:///runs/gunwatch.db"
+    assert set(config.alerts.protocols) == {"lockdown", "cameras_down"}
+    assert config.alerts.channels["ops_webhook"].secret == "hook-key"
 
 
 def test_the_demo_site_of_make_run_validates_and_its_clip_is_there() -> None:
@@ -39,11 +46,20 @@ def test_the_demo_site_of_make_run_validates_and_its_clip_is_there() -> None:
 
 def test_the_example_names_its_password_variable_when_it_is_unset() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_site_config(EXAMPLE, environ={})
+        load_site_config(EXAMPLE, environ={**EXAMPLE_SECRETS, "CAMERA_PASSWORD": None})  # type: ignore[dict-item]
     assert str(caught.value) == (
         f"{EXAMPLE}: cameras.lobby.url: environment variable CAMERA_PASSWORD is not set"
         " (set it, or write ${CAMERA_PASSWORD:-default})"
     )
+
+
+def test_every_unset_secret_of_the_example_is_named_at_its_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_site_config(EXAMPLE, environ={})
+    keys = [problem.key for problem in caught.value.problems]
+    assert keys == ["cameras.lobby.url", "alerts.channels.office_email.url",
+                    "alerts.channels.sms.url", "alerts.channels.sms.url",  # its sid and its token
+                    "alerts.channels.ops_webhook.secret", "alerts.protocols.lockdown.steps[1].call.secret"]
 
 
 def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

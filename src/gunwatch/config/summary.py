@@ -29,6 +29,8 @@ class SiteSummary:
     model: str | None  # None: the shipped model
     store: str  # redacted
     warnings: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)  # "name: kind url" (redacted)
+    protocols: list[str] = field(default_factory=list)  # "name: trigger, N steps"
 
 
 def summarize_site(config: SiteConfig, file: str) -> SiteSummary:
@@ -45,7 +47,14 @@ def summarize_site(config: SiteConfig, file: str) -> SiteSummary:
         for name, camera in config.cameras.items()
     ]
     model = str(config.detector.model) if config.detector.model else None
-    return SiteSummary(file, cameras, model, redact_url(config.store.url), missing_local_sources(config))
+    alerts = config.alerts
+    channels = [f"{name}: {channel.kind} {redact_url(channel.url)}" for name, channel in alerts.channels.items()]
+    protocols = [
+        f"{name}: on {p.trigger.on}{' (verified first)' if p.verify else ''}, {_count(len(p.steps), 'step')}"
+        for name, p in alerts.protocols.items()
+    ]
+    return SiteSummary(file, cameras, model, redact_url(config.store.url), missing_local_sources(config),
+                       channels, protocols)
 
 
 def missing_local_sources(config: SiteConfig) -> list[str]:
@@ -74,6 +83,13 @@ def format_site_summary(summary: SiteSummary) -> str:
         )
     lines.append(f"model: {summary.model or 'the shipped model (or $GUNWATCH_MODEL)'}")
     lines.append(f"store: {summary.store}")
+    if summary.channels:
+        lines.append(f"alert channels: {len(summary.channels)}")
+        lines += [f"  {channel}" for channel in summary.channels]
+        lines.append(f"protocols: {len(summary.protocols)}")
+        lines += [f"  {protocol}" for protocol in summary.protocols]
+    else:
+        lines.append("alerts: no channels (events are stored, not sent)")
     lines += [f"warning: {warning}" for warning in summary.warnings]
     return "\n".join(lines)
 
