@@ -218,11 +218,27 @@ class Protocol(StrictModel):
 
 
 class LinkSettings(StrictModel):
-    """Signed links in messages (ack, confirm, false alarm, resolve), served by `gunwatch serve`."""
+    """Signed links in messages (ack, confirm, false alarm, resolve), served by `gunwatch watch`."""
 
     base_url: str | None = Field(None, description="e.g. http://gunwatch.local:8780 (default: no links)")
     secret: str | None = Field(None, repr=False, description="signing key, at least 16 characters; use ${ENV}")
     expire_s: float = Field(24 * 3600.0, gt=0, description="a link stops working after this")
+    listen: str = Field("127.0.0.1:8780", description="host:port the link endpoint listens on "
+                                                      "(gunwatch watch serves it when base_url is set)")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str) -> str:
+        # The same rule as gunwatch.web.server.parse_listen (not imported: config stays free of the web stack).
+        host, colon, port = listen.strip().rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host:
+            raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:8780; got {listen!r}")
+        if not colon or not host or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()) \
+                or not 1 <= int(port) <= 65535:
+            raise ValueError(f"must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8780; got {listen!r}")
+        return listen
 
     @model_validator(mode="after")
     def _secret_with_links(self) -> LinkSettings:

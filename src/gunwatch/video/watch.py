@@ -134,10 +134,10 @@ class WatchService:
         grown = [event for event in changes if event.state in ("open", "updated")]
         for event in grown:
             loop.snapshot(event, frame, detections)
-        self._publish(grown, notify=False)  # the same events again, now with their snapshot paths
-        if self.on_evidence is not None:
+        if self.on_evidence is not None:  # first: the alert path waits for the JPEG, not for another commit
             for event in grown:
                 self._guarded(self.on_evidence, event)
+        self._publish(grown, notify=False)  # the same events again, now with their snapshot paths
 
     def _publish(self, changes: list[ThreatEvent], notify: bool = True) -> None:
         for event in changes:

@@ -25,6 +25,7 @@ from gunwatch.video.analysis import FrameAnalyzer
 from gunwatch.video.health import HealthChange
 from gunwatch.video.status_line import status_table, status_text
 from gunwatch.video.watch import WatchService
+from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 MIN_SCORE_RISE = 0.05
@@ -54,6 +55,19 @@ def start_alerts(site: SiteConfig, store: EventStore) -> AlertService | None:
     return alerts
 
 
+def start_links(site: SiteConfig, store: EventStore, alerts: AlertService | None) -> LinkServer | None:
+    """The endpoint behind the action links in messages, when the site file gives them a base URL."""
+    links = site.alerts.links
+    if alerts is None or links.base_url is None or links.secret is None:
+        return None
+    from gunwatch.web.app import create_app
+
+    app = create_app(store, alerts.actions, links.secret, on_action=lambda _result: alerts.dispatcher.wake())
+    server = LinkServer(app, *parse_listen(links.listen)).start()
+    log.info("alerts: action links served on %s for %s", server.url, links.base_url)
+    return server
+
+
 def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float) -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades say so only when they fail
@@ -78,6 +92,13 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
     except ChannelSetupError as error:  # a channel that cannot be built: said before any camera opens
         store.close()
         raise ConfigError([ConfigProblem(str(config), str(error))]) from None
+    try:
+        link_server = start_links(site, store, alerts)
+    except LinkServerError as error:
+        if alerts is not None:
+            alerts.close(drain_s=0)
+        store.close()
+        raise ConfigError([ConfigProblem(str(config), str(error), "alerts.links.listen")]) from None
     on_health = alerts.submit_health if alerts is not None else None
     on_evidence = alerts.submit_event if alerts is not None else None
     service = build_service(site, on_event, on_health, store, on_evidence).start()
@@ -91,6 +112,8 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         service.stop()
         runner.join()
         service.close()
+        if link_server is not None:
+            link_server.stop()
         if alerts is not None:
             alerts.close()
         with printed:

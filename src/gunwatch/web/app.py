@@ -1,0 +1,167 @@
+"""The link endpoint: what a recipient's action link opens.
+
+`GET /act/TOKEN` only shows the event and one button; the action happens on `POST /act/TOKEN`. Mail scanners,
+chat link previews and browsers' prefetchers fetch every URL they see, so a GET must never acknowledge or
+cancel anything. The token (see gunwatch.alerts.links) is both the authorisation and the request: it names
+the event, the action and the recipient, and is checked on every request, the snapshot's included.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from gunwatch.alerts.event_actions import ActionRefused, ActionResult, EventActions
+from gunwatch.alerts.links import LinkClaim, LinkError, read_token
+from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.events.store.errors import StoreError
+from gunwatch.events.store.schema import DispositionRow
+from gunwatch.web.pages import CurrentDisposition, error_page, event_page, result_page
+
+log = logging.getLogger(__name__)
+
+# link action -> EventActions method
+METHODS = {"ack": "acknowledge", "confirm": "confirm", "false_alarm": "false_alarm", "resolve": "resolve"}
+MAX_NOTE = 500
+MAX_FORM_BYTES = 16 * 1024
+
+# The token in the URL is a credential: no caching, no Referer, no framing (a framed button invites
+# clickjacking), and nothing loaded from elsewhere.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+class PageError(Exception):
+    """Ends a request with an error page."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+def create_app(store: EventStore, actions: EventActions, secret: str,
+               on_action: Callable[[ActionResult], None] | None = None) -> FastAPI:
+    """`on_action` is called after each POSTed action (the alert service wakes its dispatcher with it, so the
+    cancels go out at once); its errors are logged, never shown: the action itself is already done."""
+    # No docs or OpenAPI pages: they load scripts from a CDN and have nothing to offer a recipient.
+    app = FastAPI(title="gunwatch links", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(PageError)
+    async def _page_error(_: Request, error: PageError) -> HTMLResponse:
+        return HTMLResponse(error_page(error.title, error.message), status_code=error.status)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, error: StoreError) -> HTMLResponse:
+        log.error("link endpoint: %s", error)
+        return HTMLResponse(error_page("Try again", "gunwatch cannot reach its event store right now."),
+                            status_code=503)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool.
+    @app.get("/act/{token}", response_class=HTMLResponse)
+    def show(token: str) -> HTMLResponse:
+        claim = _claim(secret, token)
+        event = _event(store, claim)
+        return HTMLResponse(event_page(token, claim, event, _disposition(store, event.id),
+                                       _snapshot(event) is not None))
+
+    @app.get("/act/{token}/snapshot")
+    def snapshot(token: str) -> Response:
+        event = _event(store, _claim(secret, token))
+        path = _snapshot(event)
+        if path is None:
+            raise PageError(404, "No snapshot", "This event has no snapshot.")
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise PageError(404, "No snapshot", "The event's snapshot cannot be read.") from None
+        return Response(data, media_type="image/jpeg")
+
+    @app.post("/act/{token}", response_class=HTMLResponse)
+    async def act(token: str, request: Request) -> HTMLResponse:
+        claim = _claim(secret, token)  # before reading the body: strangers get nothing read
+        note = _note(await _read_form(request))
+        return await run_in_threadpool(_perform, claim, note)
+
+    def _perform(claim: LinkClaim, note: str | None) -> HTMLResponse:
+        event = _event(store, claim)
+        perform = getattr(actions, METHODS[claim.action])
+        try:
+            result: ActionResult = perform(event.id, f"link:{claim.recipient or 'unknown'}", note)
+        except ActionRefused as refused:
+            raise PageError(409, "Not done", str(refused)) from None
+        if on_action is not None:
+            try:
+                on_action(result)
+            except Exception:
+                log.exception("link endpoint: on_action failed after %s of event %s", claim.action, event.id)
+        return HTMLResponse(result_page(event, result))
+
+    return app
+
+
+def _claim(secret: str, token: str) -> LinkClaim:
+    try:
+        return read_token(secret, token)
+    except LinkError as error:
+        raise PageError(403, "Link not valid", f"This link cannot be used: {error}.") from None
+
+
+def _event(store: EventStore, claim: LinkClaim) -> ThreatEvent:
+    event = store.get_event(claim.event_id)
+    if event is None:
+        raise PageError(404, "No such event", f"gunwatch has no event {claim.event_id} (it may have been purged).")
+    return event
+
+
+def _disposition(store: EventStore, event_id: str) -> CurrentDisposition | None:
+    with store.errors("cannot read"), store.read_session() as session:
+        row = session.get(DispositionRow, event_id)
+        return None if row is None else CurrentDisposition(row.disposition, row.actor, row.note, row.at)
+
+
+def _snapshot(event: ThreatEvent) -> Path | None:
+    """The event's own snapshot file, if it is there (paths are relative to where gunwatch runs)."""
+    if not event.evidence.snapshot:
+        return None
+    path = Path(event.evidence.snapshot)
+    return path if path.is_file() else None
+
+
+async def _read_form(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise PageError(413, "Too long", "The note is too long.")
+    return body
+
+
+def _note(body: bytes) -> str | None:
+    """The optional `note` of the urlencoded form (parsed here: FastAPI's Form needs python-multipart)."""
+    values = parse_qs(body.decode("utf-8", "replace")).get("note", [])
+    note = values[0].strip() if values else ""
+    return note[:MAX_NOTE] or None
