@@ -310,6 +310,32 @@ def bench_pipeline(
         typer.echo(json.dumps(result.to_json_dict()))
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    events: Annotated[int, typer.Option(min=1, help="threat events to submit")] = 30,
+    gap: Annotated[float, typer.Option(min=0, help="seconds between events")] = 0.3,
+    store: Annotated[
+        str | None,
+        typer.Option(help="event store URL, e.g. postgresql://... (a scratch database: the bench's outbox workers "
+                          "take any pending delivery of their lanes); default: a temp SQLite file"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Alerts: a threat event's opening to its first message at local receivers, per channel (webhook, apprise,
+    email, MQTT, file)."""
+    from gunwatch.bench.alerts import AlertBenchSettings, run_alert_bench
+    from gunwatch.bench.alerts_table import format_alerts_table
+    from gunwatch.events.store import StoreError
+
+    try:
+        result = run_alert_bench(AlertBenchSettings(events, gap, store), progress=say)
+    except (StoreError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(format_alerts_table(result))
+    if as_json:
+        typer.echo(json.dumps(result.to_json_dict()))
+
+
 @app.command()
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="training config YAML (see configs/)")],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
+import httpx
+
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.channels.mqtt import MqttChannel
 from gunwatch.alerts.channels.webhook import call_endpoint
@@ -22,6 +24,7 @@ class DeliveryExecutor:
 
     def __init__(self, channels: dict[str, Channel]):
         self.channels = channels
+        self._http: httpx.Client | None = None  # the call lane's connections, kept between calls
 
     def execute(self, delivery: Delivery) -> None:
         """Returns when delivered; raises DeliveryError otherwise."""
@@ -29,9 +32,11 @@ class DeliveryExecutor:
         if delivery.action == "message":
             self._channel(delivery.channel).send(AlertMessage.from_json(payload), delivery.address)
         elif delivery.action == "call":
+            if self._http is None:
+                self._http = httpx.Client()
             call_endpoint(payload["url"], payload.get("method", "POST"), payload.get("body"),
                           payload.get("headers") or {}, float(payload.get("timeout_s", 10.0)),
-                          secret=payload.get("secret"), label=f"call step {delivery.key}")
+                          secret=payload.get("secret"), label=f"call step {delivery.key}", client=self._http)
         elif delivery.action == "publish":
             channel = self._channel(payload["channel"])
             if not isinstance(channel, MqttChannel):
@@ -65,6 +70,8 @@ class DeliveryExecutor:
         return channel
 
     def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
         for channel in self.channels.values():
             with contextlib.suppress(Exception):  # closing is best effort; the process is ending
                 channel.close()
