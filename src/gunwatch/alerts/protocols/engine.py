@@ -125,6 +125,11 @@ class ProtocolEngine:
         """Move on the runs that wait for a deadline or an answer; returns how many changed."""
         now = time.time() if now is None else now
         changed = 0
+        with self.store.errors("cannot read protocols in"), self.store.read_session() as session:
+            # Most ticks find nothing to do: look first, without taking the write lock the pipeline needs.
+            if session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.state.in_(ACTIVE_STATES))
+                               .limit(1)).first() is None:
+                return 0
         with self.store.errors("cannot advance protocols in"), self.store.write_session.begin() as session:
             runs = session.scalars(select(ProtocolRunRow).where(ProtocolRunRow.state.in_(ACTIVE_STATES))
                                    .order_by(ProtocolRunRow.id)).all()
