@@ -94,12 +94,15 @@ class Dispatcher:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def idle(self) -> bool:
-        """No attempt in flight in this process and nothing due (for draining before exit)."""
-        with self._busy_lock:
-            if self._busy:
-                return False
+        """No attempt in flight in this process and nothing due (for draining before exit).
+
+        The table first, then the workers: a worker marks itself busy before it claims, so a delivery claimed
+        before the table was read is still seen in flight. The other order misses one claimed in between."""
         now = time.time()
-        return all((due := self.outbox.next_due(lane)) is None or due > now for lane in self._wakers)
+        if not all((due := self.outbox.next_due(lane)) is None or due > now for lane in self._wakers):
+            return False
+        with self._busy_lock:
+            return not self._busy
 
     def drain(self, timeout: float) -> bool:
         """Wait until every delivery due is settled, up to `timeout`; True when it came to that."""
