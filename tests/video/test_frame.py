@@ -1,0 +1,42 @@
+"""A frame from the decoder stays YUV until it is read: `image` converts it, `reduced` scales it directly."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+
+from gunwatch.video.frame import Frame
+
+
+def decoder_picture(width: int = 1280, height: int = 720) -> tuple[av.VideoFrame, np.ndarray]:
+    """A YUV 4:2:0 picture as a decoder hands it over, and the RGB it stands for."""
+    rng = np.random.default_rng(0)
+    rgb = np.repeat(np.repeat(rng.integers(0, 256, (height // 16, width // 16, 3), np.uint8), 16, 0), 16, 1)
+    picture = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    return picture, picture.to_ndarray(format="rgb24")
+
+
+def test_a_decoder_picture_is_converted_only_when_read() -> None:
+    picture, rgb = decoder_picture()
+    frame = Frame("lobby", picture, 3, 0.2, 1000.0)
+    assert frame.size == (1280, 720)
+    assert frame._image is None  # the point of the test: nothing converted yet
+    assert np.array_equal(frame.image, rgb)
+    assert frame.image is frame.image  # converted once
+
+
+def test_reduced_scales_the_decoder_picture_like_the_rgb_reduction() -> None:
+    picture, rgb = decoder_picture()
+    from_yuv = Frame("lobby", picture, 3, 0.2, 1000.0).reduced(640)
+    from_rgb = Frame("lobby", rgb, 3, 0.2, 1000.0).reduced(640)
+    assert from_yuv.image.shape == from_rgb.image.shape == (360, 640, 3)
+    assert (from_yuv.index, from_yuv.pts, from_yuv.received) == (3, 0.2, 1000.0)
+    # Blocks of 16 px average the same either way, up to colour-conversion rounding.
+    difference = np.abs(from_yuv.image.astype(int) - from_rgb.image.astype(int))
+    assert np.median(difference) <= 2, np.median(difference)
+
+
+def test_a_small_frame_is_its_own_reduction() -> None:
+    picture, _ = decoder_picture(640, 352)
+    frame = Frame("lobby", picture, 0, None, 1.0)
+    assert frame.reduced(640) is frame
