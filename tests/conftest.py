@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+# One PostgreSQL server for the whole session: a fixture imported into several conftest files would be
+# several fixtures, and each would start a server of its own.
+from support.postgres import postgres_server, postgres_url  # noqa: F401
+
 TINY_INPUT_SIZE = 64
 TINY_THRESHOLD = 0.25
 

@@ -10,7 +10,6 @@ import pytest
 
 from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.events.store import EventStore
-from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures used through store_url
 
 BACKENDS = ["sqlite", "postgresql"]
 T0 = 1_750_000_000.0  # a fixed wall-clock time (June 2025), with sub-second parts added by the tests

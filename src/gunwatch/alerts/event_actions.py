@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gunwatch.alerts import audit
@@ -115,6 +115,10 @@ class EventActions:
 
 
 def _abort_runs(session: Session, event_id: str, actor: str, now: float) -> int:
+    # Locked in id order first, as ProtocolEngine.tick locks the active runs: two transactions locking the
+    # same runs in different orders could deadlock (PostgreSQL), failing the false alarm.
+    session.execute(select(ProtocolRunRow.id).where(ProtocolRunRow.event_id == event_id)
+                    .order_by(ProtocolRunRow.id).with_for_update())
     aborted = session.execute(
         update(ProtocolRunRow).where(ProtocolRunRow.event_id == event_id, ProtocolRunRow.state != "aborted")
         .values(state="aborted", wake_at=None, updated_at=now)

@@ -42,7 +42,8 @@ def test_title_body_and_links_arrive(http_receiver: HttpReceiver) -> None:
     assert request.json["title"] == "Gun detected: parking"
     assert request.json["message"] == (
         "A person with a gun in the parking lot.\n\n"
-        "ack: https://gunwatch.local/ack/x1\nfalse_alarm: https://gunwatch.local/fa/x1"
+        "ack: https://gunwatch.local/ack/x1\nfalse_alarm: https://gunwatch.local/fa/x1\n\n"
+        f"ref: {message().key}"  # the idempotency key: apprise's services have no header for it
     )
     assert request.json["type"] == "failure"  # an alert shows as apprise's most urgent type
     assert request.json["attachments"] == []
@@ -51,7 +52,7 @@ def test_title_body_and_links_arrive(http_receiver: HttpReceiver) -> None:
 def test_body_without_links_is_the_body(http_receiver: HttpReceiver) -> None:
     channel(json_url(http_receiver)).send(message(kind="all_clear", links={}), None)
     [request] = http_receiver.wait_for(1)
-    assert request.json["message"] == "A person with a gun in the parking lot."
+    assert request.json["message"] == f"A person with a gun in the parking lot.\n\nref: {message().key}"
     assert request.json["type"] == "success"
 
 

@@ -4,7 +4,6 @@ real channels: webhooks to a real HTTP receiver, and a file sink."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,27 +17,11 @@ from gunwatch.alerts.outbox.executor import DeliveryExecutor
 from gunwatch.config.alerts import ChannelConfig, RetrySettings
 from gunwatch.events.store import EventStore
 from support.http_receiver import http_receiver_fixture  # noqa: F401 - provides `http_receiver`
-from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures used through store_url
 from support.waiting import seconds_until
 
-BACKENDS = ["sqlite", "postgresql"]
 # Small waits and short timeouts: a failing receiver is retried within a fraction of a second.
 FAST_RETRY = RetrySettings(initial_s=0.05, max_s=0.2, max_attempts=50)
 TIMEOUT_S = 0.5
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty store: a new SQLite file, or a new database on the session's PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[EventStore]:
-    with EventStore(store_url) as opened:
-        yield opened
 
 
 @pytest.fixture

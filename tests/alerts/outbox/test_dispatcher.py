@@ -120,18 +120,19 @@ def test_rate_limit_defers_the_third_message_but_never_a_cancel(
     dispatcher = start_dispatcher({"ops": WebhookChannel("ops", make_config(http_receiver.url(), max_per_minute=2))})
     started = time.time()
     outbox.enqueue([new_message(f"evt-1:alert:{n}", address="ops@example.org") for n in (1, 2, 3)]
-                   + [new_message("evt-1:cancel", kind="cancel", address="ops@example.org"),
+                   # The cancel is another event's: a cancel of evt-1 would withdraw the held alert instead.
+                   + [new_message("evt-0:cancel", kind="cancel", event_id="evt-0", address="ops@example.org"),
                       new_message("evt-1:alert:other", address="desk@example.org")])
     dispatcher.wake("ops")
 
-    assert all(settles(key, "delivered") for key in ("evt-1:alert:1", "evt-1:alert:2", "evt-1:cancel",
+    assert all(settles(key, "delivered") for key in ("evt-1:alert:1", "evt-1:alert:2", "evt-0:cancel",
                                                      "evt-1:alert:other"))
     assert wait_until(lambda: "delivery.deferred" in audit_actions(audit_log))
     held = outbox.get("evt-1:alert:3")
     assert held is not None and held.status == "pending" and held.attempts == 0
     assert started + 55 < held.next_attempt_at < time.time() + 61
-    assert sorted(keys_received(http_receiver)) == ["evt-1:alert:1", "evt-1:alert:2", "evt-1:alert:other",
-                                                    "evt-1:cancel"]
+    assert sorted(keys_received(http_receiver)) == ["evt-0:cancel", "evt-1:alert:1", "evt-1:alert:2",
+                                                    "evt-1:alert:other"]
 
 
 def test_drain_waits_until_everything_due_is_settled(

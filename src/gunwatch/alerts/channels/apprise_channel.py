@@ -105,7 +105,9 @@ class AppriseChannel(Channel):
 
 
 def _body(message: AlertMessage) -> str:
-    """The message body, then one `action: URL` line per link (ack, false_alarm, ...)."""
-    if not message.links:
-        return message.body
-    return "\n".join([message.body, "", *(f"{action}: {url}" for action, url in message.links.items())])
+    """The message body, one `action: URL` line per link (ack, false_alarm, ...), and the idempotency key
+    last: apprise's services have no header for it, and a receiver that sees a message twice can tell."""
+    lines = [message.body]
+    if message.links:
+        lines += ["", *(f"{action}: {url}" for action, url in message.links.items())]
+    return "\n".join([*lines, "", f"ref: {message.key}"])

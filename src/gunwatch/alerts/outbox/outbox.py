@@ -123,7 +123,7 @@ class Outbox:
         retried alert must never arrive after its cancel)."""
         now = time.time()
         with self._settling(delivery) as session:
-            withdrawn = delivery.kind not in WITHDRAWING_KINDS and self._withdrawn(session, delivery.event_id)
+            withdrawn = self._withdrawn_meanwhile(session, delivery)
             status = "cancelled" if withdrawn else "pending"
             session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery.id).values(
                 status=status, next_attempt_at=retry_at, lease_until=None, last_error=error, updated_at=now))
@@ -133,14 +133,22 @@ class Outbox:
                          next="cancelled (alert withdrawn)" if withdrawn else f"retry in {retry_at - now:.1f} s")
 
     def defer(self, delivery: Delivery, until: float, reason: str) -> None:
-        """Put a claimed delivery back, not attempted (the attempt is not counted), until `until`."""
+        """Put a claimed delivery back, not attempted (the attempt is not counted), until `until`; cancelled
+        instead when its alert was withdrawn meanwhile (as in `retry`: sent later, it would follow its cancel)."""
         now = time.time()
         with self._settling(delivery) as session:
+            withdrawn = self._withdrawn_meanwhile(session, delivery)
             session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery.id).values(
-                status="pending", attempts=DeliveryRow.attempts - 1, next_attempt_at=until, lease_until=None,
-                updated_at=now))
-            audit.append(session, OUTBOX_ACTOR, "delivery.deferred", delivery.event_id, at=now, key=delivery.key,
-                         channel=delivery.channel, recipient=delivery.recipient, until=until, reason=reason)
+                status="cancelled" if withdrawn else "pending", attempts=DeliveryRow.attempts - 1,
+                next_attempt_at=until, lease_until=None, updated_at=now))
+            if withdrawn:
+                audit.append(session, OUTBOX_ACTOR, "delivery.cancelled", delivery.event_id, at=now,
+                             key=delivery.key, channel=delivery.channel, recipient=delivery.recipient,
+                             attempts=delivery.attempts - 1, reason=f"alert withdrawn while held back ({reason})")
+            else:
+                audit.append(session, OUTBOX_ACTOR, "delivery.deferred", delivery.event_id, at=now,
+                             key=delivery.key, channel=delivery.channel, recipient=delivery.recipient, until=until,
+                             reason=reason)
 
     def failed(self, delivery: Delivery, error: str) -> None:
         """Given up: an error no retry can fix, or too many attempts."""
@@ -176,7 +184,8 @@ class Outbox:
         host = socket.gethostname()
         requeued = 0
         with self.store.errors("cannot recover deliveries in"), self.store.write_session.begin() as session:
-            rows = session.scalars(select(DeliveryRow).where(DeliveryRow.status == "sending")).all()
+            # Locked, as `withdraw` locks them: a withdrawal committing meanwhile is seen by `_withdrawn` below.
+            rows = session.scalars(select(DeliveryRow).where(DeliveryRow.status == "sending").with_for_update()).all()
             lost = [row for row in rows if _claim_lost(row, host, now, self.worker)]
             for row in lost:
                 withdrawn = row.kind not in WITHDRAWING_KINDS and self._withdrawn(session, row.event_id)
@@ -195,8 +204,10 @@ class Outbox:
         """Inside the caller's transaction: stop the event's pending alerts (they are cancelled, never sent)
         and return every delivery of the event that may have reached someone, for the cancel to follow."""
         now = time.time()
+        # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): a worker settling an attempt of one
+        # of these rows (`retry`, `defer`, `recover`) locks it first, so one of the two waits for the other.
         rows = session.scalars(select(DeliveryRow).where(DeliveryRow.event_id == event_id)
-                               .order_by(DeliveryRow.id)).all()
+                               .order_by(DeliveryRow.id).with_for_update()).all()
         for row in rows:
             if row.status == "pending" and row.kind not in WITHDRAWING_KINDS:
                 row.status, row.updated_at = "cancelled", now
@@ -204,6 +215,17 @@ class Outbox:
                              channel=row.channel, recipient=row.recipient, attempts=row.attempts)
         session.flush()
         return [d for d in map(_delivery, rows) if d.may_have_reached and d.kind not in WITHDRAWING_KINDS]
+
+    def _withdrawn_meanwhile(self, session: Session, delivery: Delivery) -> bool:
+        """Whether `delivery`, claimed by this worker, is an alert whose event was withdrawn since. Its row is
+        locked first, so a concurrent withdrawal either committed before (its cancel is seen here) or waits
+        for this transaction and then finds the delivery pending, and cancels it itself. Without the lock,
+        on PostgreSQL, a retry settled while the withdrawal commits would go back to pending and be sent
+        after the cancel."""
+        if delivery.kind in WITHDRAWING_KINDS:
+            return False
+        session.execute(select(DeliveryRow.id).where(DeliveryRow.id == delivery.id).with_for_update())
+        return self._withdrawn(session, delivery.event_id)
 
     def _withdrawn(self, session: Session, event_id: str | None) -> bool:
         if event_id is None:

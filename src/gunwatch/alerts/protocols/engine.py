@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gunwatch.alerts import audit
+from gunwatch.alerts.event_actions import FINAL
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Outbox
 from gunwatch.alerts.protocols.matching import offline_matches, threat_matches
@@ -86,6 +87,14 @@ class ProtocolEngine:
             if session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.protocol == name,
                                                                ProtocolRunRow.subject == subject)).first():
                 return None
+            called_off = _disposition(session, subject)
+            if called_off is not None and called_off.disposition in FINAL:
+                # Marked before any protocol ran (e.g. below min_score then): an alert now could not even
+                # be withdrawn, as the event takes no second false alarm or resolve.
+                audit.append(session, actor, "protocol.not_started", subject, camera, at=now,
+                             reason=f"the event is already {called_off.disposition.replace('_', ' ')} "
+                                    f"(by {called_off.actor})")
+                return None
             merged_into = self._cooling_down(session, name, protocol, camera, trigger, now)
             if merged_into is not None:
                 audit.append(session, actor, "protocol.merged", subject, camera, at=now, into=merged_into,
@@ -131,8 +140,11 @@ class ProtocolEngine:
                                .limit(1)).first() is None:
                 return 0
         with self.store.errors("cannot advance protocols in"), self.store.write_session.begin() as session:
+            # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): a false alarm committing
+            # meanwhile aborts a run either before this reads it (it is skipped) or after this commits (and
+            # withdraws what this queued); never in between, which revived the run and sent its alerts late.
             runs = session.scalars(select(ProtocolRunRow).where(ProtocolRunRow.state.in_(ACTIVE_STATES))
-                                   .order_by(ProtocolRunRow.id)).all()
+                                   .order_by(ProtocolRunRow.id).with_for_update()).all()
             for row in runs:
                 protocol = self.settings.protocols.get(row.protocol)
                 if protocol is None:
@@ -147,7 +159,12 @@ class ProtocolEngine:
     def _move(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
         if row.state == "verifying":
             disposition = _disposition(session, row.event_id)
-            if disposition is not None and disposition.disposition == "confirmed":
+            # Confirmed, or acknowledged (someone looked and did not call a false alarm; an acknowledgement
+            # right after a confirm also replaces it as the event's latest word).
+            if disposition is not None and disposition.disposition in ("confirmed", "acknowledged"):
+                # A tick that took its time before the answer was recorded (then waited for the write lock):
+                # what follows from the answer must not come before it in the history.
+                now = max(now, disposition.at)
                 audit.append(session, f"protocol:{row.protocol}", "protocol.verified", row.event_id, row.camera,
                              at=now, run=row.id, by=disposition.actor)
             elif row.wake_at is not None and now >= row.wake_at:
@@ -176,6 +193,7 @@ class ProtocolEngine:
             if step.wait_ack is not None:
                 disposition = _disposition(session, row.event_id)
                 if disposition is not None and disposition.acknowledged_at is not None:
+                    now = max(now, disposition.acknowledged_at)  # after the acknowledgement, as in `_move`
                     row.state, row.wake_at, row.updated_at = "done", None, now
                     audit.append(session, actor, "protocol.acknowledged", row.event_id, row.camera, at=now,
                                  run=row.id, by=disposition.actor, remaining_steps=len(protocol.steps) - row.step - 1)
