@@ -51,6 +51,10 @@ class CameraLoop:
         # The newest copy of each event, so a clip that finishes later is saved with the event's current state.
         self.events: dict[str, ThreatEvent] = {}
 
+    def due(self, now: float) -> bool:
+        """Whether this camera's next sample is due (a new frame may still be missing)."""
+        return now >= self.next_due
+
     def take(self, now: float) -> Frame | None:
         """The frame to analyse now, if this camera is due and has a new frame that is not still."""
         if now < self.next_due:
@@ -67,6 +71,7 @@ class CameraLoop:
         if self.gate is not None and not self.gate.check(small).analyse:
             self.counters.still += 1
             return None
+        frame.image  # noqa: B018 - converted to RGB now, on the caller's thread (the service spreads takes)
         return frame
 
     def request(self, frame: Frame) -> AnalysisRequest:

@@ -9,6 +9,7 @@ event change is committed to the store before anything slower (snapshots, clips)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +61,9 @@ class WatchService:
         self.gun_class_id = gun_class_id if gun_class_id is not None else names.index("handgun")
         # One encoder thread for every camera's clips: encoding never takes more than a core from inference.
         self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
+        # Preparing the due frames (evidence copy, motion gate, RGB for the analysed ones) is per camera and
+        # mostly outside the GIL (FFmpeg's scaler, numpy): spread over the cores, not queued on one thread.
+        self.preparers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="prepare")
         self.loops: list[CameraLoop] = []
         self.stop_event = threading.Event()
 
@@ -104,12 +108,16 @@ class WatchService:
         for loop in self.loops:
             self._publish(loop.close())
         self.encoder.shutdown(wait=True)
+        self.preparers.shutdown(wait=True)
 
     # --- one cycle -----------------------------------------------------------------------------------
 
     def cycle(self, now: float) -> bool:
         """Analyse the frames that are due; returns whether there was any."""
-        taken = [(loop, frame) for loop in self.loops if (frame := loop.take(now)) is not None]
+        due = [loop for loop in self.loops if loop.due(now)]
+        prepared = self.preparers.map(lambda loop: loop.take(now), due) if len(due) > 1 else map(
+            lambda loop: loop.take(now), due)
+        taken = [(loop, frame) for loop, frame in zip(due, prepared, strict=True) if frame is not None]
         for start in range(0, len(taken), self.site.detector.max_batch):
             self._analyse(taken[start : start + self.site.detector.max_batch])
         for loop in self.loops:
