@@ -11,7 +11,8 @@ ONE_CAMERA = "cameras: {lobby: {url: a.mp4}}\n"
 
 def test_defaults(parse) -> None:
     config = parse(ONE_CAMERA)
-    assert config.detector.model_dump() == {"model": None, "threads": None, "input_size": None, "max_batch": 8}
+    assert config.detector.model_dump() == {"model": None, "threads": None, "parallel": None, "input_size": None,
+                                            "max_batch": 8}
     assert config.confirmation.model_dump() == {"window": 5, "min_hits": 3, "close_after_s": 10.0}
     assert config.motion.model_dump() == {"enabled": True, "forced_check_s": 2.0}
     assert config.evidence.model_dump() == {"folder": Path("runs/evidence"), "pre_roll_s": 5.0, "post_roll_s": 5.0}

@@ -14,6 +14,7 @@ The default run takes 4-5 minutes: clips ~25 s, latency ~40 s (up to ~100 s when
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,7 @@ class PipelineBenchSettings:
     clip: ClipFormat = field(default_factory=ClipFormat)
     warmup_s: float = 3.0
     model: Path | None = None  # None: the shipped detector
-    threads: int | None = None  # detector threads (None: all cores, as `gunwatch watch`)
+    threads: int | None = None  # detector threads per call (None: as `gunwatch watch`, 1 with a call per core)
 
     def __post_init__(self) -> None:
         if not self.cameras or min(self.cameras) < 1 or self.samples < 1 or self.latency_cameras < 1:
@@ -113,7 +114,9 @@ def warm_up(analyzer: TimedAnalyzer, settings: PipelineBenchSettings) -> None:
 
 def run_pipeline_bench(settings: PipelineBenchSettings, progress: Callable[[str], None] = lambda _: None
                        ) -> PipelineBench:
-    detector = load_detector(settings.model, threads=settings.threads, spinning=False)
+    # As `gunwatch watch` loads it: one thread per call, one call at once per core.
+    threads = settings.threads or (1 if (os.cpu_count() or 1) > 1 else None)
+    detector = load_detector(settings.model, threads=threads, spinning=False)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer, settings)
     with tempfile.TemporaryDirectory(prefix="gunwatch-bench-pipeline-") as temp:

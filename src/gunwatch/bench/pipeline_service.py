@@ -49,11 +49,12 @@ def bench_site(videos: dict[str, Path], folder: Path, options: SiteOptions) -> S
 class TimedAnalyzer(FrameAnalyzer):
     """The pipeline's analyzer, counting detector calls, frames and seconds spent in them.
 
-    The service calls it from its one thread; other threads only read the running totals.
+    The service may call it from several threads at once; the totals are kept under a lock.
     """
 
     def __init__(self, detector: Detector, input_side: int):
         super().__init__(detector, input_side)
+        self._counting = threading.Lock()
         self.calls = 0
         self.frames = 0
         self.seconds = 0.0
@@ -63,9 +64,10 @@ class TimedAnalyzer(FrameAnalyzer):
         try:
             return super().analyse(requests)
         finally:
-            self.seconds += time.perf_counter() - began
-            self.calls += 1
-            self.frames += len(requests)
+            with self._counting:  # the service may run several calls at once
+                self.seconds += time.perf_counter() - began
+                self.calls += 1
+                self.frames += len(requests)
 
 
 @contextmanager

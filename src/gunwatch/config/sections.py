@@ -19,7 +19,12 @@ class DetectorSettings(StrictModel):
     model: Path | None = Field(
         None, description="ONNX model (default: the shipped models/gunwatch-nano.onnx, or $GUNWATCH_MODEL)"
     )
-    threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (default: all cores)")
+    threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime threads per detector call (default: 1, with `parallel` calls at once)"
+    )
+    parallel: int | None = Field(
+        None, ge=1, le=16, description="detector calls run at once on different cameras' frames (default: one per core)"
+    )
     input_size: int | None = Field(
         None, ge=64, le=1280, multiple_of=32, description="square input side (default: the model's own)"
     )

@@ -9,12 +9,14 @@ event change is committed to the store before anything slower (snapshots, clips)
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gunwatch.config.redact import redact_url
 from gunwatch.config.site import SiteConfig
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 EventListener = Callable[[ThreatEvent], None]
 HealthListener = Callable[[HealthChange], None]
+T = TypeVar("T")
 IDLE_SLEEP_S = 0.005  # nothing due: wait this long before looking again
 
 
@@ -49,6 +52,21 @@ class CameraStatus:
     events: int
 
 
+def split_batches(items: list[T], max_batch: int, parallel: int) -> list[list[T]]:
+    """`items` in batches of at most `max_batch`, and in at least `parallel` of them while there are enough
+    items, sized evenly: 5 frames for 2 calls at once are batches of 3 and 2."""
+    if not items:
+        return []
+    count = max(math.ceil(len(items) / max_batch), min(parallel, len(items)))
+    size, extra = divmod(len(items), count)
+    batches, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        batches.append(items[start:end])
+        start = end
+    return batches
+
+
 class WatchService:
     def __init__(self, site: SiteConfig, analyzer: FrameAnalyzer, store: EventStore | None = None,
                  on_event: EventListener | None = None, on_health: HealthListener | None = None,
@@ -64,6 +82,10 @@ class WatchService:
         # Preparing the due frames (evidence copy, motion gate, RGB for the analysed ones) is per camera and
         # mostly outside the GIL (FFmpeg's scaler, numpy): spread over the cores, not queued on one thread.
         self.preparers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="prepare")
+        # Several detector calls at once, each on few threads, keep the cores busier than one call spread
+        # over all of them: a small batch leaves a multi-threaded call waiting on its slowest operator.
+        self.parallel = site.detector.parallel or os.cpu_count() or 1
+        self.inference = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="detect")
         self.loops: list[CameraLoop] = []
         self.stop_event = threading.Event()
 
@@ -109,6 +131,7 @@ class WatchService:
             self._publish(loop.close())
         self.encoder.shutdown(wait=True)
         self.preparers.shutdown(wait=True)
+        self.inference.shutdown(wait=True)
 
     # --- one cycle -----------------------------------------------------------------------------------
 
@@ -118,8 +141,11 @@ class WatchService:
         prepared = self.preparers.map(lambda loop: loop.take(now), due) if len(due) > 1 else map(
             lambda loop: loop.take(now), due)
         taken = [(loop, frame) for loop, frame in zip(due, prepared, strict=True) if frame is not None]
-        for start in range(0, len(taken), self.site.detector.max_batch):
-            self._analyse(taken[start : start + self.site.detector.max_batch])
+        batches = split_batches(taken, self.site.detector.max_batch, self.parallel)
+        if len(batches) > 1:
+            list(self.inference.map(self._analyse, batches))  # each batch's cameras are its own
+        elif batches:
+            self._analyse(batches[0])
         for loop in self.loops:
             self._publish(loop.tick(time.time()))
         return bool(taken)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -40,8 +41,9 @@ def input_side(detector: object) -> int:
 def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | None,
                   on_health: Callable[[HealthChange], None] | None, store: EventStore | None,
                   on_evidence: Callable[[ThreatEvent], None] | None = None) -> WatchService:
-    detector = load_detector(site.detector.model, threads=site.detector.threads, input_size=site.detector.input_size,
-                           spinning=False)
+    parallel = site.detector.parallel or os.cpu_count() or 1
+    threads = site.detector.threads or (1 if parallel > 1 else None)
+    detector = load_detector(site.detector.model, threads=threads, input_size=site.detector.input_size, spinning=False)
     return WatchService(site, FrameAnalyzer(detector, input_side(detector)), store, on_event, on_health,
                         on_evidence=on_evidence)
 
