@@ -289,6 +289,9 @@ def bench_pipeline(
     seconds: Annotated[float, typer.Option(min=1, help="capacity: seconds measured per count, gating on and off")] = 10,
     samples: Annotated[int, typer.Option(min=1, help="latency: threat events to collect")] = 20,
     latency_cameras: Annotated[int, typer.Option(min=1, help="latency: cameras looping the gun clip")] = 4,
+    walk_every: Annotated[
+        float, typer.Option(min=3, help="capacity: a figure crosses each static scene once per this many seconds")
+    ] = 10.0,
     tiles: TilesOption = "off",
     as_json: JsonOption = False,
 ) -> None:
@@ -301,7 +304,8 @@ def bench_pipeline(
         raise fail(f"--cameras must be camera counts separated by commas, not {cameras!r}")
     try:
         counts = tuple(int(count) for count in cameras.split(","))
-        settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles))
+        settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles),
+                                         walk_every_s=walk_every)
         result = run_pipeline_bench(settings, progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error

@@ -50,10 +50,13 @@ class PipelineBenchSettings:
     warmup_s: float = 3.0
     model: Path | None = None  # None: the shipped detector
     threads: int | None = None  # detector threads per call (None: as `gunwatch watch`, 1 with a call per core)
+    walk_every_s: float = STATIC_S  # capacity: the static scene's figure walks across once per this many seconds
 
     def __post_init__(self) -> None:
         if not self.cameras or min(self.cameras) < 1 or self.samples < 1 or self.latency_cameras < 1:
             raise ValueError("camera counts, samples and latency cameras must be >= 1")
+        if self.walk_every_s < 3:
+            raise ValueError(f"the figure takes 1.5 s to cross: walk_every_s must be >= 3, got {self.walk_every_s:g}")
         if self.seconds <= 0:
             raise ValueError(f"seconds must be > 0, got {self.seconds:g}")
 
@@ -100,7 +103,8 @@ def make_clips(folder: Path, settings: PipelineBenchSettings) -> tuple[dict[str,
     }
     variants = min(STATIC_VARIANTS, max(settings.cameras))
     static = [
-        make_static_clip(folder / f"static{v + 1}.mp4", STATIC_S, (v + 0.5) * STATIC_S / variants, fmt=settings.clip)
+        make_static_clip(folder / f"static{v + 1}.mp4", settings.walk_every_s,
+                         (v + 0.5) * settings.walk_every_s / variants, fmt=settings.clip)
         for v in range(variants)
     ]
     return gun, static

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gunwatch.bench.pipeline import STATIC_S, PipelineBench
+from gunwatch.bench.pipeline import PipelineBench
 from gunwatch.bench.pipeline_capacity import KEEPS_UP_SHARE
 from gunwatch.bench.pipeline_latency import Spread
 
@@ -63,7 +63,8 @@ def format_capacity_table(bench: PipelineBench) -> str:
     )
     lines.append(
         f"cameras loop a mostly static {clip.width}x{clip.height} {clip.fps:g} fps scene (sensor noise, a figure "
-        f"walking across once per {STATIC_S:g} s), analysed at 5 fps, tiles {settings.tiles}, {settings.seconds:g} s "
+        f"walking across once per {settings.walk_every_s:g} s), analysed at 5 fps, tiles {settings.tiles}, "
+        f"{settings.seconds:g} s "
         f"measured per row; sampled fps = frames sampled per second by the worst camera; inferred = sampled frames "
         f"that ran inference (the rest were still); dropped = decoded frames replaced before being sampled (2/3 by "
         f"design at 15 fps in, 5 sampled); infer ms = detector time per analysed frame; CPU % of all {cores} cores. "
