@@ -21,7 +21,6 @@ from gunwatch.alerts.outbox.executor import DeliveryExecutor
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.store import EventStore
 
-ACTIONS = {"ack": "acknowledge", "confirm": "confirm", "false-alarm": "false_alarm", "resolve": "resolve"}
 SETTLED = ("delivered", "failed", "cancelled")
 
 
@@ -33,7 +32,7 @@ def default_actor() -> str:
 
 
 def act(store: EventStore, event_id: str, action: str, actor: str, note: str | None) -> ActionResult:
-    return getattr(EventActions(store), ACTIONS[action])(event_id, actor, note)
+    return EventActions(store).perform(action, event_id, actor, note)
 
 
 def deliver_withdrawals(store: EventStore, site: SiteConfig, keys: list[str], wait_s: float) -> list[Delivery]:

@@ -26,6 +26,8 @@ from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
 
 Disposition = Literal["acknowledged", "confirmed", "false_alarm", "resolved"]
 FINAL = ("false_alarm", "resolved")
+# What links and the command line call each action -> the method doing it.
+ACTION_METHODS = {"ack": "acknowledge", "confirm": "confirm", "false_alarm": "false_alarm", "resolve": "resolve"}
 _CONTEXT_FIELDS = ("event_id", "camera", "zone", "score", "first_seen", "confirmed_at", "site", "protocol", "snapshot")
 
 
@@ -60,6 +62,14 @@ class EventActions:
 
     def resolve(self, event_id: str, actor: str, note: str | None = None) -> ActionResult:
         return self._apply(event_id, "resolved", actor, note)
+
+    def perform(self, action: str, event_id: str, actor: str, note: str | None = None) -> ActionResult:
+        """An action by its name in links and on the command line: ack, confirm, false_alarm (or
+        false-alarm), resolve."""
+        method = ACTION_METHODS.get(action.replace("-", "_"))
+        if method is None:
+            raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTION_METHODS)}")
+        return getattr(self, method)(event_id, actor, note)
 
     def withdraw_incident(self, subject: str, actor: str, note: str) -> ActionResult:
         """All-clear for a non-event incident (a camera back online after its offline protocol ran)."""

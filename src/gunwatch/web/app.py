@@ -27,8 +27,6 @@ from gunwatch.web.pages import CurrentDisposition, error_page, event_page, resul
 
 log = logging.getLogger(__name__)
 
-# link action -> EventActions method
-METHODS = {"ack": "acknowledge", "confirm": "confirm", "false_alarm": "false_alarm", "resolve": "resolve"}
 MAX_NOTE = 500
 MAX_FORM_BYTES = 16 * 1024
 
@@ -108,9 +106,8 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
 
     def _perform(claim: LinkClaim, note: str | None) -> HTMLResponse:
         event = _event(store, claim)
-        perform = getattr(actions, METHODS[claim.action])
         try:
-            result: ActionResult = perform(event.id, f"link:{claim.recipient or 'unknown'}", note)
+            result = actions.perform(claim.action, event.id, f"link:{claim.recipient or 'unknown'}", note)
         except ActionRefused as refused:
             raise PageError(409, "Not done", str(refused)) from None
         if on_action is not None:
