@@ -451,7 +451,7 @@ def test_cool_down_merges_a_second_event_until_the_first_is_called_off(
     [merged] = [e for e in audit(second.id) if e.action == "protocol.merged"]
     assert merged.detail["into"] == first.id and merged.camera == "lobby"
     quiet_for(0.3)
-    assert len(http_receiver.requests) == 1 and runs(second.id) == []
+    assert len(http_receiver.requests) == 1 and [r.state for r in runs(second.id)] == ["merged"]
     assert service.outbox.of_event(second.id) == []
 
     # An event on another camera is not merged.
@@ -459,16 +459,40 @@ def test_cool_down_merges_a_second_event_until_the_first_is_called_off(
     submit(service, store, elsewhere)
     http_receiver.wait_for(2)
 
-    # After a false alarm on the first, a new threat on that camera alerts again.
+    # The first is called a false alarm: the merged second was never alerted on, so its own run starts now
+    # (a real gun must not stay silent because of another's false alarm).
     service.actions.false_alarm(first.id, "guard:bob", "toy")
     service.dispatcher.wake()
-    third = make_event(track_id=9)
-    submit(service, store, third)
-    assert wait_until(lambda: any(r.json["event_id"] == third.id for r in http_receiver.requests))
+    assert wait_until(lambda: "protocol.unmerged" in audit_actions(second.id))
     kinds = [(r.json["event_id"], r.json["kind"]) for r in http_receiver.wait_for(4)]
     assert sorted(kinds) == sorted([(first.id, "alert"), (elsewhere.id, "alert"), (first.id, "cancel"),
-                                    (third.id, "alert")])
-    assert len(runs(third.id)) == 1
+                                    (second.id, "alert")])
+    assert [r.state for r in runs(second.id)] == ["done"]
+    # A third threat within the cool-down now merges into the second's run, which was not called off.
+    third = make_event(track_id=9)
+    submit(service, store, third)
+    assert wait_until(lambda: "protocol.merged" in audit_actions(third.id))
+    assert [e.detail["into"] for e in audit(third.id) if e.action == "protocol.merged"] == [second.id]
+
+
+def test_a_merged_event_stays_quiet_when_the_first_is_resolved_or_it_is_called_off_itself(
+    store: EventStore, start_service: Service, make_event: Events, http_receiver: HttpReceiver, audit_actions: Actions,
+    channel: Channels, runs: Runs,
+) -> None:
+    service = start_service(site({"lockdown": protocol(notify("hook"), cooldown_s=60)},
+                                 hook=channel(http_receiver.url())))
+    first, second = make_event(), make_event(track_id=8)
+    submit(service, store, first)
+    http_receiver.wait_for(1)
+    submit(service, store, second)
+    assert wait_until(lambda: "protocol.merged" in audit_actions(second.id))
+    service.actions.resolve(first.id, "guard:bob", "arrested")  # the incident is over: all clear
+    http_receiver.wait_for(2)
+    quiet_for(0.5)
+    assert [r.json["kind"] for r in http_receiver.requests] == ["alert", "all_clear"]
+    assert [r.state for r in runs(second.id)] == ["merged"]
+    service.actions.false_alarm(second.id, "guard:bob", "same person")
+    assert [r.state for r in runs(second.id)] == ["aborted"]
 
 
 # --- camera offline --------------------------------------------------------------------------------------

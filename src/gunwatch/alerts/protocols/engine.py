@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from gunwatch.alerts import audit
@@ -30,6 +30,9 @@ from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("verifying", "running", "waiting_ack")
+# A merged run waits on the run it merged into: if that one is called a false alarm, this event was never
+# alerted on, so its own run starts then. Looked at for this long after it merged.
+MERGE_WATCH_S = 3600.0
 
 
 def offline_subject() -> str:
@@ -96,13 +99,16 @@ class ProtocolEngine:
                                     f"(by {called_off.actor})")
                 return None
             merged_into = self._cooling_down(session, name, protocol, camera, trigger, now)
-            if merged_into is not None:
-                audit.append(session, actor, "protocol.merged", subject, camera, at=now, into=merged_into,
-                             reason=f"a run for camera {camera} started less than {protocol.cooldown_s:g} s ago")
-                return None
             row = ProtocolRunRow(protocol=name, subject=subject, trigger=trigger, event_id=subject, camera=camera,
                                  state="running", step=0, escalated=0, wake_at=None, context=context,
                                  started_at=now, updated_at=now)
+            if merged_into is not None:
+                row.state, row.context = "merged", {**context, "merged_into": merged_into}
+                session.add(row)
+                session.flush()
+                audit.append(session, actor, "protocol.merged", subject, camera, at=now, run=row.id, into=merged_into,
+                             reason=f"a run for camera {camera} started less than {protocol.cooldown_s:g} s ago")
+                return None
             session.add(row)
             session.flush()
             audit.append(session, actor, "protocol.started", subject, camera, at=now, run=row.id, trigger=trigger,
@@ -123,7 +129,7 @@ class ProtocolEngine:
             return None
         query = (select(ProtocolRunRow.subject)
                  .where(ProtocolRunRow.protocol == name, ProtocolRunRow.camera == camera,
-                        ProtocolRunRow.trigger == trigger, ProtocolRunRow.state != "aborted",
+                        ProtocolRunRow.trigger == trigger, ProtocolRunRow.state.in_((*ACTIVE_STATES, "done")),
                         ProtocolRunRow.started_at >= now - protocol.cooldown_s)
                  .order_by(ProtocolRunRow.started_at.desc()).limit(1))
         return session.scalars(query).first()
@@ -136,14 +142,13 @@ class ProtocolEngine:
         changed = 0
         with self.store.errors("cannot read protocols in"), self.store.read_session() as session:
             # Most ticks find nothing to do: look first, without taking the write lock the pipeline needs.
-            if session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.state.in_(ACTIVE_STATES))
-                               .limit(1)).first() is None:
+            if session.scalars(select(ProtocolRunRow.id).where(self._waiting(now)).limit(1)).first() is None:
                 return 0
         with self.store.errors("cannot advance protocols in"), self.store.write_session.begin() as session:
             # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): a false alarm committing
             # meanwhile aborts a run either before this reads it (it is skipped) or after this commits (and
             # withdraws what this queued); never in between, which revived the run and sent its alerts late.
-            runs = session.scalars(select(ProtocolRunRow).where(ProtocolRunRow.state.in_(ACTIVE_STATES))
+            runs = session.scalars(select(ProtocolRunRow).where(self._waiting(now))
                                    .order_by(ProtocolRunRow.id).with_for_update()).all()
             for row in runs:
                 protocol = self.settings.protocols.get(row.protocol)
@@ -156,7 +161,16 @@ class ProtocolEngine:
             self.wake()
         return changed
 
+    @staticmethod
+    def _waiting(now: float) -> Any:
+        """Runs a tick looks at: the active ones, and recent merged ones."""
+        return or_(ProtocolRunRow.state.in_(ACTIVE_STATES),
+                   and_(ProtocolRunRow.state == "merged", ProtocolRunRow.started_at >= now - MERGE_WATCH_S))
+
     def _move(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+        if row.state == "merged":
+            self._unmerge(session, row, protocol, now)
+            return
         if row.state == "verifying":
             disposition = _disposition(session, row.event_id)
             # Confirmed, or acknowledged (someone looked and did not call a false alarm; an acknowledgement
@@ -174,6 +188,28 @@ class ProtocolEngine:
                 return
             row.state, row.wake_at, row.updated_at = "running", None, now
         self._advance(session, row, protocol, now)
+
+    def _unmerge(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+        """A merged run starts after all when the run it merged into was called a false alarm: this event's
+        gun was never alerted on, and a real gun must not stay silent because of another's false alarm."""
+        into = row.context.get("merged_into")
+        host = session.scalars(select(ProtocolRunRow).where(ProtocolRunRow.protocol == row.protocol,
+                                                             ProtocolRunRow.subject == into)).first()
+        host_word = _disposition(session, into)
+        if host is None or host.state != "aborted" or host_word is None or host_word.disposition != "false_alarm":
+            return
+        own_word = _disposition(session, row.event_id)
+        actor = f"protocol:{row.protocol}"
+        if own_word is not None and own_word.disposition in FINAL:
+            row.state, row.updated_at = "aborted", now
+            return
+        audit.append(session, actor, "protocol.unmerged", row.event_id, row.camera, at=now, run=row.id, into=into,
+                     reason=f"event {into} it had merged into was marked a false alarm")
+        row.state, row.updated_at = "running", now
+        if protocol.verify is not None:
+            self._verify(session, row, protocol, now)
+        else:
+            self._advance(session, row, protocol, now)
 
     def _verify(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
         verify = protocol.verify

@@ -99,7 +99,7 @@ class HealthRow(Base):
 DISPOSITIONS = ("acknowledged", "confirmed", "false_alarm", "resolved")
 DELIVERY_STATES = ("pending", "sending", "delivered", "failed", "cancelled")
 DELIVERY_ACTIONS = ("message", "call", "publish", "command")
-RUN_STATES = ("verifying", "running", "waiting_ack", "done", "aborted")
+RUN_STATES = ("verifying", "running", "waiting_ack", "done", "aborted", "merged")
 
 
 class DispositionRow(Base):

@@ -81,7 +81,7 @@ def upgrade() -> None:
         sa.Column("context", sa.JSON(), nullable=False),
         sa.Column("started_at", Time, nullable=False),
         sa.Column("updated_at", Time, nullable=False),
-        sa.CheckConstraint("state IN ('verifying', 'running', 'waiting_ack', 'done', 'aborted')",
+        sa.CheckConstraint("state IN ('verifying', 'running', 'waiting_ack', 'done', 'aborted', 'merged')",
                            name=op.f("ck_protocol_runs_state")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_protocol_runs")),
     )
