@@ -438,15 +438,17 @@ def event_list(
     camera: Annotated[str | None, typer.Option(help="only this camera's events")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List threat events, newest first: id, camera, state, max score, first and last seen, evidence."""
+    """List threat events, newest first: id, camera, state, what people said, max score, first and last seen,
+    evidence."""
     from gunwatch.events.store.report import event_json, format_events
 
     with open_store_to_read(store, config) as opened:
         events = opened.list_events(limit, camera) if opened else []
+        said = opened.dispositions([event.id for event in events]) if opened else {}
         if opened:
-            say(format_events(events, opened.url, camera))
+            say(format_events(events, opened.url, camera, said))
     if as_json:
-        typer.echo(json.dumps([event_json(event) for event in events]))
+        typer.echo(json.dumps([event_json(event, said.get(event.id)) for event in events]))
 
 
 @event_app.command("show")

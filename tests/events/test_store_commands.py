@@ -16,7 +16,7 @@ from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.events.store import EventStore
 
 EVENT_KEYS = ["id", "camera", "zone", "state", "max_score", "first_seen", "confirmed_at", "last_seen", "closed_at",
-              "track_id", "best_box", "evidence"]
+              "track_id", "best_box", "evidence", "disposition"]
 
 
 def run(*args: str | Path):
@@ -55,6 +55,18 @@ def test_event_list_json_is_newest_first_with_local_times(filled_store: EventSto
     assert first_seen.utcoffset() == datetime.fromtimestamp(t0).astimezone().utcoffset()  # local time, with offset
     assert first_seen.timestamp() == t0 + 0.125
     assert datetime.fromisoformat(events[2]["closed_at"]).timestamp() == t0 + 30
+    assert gate["disposition"] is None
+
+
+def test_event_list_shows_what_people_said(filled_store: EventStore, store_url: str) -> None:
+    from gunwatch.alerts.event_actions import EventActions
+
+    EventActions(filled_store).false_alarm("lobby-3", "cli:ann", "a phone")
+    EventActions(filled_store).acknowledge("gate-2", "cli:bob")
+    events = json.loads(run("event", "list", "--store", store_url, "--json").stdout)
+    assert [e["disposition"] for e in events] == ["acknowledged", "false_alarm", None]
+    lines = run("event", "list", "--store", store_url).stderr.splitlines()
+    assert lines[3].startswith("lobby-3") and " false alarm " in lines[3]
 
 
 def test_event_list_text(filled_store: EventStore, store_url: str) -> None:
@@ -63,9 +75,9 @@ def test_event_list_text(filled_store: EventStore, store_url: str) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0].startswith("3 threat event(s) in ") and lines[0].endswith(", newest first:")
-    assert lines[1].split()[:4] == ["id", "camera", "state", "score"]
+    assert lines[1].split()[:5] == ["id", "camera", "state", "said", "score"]
     assert [line.split()[0] for line in lines[2:]] == ["gate-2", "lobby-3", "lobby-1"]
-    assert lines[2].split()[1:4] == ["gate", "open", "0.90"]
+    assert lines[2].split()[1:5] == ["gate", "open", "-", "0.90"]  # nobody has said anything yet
     assert lines[2].endswith("e/gate.jpg e/gate-boxes.jpg e/gate.mp4")
 
 

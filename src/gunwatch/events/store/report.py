@@ -15,7 +15,7 @@ def local_time(epoch: float | None, timespec: str = "milliseconds") -> str | Non
     return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat(timespec=timespec)
 
 
-def event_json(event: ThreatEvent) -> dict[str, Any]:
+def event_json(event: ThreatEvent, disposition: str | None = None) -> dict[str, Any]:
     return {
         "id": event.id,
         "camera": event.camera,
@@ -29,6 +29,7 @@ def event_json(event: ThreatEvent) -> dict[str, Any]:
         "track_id": event.track_id,
         "best_box": list(event.best_box),
         "evidence": asdict(event.evidence),
+        "disposition": disposition,
     }
 
 
@@ -44,14 +45,16 @@ def camera_json(camera: CameraStatus) -> dict[str, Any]:
     }
 
 
-def format_events(events: list[ThreatEvent], store: str, camera: str | None = None) -> str:
+def format_events(events: list[ThreatEvent], store: str, camera: str | None = None,
+                  dispositions: dict[str, str] | None = None) -> str:
     of_camera = f" of camera {camera}" if camera else ""
     if not events:
         return f"no threat events{of_camera} in {store}"
-    header = ["id", "camera", "state", "score", "first seen", "last seen", "evidence"]
+    said = dispositions or {}
+    header = ["id", "camera", "state", "said", "score", "first seen", "last seen", "evidence"]
     rows = [
-        [e.id, e.camera, e.state, f"{e.max_score:.2f}", seconds_text(e.first_seen), seconds_text(e.last_seen),
-         _evidence(e)]
+        [e.id, e.camera, e.state, said.get(e.id, "-").replace("_", " "), f"{e.max_score:.2f}",
+         seconds_text(e.first_seen), seconds_text(e.last_seen), _evidence(e)]
         for e in events
     ]
     return f"{len(events)} threat event(s){of_camera} in {store}, newest first:\n" + text_table([header, *rows])

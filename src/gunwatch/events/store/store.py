@@ -25,7 +25,14 @@ from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_
 from gunwatch.events.store.errors import StoreError, StoreMissing
 from gunwatch.events.store.migrate import upgrade_to_head
 from gunwatch.events.store.rows import event_from_row, event_values
-from gunwatch.events.store.schema import EVENT_STATES, HEALTH_STATES, CameraRow, EventRow, HealthRow
+from gunwatch.events.store.schema import (
+    EVENT_STATES,
+    HEALTH_STATES,
+    CameraRow,
+    DispositionRow,
+    EventRow,
+    HealthRow,
+)
 from gunwatch.events.store.status import CameraStatus, HealthRecord, HealthState
 from gunwatch.events.store.upsert import upsert
 
@@ -88,6 +95,16 @@ class EventStore:
             query = query.where(EventRow.camera == camera)
         with self._errors("cannot read"), self._read() as session:
             return [event_from_row(row) for row in session.scalars(query.limit(limit))]
+
+    def dispositions(self, event_ids: list[str]) -> dict[str, str]:
+        """What people last said of these events (acknowledged, confirmed, false_alarm, resolved), by id;
+        events nobody answered yet are left out."""
+        if not event_ids:
+            return {}
+        query = select(DispositionRow.event_id, DispositionRow.disposition).where(
+            DispositionRow.event_id.in_(event_ids))
+        with self._errors("cannot read"), self._read() as session:
+            return {event_id: disposition for event_id, disposition in session.execute(query)}
 
     def upsert_camera(self, name: str, url: str, kind: str | None) -> None:
         """Register a camera or update its URL and kind; the URL is stored with its password hidden."""
