@@ -36,7 +36,7 @@ def test_summary_of_cameras_and_store(parse, tmp_path: Path) -> None:
         f"  demo   file    {clip}  2 fps  0 zones, 0 masks  (disabled)",
         "model: models/other.onnx",
         "store: postgresql://gunwatch:***@db/gunwatch",
-        "alerts: no channels (events are stored, not sent)",
+        "alerts: no channels or protocols (events are stored, not sent)",
     ]
 
 

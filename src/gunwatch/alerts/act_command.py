@@ -44,7 +44,7 @@ def deliver_withdrawals(store: EventStore, site: SiteConfig, keys: list[str], wa
         return pending
     executor = DeliveryExecutor(open_channels({name: site.alerts.channels[name] for name in
                                                site.alerts.channels if name in lanes}))
-    dispatcher = Dispatcher(outbox, executor, poll_s=0.2).start(lanes)
+    dispatcher = Dispatcher(outbox, executor, poll_s=0.2, keys=set(keys)).start(lanes)
     try:
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:

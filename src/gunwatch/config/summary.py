@@ -83,13 +83,13 @@ def format_site_summary(summary: SiteSummary) -> str:
         )
     lines.append(f"model: {summary.model or 'the shipped model (or $GUNWATCH_MODEL)'}")
     lines.append(f"store: {summary.store}")
-    if summary.channels:
+    if summary.channels or summary.protocols:
         lines.append(f"alert channels: {len(summary.channels)}")
         lines += [f"  {channel}" for channel in summary.channels]
         lines.append(f"protocols: {len(summary.protocols)}")
         lines += [f"  {protocol}" for protocol in summary.protocols]
     else:
-        lines.append("alerts: no channels (events are stored, not sent)")
+        lines.append("alerts: no channels or protocols (events are stored, not sent)")
     lines += [f"warning: {warning}" for warning in summary.warnings]
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """One camera's part of the live pipeline: sample its newest frame, gate on motion, confirm, keep evidence.
 
-A `CameraLoop` owns no thread: the watch service calls it for every camera in turn, so one detector serves
-them all. Its source thread only decodes; a camera that hangs leaves `take` returning None.
+A `CameraLoop` owns no thread: the watch service calls it for every camera, from its pools but never from
+two threads at once, so one detector serves them all. Its source thread only decodes; a camera that hangs
+leaves `take` returning None.
 """
 
 from __future__ import annotations

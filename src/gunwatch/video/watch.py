@@ -1,9 +1,11 @@
 """The live pipeline: every camera of a site through one detector, threat events stored as they happen.
 
-One thread runs the loop below; each camera's source decodes in a thread of its own. Per cycle, the
-cameras that are due give their newest frame (older ones were dropped: no backlog), frames with motion
-(or due a forced check) are analysed together, confirmation turns hits into threat events, and every
-event change is committed to the store before anything slower (snapshots, clips) happens.
+One thread runs the cycle below; each camera's source decodes in a thread of its own. Per cycle, the
+cameras that are due give their newest frame (older ones were dropped: no backlog), prepared on a pool
+as wide as the cores; frames with motion (or due a forced check) are analysed in batches, several
+detector calls at once; confirmation turns hits into threat events, and every event change is committed
+to the store before anything slower (snapshots, clips) happens. A camera is in one batch per cycle, so
+its state is only ever touched by one thread at a time.
 """
 
 from __future__ import annotations
@@ -138,8 +140,15 @@ class WatchService:
     def cycle(self, now: float) -> bool:
         """Analyse the frames that are due; returns whether there was any."""
         due = [loop for loop in self.loops if loop.due(now)]
-        prepared = self.preparers.map(lambda loop: loop.take(now), due) if len(due) > 1 else map(
-            lambda loop: loop.take(now), due)
+
+        def take(loop: CameraLoop) -> Frame | None:
+            try:
+                return loop.take(now)
+            except Exception:  # one camera's bad frame must not stop the others (nor this cycle)
+                log.exception("camera %s: preparing a frame failed; skipped", loop.name)
+                return None
+
+        prepared = self.preparers.map(take, due) if len(due) > 1 else map(take, due)
         taken = [(loop, frame) for loop, frame in zip(due, prepared, strict=True) if frame is not None]
         batches = split_batches(taken, self.site.detector.max_batch, self.parallel)
         if len(batches) > 1:
@@ -147,7 +156,10 @@ class WatchService:
         elif batches:
             self._analyse(batches[0])
         for loop in self.loops:
-            self._publish(loop.tick(time.time()))
+            try:
+                self._publish(loop.tick(time.time()))
+            except Exception:
+                log.exception("camera %s: closing events or finishing clips failed", loop.name)
         return bool(taken)
 
     def _analyse(self, batch: list[tuple[CameraLoop, Frame]]) -> None:
@@ -160,9 +172,12 @@ class WatchService:
             return
         per_frame_ms = (time.perf_counter() - began) * 1000 / len(batch)
         for (loop, frame), detections in zip(batch, found, strict=True):
-            changes = loop.finish(frame, detections, per_frame_ms)
-            self._publish(changes)  # stored first: the alert path must not wait for JPEG encoding
-            self._snapshot(loop, changes, frame, detections)
+            try:
+                changes = loop.finish(frame, detections, per_frame_ms)
+                self._publish(changes)  # stored first: the alert path must not wait for JPEG encoding
+                self._snapshot(loop, changes, frame, detections)
+            except Exception:  # a bug in one camera's confirmation or evidence must not stop the others
+                log.exception("camera %s: handling the detections of frame %d failed", loop.name, frame.index)
 
     def _snapshot(self, loop: CameraLoop, changes: list[ThreatEvent], frame: Frame, detections: Detections) -> None:
         grown = [event for event in changes if event.state in ("open", "updated")]

@@ -49,8 +49,9 @@ def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | No
 
 
 def start_alerts(site: SiteConfig, store: EventStore) -> AlertService | None:
-    """The alert service when the site file configures channels (None: events are stored, not sent)."""
-    if not site.alerts.channels:
+    """The alert service when the site file configures channels or protocols (a protocol may only call a
+    door controller or run a command); None: events are stored, not sent."""
+    if not site.alerts.channels and not site.alerts.protocols:
         return None
     alerts = AlertService(site.alerts, store).start()
     log.info("alerts: %d channels, %d protocols", len(site.alerts.channels), len(site.alerts.protocols))

@@ -267,3 +267,44 @@ def test_recover_never_requeues_an_alert_withdrawn_since(store: EventStore, new_
     assert {row.key: row.status for row in outbox.list()} == {"evt-1:alert": "cancelled", "evt-1:cancel": "pending"}
     [entry] = detail(audit_log, "evt-1", "delivery.recovered")
     assert entry["key"] == "evt-1:alert" and entry["next"] == "cancelled (alert withdrawn)"
+
+
+def test_a_claim_whose_lease_ran_out_is_taken_over(outbox: Outbox, new_message: MessageFactory,
+                                                   audit_log: AuditLog) -> None:
+    """A worker that lost its delivery (its database write failed after sending, or it hung) does not leave
+    it stuck in `sending` until a restart: once the lease runs out, any worker claims it again."""
+    outbox.enqueue([new_message("evt-1:alert:ops")])
+    first = outbox.claim("ops", lease_s=60.0)
+    assert first is not None
+    assert outbox.claim("ops", lease_s=60.0) is None  # still leased
+    again = outbox.claim("ops", lease_s=60.0, now=time.time() + 61)
+    assert again is not None and again.key == first.key and again.attempts == 2
+    assert detail(audit_log, "evt-1", "delivery.recovered")[0]["reason"] == "its claim's lease ran out"
+
+
+def test_a_cancel_waits_while_its_alert_is_being_sent_on_the_lane(outbox: Outbox, new_message: MessageFactory
+                                                                  ) -> None:
+    """Two processes serving one lane (the service, and a command delivering its cancels): the cancel is
+    not claimed while the alert of its event is in flight, so it cannot arrive first."""
+    outbox.enqueue([new_message("evt-1:alert:ops")])
+    alert = claimed(outbox)
+    outbox.enqueue([new_message("evt-1:cancel:ops", kind="cancel"), new_message("evt-2:cancel:ops", kind="cancel",
+                                                                               event_id="evt-2")])
+    other_event = claimed(outbox)
+    assert other_event.key == "evt-2:cancel:ops"  # another event's cancel is not held up
+    assert outbox.claim("ops", LEASE_S) is None
+    outbox.delivered(alert, 0.01)
+    assert claimed(outbox).key == "evt-1:cancel:ops"
+
+
+def test_a_claim_can_be_limited_to_some_keys(outbox: Outbox, new_message: MessageFactory) -> None:
+    outbox.enqueue([new_message("evt-1:alert:ops"), new_message("evt-2:cancel:ops", kind="cancel", event_id="evt-2")])
+    assert claimed_key(outbox, keys={"evt-2:cancel:ops"}) == "evt-2:cancel:ops"
+    assert outbox.claim("ops", LEASE_S, keys={"evt-2:cancel:ops"}) is None
+    assert claimed_key(outbox, keys=None) == "evt-1:alert:ops"
+
+
+def claimed_key(outbox: Outbox, keys: set[str] | None) -> str:
+    delivery = outbox.claim("ops", LEASE_S, keys=keys)
+    assert delivery is not None
+    return delivery.key

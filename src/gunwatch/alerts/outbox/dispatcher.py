@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.message import WITHDRAWING_KINDS
@@ -25,8 +26,9 @@ from gunwatch.events.store.errors import StoreError
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
-# How long a claim holds before a worker elsewhere may take the delivery over: longer than any attempt can
-# last (timeouts are at most 300 s). A claim of a dead process on this host is taken over at once instead.
+# How long a claim holds before any worker may take the delivery over (`Outbox.claim`): longer than any
+# attempt can last (timeouts are at most 300 s). A claim of a dead process on this host is taken over at
+# once when a dispatcher starts (`Outbox.recover`).
 CLAIM_LEASE_S = 330.0
 
 
@@ -58,8 +60,10 @@ class Dispatcher:
     """`start(lanes)` runs one worker per lane until `stop()`; `wake(lane)` after enqueuing."""
 
     def __init__(self, outbox: Outbox, executor: DeliveryExecutor, poll_s: float = POLL_S,
-                 rng: random.Random | None = None):
-        self.outbox, self.executor, self.poll_s = outbox, executor, poll_s
+                 rng: random.Random | None = None, keys: Collection[str] | None = None):
+        """`keys` limits the workers to those deliveries (a command delivering its own cancels must not send
+        the service's other alerts, or run its commands, from an operator's terminal)."""
+        self.outbox, self.executor, self.poll_s, self.keys = outbox, executor, poll_s, keys
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._wakers: dict[str, threading.Event] = {}
@@ -144,7 +148,7 @@ class Dispatcher:
                 self._busy.discard(lane)
 
     def _attempt(self, lane: str, rates: RateWindow) -> bool:
-        delivery = self.outbox.claim(lane, CLAIM_LEASE_S)
+        delivery = self.outbox.claim(lane, CLAIM_LEASE_S, keys=self.keys)
         if delivery is None:
             return False
         hold = rates.wait_s(delivery, self.executor.max_per_minute(delivery), time.time())

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from gunwatch.alerts import audit
 from gunwatch.alerts.message import WITHDRAWING_KINDS
@@ -82,10 +82,25 @@ class Outbox:
 
     # --- the worker's side ---------------------------------------------------------------------------
 
-    def claim(self, lane: str, lease_s: float, now: float | None = None) -> Delivery | None:
-        """The lane's oldest due delivery, now `sending` and counted as an attempt; None when none is due."""
+    def claim(self, lane: str, lease_s: float, now: float | None = None,
+              keys: Collection[str] | None = None) -> Delivery | None:
+        """The lane's oldest due delivery, now `sending` and counted as an attempt; None when none is due.
+
+        Due: pending and its time has come, or claimed by a worker whose lease ran out (it died, or lost
+        the database while recording the outcome). `keys` limits the claim to those deliveries (a command
+        delivering its own cancels). A cancel waits while an alert of its event is being sent on the same
+        lane by another worker, so it cannot overtake it."""
         now = time.time() if now is None else now
-        due = and_(DeliveryRow.lane == lane, DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now)
+        other = aliased(DeliveryRow)
+        alert_in_flight = select(other.id).where(
+            other.event_id == DeliveryRow.event_id, other.lane == DeliveryRow.lane, other.status == "sending",
+            other.kind.not_in(WITHDRAWING_KINDS), other.lease_until >= now).exists()
+        claimable = or_(and_(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now),
+                        and_(DeliveryRow.status == "sending", DeliveryRow.lease_until < now))
+        due = and_(DeliveryRow.lane == lane, claimable,
+                   ~and_(DeliveryRow.kind.in_(WITHDRAWING_KINDS), alert_in_flight))
+        if keys is not None:
+            due = and_(due, DeliveryRow.key.in_(list(keys)))
         with self.store.errors(f"cannot claim a delivery of lane {lane} in"):
             for _ in range(5):  # another worker may win the row between the select and the update
                 with self.store.write_session.begin() as session:
@@ -94,9 +109,16 @@ class Outbox:
                     ).first()
                     if row is None:
                         return None
+                    lost_claim = row.status == "sending"
+                    if lost_claim and self._withdrawn_meanwhile(session, _delivery(row)):
+                        # An alert whose worker was lost, withdrawn since: sent now, it would follow its cancel.
+                        row.status, row.lease_until, row.updated_at = "cancelled", None, now
+                        audit.append(session, OUTBOX_ACTOR, "delivery.cancelled", row.event_id, at=now,
+                                     key=row.key, reason="alert withdrawn while its claim was lost")
+                        continue
                     claimed = session.execute(
                         update(DeliveryRow)
-                        .where(DeliveryRow.id == row.id, DeliveryRow.status == "pending")
+                        .where(DeliveryRow.id == row.id, claimable)
                         .values(status="sending", attempts=DeliveryRow.attempts + 1, lease_until=now + lease_s,
                                 claimed_by=self.worker, updated_at=now,
                                 # `now` typed as the column: a bare float is stored as a number, not a time.
@@ -104,6 +126,10 @@ class Outbox:
                                                                literal(now, EpochTime())))
                     ).rowcount
                     if claimed:
+                        if lost_claim:
+                            audit.append(session, OUTBOX_ACTOR, "delivery.recovered", row.event_id, at=now,
+                                         key=row.key, claimed_by=row.claimed_by, attempt=row.attempts,
+                                         reason="its claim's lease ran out")
                         session.flush()
                         session.refresh(row)
                         return _delivery(row)
