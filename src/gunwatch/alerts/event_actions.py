@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gunwatch.alerts import audit
+from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Delivery, NewDelivery, Outbox
 from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
@@ -82,6 +83,7 @@ class EventActions:
             raise ActionRefused(f"no event {event_id} in {self.store.url}")
         with self.store.errors(f"cannot record {disposition} of event {event_id} in"), \
                 self.store.write_session.begin() as session:
+            lock_event(session, event_id)  # before reading: a protocol starting now sees this, or is seen
             current = session.get(DispositionRow, event_id)
             if current is not None and current.disposition in FINAL:
                 if current.disposition == disposition:

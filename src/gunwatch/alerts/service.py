@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from gunwatch.alerts.channels.registry import open_channels
 from gunwatch.alerts.event_actions import EventActions
@@ -27,6 +28,9 @@ from gunwatch.video.health import HealthChange
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25  # how often waits (verification, acknowledgement) are checked; also how soon a CLI answer counts
+# An event the alert thread could not handle (the database restarting, say) is tried again, first soon,
+# then every RETRY_MAX_S, for about ten minutes: an alert is never dropped on a transient error.
+HANDLE_ATTEMPTS, RETRY_FIRST_S, RETRY_MAX_S = 25, 0.5, 30.0
 OFFLINE_STATES = ("offline", "stalled")
 
 
@@ -73,17 +77,31 @@ class AlertService:
     # --- the alert thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        retries: list[tuple[float, int, ThreatEvent | HealthChange]] = []  # (when, attempt, item)
         while True:
             try:
                 item = self._inbox.get(timeout=TICK_S)
             except queue.Empty:
                 item = None
+            now = time.monotonic()
+            due, retries = [r for r in retries if r[0] <= now], [r for r in retries if r[0] > now]
+            work = [(0, item)] if item is not None else []
+            for _, attempt, retried in due:
+                work.append((attempt, retried))
+            for attempt, current in work:
+                try:
+                    self._handle(current)
+                except Exception:  # a store outage or a bug: tried again, never dropped while there is hope
+                    if attempt + 1 >= HANDLE_ATTEMPTS:
+                        log.exception("alerts: gave up on %s after %d attempts", _describe(current), attempt + 1)
+                        continue
+                    delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2**attempt)
+                    log.exception("alerts: failed to handle %s; again in %.1f s", _describe(current), delay)
+                    retries.append((now + delay, attempt + 1, current))
             try:
-                if item is not None:
-                    self._handle(item)
                 self.engine.tick()
-            except Exception:  # a store outage or a bug: logged, and the thread keeps serving
-                log.exception("alerts: failed to handle %s", type(item).__name__ if item is not None else "a tick")
+            except Exception:
+                log.exception("alerts: failed to move protocol runs on; again at the next tick")
             if self._stop.is_set() and self._inbox.empty():
                 return
 
@@ -106,3 +124,9 @@ class AlertService:
             result = self.actions.withdraw_incident(subject, "pipeline", f"camera {camera} is back online")
             if result.withdrawals:
                 self.dispatcher.wake()
+
+
+def _describe(item: ThreatEvent | HealthChange) -> str:
+    if isinstance(item, ThreatEvent):
+        return f"event {item.id} ({item.state}) of camera {item.camera}"
+    return f"camera {item.camera} going {item.state}"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gunwatch.alerts import audit
 from gunwatch.alerts.event_actions import FINAL
+from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Outbox
 from gunwatch.alerts.protocols.matching import offline_matches, threat_matches
@@ -55,17 +56,30 @@ class ProtocolEngine:
             return []
         now = time.time() if now is None else now
         started = []
+        failed: Exception | None = None
         for name, protocol in self.settings.protocols.items():
             if (name, event.id) in self._started or not threat_matches(protocol.trigger, event):
                 continue
-            context = self._context(name, event_id=event.id, camera=event.camera, zone=event.zone,
-                                    score=event.max_score, first_seen=event.first_seen,
-                                    confirmed_at=event.confirmed_at, snapshot=event.evidence.snapshot)
-            run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now)
-            self._started.add((name, event.id))  # after the commit: a failed start is tried again next update
+            try:
+                run_id = self._start_for_event(name, protocol, event, now)
+            except Exception as error:  # the other protocols still start; the caller tries this one again
+                log.error("protocol %s: cannot start for event %s of camera %s: %s", name, event.id, event.camera,
+                          error)
+                failed = failed or error
+                continue
             if run_id is not None:
                 started.append(run_id)
+        if failed is not None:
+            raise failed
         return started
+
+    def _start_for_event(self, name: str, protocol: Protocol, event: ThreatEvent, now: float) -> int | None:
+        context = self._context(name, event_id=event.id, camera=event.camera, zone=event.zone,
+                                score=event.max_score, first_seen=event.first_seen,
+                                confirmed_at=event.confirmed_at, snapshot=event.evidence.snapshot)
+        run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now)
+        self._started.add((name, event.id))  # after the commit: a failed start is tried again
+        return run_id
 
     def on_camera_offline(self, camera: str, reason: str, at: float | None = None) -> list[int]:
         now = time.time() if at is None else at
@@ -87,6 +101,7 @@ class ProtocolEngine:
                context: dict[str, Any], now: float) -> int | None:
         actor = f"protocol:{name}"
         with self.store.errors(f"cannot start protocol {name} in"), self.store.write_session.begin() as session:
+            lock_event(session, subject)
             if session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.protocol == name,
                                                                ProtocolRunRow.subject == subject)).first():
                 return None
@@ -258,9 +273,10 @@ class ProtocolEngine:
 
     @staticmethod
     def _kind(row: ProtocolRunRow) -> MessageKind:
-        if row.escalated:
-            return "escalation"
-        return "camera_offline" if row.trigger == "camera_offline" else "alert"
+        # An offline camera's escalation still says what happened (a camera went dark, not a gun seen).
+        if row.trigger == "camera_offline":
+            return "camera_offline"
+        return "escalation" if row.escalated else "alert"
 
     @staticmethod
     def _ref(row: ProtocolRunRow) -> RunRef:
