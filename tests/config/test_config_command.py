@@ -38,7 +38,8 @@ def test_check_json() -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert list(payload) == ["valid", "file", "cameras", "model", "store", "warnings", "channels", "protocols"]
-    assert payload["channels"][2] == "ops_webhook: webhook https://ops.school.org/hooks/gunwatch"
+    assert payload["channels"][1:3] == ["sms: apprise twilio://…", "ops_webhook: webhook https://ops.school.org/…"]
+    assert "AC123" not in result.stdout  # the Twilio account id in the apprise URL
     assert "s3cret" not in result.stdout
     assert payload["valid"] is True
     assert payload["cameras"][0] == {

@@ -34,3 +34,12 @@ from gunwatch.config import redact_url
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_endpoint_only_hides_the_path_that_is_an_incoming_webhook_s_secret() -> None:
+    from gunwatch.config.redact import endpoint_only
+
+    assert endpoint_only("https://hooks.slack.com/services/T0/B0/SECRET") == "https://hooks.slack.com/…"
+    assert endpoint_only("https://user:pw@hooks.example.org/x?token=1") == "https://user:***@hooks.example.org/…"
+    assert endpoint_only("http://127.0.0.1:9000") == "http://127.0.0.1:9000"
+    assert endpoint_only("relative/path") == "relative/path"

@@ -34,3 +34,16 @@ def redact_url(url: str) -> str:
         return url
     user, colon, _password = url[start:at].partition(":")
     return url[:start] + (f"{user}:{REDACTED}" if colon else user) + url[at:]
+
+
+def endpoint_only(url: str) -> str:
+    """`scheme://host:port/…`: for URLs whose path or query is itself a credential (Slack, Teams and Discord
+    incoming webhooks, chat bot tokens), shown in logs, errors and summaries without it."""
+    scheme = _SCHEME.match(url)
+    if not scheme:
+        return url
+    rest = redact_url(url)[scheme.end():]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    hidden = "/…" if len(authority) < len(rest) else ""
+    return url[: scheme.end()] + authority + hidden
+

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gunwatch.config.camera import Camera
-from gunwatch.config.redact import redact_url
+from gunwatch.config.redact import endpoint_only, redact_url
 from gunwatch.config.site import SiteConfig
 from gunwatch.config.sources import SourceKind
 
@@ -48,13 +48,23 @@ def summarize_site(config: SiteConfig, file: str) -> SiteSummary:
     ]
     model = str(config.detector.model) if config.detector.model else None
     alerts = config.alerts
-    channels = [f"{name}: {channel.kind} {redact_url(channel.url)}" for name, channel in alerts.channels.items()]
+    channels = [f"{name}: {channel.kind} {_shown(channel.url, channel.kind)}"
+                for name, channel in alerts.channels.items()]
     protocols = [
         f"{name}: on {p.trigger.on}{' (verified first)' if p.verify else ''}, {_count(len(p.steps), 'step')}"
         for name, p in alerts.protocols.items()
     ]
     return SiteSummary(file, cameras, model, redact_url(config.store.url), missing_local_sources(config),
                        channels, protocols)
+
+
+def _shown(url: str, kind: str) -> str:
+    """A channel's URL for people: webhook paths and apprise URLs often are the secret (a Slack hook, a bot
+    token, even in the host part: tgram://BOT_TOKEN/CHAT), so a webhook shows as scheme://host/… and an apprise
+    URL as scheme://…; broker and mail URLs only hide their password."""
+    if kind == "apprise":
+        return url.split("://", 1)[0] + "://…"
+    return endpoint_only(url) if kind == "webhook" else redact_url(url)
 
 
 def missing_local_sources(config: SiteConfig) -> list[str]:

@@ -24,7 +24,7 @@ import httpx
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.config.alerts import ChannelConfig
-from gunwatch.config.redact import redact_url
+from gunwatch.config.redact import endpoint_only, redact_url
 
 MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024  # larger JPEGs are left out: many receivers cap request bodies
 SIGNATURE_PREFIX = "sha256="
@@ -75,7 +75,7 @@ def call_endpoint(
     Retryable: timeouts, connection errors, 408, 429 and 5xx. Not retryable: other 4xx, redirects (not
     followed: a POST must not silently go elsewhere) and URLs httpx cannot use.
     """
-    where = f"{label}: {method} {redact_url(url)}"
+    where = f"{label}: {method} {endpoint_only(url)}"  # the path of an incoming webhook is often its secret
     body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
     timestamp = int(time.time())
     # Ours last: a caller's header must not break the signature's timestamp.
