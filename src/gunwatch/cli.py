@@ -413,10 +413,11 @@ def config_check(
         for channel in open_channels(config.alerts.channels).values():
             channel.close()
     except ChannelSetupError as error:
-        say(f"error: {path}: {error}")
+        key = f"alerts.channels.{error.channel}"
+        say(f"error: {path}: {key}: {error}")
         if as_json:
             typer.echo(json.dumps({"valid": False, "file": str(path), "errors": [
-                {"file": str(path), "line": None, "key": None, "message": str(error)}]}))
+                {"file": str(path), "line": None, "key": key, "message": str(error)}]}))
         raise typer.Exit(code=1) from error
     summary = summarize_site(config, str(path))
     say(format_site_summary(summary))

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from gunwatch.alerts.channels.registry import ChannelSetupError
@@ -90,38 +91,37 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             # The same object as `gunwatch event list --json` gives, one per line.
             print(json.dumps(event_json(event)) if as_json else event_line(event), flush=True)
 
-    try:
-        alerts = start_alerts(site, store)
-    except ChannelSetupError as error:  # a channel that cannot be built: said before any camera opens
-        store.close()
-        raise ConfigError([ConfigProblem(str(config), str(error))]) from None
-    try:
-        link_server = start_links(site, store, alerts)
-    except LinkServerError as error:
+    # Whatever fails to start, what did start is closed again, in reverse order (the store last).
+    with ExitStack() as started:
+        started.callback(store.close)
+        try:
+            alerts = start_alerts(site, store)
+        except ChannelSetupError as error:  # a channel that cannot be built: said before any camera opens
+            raise ConfigError([ConfigProblem(str(config), str(error), f"alerts.channels.{error.channel}")]) from None
         if alerts is not None:
-            alerts.close(drain_s=0)
-        store.close()
-        raise ConfigError([ConfigProblem(str(config), str(error), "alerts.links.listen")]) from None
-    on_health = alerts.submit_health if alerts is not None else None
-    on_evidence = alerts.submit_event if alerts is not None else None
-    service = build_service(site, on_event, on_health, store, on_evidence).start()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: service.stop())
-    runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
-    runner.start()
-    try:
-        show_status(service, runner, status_every_s)
-    finally:
-        service.stop()
-        runner.join()
-        service.close()
+            started.callback(alerts.close)
+        try:
+            link_server = start_links(site, store, alerts)
+        except LinkServerError as error:
+            raise ConfigError([ConfigProblem(str(config), str(error), "alerts.links.listen")]) from None
         if link_server is not None:
-            link_server.stop()
-        if alerts is not None:
-            alerts.close()
+            started.callback(link_server.stop)
+        on_health = alerts.submit_health if alerts is not None else None
+        on_evidence = alerts.submit_event if alerts is not None else None
+        service = build_service(site, on_event, on_health, store, on_evidence)
+        started.callback(service.close)
+        service.start()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: service.stop())
+        runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
+        runner.start()
+        try:
+            show_status(service, runner, status_every_s)
+        finally:
+            service.stop()
+            runner.join()
         with printed:
             sys.stderr.write(status_text(service.status()) + "\n")
-        store.close()
 
 
 def show_status(service: WatchService, runner: threading.Thread, every_s: float) -> None:

@@ -24,6 +24,10 @@ ADAPTERS: dict[ChannelKind, Callable[[str, ChannelConfig], Channel]] = {
 class ChannelSetupError(ValueError):
     """A channel that cannot be built from its settings; names the channel."""
 
+    def __init__(self, channel: str, reason: str):
+        super().__init__(reason)
+        self.channel = channel
+
 
 def open_channels(configs: dict[str, ChannelConfig]) -> dict[str, Channel]:
     """Every configured channel's adapter. A channel that cannot be built is an error for the whole site
@@ -35,5 +39,5 @@ def open_channels(configs: dict[str, ChannelConfig]) -> dict[str, Channel]:
         except ValueError as error:
             for channel in channels.values():
                 channel.close()
-            raise ChannelSetupError(f"alerts.channels.{name}: {error}") from None
+            raise ChannelSetupError(name, str(error)) from None
     return channels
