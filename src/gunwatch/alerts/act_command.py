@@ -43,7 +43,7 @@ def deliver_withdrawals(store: EventStore, site: SiteConfig, keys: list[str], wa
     if not lanes or wait_s <= 0:
         return pending
     executor = DeliveryExecutor(open_channels({name: site.alerts.channels[name] for name in
-                                               site.alerts.channels if name in lanes}))
+                                               site.alerts.channels if name in lanes}), site.alerts)
     dispatcher = Dispatcher(outbox, executor, poll_s=0.2, keys=set(keys)).start(lanes)
     try:
         deadline = time.monotonic() + wait_s

@@ -43,18 +43,10 @@ class AuditLog:
     def __init__(self, store: EventStore):
         self.store = store
 
-    def record(self, actor: str, action: str, event_id: str | None = None, camera: str | None = None,
-               **detail: Any) -> None:
-        with self.store.errors("cannot write the audit log of"), self.store.write_session.begin() as session:
-            append(session, actor, action, event_id, camera, **detail)
-
     def of_event(self, event_id: str) -> list[AuditEntry]:
         """The event's history, oldest first."""
         query = select(AuditRow).where(AuditRow.event_id == event_id).order_by(AuditRow.at, AuditRow.id)
         return self._read(query)
-
-    def recent(self, limit: int = 100) -> list[AuditEntry]:
-        return self._read(select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit))
 
     def _read(self, query: Any) -> list[AuditEntry]:
         with self.store.errors("cannot read the audit log of"), self.store.read_session() as session:

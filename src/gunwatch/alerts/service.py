@@ -39,7 +39,7 @@ class AlertService:
         self.settings, self.store = settings, store
         self.channels = open_channels(settings.channels)
         self.outbox = Outbox(store)
-        self.executor = DeliveryExecutor(self.channels)
+        self.executor = DeliveryExecutor(self.channels, settings)
         self.dispatcher = Dispatcher(self.outbox, self.executor, **({} if poll_s is None else {"poll_s": poll_s}))
         self.engine = ProtocolEngine(settings, store, self.outbox, self.dispatcher.wake)
         self.actions = EventActions(store, self.outbox)

@@ -4,6 +4,7 @@ a local command)."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import httpx
 
@@ -13,7 +14,7 @@ from gunwatch.alerts.channels.webhook import call_endpoint
 from gunwatch.alerts.commands import run_command
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox.deliveries import Delivery
-from gunwatch.config.alerts import RetrySettings
+from gunwatch.config.alerts import AlertSettings, RetrySettings
 
 ACTION_RETRY = RetrySettings()  # calls and commands: the defaults
 
@@ -22,8 +23,10 @@ class DeliveryExecutor:
     """Maps a stored delivery to the call that makes it. Each lane's worker calls it for its own lane only,
     so a channel is used by one thread at a time."""
 
-    def __init__(self, channels: dict[str, Channel]):
+    def __init__(self, channels: dict[str, Channel], settings: AlertSettings | None = None):
+        """`settings`: the site's alerts section, where call steps' secrets and headers are read."""
         self.channels = channels
+        self.settings = settings
         self._http: httpx.Client | None = None  # the call lane's connections, kept between calls
 
     def execute(self, delivery: Delivery) -> None:
@@ -34,9 +37,10 @@ class DeliveryExecutor:
         elif delivery.action == "call":
             if self._http is None:
                 self._http = httpx.Client()
-            call_endpoint(payload["url"], payload.get("method", "POST"), payload.get("body"),
-                          payload.get("headers") or {}, float(payload.get("timeout_s", 10.0)),
-                          secret=payload.get("secret"), label=f"call step {delivery.key}", client=self._http)
+            secret, headers = self._call_credentials(payload.get("credentials"))
+            call_endpoint(payload["url"], payload.get("method", "POST"), payload.get("body"), headers,
+                          float(payload.get("timeout_s", 10.0)), secret=secret, label=f"call step {delivery.key}",
+                          client=self._http)
         elif delivery.action == "publish":
             channel = self._channel(payload["channel"])
             if not isinstance(channel, MqttChannel):
@@ -47,12 +51,20 @@ class DeliveryExecutor:
         else:
             raise DeliveryError(f"unknown action {delivery.action!r}", retryable=False)
 
-    def timeout_s(self, delivery: Delivery) -> float:
-        """How long one attempt can take at most (the claim's lease is longer)."""
-        if delivery.action in ("call", "command"):
-            return float(delivery.payload.get("timeout_s", 30.0))
-        channel = self.channels.get(delivery.channel or delivery.payload.get("channel", ""))
-        return channel.config.timeout_s if channel is not None else 10.0
+    def _call_credentials(self, source: dict[str, Any] | None) -> tuple[str | None, dict[str, str]]:
+        """The secret and headers of the call step `source` names, from the site file."""
+        if not source:
+            return None, {}
+        name, index = source.get("protocol"), source.get("step")
+        protocol = self.settings.protocols.get(name) if self.settings is not None and name else None
+        call = protocol.steps[index].call if protocol and isinstance(index, int) and index < len(protocol.steps) \
+            else None
+        if call is not None and source.get("undo"):
+            call = call.cancel
+        if call is None:
+            raise DeliveryError(f"the site file has no call step {index} in protocol {name!r} any more, "
+                                "so the call's credentials are unknown", retryable=False)
+        return call.secret, call.headers
 
     def retry_settings(self, delivery: Delivery) -> RetrySettings:
         channel = self.channels.get(delivery.channel or "") if delivery.action in ("message", "publish") else None

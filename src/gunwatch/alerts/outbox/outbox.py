@@ -193,11 +193,6 @@ class Outbox:
         with self.store.errors("cannot read"), self.store.read_session() as session:
             return session.scalar(query)
 
-    def pending_lanes(self) -> set[str]:
-        query = select(DeliveryRow.lane).where(DeliveryRow.status.in_(("pending", "sending"))).distinct()
-        with self.store.errors("cannot read"), self.store.read_session() as session:
-            return set(session.scalars(query))
-
     def recover(self, now: float | None = None) -> int:
         """Claims left by workers that died (`kill -9`, a power cut) go back to pending: a claim of a dead
         process on this host at once, any other claim once its lease has run out. Returns how many go out

@@ -70,7 +70,7 @@ def step_deliveries(settings: AlertSettings, run: RunRef, index: int, step: Step
     if step.notify is not None:
         return message_deliveries(settings, run, index, kind, step.notify.to, step.notify.via, now)
     if step.call is not None:
-        payload = _call_payload(step.call, context)
+        payload = _call_payload(step.call, context, {"protocol": run.protocol, "step": index, "undo": False})
         return [NewDelivery(f"{prefix}:call", kind, "call", CALL_LANE, payload, run.event_id, run.run_id, index)], []
     if step.publish is not None:
         publish = step.publish
@@ -89,10 +89,14 @@ def step_deliveries(settings: AlertSettings, run: RunRef, index: int, step: Step
     return [], []
 
 
-def _call_payload(call: CallStep, context: dict[str, Any]) -> dict[str, Any]:
+def _call_payload(call: CallStep, context: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """The call as stored in the outbox. Its secret and headers (an Authorization header, typically) are
+    not: `credentials` says which step of the site file holds them, read when the call is made, so no
+    credential sits in the database, its backups or `psql`."""
     payload: dict[str, Any] = {
         "url": fill(call.url, context), "method": call.method, "body": fill(call.body, context),
-        "headers": call.headers, "secret": call.secret, "timeout_s": call.timeout_s,
+        "timeout_s": call.timeout_s, "credentials": source if (call.secret or call.headers) else None,
     }
-    payload["cancel"] = None if call.cancel is None else _call_payload(call.cancel, context)
+    undo = {**source, "undo": True}
+    payload["cancel"] = None if call.cancel is None else _call_payload(call.cancel, context, undo)
     return payload
