@@ -147,7 +147,7 @@ def test_alert_reaches_every_channel_and_every_step_runs(
     assert not verify_signature("another-secret", hook.headers, hook.body)
     assert hook.headers["x-gunwatch-key"] == keys[("message", "hook", "alice,bob")] == hook.json["key"]
     assert (hook.json["kind"], hook.json["camera"], hook.json["event_id"]) == ("alert", camera, event.id)
-    assert hook.json["recipient"] == "alice,bob"
+    assert hook.json["recipient"] == "alice, bob"  # as messages name them; the delivery keeps the keys
     assert base64.b64decode(hook.json["snapshot_jpeg_base64"]) == snapshot.read_bytes()
 
     # Apprise (json://): title and body; the snapshot as an attachment. (apprise's services carry no key of

@@ -1,6 +1,6 @@
 """Alerts inside `gunwatch watch`: threat events and camera health in, protocols run, the outbox delivering.
 
-The pipeline thread only hands events over (a queue): the alert thread starts and advances protocol runs
+The pipeline's threads only hand events over (a queue): the alert thread starts and advances protocol runs
 and the outbox's lane workers send, so neither a slow database write nor a slow channel ever holds up
 the cameras.
 """
@@ -57,7 +57,7 @@ class AlertService:
         return self
 
     def submit_event(self, event: ThreatEvent) -> None:
-        """From the pipeline thread: returns at once."""
+        """From the pipeline's threads: returns at once."""
         self._inbox.put(event)
 
     def submit_health(self, change: HealthChange) -> None:

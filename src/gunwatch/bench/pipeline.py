@@ -14,7 +14,6 @@ The default run takes 4-5 minutes: clips ~25 s, latency ~40 s (up to ~100 s when
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from gunwatch.bench.pipeline_capacity import CapacityRow, measure_capacity
 from gunwatch.bench.pipeline_clips import ClipFormat, GunClip, make_gun_clip, make_static_clip
 from gunwatch.bench.pipeline_latency import LatencyResult, measure_latency
 from gunwatch.bench.pipeline_service import SiteOptions, TimedAnalyzer
+from gunwatch.config.sections import DetectorSettings, detector_parallelism
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.tiling import TileMode
 from gunwatch.video.analysis import AnalysisRequest
@@ -119,7 +119,7 @@ def warm_up(analyzer: TimedAnalyzer, settings: PipelineBenchSettings) -> None:
 def run_pipeline_bench(settings: PipelineBenchSettings, progress: Callable[[str], None] = lambda _: None
                        ) -> PipelineBench:
     # As `gunwatch watch` loads it: one thread per call, one call at once per core.
-    threads = settings.threads or (1 if (os.cpu_count() or 1) > 1 else None)
+    _, threads = detector_parallelism(DetectorSettings(threads=settings.threads))
     detector = load_detector(settings.model, threads=threads, spinning=False)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -20,7 +21,8 @@ class DetectorSettings(StrictModel):
         None, description="ONNX model (default: the shipped models/gunwatch-nano.onnx, or $GUNWATCH_MODEL)"
     )
     threads: int | None = Field(
-        None, ge=1, description="ONNX Runtime threads per detector call (default: 1, with `parallel` calls at once)"
+        None, ge=1, description="ONNX Runtime threads per detector call (default: 1 when calls run in parallel, "
+        "else all cores)"
     )
     parallel: int | None = Field(
         None, ge=1, le=16, description="detector calls run at once on different cameras' frames (default: one per core)"
@@ -29,6 +31,13 @@ class DetectorSettings(StrictModel):
         None, ge=64, le=1280, multiple_of=32, description="square input side (default: the model's own)"
     )
     max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
+
+
+def detector_parallelism(settings: DetectorSettings, cores: int | None = None) -> tuple[int, int | None]:
+    """(calls at once, ONNX Runtime threads per call; None: all cores), as the live pipeline runs them."""
+    cores = cores or os.cpu_count() or 1
+    parallel = settings.parallel or cores
+    return parallel, settings.threads or (1 if parallel > 1 else None)
 
 
 class ConfirmationSettings(StrictModel):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from gunwatch.config.redact import redact_url
+from gunwatch.config.sections import detector_parallelism
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
@@ -86,7 +87,7 @@ class WatchService:
         self.preparers = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="prepare")
         # Several detector calls at once, each on few threads, keep the cores busier than one call spread
         # over all of them: a small batch leaves a multi-threaded call waiting on its slowest operator.
-        self.parallel = site.detector.parallel or os.cpu_count() or 1
+        self.parallel, _ = detector_parallelism(site.detector)
         self.inference = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="detect")
         self.loops: list[CameraLoop] = []
         self.stop_event = threading.Event()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -17,6 +16,7 @@ from gunwatch.alerts.channels.registry import ChannelSetupError
 from gunwatch.alerts.service import AlertService
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.errors import ConfigProblem
+from gunwatch.config.sections import detector_parallelism
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.console import event_line
 from gunwatch.events.model import ThreatEvent
@@ -42,8 +42,7 @@ def input_side(detector: object) -> int:
 def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | None,
                   on_health: Callable[[HealthChange], None] | None, store: EventStore | None,
                   on_evidence: Callable[[ThreatEvent], None] | None = None) -> WatchService:
-    parallel = site.detector.parallel or os.cpu_count() or 1
-    threads = site.detector.threads or (1 if parallel > 1 else None)
+    _, threads = detector_parallelism(site.detector)
     detector = load_detector(site.detector.model, threads=threads, input_size=site.detector.input_size, spinning=False)
     return WatchService(site, FrameAnalyzer(detector, input_side(detector)), store, on_event, on_health,
                         on_evidence=on_evidence)

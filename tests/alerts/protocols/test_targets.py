@@ -90,6 +90,8 @@ def test_several_channels_in_the_order_listed() -> None:
         Target("sms", "alice", "+15550000001"),
     ]
     assert missing == ["desk has no address on email", "desk has no address on sms"]
+    # Messages name people by their `name` where the site file gives one.
+    assert [target.label for target in found] == ["Front desk, alice", "alice", "alice"]
 
 
 def test_nobody_reachable_is_reported_not_an_error() -> None:

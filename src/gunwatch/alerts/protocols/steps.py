@@ -56,7 +56,7 @@ def message_deliveries(settings: AlertSettings, run: RunRef, index: int, kind: M
     for target in found:
         key = f"{run.event_id}:{run.protocol}:{index}:{kind}:{target.channel}:{target.recipient or '-'}"
         links = message_links(settings.links, kind, run.context.get("event_id"), target.recipient, now)
-        message = make_message(key, kind, run.context, now, recipient=target.recipient, step=index, links=links)
+        message = make_message(key, kind, run.context, now, recipient=target.label, step=index, links=links)
         deliveries.append(NewDelivery(key, kind, "message", target.channel, message.to_json(), run.event_id,
                                       run.run_id, index, target.channel, target.recipient, target.address))
     return deliveries, missing

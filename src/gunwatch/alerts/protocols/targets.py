@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gunwatch.config.alerts import AlertSettings
 
@@ -12,8 +12,9 @@ class Target:
     """One message to send: on `channel`, to `recipient` at `address` (None: the channel's one destination)."""
 
     channel: str
-    recipient: str | None
+    recipient: str | None  # the recipient's key (several, comma-separated, for a single-destination channel)
     address: str | None
+    label: str | None = field(default=None, compare=False)  # how messages name them: `name`, else the key
 
 
 def expand(settings: AlertSettings, to: list[str]) -> list[str]:
@@ -35,12 +36,17 @@ def targets(settings: AlertSettings, to: list[str], via: list[str]) -> tuple[lis
         config = settings.channels[channel]
         if not config.needs_address:
             # One destination (a webhook, a broker, a file): one message, naming who the step is for.
-            found.append(Target(channel, ",".join(recipients) if recipients else None, None))
+            labels = ", ".join(_label(settings, name) for name in recipients)
+            found.append(Target(channel, ",".join(recipients) if recipients else None, None, labels or None))
             continue
         for name in recipients:
             address = settings.recipients[name].addresses.get(channel)
             if address:
-                found.append(Target(channel, name, address))
+                found.append(Target(channel, name, address, _label(settings, name)))
             else:
                 missing.append(f"{name} has no address on {channel}")
     return found, missing
+
+
+def _label(settings: AlertSettings, name: str) -> str:
+    return settings.recipients[name].name or name

@@ -170,7 +170,7 @@ class ProtocolRunRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     protocol: Mapped[str] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(300))  # the event id, or camera-offline:CAMERA:TIME
+    subject: Mapped[str] = mapped_column(String(300))  # the event id, or offline-HEX for a camera-offline incident
     trigger: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str | None] = mapped_column(String(64))
     camera: Mapped[str] = mapped_column(String(200))
