@@ -40,3 +40,17 @@ def test_a_small_frame_is_its_own_reduction() -> None:
     picture, _ = decoder_picture(640, 352)
     frame = Frame("lobby", picture, 0, None, 1.0)
     assert frame.reduced(640) is frame
+
+
+def test_threads_converting_one_frame_at_once_take_turns() -> None:
+    """The clip encoder and the pipeline can read a frame the ring kept at the same moment; PyAV's scaler
+    context is per frame and not thread-safe, so unguarded this crashed the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    picture, rgb = decoder_picture(1280, 720)
+    frame = Frame("lobby", picture, 0, None, 1.0)
+    with ThreadPoolExecutor(4) as pool:
+        smalls = list(pool.map(lambda _: frame.reduced(640).image.shape, range(40)))
+        images = list(pool.map(lambda _: frame.image, range(8)))
+    assert set(smalls) == {(360, 640, 3)}
+    assert all(image is images[0] for image in images) and np.array_equal(images[0], rgb)

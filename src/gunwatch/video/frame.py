@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import av
 import numpy as np
@@ -18,7 +19,7 @@ class Frame:
     evidence size without converting it at full size first.
     """
 
-    __slots__ = ("_image", "_picture", "camera", "index", "pts", "received")
+    __slots__ = ("_image", "_lock", "_picture", "camera", "index", "pts", "received")
 
     def __init__(self, camera: str, image: np.ndarray | av.VideoFrame, index: int, pts: float | None,
                  received: float):
@@ -26,17 +27,22 @@ class Frame:
         self.index = index  # frames decoded so far by this camera's source (0-based; restarts never reuse one)
         self.pts = pts  # the stream's own timestamp in seconds, None when the stream carries none
         self.received = received  # wall-clock time (time.time()) when the frame was decoded
-        # The picture is kept after conversion: threads may read `image` at once, and each must find one.
         self._picture = image if isinstance(image, av.VideoFrame) else None
         self._image: np.ndarray | None = image if isinstance(image, np.ndarray) else None
+        # A PyAV frame converts through its own scaler context, which two threads must not use at once (the
+        # clip encoder and the pipeline can both read a frame the ring kept): one conversion at a time.
+        self._lock = threading.Lock()
 
     @property
     def image(self) -> np.ndarray:
-        """H x W x 3 uint8 RGB (converted on first use; two threads converting at once both get a copy)."""
+        """H x W x 3 uint8 RGB (converted on first use, once, whichever thread asks first)."""
         image = self._image
         if image is None:
-            assert self._picture is not None
-            image = self._image = self._picture.to_ndarray(format="rgb24")
+            with self._lock:
+                if self._image is None:
+                    assert self._picture is not None
+                    self._image = self._picture.to_ndarray(format="rgb24")
+                image = self._image
         return image
 
     @property
@@ -55,7 +61,8 @@ class Frame:
         factor = math.ceil(width / max_width)
         if self._image is None and self._picture is not None:
             # Scaled and converted in one pass by FFmpeg (area average), from the decoder's YUV.
-            small = self._picture.reformat(width // factor, height // factor, "rgb24", interpolation="AREA")
+            with self._lock:
+                small = self._picture.reformat(width // factor, height // factor, "rgb24", interpolation="AREA")
             image = small.to_ndarray()
         else:
             image = np.asarray(Image.fromarray(self.image).reduce(factor))
