@@ -244,6 +244,9 @@ def run_alert_bench(settings: AlertBenchSettings, progress: Callable[[str], None
         opened = submit_events(service, store, settings, snapshot)
         if not log.wait_for(list(urls), [event_id for event_id, _ in opened], settings.wait_s):
             progress(f"some messages had not arrived {settings.wait_s:g} s after the last event")
+        # A receiver has a message a moment before its worker records it delivered: wait for the records too.
+        if not service.dispatcher.drain(settings.wait_s):
+            progress(f"some deliveries were not recorded {settings.wait_s:g} s after they arrived")
         samples = collect(service, log, list(urls), opened)
         label = store.url if settings.store else "sqlite (temp file)"
     rows = [
