@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from gunwatch.events.store import EventStore
 
 # One PostgreSQL server for the whole session: a fixture imported into several conftest files would be
 # several fixtures, and each would start a server of its own.
 from support.postgres import postgres_server, postgres_url  # noqa: F401
 
+# Store tests run on both backends: a SQLite file and a real PostgreSQL server on loopback.
+BACKENDS = ["sqlite", "postgresql"]
 TINY_INPUT_SIZE = 64
 TINY_THRESHOLD = 0.25
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store: a new SQLite file, or a new database on the session's PostgreSQL server. A test whose
+    point is not the database narrows it: `@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)`."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[EventStore]:
+    with EventStore(store_url) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="session")

@@ -30,28 +30,12 @@ from support.mosquitto import mosquitto_broker  # noqa: F401 - the session's bro
 from support.smtp_server import smtp_server_fixture  # noqa: F401 - provides `smtp_server`
 from support.waiting import wait_until
 
-BACKENDS = ["sqlite", "postgresql"]
 # A receiver that does not answer fails within a second; a failed send is retried within 0.05-0.2 s.
 FAST_RETRY: dict[str, Any] = {"initial_s": 0.05, "max_s": 0.2, "max_attempts": 50}
 CHANNEL_TIMEOUT_S = 1.0
 POLL_S = 0.1
 
 _names = itertools.count()
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty store: a new SQLite file, or a new database on the session's PostgreSQL server. A test whose
-    point is not the database narrows it: `@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)`."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[EventStore]:
-    with EventStore(store_url) as opened:
-        yield opened
 
 
 @pytest.fixture

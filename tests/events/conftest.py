@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from gunwatch.events.model import Evidence, ThreatEvent
-from gunwatch.events.store import EventStore
 
-BACKENDS = ["sqlite", "postgresql"]
 T0 = 1_750_000_000.0  # a fixed wall-clock time (June 2025), with sub-second parts added by the tests
 
 
 @pytest.fixture
 def t0() -> float:
     return T0
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty store: a new SQLite file, or a new database on the session's PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[EventStore]:
-    with EventStore(store_url) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -28,6 +28,20 @@ def channel_kind(url: str) -> ChannelKind:
     return OWN_SCHEMES.get(urlsplit(url).scheme.lower(), "apprise")
 
 
+def parse_host_port(listen: str) -> tuple[str, int]:
+    """`127.0.0.1:8780`, `0.0.0.0:8780`, `gunwatch.local:8780` or `[::1]:8780` -> (host, port); ValueError
+    otherwise. Used by the config check and by the link server, so both take the same text."""
+    host, colon, port = listen.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:8780; got {listen!r}")
+    if not colon or not host or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()) \
+            or not 1 <= int(port) <= 65535:
+        raise ValueError(f"must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8780; got {listen!r}")
+    return host, int(port)
+
+
 class RetrySettings(StrictModel):
     """How the outbox retries a channel that fails: exponential backoff with jitter, up to a limit."""
 
@@ -229,15 +243,7 @@ class LinkSettings(StrictModel):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, listen: str) -> str:
-        # The same rule as gunwatch.web.server.parse_listen (not imported: config stays free of the web stack).
-        host, colon, port = listen.strip().rpartition(":")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        elif ":" in host:
-            raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:8780; got {listen!r}")
-        if not colon or not host or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()) \
-                or not 1 <= int(port) <= 65535:
-            raise ValueError(f"must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8780; got {listen!r}")
+        parse_host_port(listen)
         return listen
 
     @model_validator(mode="after")

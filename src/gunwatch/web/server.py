@@ -15,6 +15,8 @@ from typing import Any
 
 import uvicorn
 
+from gunwatch.config.alerts import parse_host_port
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
@@ -27,15 +29,7 @@ class LinkServerError(RuntimeError):
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """`127.0.0.1:8780`, `0.0.0.0:8780`, `gunwatch.local:8780` or `[::1]:8780` -> (host, port)."""
-    host, colon, port = listen.strip().rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:8780; got {listen!r}")
-    if not colon or not host or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()) \
-            or not 1 <= int(port) <= 65535:
-        raise ValueError(f"must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8780; got {listen!r}")
-    return host, int(port)
+    return parse_host_port(listen)
 
 
 class LinkServer:
