@@ -32,6 +32,11 @@ class DetectSettings(StrictModel):
     tiles: Annotated[Literal["auto", "on", "off"], BeforeValidator(_yaml_switch)] = Field(
         "off", description="tiled inference for small guns: off, auto (frames over twice the model input), on"
     )
+    # On by default: a gun held by a person at a distance is a few pixels in the whole frame, and a zoomed
+    # look at each person (a few model runs) finds it where tiling needs many more (README, "Second look").
+    second_look: bool = Field(
+        True, description="look again at each person found, cropped from the full-resolution frame and zoomed"
+    )
 
 
 class Camera(StrictModel):
