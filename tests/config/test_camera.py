@@ -16,6 +16,7 @@ def test_defaults(parse) -> None:
     assert (camera.kind, camera.rtsp_transport, camera.loop, camera.enabled) == ("rtsp", "tcp", False, True)
     assert (camera.detect.fps, camera.detect.width, camera.detect.height) == (5.0, None, None)
     assert (camera.detect.threshold, camera.detect.tiles) == (None, "off")
+    assert camera.detect.second_look
     assert (camera.zones, camera.masks) == ({}, [])
 
 
@@ -26,14 +27,15 @@ def test_every_camera_setting(parse) -> None:
             url: rtsp://cam/s
             rtsp_transport: udp
             enabled: false
-            detect: {fps: 2.5, width: 1280, height: 720, threshold: 0.6, tiles: on}
+            detect: {fps: 2.5, width: 1280, height: 720, threshold: 0.6, tiles: on, second_look: false}
             zones:
               door: {polygon: [[0, 0], [0.5, 0], [0.5, 1]], enabled: false}
             masks:
               - [[0.7, 0], [1, 0], [1, 0.3]]
     """).cameras["lobby"]
     assert (camera.rtsp_transport, camera.enabled) == ("udp", False)
-    assert camera.detect.model_dump() == {"fps": 2.5, "width": 1280, "height": 720, "threshold": 0.6, "tiles": "on"}
+    assert camera.detect.model_dump() == {"fps": 2.5, "width": 1280, "height": 720, "threshold": 0.6, "tiles": "on",
+                                           "second_look": False}
     assert camera.zones["door"].polygon == [(0, 0), (0.5, 0), (0.5, 1)]
     assert not camera.zones["door"].enabled
     assert camera.masks == [[(0.7, 0), (1, 0), (1, 0.3)]]
