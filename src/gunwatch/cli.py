@@ -42,6 +42,10 @@ FormatOption = Annotated[
 TilesOption = Annotated[
     str, typer.Option("--tiles", help="auto (tile frames much larger than the model input), on or off")
 ]
+SecondLookOption = Annotated[
+    bool, typer.Option("--second-look/--no-second-look",
+                       help="look again at each person, cropped from the full-resolution image and zoomed")
+]
 GunClassOption = Annotated[
     list[str] | None,
     typer.Option("--gun-class", help="class id or name that is a gun (repeatable; default: names like gun/pistol)"),
@@ -174,6 +178,7 @@ def eval_command(
     gun_class: GunClassOption = None,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
     tiles: TilesOption = "off",
+    second_look: SecondLookOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed."""
@@ -184,7 +189,7 @@ def eval_command(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles))
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look)
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
         result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
     except (DatasetError, ModelError, ValueError) as error:
@@ -202,6 +207,7 @@ def detect(
     source: Annotated[Path, typer.Argument(help="an image, a folder of images or a video file")],
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
     tiles: TilesOption = "auto",
+    second_look: SecondLookOption = True,
     threshold: Annotated[float | None, typer.Option(help="score threshold (default: the model's own)")] = None,
     out: Annotated[Path | None, typer.Option(help="folder for annotated copies (default: runs/detect/<name>)")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="do not write annotated copies")] = False,
@@ -216,7 +222,7 @@ def detect(
     from gunwatch.video.files import SourceError
 
     try:
-        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles))
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look)
     except ModelError as error:
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+
+from gunwatch.inference.person_crops import SecondLookParams
 
 ONE_CAMERA = "cameras: {lobby: {url: a.mp4}}\n"
 
 
 def test_defaults(parse) -> None:
     config = parse(ONE_CAMERA)
-    assert config.detector.model_dump() == {"model": None, "threads": None, "parallel": None, "input_size": None,
-                                            "max_batch": 8}
+    assert config.detector.model_dump(exclude={"second_look"}) == {
+        "model": None, "threads": None, "parallel": None, "input_size": None, "max_batch": 8}
+    # The site file's defaults are the runtime's own (the runtime has two more, fixed geometry).
+    runtime = asdict(SecondLookParams())
+    assert config.detector.second_look.model_dump().items() <= runtime.items()
+    assert set(runtime) - set(config.detector.second_look.model_dump()) == {"top", "bottom"}
     assert config.confirmation.model_dump() == {"window": 5, "min_hits": 3, "close_after_s": 10.0}
     assert config.motion.model_dump() == {"enabled": True, "forced_check_s": 2.0}
     assert config.evidence.model_dump() == {"folder": Path("runs/evidence"), "pre_roll_s": 5.0, "post_roll_s": 5.0}
@@ -23,7 +30,8 @@ def test_defaults(parse) -> None:
 
 def test_every_section_set(parse) -> None:
     config = parse(ONE_CAMERA + """
-        detector: {model: models/other.onnx, threads: 2, input_size: 320, max_batch: 4}
+        detector: {model: models/other.onnx, threads: 2, input_size: 320, max_batch: 4,
+                   second_look: {max_people: 2, unheld_factor: 1}}
         confirmation: {min_hits: 2, window: 2, close_after_s: 3}
         motion: {enabled: false, forced_check_s: 1}
         evidence: {folder: /srv/evidence, pre_roll_s: 0, post_roll_s: 8}
@@ -32,6 +40,7 @@ def test_every_section_set(parse) -> None:
     """.replace("\n        ", "\n"))
     assert config.detector.model == Path("models/other.onnx")
     assert (config.detector.threads, config.detector.input_size, config.detector.max_batch) == (2, 320, 4)
+    assert (config.detector.second_look.max_people, config.detector.second_look.unheld_factor) == (2, 1.0)
     assert (config.confirmation.min_hits, config.confirmation.window) == (2, 2)
     assert not config.motion.enabled
     assert config.evidence.folder == Path("/srv/evidence")

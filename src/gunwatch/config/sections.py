@@ -14,6 +14,24 @@ STORE_DIALECTS = ("sqlite", "postgresql")
 _DATABASE_URL = re.compile(r"^(?P<dialect>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://")
 
 
+class SecondLookSettings(StrictModel):
+    """The second look at people (cameras turn it on with `detect.second_look`): how many, how closely."""
+
+    max_people: int = Field(4, ge=0, le=32, description="most confident people looked at per frame")
+    max_crops_per_person: int = Field(2, ge=1, le=8, description="zoomed crops per person, at most")
+    person_min_score: float = Field(0.3, ge=0, le=1, description="least score of a person worth a closer look")
+    gun_to_person: float = Field(0.1, gt=0, le=1, description="a handgun's length as a share of its holder's height")
+    target_gun_px: float = Field(48.0, gt=0, le=1024, description="the gun's width at the model input after zooming")
+    max_zoom: float = Field(4.0, ge=1, le=16, description="largest upscaling of a crop")
+    min_zoom_gain: float = Field(
+        1.5, ge=1, le=16, description="a person is cropped only when the crop shows them this many times larger"
+    )
+    reach: float = Field(0.3, ge=0, le=2, description="an arm's reach beside the body, as a share of its height")
+    unheld_factor: float = Field(
+        0.8, gt=0, le=1, description="share of its score a gun away from every person keeps (1: no difference)"
+    )
+
+
 class DetectorSettings(StrictModel):
     """The one detector shared by every camera."""
 
@@ -31,6 +49,7 @@ class DetectorSettings(StrictModel):
         None, ge=64, le=1280, multiple_of=32, description="square input side (default: the model's own)"
     )
     max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
+    second_look: SecondLookSettings = Field(default_factory=SecondLookSettings)
 
 
 def detector_parallelism(settings: DetectorSettings, cores: int | None = None) -> tuple[int, int | None]:

@@ -6,12 +6,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
-from gunwatch.inference.tiling import TiledDetector, TileMode
+from gunwatch.inference.person_crops import SecondLookParams
+from gunwatch.inference.second_look import SecondLookDetector
+from gunwatch.inference.tiling import TiledDetector, TileMode, should_tile
 
 # Explicit registry: the `gunwatch.kind` metadata of an ONNX file names its runtime.
 RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
@@ -32,11 +35,12 @@ def default_model_path() -> Path:
 
 def load_detector(
     path: Path | str | None = None, threads: int | None = None, input_size: int | None = None,
-    tiles: TileMode = "off", spinning: bool = True,
+    tiles: TileMode = "off", spinning: bool = True, second_look: bool | SecondLookParams = False,
 ) -> Detector:
     """The model behind the Detector interface; `input_size` runs a YOLOX export at another square side,
-    `tiles` wraps it for large frames (see `gunwatch.inference.tiling`), `spinning=False` for a process
-    whose cores are shared with other work (see `onnx_session.session_options`)."""
+    `tiles` wraps it for large frames (see `gunwatch.inference.tiling`), `second_look` looks again at each
+    person (see `gunwatch.inference.second_look`), `spinning=False` for a process whose cores are shared
+    with other work (see `onnx_session.session_options`)."""
     path = Path(path) if path is not None else default_model_path()
     session = open_session(path, threads, spinning)
     kind = gunwatch_metadata(session).get("gunwatch.kind")
@@ -48,7 +52,18 @@ def load_detector(
         detector = onnx_yolox.OnnxYolox(path, session, {"gunwatch.input_size": str(input_size)})
     else:
         raise ModelError(f"{path}: a {kind} model runs only at its own input size")
-    if tiles == "off":
-        return detector
-    side = detector.input_size  # (height, width) for YOLOX, one int for the localizer
-    return TiledDetector(detector, max(side) if isinstance(side, tuple) else side, tiles)
+    size = detector.input_size  # (height, width) for YOLOX, one int for the localizer
+    side = max(size) if isinstance(size, tuple) else size
+    first_pass = detector if tiles == "off" else TiledDetector(detector, side, tiles)
+    if second_look is False:
+        return first_pass
+    params = second_look if isinstance(second_look, SecondLookParams) else None
+    return SecondLookDetector(first_pass, detector, side, params, seen_scale=_seen_scale(side, tiles))
+
+
+def _seen_scale(side: int, tiles: TileMode) -> Callable[[np.ndarray], float]:
+    """Model-input pixels per frame pixel in the first pass: a tiled frame is seen at its own resolution."""
+    def scale(image: np.ndarray) -> float:
+        height, width = image.shape[:2]
+        return 1.0 if should_tile(width, height, side, tiles) else side / max(height, width)
+    return scale

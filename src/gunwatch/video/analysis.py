@@ -2,7 +2,9 @@
 
 Frames are grouped by tile mode so that each group is one call into the runtime, which batches them
 (and, for tiled frames, every tile of every frame). A camera may be analysed at a lower resolution than
-it streams at; boxes come back in the frame's own pixels either way.
+it streams at; boxes come back in the frame's own pixels either way. Then the second look: the people
+the first pass found in frames that ask for it are cropped from the full-resolution frames, and all
+those crops go to the runtime in one more call (`gunwatch.inference.second_look`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import numpy as np
 from gunwatch.data.images import resize_to
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
-from gunwatch.inference.tiling import TiledDetector, TileMode
+from gunwatch.inference.person_crops import SecondLookParams
+from gunwatch.inference.second_look import SecondLook
+from gunwatch.inference.tiling import TiledDetector, TileMode, should_tile
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class AnalysisRequest:
     tiles: TileMode = "auto"
     width: int | None = None  # analysis size (None: the frame's own; one of them alone keeps the aspect)
     height: int | None = None
+    second_look: bool = False  # look again at each person, cropped from `image` at full resolution
 
 
 def analysis_size(frame_size: tuple[int, int], width: int | None, height: int | None) -> tuple[int, int]:
@@ -40,14 +45,34 @@ def analysis_size(frame_size: tuple[int, int], width: int | None, height: int | 
 class FrameAnalyzer:
     """Runs a batch of analysis requests through one detector, tiled where asked."""
 
-    def __init__(self, detector: Detector, input_side: int):
+    def __init__(self, detector: Detector, input_side: int, second_look: SecondLookParams | None = None):
         self.detector = detector
+        self.input_side = input_side
         self.class_names = detector.class_names
         self.threshold = detector.threshold
-        # The tiled wrappers share the one runtime session.
+        # The tiled wrappers and the second look share the one runtime session.
         self.tiled = {mode: TiledDetector(detector, input_side, mode) for mode in ("auto", "on")}
+        self.second_look = SecondLook(detector, input_side, second_look)
 
     def analyse(self, requests: list[AnalysisRequest]) -> list[Detections]:
+        first = self._first_pass(requests)
+        closer = [i for i, request in enumerate(requests) if request.second_look]
+        if not closer:
+            return first
+        refined = self.second_look.refine([requests[i].image for i in closer], [first[i] for i in closer],
+                                          [self._seen_scale(requests[i]) for i in closer])
+        for i, found in zip(closer, refined, strict=True):
+            first[i] = found
+        return first
+
+    def _seen_scale(self, request: AnalysisRequest) -> float:
+        """Model-input pixels per frame pixel in the first pass (tiles see the analysis image as it is)."""
+        frame_width, frame_height = request.image.shape[1], request.image.shape[0]
+        width, height = analysis_size((frame_width, frame_height), request.width, request.height)
+        tiled = request.tiles != "off" and should_tile(width, height, self.input_side, request.tiles)
+        return (1.0 if tiled else self.input_side / max(width, height)) * width / frame_width
+
+    def _first_pass(self, requests: list[AnalysisRequest]) -> list[Detections]:
         results: list[Detections | None] = [None] * len(requests)
         images, scales = [], []
         for request in requests:

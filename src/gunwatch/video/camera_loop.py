@@ -77,7 +77,7 @@ class CameraLoop:
 
     def request(self, frame: Frame) -> AnalysisRequest:
         detect = self.camera.detect
-        return AnalysisRequest(frame.image, detect.tiles, detect.width, detect.height)
+        return AnalysisRequest(frame.image, detect.tiles, detect.width, detect.height, detect.second_look)
 
     def finish(self, frame: Frame, detections: Detections, infer_ms: float) -> list[ThreatEvent]:
         """The frame's detections: confirmation, and snapshots of the best frame as the event opens or grows."""

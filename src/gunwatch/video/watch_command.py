@@ -23,6 +23,7 @@ from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
+from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.video.analysis import FrameAnalyzer
 from gunwatch.video.health import HealthChange
 from gunwatch.video.status_line import status_table, status_text
@@ -44,8 +45,12 @@ def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | No
                   on_evidence: Callable[[ThreatEvent], None] | None = None) -> WatchService:
     _, threads = detector_parallelism(site.detector)
     detector = load_detector(site.detector.model, threads=threads, input_size=site.detector.input_size, spinning=False)
-    return WatchService(site, FrameAnalyzer(detector, input_side(detector)), store, on_event, on_health,
-                        on_evidence=on_evidence)
+    analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))
+    return WatchService(site, analyzer, store, on_event, on_health, on_evidence=on_evidence)
+
+
+def second_look_params(site: SiteConfig) -> SecondLookParams:
+    return SecondLookParams(**site.detector.second_look.model_dump())
 
 
 def start_alerts(site: SiteConfig, store: EventStore) -> AlertService | None:
