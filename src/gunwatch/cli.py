@@ -164,6 +164,32 @@ def data_pack(
     say(f"wrote {summary.images} images ({summary.guns} guns, {summary.bytes / 2**20:.1f} MiB) to {out}")
 
 
+@data_app.command("mine-negatives")
+def data_mine_negatives(
+    data: Annotated[Path, typer.Option("--data", help="data set folder")],
+    out: Annotated[Path, typer.Option(help="JSON file for a training config's `hard_negatives`")],
+    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
+    split: Annotated[str, typer.Option(help="split whose gun-free images are mined")] = "train",
+    split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
+    show: Annotated[int, typer.Option(min=0, help="hardest images listed")] = 10,
+) -> None:
+    """Score every gun-free image of a split with a model: the highest scores are the hard negatives to repeat."""
+    from gunwatch.evaluation.selection import select_records
+    from gunwatch.inference.loading import default_model_path, load_detector
+    from gunwatch.inference.onnx_session import ModelError
+    from gunwatch.training.hard_negatives import mine_hard_negatives
+
+    path = model or default_model_path()
+    try:
+        mined = mine_hard_negatives(load_detector(path), path, select_records(data, split, split_file).records)
+    except (DatasetError, ModelError, ValueError) as error:
+        raise fail(str(error)) from error
+    mined.save(out)
+    hardest = list(mined.scores.items())[:show]
+    say(f"{len(mined.scores)} gun-free images scored by {path.name}; hardest: "
+        + ", ".join(f"{key} {score:.2f}" for key, score in hardest) + f"; written to {out}")
+
+
 @app.command("eval")
 def eval_command(
     data: Annotated[Path, typer.Option("--data", help="data set folder")],
@@ -318,6 +344,76 @@ def bench_pipeline(
     say(format_latency_table(result) + "\n\n" + format_capacity_table(result))
     if as_json:
         typer.echo(json.dumps(result.to_json_dict()))
+
+
+@bench_app.command("alarms")
+def bench_alarms(
+    clips: Annotated[
+        list[Path], typer.Option(help="folder of .mp4 clips, each with its NAME.json sidecar of gun episodes "
+                                      "(searched recursively; repeatable)")
+    ],
+    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
+    fps: Annotated[
+        float | None, typer.Option(min=0.1, max=60, help="frames analysed per second (default: detect.fps's)")
+    ] = None,
+    second_look: Annotated[
+        bool, typer.Option("--second-look/--no-second-look", help="look again at each person (detect.second_look)")
+    ] = True,
+    tiles: TilesOption = "off",
+    motion: Annotated[bool, typer.Option("--motion/--no-motion", help="the motion gate, as live")] = True,
+    thresholds: Annotated[
+        str | None, typer.Option(help="handgun thresholds to sweep, comma-separated (default: the model's own)")
+    ] = None,
+    windows: Annotated[
+        str, typer.Option(help="confirmation rules to sweep, HITS/FRAMES comma-separated, e.g. 3/5,2/4,2/3")
+    ] = "3/5",
+    close_after: Annotated[
+        float | None, typer.Option(min=0.1, help="seconds without the gun before an event closes (default: live's)")
+    ] = None,
+    boxes: Annotated[
+        Path | None, typer.Option(help="folder of sidecar overlays with gun boxes (default: the repository's "
+                                       "sidecars/)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="folder for report.json and a contact sheet of every alarm per setting")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Alarms on recorded clips through the live pipeline, in accelerated time: gun episodes alarmed, time from
+    an episode's start to its event, false alarms per camera-hour; sweeps thresholds and confirmation windows."""
+    import sys
+
+    from gunwatch.bench.alarm_clips import OVERLAY_DIR, SidecarError
+    from gunwatch.bench.alarm_replay import ClipError
+    from gunwatch.bench.alarm_sheet import write_sheet
+    from gunwatch.bench.alarms import AlarmBenchSettings, parse_thresholds, parse_windows, run_alarm_bench
+    from gunwatch.bench.alarms_table import format_setting_table, format_sweep_table, legend, settings_line
+    from gunwatch.inference.onnx_session import ModelError
+
+    try:
+        given = {"fps": fps, "close_after_s": close_after}
+        settings = AlarmBenchSettings(
+            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), motion=motion,
+            thresholds=parse_thresholds(thresholds) if thresholds else None, windows=parse_windows(windows),
+            overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
+        )
+        result, plays = run_alarm_bench(settings, progress=sys.stderr.isatty(), say=say)
+    except (SidecarError, ClipError, ModelError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(settings_line(result))
+    for run in result.runs:
+        say("\n" + format_setting_table(result, run))
+    say("\n" + format_sweep_table(result) + "\n" + legend())
+    report = result.to_json_dict()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(report, indent=1))
+        by_name = {play.clip.name: play for play in plays}
+        for run in result.runs:
+            write_sheet(run, by_name, out, settings.rules.box_gap_s)
+        say(f"report and contact sheets in {out}")
+    if as_json:
+        typer.echo(json.dumps(report))
 
 
 @bench_app.command("alerts")

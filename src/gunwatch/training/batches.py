@@ -37,11 +37,12 @@ class Batch:
 
 def plan_epoch(
     samples: int, batch_size: int, sizes: list[int], seed: int, epoch: int, use_mosaic: bool,
-    max_steps: int | None = None,
+    max_steps: int | None = None, repeats: list[int] | None = None,
 ) -> list[BatchPlan]:
-    """The epoch's batches: a seeded shuffle cut into batches, each with a drawn input size."""
+    """The epoch's batches: a seeded shuffle cut into batches, each with a drawn input size. `repeats`
+    (one count per sample) draws some samples more than once an epoch: the mined hard negatives."""
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(samples)
+    order = rng.permutation(np.repeat(np.arange(samples), repeats) if repeats is not None else samples)
     chunks = np.array_split(order, math.ceil(samples / batch_size))[:max_steps]
     return [
         BatchPlan(tuple(int(i) for i in chunk), int(rng.choice(sizes)), use_mosaic, (seed, epoch, step))

@@ -104,6 +104,10 @@ class DetectorTrainConfig(TrainRunConfig):
     jpeg: float = Field(0.25, ge=0, le=1)
     small_guns: float = Field(0.0, ge=0, le=1, description="probability of pasting small guns into an image")
     small_gun_px: tuple[float, float] = Field((10.0, 48.0), description="pasted gun width range, input pixels")
+    # Hard negatives mined with `gunwatch data mine-negatives`: the gun-free images scoring highest, repeated.
+    hard_negatives: Path | None = Field(None, description="JSON written by `gunwatch data mine-negatives`")
+    hard_negative_share: float = Field(0.2, ge=0, le=1, description="share of the mined images that count as hard")
+    hard_negative_repeats: int = Field(3, ge=1, le=20, description="times a hard negative is drawn per epoch")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

@@ -29,6 +29,7 @@ from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import DetectorTrainConfig
 from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
 from gunwatch.training.epochs import report_epoch, save_epoch
+from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.paste import PasteBank
 from gunwatch.training.pseudo_labels import person_boxes
@@ -112,12 +113,12 @@ def steps_per_epoch(config: DetectorTrainConfig, samples: int) -> int:
 def train_one_epoch(
     model: YOLOX, ema: ModelEMA, builder: BatchBuilder, optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, config: DetectorTrainConfig, epoch: int,
-    writer: SummaryWriter, device: torch.device,
+    writer: SummaryWriter, device: torch.device, repeats: list[int] | None = None,
 ) -> dict[str, float]:
     model.train()
     use_mosaic = epoch <= config.epochs - config.no_mosaic_epochs
     plans = plan_epoch(len(builder.samples), config.batch_size, config.train_sizes, config.seed, epoch, use_mosaic,
-                       config.max_steps_per_epoch)
+                       config.max_steps_per_epoch, repeats)
     sums: dict[str, float] = {}
     progress = tqdm(builder.batches(plans), total=len(plans), desc=f"epoch {epoch}/{config.epochs}", unit="batch",
                     leave=False)
@@ -177,7 +178,10 @@ def pick_device(config: DetectorTrainConfig) -> torch.device:
     return device
 
 
-def load_training_data(config: DetectorTrainConfig) -> tuple[list[DetectorSample], list[DetectorSample]]:
+def load_training_data(
+    config: DetectorTrainConfig,
+) -> tuple[list[DetectorSample], list[DetectorSample], list[int] | None]:
+    """Train and val samples, and how often each train sample is drawn an epoch (None: once)."""
     dataset = read_dataset(config.data)
     split = load_split(config.split)
     train_records: list[ImageRecord] = split.select(dataset, "train")
@@ -189,7 +193,16 @@ def load_training_data(config: DetectorTrainConfig) -> tuple[list[DetectorSample
     train = load_detector_samples(train_records, people, config.cache_side, "loading train")
     # Validation measures handguns only; its images keep their full size, as `gunwatch eval` sees them.
     val = load_detector_samples(val_records, None, max(max(r.width, r.height) for r in val_records), "loading val")
-    return train, val
+    return train, val, sample_repeats(config, train_records)
+
+
+def sample_repeats(config: DetectorTrainConfig, records: list[ImageRecord]) -> list[int] | None:
+    if config.hard_negatives is None:
+        return None
+    hard = set(MinedNegatives.load(config.hard_negatives).hardest(config.hard_negative_share))
+    repeats = repeats_per_sample([record.key for record in records], hard, config.hard_negative_repeats)
+    tqdm.write(f"hard negatives: {sum(r > 1 for r in repeats)} images drawn {config.hard_negative_repeats}x per epoch")
+    return repeats
 
 
 def calibration_batches(train: list[DetectorSample], config: DetectorTrainConfig) -> list[torch.Tensor]:
@@ -219,15 +232,15 @@ def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
     device = pick_device(config)
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "config.json").write_text(config.model_dump_json(indent=1))
-    train, val = load_training_data(config)
+    train, val, repeats = load_training_data(config)
     bank = PasteBank.from_samples(train) if config.small_guns > 0 else None
     # Forked before this process touches CUDA.
     with BatchBuilder(train, augment_settings(config), bank, config.loader_workers) as builder:
-        return _train(config, resume, train, val, builder, device, started)
+        return _train(config, resume, train, val, builder, device, started, repeats)
 
 
 def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample], val: list[DetectorSample],
-           builder: BatchBuilder, device: torch.device, started: float) -> Path:
+           builder: BatchBuilder, device: torch.device, started: float, repeats: list[int] | None = None) -> Path:
     model = build_detector(config)
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
@@ -243,7 +256,7 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     model.to(device)
     ema = ModelEMA(model, config.ema_decay)
     optimizer = optimizer_for(model, config)
-    steps = steps_per_epoch(config, len(train))
+    steps = steps_per_epoch(config, sum(repeats) if repeats is not None else len(train))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(config, steps))
     history: list[dict[str, float]] = []
     start_epoch = 1
@@ -260,7 +273,8 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     epoch, epoch_cap = start_epoch, config.epochs
     while epoch <= config.epochs:
         epoch_started = time.monotonic()
-        train_metrics = train_one_epoch(model, ema, builder, optimizer, scheduler, config, epoch, writer, device)
+        train_metrics = train_one_epoch(model, ema, builder, optimizer, scheduler, config, epoch, writer, device,
+                                        repeats)
         metrics = {"epoch": epoch, **train_metrics, **validate(ema.model, val, config, device)}
         history.append(metrics)
         report_epoch(metrics, writer)
