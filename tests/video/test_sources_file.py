@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -121,3 +122,22 @@ def test_a_looped_folder_starts_again_and_a_bad_image_is_skipped(tmp_path: Path)
         errors = source.stats().decode_errors
     assert [round(brightness(f)) for f in frames] == [40, 80, 40, 80, 40]
     assert errors >= 1
+
+
+def test_an_unpaced_file_gives_every_frame_in_order_by_its_own_timestamps(tmp_path: Path, monkeypatch):
+    from gunwatch.video.sources.failures import RecordingEnded
+    from gunwatch.video.sources.file import FileReader
+    from gunwatch.video.sources.pacing import Pacer
+    from gunwatch.video.sources.reader import ReadContext
+
+    def no_waiting(self, pts):
+        raise AssertionError("an unpaced reader must not wait for a frame's time")
+
+    monkeypatch.setattr(Pacer, "wait_for", no_waiting)
+    clip = write_video(tmp_path / "clip.mp4", frames=30, size=(160, 120), fps=10.0)
+    context = ReadContext(threading.Event(), 5.0, lambda message: None)
+    pts = []
+    with pytest.raises(RecordingEnded):
+        for _, stamp in FileReader(Camera(url=str(clip)), paced=False).frames(context):
+            pts.append(stamp)
+    assert pts == pytest.approx([index / 10 for index in range(30)])

@@ -1,4 +1,8 @@
-"""A video file played as a camera: at the pace of its timestamps, from the start again when `loop` is set."""
+"""A video file played as a camera: at the pace of its timestamps, from the start again when `loop` is set.
+
+Unpaced (`paced=False`), every frame comes as soon as it is decoded: a benchmark plays an hour of footage
+through the pipeline in minutes, by the frames' own timestamps.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ class FileReader:
     """Timestamps keep rising across loops (each pass continues one frame after the last), so a looped
     file looks like one endless recording to the stages downstream."""
 
-    def __init__(self, camera: Camera) -> None:
+    def __init__(self, camera: Camera, paced: bool = True) -> None:
         self._path = camera.url
         self._loop = camera.loop
+        self._paced = paced
 
     def frames(self, context: ReadContext) -> Generator[RawFrame, None, None]:
         pacer = Pacer(context.stop)
@@ -33,7 +38,8 @@ class FileReader:
                     if continue_at is not None:
                         offset, continue_at = continue_at - pts, None
                     last_pts = pts + offset
-                    if not pacer.wait_for(last_pts):
+                    running = pacer.wait_for(last_pts) if self._paced else not context.stop.is_set()
+                    if not running:
                         return
                     yield frame, last_pts  # converted to RGB only if the pipeline samples it
             if not self._loop:

@@ -1,0 +1,248 @@
+"""`gunwatch bench alarms`: the live pipeline's alarms on recorded clips, against when the guns were in view.
+
+Each clip (`alarm_clips`: an .mp4 and its sidecar of gun episodes) plays through the parts `gunwatch watch`
+runs (`alarm_replay`: file reader, sampling at `detect.fps`, motion gate, detector with the second look,
+tracker, confirmation) in accelerated time, by its own timestamps. The detector runs once per clip; each
+setting of the sweep (threshold x confirmation window) replays only tracking and confirmation. Every
+setting's alarms are matched to the episodes (`alarm_matching`): episodes alarmed, latency from the
+episode's start to the event, false alarms, and false alarms per camera-hour on the gun-free clips and over
+all footage outside episodes.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+from tqdm import tqdm
+
+from gunwatch.bench.alarm_clips import OVERLAY_DIR, BenchClip, find_clips
+from gunwatch.bench.alarm_matching import Alarm, AlarmTally, ClipMatch, MatchRules, match_clip
+from gunwatch.bench.alarm_replay import ClipPlay, ConfirmSetting, ReplayedEvent, confirm, play_clip
+from gunwatch.config.camera import Camera, DetectSettings
+from gunwatch.config.sections import ConfirmationSettings, MotionSettings
+from gunwatch.config.site import SiteConfig
+from gunwatch.inference.loading import load_detector
+from gunwatch.inference.tiling import TileMode
+from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.video.watch_command import input_side, second_look_params
+
+MAX_FALSE_PER_HOUR = 0.1  # the target on gun-free footage (issue 11)
+LIVE_DETECT = DetectSettings()
+LIVE_CONFIRMATION = ConfirmationSettings()
+
+
+@dataclass(frozen=True)
+class AlarmBenchSettings:
+    clips: tuple[Path, ...]
+    model: Path | None = None  # None: the shipped detector
+    fps: float = LIVE_DETECT.fps
+    second_look: bool = LIVE_DETECT.second_look
+    tiles: TileMode = LIVE_DETECT.tiles
+    motion: bool = True
+    thresholds: tuple[float, ...] | None = None  # None: the model's own
+    windows: tuple[tuple[int, int], ...] = ((LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window),)
+    close_after_s: float = LIVE_CONFIRMATION.close_after_s
+    rules: MatchRules = field(default_factory=MatchRules)
+    overlay: Path | None = OVERLAY_DIR  # hand-made gun boxes for clips whose sidecars are read-only
+
+    def __post_init__(self) -> None:
+        if not self.clips:
+            raise ValueError("give at least one folder of clips")
+        for min_hits, window in self.windows:
+            if not 1 <= min_hits <= window:
+                raise ValueError(f"a window needs 1 <= hits <= frames, got {min_hits}/{window}")
+        if self.thresholds is not None and not all(0 <= t <= 1 for t in self.thresholds):
+            raise ValueError(f"thresholds must be in [0, 1], got {self.thresholds}")
+
+
+def parse_windows(text: str) -> tuple[tuple[int, int], ...]:
+    """'3/5,2/4' -> ((3, 5), (2, 4)): hits needed / analysed frames looked back over."""
+    windows = []
+    for part in text.split(","):
+        hits, _, frames = part.strip().partition("/")
+        if not (hits.isdigit() and frames.isdigit()):
+            raise ValueError(f"a window is HITS/FRAMES like 3/5, not {part.strip()!r}")
+        windows.append((int(hits), int(frames)))
+    return tuple(windows)
+
+
+def parse_thresholds(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"thresholds are numbers separated by commas, not {text!r}") from None
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    clip: BenchClip
+    duration_s: float
+    events: list[ReplayedEvent]
+    alarms: list[Alarm]  # the events in clip seconds
+    match: ClipMatch
+
+    @property
+    def tally(self) -> AlarmTally:
+        tally = AlarmTally()
+        tally.add(self.match, self.clip.episodes, self.duration_s)
+        return tally
+
+
+@dataclass(frozen=True)
+class SettingRun:
+    setting: ConfirmSetting
+    clips: list[ClipResult]
+
+    @property
+    def total(self) -> AlarmTally:
+        total = AlarmTally()
+        for result in self.clips:
+            total.merge(result.tally)
+        return total
+
+    @property
+    def false_per_hour(self) -> float:
+        """The rate the target is on: the gun-free clips', or (without any) the rate outside episodes."""
+        total = self.total
+        return total.per_hour_gun_free if total.gun_free_s > 0 else total.per_hour_outside
+
+
+@dataclass(frozen=True)
+class ClipStats:
+    name: str
+    duration_s: float
+    decoded: int
+    sampled: int
+    analysed: int
+
+
+@dataclass
+class AlarmBench:
+    settings: AlarmBenchSettings
+    model: str
+    model_threshold: float
+    forced_check_s: float
+    clips: list[ClipStats]
+    runs: list[SettingRun]
+
+    def recommended(self) -> SettingRun | None:
+        return recommend(self.runs)
+
+    def to_json_dict(self) -> dict[str, object]:
+        settings = asdict(self.settings)
+        settings.update(clips=[str(p) for p in self.settings.clips], model=self.model,
+                        overlay=str(self.settings.overlay) if self.settings.overlay else None,
+                        model_threshold=round(self.model_threshold, 4), forced_check_s=self.forced_check_s)
+        best = self.recommended()
+        return {
+            "settings": settings,
+            "clips": [asdict(c) for c in self.clips],
+            "runs": [_run_json(run) for run in self.runs],
+            "recommended": asdict(best.setting) if best else None,
+        }
+
+
+def recommend(runs: list[SettingRun], max_per_hour: float = MAX_FALSE_PER_HOUR) -> SettingRun | None:
+    """The rule: at most `max_per_hour` false alarms per camera-hour on gun-free footage first, then the most
+    episodes alarmed (of >= 2 s), then the lowest median latency, then p95; ties go to fewer false alarms
+    elsewhere (outside episodes, off the gun), then to the live confirmation window (no change without a
+    reason), then to the higher threshold. None when no setting qualifies."""
+    live_window = (LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window)
+
+    def key(run: SettingRun) -> tuple[float, ...]:
+        t, s = run.total, run.setting
+        p50 = t.latency_p50 if not math.isnan(t.latency_p50) else math.inf
+        p95 = t.latency_p95 if not math.isnan(t.latency_p95) else math.inf
+        return (-(t.alarmed + t.covered), p50, p95, t.false_outside + t.off_gun,
+                (s.min_hits, s.window) != live_window, -s.threshold)
+
+    qualifying = [run for run in runs if run.false_per_hour <= max_per_hour]
+    return min(qualifying, key=key) if qualifying else None
+
+
+def _run_json(run: SettingRun) -> dict[str, object]:
+    clips = []
+    for result in run.clips:
+        alarms = [
+            {**asdict(alarm), "verdict": verdict.verdict, "true": verdict.true, "episode": verdict.episode,
+             "id": event.event.id}
+            for alarm, verdict, event in zip(result.alarms, result.match.verdicts, result.events, strict=True)
+        ]
+        episodes = [{**asdict(episode), **asdict(outcome)}
+                    for episode, outcome in zip(result.clip.episodes, result.match.episodes, strict=True)]
+        clips.append({"clip": result.clip.name, "duration_s": round(result.duration_s, 3), "episodes": episodes,
+                      "alarms": alarms, "tally": result.tally.to_json_dict()})
+    return {"setting": asdict(run.setting), "total": run.total.to_json_dict(), "clips": clips}
+
+
+def bench_site(folder: Path, settings: AlarmBenchSettings, placeholder: Path) -> SiteConfig:
+    """The site sections the pipeline reads (motion, evidence, the second look's parameters, all at their live
+    defaults); the cameras are the clips themselves."""
+    return SiteConfig.model_validate({
+        "cameras": {"clip": {"url": str(placeholder)}},
+        "motion": {"enabled": settings.motion},
+        "evidence": {"folder": str(folder / "evidence")},  # nothing is written: no event opens in the loop
+        "confirmation": {"close_after_s": settings.close_after_s},
+    })
+
+
+def clip_camera(clip: BenchClip, settings: AlarmBenchSettings) -> Camera:
+    return Camera(url=str(clip.path), detect=DetectSettings(fps=settings.fps, tiles=settings.tiles,
+                                                            second_look=settings.second_look))
+
+
+def clip_seconds(path: Path) -> float | None:
+    """The clip's length from its header (for the progress bar), None when it does not say."""
+    with av.open(str(path)) as container:
+        return container.duration / av.time_base if container.duration else None
+
+
+def settings_grid(settings: AlarmBenchSettings, model_threshold: float) -> list[ConfirmSetting]:
+    thresholds = settings.thresholds or (model_threshold,)
+    return [ConfirmSetting(t, hits, frames) for t in thresholds for hits, frames in settings.windows]
+
+
+def replay(plays: list[ClipPlay], cameras: list[Camera], setting: ConfirmSetting, settings: AlarmBenchSettings,
+           model_threshold: float, gun_class_id: int) -> SettingRun:
+    results = []
+    for play, camera in zip(plays, cameras, strict=True):
+        events = confirm(play, camera, setting, settings.close_after_s, model_threshold, gun_class_id)
+        alarms = [event.alarm(play.start_pts) for event in events]
+        match = match_clip(play.clip.episodes, alarms, play.clip.boxes, settings.rules)
+        results.append(ClipResult(play.clip, play.duration_s, events, alarms, match))
+    return SettingRun(setting, results)
+
+
+def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
+                    say: Callable[[str], None] = lambda _: None) -> tuple[AlarmBench, list[ClipPlay]]:
+    """The bench, and each clip's play (its detections and pictures, for the contact sheets)."""
+    clips = find_clips(list(settings.clips), settings.overlay)
+    detector = load_detector(settings.model)  # one call at a time, on every core
+    gun_class_id = detector.class_names.index("handgun")
+    grid = settings_grid(settings, detector.threshold)
+    keep_score = min(setting.threshold for setting in grid)
+    cameras = [clip_camera(clip, settings) for clip in clips]
+    say(f"{len(clips)} clips ({sum(c.gun_free for c in clips)} gun-free); model {detector.name}; "
+        f"{len(grid)} settings")
+    plays = []
+    with tempfile.TemporaryDirectory(prefix="gunwatch-bench-alarms-") as temp:
+        site = bench_site(Path(temp), settings, clips[0].path)
+        analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))  # as `watch` builds it
+        for clip, camera in zip(clips, cameras, strict=True):
+            with tqdm(total=clip_seconds(clip.path), desc=clip.name, unit="s", disable=not progress, leave=False,
+                      bar_format="{desc}: {percentage:3.0f}% {bar} {n:.1f}/{total:.1f} s [{elapsed}]") as bar:
+                def advance(t: float, bar: tqdm = bar) -> None:
+                    bar.update(t - bar.n)
+
+                plays.append(play_clip(clip, camera, site, analyzer, gun_class_id, keep_score, advance))
+            play = plays[-1]
+            say(f"{clip.name}: {play.duration_s:.1f} s, {len(play.sampled)} frames sampled, {play.analysed} analysed")
+    runs = [replay(plays, cameras, setting, settings, detector.threshold, gun_class_id) for setting in grid]
+    stats = [ClipStats(p.clip.name, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
+    forced = MotionSettings().forced_check_s
+    return AlarmBench(settings, detector.name, detector.threshold, forced, stats, runs), plays

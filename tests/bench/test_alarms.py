@@ -1,0 +1,93 @@
+"""`gunwatch bench alarms`: the rule that picks a setting, and one real run on the demo clip (shipped model)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gunwatch.bench.alarm_clips import BenchClip
+from gunwatch.bench.alarm_matching import Alarm, Episode, match_clip
+from gunwatch.bench.alarm_replay import ConfirmSetting
+from gunwatch.bench.alarms import ClipResult, SettingRun, recommend
+from gunwatch.cli import app
+from support.videos import write_video
+
+DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"  # a handgun from 3 s to 7 s
+GUN_CLIP = BenchClip("range", Path("range.mp4"), (Episode(10.0, 20.0), Episode(40.0, 50.0)))
+GUN_FREE = BenchClip("negatives/lobby", Path("lobby.mp4"), ())
+
+
+def at(t: float) -> Alarm:
+    return Alarm(t - 0.4, t, t + 1.0, t + 11.0, t, (0.0, 0.0, 10.0, 10.0), 0.8)
+
+
+def run(threshold: float, window: tuple[int, int], latencies: list[float], false_alarms: int) -> SettingRun:
+    """A setting whose gun clip alarms its episodes after `latencies` (fewer: the rest missed), and whose
+    gun-free hour holds `false_alarms`."""
+    starts = [episode.start for episode in GUN_CLIP.episodes]
+    alarms = [at(start + latency) for start, latency in zip(starts, latencies, strict=False)]
+    negatives = [at(60.0 * (k + 1)) for k in range(false_alarms)]
+    results = [
+        ClipResult(GUN_CLIP, 60.0, [], alarms, match_clip(GUN_CLIP.episodes, alarms)),
+        ClipResult(GUN_FREE, 3600.0, [], negatives, match_clip((), negatives)),
+    ]
+    return SettingRun(ConfirmSetting(threshold, *window), results)
+
+
+@pytest.mark.parametrize(
+    ("runs", "chosen"),
+    [
+        # Most episodes alarmed wins only among settings within the false-alarm budget.
+        ([run(0.5, (3, 5), [0.4, 0.4], 1), run(0.7, (3, 5), [0.6], 0)], 1),
+        # Then the lowest median latency.
+        ([run(0.7, (3, 5), [0.8, 0.8], 0), run(0.6, (2, 4), [0.2, 0.6], 0)], 1),
+        # All else equal: the live window (3 of 5), then the higher threshold.
+        ([run(0.6, (2, 4), [0.4, 0.4], 0), run(0.6, (3, 5), [0.4, 0.4], 0)], 1),
+        ([run(0.6, (3, 5), [0.4, 0.4], 0), run(0.65, (3, 5), [0.4, 0.4], 0)], 1),
+        # Nothing within the budget: no recommendation.
+        ([run(0.5, (3, 5), [0.4, 0.4], 1)], None),
+    ],
+)
+def test_the_rule_takes_false_alarms_first_then_episodes_then_latency(runs, chosen):
+    best = recommend(runs, max_per_hour=0.1)
+    assert (runs.index(best) if best is not None else None) == chosen
+
+
+def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path: Path):
+    clips = tmp_path / "clips"
+    (clips / "negatives").mkdir(parents=True)
+    shutil.copy(DEMO, clips / "lobby.mp4")
+    (clips / "lobby.json").write_text(json.dumps({"episodes": [[3.0, 7.0]]}))
+    write_video(clips / "negatives" / "grey.mp4", frames=20, size=(160, 120), fps=10.0)
+    (clips / "negatives" / "grey.json").write_text(json.dumps({"episodes": []}))
+    out = tmp_path / "out"
+
+    result = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(clips), "--windows", "3/5,2/4",
+                                      "--out", str(out), "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["settings"]["second_look"] is True and report["settings"]["fps"] == 5.0
+    assert [c["name"] for c in report["clips"]] == ["lobby", "negatives/grey"]
+    assert len(report["runs"]) == 2  # the model's threshold x two windows
+    for setting_run in report["runs"]:
+        total = setting_run["total"]
+        assert (total["episodes"], total["alarmed"], total["false_outside"], total["off_gun"]) == (1, 1, 0, 0)
+        lobby = setting_run["clips"][0]
+        assert lobby["episodes"][0]["status"] == "alarmed" and 0 <= lobby["episodes"][0]["latency_s"] < 4.0
+        assert [a["verdict"] for a in lobby["alarms"]] == ["unchecked"]  # no gun boxes in this sidecar
+    assert report["recommended"] is not None
+    assert json.loads((out / "report.json").read_text()) == report
+    assert sorted(p.name for p in out.glob("*.png")) == ["alarms-t0.75-2of4.png", "alarms-t0.75-3of5.png"]
+    assert "threshold 0.75, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
+
+
+def test_a_clip_without_a_sidecar_is_a_clear_error(tmp_path: Path):
+    write_video(tmp_path / "door.mp4", frames=5)
+    result = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'door.json'}: missing" in result.stderr
