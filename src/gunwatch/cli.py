@@ -97,22 +97,30 @@ def data_split(
     seed: Annotated[int, typer.Option(help="shuffle seed")] = 0,
     val: Annotated[float, typer.Option(help="fraction for validation")] = 0.15,
     test: Annotated[float, typer.Option(help="fraction for test")] = 0.15,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(help="GROUP=SPLIT (repeatable): whole folders to splits instead of fractions, for frames of "
+                          "a few videos (e.g. --group room1=train --group room3=test)"),
+    ] = None,
     layout: FormatOption = None,
     gun_class: GunClassOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a seeded train / val / test split, stratified by gun / no gun and by origin."""
+    """Write a seeded train / val / test split, stratified by gun / no gun and by origin (or by whole groups)."""
     from gunwatch.data.layouts import read_dataset
-    from gunwatch.data.split import make_split
+    from gunwatch.data.split import make_group_split, make_split
     from gunwatch.evaluation.selection import default_split_file
 
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise fail(f"--val {val} and --test {test} must be fractions that leave some images for training")
+    if group and not all("=" in item for item in group):
+        raise fail(f"--group takes GROUP=SPLIT, got {[item for item in group if '=' not in item]}")
     try:
         dataset = read_dataset(path, layout, options=read_options(gun_class))
-    except DatasetError as error:
+        split = (make_group_split(dataset.records, dict(item.split("=", 1) for item in group)) if group
+                 else make_split(dataset.records, {"train": 1 - val - test, "val": val, "test": test}, seed))
+    except (DatasetError, ValueError) as error:
         raise fail(str(error)) from error
-    split = make_split(dataset.records, {"train": 1 - val - test, "val": val, "test": test}, seed)
     target = out or default_split_file(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(split.to_json(path.resolve().name))

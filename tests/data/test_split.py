@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from gunwatch import GUN_LABEL
 from gunwatch.data.records import Dataset, DatasetError, ImageRecord
-from gunwatch.data.split import Split, load_split, make_split, stratum
+from gunwatch.data.split import Split, load_split, make_group_split, make_split, stratum
 
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 # (origin, has a gun) -> how many images of that stratum.
@@ -152,3 +153,27 @@ def test_load_split_rejects_a_payload_of_the_wrong_shape_naming_the_file(tmp_pat
     with pytest.raises(DatasetError) as raised:
         load_split(path)
     assert str(raised.value).startswith(f"{path}: ")
+
+
+def frames_of(group: str, count: int) -> list[ImageRecord]:
+    return [ImageRecord(Path(f"images/{group}/{i}.jpg"), 8, 8, key=f"{group}/{i}.jpg") for i in range(count)]
+
+
+def test_group_split_keeps_every_video_whole() -> None:
+    records = frames_of("room1", 3) + frames_of("room3", 2) + frames_of("gas_station", 1)
+    split = make_group_split(records, {"room1": "train", "room3": "test", "gas_station": "test"})
+    assert split.keys == {"train": ["room1/0.jpg", "room1/1.jpg", "room1/2.jpg"], "val": [],
+                          "test": ["gas_station/0.jpg", "room3/0.jpg", "room3/1.jpg"]}
+
+
+@pytest.mark.parametrize(
+    ("groups", "fragment"),
+    [
+        ({"room1": "train"}, "not assigned ['room3']"),
+        ({"room1": "train", "room3": "test", "hall": "val"}, "not in it ['hall']"),
+        ({"room1": "train", "room3": "tset"}, "unknown split names ['tset']"),
+    ],
+)
+def test_group_split_refuses_groups_that_do_not_match(groups: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        make_group_split(frames_of("room1", 2) + frames_of("room3", 1), groups)

@@ -13,6 +13,7 @@ from gunwatch.training.augment import (
     keep_visible,
     mosaic,
     motion_blur,
+    person_crop,
     single_image,
     training_image,
 )
@@ -105,3 +106,33 @@ def test_single_image_zoom_out_makes_small_objects() -> None:
     settings = AugmentSettings(mosaic=0, hflip=0, scale=(0.25, 0.25), **NO_CAMERA)
     _, boxes, _ = single_image(sample, 416, settings, np.random.default_rng(0))
     assert boxes[0, 2] - boxes[0, 0] == pytest.approx(52, abs=1)  # 200 px x (0.25 x 416 / 400)
+
+
+def held_gun_sample() -> DetectorSample:
+    """A 600 px scene with a 300 px tall person (class 0, not painted) holding a red 30 x 12 px gun."""
+    image = np.full((400, 600, 3), 128, np.uint8)
+    image[200:212, 330:360] = RED
+    boxes = np.array([[250, 50, 320, 350], [330, 200, 360, 212]], np.float32)
+    return DetectorSample(image, boxes, np.array([0, 1]))
+
+
+def test_person_crop_zooms_the_held_gun_to_the_drawn_size_and_boxes_follow() -> None:
+    """Crops land anywhere on the reach box, as the second look's crops tile it: some hold the gun, some not."""
+    settings = AugmentSettings(person_crops=1.0, person_crop_gun_px=(40, 80), **NO_CAMERA)
+    whole = 0
+    for seed in range(40):
+        image, boxes, classes = person_crop(held_gun_sample(), 128, settings, np.random.default_rng(seed))
+        assert image.shape == (128, 128, 3)
+        guns = boxes[classes == 1]
+        if not len(guns) or guns[0, 0] <= 0 or guns[0, 2] >= 128:
+            continue
+        whole += 1
+        # The gun is a tenth of the person's height, so that length (30 px here) comes out 40-80 input px.
+        assert 40 * 0.95 <= guns[0, 2] - guns[0, 0] <= 80 * 1.05
+        np.testing.assert_allclose(guns[0], red_extent(image), atol=2.5)
+    assert whole >= 5
+
+
+def test_person_crop_needs_a_person() -> None:
+    sample = red_square_sample(300, 200, (120, 60, 200, 120))
+    assert person_crop(sample, 128, AugmentSettings(person_crops=1.0), np.random.default_rng(0)) is None

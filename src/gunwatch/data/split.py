@@ -62,6 +62,28 @@ def make_split(records: list[ImageRecord], fractions: dict[str, float], seed: in
     return Split(seed=seed, fractions=dict(fractions), keys={name: sorted(v) for name, v in keys.items()})
 
 
+def group_of(record: ImageRecord) -> str:
+    """A record's group: the first folder of its key (YOLO's images/<group>/...), or '' for a flat layout."""
+    return record.key.split("/", 1)[0] if "/" in record.key else ""
+
+
+def make_group_split(records: list[ImageRecord], groups: dict[str, str]) -> Split:
+    """Whole groups to splits (group -> split name), for sets whose images are frames of a few videos:
+    neighbouring frames are near-copies, so a split by frame would test on what it trained on."""
+    unknown = sorted(set(groups.values()) - set(SPLIT_NAMES))
+    if unknown:
+        raise ValueError(f"unknown split names {unknown} (have: {', '.join(SPLIT_NAMES)})")
+    present = {group_of(record) for record in records}
+    missing, unassigned = sorted(set(groups) - present), sorted(present - set(groups))
+    if missing or unassigned:
+        raise ValueError(f"groups must match the data set's: not in it {missing}, not assigned {unassigned} "
+                         f"(it has {sorted(present)})")
+    keys: dict[str, list[str]] = {name: [] for name in SPLIT_NAMES}
+    for record in records:
+        keys[groups[group_of(record)]].append(record.key)
+    return Split(seed=0, fractions={}, keys={name: sorted(v) for name, v in keys.items()})
+
+
 def load_split(path: Path | str) -> Split:
     path = Path(path)
     try:

@@ -15,8 +15,13 @@ from PIL import Image, ImageFilter
 
 from gunwatch.data.images import resize_by
 from gunwatch.inference.letterbox import PAD_VALUE
-from gunwatch.training.detector_data import DetectorSample
+from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
+from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
 from gunwatch.training.paste import PasteBank, paste_small_guns
+
+# The second look's geometry (reach, gun-to-person share), so training crops frame people as it does.
+CROP_GEOMETRY = SecondLookParams()
+HELD_GUN_CROPS = 0.6  # share of person crops placed over a gun the person holds (the rest anywhere in reach)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class AugmentSettings:
     min_visible: float = 0.4  # a box cut by the frame is kept if at least this share of it is still inside
     small_guns: float = 0.0  # probability of pasting 1-2 small guns (and 0-2 gun-free patches) into the image
     small_gun_px: tuple[float, float] = (10.0, 48.0)  # pasted gun width in input pixels (log-uniform)
+    person_crops: float = 0.0  # probability of a zoomed crop around a person instead of the whole image
+    person_crop_gun_px: tuple[float, float] = (24.0, 96.0)  # the expected gun's width in that crop (log-uniform)
 
 
 def paste(canvas: np.ndarray, image: np.ndarray, x0: int, y0: int) -> None:
@@ -73,6 +80,44 @@ def single_image(
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
     paste(canvas, image, x0, y0)
     boxes = sample.boxes * scale + np.array([x0, y0, x0, y0], np.float32)
+    return canvas, *keep_visible(boxes, sample.classes, size, size, settings.min_visible)
+
+
+def person_crop(
+    sample: DetectorSample, size: int, settings: AugmentSettings, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A square around one person's reach, zoomed as the second look does; None when nobody is labelled.
+
+    The zoom is drawn so that a gun of the usual share of the person's height comes out a log-uniform
+    `person_crop_gun_px` wide, and the square is placed at random over the reach box: the network learns
+    held guns at the sizes, blur and framing that the second look's crops present.
+    """
+    people = sample.boxes[sample.classes == PERSON]
+    if not len(people):
+        return None
+    person = people[int(rng.integers(len(people)))]
+    gun_px = float(np.exp(rng.uniform(*np.log(settings.person_crop_gun_px))))
+    side = max(CROP_GEOMETRY.gun_to_person * (person[3] - person[1]) * size / gun_px, 8.0)
+    reach = reach_boxes(person[None], CROP_GEOMETRY)[0]
+    guns = sample.boxes[sample.classes == HANDGUN]
+    centres = (guns[:, :2] + guns[:, 2:]) / 2
+    held = centres[(centres[:, 0] >= reach[0]) & (centres[:, 0] <= reach[2])
+                   & (centres[:, 1] >= reach[1]) & (centres[:, 1] <= reach[3])]
+    if len(held) and rng.random() < HELD_GUN_CROPS:
+        # A crop with the gun in it (somewhere in its middle part): most of the second look's crops of an
+        # armed person hold the gun, since they cover the reach box.
+        cx, cy = held[int(rng.integers(len(held)))]
+        x0, y0 = cx - side * rng.uniform(0.2, 0.8), cy - side * rng.uniform(0.2, 0.8)
+    else:
+        x0 = rng.uniform(min(reach[0], reach[2] - side), max(reach[0], reach[2] - side))
+        y0 = rng.uniform(min(reach[1], reach[3] - side), max(reach[1], reach[3] - side))
+    scale = size / side
+    # Shift and scale the whole image so the square lands on the canvas; outside the image is padding.
+    image = resize_by(sample.image, scale)
+    ox, oy = round(-x0 * scale), round(-y0 * scale)
+    canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    paste(canvas, image, ox, oy)
+    boxes = sample.boxes * scale + np.array([ox, oy, ox, oy], np.float32)
     return canvas, *keep_visible(boxes, sample.classes, size, size, settings.min_visible)
 
 
@@ -158,7 +203,8 @@ def training_image(
         others = rng.integers(0, len(samples), 3)
         image, boxes, classes = mosaic([samples[index], *(samples[i] for i in others)], size, settings, rng)
     else:
-        image, boxes, classes = single_image(samples[index], size, settings, rng)
+        cropped = person_crop(samples[index], size, settings, rng) if rng.random() < settings.person_crops else None
+        image, boxes, classes = cropped or single_image(samples[index], size, settings, rng)
     if bank is not None and settings.small_guns > 0 and rng.random() < settings.small_guns:
         guns, distractors = int(rng.integers(1, 3)), int(rng.integers(0, 3))
         image, boxes, classes = paste_small_guns(

@@ -52,6 +52,16 @@ class LocalizerTrainConfig(TrainRunConfig):
     brightness_contrast: float = Field(0.25, ge=0, le=1, description="max relative jitter")
 
 
+class ExtraTrainData(BaseModel):
+    """Another data set whose `train` split joins the training images (e.g. frames from camera views)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path = Field(description="data set root (any supported layout)")
+    split: Path = Field(description="its split file; only the `train` split is used")
+    repeats: int = Field(1, ge=1, le=20, description="times each of its images is drawn per epoch (a small set)")
+
+
 class DetectorTrainConfig(TrainRunConfig):
     """The production detector: YOLOX-Nano from COCO weights, fine-tuned to person + handgun."""
 
@@ -64,8 +74,9 @@ class DetectorTrainConfig(TrainRunConfig):
         description="COCO YOLOX-Nano ONNX; null starts from random weights without person labels (tests)",
     )
     init_weights: Path | None = Field(
-        None, description="start from this run's checkpoint (its EMA weights) instead of the COCO weights"
+        None, description="start from a run's checkpoint (its EMA weights), or a shipped ONNX model, instead of COCO"
     )
+    extra_train: list[ExtraTrainData] = Field(default_factory=list, description="more training sets")
     person_min_score: float = Field(0.5, gt=0, lt=1, description="COCO person score kept as a pseudo-label")
     people_cache: Path | None = Field(None, description="person pseudo-labels file (default: <out>/people.json)")
 
@@ -104,6 +115,12 @@ class DetectorTrainConfig(TrainRunConfig):
     jpeg: float = Field(0.25, ge=0, le=1)
     small_guns: float = Field(0.0, ge=0, le=1, description="probability of pasting small guns into an image")
     small_gun_px: tuple[float, float] = Field((10.0, 48.0), description="pasted gun width range, input pixels")
+    # Crops around a person, zoomed as the second look zooms (inference/person_crops.py), so the network sees
+    # held guns at the sizes and blur that crops present.
+    person_crops: float = Field(0.0, ge=0, le=1, description="probability of a person crop instead of one image")
+    person_crop_gun_px: tuple[float, float] = Field(
+        (24.0, 96.0), description="the holder's expected gun width in the crop, input pixels (log-uniform)"
+    )
     # Hard negatives mined with `gunwatch data mine-negatives`: the gun-free images scoring highest, repeated.
     hard_negatives: Path | None = Field(None, description="JSON written by `gunwatch data mine-negatives`")
     hard_negative_share: float = Field(0.2, ge=0, le=1, description="share of the mined images that count as hard")

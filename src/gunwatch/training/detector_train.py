@@ -91,7 +91,8 @@ def augment_settings(config: DetectorTrainConfig) -> AugmentSettings:
         mosaic=config.mosaic, scale=config.scale, mosaic_scale=config.mosaic_scale, hflip=config.hflip,
         color=config.color, grey=config.grey, low_light=config.low_light, blur=config.blur,
         motion_blur=config.motion_blur, jpeg=config.jpeg, small_guns=config.small_guns,
-        small_gun_px=config.small_gun_px,
+        small_gun_px=config.small_gun_px, person_crops=config.person_crops,
+        person_crop_gun_px=config.person_crop_gun_px,
     )
 
 
@@ -186,6 +187,11 @@ def load_training_data(
     split = load_split(config.split)
     train_records: list[ImageRecord] = split.select(dataset, "train")
     val_records: list[ImageRecord] = split.select(dataset, "val")[: config.max_val_images]
+    extra_repeats: list[int] = []
+    for extra in config.extra_train:
+        records = load_split(extra.split).select(read_dataset(extra.data), "train")
+        train_records += records
+        extra_repeats += [extra.repeats] * len(records)
     people = None
     if config.coco_weights is not None:
         cache = config.people_cache or config.out / "people.json"
@@ -193,10 +199,14 @@ def load_training_data(
     train = load_detector_samples(train_records, people, config.cache_side, "loading train")
     # Validation measures handguns only; its images keep their full size, as `gunwatch eval` sees them.
     val = load_detector_samples(val_records, None, max(max(r.width, r.height) for r in val_records), "loading val")
-    return train, val, sample_repeats(config, train_records)
+    main = sample_repeats(config, train_records[: len(train_records) - len(extra_repeats)])
+    if main is None and not extra_repeats:
+        return train, val, None
+    return train, val, (main or [1] * (len(train_records) - len(extra_repeats))) + extra_repeats
 
 
 def sample_repeats(config: DetectorTrainConfig, records: list[ImageRecord]) -> list[int] | None:
+    """How often each image of the main set is drawn an epoch: the mined hard negatives more than once."""
     if config.hard_negatives is None:
         return None
     hard = set(MinedNegatives.load(config.hard_negatives).hardest(config.hard_negative_share))
@@ -244,7 +254,11 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     model = build_detector(config)
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
-    if config.init_weights is not None and state is None:
+    if config.init_weights is not None and config.init_weights.suffix == ".onnx" and state is None:
+        # A shipped model (its checkpoint is not kept): folded like the COCO file, so calibrated the same way.
+        load_yolox_onnx_weights(model, config.init_weights, expected_sha256=None)
+        calibrate_folded_batchnorms(model, calibration_batches(train, config))
+    elif config.init_weights is not None and state is None:
         # Fine-tune a finished run further (new data, new augmentation) rather than start from COCO.
         model.load_state_dict(initial_weights(config.init_weights))
     elif config.coco_weights is not None and state is None:
