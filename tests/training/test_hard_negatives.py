@@ -60,4 +60,5 @@ def test_hard_negatives_are_drawn_repeats_times_an_epoch() -> None:
     plans = plan_epoch(4, 3, [64], seed=0, epoch=1, use_mosaic=False, repeats=repeats)
     drawn = Counter(i for plan in plans for i in plan.indices)
     assert drawn == {0: 1, 1: 3, 2: 1, 3: 3}
+    assert [len(plan.indices) for plan in plans] == [3, 3, 2]  # the batch size holds: more draws, more batches
     assert plan_epoch(4, 3, [64], 0, 1, False, repeats=[1, 1, 1, 1]) == plan_epoch(4, 3, [64], 0, 1, False)

@@ -43,7 +43,7 @@ def plan_epoch(
     (one count per sample) draws some samples more than once an epoch: the mined hard negatives."""
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(np.repeat(np.arange(samples), repeats) if repeats is not None else samples)
-    chunks = np.array_split(order, math.ceil(samples / batch_size))[:max_steps]
+    chunks = np.array_split(order, math.ceil(len(order) / batch_size))[:max_steps]
     return [
         BatchPlan(tuple(int(i) for i in chunk), int(rng.choice(sizes)), use_mosaic, (seed, epoch, step))
         for step, chunk in enumerate(chunks)
