@@ -48,6 +48,8 @@ def run(threshold: float, window: tuple[int, int], latencies: list[float], false
         # All else equal: the live window (3 of 5), then the higher threshold.
         ([run(0.6, (2, 4), [0.4, 0.4], 0), run(0.6, (3, 5), [0.4, 0.4], 0)], 1),
         ([run(0.6, (3, 5), [0.4, 0.4], 0), run(0.65, (3, 5), [0.4, 0.4], 0)], 1),
+        # Then the stricter window: 2 of 3 fires only where 2 of 5 would too.
+        ([run(0.6, (2, 5), [0.4, 0.4], 0), run(0.6, (2, 3), [0.4, 0.4], 0), run(0.6, (2, 4), [0.4, 0.4], 0)], 1),
         # Nothing within the budget: no recommendation.
         ([run(0.5, (3, 5), [0.4, 0.4], 1)], None),
     ],

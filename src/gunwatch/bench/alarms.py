@@ -151,7 +151,8 @@ def recommend(runs: list[SettingRun], max_per_hour: float = MAX_FALSE_PER_HOUR) 
     """The rule: at most `max_per_hour` false alarms per camera-hour on gun-free footage first, then the most
     episodes alarmed (of >= 2 s), then the lowest median latency, then p95; ties go to fewer false alarms
     elsewhere (outside episodes, off the gun), then to the live confirmation window (no change without a
-    reason), then to the higher threshold. None when no setting qualifies."""
+    reason), then to the stricter setting (higher threshold; more hits per frame of the window, as 2 of 3 fires
+    only where 2 of 5 would too). None when no setting qualifies."""
     live_window = (LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window)
 
     def key(run: SettingRun) -> tuple[float, ...]:
@@ -159,7 +160,7 @@ def recommend(runs: list[SettingRun], max_per_hour: float = MAX_FALSE_PER_HOUR) 
         p50 = t.latency_p50 if not math.isnan(t.latency_p50) else math.inf
         p95 = t.latency_p95 if not math.isnan(t.latency_p95) else math.inf
         return (-(t.alarmed + t.covered), p50, p95, t.false_outside + t.off_gun,
-                (s.min_hits, s.window) != live_window, -s.threshold)
+                (s.min_hits, s.window) != live_window, -s.threshold, -s.min_hits / s.window, -s.min_hits)
 
     qualifying = [run for run in runs if run.false_per_hour <= max_per_hour]
     return min(qualifying, key=key) if qualifying else None
