@@ -140,18 +140,25 @@ def test_guns_away_from_people_keep_a_share_of_their_score() -> None:
         np.array([0.9, 0.7, 0.7, 0.2]),
         np.array([PERSON, GUN, GUN, PERSON]),  # the last person scores under the floor: not a holder
     )
-    ruled = apply_person_context(found, PERSON, GUN, params)
+    ruled = apply_person_context(found, PERSON, GUN, params, frame_height=1080)
     np.testing.assert_allclose(ruled.scores, [0.9, 0.7, 0.56, 0.2], rtol=1e-6)
     np.testing.assert_array_equal(ruled.xyxy, found.xyxy)
 
 
 def test_with_nobody_in_view_every_gun_needs_the_higher_score() -> None:
     found = Detections(np.array([[10, 10, 40, 22]]), np.array([0.9]), np.array([GUN]))
-    ruled = apply_person_context(found, PERSON, GUN, SecondLookParams(unheld_factor=0.5))
+    ruled = apply_person_context(found, PERSON, GUN, SecondLookParams(unheld_factor=0.5), frame_height=1080)
     assert ruled.scores.tolist() == pytest.approx([0.45])
+
+
+def test_a_gun_large_in_the_frame_is_near_the_camera_and_counts_as_held() -> None:
+    """A hand holding a pistol up to the lens: the holder is out of the picture, the gun fills a fifth of it."""
+    found = Detections(np.array([[100, 100, 260, 180], [10, 10, 40, 22]]), np.array([0.9, 0.9]), np.array([GUN, GUN]))
+    ruled = apply_person_context(found, PERSON, GUN, SecondLookParams(unheld_factor=0.5, near_camera=0.15), 360)
+    assert ruled.scores.tolist() == pytest.approx([0.9, 0.45])
 
 
 def test_a_factor_of_one_turns_the_rule_off() -> None:
     found = Detections(np.array([[10, 10, 40, 22]]), np.array([0.9]), np.array([GUN]))
-    assert apply_person_context(found, PERSON, GUN, SecondLookParams(unheld_factor=1.0)).scores.tolist() == \
-        pytest.approx([0.9])
+    ruled = apply_person_context(found, PERSON, GUN, SecondLookParams(unheld_factor=1.0), frame_height=1080)
+    assert ruled.scores.tolist() == pytest.approx([0.9])

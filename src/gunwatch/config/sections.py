@@ -30,6 +30,9 @@ class SecondLookSettings(StrictModel):
     unheld_factor: float = Field(
         0.8, gt=0, le=1, description="share of its score a gun away from every person keeps (1: no difference)"
     )
+    near_camera: float = Field(
+        0.15, gt=0, le=1, description="a gun this share of the frame's height tall counts as held (near the lens)"
+    )
 
 
 class DetectorSettings(StrictModel):

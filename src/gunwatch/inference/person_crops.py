@@ -44,8 +44,9 @@ class SecondLookParams:
     reach: float = 0.3  # an arm's reach beside the body, as a share of the person's height
     top: float = 0.1  # above the head (a gun raised), as a share of the height
     bottom: float = 0.75  # the reach box ends here, a share of the height below the top of the box
-    # A gun away from every person's reach box must score 1 / unheld_factor times the threshold.
+    # A gun away from every person's reach box must score 1 / unheld_factor times the threshold ...
     unheld_factor: float = 0.8
+    near_camera: float = 0.15  # ... unless it is at least this share of the frame's height tall (held near the lens)
 
     def __post_init__(self) -> None:
         if self.max_people < 0 or self.max_crops_per_person < 1:

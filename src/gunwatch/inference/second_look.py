@@ -9,7 +9,8 @@
 4. First-pass and crop detections merge as tiles do (NMS, then boxes inside a better one dropped).
 5. Person context: a gun away from every person's reach box keeps only `unheld_factor` of its score, so
    it must score higher to count; a gun lying on a table is still found, but a lamp or a tripod in an empty
-   corner is held to a higher bar than a pistol in a hand.
+   corner is held to a higher bar than a pistol in a hand. A gun large in the frame is exempt: it is near
+   the camera, where its holder is out of the picture.
 """
 
 from __future__ import annotations
@@ -43,12 +44,18 @@ def held_mask(guns: np.ndarray, persons: np.ndarray, params: SecondLookParams) -
     return inside.any(axis=1)
 
 
-def apply_person_context(detections: Detections, person_id: int, gun_id: int, params: SecondLookParams) -> Detections:
-    """Guns away from every person keep `unheld_factor` of their score; everything else is unchanged."""
+def apply_person_context(detections: Detections, person_id: int, gun_id: int, params: SecondLookParams,
+                         frame_height: float) -> Detections:
+    """Guns away from every person keep `unheld_factor` of their score; everything else is unchanged.
+
+    A gun at least `near_camera` of the frame's height tall counts as held: it is close to the camera, where
+    the holder is mostly out of the picture (a hand and an arm), not a far-off object in an empty corner.
+    """
     persons = detections.of_class(person_id)
     persons = persons[persons.scores >= params.person_min_score]
     is_gun = detections.class_ids == gun_id
-    held = held_mask(detections.xyxy[is_gun], persons.xyxy, params)
+    guns = detections.xyxy[is_gun]
+    held = held_mask(guns, persons.xyxy, params) | (guns[:, 3] - guns[:, 1] >= params.near_camera * frame_height)
     scores = detections.scores.copy()
     scores[np.flatnonzero(is_gun)[~held]] *= params.unheld_factor
     return Detections(detections.xyxy, scores, detections.class_ids)
@@ -94,7 +101,7 @@ class SecondLook:
                 boxes = guns.xyxy + np.array([tile.x1, tile.y1, tile.x1, tile.y1], np.float32)
                 parts.append(Detections(boxes, guns.scores, guns.class_ids)[~cut_by_tile(boxes, tile, width, height)])
             merged = merge_detections(parts) if tiles else found
-            results.append(apply_person_context(merged, self.person_id, self.gun_id, self.params))
+            results.append(apply_person_context(merged, self.person_id, self.gun_id, self.params, height))
         return results
 
 
