@@ -26,6 +26,7 @@ from gunwatch.bench.alarm_replay import ClipPlay, ConfirmSetting, ReplayedEvent,
 from gunwatch.config.camera import Camera, DetectSettings
 from gunwatch.config.sections import ConfirmationSettings, MotionSettings
 from gunwatch.config.site import SiteConfig
+from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.tiling import TileMode
 from gunwatch.video.analysis import FrameAnalyzer
@@ -225,7 +226,8 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
     clips = find_clips(list(settings.clips), settings.overlay)
     detector = load_detector(settings.model)  # one call at a time, on every core
     gun_class_id = detector.class_names.index("handgun")
-    grid = settings_grid(settings, detector.threshold)
+    live_threshold = alarm_threshold(detector)  # what `watch` confirms with (the grid's default)
+    grid = settings_grid(settings, live_threshold)
     keep_score = min(setting.threshold for setting in grid)
     cameras = [clip_camera(clip, settings) for clip in clips]
     say(f"{len(clips)} clips ({sum(c.gun_free for c in clips)} gun-free); model {detector.name}; "
@@ -243,7 +245,7 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
                 plays.append(play_clip(clip, camera, site, analyzer, gun_class_id, keep_score, advance))
             play = plays[-1]
             say(f"{clip.name}: {play.duration_s:.1f} s, {len(play.sampled)} frames sampled, {play.analysed} analysed")
-    runs = [replay(plays, cameras, setting, settings, detector.threshold, gun_class_id) for setting in grid]
+    runs = [replay(plays, cameras, setting, settings, live_threshold, gun_class_id) for setting in grid]
     stats = [ClipStats(p.clip.name, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
     forced = MotionSettings().forced_check_s
-    return AlarmBench(settings, detector.name, detector.threshold, forced, stats, runs), plays
+    return AlarmBench(settings, detector.name, live_threshold, forced, stats, runs), plays

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gunwatch.data.images import resize_to
+from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.person_crops import SecondLookParams
@@ -49,7 +50,7 @@ class FrameAnalyzer:
         self.detector = detector
         self.input_side = input_side
         self.class_names = detector.class_names
-        self.threshold = detector.threshold
+        self.threshold = alarm_threshold(detector)  # live alarms: the model's threshold measured on clips
         # The tiled wrappers and the second look share the one runtime session.
         self.tiled = {mode: TiledDetector(detector, input_side, mode) for mode in ("auto", "on")}
         self.second_look = SecondLook(detector, input_side, second_look)

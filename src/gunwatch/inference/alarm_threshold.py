@@ -1,0 +1,25 @@
+"""The score at which a tracked gun counts toward an alarm, as measured for a model on recorded footage.
+
+A model carries two thresholds. `gunwatch.threshold` is the image-level operating point (`detect`, `eval`:
+at most 1 % of gun-free validation photos flagged). `gunwatch.alarm_threshold` is the live pipeline's,
+chosen with `gunwatch bench alarms` on clips: confirmation over several frames and the second look already
+keep false alarms down, so a gun may count at a lower score per frame. A model without it uses the first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gunwatch.inference.base import Detector
+from gunwatch.inference.onnx_session import gunwatch_metadata, metadata_float
+
+ALARM_THRESHOLD_KEY = "gunwatch.alarm_threshold"
+
+
+def alarm_threshold(detector: Detector) -> float:
+    """The model's live alarm threshold; its image threshold when it carries none (or is not an ONNX model)."""
+    session = getattr(detector, "session", None)
+    if session is None:
+        return detector.threshold
+    path = Path(getattr(detector, "path", detector.name))
+    return metadata_float(gunwatch_metadata(session), ALARM_THRESHOLD_KEY, path, default=detector.threshold)
