@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 from gunwatch.cli import app
 from gunwatch.data.split import load_split
 from gunwatch.evaluation.report import REPORT_KEYS
+from support.yolox_graph import yolox_graph
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
 NOTEBOOK = FIXTURES / "notebook"
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "pistol-sample"
 SUMMARY_KEYS = ["images", "with_guns", "without_guns", "boxes", "small", "medium", "large", "problems", "by_origin"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -199,6 +201,24 @@ def test_eval_named_split_without_a_split_file(tiny_localizer_onnx: Path, tmp_pa
     assert result.stderr.startswith(f"error: {missing}: no split file for {NOTEBOOK}")
 
 
+def test_quantize_json_and_report(tmp_path: Path) -> None:
+    model, split, out = yolox_graph(tmp_path / "tiny-yolox.onnx"), tmp_path / "split.json", tmp_path / "int8.onnx"
+    assert run("data", "split", SAMPLE, "--out", split, "--val", "0.4", "--test", "0.1").exit_code == 0
+    result = run("quantize", "--model", model, "--data", SAMPLE, "--split-file", split, "--images", "4",
+                 "--method", "minmax", "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["path"] == str(out) and payload["method"] == "minmax" and payload["calibration_images"] == 4
+    assert [c["method"] for c in payload["candidates"]] == ["minmax"]
+    assert out.is_file() and "INT8, minmax" in result.stderr and f"wrote {out}" in result.stderr
+
+
+def test_quantize_rejects_an_unknown_method(tmp_path: Path) -> None:
+    result = run("quantize", "--data", SAMPLE, "--method", "mse", "--out", tmp_path / "int8.onnx")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --method must be auto or one of minmax, percentile, entropy")
+
+
 @pytest.mark.parametrize(
     ("command", "fragment"),
     [
@@ -208,6 +228,7 @@ def test_eval_named_split_without_a_split_file(tiny_localizer_onnx: Path, tmp_pa
         (["data", "split"], "Write a seeded train / val / test split"),
         (["eval"], "Measure a model on a data set split"),
         (["train"], "Train a model from a config file"),
+        (["quantize"], "Quantise a YOLOX model to INT8"),
     ],
 )
 def test_help(command: list[str], fragment: str) -> None:

@@ -13,6 +13,8 @@ RUNTIME_MODULES = [
     "gunwatch.inference.loading",
     "gunwatch.evaluation.evaluate",
     "gunwatch.evaluation.calibrate",
+    "gunwatch.evaluation.int8_build",
+    "gunwatch.inference.quantize",
     "gunwatch.bench.table",
     "gunwatch.detect",
 ]

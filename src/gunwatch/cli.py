@@ -469,6 +469,42 @@ def train(
     say(f"model: {model_path}")
 
 
+@app.command("quantize")
+def quantize_command(
+    data: Annotated[Path, typer.Option("--data", help="data set: calibration from its train split, choices on val")],
+    model: Annotated[Path | None, typer.Option(help="FP32 YOLOX model (default: the shipped detector)")] = None,
+    out: Annotated[Path | None, typer.Option(help="INT8 model to write (default: <model>-int8.onnx beside it)")] = None,
+    split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
+    images: Annotated[int, typer.Option(min=1, help="calibration images, a seeded draw from the train split")] = 200,
+    method: Annotated[
+        str, typer.Option(help="calibration: minmax, percentile, entropy, or auto (each; keep the best val mAP@0.5)")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="seed of the calibration images' draw")] = 0,
+    activations: Annotated[str, typer.Option(help="u8 (what VNNI multiplies natively) or s8")] = "u8",
+    as_json: JsonOption = False,
+) -> None:
+    """Quantise a YOLOX model to INT8 (ONNX Runtime, QDQ, per-channel); method and threshold chosen on val."""
+    from gunwatch.evaluation.int8_build import build_int8_model, format_int8_build
+    from gunwatch.inference.loading import SHIPPED_DETECTOR
+    from gunwatch.inference.onnx_session import ModelError
+    from gunwatch.inference.quantize import ACTIVATIONS, METHODS
+
+    if method != "auto" and method not in METHODS:
+        raise fail(f"--method must be auto or one of {', '.join(METHODS)}, not {method!r}")
+    if activations not in ACTIVATIONS:
+        raise fail(f"--activations must be one of {', '.join(ACTIVATIONS)}, not {activations!r}")
+    source = model or SHIPPED_DETECTOR
+    target = out or source.with_name(f"{source.stem}-int8.onnx")
+    methods = tuple(METHODS) if method == "auto" else (method,)
+    try:
+        build = build_int8_model(source, data, target, split_file, images, seed, methods, activations)
+    except (DatasetError, ModelError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(format_int8_build(build))
+    if as_json:
+        typer.echo(json.dumps(build.to_json_dict()))
+
+
 @app.command("watch")
 def watch_command(
     config: Annotated[Path, typer.Option("--config", "-c", help="site YAML file (see configs/site.example.yaml)")],

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gunwatch.bench.table import BenchCase, bench_case, format_bench_table
+from gunwatch.bench.table import BenchCase, bench_case, default_cases, format_bench_table
 from gunwatch.cli import app
+from gunwatch.inference.quantize import quantize_yolox
+from support.yolox_graph import yolox_graph
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "pistol-sample"
 
@@ -23,6 +25,29 @@ def test_a_row_for_a_tiled_yolox_model(tiny_detector_onnx: Path, coco_weights: P
     assert row.ms_1_thread > 0 and row.reference_ms_1_thread > 0 and row.ratio_all_cores > 0
     table = format_bench_table([row], "yolox_nano_coco")
     assert "tiny-nano" in table and "x ref" in table.splitlines()[0]
+
+
+def test_an_int8_model_is_timed_against_its_fp32_source(coco_weights: Path, tmp_path: Path) -> None:
+    fp32 = yolox_graph(tmp_path / "tiny-yolox.onnx", input_size=64)
+    calibration = sorted((SAMPLE / "pistol_images").glob("*.jpg"))[:4]
+    int8 = quantize_yolox(fp32, calibration, tmp_path / "tiny-yolox-int8.onnx")
+    (tmp_path / "small-guns" / "pistol_images").mkdir(parents=True)  # present: not rebuilt from a test split
+    cases = default_cases([fp32, int8], SAMPLE, [64], tmp_path / "small-guns")
+    assert [(c.model.stem, c.tiles, c.fp32) for c in cases] == [
+        ("tiny-yolox", "off", None), ("tiny-yolox", "off", None), ("tiny-yolox", "on", None),
+        ("tiny-yolox-int8", "off", fp32), ("tiny-yolox-int8", "off", fp32), ("tiny-yolox-int8", "on", fp32),
+    ]
+    row = bench_case(BenchCase(int8, 64, "off", SAMPLE, "all", "sample", fp32=fp32), coco_weights, runs=2,
+                     progress=False)
+    assert row.fp32_ms_1_thread is not None and row.fp32_ms_1_thread > 0 and row.fp32_ms_all_cores is not None
+    assert row.ratio_fp32_1_thread == pytest.approx(row.ms_1_thread / row.fp32_ms_1_thread)
+    assert row.to_json_dict()["ratio_fp32_all_cores"] == row.ratio_fp32_all_cores
+    plain = bench_case(BenchCase(fp32, 64, "off", SAMPLE, "all", "sample"), coco_weights, runs=2, progress=False)
+    assert plain.ratio_fp32_1_thread is None
+    lines = format_bench_table([plain, row], "yolox_nano_coco").splitlines()
+    assert "x fp32 1t" in lines[0]
+    assert lines[2].split()[-2:] == ["-", "-"]
+    assert lines[3].split()[-2:] == [f"{row.ratio_fp32_1_thread:.2f}", f"{row.ratio_fp32_all_cores:.2f}"]
 
 
 def test_cli_prints_the_table_and_json(tiny_localizer_onnx: Path, coco_weights: Path) -> None:

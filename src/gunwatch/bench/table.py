@@ -7,7 +7,9 @@ Each row is a model at an input size (and tiling mode) on a data set split:
   for tiled rows every tile and the merge), median of `runs` calls on the first frame of the split, on
   1 thread and on all cores;
 - the public COCO YOLOX-Nano at the same input size and tiling, timed the same way in the same run, and
-  the ratio. Timings on a shared machine drift between runs; ratios within one run do not.
+  the ratio. Timings on a shared machine drift between runs; ratios within one run do not;
+- for an INT8 model (`gunwatch quantize`), also the FP32 model it was made from, timed alongside, and
+  that ratio.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from gunwatch.evaluation.small_guns import build_small_gun_set
 from gunwatch.inference.base import Detector
 from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector
 from gunwatch.inference.onnx_yolox import OnnxYolox
+from gunwatch.inference.quantize import INT8_DETECTOR, quantized_from
 from gunwatch.inference.tiling import TiledDetector, TileMode
 
 WARMUP_CALLS = 3
@@ -42,6 +45,7 @@ class BenchCase:
     split: str | None
     data_label: str
     split_file: Path | None = None
+    fp32: Path | None = None  # for an INT8 model: the FP32 file it was made from, timed in the same run
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class BenchRow:
     ms_all_cores: float
     reference_ms_1_thread: float
     reference_ms_all_cores: float
+    fp32_ms_1_thread: float | None = None
+    fp32_ms_all_cores: float | None = None
 
     @property
     def ratio_1_thread(self) -> float:
@@ -69,29 +75,42 @@ class BenchRow:
     def ratio_all_cores(self) -> float:
         return self.ms_all_cores / self.reference_ms_all_cores
 
+    @property
+    def ratio_fp32_1_thread(self) -> float | None:
+        return None if self.fp32_ms_1_thread is None else self.ms_1_thread / self.fp32_ms_1_thread
+
+    @property
+    def ratio_fp32_all_cores(self) -> float | None:
+        return None if self.fp32_ms_all_cores is None else self.ms_all_cores / self.fp32_ms_all_cores
+
     def to_json_dict(self) -> dict[str, object]:
-        return {**asdict(self), "ratio_1_thread": self.ratio_1_thread, "ratio_all_cores": self.ratio_all_cores}
+        return {
+            **asdict(self), "ratio_1_thread": self.ratio_1_thread, "ratio_all_cores": self.ratio_all_cores,
+            "ratio_fp32_1_thread": self.ratio_fp32_1_thread, "ratio_fp32_all_cores": self.ratio_fp32_all_cores,
+        }
 
 
 def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small_guns: Path) -> list[BenchCase]:
     """Each model on the test split (YOLOX ones at every size), then YOLOX on 1080p small guns, tiles off and on.
 
-    Without `models`, the shipped localizer and detector. The small-gun set is built from the test split
-    when `small_guns` does not hold it yet.
+    Without `models`, the shipped localizer and detector, and the detector's INT8 copy when there is one. An
+    INT8 model's rows time the FP32 file it was made from alongside. The small-gun set is built from the
+    test split when `small_guns` does not hold it yet.
     """
-    paths = models or [p for p in (SHIPPED_LOCALIZER, SHIPPED_DETECTOR) if p.is_file()]
+    paths = models or [p for p in (SHIPPED_LOCALIZER, SHIPPED_DETECTOR, INT8_DETECTOR) if p.is_file()]
     # The test split where the data set has a split file, else all of it (e.g. the bundled sample).
     label = "test split" if default_split_file(data).exists() else data.name
     cases = []
     for path in paths:
         is_yolox = isinstance(load_detector(path, threads=1), OnnxYolox)
+        fp32 = quantized_from(path)
         for size in sizes if is_yolox else [None]:
-            cases.append(BenchCase(path, size, "off", data, None, label))
+            cases.append(BenchCase(path, size, "off", data, None, label, fp32=fp32))
         if is_yolox:
             if not (small_guns / "pistol_images").is_dir():
                 build_small_gun_set(select_records(data, "test").records, small_guns)
             for tiles in ("off", "on"):
-                cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p"))
+                cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p", fp32=fp32))
     return cases
 
 
@@ -120,13 +139,16 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
 
     frame = load_rgb(records[0].image_path)
     side = input_side(detector.detector if isinstance(detector, TiledDetector) else detector)
-    timings = {}
+    timings, fp32_timings = {}, {}
     for threads in (1, cores):
         ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles)
         theirs: Detector = reference_detector(reference, side, threads)
         if case.tiles != "off":
             theirs = TiledDetector(theirs, side, case.tiles)
         timings[threads] = (ms_per_frame(ours, frame, runs), ms_per_frame(theirs, frame, runs))
+        if case.fp32 is not None:
+            fp32 = load_detector(case.fp32, threads=threads, input_size=case.input_size, tiles=case.tiles)
+            fp32_timings[threads] = ms_per_frame(fp32, frame, runs)
     tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles]
     return BenchRow(
         model=case.model.stem, input=f"{side}{tiles}", data=case.data_label, images=len(records),
@@ -134,6 +156,7 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
         fp_per_negative_image=report.fp_per_negative_image, threshold=report.threshold,
         ms_1_thread=timings[1][0], ms_all_cores=timings[cores][0],
         reference_ms_1_thread=timings[1][1], reference_ms_all_cores=timings[cores][1],
+        fp32_ms_1_thread=fp32_timings.get(1), fp32_ms_all_cores=fp32_timings.get(cores),
     )
 
 
@@ -141,17 +164,24 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     cores = os.cpu_count() or 1
     header = (
         f"{'model':<22} {'input':<12} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
-        f"{'FP/neg':>6} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6}"
+        f"{'FP/neg':>6} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} {'x fp32 1t':>9} "
+        f"{f'x fp32 {cores}t':>9}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
             f"{r.model:<22} {r.input:<12} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
             f"{r.image_fpr:>6.3f} {r.fp_per_negative_image:>6.3f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
-            f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f}"
+            f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f} {_ratio(r.ratio_fp32_1_thread):>9} "
+            f"{_ratio(r.ratio_fp32_all_cores):>9}"
         )
     lines.append(
         f"recall and image FPR at each model's own threshold; ms per frame = the whole detect call; "
-        f"x ref = ms / {reference} at the same input size and tiling, timed in this run"
+        f"x ref = ms / {reference} at the same input size and tiling, timed in this run; "
+        f"x fp32 = an INT8 model's ms / the FP32 model it was made from, timed in this run"
     )
     return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

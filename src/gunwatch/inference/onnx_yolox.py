@@ -134,8 +134,7 @@ class OnnxYolox:
         results: list[Detections] = []
         for start in range(0, len(images), self.max_batch):
             chunk = images[start : start + self.max_batch]
-            boxed = [letterbox(image, self.input_size) for image in chunk]
-            batch = np.concatenate([to_nchw_pixels(padded, bgr=self.channel_order == "bgr") for padded, _ in boxed])
+            batch, scales = self.input_batch(chunk)
             raw = self.session.run(None, {self.input_name: batch})[0]
             if raw.shape[-1] != 5 + len(self.class_names):
                 # Otherwise class ids would silently index the wrong names.
@@ -143,9 +142,18 @@ class OnnxYolox:
                 raise ModelError(f"{self.path}: output has {raw.shape[-1] - 5} classes, metadata names {names}")
             results.extend(
                 postprocess(out, self.input_size, scale, image.shape)
-                for out, (_, scale), image in zip(raw, boxed, chunk, strict=True)
+                for out, scale, image in zip(raw, scales, chunk, strict=True)
             )
         return results
+
+    def input_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, list[float]]:
+        """The network input for RGB images (letterboxed, in the model's channel order) and each image's scale.
+
+        INT8 calibration feeds its images through this too, so it sees exactly the pixels the runtime does.
+        """
+        boxed = [letterbox(image, self.input_size) for image in images]
+        batch = np.concatenate([to_nchw_pixels(padded, bgr=self.channel_order == "bgr") for padded, _ in boxed])
+        return batch, [scale for _, scale in boxed]
 
 
 def to_nchw_pixels(image: np.ndarray, bgr: bool) -> np.ndarray:
