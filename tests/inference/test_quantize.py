@@ -143,6 +143,16 @@ def test_quantized_from_finds_the_unchanged_source(fp32_model: Path, int8_model:
     assert quantized_from(tmp_path / "int8.onnx") is None
 
 
+def test_the_fp32_alarm_threshold_is_not_carried_over(fp32_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "with-alarm.onnx"
+    model = onnx.load(str(fp32_model))
+    model.metadata_props.add(key="gunwatch.alarm_threshold", value="0.3")
+    onnx.save(model, str(source))
+    int8 = quantize_yolox(source, noise_images(tmp_path / "calibration", 2, seed=6), tmp_path / "int8.onnx")
+    assert "gunwatch.alarm_threshold" not in source_metadata(int8)  # measured for the FP32 scores only
+    assert source_metadata(int8)["gunwatch.threshold"] == "0.4"
+
+
 def test_only_fp32_yolox_models_are_quantised(int8_model: Path, tmp_path: Path) -> None:
     images = noise_images(tmp_path, 2, seed=4)
     with pytest.raises(ModelError, match="already quantised"):

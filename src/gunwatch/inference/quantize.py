@@ -5,7 +5,9 @@ Activation ranges are calibrated on real images fed through the runtime's own pr
 on exactly the pixels it will see. U8 activations with S8 weights are the combination x86 VNNI multiplies
 natively; S8 activations run through a slower path there (measured about 3x slower on this project's CPU).
 The file keeps every `gunwatch.*` entry of its source, so it loads and runs like it (free batch, height and
-width axes included), and records what it was made from.
+width axes included), and records what it was made from. The one exception is the live alarm threshold:
+it was measured on clips for the FP32 model's scores, so the INT8 copy falls back to its own threshold
+until `gunwatch bench alarms` measures one for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from gunwatch.checksums import sha256_of
 from gunwatch.data.images import load_rgb
+from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata
 from gunwatch.inference.onnx_yolox import OnnxYolox
@@ -110,8 +113,12 @@ def quantize_yolox(
         model = onnx.load(str(quantized))
     recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, "
               f"{method} calibration on {len(images)} images")
+    kept = {key: value for key, value in source_metadata(source).items() if key != ALARM_THRESHOLD_KEY}
+    # The quantiser copies the source's metadata too: start its gunwatch.* entries afresh.
+    ort_entries = {p.key: p.value for p in model.metadata_props if not p.key.startswith("gunwatch.")}
+    del model.metadata_props[:]
     set_metadata(model, {
-        **source_metadata(source), PRECISION_KEY: "int8", SOURCE_KEY: source.name, SOURCE_SHA_KEY: sha256_of(source),
+        **ort_entries, **kept, PRECISION_KEY: "int8", SOURCE_KEY: source.name, SOURCE_SHA_KEY: sha256_of(source),
         RECIPE_KEY: recipe + (f" ({recipe_note})" if recipe_note else ""),
     })
     out.parent.mkdir(parents=True, exist_ok=True)
