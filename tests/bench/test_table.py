@@ -23,8 +23,21 @@ def test_a_row_for_a_tiled_yolox_model(tiny_detector_onnx: Path, coco_weights: P
     assert 0 <= row.map50 <= 1 and 0 <= row.recall <= 1 and 0 <= row.image_fpr <= 1
     assert row.threshold == pytest.approx(0.4)
     assert row.ms_1_thread > 0 and row.reference_ms_1_thread > 0 and row.ratio_all_cores > 0
+    assert row.runs_per_frame > 4  # the sample's photos (up to 640 px) in 96 px tiles, plus the whole frame
     table = format_bench_table([row], "yolox_nano_coco")
     assert "tiny-nano" in table and "x ref" in table.splitlines()[0]
+
+
+def test_plain_and_second_look_rows_count_their_model_runs(tiny_detector_onnx: Path, coco_weights: Path) -> None:
+    plain = bench_case(BenchCase(tiny_detector_onnx, 96, "off", SAMPLE, "all", "sample"), coco_weights, runs=2,
+                       progress=False)
+    looked = bench_case(BenchCase(tiny_detector_onnx, 96, "off", SAMPLE, "all", "sample", second_look=True),
+                        coco_weights, runs=2, progress=False)
+    assert plain.runs_per_frame == 1.0 and plain.input == "96"
+    assert looked.runs_per_frame >= 1.0 and looked.input == "96 2nd look"
+    header, _, *rows = format_bench_table([plain, looked], "yolox_nano_coco").splitlines()
+    assert "runs" in header.split()
+    assert rows[0].split()[8] == "1.00" and rows[1].split()[10] == f"{looked.runs_per_frame:.2f}"
 
 
 def test_an_int8_model_is_timed_against_its_fp32_source(coco_weights: Path, tmp_path: Path) -> None:
@@ -33,9 +46,11 @@ def test_an_int8_model_is_timed_against_its_fp32_source(coco_weights: Path, tmp_
     int8 = quantize_yolox(fp32, calibration, tmp_path / "tiny-yolox-int8.onnx")
     (tmp_path / "small-guns" / "pistol_images").mkdir(parents=True)  # present: not rebuilt from a test split
     cases = default_cases([fp32, int8], SAMPLE, [64], tmp_path / "small-guns")
-    assert [(c.model.stem, c.tiles, c.fp32) for c in cases] == [
-        ("tiny-yolox", "off", None), ("tiny-yolox", "off", None), ("tiny-yolox", "on", None),
-        ("tiny-yolox-int8", "off", fp32), ("tiny-yolox-int8", "off", fp32), ("tiny-yolox-int8", "on", fp32),
+    assert [(c.model.stem, c.tiles, c.fp32, c.second_look) for c in cases] == [
+        ("tiny-yolox", "off", None, False), ("tiny-yolox", "off", None, False), ("tiny-yolox", "on", None, False),
+        ("tiny-yolox", "off", None, True), ("tiny-yolox", "off", None, True),
+        ("tiny-yolox-int8", "off", fp32, False), ("tiny-yolox-int8", "off", fp32, False),
+        ("tiny-yolox-int8", "on", fp32, False),
     ]
     row = bench_case(BenchCase(int8, 64, "off", SAMPLE, "all", "sample", fp32=fp32), coco_weights, runs=2,
                      progress=False)

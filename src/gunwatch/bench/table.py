@@ -31,6 +31,7 @@ from gunwatch.inference.base import Detector
 from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector
 from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.quantize import INT8_DETECTOR, quantized_from
+from gunwatch.inference.second_look import SecondLookDetector
 from gunwatch.inference.tiling import TiledDetector, TileMode
 
 WARMUP_CALLS = 3
@@ -46,6 +47,7 @@ class BenchCase:
     data_label: str
     split_file: Path | None = None
     fp32: Path | None = None  # for an INT8 model: the FP32 file it was made from, timed in the same run
+    second_look: bool = False  # the person-guided second look after the first pass
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class BenchRow:
     reference_ms_all_cores: float
     fp32_ms_1_thread: float | None = None
     fp32_ms_all_cores: float | None = None
+    runs_per_frame: float = 1.0  # model runs per image over the split (tiles and second-look crops count)
 
     @property
     def ratio_1_thread(self) -> float:
@@ -111,7 +114,19 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
                 build_small_gun_set(select_records(data, "test").records, small_guns)
             for tiles in ("off", "on"):
                 cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p", fp32=fp32))
+            if fp32 is None:  # the second look's cost and gain beside tiling's (an INT8 copy's is the same)
+                cases.append(BenchCase(path, None, "off", data, None, label, second_look=True))
+                cases.append(BenchCase(path, None, "off", small_guns, "all", "small guns 1080p", second_look=True))
     return cases
+
+
+def network_of(detector: Detector) -> Detector:
+    """The runtime under the tiling and second-look wrappers (whose runs are what a frame costs)."""
+    if isinstance(detector, SecondLookDetector):
+        return detector.look.detector
+    if isinstance(detector, TiledDetector):
+        return detector.detector
+    return detector
 
 
 def input_side(detector: Detector) -> int:
@@ -133,15 +148,18 @@ def ms_per_frame(detector: Detector, frame: np.ndarray, runs: int) -> float:
 def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = True) -> BenchRow:
     cores = os.cpu_count() or 1
     records = select_records(case.data, case.split, case.split_file).records
-    detector = load_detector(case.model, threads=cores, input_size=case.input_size, tiles=case.tiles)
+    detector = load_detector(case.model, threads=cores, input_size=case.input_size, tiles=case.tiles,
+                             second_look=case.second_look)
     predictions = predict_guns(detector, records, progress=progress)
     report, _ = build_report(records, predictions, detector.threshold)
+    runs_per_frame = getattr(network_of(detector), "images_run", len(records)) / max(len(records), 1)
 
     frame = load_rgb(records[0].image_path)
-    side = input_side(detector.detector if isinstance(detector, TiledDetector) else detector)
+    side = input_side(network_of(detector))
     timings, fp32_timings = {}, {}
     for threads in (1, cores):
-        ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles)
+        ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles,
+                             second_look=case.second_look)
         theirs: Detector = reference_detector(reference, side, threads)
         if case.tiles != "off":
             theirs = TiledDetector(theirs, side, case.tiles)
@@ -149,7 +167,7 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
         if case.fp32 is not None:
             fp32 = load_detector(case.fp32, threads=threads, input_size=case.input_size, tiles=case.tiles)
             fp32_timings[threads] = ms_per_frame(fp32, frame, runs)
-    tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles]
+    tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles] + (" 2nd look" if case.second_look else "")
     return BenchRow(
         model=case.model.stem, input=f"{side}{tiles}", data=case.data_label, images=len(records),
         map50=report.map50, map50_95=report.map50_95, recall=report.image_recall, image_fpr=report.image_fpr,
@@ -157,27 +175,31 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
         ms_1_thread=timings[1][0], ms_all_cores=timings[cores][0],
         reference_ms_1_thread=timings[1][1], reference_ms_all_cores=timings[cores][1],
         fp32_ms_1_thread=fp32_timings.get(1), fp32_ms_all_cores=fp32_timings.get(cores),
+        runs_per_frame=runs_per_frame,
     )
 
 
 def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     cores = os.cpu_count() or 1
     header = (
-        f"{'model':<22} {'input':<12} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
-        f"{'FP/neg':>6} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} {'x fp32 1t':>9} "
+        f"{'model':<22} {'input':<20} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
+        f"{'FP/neg':>6} {'runs':>5} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} {'x fp32 1t':>9} "
         f"{f'x fp32 {cores}t':>9}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r.model:<22} {r.input:<12} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
-            f"{r.image_fpr:>6.3f} {r.fp_per_negative_image:>6.3f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
+            f"{r.model:<22} {r.input:<20} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
+            f"{r.image_fpr:>6.3f} {r.fp_per_negative_image:>6.3f} {r.runs_per_frame:>5.2f} "
+            f"{r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
             f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f} {_ratio(r.ratio_fp32_1_thread):>9} "
             f"{_ratio(r.ratio_fp32_all_cores):>9}"
         )
     lines.append(
-        f"recall and image FPR at each model's own threshold; ms per frame = the whole detect call; "
-        f"x ref = ms / {reference} at the same input size and tiling, timed in this run; "
+        f"recall and image FPR at each model's own threshold; runs = model runs per image (tiles and second-look "
+        f"crops); ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
+        f"the same input size and tiling (its first pass only on second-look rows: it has no handgun class), "
+        f"timed in this run; "
         f"x fp32 = an INT8 model's ms / the FP32 model it was made from, timed in this run"
     )
     return "\n".join(lines)

@@ -119,6 +119,7 @@ class OnnxYolox:
             raise ModelError(f"{path}: the graph takes {tuple(model_input.shape[2:])}, not {self.input_size}")
         self.class_names = tuple(name.strip() for name in _required(metadata, "gunwatch.classes", path).split(","))
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path, default=0.3)
+        self.images_run = 0  # images through the network so far (tiles and crops count: the cost `bench` reports)
         self.channel_order = metadata.get("gunwatch.channel_order", "bgr").lower()
         if self.channel_order not in ("bgr", "rgb"):
             raise ModelError(f"{path}: metadata 'gunwatch.channel_order' must be bgr or rgb: {self.channel_order!r}")
@@ -136,6 +137,7 @@ class OnnxYolox:
             chunk = images[start : start + self.max_batch]
             batch, scales = self.input_batch(chunk)
             raw = self.session.run(None, {self.input_name: batch})[0]
+            self.images_run += len(chunk)
             if raw.shape[-1] != 5 + len(self.class_names):
                 # Otherwise class ids would silently index the wrong names.
                 names = len(self.class_names)
