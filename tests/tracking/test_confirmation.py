@@ -239,7 +239,8 @@ def test_open_event_is_a_copy() -> None:
 
 def test_another_gun_class_id() -> None:
     # The localizer's only class is "handgun", id 0.
-    c = ThreatConfirmer("lobby", Camera(url="clip.mp4"), ConfirmationSettings(window=5, min_hits=3), THRESHOLD, gun_class_id=0)
+    settings = ConfirmationSettings(window=5, min_hits=3)
+    c = ThreatConfirmer("lobby", Camera(url="clip.mp4"), settings, THRESHOLD, gun_class_id=0)
     detections = Detections(np.array([GUN], np.float32), np.array([0.9], np.float32), np.array([0]))
     changes = [c.update(i * STEP_S, SIZE, detections) for i in range(3)]
     assert states(changes) == [[], [], ["open"]]
