@@ -84,8 +84,9 @@ def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path
         assert [a["verdict"] for a in lobby["alarms"]] == ["unchecked"]  # no gun boxes in this sidecar
     assert report["recommended"] is not None
     assert json.loads((out / "report.json").read_text()) == report
-    assert sorted(p.name for p in out.glob("*.png")) == ["alarms-t0.75-2of4.png", "alarms-t0.75-3of5.png"]
-    assert "threshold 0.75, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
+    # Without --thresholds, the model's live alarm threshold (gunwatch.alarm_threshold in the shipped file).
+    assert sorted(p.name for p in out.glob("*.png")) == ["alarms-t0.65-2of4.png", "alarms-t0.65-3of5.png"]
+    assert "threshold 0.65, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
 
 
 def test_a_clip_without_a_sidecar_is_a_clear_error(tmp_path: Path):
