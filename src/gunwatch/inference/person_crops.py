@@ -114,7 +114,8 @@ def plan_person_crops(persons: np.ndarray, scores: np.ndarray, frame_size: tuple
     """The crops to run for one frame.
 
     persons: (N, 4) person boxes in frame pixels; frame_size: (width, height); seen_scale: model-input
-    pixels per frame pixel in the first pass (a person whose gun came out big enough there is skipped).
+    pixels per frame pixel in the first pass (a person a crop would not show `min_zoom_gain` times larger
+    is skipped).
     """
     width, height = frame_size
     order = np.argsort(-np.asarray(scores), kind="stable")
