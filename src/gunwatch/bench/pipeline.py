@@ -1,7 +1,7 @@
 """`gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with.
 
 Real parts only, as `gunwatch watch` runs them: file cameras decoded by PyAV at their own pace, the
-shipped detector shared by every camera, motion gating, confirmation (the default 3 of the last 5),
+shipped detector shared by every camera, motion gating, confirmation (the default rule),
 evidence and a SQLite store, all in a temp folder. The cameras play clips made on the fly from the
 repository's sample images (`pipeline_clips`), 1280x720 at 15 fps, analysed at 5 fps:
 

@@ -38,7 +38,7 @@ def bench_site(videos: dict[str, Path], folder: Path, options: SiteOptions) -> S
     }
     return SiteConfig.model_validate({
         "cameras": cameras,
-        "confirmation": {"close_after_s": options.close_after_s},  # the default rule: 3 of the last 5
+        "confirmation": {"close_after_s": options.close_after_s},  # the default rule (2 of the last 3)
         "motion": {"enabled": options.gating},
         # Short rolls: clips are still encoded (a real load), but a run's close does not wait long for them.
         "evidence": {"folder": str(folder / "evidence"), "pre_roll_s": 2, "post_roll_s": 2},
