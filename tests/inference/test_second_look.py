@@ -8,7 +8,13 @@ import pytest
 
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.person_crops import SecondLookParams
-from gunwatch.inference.second_look import SecondLook, SecondLookDetector, apply_person_context, held_mask
+from gunwatch.inference.second_look import (
+    SecondLook,
+    SecondLookDetector,
+    apply_person_context,
+    first_pass_scale,
+    held_mask,
+)
 from gunwatch.video.analysis import AnalysisRequest, FrameAnalyzer
 
 GUN_MARK, PERSON_MARK = (255, 0, 0), (0, 0, 255)
@@ -162,3 +168,18 @@ def test_a_factor_of_one_turns_the_rule_off() -> None:
     found = Detections(np.array([[10, 10, 40, 22]]), np.array([0.9]), np.array([GUN]))
     ruled = apply_person_context(found, PERSON, GUN, SecondLookParams(unheld_factor=1.0), frame_height=1080)
     assert ruled.scores.tolist() == pytest.approx([0.9])
+
+
+@pytest.mark.parametrize(
+    ("analysis", "tiles", "expected"),
+    [
+        ((1920, 1080), "off", 416 / 1920),  # letterboxed whole into the input
+        ((960, 540), "off", 416 / 1920),  # analysed smaller, letterboxed the same: the scale is the input's
+        ((1920, 1080), "on", 1.0),  # tiles see the frame at its own resolution
+        ((1920, 1080), "auto", 1.0),  # more than twice the input: tiled
+        ((960, 540), "on", 0.5),  # tiles of the half-size analysis image
+        ((640, 360), "auto", 416 / 1920),  # small enough not to be tiled
+    ],
+)
+def test_first_pass_scale(analysis: tuple[int, int], tiles: str, expected: float) -> None:
+    assert first_pass_scale(1920, analysis, 416, tiles) == pytest.approx(expected)

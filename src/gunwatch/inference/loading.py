@@ -13,8 +13,8 @@ from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
 from gunwatch.inference.person_crops import SecondLookParams
-from gunwatch.inference.second_look import SecondLookDetector
-from gunwatch.inference.tiling import TiledDetector, TileMode, should_tile
+from gunwatch.inference.second_look import SecondLookDetector, first_pass_scale
+from gunwatch.inference.tiling import TiledDetector, TileMode
 
 # Explicit registry: the `gunwatch.kind` metadata of an ONNX file names its runtime.
 RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
@@ -58,12 +58,7 @@ def load_detector(
     if second_look is False:
         return first_pass
     params = second_look if isinstance(second_look, SecondLookParams) else None
-    return SecondLookDetector(first_pass, detector, side, params, seen_scale=_seen_scale(side, tiles))
+    def seen_scale(image: np.ndarray) -> float:  # the whole image is the first pass's analysis image
+        return first_pass_scale(image.shape[1], (image.shape[1], image.shape[0]), side, tiles)
 
-
-def _seen_scale(side: int, tiles: TileMode) -> Callable[[np.ndarray], float]:
-    """Model-input pixels per frame pixel in the first pass: a tiled frame is seen at its own resolution."""
-    def scale(image: np.ndarray) -> float:
-        height, width = image.shape[:2]
-        return 1.0 if should_tile(width, height, side, tiles) else side / max(height, width)
-    return scale
+    return SecondLookDetector(first_pass, detector, side, params, seen_scale=seen_scale)

@@ -22,7 +22,7 @@ import numpy as np
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.person_crops import SecondLookParams, plan_person_crops, reach_boxes
-from gunwatch.inference.tiling import Tile, cut_by_tile, merge_detections
+from gunwatch.inference.tiling import Tile, TileMode, cut_by_tile, merge_detections, should_tile
 
 PERSON_LABEL, GUN_LABEL = "person", "handgun"
 
@@ -59,6 +59,14 @@ def apply_person_context(detections: Detections, person_id: int, gun_id: int, pa
     scores = detections.scores.copy()
     scores[np.flatnonzero(is_gun)[~held]] *= params.unheld_factor
     return Detections(detections.xyxy, scores, detections.class_ids)
+
+
+def first_pass_scale(frame_width: int, analysis_size: tuple[int, int], input_side: int, tiles: TileMode) -> float:
+    """Model-input pixels per frame pixel in the first pass over a frame analysed at `analysis_size`
+    (width, height): letterboxed into the input, or, where it is tiled, seen at the analysis resolution."""
+    width, height = analysis_size
+    tiled = should_tile(width, height, input_side, tiles)
+    return (1.0 if tiled else input_side / max(width, height)) * width / frame_width
 
 
 class SecondLook:

@@ -18,8 +18,8 @@ from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.person_crops import SecondLookParams
-from gunwatch.inference.second_look import SecondLook
-from gunwatch.inference.tiling import TiledDetector, TileMode, should_tile
+from gunwatch.inference.second_look import SecondLook, first_pass_scale
+from gunwatch.inference.tiling import TiledDetector, TileMode
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,9 @@ class FrameAnalyzer:
         return first
 
     def _seen_scale(self, request: AnalysisRequest) -> float:
-        """Model-input pixels per frame pixel in the first pass (tiles see the analysis image as it is)."""
-        frame_width, frame_height = request.image.shape[1], request.image.shape[0]
-        width, height = analysis_size((frame_width, frame_height), request.width, request.height)
-        tiled = request.tiles != "off" and should_tile(width, height, self.input_side, request.tiles)
-        return (1.0 if tiled else self.input_side / max(width, height)) * width / frame_width
+        frame_size = (request.image.shape[1], request.image.shape[0])
+        size = analysis_size(frame_size, request.width, request.height)
+        return first_pass_scale(frame_size[0], size, self.input_side, request.tiles)
 
     def _first_pass(self, requests: list[AnalysisRequest]) -> list[Detections]:
         results: list[Detections | None] = [None] * len(requests)
