@@ -521,7 +521,7 @@ def watch_command(
     from gunwatch.config import ConfigError
     from gunwatch.events.store import StoreError
     from gunwatch.inference.onnx_session import ModelError
-    from gunwatch.video.watch_command import watch
+    from gunwatch.pipeline.watch_command import watch
 
     try:
         watch(config, duration, until_done, as_json, status_every)

@@ -28,8 +28,8 @@ from gunwatch.bench.pipeline_latency import (
 from gunwatch.bench.pipeline_table import format_capacity_table, format_latency_table
 from gunwatch.cli import app
 from gunwatch.events.model import ThreatEvent
+from gunwatch.pipeline.watch import CameraStatus
 from gunwatch.video.sources import SourceStats
-from gunwatch.video.watch import CameraStatus
 
 # 2 s quiet, 2 s gun, 2 s quiet at 15 fps, first frame at pts 0.
 CLIP = GunClip(Path("gun.mp4"), start_pts=0.0, onset_pts=2.0, gun_end_pts=4.0, pass_s=6.0, fps=15.0)

@@ -10,7 +10,7 @@ import pytest
 from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY, alarm_threshold
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.inference.onnx_session import ModelError
-from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.pipeline.analysis import FrameAnalyzer
 
 
 def model_with(tmp_path: Path, value: str | None) -> Path:

@@ -15,7 +15,7 @@ from gunwatch.inference.second_look import (
     first_pass_scale,
     held_mask,
 )
-from gunwatch.video.analysis import AnalysisRequest, FrameAnalyzer
+from gunwatch.pipeline.analysis import AnalysisRequest, FrameAnalyzer
 
 GUN_MARK, PERSON_MARK = (255, 0, 0), (0, 0, 255)
 PERSON, GUN = 0, 1

@@ -30,9 +30,9 @@ from gunwatch.config.sections import ConfirmationSettings
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.model import ThreatEvent
 from gunwatch.inference.detections import Detections
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.camera_loop import CameraLoop
 from gunwatch.tracking.confirmation import ThreatConfirmer
-from gunwatch.video.analysis import FrameAnalyzer
-from gunwatch.video.camera_loop import CameraLoop
 from gunwatch.video.frame import Frame
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure
 from gunwatch.video.sources.file import FileReader

@@ -29,8 +29,8 @@ from gunwatch.config.site import SiteConfig
 from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.tiling import TileMode
-from gunwatch.video.analysis import FrameAnalyzer
-from gunwatch.video.watch_command import input_side, second_look_params
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.watch_command import input_side, second_look_params
 
 MAX_FALSE_PER_HOUR = 0.1  # the target on gun-free footage (issue 11)
 LIVE_DETECT = DetectSettings()

@@ -28,8 +28,8 @@ from gunwatch.bench.pipeline_service import SiteOptions, TimedAnalyzer
 from gunwatch.config.sections import DetectorSettings, detector_parallelism
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.tiling import TileMode
-from gunwatch.video.analysis import AnalysisRequest
-from gunwatch.video.watch_command import input_side
+from gunwatch.pipeline.analysis import AnalysisRequest
+from gunwatch.pipeline.watch_command import input_side
 
 # The latency clip: quiet, gun, quiet; camera i waits LEAD_STEP_S longer before its gun, so the cameras'
 # appearances start staggered and, the passes differing in length, keep drifting apart.

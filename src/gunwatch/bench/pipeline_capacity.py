@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gunwatch.bench.pipeline_service import DETECT_FPS, SiteOptions, TimedAnalyzer, bench_site, running_service
-from gunwatch.video.watch import CameraStatus, WatchService
+from gunwatch.pipeline.watch import CameraStatus, WatchService
 
 KEEPS_UP_SHARE = 0.95
 

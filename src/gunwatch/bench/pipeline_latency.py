@@ -28,7 +28,7 @@ import numpy as np
 from gunwatch.bench.pipeline_clips import GunClip
 from gunwatch.bench.pipeline_service import SiteOptions, bench_site, running_service
 from gunwatch.events.model import ThreatEvent
-from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.video.sources import SourceStats
 
 EPS = 1e-3  # timestamps are multiples of 1/fps in floating point

@@ -16,8 +16,8 @@ from gunwatch.events.store import EventStore
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.tiling import TileMode
-from gunwatch.video.analysis import AnalysisRequest, FrameAnalyzer
-from gunwatch.video.watch import WatchService
+from gunwatch.pipeline.analysis import AnalysisRequest, FrameAnalyzer
+from gunwatch.pipeline.watch import WatchService
 
 DETECT_FPS = 5.0
 JOIN_TIMEOUT_S = 10.0  # a cycle (one batch of inference) ends long before this

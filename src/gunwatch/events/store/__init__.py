@@ -7,15 +7,13 @@ Modules: `store` (EventStore, the one entry point), `schema` (tables), `columns`
 
 from gunwatch.events.store.engine import DEFAULT_STORE_URL
 from gunwatch.events.store.errors import StoreError, StoreMissing
-from gunwatch.events.store.status import CameraStatus, HealthRecord, HealthState
+from gunwatch.events.store.status import CameraStatus
 from gunwatch.events.store.store import EventStore
 
 __all__ = [
     "DEFAULT_STORE_URL",
     "CameraStatus",
     "EventStore",
-    "HealthRecord",
-    "HealthState",
     "StoreError",
     "StoreMissing",
 ]

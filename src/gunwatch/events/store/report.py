@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from gunwatch.events.model import ThreatEvent
-from gunwatch.events.store.status import CameraStatus, HealthRecord
+from gunwatch.events.store.status import CameraStatus
+from gunwatch.video.health import HealthChange
 
 
 def local_time(epoch: float | None, timespec: str = "milliseconds") -> str | None:
@@ -72,7 +73,7 @@ def format_camera_status(cameras: list[CameraStatus], store: str) -> str:
     return "\n".join(lines)
 
 
-def _change_row(change: HealthRecord) -> list[str]:
+def _change_row(change: HealthChange) -> list[str]:
     return [seconds_text(change.at), change.state, change.reason or ""]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, CheckConstraint, Float, Index, Integer, MetaData, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gunwatch.events.store.columns import EpochTime
+from gunwatch.video.health import CAMERA_STATES
 
 # Named constraints, so later migrations can address them by name on every backend.
 NAMING = {
@@ -22,7 +23,7 @@ NAMING = {
 }
 
 EVENT_STATES = ("open", "updated", "closed")
-HEALTH_STATES = ("online", "offline", "stalled")
+HEALTH_STATES = CAMERA_STATES  # the one list, in video.health
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-HealthState = Literal["online", "offline", "stalled"]
-
-
-@dataclass(frozen=True)
-class HealthRecord:
-    """One stored health change of a camera (as `video.health.HealthChange` reports it); `at` is epoch seconds."""
-
-    camera: str
-    state: HealthState
-    reason: str | None
-    at: float
+# One health-change type for the whole product: the store hands back what the sources report.
+from gunwatch.video.health import CameraState, HealthChange
 
 
 @dataclass(frozen=True)
@@ -25,8 +15,8 @@ class CameraStatus:
     name: str
     url: str | None  # redacted
     kind: str | None
-    state: HealthState | None
+    state: CameraState | None
     reason: str | None
     state_at: float | None
     updated_at: float
-    recent: list[HealthRecord] = field(default_factory=list)
+    recent: list[HealthChange] = field(default_factory=list)

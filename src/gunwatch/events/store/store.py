@@ -33,8 +33,9 @@ from gunwatch.events.store.schema import (
     EventRow,
     HealthRow,
 )
-from gunwatch.events.store.status import CameraStatus, HealthRecord, HealthState
+from gunwatch.events.store.status import CameraStatus
 from gunwatch.events.store.upsert import upsert
+from gunwatch.video.health import CameraState, HealthChange
 
 
 class EventStore:
@@ -113,7 +114,7 @@ class EventStore:
             session.execute(upsert(self._dialect, CameraRow, values, key="name"))
 
     def record_health(
-        self, camera: str, state: HealthState, reason: str | None = None, at: float | None = None
+        self, camera: str, state: CameraState, reason: str | None = None, at: float | None = None
     ) -> None:
         """Append a health change and make it the camera's current state, unless a later one is already
         recorded (changes may arrive out of order from several threads). `at` defaults to now."""
@@ -172,7 +173,7 @@ def _open_engine(url: URL, file: Path | None) -> Engine:
     return engine
 
 
-def _recent_health(session: Session, recent: int) -> dict[str, list[HealthRecord]]:
+def _recent_health(session: Session, recent: int) -> dict[str, list[HealthChange]]:
     """The latest `recent` changes of each camera, newest first, in one query (a window function)."""
     order = (HealthRow.at.desc(), HealthRow.id.desc())
     rank = func.row_number().over(partition_by=HealthRow.camera, order_by=order).label("rank")
@@ -182,14 +183,14 @@ def _recent_health(session: Session, recent: int) -> dict[str, list[HealthRecord
         .where(ranked.c.rank <= recent)
         .order_by(ranked.c.camera, ranked.c.at.desc(), ranked.c.id.desc())
     )
-    changes: dict[str, list[HealthRecord]] = {}
+    changes: dict[str, list[HealthChange]] = {}
     for camera, state, reason, at in session.execute(query):
-        changes.setdefault(camera, []).append(HealthRecord(camera, cast(HealthState, state), reason, at))
+        changes.setdefault(camera, []).append(HealthChange(camera, cast(CameraState, state), reason or "", at))
     return changes
 
 
-def _camera_status(row: CameraRow, recent: list[HealthRecord]) -> CameraStatus:
-    state = cast(HealthState | None, row.state)
+def _camera_status(row: CameraRow, recent: list[HealthChange]) -> CameraStatus:
+    state = cast(CameraState | None, row.state)
     return CameraStatus(row.name, row.url, row.kind, state, row.reason, row.state_at, row.updated_at, recent)
 
 

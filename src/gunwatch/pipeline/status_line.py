@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gunwatch.video.watch import CameraStatus
+from gunwatch.pipeline.watch import CameraStatus
 
 COLUMNS = ("camera", "state", "frames in", "dropped", "analysed", "still", "infer ms", "events", "reason")
 

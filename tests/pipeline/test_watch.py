@@ -17,9 +17,9 @@ from gunwatch.config import parse_site_config
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.inference.loading import load_detector
-from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.watch import WatchService
 from gunwatch.video.health import HealthChange
-from gunwatch.video.watch import WatchService
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
 
@@ -88,7 +88,7 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
 
 
 def test_split_batches_caps_their_size_and_fills_the_parallel_calls() -> None:
-    from gunwatch.video.watch import split_batches
+    from gunwatch.pipeline.watch import split_batches
 
     assert split_batches([], 8, 2) == []
     assert split_batches([1], 8, 2) == [[1]]

@@ -24,10 +24,10 @@ from gunwatch.events.store import EventStore
 from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
-from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.status_line import status_table, status_text
+from gunwatch.pipeline.watch import WatchService
 from gunwatch.video.health import HealthChange
-from gunwatch.video.status_line import status_table, status_text
-from gunwatch.video.watch import WatchService
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"

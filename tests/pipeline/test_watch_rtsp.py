@@ -16,9 +16,9 @@ from gunwatch.config import parse_site_config
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.inference.loading import load_detector
-from gunwatch.video.analysis import FrameAnalyzer
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.watch import WatchService
 from gunwatch.video.health import HealthChange
-from gunwatch.video.watch import WatchService
 from support.rtsp_server import RtspServer, gst_rtsp_missing
 from support.waiting import seconds_until
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gunwatch.inference.detections import Detections
-from gunwatch.video.analysis import AnalysisRequest, FrameAnalyzer, analysis_size
+from gunwatch.pipeline.analysis import AnalysisRequest, FrameAnalyzer, analysis_size
 
 
 class BoxAtCentre:

@@ -17,8 +17,8 @@ from gunwatch.events.clips import Clip, ClipRecorder
 from gunwatch.events.evidence import write_snapshots
 from gunwatch.events.model import ThreatEvent
 from gunwatch.inference.detections import Detections
+from gunwatch.pipeline.analysis import AnalysisRequest
 from gunwatch.tracking.confirmation import ThreatConfirmer
-from gunwatch.video.analysis import AnalysisRequest
 from gunwatch.video.frame import Frame
 from gunwatch.video.motion import MotionGate
 from gunwatch.video.sources import CameraSource

@@ -26,8 +26,8 @@ from gunwatch.config.site import SiteConfig
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.inference.detections import Detections
-from gunwatch.video.analysis import FrameAnalyzer
-from gunwatch.video.camera_loop import CameraLoop
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.camera_loop import CameraLoop
 from gunwatch.video.frame import Frame
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import camera_source
