@@ -33,6 +33,7 @@ from support.waiting import wait_until
 # A receiver that does not answer fails within a second; a failed send is retried within 0.05-0.2 s.
 FAST_RETRY: dict[str, Any] = {"initial_s": 0.05, "max_s": 0.2, "max_attempts": 50}
 CHANNEL_TIMEOUT_S = 1.0
+WEBHOOK_TEST_SECRET = "alerts-test-signing-key"  # webhooks must sign (or say signed: false)
 POLL_S = 0.1
 
 _names = itertools.count()
@@ -90,10 +91,11 @@ def event_with_snapshot(snapshot: Path) -> Callable[..., ThreatEvent]:
 @pytest.fixture
 def channel() -> Callable[..., dict[str, Any]]:
     """`channel(url, **settings)`: a channel's settings (as in the site file), timing out after a second and
-    retrying within 0.05-0.2 s."""
+    retrying within 0.05-0.2 s; a webhook signs with WEBHOOK_TEST_SECRET unless given another secret."""
 
     def settings(url: str, **changes: Any) -> dict[str, Any]:
-        return {"url": url, "timeout_s": CHANNEL_TIMEOUT_S, "retry": FAST_RETRY} | changes
+        signing = {"secret": WEBHOOK_TEST_SECRET} if url.startswith(("http://", "https://")) else {}
+        return {"url": url, "timeout_s": CHANNEL_TIMEOUT_S, "retry": FAST_RETRY} | signing | changes
 
     return settings
 

@@ -143,8 +143,8 @@ def test_alert_reaches_every_channel_and_every_step_runs(
 
     # Webhook: signed, with the key, naming both recipients, the snapshot inline.
     [hook] = hook_requests(http_receiver, "/hook")
-    assert verify_signature(SECRET, hook.headers, hook.body)
-    assert not verify_signature("another-secret", hook.headers, hook.body)
+    assert verify_signature(SECRET, "POST", hook.path, hook.headers, hook.body)
+    assert not verify_signature("another-secret", "POST", hook.path, hook.headers, hook.body)
     assert hook.headers["x-gunwatch-key"] == keys[("message", "hook", "alice,bob")] == hook.json["key"]
     assert (hook.json["kind"], hook.json["camera"], hook.json["event_id"]) == ("alert", camera, event.id)
     assert hook.json["recipient"] == "alice, bob"  # as messages name them; the delivery keeps the keys

@@ -141,7 +141,7 @@ class HttpReceiver:
 
     def _record(self, channel: str, handler: BaseHTTPRequestHandler, body: bytes, at: Arrival) -> int:
         if channel == self.channels[HOOK_PATH]:
-            if not verify_signature(self.secret, dict(handler.headers.items()), body):
+            if not verify_signature(self.secret, handler.command, handler.path, dict(handler.headers.items()), body):
                 self.log.reject(channel)
                 return 401
             event_id = event_of_key(handler.headers.get("X-Gunwatch-Key"))

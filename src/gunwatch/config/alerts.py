@@ -24,6 +24,9 @@ OWN_SCHEMES: dict[str, ChannelKind] = {
 }
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def channel_kind(url: str) -> ChannelKind:
     return OWN_SCHEMES.get(urlsplit(url).scheme.lower(), "apprise")
 
@@ -53,7 +56,7 @@ class RetrySettings(StrictModel):
 class ChannelConfig(StrictModel):
     """One channel, by URL. The scheme picks the adapter:
 
-    - `http(s)://` a webhook: JSON POST, signed with HMAC-SHA256 when `secret` is set
+    - `http(s)://` a webhook: JSON POST, signed with HMAC-SHA256 by `secret` (required unless `signed: false`)
     - `mqtt(s)://HOST:PORT` an MQTT broker (paho): `TOPIC_PREFIX/events` and `TOPIC_PREFIX/CAMERA/threat`
     - `smtp(s)://USER:PASS@HOST:PORT?starttls=yes` email with the snapshot attached
     - `file://PATH` a local JSON Lines file (the demo's sink)
@@ -64,6 +67,8 @@ class ChannelConfig(StrictModel):
     url: str = Field(repr=False, description="where messages go; the scheme picks the adapter")
     timeout_s: float = Field(10.0, gt=0, le=300, description="a send that takes longer fails (and is retried)")
     secret: str | None = Field(None, repr=False, description="webhook: key of the X-Gunwatch-Signature HMAC")
+    signed: bool = Field(True, description="webhook: false sends requests unsigned (no secret), for a receiver "
+                                           "that cannot check a signature")
     topic_prefix: str = Field("gunwatch", min_length=1, description="mqtt: first level of every topic")
     discovery: bool = Field(False, description="mqtt: publish Home Assistant discovery for each camera")
     sender: str | None = Field(None, description="smtp: the From address (default: gunwatch@HOST)")
@@ -77,6 +82,16 @@ class ChannelConfig(StrictModel):
         if "://" not in url:
             raise ValueError("must be a URL such as https://host/hook, mqtt://host:1883 or slack://tokens")
         return url
+
+    @model_validator(mode="after")
+    def _webhook_signing(self) -> ChannelConfig:
+        # An unset ${SECRET:-} must not quietly turn signing off: unsigned is a choice the file states.
+        if self.kind == "webhook" and self.signed and not self.secret:
+            raise ReferenceProblems([("secret", "a webhook signs its requests: set a secret (e.g. "
+                                                "${WEBHOOK_SECRET}), or signed: false to send them unsigned")])
+        if self.kind == "webhook" and not self.signed and self.secret:
+            raise ReferenceProblems([("signed", "false, but a secret is set: remove one of them")])
+        return self
 
     @property
     def kind(self) -> ChannelKind:
@@ -123,9 +138,17 @@ class CallStep(StrictModel):
     method: Literal["POST", "PUT", "GET", "DELETE", "PATCH"] = "POST"
     body: dict[str, object] | None = Field(None, description="JSON body; {camera}, {zone}, {score}, {event_id} filled")
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
-    secret: str | None = Field(None, repr=False, description="sign the body like the webhook channel")
+    secret: str | None = Field(None, repr=False, description="sign the request like the webhook channel (without "
+                                                             "it: unsigned, for APIs that check `headers`)")
     timeout_s: float = Field(10.0, gt=0, le=300)
     cancel: CallStep | None = Field(None, description="the call that undoes this one")
+
+    @field_validator("secret")
+    @classmethod
+    def _not_empty(cls, secret: str | None) -> str | None:
+        if secret is not None and not secret:  # e.g. ${DOOR_SECRET:-} unset: unsigned only by leaving it out
+            raise ValueError("empty: set a signing key, or remove `secret` to send the call unsigned")
+        return secret
 
 
 class PublishStep(StrictModel):
@@ -140,11 +163,25 @@ class PublishStep(StrictModel):
 
 
 class RunStep(StrictModel):
-    """Run a local command (no shell), e.g. a spoken announcement: [espeak-ng, "Lockdown. {camera}"]."""
+    """Run a local command (no shell), e.g. a spoken announcement: [espeak-ng, "Lockdown. {camera}"].
+
+    The command gets a minimal environment, not gunwatch's (which holds its passwords): PATH, HOME, LANG,
+    LC_*, TZ and a few more (`alerts.commands.BASE_ENV`), the event as GUNWATCH_CAMERA, GUNWATCH_ZONE,
+    GUNWATCH_SCORE, GUNWATCH_EVENT_ID and GUNWATCH_SITE, and the variables named in `env`."""
 
     command: list[str] = Field(min_length=1)
     timeout_s: float = Field(30.0, gt=0, le=3600)
     cancel_command: list[str] | None = Field(None, description="run on a false alarm or all-clear, when this ran")
+    env: list[str] = Field(default_factory=list, description="names of gunwatch's environment variables the "
+                                                             "command also gets, e.g. [PULSE_SERVER]")
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        bad = [name for name in names if not _ENV_NAME.match(name)]
+        if bad:
+            raise ValueError(f"not environment variable names: {', '.join(map(repr, bad))} (letters, digits, _)")
+        return names
 
 
 class WaitAckStep(StrictModel):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.channels.webhook import WebhookChannel, call_endpoint, sign, verify_signature
@@ -33,41 +35,77 @@ def message(**changes: object) -> AlertMessage:
 
 
 def channel(url: str, **settings: object) -> WebhookChannel:
-    return WebhookChannel("ops-hook", ChannelConfig(url=url, **settings))  # type: ignore[arg-type]
+    """A webhook channel signing with SECRET, unless `signed=False` says it sends unsigned requests."""
+    signing = {} if settings.get("signed") is False else {"secret": SECRET}
+    return WebhookChannel("ops-hook", ChannelConfig(url=url, **(signing | settings)))  # type: ignore[arg-type]
 
 
 def test_message_fields_and_headers_arrive(http_receiver: HttpReceiver) -> None:
-    channel(http_receiver.url("/hook")).send(message(), address="ignored@example.org")
+    channel(http_receiver.url("/hook"), signed=False).send(message(), address="ignored@example.org")
     [request] = http_receiver.wait_for(1)
     assert (request.method, request.path) == ("POST", "/hook")
     assert request.headers["content-type"] == "application/json"
     assert request.headers["x-gunwatch-key"] == "evt-42:alert:ops@example.org"
     assert request.headers["x-gunwatch-kind"] == "alert"
     assert abs(int(request.headers["x-gunwatch-timestamp"]) - time.time()) < 60
-    assert "x-gunwatch-signature" not in request.headers  # no secret configured
+    assert "x-gunwatch-signature" not in request.headers  # signed: false
     assert request.json == message().to_json()  # the address is not added: the message's recipient says it
     assert AlertMessage.from_json(request.json) == message()
 
 
 def test_signature_verifies_only_with_the_right_secret_body_and_time(http_receiver: HttpReceiver) -> None:
-    channel(http_receiver.url(), secret=SECRET).send(message(), None)
+    channel(http_receiver.url()).send(message(), None)
     [request] = http_receiver.wait_for(1)
     assert request.headers["x-gunwatch-signature"].startswith("sha256=")
-    assert verify_signature(SECRET, request.headers, request.body)
-    assert not verify_signature("wrong-secret", request.headers, request.body)
-    assert not verify_signature(SECRET, request.headers, request.body.replace(b"lobby", b"garage"))
-    assert not verify_signature(SECRET, {k: v for k, v in request.headers.items() if "signature" not in k}, b"")
+    assert verify_signature(SECRET, "POST", "/hook", request.headers, request.body)
+    assert not verify_signature("wrong-secret", "POST", "/hook", request.headers, request.body)
+    assert not verify_signature(SECRET, "POST", "/hook", request.headers, request.body.replace(b"lobby", b"garage"))
+    unsigned = {k: v for k, v in request.headers.items() if "signature" not in k}
+    assert not verify_signature(SECRET, "POST", "/hook", unsigned, request.body)
+    assert not verify_signature(SECRET, "POST", "/hook", {**request.headers, "x-gunwatch-signature": "sha256=é"},
+                                request.body)  # not ASCII: refused, no exception
+
+
+def test_the_signature_covers_method_and_target(http_receiver: HttpReceiver) -> None:
+    # A request captured on its way to one endpoint must not work on another endpoint of the same receiver:
+    # the webhook's POST /hook replayed as PUT /doors/unlock (or with another query) no longer verifies.
+    call_endpoint(http_receiver.url("/doors/lock?zone=hall%20A"), "PUT", {"locked": True}, timeout_s=2.0,
+                  secret=SECRET)
+    [request] = http_receiver.wait_for(1)
+    assert request.path == "/doors/lock?zone=hall%20A"
+    assert verify_signature(SECRET, request.method, request.path, request.headers, request.body)
+    for method, target in [("POST", request.path), ("PUT", "/doors/unlock?zone=hall%20A"), ("PUT", "/doors/lock"),
+                           ("PUT", "/doors/lock?zone=hall%20B")]:
+        assert not verify_signature(SECRET, method, target, request.headers, request.body), (method, target)
+    timestamp = request.headers["x-gunwatch-timestamp"]
+    text = f"PUT\n/doors/lock?zone=hall%20A\n{timestamp}\n".encode() + request.body  # as documented
+    assert request.headers["x-gunwatch-signature"] == "sha256=" + hmac.new(SECRET.encode(), text, "sha256").hexdigest()
 
 
 def test_old_or_altered_timestamp_is_rejected() -> None:
     body = b'{"kind":"alert"}'
     old = int(time.time()) - 301
-    headers = {"X-Gunwatch-Timestamp": str(old), "X-Gunwatch-Signature": sign(SECRET, old, body)}
-    assert not verify_signature(SECRET, headers, body)  # a replay of a captured request
-    assert verify_signature(SECRET, headers, body, max_age_s=600)
+    headers = {"X-Gunwatch-Timestamp": str(old), "X-Gunwatch-Signature": sign(SECRET, "POST", "/hook", old, body)}
+    assert not verify_signature(SECRET, "POST", "/hook", headers, body)  # a replay of a captured request
+    assert verify_signature(SECRET, "POST", "/hook", headers, body, max_age_s=600)
     moved = {**headers, "X-Gunwatch-Timestamp": str(int(time.time()))}
-    assert not verify_signature(SECRET, moved, body)  # a fresh timestamp on an old signature
-    assert not verify_signature(SECRET, {**headers, "X-Gunwatch-Timestamp": "soon"}, body)
+    assert not verify_signature(SECRET, "POST", "/hook", moved, body)  # a fresh timestamp on an old signature
+    assert not verify_signature(SECRET, "POST", "/hook", {**headers, "X-Gunwatch-Timestamp": "soon"}, body)
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({}, "a webhook signs its requests: set a secret"),
+        ({"secret": ""}, "a webhook signs its requests: set a secret"),  # e.g. ${WEBHOOK_SECRET:-} unset
+        ({"signed": False, "secret": SECRET}, "false, but a secret is set"),
+    ],
+)
+def test_a_webhook_without_a_secret_is_a_config_error(settings: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ChannelConfig(url="https://ops.example/hook", **settings)  # type: ignore[arg-type]
+    assert problem in str(caught.value)
+    assert ChannelConfig(url="https://ops.example/hook", signed=False).secret is None  # unsigned, said so
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, True), (408, True), (400, False)])
@@ -135,7 +173,8 @@ def test_call_endpoint_for_protocol_steps(http_receiver: HttpReceiver) -> None:
     [request] = http_receiver.wait_for(1)
     assert status == 200
     assert (request.method, request.path, request.json) == ("PUT", "/doors/lockdown", {"locked": True})
-    assert request.headers["x-api"] == "1" and verify_signature(SECRET, request.headers, request.body)
+    assert request.headers["x-api"] == "1"
+    assert verify_signature(SECRET, "PUT", "/doors/lockdown", request.headers, request.body)
 
 
 def test_call_endpoint_unusable_url_is_not_retryable() -> None:

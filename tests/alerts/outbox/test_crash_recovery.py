@@ -40,7 +40,7 @@ from gunwatch.config.alerts import ChannelConfig, RetrySettings
 from gunwatch.events.store import EventStore
 
 store_url, hook_url = sys.argv[1:3]
-config = ChannelConfig(url=hook_url, timeout_s=30, max_per_minute=1000,
+config = ChannelConfig(url=hook_url, secret="crash-test-signing-key", timeout_s=30, max_per_minute=1000,
                        retry=RetrySettings(initial_s=0.05, max_s=0.2, max_attempts=50))
 executor = DeliveryExecutor({"ops": WebhookChannel("ops", config)})
 Dispatcher(Outbox(EventStore(store_url)), executor, poll_s=0.05).start(["ops"])

@@ -14,7 +14,7 @@ CHANNELS: dict[str, dict[str, Any]] = {
     "email": {"url": "smtp://mail.school.example:25"},
     "sms": {"url": "twilio://SID:TOKEN@15550001111/{to}"},
     "chat": {"url": "json://chat.school.example/notify"},
-    "hook": {"url": "https://hooks.school.example/gunwatch"},
+    "hook": {"url": "https://hooks.school.example/gunwatch", "secret": "hook-signing-key"},
     "mqtt": {"url": "mqtt://broker.school.example:1883"},
     "log": {"url": "file:///var/log/gunwatch/alerts.jsonl"},
 }
@@ -49,7 +49,7 @@ def settings(**changes: Any) -> AlertSettings:
     ],
 )
 def test_only_email_and_apprise_to_templates_need_an_address(url: str, needs: bool) -> None:
-    assert ChannelConfig(url=url).needs_address is needs
+    assert ChannelConfig(url=url, secret="k" if url.startswith("http") else None).needs_address is needs
 
 
 def test_groups_expand_once_in_the_order_written() -> None:

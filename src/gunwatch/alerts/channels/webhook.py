@@ -1,8 +1,17 @@
-"""Webhook channel: the message as a JSON POST, signed with HMAC-SHA256 when the channel has a secret.
+"""Webhook channel: the message as a JSON POST, signed with HMAC-SHA256 by the channel's secret.
 
-Receivers check a delivery with `verify_signature(secret, headers, body)`: the signature covers the
-timestamp and the exact body bytes, so a captured request cannot be altered or replayed later. They
-deduplicate on `X-Gunwatch-Key`, since the outbox may deliver the same message more than once.
+The signature, `X-Gunwatch-Signature: sha256=HEX`, is the hex HMAC-SHA256, keyed with the secret, of
+
+    METHOD "\n" TARGET "\n" TIMESTAMP "\n" BODY
+
+METHOD upper-case (`POST`); TARGET the request target as sent on the request line, path and query string,
+percent-encoding kept (`/hooks/gunwatch?site=1`; no scheme, host or fragment: a proxy in front of the
+receiver may change those); TIMESTAMP the decimal Unix time in `X-Gunwatch-Timestamp`; BODY the exact body
+bytes (empty for a request without one). So a captured request cannot be altered, replayed later, sent with
+another method, or replayed to another endpoint of the same receiver. Receivers check a delivery with
+`verify_signature(secret, method, target, headers, body)` and deduplicate on `X-Gunwatch-Key`, since the
+outbox may deliver the same message more than once. A channel sends unsigned requests only when its
+config says `signed: false`.
 
 `call_endpoint` is the one HTTP path: the webhook channel and the protocols' "call" steps (door locks,
 access-control lockdown) both go through it, so both fail, retry and sign the same way.
@@ -33,15 +42,27 @@ RETRYABLE_4XX = (408, 429)
 ERROR_TEXT_LIMIT = 200  # characters of an error answer quoted in the reason
 
 
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The X-Gunwatch-Signature value: `sha256=` and the hex HMAC-SHA256 of `TIMESTAMP.` + body."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+def signed_bytes(method: str, target: str, timestamp: int | str, body: bytes) -> bytes:
+    """What the signature covers: `METHOD\nTARGET\nTIMESTAMP\n` + body (see the module's docstring)."""
+    return f"{method.upper()}\n{target}\n{timestamp}\n".encode() + body
+
+
+def sign(secret: str, method: str, target: str, timestamp: int | str, body: bytes) -> str:
+    """The X-Gunwatch-Signature value: `sha256=` and the hex HMAC-SHA256 of `signed_bytes(...)`."""
+    digest = hmac.new(secret.encode(), signed_bytes(method, target, timestamp, body), hashlib.sha256).hexdigest()
     return SIGNATURE_PREFIX + digest
 
 
-def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, max_age_s: float = 300) -> bool:
-    """Whether a request carries a valid signature by `secret` over `body`, made at most `max_age_s` ago
-    (or ahead, for clock skew). `headers` may use any case for the names."""
+def request_target(url: str) -> str:
+    """The path and query of `url` as an HTTP client sends them on the request line (`/` for no path)."""
+    return httpx.URL(url).raw_path.decode("ascii")
+
+
+def verify_signature(secret: str, method: str, target: str, headers: Mapping[str, str], body: bytes,
+                     max_age_s: float = 300) -> bool:
+    """Whether a request carries a valid signature by `secret` over its method, target (path and query, as
+    received on the request line), timestamp and body, made at most `max_age_s` ago (or ahead, for clock
+    skew). `headers` may use any case for the names."""
     lowered = {name.lower(): value for name, value in headers.items()}
     signature, timestamp = lowered.get("x-gunwatch-signature"), lowered.get("x-gunwatch-timestamp")
     if not signature or not timestamp:
@@ -52,7 +73,8 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, max_a
         return False
     if age > max_age_s:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode())
+    expected = sign(secret, method, target, timestamp, body)
+    return hmac.compare_digest(expected.encode(), signature.encode())  # bytes: any text compares, none raises
 
 
 def call_endpoint(
@@ -69,8 +91,10 @@ def call_endpoint(
     """Send one HTTP request and return its 2xx status; otherwise raise DeliveryError.
 
     `json_body` (None: no body) is sent as compact JSON, with X-Gunwatch-Timestamp and, when `secret` is
-    set, X-Gunwatch-Signature over exactly those bytes. `timeout_s` bounds connecting, writing, waiting for
-    the answer and the pool, each. `label` names the caller in error reasons ("webhook channel 'ops'").
+    set, X-Gunwatch-Signature over the method, the URL's path and query and exactly those bytes (config
+    validation makes sure a webhook channel or call step that should sign has a non-empty secret).
+    `timeout_s` bounds connecting, writing, waiting for the answer and the pool, each. `label` names the
+    caller in error reasons ("webhook channel 'ops'").
     Pass a long-lived `client` to reuse its connections (a new client costs tens of ms: TLS context, pool).
     Retryable: timeouts, connection errors, 408, 429 and 5xx. Not retryable: other 4xx, redirects (not
     followed: a POST must not silently go elsewhere) and URLs httpx cannot use.
@@ -80,9 +104,9 @@ def call_endpoint(
     timestamp = int(time.time())
     # Ours last: a caller's header must not break the signature's timestamp.
     sent_headers = {**(headers or {}), "Content-Type": "application/json", "X-Gunwatch-Timestamp": str(timestamp)}
-    if secret:
-        sent_headers["X-Gunwatch-Signature"] = sign(secret, timestamp, body)
     try:
+        if secret:
+            sent_headers["X-Gunwatch-Signature"] = sign(secret, method, request_target(url), timestamp, body)
         # A stream: the status is all we need, so a large answer is never read (only the start of an error).
         opener = client.stream if client is not None else httpx.stream
         with opener(method, url, content=body or None, headers=sent_headers, timeout=timeout_s) as response:
