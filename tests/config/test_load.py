@@ -23,7 +23,7 @@ def test_a_file_with_one_camera_url_is_complete(tmp_path: Path) -> None:
 
 # The example's secrets: the camera's password and the alert channels' credentials.
 EXAMPLE_SECRETS = {"CAMERA_PASSWORD": "hunter2", "SMTP_PASSWORD": "s3cret", "TWILIO_SID": "AC123",
-                   "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key"}
+                   "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key", "DOORS_SECRET": "doors-key"}
 
 
 def test_the_example_validates_with_its_password_set() -> None:
@@ -35,6 +35,8 @@ def test_the_example_validates_with_its_password_set() -> None:
     assert config.store.url == "sqlite:///runs/gunwatch.db"
     assert set(config.alerts.protocols) == {"lockdown", "cameras_down"}
     assert config.alerts.channels["ops_webhook"].secret == "hook-key"
+    call = config.alerts.protocols["lockdown"].steps[1].call
+    assert call is not None and call.secret == "doors-key"  # a key of its own, not the webhook's
 
 
 def test_the_demo_site_of_make_run_validates_and_its_clip_is_there() -> None:
