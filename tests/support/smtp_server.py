@@ -3,8 +3,10 @@
     server = SmtpServer().start()           # smtp://127.0.0.1:PORT, keeps every message it accepts
     server.wait_for(1)                      # the ReceivedMail list once one message has arrived
     server.stop(); server.start()           # an outage: the same port and URL again afterwards
-    SmtpServer(users={"alice": "s3cret"})   # AUTH PLAIN/LOGIN required, without TLS (loopback only)
+    SmtpServer(users={"alice": "s3cret"})   # AUTH PLAIN/LOGIN required, offered without TLS too
+    SmtpServer(users=..., tls=files)        # AUTH only after STARTTLS, as a real server
     SmtpServer(tls=files, implicit_tls=True)  # smtps:// ; tls=files alone offers STARTTLS
+    server.login_attempts                   # every AUTH user name tried, right or wrong
 
 Recipients containing "reject" are refused with 550 (permanent), those containing "tempfail" with 451
 (try again later). `self_signed_tls(folder)` makes a certificate for 127.0.0.1 with the openssl CLI; a
@@ -114,6 +116,7 @@ class SmtpServer:
         if implicit_tls and tls is None:
             raise ValueError("implicit_tls needs tls files")
         self._mails: list[ReceivedMail] = []
+        self._logins: list[str] = []
         self._changed = threading.Condition()
         self._controller: Controller | None = None
 
@@ -130,8 +133,8 @@ class SmtpServer:
             return self
         kwargs: dict[str, Any] = {}
         if self.users:
-            # Loopback tests only: real servers must not take passwords over plain text.
-            kwargs.update(auth_required=True, auth_require_tls=False, authenticator=self._authenticate)
+            # Without TLS files, AUTH is offered in clear: to test that a client does not use it.
+            kwargs.update(auth_required=True, auth_require_tls=self.tls is not None, authenticator=self._authenticate)
         if self.tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.tls.cert, self.tls.key)
@@ -150,6 +153,8 @@ class SmtpServer:
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             user, password = auth_data.login.decode(), auth_data.password.decode()
+            with self._changed:
+                self._logins.append(user)
             if user in self.users and self.users[user] == password:
                 return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
@@ -158,6 +163,11 @@ class SmtpServer:
         with self._changed:
             self._mails.append(mail)
             self._changed.notify_all()
+
+    @property
+    def login_attempts(self) -> list[str]:
+        with self._changed:
+            return list(self._logins)
 
     @property
     def mails(self) -> list[ReceivedMail]:

@@ -117,16 +117,17 @@ def test_message_ids_of_keys_that_differ_in_unsafe_characters_differ() -> None:
     assert "\n" not in message_id("bad\r\nkey") and " " not in message_id("a b")
 
 
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only
-def test_login_with_user_and_percent_encoded_password() -> None:
-    with SmtpServer(users={"alarm": "p@ss:w/rd"}) as server:
-        url = f"smtp://alarm:p%40ss%3Aw%2Frd@127.0.0.1:{server.port}"
-        channel(url).send(alert(), TO)
+def test_login_with_user_and_percent_encoded_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = self_signed_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(files.cert))
+    with SmtpServer(users={"alarm": "p@ss:w/rd"}, tls=files) as server:
+        url = f"smtp://alarm:p%40ss%3Aw%2Frd@127.0.0.1:{server.port}"  # STARTTLS: the default with a login
+        channel(url, timeout_s=2.0).send(alert(), TO)
         [mail] = server.wait_for(1)
         assert mail.login == "alarm"
 
         with pytest.raises(DeliveryError) as refused:
-            channel(f"smtp://alarm:wrong@127.0.0.1:{server.port}").send(alert(), TO)
+            channel(f"smtp://alarm:wrong@127.0.0.1:{server.port}", timeout_s=2.0).send(alert(), TO)
         assert not refused.value.retryable
         assert "login failed: 535" in refused.value.reason
         assert "wrong" not in refused.value.reason  # the password is redacted
@@ -134,6 +135,26 @@ def test_login_with_user_and_percent_encoded_password() -> None:
         with pytest.raises(DeliveryError) as anonymous:  # the server wants AUTH: 530, a configuration error
             channel(server.url).send(alert(), TO)
         assert not anonymous.value.retryable
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the server offers AUTH in clear
+def test_a_password_never_travels_in_clear() -> None:
+    # smtp://USER:PASS@HOST:587 with no starttls parameter used to log in over the plain connection.
+    with SmtpServer(users={"alarm": "hunter2"}) as server:  # no STARTTLS, AUTH offered in clear
+        with pytest.raises(DeliveryError) as plain:
+            channel(f"smtp://alarm:hunter2@127.0.0.1:{server.port}").send(alert(), TO)
+        assert not plain.value.retryable  # a configuration problem: retrying would not help
+        assert "'email'" in plain.value.reason and "STARTTLS" in plain.value.reason
+        assert "login was not sent" in plain.value.reason and "hunter2" not in plain.value.reason
+        assert server.login_attempts == [] and server.mails == []
+
+
+@pytest.mark.parametrize("url", ["smtp://alarm:pw@mail.example:587?starttls=no",
+                                 "smtp://alarm:pw@127.0.0.1:587?starttls=off"])
+def test_a_login_without_tls_is_refused_at_startup(url: str) -> None:
+    with pytest.raises(ValueError) as error:
+        channel(url)
+    assert "password in clear" in str(error.value) and ":pw@" not in str(error.value)
 
 
 def test_rejected_recipient_is_not_retryable(smtp_server: SmtpServer) -> None:
@@ -207,6 +228,8 @@ def test_parse_smtp_url() -> None:
     plain = parse_smtp_url("smtp://mail.example")
     assert (plain.host, plain.port, plain.user) == ("mail.example", 25, None)
     assert not plain.starttls and not plain.implicit_tls
+    login = parse_smtp_url("smtp://me:pw@mail.example:587")
+    assert (login.port, login.user, login.starttls, login.implicit_tls) == (587, "me", True, False)
     tls = parse_smtp_url("smtps://me:a%2Fb@mail.example")
     assert (tls.port, tls.implicit_tls, tls.user, tls.password) == (465, True, "me", "a/b")
     assert parse_smtp_url("SMTP://mail.example:587?starttls=yes").starttls

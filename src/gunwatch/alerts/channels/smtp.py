@@ -1,9 +1,11 @@
 """Email through an SMTP server (stdlib smtplib): one connection per message, the snapshot attached.
 
-URLs: `smtp://[USER:PASS@]HOST[:25][?starttls=yes|no]` (plain SMTP, upgraded with STARTTLS when
-starttls=yes; default no) and `smtps://[USER:PASS@]HOST[:465]` (TLS from the first byte). USER and PASS are
-percent-decoded, so a password may hold any character written as %XX. TLS certificates are checked against
-the system's trusted CAs (OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR apply).
+URLs: `smtp://[USER:PASS@]HOST[:25][?starttls=yes|no]` (SMTP upgraded with STARTTLS when starttls=yes)
+and `smtps://[USER:PASS@]HOST[:465]` (TLS from the first byte). A password never travels in clear: with
+USER:PASS, smtp:// always upgrades with STARTTLS (starttls=no is refused), and a server that offers no
+STARTTLS gets no login, only a delivery error naming the channel. Without a login, starttls defaults to no.
+USER and PASS are percent-decoded, so a password may hold any character written as %XX. TLS certificates
+are checked against the system's trusted CAs (OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR apply).
 """
 
 from __future__ import annotations
@@ -65,16 +67,21 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     unknown = sorted(set(query) - {"starttls"})
     if unknown:
         raise ValueError(f"{shown}: unknown parameter(s) {', '.join(unknown)}; only starttls=yes|no is known")
-    starttls_text = query.get("starttls", ["no"])[-1].lower()
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if user is not None and password is None:
+        raise ValueError(f"{shown}: a user needs a password (smtp://USER:PASS@HOST)")
+    # With a login, TLS is not optional: AUTH PLAIN / LOGIN send the password itself, only base64-encoded.
+    login_needs_tls = user is not None and scheme == "smtp"
+    starttls_text = query.get("starttls", ["yes" if login_needs_tls else "no"])[-1].lower()
     if starttls_text not in _YES + _NO:
         raise ValueError(f"{shown}: starttls must be yes or no, not {starttls_text!r}")
     starttls = starttls_text in _YES
     if scheme == "smtps" and starttls:
         raise ValueError(f"{shown}: smtps:// is TLS from the start; starttls=yes is for smtp://")
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if user is not None and password is None:
-        raise ValueError(f"{shown}: a user needs a password (smtp://USER:PASS@HOST)")
+    if login_needs_tls and not starttls:
+        raise ValueError(f"{shown}: starttls=no would send the password in clear; a login needs STARTTLS "
+                         "(the default with a user) or smtps://")
     return SmtpTarget(parts.hostname, port, scheme == "smtps", starttls, user, password)
 
 
@@ -133,7 +140,8 @@ class SmtpChannel(Channel):
             what = "login failed" if isinstance(error, smtplib.SMTPAuthenticationError) else "server refused"
             raise self._refused(what, error.smtp_code, error.smtp_error) from error
         except smtplib.SMTPNotSupportedError as error:  # e.g. starttls=yes but no STARTTLS offered: configuration
-            raise DeliveryError(f"{self._where}: {error}", retryable=False) from error
+            login = " (the login was not sent: it must not travel in clear)" if self.target.user is not None else ""
+            raise DeliveryError(f"{self._where}: {error}{login}", retryable=False) from error
         except (smtplib.SMTPException, OSError) as error:  # refused connection, DNS, TLS, a dropped connection
             if _timed_out(error):
                 raise DeliveryError(f"{self._where}: timed out after {self.config.timeout_s:g} s") from error
@@ -195,9 +203,11 @@ class SmtpChannel(Channel):
             client.ehlo_or_helo_if_needed()
             if target.starttls:
                 _arm(client, deadline)
-                client.starttls(context=_tls_context())
+                client.starttls(context=_tls_context())  # raises unless the server upgraded the connection
                 client.ehlo()
             if target.user is not None:
+                if not isinstance(client.sock, ssl.SSLSocket):  # parse_smtp_url's rule, kept where it matters
+                    raise smtplib.SMTPNotSupportedError("no TLS on this connection")
                 _arm(client, deadline)
                 client.login(target.user, target.password or "")
             _arm(client, deadline)
