@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gunwatch.alerts.channels.base import DeliveryError
-from gunwatch.alerts.commands import OUTPUT_LIMIT, run_command, substitute
+from gunwatch.alerts.commands import OUTPUT_LIMIT, command_env, run_command, substitute
 from support.waiting import wait_until
 
 VARS = {"camera": "entrance", "zone": "hall", "score": "0.91", "event_id": "evt-7"}
@@ -57,6 +58,43 @@ def test_env_is_added_to_the_environment() -> None:
     script = "import os; print(os.environ['GUNWATCH_ZONE'], bool(os.environ.get('PATH')))"
     result = run_command([sys.executable, "-c", script], 10.0, env={"GUNWATCH_ZONE": "hall"})
     assert result.stdout.split() == ["hall", "True"]
+
+
+PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
+
+
+def test_a_command_does_not_see_gunwatchs_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gunwatch's environment holds the site's passwords (filled into the site file from ${...}).
+    for name, value in [("SMTP_PASSWORD", "hunter2"), ("WEBHOOK_SECRET", "k3y"), ("AWS_SECRET_ACCESS_KEY", "x"),
+                        ("GUNWATCH_LINK_SECRET", "links-key-0123456789"), ("LANG", "de_DE.UTF-8"),
+                        ("LC_TIME", "de_DE.UTF-8"), ("TZ", "Europe/Berlin"), ("PULSE_SERVER", "unix:/run/pulse")]:
+        monkeypatch.setenv(name, value)
+    result = run_command([sys.executable, "-c", PRINT_ENV], 10.0, text_vars=VARS)
+    seen = json.loads(result.stdout)
+    leaked = [value for value in seen.values() if value in ("hunter2", "k3y", "x", "links-key-0123456789")]
+    assert leaked == []
+    assert seen["PATH"] == os.environ["PATH"] and seen["HOME"] == os.environ["HOME"]
+    assert (seen["LANG"], seen["LC_TIME"], seen["TZ"]) == ("de_DE.UTF-8", "de_DE.UTF-8", "Europe/Berlin")
+    assert "PULSE_SERVER" not in seen  # not named by the step
+    event = {name: value for name, value in seen.items() if name.startswith("GUNWATCH_")}
+    assert event == {"GUNWATCH_CAMERA": "entrance", "GUNWATCH_ZONE": "hall", "GUNWATCH_SCORE": "0.91",
+                     "GUNWATCH_EVENT_ID": "evt-7"}
+
+
+def test_a_step_names_the_variables_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_SERVER", "unix:/run/pulse")
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
+    monkeypatch.delenv("ALSA_CARD", raising=False)
+    result = run_command([sys.executable, "-c", PRINT_ENV], 10.0, pass_env=["PULSE_SERVER", "ALSA_CARD"])
+    seen = json.loads(result.stdout)
+    assert seen["PULSE_SERVER"] == "unix:/run/pulse"
+    assert "ALSA_CARD" not in seen and "SMTP_PASSWORD" not in seen  # unset stays unset; unnamed stays out
+
+
+def test_without_path_a_command_still_finds_the_system_programs() -> None:
+    assert command_env(environ={})["PATH"] == os.defpath
+    assert command_env(["A"], {"B": "2"}, environ={"A": "1", "SECRET": "s", "LC_ALL": "C"}) == {
+        "PATH": os.defpath, "A": "1", "B": "2", "LC_ALL": "C"}
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:

@@ -3,6 +3,11 @@
 Programs run without a shell (a camera or zone name can never become shell syntax), in a process group of
 their own, which is killed as a whole when the step takes too long: a hung speaker or PA script must not
 hold the protocol, nor leave children behind.
+
+They get a minimal environment, not gunwatch's: that holds the site's passwords and keys (SMTP_PASSWORD,
+WEBHOOK_SECRET, GUNWATCH_LINK_SECRET...), and a script, or anything it starts, has no need to see them.
+A command gets the variables in BASE_ENV (and LC_*) that gunwatch has, the event as GUNWATCH_CAMERA,
+GUNWATCH_ZONE, GUNWATCH_SCORE, GUNWATCH_EVENT_ID and GUNWATCH_SITE, and what its step's `env` names.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gunwatch.alerts.channels.base import DeliveryError
 
 OUTPUT_LIMIT = 4096  # characters of stdout and of stderr kept (the end, where errors are)
+# What a command needs to find programs, speak the site's language and time zone, and reach the sound
+# server (XDG_RUNTIME_DIR: PulseAudio / PipeWire sockets); none of it is a credential.
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR")
+BASE_ENV_PREFIX = "LC_"  # LC_ALL, LC_CTYPE, ...
+EVENT_ENV_PREFIX = "GUNWATCH_"
 _AFTER_KILL_S = 2.0  # how long to wait for the killed group's pipes to close
 
 
@@ -66,20 +77,40 @@ def _fill(item: str, values: _KeepUnknown) -> str:
         return item
 
 
+def event_env(text_vars: Mapping[str, str]) -> dict[str, str]:
+    """The event as variables: {"camera": "lobby"} -> {"GUNWATCH_CAMERA": "lobby"}."""
+    return {EVENT_ENV_PREFIX + name.upper(): value for name, value in text_vars.items()}
+
+
+def command_env(pass_env: Iterable[str] = (), extra: Mapping[str, str] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A command's environment: BASE_ENV and LC_* from `environ` (default: this process's), the names in
+    `pass_env` that it has, then `extra` (which wins). Nothing else of gunwatch's environment goes along."""
+    source = os.environ if environ is None else environ
+    wanted = set(BASE_ENV) | set(pass_env)
+    env = {name: value for name, value in source.items() if name in wanted or name.startswith(BASE_ENV_PREFIX)}
+    env.setdefault("PATH", os.defpath)  # a service started without PATH still finds /bin and /usr/bin
+    env.update(extra or {})
+    return env
+
+
 def run_command(
     argv: list[str],
     timeout_s: float,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     text_vars: dict[str, str] | None = None,
+    pass_env: Iterable[str] = (),
 ) -> CommandResult:
     """Runs `argv` (placeholders filled from `text_vars`) and waits up to `timeout_s` seconds.
 
-    `env` is added to this process's environment (PATH and the rest stay). Raises DeliveryError: retryable
-    for a timeout (the process group is killed) or a non-zero exit, not retryable when the program does
-    not exist or cannot be executed."""
+    The environment is `command_env`'s: the base variables, those named in `pass_env`, the event from
+    `text_vars` as GUNWATCH_* variables, and `env` on top. Raises DeliveryError: retryable for a timeout
+    (the process group is killed) or a non-zero exit, not retryable when the program does not exist or
+    cannot be executed."""
     if not argv:
         raise DeliveryError("run step: empty command", retryable=False)
     args = substitute(argv, text_vars)
+    environment = command_env(pass_env, {**event_env(text_vars or {}), **(env or {})})
     program = args[0]
     started = time.monotonic()
     try:
@@ -88,7 +119,7 @@ def run_command(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, **env} if env else None,
+            env=environment,
             start_new_session=True,  # its own process group, so a timeout can kill its children too
         )
     except (FileNotFoundError, NotADirectoryError) as error:
