@@ -20,7 +20,7 @@ from gunwatch.events.store.migrate import alembic_config, current_revision, head
 from gunwatch.events.store.schema import Base
 
 TABLES = {"alembic_version", "cameras", "threat_events", "camera_health", "event_dispositions", "deliveries",
-          "protocol_runs", "audit_log"}
+          "protocol_runs", "audit_log", "revoked_links"}
 
 
 @pytest.fixture

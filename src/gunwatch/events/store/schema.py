@@ -197,3 +197,18 @@ class AuditRow(Base):
     actor: Mapped[str] = mapped_column(String(200))  # "pipeline", "protocol:NAME", "outbox", "cli:USER", "link:..."
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RevokedLinkRow(Base):
+    """Action links that no longer work before they expire: one link (`token_id`), or every link of an event
+    issued until `revoked_at` (`token_id` NULL). Tokens are not stored: a link is known by its random id."""
+
+    __tablename__ = "revoked_links"
+    __table_args__ = (Index(None, "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    token_id: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[float] = mapped_column(EpochTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
