@@ -42,6 +42,18 @@ def test_frames_are_shrunk_to_640_wide() -> None:
     assert shrink(small) is small  # small enough: kept as it is, no copy
 
 
+def test_both_sides_are_bounded() -> None:
+    # A source sending a strip 640 wide and 130000 tall kept it whole (238 MiB a frame, 6 GB a ring); the
+    # ring now fits every frame in 640 x 640, by the same integer reduction.
+    ring = FrameRing(seconds=1.0)
+    strip = ring.push(frame(0.0, 320, 20_000, index=9))
+    assert strip.image.shape == (625, 10, 3) and (strip.image == 9).all()  # 20000 / 32 = 625
+    portrait = ring.push(frame(0.1, 1080, 1920))
+    assert portrait.image.shape == (640, 360, 3)
+    assert shrink(frame(0.2, 100, 90_000), 640, 640).image.shape[0] <= 640
+    assert all(f.image.shape[0] <= 640 and f.image.shape[1] <= 640 for f in ring.frames())
+
+
 def test_a_clock_stepped_back_starts_the_ring_over() -> None:
     ring = FrameRing(seconds=5.0)
     ring.push(frame(10.0, index=1))

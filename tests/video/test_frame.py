@@ -36,6 +36,13 @@ def test_reduced_scales_the_decoder_picture_like_the_rgb_reduction() -> None:
     assert np.median(difference) <= 2, np.median(difference)
 
 
+def test_reduced_fits_a_box_from_the_decoder_picture_too() -> None:
+    picture, _ = decoder_picture(64, 4096)  # a tall strip, still YUV
+    small = Frame("lobby", picture, 0, None, 1.0).reduced(640, 640)
+    assert small.image.shape == (585, 9, 3)  # factor 7 (4096 / 640, rounded up): 4096 // 7, 64 // 7
+    assert Frame("lobby", picture, 0, None, 1.0).reduced(640).size == (64, 4096)  # no height given: width only
+
+
 def test_a_small_frame_is_its_own_reduction() -> None:
     picture, _ = decoder_picture(640, 352)
     frame = Frame("lobby", picture, 0, None, 1.0)

@@ -17,6 +17,7 @@ from gunwatch.config.sections import HealthSettings, ReconnectSettings
 from gunwatch.video.frame import Frame
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import camera_source
+from support.hostile_images import blank_png
 from support.videos import write_video
 from support.waiting import wait_until
 
@@ -122,6 +123,34 @@ def test_a_looped_folder_starts_again_and_a_bad_image_is_skipped(tmp_path: Path)
         errors = source.stats().decode_errors
     assert [round(brightness(f)) for f in frames] == [40, 80, 40, 80, 40]
     assert errors >= 1
+
+
+def test_a_folder_skips_an_image_too_large_to_decode_and_stays_online(tmp_path: Path, caplog):
+    # An 81 KB PNG of 640 x 130000 decodes to 238 MiB; one of 400 Mpx made Pillow raise and the camera go
+    # offline. Both are skipped from their headers: the camera keeps showing the other images.
+    folder = tmp_path / "drops"
+    folder.mkdir()
+    _write_image(folder / "1.png", 40)
+    for name, width, height in [("2-strip.png", 640, 130_000), ("3-bomb.png", 20_000, 20_000)]:
+        blank_png(folder / name, width, height)
+        os.utime(folder / name, (time.time() - 1, time.time() - 1))
+    _write_image(folder / "4.png", 80)
+    frames: list[Frame] = []
+    changes: list[HealthChange] = []
+    camera = Camera(url=str(folder), loop=True, detect={"fps": 20})
+    with caplog.at_level("WARNING", logger="gunwatch.video.sources.folder"), \
+            camera_source("drops", camera, FAST, changes.append) as source:
+        while len(frames) < 6 and (frame := source.wait(after=frames[-1].index if frames else -1, timeout=3)):
+            frames.append(frame)
+        errors = source.stats().decode_errors
+    assert [round(brightness(f)) for f in frames] == [40, 80, 40, 80, 40, 80]
+    assert all(f.size == (64, 48) for f in frames)
+    assert [c.state for c in changes] == ["online"]  # never offline, never an internal error
+    assert errors >= 4  # both files, on every pass of the loop
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2  # once per file, not once per loop
+    assert any("2-strip.png: 640x130000 px is larger than gunwatch decodes" in w for w in warned)
+    assert any("3-bomb.png" in w for w in warned)
 
 
 def test_an_unpaced_file_gives_every_frame_in_order_by_its_own_timestamps(tmp_path: Path, monkeypatch):

@@ -1,4 +1,9 @@
-"""Image files: their size from the header, and an optional full decode to catch broken files."""
+"""Image files: their size from the header, and an optional full decode to catch broken files.
+
+Every decode here checks the size the file's header declares before decoding a pixel: an 81 KB PNG can
+declare 640 x 130000 and take 238 MiB once decoded, a few more a camera's memory. Pillow opens files
+lazily (the header only), so the check costs nothing. A larger image is an ImageTooLarge naming the file.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +14,55 @@ from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
+# The largest image decoded: a 61-Mpx photograph (9504 x 6336) fits, and decodes to at most 192 MB of RGB.
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_SIDE = 16_384  # px, either side: no camera or photograph is longer; a strip of pixels is an attack
+
 
 class ImageDecodeError(Exception):
     pass
 
 
+class ImageTooLarge(ImageDecodeError):
+    """An image whose header declares more pixels than gunwatch decodes; it was not decoded."""
+
+
+def check_image_size(path: Path, size: tuple[int, int], max_pixels: int = MAX_IMAGE_PIXELS,
+                     max_side: int = MAX_IMAGE_SIDE) -> None:
+    """ImageTooLarge when `size` (width, height) is over either cap."""
+    width, height = size
+    if width > max_side or height > max_side or width * height > max_pixels:
+        raise ImageTooLarge(f"{path}: {width}x{height} px is larger than gunwatch decodes (at most {max_side} px "
+                            f"a side and {max_pixels / 1e6:g} Mpx), not decoded")
+
+
 def image_size(path: Path, verify: bool = False) -> tuple[int, int]:
-    """(width, height) of an image; with verify, the pixels are decoded too (JPEGs at 1/8 scale, fast)."""
+    """(width, height) of an image; with verify, the pixels are decoded too (JPEGs at 1/8 scale, fast), and
+    an image over the caps is an ImageTooLarge."""
     try:
         with Image.open(path) as image:
             size = image.size
             if verify:
+                check_image_size(path, size)
                 if image.format == "JPEG":
                     image.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
                 image.load()
+    except Image.DecompressionBombError as error:  # Pillow's own cap, past twice its warning size
+        raise ImageTooLarge(f"{path}: {error}") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise ImageDecodeError(f"image does not decode ({error})") from error
     return size
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    """The image as an HxWx3 uint8 RGB array."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+def load_rgb(path: Path, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
+    """The image as an HxWx3 uint8 RGB array. ImageTooLarge, before decoding, when the header declares more
+    than `max_pixels` or a side over `max_side`; OSError when the file is not an image or is broken."""
+    try:
+        with Image.open(path) as image:  # the header only, so far
+            check_image_size(path, image.size, max_pixels, max_side)
+            return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as error:  # raised by open itself, past twice Pillow's warning size
+        raise ImageTooLarge(f"{path}: {error}") from None
 
 
 def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

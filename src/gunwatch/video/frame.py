@@ -52,17 +52,19 @@ class Frame:
             return self._picture.width, self._picture.height
         return self.image.shape[1], self.image.shape[0]
 
-    def reduced(self, max_width: int) -> Frame:
-        """This frame at most `max_width` px wide (itself when it already is), by an integer factor
-        (1280 -> 640, 1920 -> 640, 704 -> 352) that averages pixels rather than dropping them."""
+    def reduced(self, max_width: int, max_height: int | None = None) -> Frame:
+        """This frame at most `max_width` px wide and, when given, `max_height` px tall (itself when it already
+        fits), by an integer factor (1280 -> 640, 1920 -> 640, 704 -> 352) that averages pixels rather than
+        dropping them."""
         width, height = self.size
-        if width <= max_width:
+        factor = math.ceil(max(width / max_width, height / max_height if max_height else 0.0))
+        if factor <= 1:
             return self
-        factor = math.ceil(width / max_width)
         if self._image is None and self._picture is not None:
             # Scaled and converted in one pass by FFmpeg (area average), from the decoder's YUV.
             with self._lock:
-                small = self._picture.reformat(width // factor, height // factor, "rgb24", interpolation="AREA")
+                small = self._picture.reformat(max(1, width // factor), max(1, height // factor), "rgb24",
+                                              interpolation="AREA")
             image = small.to_ndarray()
         else:
             image = np.asarray(Image.fromarray(self.image).reduce(factor))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from gunwatch.config.camera import Camera
-from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, load_rgb
+from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, ImageTooLarge, load_rgb
 from gunwatch.video.sources.failures import StreamFailure, describe
 from gunwatch.video.sources.pacing import Pacer
 from gunwatch.video.sources.reader import RawFrame, ReadContext
+
+log = logging.getLogger(__name__)
 
 POLL_S = 0.2
 # A file younger than this may still be being written by the camera that drops it there.
@@ -25,6 +28,8 @@ class FolderReader:
     stalled camera; a reconnect resumes after the last image shown.
 
     Images carry no time: they are timestamped one detect interval apart, on a timeline that keeps rising.
+    An image that does not decode, or is larger than gunwatch decodes (`data.images.MAX_IMAGE_PIXELS`,
+    checked from its header), is skipped and counted as a decode error; the camera goes on with the next.
     """
 
     def __init__(self, camera: Camera) -> None:
@@ -33,6 +38,7 @@ class FolderReader:
         self._step = 1 / camera.detect.fps
         self._after = ""  # name of the last image shown
         self._shown = 0
+        self._too_large: set[str] = set()  # names already reported, so a looped folder warns once per file
 
     def frames(self, context: ReadContext) -> Generator[RawFrame, None, None]:
         pacer = Pacer(context.stop)
@@ -44,7 +50,7 @@ class FolderReader:
                 continue
             for path in pending:
                 self._after = path.name
-                image = _load(path, context)
+                image = self._load(path, context)
                 pts = self._shown * self._step
                 if image is None:
                     continue
@@ -77,9 +83,14 @@ class FolderReader:
         return pending
 
 
-def _load(path: Path, context: ReadContext) -> np.ndarray | None:
-    try:
-        return load_rgb(path)
-    except (OSError, ImageDecodeError, ValueError) as error:
-        context.on_decode_error(f"decode error: {path.name}: {describe(error)}")
+    def _load(self, path: Path, context: ReadContext) -> np.ndarray | None:
+        try:
+            return load_rgb(path)
+        except ImageTooLarge as error:
+            if path.name not in self._too_large:
+                self._too_large.add(path.name)
+                log.warning("folder camera %s: skipped %s", self._folder, error)
+            context.on_decode_error(f"too large: {path.name}")
+        except (OSError, ImageDecodeError, ValueError) as error:
+            context.on_decode_error(f"decode error: {path.name}: {describe(error)}")
         return None

@@ -1,0 +1,57 @@
+"""Image decoding: the size the header declares is checked before a pixel is decoded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gunwatch.data.images import (
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    ImageDecodeError,
+    ImageTooLarge,
+    image_size,
+    load_rgb,
+)
+from support.hostile_images import blank_png
+
+
+def test_the_hostile_png_is_a_real_png(tmp_path: Path) -> None:
+    image = load_rgb(blank_png(tmp_path / "small.png", 70, 9))
+    assert image.shape == (9, 70, 3) and image.dtype == np.uint8 and not image.any()
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(640, 130_000), (20_000, 20_000), (MAX_IMAGE_SIDE + 1, 16), (8_001, 8_001)],
+    ids=["a strip of 238 MiB", "400 Mpx, past Pillow's own limit", "one side too long", "too many pixels"],
+)
+def test_an_image_over_the_caps_is_refused_before_decoding(tmp_path: Path, width: int, height: int) -> None:
+    path = blank_png(tmp_path / "hostile.png", width, height)
+    assert path.stat().st_size < 100_000  # small on disk: the size is all in the header
+    with pytest.raises(ImageTooLarge) as caught:
+        load_rgb(path)
+    assert str(path) in str(caught.value)
+    with pytest.raises(ImageDecodeError):  # the data set check (verify) refuses it the same way
+        image_size(path, verify=True)
+
+
+def test_the_caps_let_large_real_images_through_and_can_be_lowered(tmp_path: Path) -> None:
+    assert MAX_IMAGE_PIXELS >= 9504 * 6336 and MAX_IMAGE_SIDE >= 9504  # a 61-Mpx photograph
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(path)
+    assert load_rgb(path).shape == (200, 300, 3)
+    with pytest.raises(ImageTooLarge, match=r"300x200 px is larger than gunwatch decodes"):
+        load_rgb(path, max_pixels=50_000)
+    with pytest.raises(ImageTooLarge):
+        load_rgb(path, max_side=250)
+
+
+def test_the_size_alone_is_read_from_the_header_without_a_cap(tmp_path: Path) -> None:
+    # Listing a data set reads sizes only: a tall image reports its size; Pillow's bomb limit is a clear error.
+    assert image_size(blank_png(tmp_path / "tall.png", 640, 130_000)) == (640, 130_000)
+    with pytest.raises(ImageTooLarge, match=r"huge\.png"):
+        image_size(blank_png(tmp_path / "huge.png", 20_000, 20_000))
