@@ -13,6 +13,7 @@ from gunwatch.config.sections import EvidenceSettings
 from gunwatch.data.images import resize_to
 from gunwatch.events.evidence import evidence_path
 from gunwatch.events.model import ThreatEvent
+from gunwatch.events.private import make_private_dirs, open_private
 from gunwatch.events.ring import MAX_WIDTH, FrameRing
 from gunwatch.video.frame import Frame
 from gunwatch.video.writer import VideoWriter
@@ -160,7 +161,9 @@ def write_clip(frames: list[Frame], path: Path) -> float:
     sizes = [(f.image.shape[1], f.image.shape[0]) for f in frames]
     size = Counter(reversed(sizes)).most_common(1)[0][0]  # ties go to the latest size
     partial = path.with_name(path.stem + ".part" + path.suffix)  # the suffix tells PyAV the container
+    make_private_dirs(path.parent)
     try:
+        open_private(partial).close()  # 0600: FFmpeg opens the file that is there and keeps its mode
         # Fast and on one thread: clips are written beside live inference on the same cores.
         with VideoWriter(partial, fps, options={"preset": "veryfast"}, threads=1) as writer:
             for frame in frames:

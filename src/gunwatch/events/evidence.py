@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from gunwatch.events.model import ThreatEvent
+from gunwatch.events.private import make_private_dirs, open_private
 from gunwatch.inference.detections import Detections
 from gunwatch.video.annotate import draw_detections
 from gunwatch.video.frame import Frame
@@ -51,7 +52,9 @@ def write_snapshots(
 
 def _write_jpeg(image: np.ndarray, path: Path) -> None:
     # Written beside and renamed into place, so a reader (the dashboard, an alert) never gets half a file.
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Pictures of people: 0600, in folders made 0700.
+    make_private_dirs(path.parent)
     partial = path.with_name(path.name + ".part")
-    Image.fromarray(image).save(partial, format="JPEG", quality=JPEG_QUALITY)
+    with open_private(partial) as out:
+        Image.fromarray(image).save(out, format="JPEG", quality=JPEG_QUALITY)
     os.replace(partial, path)

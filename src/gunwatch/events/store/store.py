@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gunwatch.config.redact import redact_url
 from gunwatch.events.model import ThreatEvent
+from gunwatch.events.private import create_private_file
 from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_engine, parse_store_url, sqlite_file
 from gunwatch.events.store.errors import StoreError, StoreMissing
 from gunwatch.events.store.migrate import upgrade_to_head
@@ -163,7 +164,9 @@ class EventStore:
 def _open_engine(url: URL, file: Path | None) -> Engine:
     """An engine on `url` with the schema at head; disposed of again when the upgrade fails."""
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        # Made here, 0600 in a 0700 folder, before SQLite would make it world-readable: it holds link tokens,
+        # phone numbers and notes. SQLite gives its -wal and -shm files the database file's mode.
+        create_private_file(file)
     engine = make_engine(url)
     try:
         upgrade_to_head(engine)
