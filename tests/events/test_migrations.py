@@ -12,15 +12,17 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.engine import parse_store_url
 from gunwatch.events.store.migrate import alembic_config, current_revision, head_revision
 from gunwatch.events.store.schema import Base
+from gunwatch.video.health import CAMERA_STATES
 
 TABLES = {"alembic_version", "cameras", "threat_events", "camera_health", "event_dispositions", "deliveries",
-          "protocol_runs", "audit_log", "revoked_links"}
+          "protocol_runs", "audit_log", "revoked_links", "watch_runs"}
 
 
 @pytest.fixture
@@ -68,6 +70,52 @@ def test_the_migrations_go_down_and_up_again(store_url: str, engine: Engine) -> 
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     EventStore(store_url).close()
     assert set(inspect(engine).get_table_names()) == TABLES
+
+
+def test_the_database_takes_every_camera_state_and_refuses_others(store_url: str, engine: Engine) -> None:
+    """compare_metadata does not compare CHECK constraints: the states are tried on the database itself."""
+    with EventStore(store_url) as store:
+        for state in CAMERA_STATES:
+            store.record_health("lobby", state, f"now {state}")
+        assert [change.state for change in store.camera_status(len(CAMERA_STATES))[0].recent] == [
+            *reversed(CAMERA_STATES)]
+    for table in ("camera_health", "cameras"):
+        with pytest.raises(IntegrityError, match="ck_"), engine.begin() as connection:
+            connection.execute(text(f"UPDATE {table} SET state = 'sleeping'"))
+
+
+def test_a_store_of_the_previous_revision_is_upgraded_with_its_rows(store_url: str, engine: Engine) -> None:
+    """0004 rebuilds the health tables on SQLite (batch mode) to widen their state constraint: rows survive."""
+    EventStore(store_url).close()
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0003")
+    assert "watch_runs" not in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO cameras (name, state, reason, state_at, updated_at) "
+                                "VALUES ('lobby', 'online', 'frames', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO camera_health (camera, state, reason, at) "
+                                "VALUES ('lobby', 'online', 'frames', CURRENT_TIMESTAMP)"))
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE cameras SET state = 'stopped'"))
+    with EventStore(store_url) as store:
+        [camera] = store.camera_status()
+        assert (camera.name, camera.state, [c.reason for c in camera.recent]) == ("lobby", "online", ["frames"])
+        store.record_health("lobby", "stopped", "watch stopped")
+        assert store.camera_status()[0].state == "stopped"
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_going_down_from_0004_turns_stopped_cameras_offline(store_url: str, engine: Engine) -> None:
+    """The older schema has no `stopped`: its constraint would refuse the rows, so they become offline."""
+    with EventStore(store_url) as store:
+        store.record_health("lobby", "stopped", "watch stopped")
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0003")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT state, reason FROM cameras")).all() == [("offline", "watch stopped")]
+        assert connection.execute(text("SELECT state FROM camera_health")).scalars().all() == ["offline"]
 
 
 OPEN_ON_SIGNAL = """

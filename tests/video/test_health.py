@@ -40,7 +40,7 @@ class ScriptedReader:
 
 
 def test_states_and_change_value():
-    assert CAMERA_STATES == ("online", "offline", "stalled")
+    assert CAMERA_STATES == ("online", "offline", "stalled", "stopped")
     change = HealthChange("lobby", "offline", "connection refused", 1.0)
     assert str(change) == "lobby: offline (connection refused)"
     with pytest.raises(dataclasses.FrozenInstanceError):

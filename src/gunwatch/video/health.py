@@ -8,7 +8,9 @@ from typing import Literal, get_args
 
 # online: frames arrive. offline: no connection (refused, unreachable, ended, unreadable).
 # stalled: connected, yet no frame for `health.stall_after_s` seconds.
-CameraState = Literal["online", "offline", "stalled"]
+# stopped: nobody watches it: `gunwatch watch` stopped, or crashed (recorded by the next start). Sources
+# never report it; the store records it for them.
+CameraState = Literal["online", "offline", "stalled", "stopped"]
 CAMERA_STATES: tuple[CameraState, ...] = get_args(CameraState)
 
 

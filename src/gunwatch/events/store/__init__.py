@@ -2,7 +2,8 @@
 
 Modules: `store` (EventStore, the one entry point), `schema` (tables), `columns` (epoch <-> UTC times),
 `rows` (ThreatEvent <-> row), `upsert`, `engine` (URLs, SQLite locking), `migrate` and `migrations/`
-(Alembic, configured in code), `status` (camera status values), `report` (text and JSON for the CLI).
+(Alembic, configured in code), `status` (camera status values), `report` (text and JSON for the CLI),
+`runs` (each `gunwatch watch` run: its heartbeat, and how it ended).
 """
 
 from gunwatch.events.store.engine import DEFAULT_STORE_URL

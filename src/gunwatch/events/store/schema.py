@@ -199,6 +199,31 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+# --- watch runs: one row per `gunwatch watch` process -------------------------------------------------------
+
+# stopped: it stopped as asked (a signal, --duration, --until-done). failed: it stopped on an error, after
+# saying so. crashed: it never said (killed, power cut); the next start finds that out and writes it.
+RUN_ENDINGS = ("stopped", "failed", "crashed")
+
+
+class WatchRunRow(Base):
+    """One `gunwatch watch` process, from its start to its end. `ending` is None while it runs; a heartbeat
+    moves `heartbeat_at` on, so a later start can tell a live run from a dead one on another host."""
+
+    __tablename__ = "watch_runs"
+    __table_args__ = (CheckConstraint(_one_of("ending", RUN_ENDINGS), name="ending"), Index(None, "started_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    cameras: Mapped[list[str]] = mapped_column(JSON)  # the cameras it watched: marked stopped when it ends
+    started_at: Mapped[float] = mapped_column(EpochTime)
+    heartbeat_at: Mapped[float] = mapped_column(EpochTime)
+    stopped_at: Mapped[float | None] = mapped_column(EpochTime)  # crashed: when the next start found out
+    ending: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)  # the error of a failed run; who found a crashed one
+
+
 class RevokedLinkRow(Base):
     """Action links that no longer work before they expire: one link (`token_id`), or every link of an event
     issued until `revoked_at` (`token_id` NULL). Tokens are not stored: a link is known by its random id."""

@@ -122,16 +122,8 @@ class EventStore:
         if state not in HEALTH_STATES:
             raise ValueError(f"health state must be one of {', '.join(HEALTH_STATES)}, not {state!r}")
         at = time.time() if at is None else at
-        change = {"camera": camera, "state": state, "reason": reason, "at": at}
-        current = {"name": camera, "state": state, "reason": reason, "state_at": at, "updated_at": time.time()}
-        state_at = CameraRow.__table__.c.state_at
-
-        def is_newer(excluded: Any) -> Any:
-            return or_(state_at.is_(None), state_at <= excluded.state_at)
-
         with self._errors(f"cannot save the health of camera {camera} to"), self._write.begin() as session:
-            session.execute(insert(HealthRow).values(change))
-            session.execute(upsert(self._dialect, CameraRow, current, key="name", where=is_newer))
+            record_health_in(session, self._dialect, camera, state, reason, at)
 
     def camera_status(self, recent: int = 5) -> list[CameraStatus]:
         """Every camera by name, with its current state and its `recent` latest health changes."""
@@ -174,6 +166,21 @@ def _open_engine(url: URL, file: Path | None) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def record_health_in(session: Session, dialect: str, camera: str, state: CameraState, reason: str | None,
+                     at: float) -> None:
+    """`EventStore.record_health` inside the caller's transaction (a run's end and its cameras' state commit
+    together)."""
+    change = {"camera": camera, "state": state, "reason": reason, "at": at}
+    current = {"name": camera, "state": state, "reason": reason, "state_at": at, "updated_at": time.time()}
+    state_at = CameraRow.__table__.c.state_at
+
+    def is_newer(excluded: Any) -> Any:
+        return or_(state_at.is_(None), state_at <= excluded.state_at)
+
+    session.execute(insert(HealthRow).values(change))
+    session.execute(upsert(dialect, CameraRow, current, key="name", where=is_newer))
 
 
 def _recent_health(session: Session, recent: int) -> dict[str, list[HealthChange]]:
