@@ -691,13 +691,16 @@ def camera_status(
     recent: Annotated[int, typer.Option(min=0, help="health changes shown per camera")] = 5,
     as_json: JsonOption = False,
 ) -> None:
-    """Show each camera's current state (online, offline, stalled) and its recent health changes."""
+    """Show each camera's current state (online, offline, stalled, stopped), its recent health changes, and
+    the last run of `gunwatch watch` (running, stopped or crashed)."""
     from gunwatch.events.store.report import camera_json, format_camera_status
+    from gunwatch.events.store.runs import RunLog
 
     with open_store_to_read(store, config) as opened:
         cameras = opened.camera_status(recent) if opened else []
         if opened:
-            say(format_camera_status(cameras, opened.url))
+            last_run = next(iter(RunLog(opened).latest(1)), None)
+            say(format_camera_status(cameras, opened.url, last_run))
     if as_json:
         typer.echo(json.dumps([camera_json(camera) for camera in cameras]))
 

@@ -8,6 +8,7 @@ import pytest
 
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
+from gunwatch.events.store.report import format_camera_status, seconds_text
 from gunwatch.events.store.runs import (
     CLOSED_AT_RESTART,
     CLOSED_AT_STOP,
@@ -15,8 +16,10 @@ from gunwatch.events.store.runs import (
     FAILED_REASON,
     STOPPED_REASON,
     RunLog,
+    WatchRun,
 )
 from gunwatch.events.store.schema import AuditRow
+from gunwatch.events.store.status import CameraStatus
 
 
 def audit_of(store: EventStore, event_id: str) -> list[tuple[str, str, dict]]:
@@ -126,3 +129,20 @@ def test_the_latest_runs_come_newest_first(store: EventStore, t0: float) -> None
 def test_ending_an_unknown_run_is_an_error_naming_it(store: EventStore) -> None:
     with pytest.raises(ValueError, match="no watch run 99"):
         RunLog(store).end(99, "stopped")
+
+
+@pytest.mark.parametrize(("ending", "note", "said"), [
+    (None, None, "running (last heartbeat 5 s ago)"),
+    ("stopped", None, "stopped "),
+    ("failed", "ended by RuntimeError (see the log)", "stopped on an error "),
+    ("crashed", "found by run 3 (host-a:99): no clean stop", "crashed, found "),
+])
+def test_camera_status_says_how_the_last_run_ended(t0: float, ending: str | None, note: str | None,
+                                                   said: str) -> None:
+    run = WatchRun(2, "host-a", 42, ("lobby",), t0, t0 + 55, None if ending is None else t0 + 60, ending, note)
+    camera = CameraStatus("lobby", None, "file", "stopped", STOPPED_REASON, t0 + 60, t0 + 60)
+    lines = format_camera_status([camera], "runs/x.db", run, now=t0 + 60).splitlines()
+    assert lines[1].startswith(f"last watch run: run 2 (host-a:42), started {seconds_text(t0)}, {said}")
+    assert lines[1].endswith(f"({note})" if note else "s ago)" if ending is None else seconds_text(t0 + 60))
+    assert lines[2].startswith("lobby: stopped since")
+    assert format_camera_status([], "runs/x.db", run, now=t0 + 60).splitlines()[1] == lines[1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from gunwatch.events.model import ThreatEvent
+from gunwatch.events.store.runs import WatchRun
 from gunwatch.events.store.status import CameraStatus
 from gunwatch.video.health import HealthChange
 
@@ -61,16 +63,29 @@ def format_events(events: list[ThreatEvent], store: str, camera: str | None = No
     return f"{len(events)} threat event(s){of_camera} in {store}, newest first:\n" + text_table([header, *rows])
 
 
-def format_camera_status(cameras: list[CameraStatus], store: str) -> str:
+def format_camera_status(cameras: list[CameraStatus], store: str, last_run: WatchRun | None = None,
+                         now: float | None = None) -> str:
+    """`last_run`: the newest `gunwatch watch` run, said first (whether cameras are watched at all)."""
+    run = [] if last_run is None else [run_text(last_run, time.time() if now is None else now)]
     if not cameras:
-        return f"no cameras in {store}"
-    lines = [f"{len(cameras)} camera(s) in {store}:"]
+        return "\n".join([f"no cameras in {store}", *run])
+    lines = [f"{len(cameras)} camera(s) in {store}:", *run]
     for camera in cameras:
         state = f"{camera.state} since {seconds_text(camera.state_at)}" if camera.state else "no health recorded yet"
         about = ", ".join(filter(None, [camera.kind, camera.url]))
         lines.append(f"{camera.name}: {state}" + (f" ({about})" if about else ""))
         lines += [f"  {line}" for line in text_table([_change_row(change) for change in camera.recent]).splitlines()]
     return "\n".join(lines)
+
+
+def run_text(run: WatchRun, now: float) -> str:
+    """One line on a watch run: running (with its heartbeat's age), stopped, failed or crashed."""
+    head = f"last watch run: {run.label}, started {seconds_text(run.started_at)}"
+    if run.ending is None:
+        return f"{head}, running (last heartbeat {max(0.0, now - run.heartbeat_at):.0f} s ago)"
+    ended = {"stopped": "stopped", "failed": "stopped on an error", "crashed": "crashed, found"}[run.ending]
+    note = f" ({run.note})" if run.note else ""
+    return f"{head}, {ended} {seconds_text(run.stopped_at)}{note}"
 
 
 def _change_row(change: HealthChange) -> list[str]:
