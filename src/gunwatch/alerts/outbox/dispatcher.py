@@ -33,9 +33,13 @@ CLAIM_LEASE_S = 330.0
 
 
 def retry_delay(settings: RetrySettings, attempts: int, rng: random.Random) -> float:
-    """Full jitter between initial_s and the doubled ceiling (capped at max_s), as cameras reconnect."""
-    ceiling = min(settings.max_s, settings.initial_s * 2.0 ** min(attempts - 1, 60))
-    return rng.uniform(settings.initial_s, max(settings.initial_s, ceiling))
+    """The wait after failed attempt number `attempts` (1 for the first): drawn between half the ceiling and
+    the ceiling, which is initial_s for the first and doubles with each attempt up to max_s.
+
+    The floor doubles too (never below initial_s): with a floor fixed at initial_s, unlucky draws could spend
+    every attempt within max_attempts * initial_s (25 s with the defaults) and give up on a short outage."""
+    ceiling = max(settings.initial_s, min(settings.max_s, settings.initial_s * 2.0 ** min(attempts - 1, 60)))
+    return rng.uniform(max(settings.initial_s, ceiling / 2), ceiling)
 
 
 class RateWindow:
