@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -19,3 +20,13 @@ def seconds_until(condition: Callable[[], bool], timeout: float, poll: float = 0
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     """Whether `condition` held within `timeout` seconds."""
     return seconds_until(condition, timeout) is not None
+
+
+def wait_while_running(condition: Callable[[], bool], process: subprocess.Popen[str], poll: float = 0.05) -> bool:
+    """Whether `condition` held while `process` ran (checked once more after it exited). No deadline: the
+    process bounds the wait (a clip that plays to its end, `--duration`), so a slow machine only waits longer."""
+    while process.poll() is None:
+        if condition():
+            return True
+        time.sleep(poll)
+    return condition()

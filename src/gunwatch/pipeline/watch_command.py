@@ -25,6 +25,7 @@ from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.run_record import RunRecord
 from gunwatch.pipeline.status_line import status_table, status_text
 from gunwatch.pipeline.watch import WatchService
 from gunwatch.video.health import HealthChange
@@ -104,6 +105,10 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             raise ConfigError([ConfigProblem(str(config), str(error), f"alerts.channels.{error.channel}")]) from None
         if alerts is not None:
             started.callback(alerts.close)
+        # This run in the store, and what a crashed one left (an alert it cut off still starts); its end,
+        # stopped or failed, is written at exit, after the cameras and before the alerts stop.
+        record = RunRecord(store, list(site.enabled_cameras)).start(alerts.submit_event if alerts else None)
+        started.push(record.exit)
         try:
             link_server = start_links(site, store, alerts)
         except LinkServerError as error:
