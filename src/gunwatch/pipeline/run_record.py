@@ -70,8 +70,8 @@ class RunRecord:
         log.info("watch: %s started", self.run.label)
         closed = self._recover(self.run)
         self._heart.start()
-        for event in closed:
-            if on_recovered is not None:
+        if on_recovered is not None:
+            for event in closed:
                 on_recovered(event)
         return self
 
