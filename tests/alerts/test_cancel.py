@@ -8,6 +8,7 @@ ever sent, the escalation never comes, and the actions that ran are undone. Run 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -428,7 +429,7 @@ def test_no_protocol_starts_for_an_event_already_called_off(
         store.save_event(event)
         assert engine.on_event(event) == []
         getattr(EventActions(store), disposition)(event.id, "guard:alice", "seen on the monitor")
-        event.state, event.max_score = "updated", 0.9
+        event = dataclasses.replace(event, state="updated", max_score=0.9)
         assert engine.on_event(event) == []
         assert runs(event.id) == [] and engine.outbox.of_event(event.id) == []
         assert "protocol.not_started" in [entry.action for entry in audit(event.id)]

@@ -8,6 +8,7 @@ where that is cheap.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import shutil
 import time
 from collections.abc import Callable
@@ -384,7 +385,7 @@ def test_trigger_filters(
     # An update whose score rises past the threshold starts the run the opening frame did not.
     rising = make_event(camera="gate", max_score=0.5)
     assert engine.on_event(rising) == []
-    rising.state, rising.max_score = "updated", 0.75
+    rising = dataclasses.replace(rising, state="updated", max_score=0.75)
     [run] = engine.on_event(rising)
     [delivery] = outbox.list()
     assert (delivery.event_id, delivery.run_id, delivery.kind) == (rising.id, run, "alert")
@@ -415,13 +416,13 @@ def test_one_alert_per_event_however_often_it_is_submitted(
     event = make_event(max_score=0.7)
     submit(service, store, event)
     for score in (0.75, 0.8, 0.85):
-        event.state, event.max_score = "updated", score
+        event = dataclasses.replace(event, state="updated", max_score=score)
         submit(service, store, event)
     submit(service, store, event)  # the same update twice
     service.close(drain_s=5)  # handles everything submitted, delivers what is due
 
     # A restarted service (an empty memory of what it started) gets a later update: still the one run.
-    event.max_score = 0.9
+    event = dataclasses.replace(event, max_score=0.9)
     again = start_service(settings)
     submit(again, store, event)
     again.close(drain_s=5)

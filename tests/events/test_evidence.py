@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from gunwatch.events.evidence import evidence_path, write_snapshots
-from gunwatch.events.model import ThreatEvent
+from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.inference.detections import Detections
 from gunwatch.video.frame import Frame
 
@@ -37,8 +37,9 @@ def test_snapshots_are_written_decodable_and_the_boxes_drawn(tmp_path: Path) -> 
     clean, annotated = write_snapshots(threat, best, found, folder, class_names=CLASSES)
 
     assert clean.is_file() and annotated.is_file() and clean != annotated
-    assert (threat.evidence.snapshot, threat.evidence.annotated) == (str(clean), str(annotated))
-    assert threat.evidence.clip is None
+    assert clean == evidence_path(folder, threat, ".jpg")
+    assert annotated == evidence_path(folder, threat, "_annotated.jpg")
+    assert threat.evidence == Evidence()  # a value: the caller makes the version that records the paths
     plain = np.asarray(Image.open(clean).convert("RGB")).astype(int)
     drawn = np.asarray(Image.open(annotated).convert("RGB")).astype(int)
     assert plain.shape == drawn.shape == image.shape

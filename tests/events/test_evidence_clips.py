@@ -63,7 +63,7 @@ def test_a_clip_holds_the_pre_roll_and_the_post_roll(tmp_path: Path) -> None:
     (clip,) = wait_for(recorder)
     # Frames 24..40 (2 s before, both ends) and 41..56 (2 s after): 33 frames at 8 fps.
     assert clip.error is None and clip.frames == 33 and clip.fps == pytest.approx(8.0)
-    assert clip.path is not None and threat.evidence.clip == str(clip.path)
+    assert clip.path is not None and clip.event == threat and threat.evidence.clip is None  # the event is a value
     assert clip.path.name.endswith(f"{threat.id[:8]}.mp4") and clip.path.parent == tmp_path / "lobby"
     images, duration = decoded(clip.path)
     assert len(images) == 33
@@ -134,7 +134,7 @@ def test_close_writes_what_is_being_recorded(tmp_path: Path) -> None:
     recorder = ClipRecorder(tmp_path, pre_roll_s=1.0, post_roll_s=60.0)
     threat = record(recorder, opened=8, last=12)
     (clip,) = recorder.close()
-    assert clip.frames == 13 and threat.evidence.clip == str(clip.path)
+    assert clip.frames == 13 and clip.event == threat and clip.path is not None and clip.path.is_file()
 
 
 def test_a_failed_write_is_reported_not_raised(tmp_path: Path) -> None:

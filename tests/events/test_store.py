@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -67,10 +68,10 @@ def test_a_missing_event_is_none(store: EventStore) -> None:
 def test_open_updated_closed_is_one_row(store: EventStore, store_url: str, make_event: MakeEvent, t0: float) -> None:
     event = make_event()
     store.save_event(event)
-    event.state, event.max_score, event.last_seen = "updated", 0.93, t0 + 2.0
-    event.evidence.clip = "runs/evidence/a.mp4"
+    event = replace(event, state="updated", max_score=0.93, last_seen=t0 + 2.0,
+                    evidence=replace(event.evidence, clip="runs/evidence/a.mp4"))
     store.save_event(event)
-    event.state, event.closed_at = "closed", t0 + 12.0
+    event = replace(event, state="closed", closed_at=t0 + 12.0)
     store.save_event(event)
     assert store.get_event(event.id) == event
     sql = "SELECT count(*), min(created_at), max(updated_at) FROM threat_events"
@@ -152,8 +153,7 @@ def test_threads_can_share_one_store(store: EventStore, make_event: MakeEvent, t
                 event = make_event(camera=camera, id=f"{camera}-{n}", confirmed_at=t0 + n)
                 store.save_event(event)
                 store.record_health(camera, "online" if n % 2 else "stalled", f"step {n}", t0 + n)
-                event.state = "closed"
-                store.save_event(event)
+                store.save_event(replace(event, state="closed"))
                 store.list_events(limit=5)
         except BaseException as error:  # reported by the main thread
             errors.append(error)

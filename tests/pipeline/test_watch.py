@@ -86,12 +86,3 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
     assert recorded["nowhere"] == "offline"
     store.close()
 
-
-def test_split_batches_caps_their_size_and_fills_the_parallel_calls() -> None:
-    from gunwatch.pipeline.watch import split_batches
-
-    assert split_batches([], 8, 2) == []
-    assert split_batches([1], 8, 2) == [[1]]
-    assert split_batches([1, 2, 3, 4, 5], 8, 2) == [[1, 2, 3], [4, 5]]  # two calls at once, evenly
-    assert split_batches(list(range(20)), 8, 2) == [list(range(7)), list(range(7, 14)), list(range(14, 20))]
-    assert split_batches([1, 2, 3], 8, 1) == [[1, 2, 3]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_three_of_five_frames_open_one_event_at_the_third_hit() -> None:
     assert event.confirmed_at == event.last_seen == pytest.approx(0.8)
     assert event.max_score == pytest.approx(0.7)  # the confirming frame's, which the evidence has in hand
     assert event.best_box == GUN
-    assert event.boxes == [GUN]
+    assert event.boxes == (GUN,)
     assert event.closed_at is None
 
 
@@ -126,7 +127,7 @@ def test_two_guns_far_apart_are_two_tracks_in_one_event() -> None:
     assert c.tracker.track_ids == {1, 2}
     [opened] = changes[2]
     assert opened.track_id == 1  # both confirmed at once: the higher-scoring one leads
-    assert opened.boxes == [GUN, FAR_GUN]
+    assert opened.boxes == (GUN, FAR_GUN)
     [updated] = changes[3]  # the second gun's higher score updates the same event
     assert (updated.state, updated.id, updated.max_score) == ("updated", opened.id, pytest.approx(0.95))
     assert updated.best_box == FAR_GUN
@@ -227,14 +228,16 @@ def test_a_gun_back_after_the_camera_was_silent_needs_confirming_again() -> None
     assert states(changes) == [["closed"], [], ["open"]]
 
 
-def test_open_event_is_a_copy() -> None:
+def test_a_published_version_never_changes_under_its_holder() -> None:
     c = confirmer()
     assert c.event is None
-    feed(c, [gun()] * 3)
-    event = c.event
-    assert event is not None
-    event.max_score = 0.0
-    assert c.event is not None and c.event.max_score == pytest.approx(0.9)
+    (opened,) = feed(c, [gun()] * 3)[-1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opened.max_score = 0.0  # type: ignore[misc]
+    (grown,) = feed(c, [gun(0.95)], start=3 * STEP_S)[0]
+    assert grown.id == opened.id and grown.state == "updated" and grown.max_score == pytest.approx(0.95)
+    assert opened.state == "open" and opened.max_score == pytest.approx(0.9)  # the version handed on before
+    assert c.event == grown
 
 
 def test_another_gun_class_id() -> None:

@@ -3,8 +3,10 @@
 1. `play_clip`: the file reader decodes without pacing and without the one-slot mailbox, so every frame
    is offered to the camera's `CameraLoop` in order, its time its stream timestamp (`Frame.received` =
    pts, so events carry stream times). The loop samples at `detect.fps` by those timestamps, the motion
-   gate skips still frames, and `CameraLoop.request` + `FrameAnalyzer.analyse` run the detector as
-   `gunwatch watch` does (tiles, analysis size, second look: all from the camera's `detect` settings).
+   gate skips still frames, and `CameraLoop.request` goes to the detector service as in `gunwatch watch`
+   (tiles, analysis size, second look: all from the camera's `detect` settings), here in its synchronous
+   mode: each frame is analysed on the replay's thread before the next is offered, so a replay is
+   deterministic.
    Each sampled frame's detections are kept (None: still).
 2. `confirm`: detections do not depend on the threshold or the confirmation window, so each setting
    replays only the tracker and `ThreatConfirmer` over the kept detections, with the calls
@@ -32,6 +34,7 @@ from gunwatch.events.model import ThreatEvent
 from gunwatch.inference.detections import Detections
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.camera_loop import CameraLoop
+from gunwatch.pipeline.detector_service import DetectorService
 from gunwatch.tracking.confirmation import ThreatConfirmer
 from gunwatch.video.frame import Frame
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure
@@ -116,6 +119,7 @@ def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: Frame
     source = OfferedFrame()
     # The loop asks its source only for `latest` and `stop`.
     loop = CameraLoop(clip.name, camera, source, site, analyzer.threshold, analyzer.class_names, gun_class_id)  # type: ignore[arg-type]
+    detector = DetectorService(analyzer, workers=0)
     reader = FileReader(camera, paced=False)
     errors: list[str] = []
     context = ReadContext(threading.Event(), site.health.stall_after_s, errors.append)
@@ -130,7 +134,7 @@ def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: Frame
                 play = ClipPlay(clip, pts, pts, 0)
             play.decoded, play.end_pts = index + 1, pts
             source.offer(frame)
-            _sample(loop, frame, play, analyzer, gun_class_id, keep_score)
+            _sample(loop, frame, play, detector, gun_class_id, keep_score)
             on_frame(pts - play.start_pts)
     except RecordingEnded:
         pass  # the end of the file
@@ -146,7 +150,7 @@ def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: Frame
     return play
 
 
-def _sample(loop: CameraLoop, frame: Frame, play: ClipPlay, analyzer: FrameAnalyzer, gun_class_id: int,
+def _sample(loop: CameraLoop, frame: Frame, play: ClipPlay, detector: DetectorService, gun_class_id: int,
             keep_score: float) -> None:
     """As the watch cycle does for one camera: take the frame if due and not still, analyse, keep."""
     still = loop.counters.still
@@ -155,7 +159,7 @@ def _sample(loop: CameraLoop, frame: Frame, play: ClipPlay, analyzer: FrameAnaly
         if loop.counters.still > still:  # sampled, but still
             play.sampled.append(SampledFrame(frame.index, frame.received, frame.size, None))
         return
-    detections = analyzer.analyse([loop.request(taken)])[0]
+    detections = detector.submit(loop.name, loop.request(taken)).result().detections
     play.sampled.append(SampledFrame(taken.index, taken.received, taken.size, detections))
     guns = detections.of_class(gun_class_id)
     if len(guns) and float(guns.scores.max()) >= keep_score:

@@ -101,8 +101,8 @@ class ClipRecorder:
             self._finish([recording])  # no post-roll to wait for
 
     def poll(self, now: float | None = None) -> list[Clip]:
-        """Clips written since the last poll; their paths go into `event.evidence.clip` here, on the caller's
-        thread, so the event is never changed under it. Recordings of a silent camera are ended first."""
+        """Clips written since the last poll (`Clip.path`; the event, a value, is left as it was). Recordings
+        of a silent camera are ended first."""
         now = time.time() if now is None else now
         self._finish([r for r in self._recordings if now >= r.until + self.silence_s])
         done = [future.done() for _, future in self._writing]  # asked once: a write may end meanwhile
@@ -132,8 +132,6 @@ class ClipRecorder:
             clip = future.result()
         except Exception as error:  # a full disk or a broken encoder must not stop the camera's loop
             clip = Clip(event, None, 0, 0.0, f"{type(error).__name__}: {error}")
-        if clip.path is not None:
-            event.evidence.clip = str(clip.path)
         return clip
 
 

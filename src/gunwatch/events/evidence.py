@@ -36,17 +36,17 @@ def evidence_path(folder: Path, event: ThreatEvent, suffix: str) -> Path:
 def write_snapshots(
     event: ThreatEvent, frame: Frame, detections: Detections, folder: Path, *, class_names: tuple[str, ...]
 ) -> tuple[Path, Path]:
-    """Write the event's best frame as a clean and an annotated JPEG and record both paths in the event.
+    """Write the event's best frame as a clean and an annotated JPEG; returns their paths (clean, annotated).
 
     `detections` are in `frame`'s pixels (pass the analysed image); `class_names` are the detector's. Called
     again with a better frame, it replaces the files. About 30 ms for a 1080p frame: fine at an event's
-    opening, not on every frame.
+    opening, not on every frame. The event is a value and stays as it is: `Evidence(snapshot=..., annotated=...)`
+    of the returned paths is what a new version of it records.
     """
     clean = evidence_path(folder, event, ".jpg")
     annotated = evidence_path(folder, event, "_annotated.jpg")
     _write_jpeg(frame.image, clean)
     _write_jpeg(draw_detections(frame.image, detections, class_names), annotated)
-    event.evidence.snapshot, event.evidence.annotated = str(clean), str(annotated)
     return clean, annotated
 
 

@@ -1,8 +1,9 @@
-"""One camera's part of the live pipeline: sample its newest frame, gate on motion, confirm, keep evidence.
+"""One camera's part of the live pipeline: sample its newest frame, gate on motion, confirm, record clips.
 
-A `CameraLoop` owns no thread: the watch service calls it for every camera, from its pools but never from
-two threads at once, so one detector serves them all. Its source thread only decodes; a camera that hangs
-leaves `take` returning None.
+A `CameraLoop` owns no thread and does no slow write: the steps below are called in order by one thread,
+the camera's own (`camera_runner`) live, or a replay's (`bench/alarm_replay`), which also runs the frame
+through the detector between `request` and `finish`. Its source thread only decodes; a camera that hangs
+leaves `take` returning None. Snapshots and store writes are the caller's to hand to the writers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from gunwatch.config.camera import Camera
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.clips import Clip, ClipRecorder
-from gunwatch.events.evidence import write_snapshots
 from gunwatch.events.model import ThreatEvent
 from gunwatch.inference.detections import Detections
 from gunwatch.pipeline.analysis import AnalysisRequest
@@ -41,7 +41,6 @@ class CameraLoop:
                  class_names: tuple[str, ...], gun_class_id: int, executor: Executor | None = None):
         self.name, self.camera, self.source = name, camera, source
         self.class_names = class_names
-        self.folder = site.evidence.folder
         self.confirmer = ThreatConfirmer(name, camera, site.confirmation, model_threshold, gun_class_id)
         self.gate = MotionGate(site.motion.forced_check_s) if site.motion.enabled else None
         self.recorder = ClipRecorder.from_settings(site.evidence, executor)
@@ -49,8 +48,6 @@ class CameraLoop:
         self.next_due = 0.0
         self.last_index = -1
         self.counters = LoopCounters()
-        # The newest copy of each event, so a clip that finishes later is saved with the event's current state.
-        self.events: dict[str, ThreatEvent] = {}
 
     def due(self, now: float) -> bool:
         """Whether this camera's next sample is due (a new frame may still be missing)."""
@@ -72,7 +69,7 @@ class CameraLoop:
         if self.gate is not None and not self.gate.check(small).analyse:
             self.counters.still += 1
             return None
-        frame.image  # noqa: B018 - converted to RGB now, on the caller's thread (the service spreads takes)
+        frame.image  # noqa: B018 - converted to RGB now, on the camera's own thread, not the detector's
         return frame
 
     def request(self, frame: Frame) -> AnalysisRequest:
@@ -80,49 +77,33 @@ class CameraLoop:
         return AnalysisRequest(frame.image, detect.tiles, detect.width, detect.height, detect.second_look)
 
     def finish(self, frame: Frame, detections: Detections, infer_ms: float) -> list[ThreatEvent]:
-        """The frame's detections: confirmation, and snapshots of the best frame as the event opens or grows."""
+        """The frame's detections through confirmation: the event's new versions. Each "open" or "updated"
+        one was made by this frame, the event's best so far (its snapshot is the caller's to have written)."""
         self.counters.analysed += 1
         previous = self.counters.infer_ms if self.counters.analysed > 1 else infer_ms
         self.counters.infer_ms = 0.8 * previous + 0.2 * infer_ms
         changes = self.confirmer.update(frame.received, frame.size, detections, frame.pts)
         for event in changes:
-            self.events[event.id] = event
             if event.state == "open":
                 self.counters.events += 1
                 self.recorder.start(event)
         return changes
 
-    def snapshot(self, event: ThreatEvent, frame: Frame, detections: Detections) -> None:
-        """Best-frame JPEGs (clean and annotated); written after the event is stored, off the alert's path."""
-        try:
-            write_snapshots(event, frame, detections, self.folder, class_names=self.class_names)
-        except OSError as error:
-            log.error("camera %s: snapshot of event %s not written: %s", self.name, event.id, error)
-
     def tick(self, now: float) -> list[ThreatEvent]:
-        """Events that closed because the gun is gone (or frames stopped), and events whose clip is ready."""
-        changes = self.confirmer.tick(now)
-        for event in changes:
-            self.events[event.id] = event
-        changes.extend(self._with_clips(self.recorder.poll(now)))
-        # Forget closed events whose clip is done.
-        for event_id in [i for i, e in self.events.items() if e.state == "closed" and e.evidence.clip]:
-            del self.events[event_id]
-        return changes
+        """Events that closed because the gun is gone (or frames stopped)."""
+        return self.confirmer.tick(now)
 
-    def close(self) -> list[ThreatEvent]:
+    def clips(self, now: float) -> list[Clip]:
+        """Clips written since the last call (one that failed is logged and left out)."""
+        return self._written(self.recorder.poll(now))
+
+    def close(self) -> list[Clip]:
         """Stop the source and finish open clips with the frames they have."""
         self.source.stop()
-        return self._with_clips(self.recorder.close())
+        return self._written(self.recorder.close())
 
-    def _with_clips(self, clips: list[Clip]) -> list[ThreatEvent]:
-        """The current copy of each event whose clip was written (saved again, now with its clip)."""
-        changes = []
+    def _written(self, clips: list[Clip]) -> list[Clip]:
         for clip in clips:
             if clip.error or clip.path is None:
                 log.error("camera %s: clip of event %s not written: %s", self.name, clip.event.id, clip.error)
-                continue
-            current = self.events.get(clip.event.id, clip.event)
-            current.evidence.clip = str(clip.path)
-            changes.append(current)
-        return changes
+        return [clip for clip in clips if clip.path is not None and not clip.error]

@@ -65,8 +65,8 @@ class Hit:
 class ThreatConfirmer:
     """Confirms one camera's guns and keeps its threat event; `update` for each analysed frame, `tick` between.
 
-    Both return the event's changes, each a copy holding the event's id (a consumer on another thread never
-    sees one change under it); the copies share one `Evidence`, so paths written there reach every copy.
+    Both return the event's changes: each a new version (an immutable value) holding the event's id, so a
+    consumer on another thread keeps the version it was given.
     """
 
     def __init__(
@@ -92,8 +92,8 @@ class ThreatConfirmer:
 
     @property
     def event(self) -> ThreatEvent | None:
-        """A copy of the open event, None when there is none."""
-        return _snapshot(self._event) if self._event is not None else None
+        """The open event's newest version, None when there is none."""
+        return self._event
 
     def update(
         self, now: float, size: tuple[int, int], detections: Detections, pts: float | None = None
@@ -111,12 +111,12 @@ class ThreatConfirmer:
         event = self._event
         if event is None or now - event.last_seen < self.settings.close_after_s:
             return []
-        event.state, event.closed_at = "closed", now
+        closed = dataclasses.replace(event, state="closed", closed_at=now)
         for track_id in self._event_tracks:  # a new event must be confirmed afresh
             if track_id in self._histories:
                 self._histories[track_id] = HitHistory(self.settings.window)
         self._event, self._event_tracks = None, set()
-        return [_snapshot(event)]
+        return [closed]
 
     def _guns_that_count(self, detections: Detections, size: tuple[int, int]) -> tuple[Detections, list[str | None]]:
         guns = detections.of_class(self.gun_class_id)
@@ -165,7 +165,7 @@ class ThreatConfirmer:
             boxes=self._event_boxes(hits),
             first_pts=history.first_pts,
         )
-        return _snapshot(self._event)
+        return self._event
 
     def _extend(self, hits: list[Hit], now: float) -> ThreatEvent | None:
         """Keeps the open event alive with its guns' hits; an "updated" change when the score rises."""
@@ -174,17 +174,13 @@ class ThreatConfirmer:
         ours = [hit for hit in hits if hit.track_id in self._event_tracks]
         if not ours:
             return None
-        event.last_seen = now
         best = max(ours, key=lambda hit: hit.score)
         if best.score <= event.max_score:
+            self._event = dataclasses.replace(event, last_seen=now)  # kept alive, not published: no new score
             return None
-        event.state, event.max_score, event.best_box, event.zone = "updated", best.score, best.box, best.zone
-        event.boxes = self._event_boxes(hits)
-        return _snapshot(event)
+        self._event = dataclasses.replace(event, state="updated", last_seen=now, max_score=best.score,
+                                          best_box=best.box, zone=best.zone, boxes=self._event_boxes(hits))
+        return self._event
 
-    def _event_boxes(self, hits: list[Hit]) -> list[tuple[float, float, float, float]]:
-        return [hit.box for hit in hits if hit.track_id in self._event_tracks]
-
-
-def _snapshot(event: ThreatEvent) -> ThreatEvent:
-    return dataclasses.replace(event, boxes=list(event.boxes))
+    def _event_boxes(self, hits: list[Hit]) -> tuple[tuple[float, float, float, float], ...]:
+        return tuple(hit.box for hit in hits if hit.track_id in self._event_tracks)

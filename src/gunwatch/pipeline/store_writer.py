@@ -1,0 +1,112 @@
+"""The live pipeline's store writes, on one thread of their own: event versions, evidence files, camera health.
+
+Events are values. This writer keeps the newest version it wrote of each recent event and merges into it what
+comes later: a new version from a camera's confirmer (state, score) keeps the files already recorded, and files
+written later (a snapshot, a clip) are added to the newest version, never to an older one, so a clip that
+finishes after its event closed does not reopen it. One queue, one thread: an event's changes are committed
+in the order its camera made them, and a store that hangs holds up only this thread.
+
+`on_event` hears each version as soon as it is stored (also when the store failed: logged).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gunwatch.events.model import Evidence, ThreatEvent
+from gunwatch.events.store import EventStore
+from gunwatch.pipeline.write_queue import WriteQueue, WriterStats, guarded
+from gunwatch.video.health import HealthChange
+
+EventListener = Callable[[ThreatEvent], None]
+CAPACITY = 10_000  # event versions and health changes are small; a store down for long loses the newest ones
+REMEMBERED = 1024  # recent events whose newest version is kept to merge later files into
+
+
+@dataclass(frozen=True)
+class _Version:
+    event: ThreatEvent  # a new version from the confirmer
+
+
+@dataclass(frozen=True)
+class _Files:
+    event: ThreatEvent  # the version the files were made for (stored as is if the writer forgot the event)
+    files: Evidence
+    notify: bool
+
+
+@dataclass(frozen=True)
+class _Camera:
+    name: str
+    url: str
+    kind: str
+
+
+_Write = _Version | _Files | _Camera | HealthChange
+
+
+class StoreWriter:
+    def __init__(self, store: EventStore | None, on_event: EventListener | None = None, capacity: int = CAPACITY):
+        self.store, self.on_event = store, on_event
+        self._queue: WriteQueue[_Write] = WriteQueue("store writer", self._write, capacity)
+        self._newest: OrderedDict[str, ThreatEvent] = OrderedDict()  # only the writer's thread touches it
+
+    def start(self) -> StoreWriter:
+        self._queue.start()
+        return self
+
+    def event_changed(self, event: ThreatEvent) -> bool:
+        return self._queue.put(_Version(event))
+
+    def files_written(self, event: ThreatEvent, files: Evidence, notify: bool) -> bool:
+        """Files of `event` (a snapshot, a clip); `notify`: `on_event` hears the version that names them."""
+        return self._queue.put(_Files(event, files, notify))
+
+    def camera_added(self, name: str, url: str, kind: str) -> bool:
+        return self._queue.put(_Camera(name, url, kind))
+
+    def camera_health(self, change: HealthChange) -> bool:
+        return self._queue.put(change)
+
+    def stats(self) -> WriterStats:
+        return self._queue.stats()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self._queue.wait_idle(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        return self._queue.close(timeout)
+
+    def _write(self, item: _Write) -> None:
+        if isinstance(item, _Camera):
+            if self.store is not None:
+                guarded(self.store.upsert_camera, item.name, item.url, item.kind)
+        elif isinstance(item, HealthChange):
+            if self.store is not None:
+                guarded(self.store.record_health, item.camera, item.state, item.reason, item.at)
+        elif isinstance(item, _Version):
+            self._save(self._merged(item.event, None), notify=True)
+        else:
+            self._save(self._merged(item.event, item.files), notify=item.notify)
+
+    def _merged(self, event: ThreatEvent, files: Evidence | None) -> ThreatEvent:
+        known = self._newest.pop(event.id, None)
+        if files is None:  # a newer version: it keeps the files recorded so far
+            evidence = event.evidence if known is None else known.evidence.merged(event.evidence)
+            newest = dataclasses.replace(event, evidence=evidence)
+        else:  # files: onto the newest version
+            base = known or event
+            newest = dataclasses.replace(base, evidence=base.evidence.merged(files))
+        self._newest[event.id] = newest
+        if len(self._newest) > REMEMBERED:
+            self._newest.popitem(last=False)
+        return newest
+
+    def _save(self, event: ThreatEvent, notify: bool) -> None:
+        if self.store is not None:
+            guarded(self.store.save_event, event)
+        if notify and self.on_event is not None:
+            guarded(self.on_event, event)
