@@ -5,23 +5,37 @@ BIN := $(VENV)/bin
 # The CPU build of torch (training extra only); override for a CUDA machine, e.g. TORCH_SPEC=torch.
 TORCH_SPEC ?= torch==2.13.0
 DATA ?= ../shared/datasets/PistolData_merged
+# The runtime's dependencies, every one pinned with its hashes: what `make` installs (pip --require-hashes).
+LOCK := requirements/runtime.lock
 
-.PHONY: run test lint eval bench quantize train train-localizer clean
+.PHONY: run test lint lock eval bench quantize train train-localizer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Runtime only: ONNX Runtime inference and evaluation, no torch.
-$(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Runtime only: ONNX Runtime inference and evaluation, no torch. The locked, hash-checked dependencies
+# first, then gunwatch itself without resolving anything more.
+$(VENV)/.runtime: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-# Everything: training (torch), tests, lint.
-$(VENV)/.dev: pyproject.toml | $(BIN)/python
+# Everything: training (torch), tests, lint. The runtime as locked; the extras on top of it.
+$(VENV)/.dev: pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/pip install --quiet -e ".[train,dev]"
 	touch $@ $(VENV)/.runtime
+
+# Re-make the lock after changing `dependencies` in pyproject.toml (tests/test_runtime_lock.py checks it
+# covers them). Versions already pinned are kept where they still fit; `make lock UPGRADE=--upgrade` takes
+# the newest. One lock for every platform and Python >= 3.11 (markers pick what applies).
+UPGRADE ?=
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet "uv>=0.5"
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 $(UPGRADE) \
+		--output-file $(LOCK)
 
 # The main job on the embedded default: the bundled demo clip as a camera, the shipped model, SQLite.
 run: $(VENV)/.runtime
