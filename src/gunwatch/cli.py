@@ -306,7 +306,8 @@ def bench(
 ) -> None:
     """Accuracy and speed of each model in one table, with the COCO YOLOX-Nano timed alongside as reference.
 
-    `gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with.
+    `gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with;
+    `gunwatch bench isolation`: whether an expensive camera takes a cheap one's analysis away.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -350,6 +351,29 @@ def bench_pipeline(
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error
     say(format_latency_table(result) + "\n\n" + format_capacity_table(result))
+    if as_json:
+        typer.echo(json.dumps(result.to_json_dict()))
+
+
+@bench_app.command("isolation")
+def bench_isolation(
+    seconds: Annotated[float, typer.Option(min=1, help="seconds per run (alone, then beside), from the start")] = 20,
+    clip: Annotated[
+        Path | None, typer.Option(help="the cheap camera's clip (default: ../shared/videos/jpadwor1_range-pistol.mp4 "
+                                       "when there, else samples/demo/lobby.mp4)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cameras isolated: a cheap 640x360 camera alone, then beside a 1080p camera with tiles on."""
+    from gunwatch.bench.isolation import IsolationSettings, run_isolation_bench
+    from gunwatch.bench.isolation_table import format_isolation_table
+    from gunwatch.inference.onnx_session import ModelError
+
+    try:
+        result = run_isolation_bench(IsolationSettings(seconds, clip), progress=say)
+    except (ModelError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(format_isolation_table(result))
     if as_json:
         typer.echo(json.dumps(result.to_json_dict()))
 

@@ -73,8 +73,9 @@ class TimedAnalyzer(FrameAnalyzer):
 @contextmanager
 def running_service(site: SiteConfig, analyzer: FrameAnalyzer,
                     on_event: Callable[[ThreatEvent], None] | None = None) -> Iterator[WatchService]:
-    """The service started and cycling on a thread of its own; stopped, closed (sources, clips) and its
-    store closed on leaving, also when the benchmark fails or is interrupted."""
+    """The service started (each camera on its own thread) and its `run` on another; stopped, closed
+    (cameras, sources, clips, writers) and its store closed on leaving, also when the benchmark fails or is
+    interrupted."""
     store = EventStore(site.store.url)
     service = WatchService(site, analyzer, store, on_event)
     runner = threading.Thread(target=service.run, name="bench-watch", daemon=True)
