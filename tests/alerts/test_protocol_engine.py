@@ -199,7 +199,7 @@ def test_run_step_speaks_an_announcement_with_espeak(
     event = make_event(camera=camera)
     submit(service, store, event)
     [spoken] = wait_for_deliveries(service, event.id, lambda d: d.status == "delivered", timeout=20)
-    assert spoken.action == "command" and spoken.payload["command"][-1] == f"Lockdown. Gun seen on {camera}, door."
+    assert spoken.action == "command" and "Lockdown" not in str(spoken.payload)  # stored: a reference to the step
     wav = tmp_path / f"lockdown-{camera}.wav"
     assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 1000
 

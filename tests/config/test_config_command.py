@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "site.example.yaml"
 EXAMPLE_ENV: dict[str, str | None] = {
     "CAMERA_PASSWORD": "hunter2", "CAMERA_USER": None, "GUNWATCH_DB": None, "SMTP_PASSWORD": "s3cret",
     "TWILIO_SID": "AC123", "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key", "DOORS_SECRET": "doors-key",
-    "MQTT_USER": None, "MQTT_PASSWORD": None,
+    "MQTT_USER": None, "MQTT_PASSWORD": "mqtt-pass",
 }
 
 

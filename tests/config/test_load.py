@@ -23,7 +23,8 @@ def test_a_file_with_one_camera_url_is_complete(tmp_path: Path) -> None:
 
 # The example's secrets: the camera's password and the alert channels' credentials.
 EXAMPLE_SECRETS = {"CAMERA_PASSWORD": "hunter2", "SMTP_PASSWORD": "s3cret", "TWILIO_SID": "AC123",
-                   "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key", "DOORS_SECRET": "doors-key"}
+                   "TWILIO_TOKEN": "tok", "WEBHOOK_SECRET": "hook-key", "DOORS_SECRET": "doors-key",
+                   "MQTT_PASSWORD": "mqtt-pass"}
 
 
 def test_the_example_validates_with_its_password_set() -> None:
@@ -61,7 +62,8 @@ def test_every_unset_secret_of_the_example_is_named_at_its_key() -> None:
     keys = [problem.key for problem in caught.value.problems]
     assert keys == ["cameras.lobby.url", "alerts.channels.office_email.url",
                     "alerts.channels.sms.url", "alerts.channels.sms.url",  # its sid and its token
-                    "alerts.channels.ops_webhook.secret", "alerts.protocols.lockdown.steps[1].call.secret"]
+                    "alerts.channels.ops_webhook.secret", "alerts.channels.building.url",  # no empty default
+                    "alerts.protocols.lockdown.steps[1].call.secret"]
 
 
 def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

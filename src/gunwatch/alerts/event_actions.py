@@ -21,6 +21,7 @@ from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Delivery, NewDelivery, Outbox
 from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
+from gunwatch.alerts.protocols.actions import undo_payload
 from gunwatch.alerts.texts import make_message
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
@@ -167,13 +168,11 @@ def _withdrawals(reached: list[Delivery], kind: MessageKind, extra: dict[str, An
 
 
 def _undo(delivery: Delivery) -> tuple[str, str, dict[str, Any]] | None:
-    payload = delivery.payload
-    if delivery.action == "call" and payload.get("cancel"):
-        return "call", CALL_LANE, dict(payload["cancel"])
-    if delivery.action == "publish" and payload.get("cancel_payload") is not None:
-        return "publish", delivery.lane, {"channel": payload["channel"], "topic": payload["topic"],
-                                          "payload": payload["cancel_payload"], "retain": payload.get("retain", False)}
-    if delivery.action == "command" and payload.get("cancel_command"):
-        return "command", COMMAND_LANE, {"command": payload["cancel_command"],
-                                         "timeout_s": payload.get("timeout_s", 30.0)}
-    return None
+    """The undo of an action that ran, by the same reference to its step (None: it has none)."""
+    if delivery.action not in ("call", "publish", "command"):
+        return None
+    payload = undo_payload(delivery.payload)
+    if payload is None:
+        return None
+    lane = {"call": CALL_LANE, "command": COMMAND_LANE}.get(delivery.action, delivery.lane)
+    return delivery.action, lane, payload

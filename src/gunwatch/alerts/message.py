@@ -42,7 +42,9 @@ class AlertMessage:
     recipient: str | None = None
     snapshot: str | None = None
     snapshot_url: str | None = None
-    links: dict[str, str] = field(default_factory=dict)  # action name -> signed URL (ack, false_alarm, ...)
+    # action name -> signed URL (ack, false_alarm, ...): set only when sent to one person on their own
+    # channel (alerts.outbox.executor); never stored, never broadcast.
+    links: dict[str, str] = field(default_factory=dict)
 
     @property
     def withdraws(self) -> bool:
@@ -54,6 +56,13 @@ class AlertMessage:
         for name in ("first_seen", "confirmed_at", "created_at"):
             value = data[name]
             data[f"{name}_iso"] = None if value is None else datetime.fromtimestamp(value).astimezone().isoformat()
+        return data
+
+    def broadcast_json(self) -> dict[str, Any]:
+        """`to_json()` without the action links, for what many read (an MQTT topic, a shared file): a link is
+        a credential of the one person it was sent to."""
+        data = self.to_json()
+        del data["links"]
         return data
 
     @classmethod

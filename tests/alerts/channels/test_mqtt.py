@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import socket
@@ -52,6 +53,27 @@ def alert(kind: str = "alert", camera: str | None = "lobby", key: str | None = N
         score=0.91,
         created_at=T0,
     )
+
+
+def test_the_events_topic_never_carries_action_links(mosquitto_broker: MosquittoBroker,
+                                                     make_channel: MakeChannel) -> None:
+    """Every subscriber of the broker reads gunwatch/events: a signed false-alarm link there would let any of
+    them call off a lockdown."""
+    channel = make_channel()
+    links = {"false_alarm": "https://gunwatch.example/act/TOKEN.SIG", "resolve": "https://gunwatch.example/act/T.S"}
+    with MqttCollector(mosquitto_broker, f"{channel.prefix}/#") as seen:
+        channel.send(dataclasses.replace(alert("alert"), links=links), None)
+        received = seen.wait_for(2)
+    assert {message.topic for message in received} == {f"{channel.prefix}/events", f"{channel.prefix}/lobby/threat"}
+    for message in received:
+        assert b"/act/" not in message.payload and b"links" not in message.payload
+
+
+def test_a_user_with_an_empty_password_is_refused() -> None:
+    """`${MQTT_PASSWORD:-}` left unset must not log in with no password."""
+    for url in ("mqtt://gunwatch:@10.0.0.5:1883", "mqtt://gunwatch@10.0.0.5:1883"):
+        with pytest.raises(ValueError, match="empty password"):
+            parse_broker_url(url)
 
 
 def retained(broker: MosquittoBroker, channel: MqttChannel, topic_filter: str) -> list[Received]:

@@ -5,8 +5,9 @@ relative path `relative/alerts.jsonl` (from the working directory at startup): s
 a host name, but a file channel has no hosts, and this is what people write. The same holds for
 `file://localhost/x.jsonl` (the relative path `localhost/x.jsonl`); write `file:///x.jsonl` for `/x.jsonl`.
 
-Each message is one line: `message.to_json()` plus `"address"`, written, flushed and fsynced before `send`
-returns. After each line the page `<stem>.html` is rewritten from the file's last 200 lines, newest first.
+Each message is one line: `message.broadcast_json()` (no action links) plus `"address"`, written, flushed
+and fsynced before `send` returns. After each line the page `<stem>.html` is rewritten from the file's last
+200 lines, newest first.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class FileChannel(Channel):
         self._lock = _lock_for(self.path)
 
     def send(self, message: AlertMessage, address: str | None) -> None:
-        line = json.dumps({**message.to_json(), "address": address}, ensure_ascii=False) + "\n"
+        # Without links: the file and its page are read by whoever can open them (the page is world-readable).
+        line = json.dumps({**message.broadcast_json(), "address": address}, ensure_ascii=False) + "\n"
         with self._lock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,12 +164,6 @@ def _article(data: dict[str, Any], folder: Path) -> str:
         f'<div class="meta">{html.escape(" · ".join(text for text in meta if text))}</div>',
         f"<pre>{html.escape(str(data.get('body') or ''))}</pre>",
     ]
-    links = data.get("links") if isinstance(data.get("links"), dict) else {}
-    anchors = [
-        f'<a href="{html.escape(str(url))}">{html.escape(str(name))}</a>' for name, url in links.items() if _is_web(url)
-    ]
-    if anchors:
-        parts.append(f"<div>{' · '.join(anchors)}</div>")
     image = _image_source(data, folder)
     if image:
         parts.append(f'<img src="{html.escape(image)}" alt="snapshot">')

@@ -4,7 +4,7 @@
 
 Topics, under `topic_prefix` (default `gunwatch`):
 
-    PREFIX/events                 every message, as its JSON object (QoS 1, not retained)
+    PREFIX/events                 every message, as its JSON object without action links (QoS 1, not retained)
     PREFIX/CAMERA/threat          retained {"state": "ON"|"OFF", "event_id", "kind", "score", "at"}
     PREFIX/CAMERA/availability    retained "offline" when the camera stops delivering video
 
@@ -66,6 +66,10 @@ def parse_broker_url(url: str) -> BrokerAddress:
         raise ValueError(f"not an MQTT broker URL (mqtt://HOST:PORT or mqtts://HOST:PORT): {redact_url(url)}")
     username = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
+    if username and not password:
+        # Typically `${MQTT_PASSWORD:-}` left unset: the broker would take the user with no password.
+        raise ValueError(f"the broker URL gives user {username!r} an empty password: set it (e.g. "
+                         f"${{MQTT_PASSWORD}}), or leave the user out for an anonymous broker: {redact_url(url)}")
     return BrokerAddress(parts.hostname, port or DEFAULT_PORTS[scheme], scheme == "mqtts", username, password)
 
 
@@ -131,7 +135,8 @@ class MqttChannel(Channel):
         self._cameras: set[str] = set()  # cameras announced to Home Assistant (re-announced on each connect)
 
     def send(self, message: AlertMessage, address: str | None) -> None:
-        messages: list[tuple[str, Payload, bool]] = [(f"{self.prefix}/events", message.to_json(), False)]
+        # Without links: every subscriber of the broker reads this topic.
+        messages: list[tuple[str, Payload, bool]] = [(f"{self.prefix}/events", message.broadcast_json(), False)]
         camera = message.camera
         new_camera = camera is not None and self.config.discovery and camera not in self._cameras
         if camera is not None:

@@ -1,10 +1,18 @@
 """Performs one delivery: a message on its channel, or a protocol action (an HTTP call, an MQTT publish,
-a local command)."""
+a local command).
+
+Rows are not trusted as stored: an action is rebuilt from the site file it refers to
+(`alerts.protocols.actions`), and a message's action links are minted here, at sending, for one person on
+a per-person channel at the address the site file gives them. Nothing a row says decides what runs, where
+a credential goes, or who gets a link.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import dataclasses
+import logging
+import time
 
 import httpx
 
@@ -12,9 +20,13 @@ from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.channels.mqtt import MqttChannel
 from gunwatch.alerts.channels.webhook import call_endpoint
 from gunwatch.alerts.commands import run_command
+from gunwatch.alerts.links import OFFERED, message_links
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox.deliveries import Delivery
+from gunwatch.alerts.protocols.actions import Call, Command, Publish, StepMismatch, resolve_action
 from gunwatch.config.alerts import AlertSettings, RetrySettings
+
+log = logging.getLogger(__name__)
 
 ACTION_RETRY = RetrySettings()  # calls and commands: the defaults
 
@@ -24,47 +36,57 @@ class DeliveryExecutor:
     so a channel is used by one thread at a time."""
 
     def __init__(self, channels: dict[str, Channel], settings: AlertSettings | None = None):
-        """`settings`: the site's alerts section, where call steps' secrets and headers are read."""
+        """`settings`: the site's alerts section, that actions are rebuilt from and links signed with; without
+        it messages go out without links and actions are refused."""
         self.channels = channels
         self.settings = settings
         self._http: httpx.Client | None = None  # the call lane's connections, kept between calls
 
     def execute(self, delivery: Delivery) -> None:
         """Returns when delivered; raises DeliveryError otherwise."""
-        payload = delivery.payload
         if delivery.action == "message":
-            self._channel(delivery.channel).send(AlertMessage.from_json(payload), delivery.address)
-        elif delivery.action == "call":
+            channel = self._channel(delivery.channel)
+            channel.send(self._message(delivery, channel), delivery.address)
+            return
+        if delivery.action not in ("call", "publish", "command"):
+            raise DeliveryError(f"unknown action {delivery.action!r}", retryable=False)
+        if self.settings is None:
+            raise DeliveryError("no site file loaded to rebuild the action from", retryable=False)
+        try:
+            action = resolve_action(self.settings, delivery.action, delivery.payload)
+        except StepMismatch as mismatch:
+            raise DeliveryError(f"refused: {mismatch}", retryable=False) from None
+        if isinstance(action, Call):
             if self._http is None:
                 self._http = httpx.Client()
-            secret, headers = self._call_credentials(payload.get("credentials"))
-            call_endpoint(payload["url"], payload.get("method", "POST"), payload.get("body"), headers,
-                          float(payload.get("timeout_s", 10.0)), secret=secret, label=f"call step {delivery.key}",
-                          client=self._http)
-        elif delivery.action == "publish":
-            channel = self._channel(payload["channel"])
+            call_endpoint(action.url, action.method, action.body, action.headers, action.timeout_s,
+                          secret=action.secret, label=f"call step {delivery.key}", client=self._http)
+        elif isinstance(action, Publish):
+            channel = self._channel(action.channel)
             if not isinstance(channel, MqttChannel):
-                raise DeliveryError(f"channel {payload['channel']!r} is not an MQTT channel", retryable=False)
-            channel.publish(payload["topic"], payload["payload"], retain=bool(payload.get("retain", False)))
-        elif delivery.action == "command":
-            run_command(list(payload["command"]), float(payload.get("timeout_s", 30.0)))
-        else:
-            raise DeliveryError(f"unknown action {delivery.action!r}", retryable=False)
+                raise DeliveryError(f"channel {action.channel!r} is not an MQTT channel", retryable=False)
+            channel.publish(action.topic, action.payload, retain=action.retain)
+        elif isinstance(action, Command):
+            run_command(action.argv, action.timeout_s, text_vars=action.text_vars, pass_env=action.pass_env)
 
-    def _call_credentials(self, source: dict[str, Any] | None) -> tuple[str | None, dict[str, str]]:
-        """The secret and headers of the call step `source` names, from the site file."""
-        if not source:
-            return None, {}
-        name, index = source.get("protocol"), source.get("step")
-        protocol = self.settings.protocols.get(name) if self.settings is not None and name else None
-        call = protocol.steps[index].call if protocol and isinstance(index, int) and index < len(protocol.steps) \
-            else None
-        if call is not None and source.get("undo"):
-            call = call.cancel
-        if call is None:
-            raise DeliveryError(f"the site file has no call step {index} in protocol {name!r} any more, "
-                                "so the call's credentials are unknown", retryable=False)
-        return call.secret, call.headers
+    def _message(self, delivery: Delivery, channel: Channel) -> AlertMessage:
+        """The stored message, with the links of its recipient, signed now, where it may carry any."""
+        message = AlertMessage.from_json(delivery.payload)
+        return dataclasses.replace(message, links=self._links(delivery, channel))
+
+    def _links(self, delivery: Delivery, channel: Channel) -> dict[str, str]:
+        # Only one person's own channel, at the address the site file gives them: a broadcast (webhook, MQTT,
+        # file) reaches people who must not be able to call a lockdown off, and an address changed in the
+        # database must not receive a working link.
+        if self.settings is None or self.settings.links.base_url is None or delivery.kind not in OFFERED \
+                or not channel.config.needs_address:
+            return {}
+        recipient = self.settings.recipients.get(delivery.recipient or "")
+        if recipient is None or not delivery.address or recipient.addresses.get(channel.name) != delivery.address:
+            log.warning("outbox: %s goes out without links: %s is not the site file's address of %r on %s",
+                        delivery.key, delivery.address, delivery.recipient, channel.name)
+            return {}
+        return message_links(self.settings.links, delivery.kind, delivery.event_id, delivery.recipient, time.time())
 
     def retry_settings(self, delivery: Delivery) -> RetrySettings:
         channel = self.channels.get(delivery.channel or "") if delivery.action in ("message", "publish") else None
