@@ -675,7 +675,7 @@ def _event_action(action: str, event_id: str, config: Path | None, store: str | 
 
 
 ActorOption = Annotated[str | None, typer.Option("--by", help="who is acting (default: cli:USER)")]
-NoteOption = Annotated[str | None, typer.Option(help="a note kept in the audit log and sent with a cancel")]
+NoteOption = Annotated[str | None, typer.Option(help="a note kept in the audit log (never sent to anyone)")]
 WaitOption = Annotated[float, typer.Option(min=0, help="seconds to wait for the cancels to be delivered")]
 EventArgument = Annotated[str, typer.Argument(help="the event's id (see gunwatch event list)")]
 
@@ -706,6 +706,38 @@ def event_resolve(event_id: EventArgument, config: SiteOption = None, store: Sto
                   by: ActorOption = None, note: NoteOption = None, wait: WaitOption = 30.0) -> None:
     """Resolve an event: the protocol stops and everyone the alert reached gets an all-clear."""
     _event_action("resolve", event_id, config, store, by, note, wait)
+
+
+@event_app.command("revoke-links")
+def event_revoke_links(
+    event_id: EventArgument,
+    link: Annotated[list[str] | None, typer.Option(
+        "--link", help="a link (its URL or token) to revoke; repeat for several (default: every link of the event "
+                       "issued until now)")] = None,
+    config: SiteOption = None, store: StoreOption = None, by: ActorOption = None,
+    reason: Annotated[str | None, typer.Option(help="why, for the audit log")] = None,
+) -> None:
+    """Revoke an event's action links before they expire (a forwarded or leaked message): every link issued
+    until now, or the ones given. Links issued later (an escalation) work."""
+    from gunwatch.alerts.act_command import default_actor
+    from gunwatch.alerts.link_checks import LinkRevocations
+    from gunwatch.alerts.links import LinkError, unverified_claim
+
+    token_ids: list[str] | None = None
+    if link:
+        try:
+            claims = [unverified_claim(text) for text in link]
+        except LinkError as error:
+            raise fail(f"--link: {error}") from None
+        if any(claim.event_id != event_id for claim in claims):
+            raise fail(f"--link: a link given is not a link of event {event_id}")
+        token_ids = [claim.token_id for claim in claims]
+    with open_store_to_read(store, config) as opened:
+        if opened is None:
+            raise fail(f"no event {event_id}")
+        revoked = LinkRevocations(opened).revoke(event_id, by or default_actor(), token_ids, reason)
+    what = "every link issued until now" if token_ids is None else f"{len(revoked)} link(s)"
+    say(f"event {event_id}: revoked {what}")
 
 
 @camera_app.command("status")

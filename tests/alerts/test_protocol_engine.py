@@ -310,7 +310,8 @@ def test_false_alarm_during_verification_stops_everything_and_cancels_the_pre_al
     assert cancel.rcpt_tos == ("verify@school.example",)
     assert cancel.message["X-Gunwatch-Kind"] == "cancel"
     assert cancel.message["Subject"].startswith(f"[{SITE}] CANCELLED (false alarm):")
-    assert "Marked by verifier: it is a phone" in cancel.message.get_body().get_content()
+    text = cancel.message.get_body().get_content()
+    assert "Marked by verifier." in text and "phone" not in text  # the note stays in the audit log
     quiet_for(started + 1.6 - time.monotonic())  # past the verification timeout: no fail-safe continuation
     assert http_receiver.requests == [] and len(smtp_server.mails) == 2
     assert [r.state for r in runs(event.id)] == ["aborted"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,15 +16,18 @@ from pydantic import ValidationError
 
 from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.event_actions import ActionResult, EventActions
-from gunwatch.alerts.links import make_token
+from gunwatch.alerts.link_checks import LinkRevocations
+from gunwatch.alerts.links import make_token, read_token
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox import NewDelivery, Outbox
-from gunwatch.config.alerts import LinkSettings
+from gunwatch.alerts.protocols.engine import ProtocolEngine
+from gunwatch.config.alerts import AlertSettings, LinkSettings, LinkTls
 from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.web.app import create_app
 from gunwatch.web.pages import outcome_text
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
+from support.smtp_server import self_signed_tls
 
 SECRET = "a-link-secret-of-32-characters!!"
 
@@ -38,13 +42,22 @@ class Site:
     results: list[ActionResult]
 
     def url(self, action: str, recipient: str | None = "alice", *, secret: str = SECRET,
-            expires_in: float = 3600.0, event_id: str | None = None) -> str:
-        token = make_token(secret, event_id or self.event.id, action, recipient, time.time() + expires_in)
+            expires_in: float = 3600.0, event_id: str | None = None, kind: str | None = None) -> str:
+        token = link_token(action, recipient, secret=secret, expires_in=expires_in, event_id=event_id or self.event.id,
+                           kind=kind)
         return f"/act/{token}"
 
     def event_audit(self) -> list[str]:
         return [f"{e.action} {e.actor}" for e in AuditLog(self.store).of_event(self.event.id)
                 if e.action.startswith("event.")]
+
+
+def link_token(action: str, recipient: str | None = "alice", *, event_id: str, secret: str = SECRET,
+               expires_in: float = 3600.0, kind: str | None = None) -> str:
+    """A token as an alert carries it (a pre-alert's for confirm, unless `kind` says otherwise)."""
+    now = time.time()
+    kind = kind or ("pre_alert" if action == "confirm" else "alert")
+    return make_token(secret, event_id, action, kind, recipient, now, now + expires_in)
 
 
 @pytest.fixture
@@ -94,9 +107,9 @@ def test_post_acknowledges_as_the_link_recipient(site: Site) -> None:
     assert [e.actor for e in acknowledged] == ["link:alice"]
     assert acknowledged[0].detail["note"] == "on my way"
     assert [r.disposition for r in site.results] == ["acknowledged"]
-    # The page now shows who acknowledged.
+    # The page now shows who acknowledged; not their note, which is no message to other link holders.
     page = site.client.get(site.url("resolve", "bob")).text
-    assert "acknowledged" in page and "link:alice" in page and "on my way" in page
+    assert "acknowledged" in page and "link:alice" in page and "on my way" not in page
 
 
 def test_post_without_recipient_is_unknown(site: Site) -> None:
@@ -148,6 +161,74 @@ def test_bad_tokens_are_forbidden(site: Site, method: str) -> None:
     assert site.event_audit() == [] and site.results == []
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_non_ascii_token_is_an_invalid_link_not_a_server_error(site: Site, method: str) -> None:
+    body = site.url("ack").removeprefix("/act/").partition(".")[0]
+    for token in (f"{body}.\u00e9\u00e9\u00e9", f"{body}.sig\u00df", "\u00e9t\u00e9.sig"):
+        response = site.client.request(method, f"/act/{token}")
+        assert response.status_code == 403, token
+        assert "not a gunwatch link" in response.text
+        assert site.client.get(f"/act/{token}/snapshot").status_code == 403
+    assert site.event_audit() == [] and site.results == []
+
+
+def test_a_revoked_link_stops_working_and_the_others_do_not(site: Site) -> None:
+    revoked, kept = site.url("false_alarm", "alice"), site.url("ack", "bob")
+    token_id = read_token(SECRET, revoked.removeprefix("/act/")).token_id
+    LinkRevocations(site.store).revoke(site.event.id, "cli:dana", [token_id], "forwarded to a group chat")
+    for response in (site.client.get(revoked), site.client.post(revoked), site.client.get(revoked + "/snapshot")):
+        assert response.status_code == 403 and "revoked by cli:dana" in response.text
+    assert site.client.post(kept).status_code == 200
+    assert site.event_audit() == ["event.acknowledged link:bob"] and len(site.results) == 1
+
+
+def test_revoking_an_events_links_kills_those_issued_so_far_only(site: Site) -> None:
+    before = [site.url("false_alarm", "alice"), site.url("resolve", "bob")]
+    LinkRevocations(site.store).revoke(site.event.id, "cli:dana")
+    for url in before:
+        assert site.client.get(url).status_code == 403
+        assert site.client.post(url).status_code == 403
+    assert site.results == []
+    later = site.url("ack", "carol")  # an escalation sent after the revocation
+    assert site.client.post(later).status_code == 200
+    assert site.event_audit() == ["event.acknowledged link:carol"]
+
+
+def test_a_pre_alert_link_dies_once_the_event_is_confirmed(site: Site) -> None:
+    """A verifier's false-alarm link must not call off a lockdown someone else confirmed meanwhile."""
+    false_alarm = site.url("false_alarm", "verifier", kind="pre_alert")
+    assert site.client.get(false_alarm).status_code == 200  # still verifying: it works
+    site.actions.confirm(site.event.id, "cli:dana")
+    for response in (site.client.get(false_alarm), site.client.post(false_alarm)):
+        assert response.status_code == 403 and "no longer apply" in response.text
+    assert site.event_audit() == ["event.confirmed cli:dana"]
+    refused = [e for e in AuditLog(site.store).of_event(site.event.id) if e.action == "link.refused"]
+    assert [(e.actor, e.detail["link_action"], e.detail["link_kind"]) for e in refused] == [
+        ("link:verifier", "false_alarm", "pre_alert")]
+    assert site.results == []
+    # The alert's own link still calls it off.
+    assert site.client.post(site.url("false_alarm", "alice")).status_code == 200
+
+
+def test_a_pre_alert_link_dies_once_the_protocol_went_on_without_an_answer(site: Site) -> None:
+    settings = AlertSettings.model_validate({
+        "channels": {"email": {"url": "smtp://127.0.0.1:9"}},
+        "recipients": {"verifier": {"addresses": {"email": "v@school.example"}},
+                       "alice": {"addresses": {"email": "a@school.example"}}},
+        "protocols": {"lockdown": {"verify": {"to": ["verifier"], "via": ["email"], "timeout_s": 30},
+                                   "steps": [{"notify": {"to": ["alice"], "via": ["email"]}}]}},
+    })
+    engine = ProtocolEngine(settings, site.store, Outbox(site.store))
+    engine.on_event(site.event)
+    false_alarm = site.url("false_alarm", "verifier", kind="pre_alert")
+    assert site.client.get(false_alarm).status_code == 200
+    assert engine.tick(now=time.time() + 60) == 1  # verification timed out: the alert went out (fail-safe)
+    response = site.client.post(false_alarm)
+    assert response.status_code == 403 and "the verification is over" in response.text
+    assert site.results == []
+    assert site.client.post(site.url("false_alarm", "alice")).status_code == 200
+
+
 def test_unknown_event_is_not_found(site: Site) -> None:
     url = site.url("ack", event_id="no-such-event")
     assert site.client.get(url).status_code == 404
@@ -180,7 +261,7 @@ def test_on_action_failure_does_not_undo_the_action(tmp_path: Path) -> None:
 
         app = create_app(store, EventActions(store), SECRET, on_action=broken)
         with LinkServer(app, "127.0.0.1", 0) as server:
-            token = make_token(SECRET, event.id, "ack", "carol", time.time() + 60)
+            token = link_token("ack", "carol", event_id=event.id, expires_in=60)
             response = httpx.post(f"{server.url}/act/{token}", timeout=5.0)
         assert response.status_code == 200 and "Acknowledged" in response.text
         assert any(e.action == "event.acknowledged" for e in AuditLog(store).of_event(event.id))
@@ -215,6 +296,19 @@ def test_stop_frees_the_port(tmp_path: Path) -> None:
         server.stop()
         again = LinkServer(app, "127.0.0.1", port).start()  # the same port, at once
         again.stop()
+
+
+def test_tls_serves_https_only(tmp_path: Path) -> None:
+    files = self_signed_tls(tmp_path)
+    tls = LinkTls(cert=files.cert, key=files.key)
+    with EventStore(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        app = create_app(store, EventActions(store), SECRET)
+        trusted = ssl.create_default_context(cafile=str(files.cert))
+        with LinkServer(app, "127.0.0.1", 0, tls=tls) as server:
+            assert server.url.startswith("https://127.0.0.1:")
+            assert httpx.get(f"{server.url}/healthz", verify=trusted, timeout=5.0).json() == {"ok": True}
+            with pytest.raises(httpx.HTTPError):  # a token sent in clear gets no answer
+                httpx.get(server.url.replace("https://", "http://") + "/healthz", timeout=5.0)
 
 
 @pytest.mark.parametrize(("listen", "expected"), [

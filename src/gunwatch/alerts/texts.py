@@ -50,19 +50,21 @@ def body(kind: MessageKind, context: dict[str, Any]) -> str:
                            "Check the camera: an attacker may disable cameras first."],
     }[kind]
     if context.get("actor") and kind in ("cancel", "all_clear"):
-        lines.append(f"Marked by {context['actor']}" + (f": {context['note']}" if context.get("note") else "."))
+        # Who, never their note: a link holder's free text must not go to every recipient in the site's name
+        # (the note stays in the audit log).
+        lines.append(f"Marked by {context['actor']}.")
     if context.get("event_id"):
         lines.append(f"Event {context['event_id']}.")
     return "\n".join(lines)
 
 
 def make_message(key: str, kind: MessageKind, context: dict[str, Any], created_at: float, *,
-                 recipient: str | None = None, step: int | None = None,
-                 links: dict[str, str] | None = None) -> AlertMessage:
+                 recipient: str | None = None, step: int | None = None) -> AlertMessage:
+    """The message as stored in the outbox: without links, which are minted when it is sent."""
     return AlertMessage(
         key=key, kind=kind, title=title(kind, context), body=body(kind, context), camera=context.get("camera"),
         event_id=context.get("event_id"), zone=context.get("zone"), score=context.get("score"),
         first_seen=context.get("first_seen"), confirmed_at=context.get("confirmed_at"), created_at=created_at,
         site=context.get("site"), protocol=context.get("protocol"), step=step, recipient=recipient,
-        snapshot=context.get("snapshot"), snapshot_url=context.get("snapshot_url"), links=links or {},
+        snapshot=context.get("snapshot"), snapshot_url=context.get("snapshot_url"),
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import ssl
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -268,14 +271,78 @@ class Protocol(StrictModel):
     )
 
 
-class LinkSettings(StrictModel):
-    """Signed links in messages (ack, confirm, false alarm, resolve), served by `gunwatch watch`."""
+# Kinds of message that carry action links; each kind's tokens have a key and a lifetime of their own.
+LINK_KINDS = ("pre_alert", "alert", "escalation")
 
-    base_url: str | None = Field(None, description="e.g. http://gunwatch.local:8780 (default: no links)")
+
+class LinkLifetimes(StrictModel):
+    """How long a link works, per kind of message. Short: a link is a bearer credential that can call off a
+    lockdown. A pre-alert's links also die when the verification ends (confirmed, or the protocol went
+    on), an alert's when the event is closed; `gunwatch event revoke-links` revokes them sooner."""
+
+    pre_alert: float = Field(600.0, gt=0, le=86400, description="seconds a pre-alert's links work")
+    alert: float = Field(7200.0, gt=0, le=86400, description="seconds an alert's links work")
+    escalation: float = Field(7200.0, gt=0, le=86400, description="seconds an escalation's links work")
+
+    def of(self, kind: str) -> float:
+        return float(getattr(self, kind))
+
+
+class LinkTls(StrictModel):
+    """The certificate (PEM, with its chain) and private key (PEM, not encrypted) the link endpoint serves
+    HTTPS with. Both are read when the site file loads, so a wrong path or a key that does not match the
+    certificate is a config error."""
+
+    cert: Path = Field(description="PEM certificate chain, e.g. /etc/gunwatch/tls/fullchain.pem")
+    key: Path = Field(description="PEM private key of the certificate, e.g. /etc/gunwatch/tls/privkey.pem")
+
+    @model_validator(mode="after")
+    def _loads(self) -> LinkTls:
+        problems = [(name, f"no file {path}") for name, path in (("cert", self.cert), ("key", self.key))
+                    if not path.is_file()]
+        if problems:
+            raise ReferenceProblems(problems)
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key,
+                                                                                password=_no_password)
+        except (ssl.SSLError, OSError, _EncryptedKey) as error:
+            raise ReferenceProblems([("cert", f"cannot serve TLS with this certificate and key: {error}")]) from None
+        return self
+
+
+class _EncryptedKey(ValueError):
+    def __init__(self) -> None:
+        super().__init__("the key is encrypted; give it unencrypted, readable by gunwatch only")
+
+
+def _no_password() -> str:
+    # Called only for an encrypted key: without it OpenSSL would prompt on the terminal.
+    raise _EncryptedKey()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a listen address) is reachable only from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any address
+
+
+class LinkSettings(StrictModel):
+    """Signed links in messages (ack, confirm, false alarm, resolve), served by `gunwatch watch`.
+
+    Links go only on per-person channels (email, `{to}` apprise URLs such as SMS), never on broadcast ones
+    (webhooks, MQTT, files). The endpoint speaks HTTPS itself (`tls`), or listens on loopback behind an
+    HTTPS reverse proxy: a link is a bearer credential, and plain HTTP on a network gives it away."""
+
+    base_url: str | None = Field(None, description="e.g. https://gunwatch.school.org:8780 (default: no links)")
     secret: str | None = Field(None, repr=False, description="signing key, at least 16 characters; use ${ENV}")
-    expire_s: float = Field(24 * 3600.0, gt=0, description="a link stops working after this")
+    expire_s: LinkLifetimes = Field(default_factory=LinkLifetimes, description="link lifetimes per message kind")
     listen: str = Field("127.0.0.1:8780", description="host:port the link endpoint listens on "
                                                       "(gunwatch watch serves it when base_url is set)")
+    tls: LinkTls | None = Field(None, description="certificate and key: the endpoint serves HTTPS")
 
     @field_validator("listen")
     @classmethod
@@ -283,10 +350,30 @@ class LinkSettings(StrictModel):
         parse_host_port(listen)
         return listen
 
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(parse_host_port(self.listen)[0])
+
     @model_validator(mode="after")
-    def _secret_with_links(self) -> LinkSettings:
-        if self.base_url is not None and (self.secret is None or len(self.secret) < 16):
+    def _secure(self) -> LinkSettings:
+        if self.base_url is None:
+            return self
+        if self.secret is None or len(self.secret) < 16:
             raise ValueError("links need a secret of at least 16 characters (e.g. secret: ${GUNWATCH_LINK_SECRET})")
+        scheme = urlsplit(self.base_url).scheme.lower()
+        where = f"listen: {self.listen}"
+        if scheme not in ("http", "https"):
+            raise ReferenceProblems([("base_url", "must be an https:// URL, e.g. https://gunwatch.school.org:8780")])
+        if scheme == "http" and not self.loopback:
+            raise ReferenceProblems([("base_url", f"must be https:// when the endpoint listens beyond this machine "
+                                                  f"({where}): links are credentials, plain HTTP gives them away. "
+                                                  "Give tls (cert and key) and an https base_url, or listen on "
+                                                  "127.0.0.1 behind an HTTPS reverse proxy")])
+        if self.tls is None and not self.loopback:
+            raise ReferenceProblems([("tls", f"the endpoint listens beyond this machine ({where}) and needs tls "
+                                             "(cert and key); or listen on 127.0.0.1 behind an HTTPS reverse proxy")])
+        if self.tls is not None and scheme != "https":
+            raise ReferenceProblems([("base_url", "must be https:// when the endpoint serves TLS")])
         return self
 
 

@@ -72,7 +72,7 @@ def start_links(site: SiteConfig, store: EventStore, alerts: AlertService | None
     from gunwatch.web.app import create_app
 
     app = create_app(store, alerts.actions, links.secret, on_action=lambda _result: alerts.dispatcher.wake())
-    server = LinkServer(app, *parse_listen(links.listen)).start()
+    server = LinkServer(app, *parse_listen(links.listen), tls=links.tls).start()  # HTTPS with alerts.links.tls
     log.info("alerts: action links served on %s for %s", server.url, links.base_url)
     return server
 

@@ -3,7 +3,9 @@
 `GET /act/TOKEN` only shows the event and one button; the action happens on `POST /act/TOKEN`. Mail scanners,
 chat link previews and browsers' prefetchers fetch every URL they see, so a GET must never acknowledge or
 cancel anything. The token (see gunwatch.alerts.links) is both the authorisation and the request: it names
-the event, the action and the recipient, and is checked on every request, the snapshot's included.
+the event, the action, the kind of message and the recipient, and is checked on every request, the
+snapshot's included: its signature and expiry, then whether it was revoked or its stage is over
+(gunwatch.alerts.link_checks; the POST checks that again in the action's own transaction).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from gunwatch.alerts.event_actions import ActionRefused, ActionResult, EventActions
+from gunwatch.alerts.event_actions import ActionRefused, ActionResult, EventActions, LinkRefused
+from gunwatch.alerts.link_checks import LinkRevocations
 from gunwatch.alerts.links import LinkClaim, LinkError, read_token
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
@@ -56,6 +59,14 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
     cancels go out at once); its errors are logged, never shown: the action itself is already done."""
     # No docs or OpenAPI pages: they load scripts from a CDN and have nothing to offer a recipient.
     app = FastAPI(title="gunwatch links", docs_url=None, redoc_url=None, openapi_url=None)
+    revocations = LinkRevocations(store)
+
+    def usable(token: str) -> LinkClaim:
+        claim = _claim(secret, token)
+        refusal = revocations.refusal(claim)
+        if refusal is not None:
+            raise PageError(403, "Link not valid", f"This link cannot be used: {refusal}.")
+        return claim
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -81,14 +92,14 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
     # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool.
     @app.get("/act/{token}", response_class=HTMLResponse)
     def show(token: str) -> HTMLResponse:
-        claim = _claim(secret, token)
+        claim = usable(token)
         event = _event(store, claim)
         return HTMLResponse(event_page(token, claim, event, _disposition(store, event.id),
                                        _snapshot(event) is not None))
 
     @app.get("/act/{token}/snapshot")
     def snapshot(token: str) -> Response:
-        event = _event(store, _claim(secret, token))
+        event = _event(store, usable(token))
         path = _snapshot(event)
         if path is None:
             raise PageError(404, "No snapshot", "This event has no snapshot.")
@@ -107,7 +118,9 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
     def _perform(claim: LinkClaim, note: str | None) -> HTMLResponse:
         event = _event(store, claim)
         try:
-            result = actions.perform(claim.action, event.id, f"link:{claim.recipient or 'unknown'}", note)
+            result = actions.perform(claim.action, event.id, f"link:{claim.recipient or 'unknown'}", note, link=claim)
+        except LinkRefused as refused:
+            raise PageError(403, "Link not valid", f"This link cannot be used: {refused}.") from None
         except ActionRefused as refused:
             raise PageError(409, "Not done", str(refused)) from None
         if on_action is not None:
@@ -158,7 +171,8 @@ async def _read_form(request: Request) -> bytes:
 
 
 def _note(body: bytes) -> str | None:
-    """The optional `note` of the urlencoded form (parsed here: FastAPI's Form needs python-multipart)."""
+    """The optional `note` of the urlencoded form (parsed here: FastAPI's Form needs python-multipart). It
+    goes to the audit log only: never into messages, nor onto other recipients' pages."""
     values = parse_qs(body.decode("utf-8", "replace")).get("note", [])
     note = values[0].strip() if values else ""
     return note[:MAX_NOTE] or None

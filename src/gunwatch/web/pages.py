@@ -82,9 +82,9 @@ def event_page(token: str, claim: LinkClaim, event: ThreatEvent, current: Curren
         # Relative: the page is BASE/act/TOKEN, so this is BASE/act/TOKEN/snapshot.
         parts.append(f"<img src=\"{escape(token)}/snapshot\" alt=\"snapshot of the event on {escape(event.camera)}\">")
     if current is not None:
-        note = f": {current.note}" if current.note else ""
+        # Not the note: one link holder's free text is no message to the others (it is in the audit log).
         parts.append(f"<p class=\"notice\">Currently <b>{escape(disposition_text(current.disposition))}</b> by "
-                     f"{escape(current.actor)} at {escape(local_time(current.at))}{escape(note)}.</p>")
+                     f"{escape(current.actor)} at {escape(local_time(current.at))}.</p>")
     if current is not None and current.disposition in FINAL and current.disposition != DISPOSITION_OF[claim.action]:
         # The POST would be refused: say so rather than offer a button that fails.
         closed = escape(disposition_text(current.disposition))
@@ -92,7 +92,7 @@ def event_page(token: str, claim: LinkClaim, event: ThreatEvent, current: Curren
                      f"this link's action ({escape(ACTION_LABELS[claim.action])}) no longer applies.</p>")
     else:
         parts.append("<form method=\"post\">"
-                     "<label for=\"note\">Note (optional)</label>"
+                     "<label for=\"note\">Note for the log (optional, not sent to anyone)</label>"
                      "<input type=\"text\" id=\"note\" name=\"note\" maxlength=\"500\" autocomplete=\"off\">"
                      f"<button type=\"submit\" class=\"{escape(claim.action)}\">"
                      f"{escape(ACTION_LABELS[claim.action])}</button></form>")

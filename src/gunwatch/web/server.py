@@ -1,7 +1,8 @@
 """Serve the link endpoint from a background thread of the running process (uvicorn, one event loop).
 
 The socket is bound here, before uvicorn starts: a taken port is a clear error from `start()`, not a
-SystemExit dying quietly inside the server's thread, and port 0 picks a free port (tests).
+SystemExit dying quietly inside the server's thread, and port 0 picks a free port (tests). With `tls` (the
+site file's `alerts.links.tls`) it serves HTTPS only: every URL it answers carries a credential.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from gunwatch.config.alerts import parse_host_port
+from gunwatch.config.alerts import LinkTls, parse_host_port
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ class LinkServer:
     """`LinkServer(app, "127.0.0.1", 8780).start()` ... `.stop()`; also a context manager. After `start()`,
     `port` is the port actually bound (the one asked for, or the free one picked for port 0)."""
 
-    def __init__(self, app: Any, host: str, port: int):
-        self.app, self.host, self.port = app, host, port
+    def __init__(self, app: Any, host: str, port: int, tls: LinkTls | None = None):
+        self.app, self.host, self.port, self.tls = app, host, port, tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -45,7 +46,7 @@ class LinkServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> LinkServer:
         if self._thread is not None:
@@ -53,8 +54,9 @@ class LinkServer:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         # log_config=None: leave the process's logging alone. No access log: every URL carries a token.
+        tls = {} if self.tls is None else {"ssl_certfile": str(self.tls.cert), "ssl_keyfile": str(self.tls.key)}
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None, access_log=False,
-                                server_header=False, timeout_graceful_shutdown=5)
+                                server_header=False, timeout_graceful_shutdown=5, **tls)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, args=(sock,), name="link-server", daemon=True)
         self._thread.start()
