@@ -162,3 +162,35 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def test_a_protocols_run_step_gets_the_event_and_its_env_list_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole path a run step takes: queued as a reference to the site file, rebuilt and run by the executor.
+    from gunwatch.alerts.outbox.deliveries import Delivery
+    from gunwatch.alerts.outbox.executor import DeliveryExecutor
+    from gunwatch.alerts.protocols.steps import RunRef, step_deliveries
+    from gunwatch.config.alerts import AlertSettings
+
+    monkeypatch.setenv("PULSE_SERVER", "unix:/run/pulse")
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
+    out = tmp_path / "env.json"
+    script = f"import json, os; open({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    settings = AlertSettings.model_validate({"site_name": "School", "protocols": {"lockdown": {"steps": [
+        {"run": {"command": [sys.executable, "-c", script], "timeout_s": 10, "env": ["PULSE_SERVER"]}}]}}})
+    run = RunRef(1, "0123abcd", "lockdown", {"camera": "lobby", "zone": "door", "score": 0.9, "event_id": "0123abcd",
+                                             "site": "School", "protocol": "lockdown"})
+    [queued], _ = step_deliveries(settings, run, 0, settings.protocols["lockdown"].steps[0], "alert", 0.0)
+    delivery = Delivery(1, queued.key, queued.kind, queued.action, queued.lane, queued.payload, queued.event_id,
+                        queued.run_id, queued.step, None, None, None, "pending", 0, 0.0, None, 0.0, None, None)
+    executor = DeliveryExecutor({}, settings)
+    try:
+        executor.execute(delivery)
+    finally:
+        executor.close()
+    seen = json.loads(out.read_text())
+    assert "hunter2" not in seen.values() and seen["PULSE_SERVER"] == "unix:/run/pulse"
+    assert {name: value for name, value in seen.items() if name.startswith("GUNWATCH_")} == {
+        "GUNWATCH_CAMERA": "lobby", "GUNWATCH_ZONE": "door", "GUNWATCH_SCORE": "0.90",
+        "GUNWATCH_EVENT_ID": "0123abcd", "GUNWATCH_SITE": "School"}
