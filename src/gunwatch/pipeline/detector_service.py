@@ -92,11 +92,6 @@ class DetectorService:
             self._changed.notify_all()
         return future
 
-    def forget(self, camera: str) -> None:
-        """A camera that stopped: batches no longer wait for a frame of it."""
-        with self._changed:
-            self._scheduler.forget(camera)
-
     def close(self, timeout: float | None = None) -> None:
         """Stop taking batches; requests still waiting fail with DetectorClosed; calls running finish."""
         with self._changed:
