@@ -1,7 +1,7 @@
 """The web endpoint behind the action links in alerts (acknowledge, confirm, false alarm, resolve).
 
     app = create_app(store, actions, secret, on_action=lambda result: dispatcher.wake())
-    server = LinkServer(app, *parse_listen(settings.links.listen)).start()
+    server = LinkServer(app, *parse_listen(settings.links.listen), tls=settings.links.tls).start()
     ...
     server.stop()
 
