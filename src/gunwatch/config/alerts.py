@@ -12,26 +12,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from gunwatch.config.base import Name, StrictModel
+from gunwatch.config.channels import ChannelConfig
+from gunwatch.config.channels import RetrySettings as RetrySettings  # where the outbox has always found it
 from gunwatch.config.errors import ReferenceProblems
 
-ChannelKind = Literal["webhook", "mqtt", "smtp", "file", "apprise"]
-# Schemes with an adapter of our own; any other scheme is handed to apprise (slack://, tgram://, json://, ...).
-OWN_SCHEMES: dict[str, ChannelKind] = {
-    "http": "webhook",
-    "https": "webhook",
-    "mqtt": "mqtt",
-    "mqtts": "mqtt",
-    "smtp": "smtp",
-    "smtps": "smtp",
-    "file": "file",
-}
-
-
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def channel_kind(url: str) -> ChannelKind:
-    return OWN_SCHEMES.get(urlsplit(url).scheme.lower(), "apprise")
 
 
 def parse_host_port(listen: str) -> tuple[str, int]:
@@ -46,65 +31,6 @@ def parse_host_port(listen: str) -> tuple[str, int]:
             or not 1 <= int(port) <= 65535:
         raise ValueError(f"must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:8780; got {listen!r}")
     return host, int(port)
-
-
-class RetrySettings(StrictModel):
-    """How the outbox retries a channel that fails: exponential backoff with jitter, up to a limit."""
-
-    initial_s: float = Field(0.5, gt=0, description="first wait after a failure")
-    max_s: float = Field(60.0, gt=0, description="longest wait between attempts")
-    max_attempts: int = Field(50, ge=1, description="attempts before a delivery is given up as failed")
-
-
-class ChannelConfig(StrictModel):
-    """One channel, by URL. The scheme picks the adapter:
-
-    - `http(s)://` a webhook: JSON POST, signed with HMAC-SHA256 by `secret` (required unless `signed: false`)
-    - `mqtt(s)://HOST:PORT` an MQTT broker (paho): `TOPIC_PREFIX/events` and `TOPIC_PREFIX/CAMERA/threat`
-    - `smtp(s)://USER:PASS@HOST:PORT?starttls=yes` email with the snapshot attached
-    - `file://PATH` a local JSON Lines file (the demo's sink)
-    - anything else goes to apprise: `slack://`, `tgram://`, `twilio://`, `ntfy://`, `json://`, `mailto://`...
-    """
-
-    # repr=False: channel URLs carry tokens and passwords; print `redact_url(config.url)` instead.
-    url: str = Field(repr=False, description="where messages go; the scheme picks the adapter")
-    timeout_s: float = Field(10.0, gt=0, le=300, description="a send that takes longer fails (and is retried)")
-    secret: str | None = Field(None, repr=False, description="webhook: key of the X-Gunwatch-Signature HMAC")
-    signed: bool = Field(True, description="webhook: false sends requests unsigned (no secret), for a receiver "
-                                           "that cannot check a signature")
-    topic_prefix: str = Field("gunwatch", min_length=1, description="mqtt: first level of every topic")
-    discovery: bool = Field(False, description="mqtt: publish Home Assistant discovery for each camera")
-    sender: str | None = Field(None, description="smtp: the From address (default: gunwatch@HOST)")
-    attach_snapshot: bool = Field(True, description="attach the snapshot JPEG where the channel can carry files")
-    retry: RetrySettings = Field(default_factory=RetrySettings)
-    max_per_minute: int = Field(30, ge=1, description="rate limit: messages per minute to one address")
-
-    @field_validator("url")
-    @classmethod
-    def _has_scheme(cls, url: str) -> str:
-        if "://" not in url:
-            raise ValueError("must be a URL such as https://host/hook, mqtt://host:1883 or slack://tokens")
-        return url
-
-    @model_validator(mode="after")
-    def _webhook_signing(self) -> ChannelConfig:
-        # An unset ${SECRET:-} must not quietly turn signing off: unsigned is a choice the file states.
-        if self.kind == "webhook" and self.signed and not self.secret:
-            raise ReferenceProblems([("secret", "a webhook signs its requests: set a secret (e.g. "
-                                                "${WEBHOOK_SECRET}), or signed: false to send them unsigned")])
-        if self.kind == "webhook" and not self.signed and self.secret:
-            raise ReferenceProblems([("signed", "false, but a secret is set: remove one of them")])
-        return self
-
-    @property
-    def kind(self) -> ChannelKind:
-        return channel_kind(self.url)
-
-    @property
-    def needs_address(self) -> bool:
-        """Email, and apprise URLs with a `{to}` slot, reach each recipient at their own address; the other
-        channels have one destination and get one message per step."""
-        return self.kind == "smtp" or (self.kind == "apprise" and "{to}" in self.url)
 
 
 # --- who is told ------------------------------------------------------------------------------------------

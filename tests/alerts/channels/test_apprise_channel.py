@@ -12,7 +12,7 @@ import pytest
 from gunwatch.alerts.channels.apprise_channel import AppriseChannel, with_timeouts
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import channel_config
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 
 
@@ -28,7 +28,7 @@ def message(**changes: object) -> AlertMessage:
 
 
 def channel(url: str, **settings: object) -> AppriseChannel:
-    return AppriseChannel("ops-chat", ChannelConfig(url=url, **settings))  # type: ignore[arg-type]
+    return AppriseChannel("ops-chat", channel_config(url=url, **settings))  # type: ignore[arg-type]
 
 
 def json_url(receiver: HttpReceiver, path: str = "/notify") -> str:

@@ -12,11 +12,11 @@ import pytest
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.channels.file_sink import PAGE_MESSAGES, FileChannel, file_path, page_path, write_page
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import channel_config
 
 
 def sink(url: str) -> FileChannel:
-    return FileChannel("local", ChannelConfig(url=url))
+    return FileChannel("local", channel_config(url=url))
 
 
 def message(number: int = 1, **fields: object) -> AlertMessage:

@@ -15,7 +15,7 @@ import pytest
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.channels.mqtt import MqttChannel, parse_broker_url
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import channel_config
 from support.mosquitto import MosquittoBroker, MqttCollector, Received
 from support.mosquitto import mosquitto_broker as mosquitto_broker  # the session's broker fixture
 
@@ -33,7 +33,7 @@ def make_channel(mosquitto_broker: MosquittoBroker) -> Iterator[MakeChannel]:
 
     def make(prefix: str | None = None, url: str | None = None, **settings: Any) -> MqttChannel:
         prefix = prefix or f"gwtest{next(_prefixes)}"
-        config = ChannelConfig(url=url or mosquitto_broker.url, topic_prefix=prefix, **{"timeout_s": 2.0, **settings})
+        config = channel_config(url=url or mosquitto_broker.url, topic_prefix=prefix, **{"timeout_s": 2.0, **settings})
         channels.append(MqttChannel("ops", config))
         return channels[-1]
 
@@ -273,5 +273,5 @@ def test_broker_url(url: str, host: str, port: int, tls: bool, username: str | N
 @pytest.mark.parametrize("url", ["mqtt://", "http://broker.local", "mqtt://broker.local:notaport", "mqtt://u:pw@:1"])
 def test_bad_broker_url_is_refused_without_its_password(url: str) -> None:
     with pytest.raises(ValueError) as raised:
-        MqttChannel("ops", ChannelConfig(url=url))
+        MqttChannel("ops", channel_config(url=url))
     assert "pw@" not in str(raised.value)

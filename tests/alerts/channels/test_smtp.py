@@ -13,14 +13,14 @@ from PIL import Image
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.channels.smtp import SmtpChannel, message_id, parse_smtp_url
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import channel_config
 from support.smtp_server import SmtpServer, self_signed_tls, smtp_server_fixture  # noqa: F401 - `smtp_server`
 
 TO = "guard@school.example"
 
 
 def channel(url: str, **settings: object) -> SmtpChannel:
-    return SmtpChannel("email", ChannelConfig(url=url, **settings))  # type: ignore[arg-type]
+    return SmtpChannel("email", channel_config(url=url, **settings))  # type: ignore[arg-type]
 
 
 def alert(snapshot: Path | None = None, key: str = "evt-1:alert:guard", **fields: object) -> AlertMessage:

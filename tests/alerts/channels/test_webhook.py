@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.channels.webhook import WebhookChannel, call_endpoint, sign, verify_signature
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import channel_config
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 
 SECRET = "s3cret-key"
@@ -37,7 +37,7 @@ def message(**changes: object) -> AlertMessage:
 def channel(url: str, **settings: object) -> WebhookChannel:
     """A webhook channel signing with SECRET, unless `signed=False` says it sends unsigned requests."""
     signing = {} if settings.get("signed") is False else {"secret": SECRET}
-    return WebhookChannel("ops-hook", ChannelConfig(url=url, **(signing | settings)))  # type: ignore[arg-type]
+    return WebhookChannel("ops-hook", channel_config(url=url, **(signing | settings)))  # type: ignore[arg-type]
 
 
 def test_message_fields_and_headers_arrive(http_receiver: HttpReceiver) -> None:
@@ -103,9 +103,9 @@ def test_old_or_altered_timestamp_is_rejected() -> None:
 )
 def test_a_webhook_without_a_secret_is_a_config_error(settings: dict[str, object], problem: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        ChannelConfig(url="https://ops.example/hook", **settings)  # type: ignore[arg-type]
+        channel_config(url="https://ops.example/hook", **settings)  # type: ignore[arg-type]
     assert problem in str(caught.value)
-    assert ChannelConfig(url="https://ops.example/hook", signed=False).secret is None  # unsigned, said so
+    assert channel_config(url="https://ops.example/hook", signed=False).secret is None  # unsigned, said so
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, True), (408, True), (400, False)])

@@ -14,7 +14,8 @@ from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox import NewDelivery, Outbox
 from gunwatch.alerts.outbox.dispatcher import Dispatcher
 from gunwatch.alerts.outbox.executor import DeliveryExecutor
-from gunwatch.config.alerts import ChannelConfig, RetrySettings
+from gunwatch.config.channels import BaseChannelConfig, RetrySettings
+from gunwatch.config.channels import channel_config as site_channel
 from gunwatch.events.store import EventStore
 from support.http_receiver import http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 from support.waiting import seconds_until
@@ -34,17 +35,17 @@ def audit_log(store: EventStore) -> AuditLog:
     return AuditLog(store)
 
 
-def channel_config(url: str, **settings: Any) -> ChannelConfig:
+def channel_config(url: str, **settings: Any) -> BaseChannelConfig:
     """A channel that gives up on a silent receiver after TIMEOUT_S and retries quickly (a webhook signs)."""
     fields: dict[str, Any] = {"url": url, "timeout_s": TIMEOUT_S, "retry": FAST_RETRY}
     if url.startswith(("http://", "https://")):
         fields["secret"] = "outbox-test-signing-key"
-    return ChannelConfig(**(fields | settings))
+    return site_channel(**(fields | settings))
 
 
 @pytest.fixture
-def make_config() -> Callable[..., ChannelConfig]:
-    """`make_config(url, **settings)`: a ChannelConfig with fast retries and a short timeout."""
+def make_config() -> Callable[..., BaseChannelConfig]:
+    """`make_config(url, **settings)`: a BaseChannelConfig with fast retries and a short timeout."""
     return channel_config
 
 

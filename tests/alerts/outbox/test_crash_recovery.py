@@ -16,14 +16,14 @@ from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.channels.webhook import WebhookChannel
 from gunwatch.alerts.outbox import NewDelivery, Outbox
 from gunwatch.alerts.outbox.dispatcher import Dispatcher
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import BaseChannelConfig
 from support.http_receiver import HttpReceiver
 from support.waiting import wait_until
 
 MessageFactory = Callable[..., NewDelivery]
 StartDispatcher = Callable[..., Dispatcher]
 Settles = Callable[..., bool]
-ConfigFactory = Callable[..., ChannelConfig]
+ConfigFactory = Callable[..., BaseChannelConfig]
 StartService = Callable[[], subprocess.Popen[str]]
 
 # The service: delivers the webhook lane `ops` until it is killed. A long timeout keeps an attempt to a
@@ -36,12 +36,12 @@ from gunwatch.alerts.channels.webhook import WebhookChannel
 from gunwatch.alerts.outbox import Outbox
 from gunwatch.alerts.outbox.dispatcher import Dispatcher
 from gunwatch.alerts.outbox.executor import DeliveryExecutor
-from gunwatch.config.alerts import ChannelConfig, RetrySettings
+from gunwatch.config.channels import RetrySettings, channel_config
 from gunwatch.events.store import EventStore
 
 store_url, hook_url = sys.argv[1:3]
-config = ChannelConfig(url=hook_url, secret="crash-test-signing-key", timeout_s=30, max_per_minute=1000,
-                       retry=RetrySettings(initial_s=0.05, max_s=0.2, max_attempts=50))
+config = channel_config(url=hook_url, secret="crash-test-signing-key", timeout_s=30, max_per_minute=1000,
+                        retry=RetrySettings(initial_s=0.05, max_s=0.2, max_attempts=50))
 executor = DeliveryExecutor({"ops": WebhookChannel("ops", config)})
 Dispatcher(Outbox(EventStore(store_url)), executor, poll_s=0.05).start(["ops"])
 print("delivering", flush=True)

@@ -12,14 +12,14 @@ from gunwatch.alerts.channels.file_sink import FileChannel
 from gunwatch.alerts.channels.webhook import WebhookChannel
 from gunwatch.alerts.outbox import NewDelivery, Outbox
 from gunwatch.alerts.outbox.dispatcher import Dispatcher
-from gunwatch.config.alerts import ChannelConfig, RetrySettings
+from gunwatch.config.channels import BaseChannelConfig, RetrySettings
 from support.http_receiver import HttpReceiver
 from support.waiting import seconds_until, wait_until
 
 MessageFactory = Callable[..., NewDelivery]
 StartDispatcher = Callable[..., Dispatcher]
 Settles = Callable[..., bool]
-ConfigFactory = Callable[..., ChannelConfig]
+ConfigFactory = Callable[..., BaseChannelConfig]
 
 
 def keys_received(receiver: HttpReceiver) -> list[str]:

@@ -21,7 +21,7 @@ from gunwatch.alerts.outbox import dispatcher as dispatcher_module
 from gunwatch.alerts.outbox import outbox as outbox_module
 from gunwatch.alerts.outbox.dispatcher import Dispatcher, retry_delay
 from gunwatch.alerts.outbox.executor import DeliveryExecutor
-from gunwatch.config.alerts import ChannelConfig, RetrySettings
+from gunwatch.config.channels import BaseChannelConfig, RetrySettings
 from support.http_receiver import HttpReceiver
 from support.waiting import wait_until
 
@@ -74,7 +74,7 @@ def run_lane(outbox: Outbox, clock: Clock) -> Iterator[Callable[..., Dispatcher]
     """`run_lane(config, rng)`: a started Dispatcher with one webhook channel `ops`; stopped at teardown."""
     started: list[tuple[Dispatcher, DeliveryExecutor]] = []
 
-    def run(config: ChannelConfig, rng: random.Random) -> Dispatcher:
+    def run(config: BaseChannelConfig, rng: random.Random) -> Dispatcher:
         executor = DeliveryExecutor({"ops": WebhookChannel("ops", config)})
         worker = Dispatcher(Outbox(outbox.store), executor, poll_s=0.01, rng=rng)
         started.append((worker, executor))
@@ -126,7 +126,7 @@ def move_past(clock: Clock, row: Delivery) -> None:
 @SQLITE_ONLY
 def test_each_failed_attempt_waits_twice_as_long_up_to_the_cap_then_gives_up(
         http_receiver: HttpReceiver, outbox: Outbox, clock: Clock, run_lane: Callable[..., Dispatcher],
-        new_message: Callable[..., NewDelivery], make_config: Callable[..., ChannelConfig]) -> None:
+        new_message: Callable[..., NewDelivery], make_config: Callable[..., BaseChannelConfig]) -> None:
     """Attempt n fails: the next waits initial_s * 2**(n-1) (at most), capped at max_s; the max_attempts-th
     failure gives up. The jitter pinned high, each wait is the ceiling itself."""
     http_receiver.stop()
@@ -144,7 +144,7 @@ def test_each_failed_attempt_waits_twice_as_long_up_to_the_cap_then_gives_up(
 @SQLITE_ONLY
 def test_the_shortest_waits_double_too(
         http_receiver: HttpReceiver, outbox: Outbox, clock: Clock, run_lane: Callable[..., Dispatcher],
-        new_message: Callable[..., NewDelivery], make_config: Callable[..., ChannelConfig]) -> None:
+        new_message: Callable[..., NewDelivery], make_config: Callable[..., BaseChannelConfig]) -> None:
     """The jitter pinned low, each wait is the shortest the schedule allows: at least half the ceiling
     (never below initial_s), so however the draws fall the attempts spread out as the ceiling doubles."""
     http_receiver.stop()
@@ -163,7 +163,7 @@ def test_the_shortest_waits_double_too(
 @pytest.mark.parametrize("jitter", ["low", "high"])
 def test_a_receiver_down_for_25_s_does_not_exhaust_the_default_attempts(
         http_receiver: HttpReceiver, outbox: Outbox, clock: Clock, run_lane: Callable[..., Dispatcher],
-        new_message: Callable[..., NewDelivery], make_config: Callable[..., ChannelConfig],
+        new_message: Callable[..., NewDelivery], make_config: Callable[..., BaseChannelConfig],
         jitter: Literal["low", "high"], max_per_minute: int | None) -> None:
     """The default retry settings, a receiver refusing connections for 25 s: the delivery is still pending
     when it comes back, and is then delivered, once. With the jitter pinned low (the shortest waits every
@@ -171,7 +171,7 @@ def test_a_receiver_down_for_25_s_does_not_exhaust_the_default_attempts(
     out of the way in one case so that the schedule alone must do it (calls and commands have none)."""
     http_receiver.stop()
     # The conftest's channels retry fast: this one has the defaults of a channel in a site file.
-    defaults = ChannelConfig.model_fields
+    defaults = BaseChannelConfig.model_fields
     config = make_config(http_receiver.url(), timeout_s=1, retry=RetrySettings(),
                          max_per_minute=max_per_minute or defaults["max_per_minute"].default)
     lane = run_lane(config, PinnedJitter(jitter))

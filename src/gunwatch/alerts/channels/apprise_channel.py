@@ -14,7 +14,7 @@ import apprise
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import AppriseChannelConfig
 
 ADDRESS_SLOT = "{to}"
 # How each kind looks where the service shows a type (colour, icon, the json plugin's "type" field).
@@ -46,7 +46,9 @@ class AppriseChannel(Channel):
     as False, so every failed send is retryable; its log lines for the call become the reason.
     """
 
-    def __init__(self, name: str, config: ChannelConfig):
+    config: AppriseChannelConfig
+
+    def __init__(self, name: str, config: AppriseChannelConfig):
         super().__init__(name, config)
         self._url = with_timeouts(config.url, config.timeout_s)
         # In memory: some plugins cache state (tokens, ids) in apprise's persistent store; we keep no files.

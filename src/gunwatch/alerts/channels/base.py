@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import BaseChannelConfig
 
 
 class DeliveryError(Exception):
@@ -28,7 +28,7 @@ class Channel(ABC):
     outbox worker thread at a time, so adapters need no locking of their own.
     """
 
-    def __init__(self, name: str, config: ChannelConfig):
+    def __init__(self, name: str, config: BaseChannelConfig):
         self.name = name
         self.config = config
 

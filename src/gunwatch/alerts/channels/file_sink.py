@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import FileChannelConfig
 from gunwatch.config.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def page_path(path: Path) -> Path:
 class FileChannel(Channel):
     """Appends each message to a JSON Lines file and refreshes the HTML page beside it."""
 
-    def __init__(self, name: str, config: ChannelConfig):
+    def __init__(self, name: str, config: FileChannelConfig):
         super().__init__(name, config)
         self.path = file_path(config.url)  # resolved now: a later change of directory must not move the file
         self.page = page_path(self.path)

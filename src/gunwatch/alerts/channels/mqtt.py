@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import MqttChannelConfig
 from gunwatch.config.redact import redact_url
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -126,7 +126,9 @@ class _Connection:
 class MqttChannel(Channel):
     """Publishes alerts to one MQTT broker; `address` is ignored (the broker is the one destination)."""
 
-    def __init__(self, name: str, config: ChannelConfig):
+    config: MqttChannelConfig
+
+    def __init__(self, name: str, config: MqttChannelConfig):
         super().__init__(name, config)
         self.address = parse_broker_url(config.url)
         self.prefix = config.topic_prefix

@@ -1,8 +1,10 @@
-"""Which adapter serves which channel URL; a new kind of channel is one class and one line here."""
+"""Which adapter serves which kind of channel; a new kind is its config model in `config.channels`, one
+adapter class, and one line here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from gunwatch.alerts.channels.apprise_channel import AppriseChannel
 from gunwatch.alerts.channels.base import Channel
@@ -10,9 +12,10 @@ from gunwatch.alerts.channels.file_sink import FileChannel
 from gunwatch.alerts.channels.mqtt import MqttChannel
 from gunwatch.alerts.channels.smtp import SmtpChannel
 from gunwatch.alerts.channels.webhook import WebhookChannel
-from gunwatch.config.alerts import ChannelConfig, ChannelKind
+from gunwatch.config.channels import BaseChannelConfig, ChannelKind
 
-ADAPTERS: dict[ChannelKind, Callable[[str, ChannelConfig], Channel]] = {
+# Each adapter takes the config model of its kind (`config.channels.CHANNEL_MODELS`).
+ADAPTERS: dict[ChannelKind, Callable[[str, Any], Channel]] = {
     "webhook": WebhookChannel,
     "mqtt": MqttChannel,
     "smtp": SmtpChannel,
@@ -29,7 +32,7 @@ class ChannelSetupError(ValueError):
         self.channel = channel
 
 
-def open_channels(configs: dict[str, ChannelConfig]) -> dict[str, Channel]:
+def open_channels(configs: dict[str, BaseChannelConfig]) -> dict[str, Channel]:
     """Every configured channel's adapter. A channel that cannot be built is an error for the whole site
     file (said at start, naming the channel), not a silent hole in the alert path."""
     channels: dict[str, Channel] = {}

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import SmtpChannelConfig
 from gunwatch.config.redact import redact_url
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
@@ -118,7 +118,9 @@ def _one_line(text: str) -> str:
 class SmtpChannel(Channel):
     """Sends each message as one email to the address (an email address) it is given."""
 
-    def __init__(self, name: str, config: ChannelConfig):
+    config: SmtpChannelConfig
+
+    def __init__(self, name: str, config: SmtpChannelConfig):
         super().__init__(name, config)
         self.target = parse_smtp_url(config.url)  # a malformed URL fails here, at startup, not at the first alert
         self.sender = config.sender or f"gunwatch@{self.target.host}"

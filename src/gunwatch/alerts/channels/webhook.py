@@ -32,7 +32,7 @@ import httpx
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
 from gunwatch.alerts.message import AlertMessage
-from gunwatch.config.alerts import ChannelConfig
+from gunwatch.config.channels import WebhookChannelConfig
 from gunwatch.config.redact import endpoint_only, redact_url
 
 MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024  # larger JPEGs are left out: many receivers cap request bodies
@@ -154,7 +154,9 @@ class WebhookChannel(Channel):
     already says whom it is for).
     """
 
-    def __init__(self, name: str, config: ChannelConfig):
+    config: WebhookChannelConfig
+
+    def __init__(self, name: str, config: WebhookChannelConfig):
         super().__init__(name, config)
         self._client: httpx.Client | None = None  # made on first send, kept: its connections are reused
 

@@ -24,7 +24,8 @@ from gunwatch.alerts.links import OFFERED, message_links
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox.deliveries import Delivery
 from gunwatch.alerts.protocols.actions import Call, Command, Publish, StepMismatch, resolve_action
-from gunwatch.config.alerts import AlertSettings, RetrySettings
+from gunwatch.config.alerts import AlertSettings
+from gunwatch.config.channels import RetrySettings
 
 log = logging.getLogger(__name__)
 
