@@ -307,7 +307,8 @@ def bench(
     """Accuracy and speed of each model in one table, with the COCO YOLOX-Nano timed alongside as reference.
 
     `gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with;
-    `gunwatch bench isolation`: whether an expensive camera takes a cheap one's analysis away.
+    `gunwatch bench isolation`: whether an expensive camera takes a cheap one's analysis away;
+    `gunwatch bench soak`: a long run on RTSP cameras (memory, queues, every gun episode alarmed).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -376,6 +377,39 @@ def bench_isolation(
     say(format_isolation_table(result))
     if as_json:
         typer.echo(json.dumps(result.to_json_dict()))
+
+
+@bench_app.command("soak")
+def bench_soak(
+    minutes: Annotated[float, typer.Option(min=0.5, help="how long the pipeline runs")] = 60,
+    seconds: Annotated[
+        float | None, typer.Option(min=20, help="how long, in seconds (overrides --minutes; short checks)")
+    ] = None,
+    cameras: Annotated[int, typer.Option(min=2, help="RTSP cameras; half of them loop a gun clip")] = 8,
+    out: Annotated[Path, typer.Option(help="folder for soak.png (memory and queues over time) and report.json")] = (
+        Path("runs/bench-soak")
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """A long run of the live pipeline on RTSP cameras: memory growth after the warm-up (< 5 %), no queue growing,
+    every gun episode alarmed. Exit code 1 when a criterion fails."""
+    from gunwatch.bench.soak import SoakSettings, run_soak
+    from gunwatch.bench.soak_table import format_soak_table, plot_soak
+    from gunwatch.inference.onnx_session import ModelError
+
+    try:
+        result = run_soak(SoakSettings(seconds if seconds is not None else 60 * minutes, cameras), progress=say)
+    except (ModelError, ValueError, RuntimeError) as error:
+        raise fail(str(error)) from error
+    say(format_soak_table(result))
+    report = result.to_json_dict()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    say(f"plot and report in {plot_soak(result, out / 'soak.png').parent}")
+    if as_json:
+        typer.echo(json.dumps(report))
+    if not result.passed:
+        raise typer.Exit(code=1)
 
 
 @bench_app.command("alarms")

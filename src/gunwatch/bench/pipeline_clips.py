@@ -78,8 +78,11 @@ def _scene(name: str) -> Image.Image:
     return Image.open(SAMPLE_IMAGES / name)
 
 
-def _write(path: Path, frames: Iterator[np.ndarray], fps: float) -> Path:
-    with VideoWriter(path, fps, ENCODER_OPTIONS) as writer:
+def _write(path: Path, frames: Iterator[np.ndarray], fps: float, streamed: bool = False) -> Path:
+    """`streamed`: for the RTSP server (`rtsp_server`): one slice per frame (a frame of several slices reaches
+    an RTSP client with all but its last slice missing) and a key frame every second (a client joins at one)."""
+    options, threads = (ENCODER_OPTIONS | {"g": str(max(1, round(fps)))}, 1) if streamed else (ENCODER_OPTIONS, 0)
+    with VideoWriter(path, fps, options, threads) as writer:
         for frame in frames:
             writer.write(frame)
     return path
@@ -92,8 +95,9 @@ def first_pts(path: Path) -> float:
         return float(frame.time or 0.0)
 
 
-def make_gun_clip(path: Path, lead_s: float, gun_s: float, tail_s: float, fmt: ClipFormat = ClipFormat()) -> GunClip:
-    """`lead_s` quiet, `gun_s` of the handgun scene, `tail_s` quiet."""
+def make_gun_clip(path: Path, lead_s: float, gun_s: float, tail_s: float, fmt: ClipFormat = ClipFormat(),
+                  streamed: bool = False) -> GunClip:
+    """`lead_s` quiet, `gun_s` of the handgun scene, `tail_s` quiet (`streamed`: see `_write`)."""
     counts = [round(seconds * fmt.fps) for seconds in (lead_s, gun_s, tail_s)]
     noise = SensorNoise(fmt.size)
 
@@ -107,15 +111,16 @@ def make_gun_clip(path: Path, lead_s: float, gun_s: float, tail_s: float, fmt: C
         for i in range(counts[2]):
             yield noise.add(after, i)
 
-    _write(path, frames(), fmt.fps)
+    _write(path, frames(), fmt.fps, streamed)
     start = first_pts(path)
     return GunClip(path, start, start + counts[0] / fmt.fps, start + (counts[0] + counts[1]) / fmt.fps,
                    sum(counts) / fmt.fps, fmt.fps)
 
 
 def make_static_clip(path: Path, seconds: float, walk_at_s: float, walk_s: float = 1.5,
-                     fmt: ClipFormat = ClipFormat()) -> Path:
-    """A still cctv scene with noise; a dark figure crosses it from `walk_at_s` for `walk_s` seconds."""
+                     fmt: ClipFormat = ClipFormat(), streamed: bool = False) -> Path:
+    """A still cctv scene with noise; a dark figure crosses it from `walk_at_s` for `walk_s` seconds (`streamed`:
+    see `_write`)."""
     count, walk_from, walk_frames = round(seconds * fmt.fps), round(walk_at_s * fmt.fps), round(walk_s * fmt.fps)
     noise = SensorNoise(fmt.size, seed=1)
     scene = fit(_scene(STATIC_SCENE), fmt.size)
@@ -133,4 +138,4 @@ def make_static_clip(path: Path, seconds: float, walk_at_s: float, walk_s: float
                 image[top : top + figure_h, left : left + figure_w] = (45, 40, 38)
             yield noise.add(image, i)
 
-    return _write(path, frames(), fmt.fps)
+    return _write(path, frames(), fmt.fps, streamed)

@@ -6,6 +6,10 @@ or after a short deadline) and run each through the `FrameAnalyzer`, so one came
 on 1080p) occupies one worker, never the others, and a camera never waits for another camera's frames to be
 handled after the detector is done with its own. With `workers=0` the service is synchronous: `submit` runs
 the request on the caller's thread (the accelerated, deterministic replay of `gunwatch bench alarms`).
+
+A call that hangs (`running` tells since when each call runs) is given up by `abandon`: its frames fail with
+DetectorStuck, so their cameras go on with their next frames, and a new worker takes the hung one's place;
+whatever the hung call returns later is dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +36,19 @@ class DetectorClosed(RuntimeError):
     """The service closed before the request ran."""
 
 
+class DetectorStuck(RuntimeError):
+    """The call the request rode in hung and was abandoned (`DetectorService.abandon`)."""
+
+
+@dataclass(frozen=True)
+class RunningCall:
+    """A detector call in progress: a watchdog's view."""
+
+    id: int
+    cameras: tuple[str, ...]  # one per frame in the call
+    started: float  # on the service's clock (monotonic)
+
+
 @dataclass(frozen=True)
 class Analysed:
     """One request's answer, with the call it rode in."""
@@ -52,6 +69,14 @@ class _Job:
     future: Future[Analysed]
 
 
+@dataclass(frozen=True)
+class _Call:
+    id: int
+    batch: Batch[_Job]
+    started: float
+    thread: threading.Thread  # the worker running it
+
+
 def request_key(request: AnalysisRequest) -> Hashable:
     """Requests with one key share a runtime call: the analyzer groups a batch by tile mode, and the second
     look adds a call of its own."""
@@ -68,15 +93,45 @@ class DetectorService:
         self.workers = workers
         self._clock = clock
         self._scheduler: FairScheduler[_Job] = FairScheduler(max_batch, deadline_s)
-        self._changed = threading.Condition()  # guards the scheduler and `_closed`; wakes idle workers
+        self._changed = threading.Condition()  # guards the scheduler, `_running`, `_closed`; wakes idle workers
         self._closed = False
-        self._threads = [threading.Thread(target=self._work, name=f"detect-{i + 1}", daemon=True)
-                         for i in range(workers)]
+        self._running: dict[int, _Call] = {}  # calls in progress by id; an abandoned one is taken out
+        self._calls = self._workers_made = 0
+        self.abandoned = 0  # calls given up as hung
+        self._threads: list[threading.Thread] = []  # the workers, less those left in an abandoned call
+        self._threads += [self._worker() for _ in range(workers)]
 
     def start(self) -> DetectorService:
         for thread in self._threads:
             thread.start()
         return self
+
+    def running(self) -> list[RunningCall]:
+        """The calls in progress, oldest first."""
+        with self._changed:
+            calls = sorted(self._running.values(), key=lambda call: call.started)
+        return [RunningCall(call.id, tuple(r.camera for r in call.batch.requests), call.started) for call in calls]
+
+    def abandon(self, call_id: int, reason: str) -> bool:
+        """Give up a call that hangs: its frames fail with DetectorStuck(`reason`) and a new worker replaces the
+        one stuck in it. False when the call had ended meanwhile (or the service is closed)."""
+        with self._changed:
+            call = self._running.pop(call_id, None)
+            if call is None:
+                return False
+            self._scheduler.done(call.batch, self._clock() - call.started)  # its cameras' time was spent
+            self.abandoned += 1
+            self._threads.remove(call.thread)  # closing will not wait for it
+            if not self._closed:
+                replacement = self._worker()
+                self._threads.append(replacement)
+                replacement.start()
+            self._changed.notify_all()
+        log.error("detector: a call of %d frames (%s) abandoned: %s", len(call.batch.requests),
+                  ", ".join(sorted({r.camera for r in call.batch.requests})), reason)
+        for job in call.batch.items:
+            job.future.set_exception(DetectorStuck(reason))
+        return True
 
     def submit(self, camera: str, request: AnalysisRequest) -> Future[Analysed]:
         """From any thread; returns at once (synchronous service: once the request ran)."""
@@ -92,6 +147,11 @@ class DetectorService:
             self._changed.notify_all()
         return future
 
+    def waiting(self) -> int:
+        """Frames submitted and not yet taken into a batch (what a soak test watches for growth)."""
+        with self._changed:
+            return self._scheduler.waiting
+
     def close(self, timeout: float | None = None) -> None:
         """Stop taking batches; requests still waiting fail with DetectorClosed; calls running finish."""
         with self._changed:
@@ -100,21 +160,33 @@ class DetectorService:
             self._changed.notify_all()
         for queued in left:
             queued.item.future.set_exception(DetectorClosed("the detector service closed before the frame ran"))
-        for thread in self._threads:
+        with self._changed:
+            threads = list(self._threads)
+        for thread in threads:
             if thread.is_alive():
                 thread.join(timeout)
 
     # --- the workers ---------------------------------------------------------------------------------
 
+    def _worker(self) -> threading.Thread:
+        self._workers_made += 1  # a replacement's number is above `workers`: its name tells it is one
+        return threading.Thread(target=self._work, name=f"detect-{self._workers_made}", daemon=True)
+
     def _work(self) -> None:
         while True:
             with self._changed:
                 batch = self._next()
-            if batch is None:
-                return
+                if batch is None:
+                    return
+                self._calls += 1
+                call = _Call(self._calls, batch, self._clock(), threading.current_thread())
+                self._running[call.id] = call
             jobs = batch.items
             found, error, seconds = self._call(jobs)
             with self._changed:  # charged before the answers go out: a camera submitting again is ordered by it
+                if self._running.pop(call.id, None) is None:  # abandoned: answered already, replaced already
+                    log.warning("detector: an abandoned call returned after %.1f s; its answer is dropped", seconds)
+                    return
                 self._scheduler.done(batch, seconds)
                 self._changed.notify_all()
             _answer(jobs, found, error, seconds)
