@@ -168,3 +168,32 @@ def test_drain_is_false_while_a_receiver_hangs(
         http_receiver.release()
     assert dispatcher.drain(5)
     assert outbox.get("evt-1:alert:ops").status == "delivered"  # type: ignore[union-attr]
+
+
+def test_an_attempt_given_up_as_hung_is_retried_on_a_new_worker_that_serves_the_lane_meanwhile(
+        http_receiver: HttpReceiver, outbox: Outbox, audit_log: AuditLog, new_message: MessageFactory,
+        start_dispatcher: StartDispatcher, settles: Settles, make_config: ConfigFactory) -> None:
+    """A receiver that takes the request and never answers, with a channel timeout of minutes: once the attempt
+    is given up (the watchdog's `restart_lane`), the lane goes on with the next event's alert and the hung one is
+    retried on the schedule, while the first request is still held."""
+    http_receiver.set_mode("hang")
+    dispatcher = start_dispatcher({"ops": WebhookChannel("ops", make_config(http_receiver.url(), timeout_s=300))})
+    try:
+        outbox.enqueue([new_message("evt-1:alert:ops")])
+        dispatcher.wake("ops")
+        http_receiver.wait_for(1)
+        assert wait_until(lambda: [a.key for a in dispatcher.in_flight()] == ["evt-1:alert:ops"])
+        outbox.enqueue([new_message("evt-2:alert:ops", event_id="evt-2")])
+        http_receiver.set_mode("ok")  # later requests are answered; the first stays held
+        given_up = dispatcher.restart_lane("ops", "no answer for 60 s")
+        assert given_up is not None and given_up.key == "evt-1:alert:ops"
+        dispatcher.wake("ops")
+        assert settles("evt-2:alert:ops", "delivered") and settles("evt-1:alert:ops", "delivered")
+        row = outbox.get("evt-1:alert:ops")
+        assert row is not None and row.attempts == 2
+        assert "delivery.failed_attempt" in audit_actions(audit_log)
+        assert keys_received(http_receiver)[0] == "evt-1:alert:ops" and len(http_receiver.requests) == 3
+        assert dispatcher.restart_lane("ops", "idle") is None  # nothing in flight: nothing to give up
+    finally:
+        http_receiver.release()  # the first request is answered only now; its late success changes nothing
+    assert settles("evt-1:alert:ops", "delivered")

@@ -4,6 +4,10 @@ A lane is a channel (or the HTTP calls, or the commands). A receiver that hangs 
 for at most its timeout per attempt, so every other channel goes on at full speed. Workers are woken at
 once when this process enqueues (the alert path waits for no poll), and poll the table every `poll_s`
 for deliveries enqueued elsewhere (a cancel from `gunwatch event false-alarm` in another process).
+
+An attempt that hangs all the same (`in_flight` tells since when each lane's runs) is given up by
+`restart_lane`: counted as a failed attempt and retried on the outbox's schedule, while a new worker serves the
+lane; the hung thread is left behind, and records only a success if it ever returns with one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from gunwatch.alerts.channels.base import DeliveryError
 from gunwatch.alerts.message import WITHDRAWING_KINDS
@@ -40,6 +45,15 @@ def retry_delay(settings: RetrySettings, attempts: int, rng: random.Random) -> f
     every attempt within max_attempts * initial_s (25 s with the defaults) and give up on a short outage."""
     ceiling = max(settings.initial_s, min(settings.max_s, settings.initial_s * 2.0 ** min(attempts - 1, 60)))
     return rng.uniform(max(settings.initial_s, ceiling / 2), ceiling)
+
+
+@dataclass(frozen=True)
+class LaneAttempt:
+    """An attempt in progress: a watchdog's view."""
+
+    lane: str
+    key: str
+    since: float  # monotonic
 
 
 class RateWindow:
@@ -71,8 +85,10 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._wakers: dict[str, threading.Event] = {}
-        self._threads: list[threading.Thread] = []
-        self._busy: set[str] = set()
+        self._threads: dict[str, threading.Thread] = {}  # each lane's current worker
+        self._generation: dict[str, int] = {}  # bumped by `restart_lane`: an older worker of the lane ends
+        self._busy: set[tuple[str, int]] = set()  # (lane, generation) of workers in an attempt
+        self._attempts: dict[str, tuple[int, Delivery, float]] = {}  # lane -> (generation, delivery, since)
         self._busy_lock = threading.Lock()
 
     def start(self, lanes: list[str]) -> Dispatcher:
@@ -83,10 +99,33 @@ class Dispatcher:
             if lane in self._wakers:
                 continue
             self._wakers[lane] = threading.Event()
-            thread = threading.Thread(target=self._work, args=(lane,), name=f"outbox-{lane}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            self._start_worker(lane)
         return self
+
+    def in_flight(self) -> list[LaneAttempt]:
+        """The attempts in progress, one per lane at most."""
+        with self._busy_lock:
+            return [LaneAttempt(lane, delivery.key, since) for lane, (_, delivery, since) in self._attempts.items()]
+
+    def restart_lane(self, lane: str, reason: str) -> LaneAttempt | None:
+        """Give up the lane's attempt in progress (hung): a failed attempt, retried on the schedule; a new worker
+        serves the lane. The attempt given up, or None when the lane had none in progress."""
+        with self._busy_lock:
+            attempt = self._attempts.pop(lane, None)
+            if attempt is None or self._stop.is_set():
+                return None
+            generation, delivery, since = attempt
+            self._busy.discard((lane, generation))
+            self._start_worker(lane)
+        log.error("outbox lane %s: %s given up: %s; a new worker serves the lane", lane, delivery.key, reason)
+        self._failed(delivery, reason, True)
+        return LaneAttempt(lane, delivery.key, since)
+
+    def _start_worker(self, lane: str) -> None:
+        generation = self._generation[lane] = self._generation.get(lane, 0) + 1
+        thread = threading.Thread(target=self._work, args=(lane, generation), name=f"outbox-{lane}", daemon=True)
+        self._threads[lane] = thread
+        thread.start()
 
     def wake(self, lane: str | None = None) -> None:
         for name, waker in self._wakers.items():
@@ -98,7 +137,9 @@ class Dispatcher:
         self._stop.set()
         self.wake()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
+        with self._busy_lock:
+            threads = list(self._threads.values())
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def idle(self) -> bool:
@@ -123,12 +164,12 @@ class Dispatcher:
 
     # --- one lane ------------------------------------------------------------------------------------
 
-    def _work(self, lane: str) -> None:
+    def _work(self, lane: str, generation: int) -> None:
         waker = self._wakers[lane]
         rates = RateWindow()
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self._generation[lane] == generation:
             try:
-                if self._deliver_one(lane, rates):
+                if self._deliver_one(lane, generation, rates):
                     continue
                 due = self.outbox.next_due(lane)
             except StoreError as error:  # the database is down: keep trying, never let the worker die
@@ -141,17 +182,17 @@ class Dispatcher:
             waker.wait(wait)
             waker.clear()
 
-    def _deliver_one(self, lane: str, rates: RateWindow) -> bool:
+    def _deliver_one(self, lane: str, generation: int, rates: RateWindow) -> bool:
         """Claim and attempt one due delivery; False when none was due."""
         with self._busy_lock:
-            self._busy.add(lane)
+            self._busy.add((lane, generation))
         try:
-            return self._attempt(lane, rates)
+            return self._attempt(lane, generation, rates)
         finally:
             with self._busy_lock:
-                self._busy.discard(lane)
+                self._busy.discard((lane, generation))
 
-    def _attempt(self, lane: str, rates: RateWindow) -> bool:
+    def _attempt(self, lane: str, generation: int, rates: RateWindow) -> bool:
         delivery = self.outbox.claim(lane, CLAIM_LEASE_S, keys=self.keys)
         if delivery is None:
             return False
@@ -160,16 +201,31 @@ class Dispatcher:
             self.outbox.defer(delivery, time.time() + hold, "rate limit: too many messages to this address")
             return True
         began = time.monotonic()
+        with self._busy_lock:
+            self._attempts[lane] = (generation, delivery, began)
         try:
             self.executor.execute(delivery)
         except DeliveryError as error:
-            self._failed(delivery, error.reason, error.retryable)
+            if self._settles(lane, generation, delivery):
+                self._failed(delivery, error.reason, error.retryable)
         except Exception as error:  # an adapter's bug: retried like an outage, and logged with its traceback
             log.exception("outbox: delivery %s raised", delivery.key)
-            self._failed(delivery, f"internal error: {type(error).__name__}: {error}", True)
+            if self._settles(lane, generation, delivery):
+                self._failed(delivery, f"internal error: {type(error).__name__}: {error}", True)
         else:
+            # Given up meanwhile or not, it did arrive: recorded, so the retry is not sent (or is the last).
+            self._settles(lane, generation, delivery)
             self.outbox.delivered(delivery, time.monotonic() - began)
         return True
+
+    def _settles(self, lane: str, generation: int, delivery: Delivery) -> bool:
+        """Whether this worker still owns its attempt (False: `restart_lane` gave it up and settled it)."""
+        with self._busy_lock:
+            if self._generation[lane] != generation:
+                log.warning("outbox lane %s: %s returned after it was given up", lane, delivery.key)
+                return False
+            self._attempts.pop(lane, None)
+            return True
 
     def _failed(self, delivery: Delivery, reason: str, retryable: bool) -> None:
         settings = self.executor.retry_settings(delivery)
