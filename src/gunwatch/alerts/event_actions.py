@@ -26,9 +26,7 @@ from gunwatch.alerts.links import LinkClaim
 from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Delivery, NewDelivery, Outbox
-from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
-from gunwatch.alerts.protocols.actions import undo_payload
-from gunwatch.alerts.texts import make_message
+from gunwatch.alerts.protocols.steps.registry import BY_ACTION
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
 
@@ -38,7 +36,6 @@ FINAL = ("false_alarm", "resolved")
 ACTION_METHODS = {"ack": "acknowledge", "confirm": "confirm", "false_alarm": "false_alarm", "resolve": "resolve"}
 DISPOSITIONS_OF: dict[str, Disposition] = {"acknowledge": "acknowledged", "confirm": "confirmed",
                                            "false_alarm": "false_alarm", "resolve": "resolved"}
-_CONTEXT_FIELDS = ("event_id", "camera", "zone", "score", "first_seen", "confirmed_at", "site", "protocol", "snapshot")
 
 
 class ActionRefused(ValueError):
@@ -166,37 +163,15 @@ def _abort_runs(session: Session, event_id: str, actor: str, now: float) -> int:
 
 
 def _withdrawals(reached: list[Delivery], kind: MessageKind, extra: dict[str, Any], now: float) -> list[NewDelivery]:
-    """A cancel (or all-clear) for every (channel, recipient, address) a message may have reached, and the
-    undo of every action that ran and has one."""
+    """What each delivery that may have happened is undone by, as its kind of step says: a cancel (or
+    all-clear) for every (channel, recipient, address) a message may have reached, the undo of every action
+    that ran and has one."""
     out: list[NewDelivery] = []
     seen: set[str] = set()
     for delivery in reached:
-        event_id = delivery.event_id
-        if delivery.action == "message":
-            key = f"{event_id}:{kind}:{delivery.channel}:{delivery.recipient or '-'}:{delivery.address or '-'}"
-            if key in seen:
-                continue
-            seen.add(key)
-            context = {name: delivery.payload.get(name) for name in _CONTEXT_FIELDS} | extra
-            message = make_message(key, kind, context, now, recipient=delivery.recipient)
-            out.append(NewDelivery(key, kind, "message", delivery.lane, message.to_json(), event_id,
-                                   delivery.run_id, delivery.step, delivery.channel, delivery.recipient,
-                                   delivery.address))
-            continue
-        undo = _undo(delivery)
-        if undo is not None:
-            action, lane, payload = undo
-            out.append(NewDelivery(f"{delivery.key}:{kind}", kind, action, lane, payload, event_id,  # type: ignore[arg-type]
-                                   delivery.run_id, delivery.step, delivery.channel))
+        step_kind = BY_ACTION.get(delivery.action)
+        undo = None if step_kind is None else step_kind.undo(delivery, kind, extra, now)
+        if undo is not None and undo.key not in seen:  # one cancel per address, however many messages went
+            seen.add(undo.key)
+            out.append(undo)
     return out
-
-
-def _undo(delivery: Delivery) -> tuple[str, str, dict[str, Any]] | None:
-    """The undo of an action that ran, by the same reference to its step (None: it has none)."""
-    if delivery.action not in ("call", "publish", "command"):
-        return None
-    payload = undo_payload(delivery.payload)
-    if payload is None:
-        return None
-    lane = {"call": CALL_LANE, "command": COMMAND_LANE}.get(delivery.action, delivery.lane)
-    return delivery.action, lane, payload

@@ -6,7 +6,7 @@ import ipaddress
 import re
 import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -52,14 +52,23 @@ class Recipient(StrictModel):
 Target = str
 
 
-class NotifyStep(StrictModel):
+class StepSettings(StrictModel):
+    """The settings of one kind of step (the value under its key: `call: {url: ...}`)."""
+
+    def identity(self) -> dict[str, Any]:
+        """What a stored reference to the step is checked against (by digest): the settings as written,
+        defaults left out. A kind whose settings hold credentials leaves them out (CallStep)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+class NotifyStep(StepSettings):
     """Tell recipients over channels (every recipient on every listed channel where it can be reached)."""
 
     to: list[Target] = Field(min_length=1, description="recipients and group:NAME")
     via: list[str] = Field(min_length=1, description="channel names")
 
 
-class CallStep(StrictModel):
+class CallStep(StepSettings):
     """Call an HTTP endpoint: an access-control lockdown, door locks. `cancel` is called on a false alarm
     or all-clear (unlock), when this call was made."""
 
@@ -79,8 +88,18 @@ class CallStep(StrictModel):
             raise ValueError("empty: set a signing key, or remove `secret` to send the call unsigned")
         return secret
 
+    def identity(self) -> dict[str, Any]:
+        # The secret and header values left out: rotating a token is no new step, and a digest must not help
+        # guess a weak one. Whether they are set is kept.
+        identity = self.model_dump(mode="json", exclude_defaults=True, exclude={"secret", "headers", "cancel"})
+        identity["signed"] = self.secret is not None
+        identity["headers"] = sorted(self.headers)
+        if self.cancel is not None:
+            identity["cancel"] = self.cancel.identity()
+        return identity
 
-class PublishStep(StrictModel):
+
+class PublishStep(StepSettings):
     """Publish on an MQTT channel: sirens, lights, a PA system. `cancel_payload` is published on a false
     alarm or all-clear, when this publish was made."""
 
@@ -91,7 +110,7 @@ class PublishStep(StrictModel):
     cancel_payload: str | dict[str, object] | None = None
 
 
-class RunStep(StrictModel):
+class RunStep(StepSettings):
     """Run a local command (no shell), e.g. a spoken announcement: [espeak-ng, "Lockdown. {camera}"].
 
     The command gets a minimal environment, not gunwatch's (which holds its passwords): PATH, HOME, LANG,
@@ -113,7 +132,7 @@ class RunStep(StrictModel):
         return names
 
 
-class WaitAckStep(StrictModel):
+class WaitAckStep(StepSettings):
     """Wait for someone to acknowledge the event. Acknowledged in time: the protocol ends here. Not: the
     steps after this one run, as an escalation (their messages say nobody answered)."""
 
@@ -121,7 +140,8 @@ class WaitAckStep(StrictModel):
 
 
 class Step(StrictModel):
-    """One step of a protocol: exactly one of its keys."""
+    """One step of a protocol: exactly one of its keys, which names its kind (each kind is carried out by
+    a module of its own in `alerts.protocols.steps`); the key's settings are checked by the kind's model."""
 
     notify: NotifyStep | None = None
     call: CallStep | None = None
@@ -139,6 +159,11 @@ class Step(StrictModel):
     @property
     def kind(self) -> str:
         return next(name for name in STEP_KINDS if getattr(self, name) is not None)
+
+    @property
+    def payload(self) -> StepSettings:
+        """The settings under the step's one key."""
+        return getattr(self, self.kind)
 
 
 STEP_KINDS = ("notify", "call", "publish", "run", "wait_ack")

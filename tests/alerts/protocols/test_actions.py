@@ -6,16 +6,11 @@ from typing import Any
 
 import pytest
 
-from gunwatch.alerts.protocols.actions import (
-    Call,
-    Command,
-    Publish,
-    StepMismatch,
-    action_payload,
-    resolve_action,
-    step_digest,
-    undo_payload,
-)
+from gunwatch.alerts.protocols.actions import StepMismatch, step_digest, undo_payload
+from gunwatch.alerts.protocols.steps import RunRef, resolve_action, step_deliveries
+from gunwatch.alerts.protocols.steps.call import Call
+from gunwatch.alerts.protocols.steps.publish import Publish
+from gunwatch.alerts.protocols.steps.run import Command
 from gunwatch.config.alerts import AlertSettings
 
 LOCK = {"call": {"url": "https://doors.local/lock/{camera}", "headers": {"Authorization": "Bearer t0ken"},
@@ -34,7 +29,10 @@ def site(*steps: dict[str, Any], **extra: Any) -> AlertSettings:
 
 
 def stored(settings: AlertSettings, index: int) -> dict[str, Any]:
-    return action_payload("lockdown", index, settings.protocols["lockdown"].steps[index], CONTEXT)
+    """What the outbox stores when a run reaches step `index`."""
+    run = RunRef(7, "0123abcd", "lockdown", CONTEXT)
+    [delivery], _ = step_deliveries(settings, run, index, settings.protocols["lockdown"].steps[index], "alert", 0.0)
+    return delivery.payload
 
 
 def test_each_kind_is_rebuilt_from_the_site_file_with_its_placeholders() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from gunwatch.alerts.protocols.actions import Call, resolve_action, step_digest
-from gunwatch.alerts.protocols.steps import RunRef, step_deliveries
+from gunwatch.alerts.protocols.actions import step_digest
+from gunwatch.alerts.protocols.steps import RunRef, resolve_action, step_deliveries
+from gunwatch.alerts.protocols.steps.call import Call
 from gunwatch.config.alerts import AlertSettings
 
 SECRET, TOKEN = "door-hmac-key-123", "Bearer s3cret-token"

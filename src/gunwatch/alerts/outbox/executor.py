@@ -1,5 +1,5 @@
 """Performs one delivery: a message on its channel, or a protocol action (an HTTP call, an MQTT publish,
-a local command).
+a local command), each by the module of its kind of step (`alerts.protocols.steps`).
 
 Rows are not trusted as stored: an action is rebuilt from the site file it refers to
 (`alerts.protocols.actions`), and a message's action links are minted here, at sending, for one person on
@@ -17,13 +17,10 @@ import time
 import httpx
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
-from gunwatch.alerts.channels.mqtt import MqttChannel
-from gunwatch.alerts.channels.webhook import call_endpoint
-from gunwatch.alerts.commands import run_command
 from gunwatch.alerts.links import OFFERED, message_links
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox.deliveries import Delivery
-from gunwatch.alerts.protocols.actions import Call, Command, Publish, StepMismatch, resolve_action
+from gunwatch.alerts.protocols.steps.registry import BY_ACTION
 from gunwatch.config.alerts import AlertSettings
 from gunwatch.config.channels import RetrySettings
 
@@ -44,36 +41,23 @@ class DeliveryExecutor:
         self._http: httpx.Client | None = None  # the call lane's connections, kept between calls
 
     def execute(self, delivery: Delivery) -> None:
-        """Returns when delivered; raises DeliveryError otherwise."""
-        if delivery.action == "message":
-            channel = self._channel(delivery.channel)
-            channel.send(self._message(delivery, channel), delivery.address)
-            return
-        if delivery.action not in ("call", "publish", "command"):
+        """Returns when delivered; raises DeliveryError otherwise. The kind of step the row belongs to
+        performs it: a message on its channel, an action rebuilt from the site file."""
+        kind = BY_ACTION.get(delivery.action)
+        if kind is None:
             raise DeliveryError(f"unknown action {delivery.action!r}", retryable=False)
-        if self.settings is None:
-            raise DeliveryError("no site file loaded to rebuild the action from", retryable=False)
-        try:
-            action = resolve_action(self.settings, delivery.action, delivery.payload)
-        except StepMismatch as mismatch:
-            raise DeliveryError(f"refused: {mismatch}", retryable=False) from None
-        if isinstance(action, Call):
-            if self._http is None:
-                self._http = httpx.Client()
-            call_endpoint(action.url, action.method, action.body, action.headers, action.timeout_s,
-                          secret=action.secret, label=f"call step {delivery.key}", client=self._http)
-        elif isinstance(action, Publish):
-            channel = self._channel(action.channel)
-            if not isinstance(channel, MqttChannel):
-                raise DeliveryError(f"channel {action.channel!r} is not an MQTT channel", retryable=False)
-            channel.publish(action.topic, action.payload, retain=action.retain)
-        elif isinstance(action, Command):
-            run_command(action.argv, action.timeout_s, text_vars=action.text_vars, pass_env=action.pass_env)
+        kind.execute(delivery, self)
 
-    def _message(self, delivery: Delivery, channel: Channel) -> AlertMessage:
+    def message(self, delivery: Delivery, channel: Channel) -> AlertMessage:
         """The stored message, with the links of its recipient, signed now, where it may carry any."""
         message = AlertMessage.from_json(delivery.payload)
         return dataclasses.replace(message, links=self._links(delivery, channel))
+
+    def http(self) -> httpx.Client:
+        """The call lane's connections, kept between calls."""
+        if self._http is None:
+            self._http = httpx.Client()
+        return self._http
 
     def _links(self, delivery: Delivery, channel: Channel) -> dict[str, str]:
         # Only one person's own channel, at the address the site file gives them: a broadcast (webhook, MQTT,
@@ -97,7 +81,7 @@ class DeliveryExecutor:
         channel = self.channels.get(delivery.channel or "") if delivery.action == "message" else None
         return channel.config.max_per_minute if channel is not None else None
 
-    def _channel(self, name: str | None) -> Channel:
+    def channel(self, name: str | None) -> Channel:
         channel = self.channels.get(name or "")
         if channel is None:
             # The site file no longer has this channel (edited since the delivery was queued).

@@ -2,12 +2,13 @@
 
 A queued action stores which step it is (the protocol's name, the step's place then, and a digest of the
 step's definition) and the facts its placeholders are filled from, never the URL, headers, topic or
-command itself. The executor rebuilds the action from the site file it has loaded, when it runs it. So
-whoever can write to the database can at most repeat an action the site file defines, with its own
-target and credentials: not run a command of their choice, nor send a call's Authorization header
-elsewhere. A row whose step is gone from the site file, or whose definition changed since it was queued,
-is refused (StepMismatch): it was queued for an action that no longer exists. A step that only moved
-(steps added or removed before it) is found by its digest.
+command itself. The executor rebuilds the action from the site file it has loaded, when it runs it (each
+kind of step in its own module, `alerts.protocols.steps`). So whoever can write to the database can at
+most repeat an action the site file defines, with its own target and credentials: not run a command of
+their choice, nor send a call's Authorization header elsewhere. A row whose step is gone from the site
+file, or whose definition changed since it was queued, is refused (StepMismatch): it was queued for an
+action that no longer exists. A step that only moved (steps added or removed before it) is found by its
+digest.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gunwatch.alerts.commands import substitute
-from gunwatch.config.alerts import AlertSettings, CallStep, Step
+from gunwatch.config.alerts import AlertSettings, Step, StepSettings
 
-ACTION_STEPS = {"call": "call", "publish": "publish", "command": "run"}  # delivery action -> step key
 _CONTEXT_KEYS = ("camera", "zone", "score", "event_id")
 _PAYLOAD_KEYS = {"step", "context", "undo", "has_undo"}
 _REF_KEYS = {"protocol", "index", "digest"}
@@ -35,35 +35,14 @@ class StepMismatch(ValueError):
 
 
 @dataclass(frozen=True)
-class Call:
-    url: str
-    method: str
-    body: Any
-    headers: dict[str, str]
-    secret: str | None
-    timeout_s: float
+class StepFound:
+    """A stored reference, checked against the site file: the step it names, how messages name it, the
+    placeholders' values, and whether the row asks for the step's undo."""
 
-
-@dataclass(frozen=True)
-class Publish:
-    channel: str
-    topic: str
-    payload: Any
-    retain: bool
-
-
-@dataclass(frozen=True)
-class Command:
-    """`argv` as the step writes it: `run_command` fills its placeholders and gives the command the event as
-    GUNWATCH_* variables from `text_vars`, and the variables named in `pass_env`."""
-
-    argv: list[str]
-    timeout_s: float
-    text_vars: dict[str, str]
-    pass_env: list[str]
-
-
-Action = Call | Publish | Command
+    step: Step
+    where: str
+    variables: dict[str, str]
+    undo: bool
 
 
 # --- placeholders ---------------------------------------------------------------------------------------
@@ -94,31 +73,21 @@ def fill(value: Any, variables: dict[str, str]) -> Any:
 # --- what is stored ---------------------------------------------------------------------------------------
 
 def step_digest(step: Step) -> str:
-    """A digest of what the step does. Secrets and header values are left out (rotating a token is no new
-    step, and the digest must not help guess a weak one); whether they are set is kept."""
-    definition = step.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    if step.call is not None:
-        definition["call"] = _call_definition(step.call)
-    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    """A digest of what the step does: its settings' identity (a call's secret and header values left out,
+    whether they are set kept) under the step's key."""
+    return settings_digest(step.kind, step.payload)
+
+
+def settings_digest(kind: str, settings: StepSettings) -> str:
+    text = json.dumps({kind: settings.identity()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _call_definition(call: CallStep) -> dict[str, Any]:
-    definition = call.model_dump(mode="json", exclude_defaults=True, exclude={"secret", "headers", "cancel"})
-    definition["signed"] = call.secret is not None
-    definition["headers"] = sorted(call.headers)
-    if call.cancel is not None:
-        definition["cancel"] = _call_definition(call.cancel)
-    return definition
-
-
-def action_payload(protocol: str, index: int, step: Step, context: dict[str, Any]) -> dict[str, Any]:
-    """What the outbox stores for a call, publish or run step: the reference, the facts, and whether it has
-    an undo (a call's `cancel`, a `cancel_payload`, a `cancel_command`) to queue on a false alarm."""
-    has_undo = ((step.call is not None and step.call.cancel is not None)
-                or (step.publish is not None and step.publish.cancel_payload is not None)
-                or (step.run is not None and step.run.cancel_command is not None))
-    return {"step": {"protocol": protocol, "index": index, "digest": step_digest(step)},
+def action_payload(protocol: str, index: int, digest: str, context: dict[str, Any], has_undo: bool) -> dict[str, Any]:
+    """What the outbox stores for a call, publish or run step: the reference (the step's `digest`), the facts,
+    and whether it has an undo (a call's `cancel`, a `cancel_payload`, a `cancel_command`) to queue on a
+    false alarm."""
+    return {"step": {"protocol": protocol, "index": index, "digest": digest},
             "context": {key: context.get(key) for key in _CONTEXT_KEYS}, "undo": False, "has_undo": has_undo}
 
 
@@ -131,39 +100,19 @@ def undo_payload(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 # --- what is executed -----------------------------------------------------------------------------------
 
-def resolve_action(settings: AlertSettings, action: str, payload: dict[str, Any]) -> Action:
-    """The action a stored row stands for, rebuilt from the site file; StepMismatch when it cannot be."""
-    kind = ACTION_STEPS.get(action)
-    if kind is None:
-        raise StepMismatch(f"{action!r} is not a protocol action")
+def find_step(settings: AlertSettings, payload: dict[str, Any], kind: str) -> StepFound:
+    """The `kind` step a stored row refers to, checked against the site file; StepMismatch when it cannot be."""
     if set(payload) != _PAYLOAD_KEYS or not isinstance(payload["step"], dict) or set(payload["step"]) != _REF_KEYS:
         raise StepMismatch("the stored action is not a step reference gunwatch writes "
                            "(altered in the database, or queued by an older gunwatch)")
-    step, where = _find_step(settings, payload["step"])
-    if getattr(step, kind) is None:
+    step, where = _find(settings, payload["step"])
+    if step.kind != kind:
         raise StepMismatch(f"{where} is not a {kind} step")
     variables = text_vars(_checked_context(payload["context"]), settings.site_name)
-    undo = payload["undo"] is True
-    if step.call is not None:
-        call = step.call.cancel if undo else step.call
-        if call is None:
-            raise StepMismatch(f"{where} has no cancel call")
-        return Call(fill(call.url, variables), call.method, fill(call.body, variables), dict(call.headers),
-                    call.secret, call.timeout_s)
-    if step.publish is not None:
-        publish = step.publish
-        data = publish.cancel_payload if undo else publish.payload
-        if data is None:
-            raise StepMismatch(f"{where} has no cancel_payload")
-        return Publish(publish.channel, fill(publish.topic, variables), fill(data, variables), publish.retain)
-    assert step.run is not None
-    argv = step.run.cancel_command if undo else step.run.command
-    if argv is None:
-        raise StepMismatch(f"{where} has no cancel_command")
-    return Command(list(argv), step.run.timeout_s, variables, list(step.run.env))
+    return StepFound(step, where, variables, payload["undo"] is True)
 
 
-def _find_step(settings: AlertSettings, ref: dict[str, Any]) -> tuple[Step, str]:
+def _find(settings: AlertSettings, ref: dict[str, Any]) -> tuple[Step, str]:
     name, index, digest = ref["protocol"], ref["index"], ref["digest"]
     protocol = settings.protocols.get(name) if isinstance(name, str) else None
     if protocol is None:

@@ -22,7 +22,17 @@ from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Outbox
 from gunwatch.alerts.protocols.matching import offline_matches, threat_matches
-from gunwatch.alerts.protocols.steps import VERIFY_STEP, RunRef, message_deliveries, step_deliveries
+from gunwatch.alerts.protocols.steps.base import (
+    VERIFY_STEP,
+    Acknowledged,
+    Acknowledgement,
+    Escalated,
+    RunRef,
+    StepRun,
+    Waiting,
+)
+from gunwatch.alerts.protocols.steps.notify import message_deliveries
+from gunwatch.alerts.protocols.steps.registry import kind_of
 from gunwatch.config.alerts import AlertSettings, Protocol
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
@@ -237,36 +247,34 @@ class ProtocolEngine:
                      run=row.id, messages=len(deliveries), unreachable=missing, timeout_s=verify.timeout_s)
 
     def _advance(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
-        """Run steps until a wait or the end."""
+        """Run steps until a wait or the end; each step's kind says what it comes to."""
         actor = f"protocol:{row.protocol}"
         while row.step < len(protocol.steps):
             step = protocol.steps[row.step]
-            if step.wait_ack is not None:
-                disposition = _disposition(session, row.event_id)
-                if disposition is not None and disposition.acknowledged_at is not None:
-                    now = max(now, disposition.acknowledged_at)  # after the acknowledgement, as in `_move`
-                    row.state, row.wake_at, row.updated_at = "done", None, now
-                    audit.append(session, actor, "protocol.acknowledged", row.event_id, row.camera, at=now,
-                                 run=row.id, by=disposition.actor, remaining_steps=len(protocol.steps) - row.step - 1)
-                    return
-                if row.wake_at is None:
-                    row.state, row.wake_at, row.updated_at = "waiting_ack", now + step.wait_ack.timeout_s, now
+            at = StepRun(self.settings, self._ref(row), row.step, self._kind(row), now, row.wake_at,
+                         lambda: _acknowledgement(session, row.event_id))
+            outcome = kind_of(step).start(step.payload, at)
+            if isinstance(outcome, Waiting):
+                if outcome.started:
+                    row.state, row.wake_at, row.updated_at = "waiting_ack", outcome.until, now
                     audit.append(session, actor, "protocol.waiting_ack", row.event_id, row.camera, at=now,
-                                 run=row.id, step=row.step, timeout_s=step.wait_ack.timeout_s)
-                    return
-                if now < row.wake_at:
-                    return
+                                 run=row.id, step=row.step, timeout_s=outcome.timeout_s)
+                return
+            if isinstance(outcome, Acknowledged):
+                now = outcome.at
+                row.state, row.wake_at, row.updated_at = "done", None, now
+                audit.append(session, actor, "protocol.acknowledged", row.event_id, row.camera, at=now,
+                             run=row.id, by=outcome.by, remaining_steps=len(protocol.steps) - row.step - 1)
+                return
+            if isinstance(outcome, Escalated):
                 row.escalated, row.wake_at, row.state = 1, None, "running"
                 audit.append(session, actor, "protocol.escalating", row.event_id, row.camera, at=now, run=row.id,
-                             step=row.step, reason=f"not acknowledged within {step.wait_ack.timeout_s:g} s")
-                row.step += 1
-                continue
-            kind = self._kind(row)
-            deliveries, missing = step_deliveries(self.settings, self._ref(row), row.step, step, kind, now)
-            self.outbox.enqueue(deliveries, session)
-            audit.append(session, actor, "protocol.step", row.event_id, row.camera, at=now, run=row.id,
-                         step=row.step, step_kind=step.kind, message_kind=kind, deliveries=len(deliveries),
-                         unreachable=missing)
+                             step=row.step, reason=outcome.reason)
+            else:
+                self.outbox.enqueue(outcome.deliveries, session)
+                audit.append(session, actor, "protocol.step", row.event_id, row.camera, at=now, run=row.id,
+                             step=row.step, step_kind=step.kind, message_kind=at.message_kind,
+                             deliveries=len(outcome.deliveries), unreachable=outcome.unreachable)
             row.step += 1
         row.state, row.wake_at, row.updated_at = "done", None, now
         audit.append(session, actor, "protocol.done", row.event_id, row.camera, at=now, run=row.id)
@@ -289,3 +297,10 @@ def _rounded(score: Any) -> Any:
 
 def _disposition(session: Session, event_id: str | None) -> DispositionRow | None:
     return None if event_id is None else session.get(DispositionRow, event_id)
+
+
+def _acknowledgement(session: Session, event_id: str | None) -> Acknowledgement | None:
+    disposition = _disposition(session, event_id)
+    if disposition is None or disposition.acknowledged_at is None:
+        return None
+    return Acknowledgement(disposition.acknowledged_at, disposition.actor)
