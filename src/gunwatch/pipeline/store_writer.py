@@ -6,22 +6,30 @@ written later (a snapshot, a clip) are added to the newest version, never to an 
 finishes after its event closed does not reopen it. One queue, one thread: an event's changes are committed
 in the order its camera made them, and a store that hangs holds up only this thread.
 
-`on_event` hears each version as soon as it is stored (also when the store failed: logged).
+`on_event` hears each version as soon as it is stored (also when the store failed: logged). A store that is
+down (`StoreUnavailable`: PostgreSQL restarting, SQLite locked or out of disk) is waited out: the write is
+tried again, with a growing pause, and everything after it stays queued in order (up to `capacity`), so what
+happened while it was down lands once it is back. Going down and coming back are logged once each.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from gunwatch.events.model import Evidence, ThreatEvent
-from gunwatch.events.store import EventStore
+from gunwatch.events.store import EventStore, StoreUnavailable
 from gunwatch.pipeline.write_queue import WriteQueue, WriterStats, guarded
 from gunwatch.video.health import HealthChange
 
+log = logging.getLogger(__name__)
 EventListener = Callable[[ThreatEvent], None]
+RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0  # a store that is down is tried again after this, doubling up to the max
 CAPACITY = 10_000  # event versions and health changes are small; a store down for long loses the newest ones
 REMEMBERED = 1024  # recent events whose newest version is kept to merge later files into
 
@@ -53,6 +61,8 @@ class StoreWriter:
         self.store, self.on_event = store, on_event
         self._queue: WriteQueue[_Write] = WriteQueue("store writer", self._write, capacity)
         self._newest: OrderedDict[str, ThreatEvent] = OrderedDict()  # only the writer's thread touches it
+        self._closing = threading.Event()  # at close, a store still down gets one more try per write, no wait
+        self._down_since: float | None = None  # the store unavailable since (monotonic); only the writer's thread
 
     def start(self) -> StoreWriter:
         self._queue.start()
@@ -77,16 +87,22 @@ class StoreWriter:
     def wait_idle(self, timeout: float | None = None) -> bool:
         return self._queue.wait_idle(timeout)
 
+    @property
+    def store_down(self) -> bool:
+        """Whether the last write found the store unavailable (it is being tried again)."""
+        return self._down_since is not None
+
     def close(self, timeout: float | None = None) -> bool:
+        self._closing.set()
         return self._queue.close(timeout)
 
     def _write(self, item: _Write) -> None:
         if isinstance(item, _Camera):
             if self.store is not None:
-                guarded(self.store.upsert_camera, item.name, item.url, item.kind)
+                self._stored(self.store.upsert_camera, item.name, item.url, item.kind)
         elif isinstance(item, HealthChange):
             if self.store is not None:
-                guarded(self.store.record_health, item.camera, item.state, item.reason, item.at)
+                self._stored(self.store.record_health, item.camera, item.state, item.reason, item.at)
         elif isinstance(item, _Version):
             self._save(self._merged(item.event, None), notify=True)
         else:
@@ -107,6 +123,32 @@ class StoreWriter:
 
     def _save(self, event: ThreatEvent, notify: bool) -> None:
         if self.store is not None:
-            guarded(self.store.save_event, event)
+            self._stored(self.store.save_event, event)
         if notify and self.on_event is not None:
             guarded(self.on_event, event)
+
+    def _stored(self, write: Callable[..., None], *args: object) -> None:
+        """`write(*args)`, tried again while the store is unavailable (until close); any other failure is
+        logged and the write dropped, as retrying it could not help."""
+        pause = RETRY_FIRST_S
+        while True:
+            try:
+                write(*args)
+            except StoreUnavailable as error:
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                    log.error("store writer: the store is unavailable (%s); writes are kept and tried again", error)
+                if self._closing.is_set():
+                    log.error("store writer: closing with the store unavailable; a write is lost: %s", error)
+                    return
+                self._closing.wait(pause)
+                pause = min(2 * pause, RETRY_MAX_S)
+                continue
+            except Exception:
+                log.exception("store writer: %s failed", getattr(write, "__name__", write))
+                return
+            if self._down_since is not None:
+                log.warning("store writer: the store is back after %.1f s; %d writes waiting",
+                            time.monotonic() - self._down_since, self._queue.stats().waiting)
+                self._down_since = None
+            return

@@ -9,3 +9,8 @@ class StoreError(Exception):
 
 class StoreMissing(StoreError):
     """A SQLite store file does not exist (yet) and the caller asked not to create it."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or used for now (down, restarting, locked, out of disk): the same write
+    may succeed later, so a writer keeps it and tries again rather than dropping it."""

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import URL, Engine, func, insert, or_, select
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gunwatch.config.redact import redact_url
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.private import create_private_file
 from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_engine, parse_store_url, sqlite_file
-from gunwatch.events.store.errors import StoreError, StoreMissing
+from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable
 from gunwatch.events.store.migrate import upgrade_to_head
 from gunwatch.events.store.rows import event_from_row, event_values
 from gunwatch.events.store.schema import (
@@ -149,6 +149,8 @@ class EventStore:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
+        except (OperationalError, InterfaceError) as error:  # the server down or restarting, a lock, a full disk
+            raise StoreUnavailable(f"{doing} the event store {self.url}: {_reason(error)}") from error
         except (SQLAlchemyError, ImportError, OSError) as error:
             raise StoreError(f"{doing} the event store {self.url}: {_reason(error)}") from error
 
