@@ -236,27 +236,30 @@ def test_not_acknowledged_in_time_escalates(
 
 def test_acknowledged_in_time_ends_the_run_and_later_steps_never_run(
     store: EventStore, start_service: Service, make_event: Events, smtp_server: SmtpServer,
-    http_receiver: HttpReceiver, channel: Channels, runs: Runs, audit: Audit,
+    http_receiver: HttpReceiver, channel: Channels, runs: Runs, audit: Audit, audit_actions: Actions,
 ) -> None:
-    service = start_service(site({"lockdown": escalating(1.5)}, hook=channel(http_receiver.url()),
+    # An hour to answer: "in time" holds however slow the machine; the hour's end is then moved to, not waited.
+    service = start_service(site({"lockdown": escalating(3600)}, hook=channel(http_receiver.url()),
                                  email=channel(smtp_server.url)))
     event = make_event()
-    started = time.monotonic()
     submit(service, store, event)
     assert wait_until(lambda: [r.state for r in runs(event.id)] == ["waiting_ack"])
     result = service.actions.acknowledge(event.id, "guard:alice", "on my way")
     assert result.changed and result.withdrawals == []
-    assert time.monotonic() - started < 1.5  # in time (a loaded machine would make this test meaningless)
     http_receiver.wait_for(1)
     assert wait_until(lambda: [r.state for r in runs(event.id)] == ["done"], timeout=3)
-    quiet_for(started + 1.8 - time.monotonic())  # past the wait's deadline: the escalation must not come
-    assert smtp_server.mails == []
+    history = audit_actions(event.id)
+    assert history.index("protocol.waiting_ack") < history.index("event.acknowledged") \
+        < history.index("protocol.acknowledged")
+    # Past the wait's deadline: nothing is left to escalate, so nothing is queued (and so nothing is sent).
+    assert service.engine.tick(now=time.time() + 7200) == 0
     assert [d.kind for d in service.outbox.of_event(event.id)] == ["alert"]
+    assert "protocol.escalating" not in audit_actions(event.id)
     [run] = runs(event.id)
-    assert run.escalated == 0 and run.step == 1  # stopped at the wait_ack step
+    assert (run.state, run.escalated, run.step) == ("done", 0, 1)  # stopped at the wait_ack step
     entries = [e for e in audit(event.id) if e.action == "protocol.acknowledged"]
     assert [(e.detail["by"], e.detail["remaining_steps"]) for e in entries] == [("guard:alice", 1)]
-
+    assert smtp_server.mails == []
 
 
 # --- the verification gate -------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ def test_pre_alert_goes_to_verifiers_only_and_confirm_continues_at_once(
     store: EventStore, start_service: Service, event_with_snapshot: Events, smtp_server: SmtpServer,
     http_receiver: HttpReceiver, audit_actions: Actions, channel: Channels, runs: Runs,
 ) -> None:
-    service = start_service(site({"lockdown": verified(30)}, hook=channel(http_receiver.url()),
+    service = start_service(site({"lockdown": verified(3600)}, hook=channel(http_receiver.url()),
                                  email=channel(smtp_server.url)))
     event = event_with_snapshot()
     submit(service, store, event)
@@ -278,14 +281,11 @@ def test_pre_alert_goes_to_verifiers_only_and_confirm_continues_at_once(
     assert mail.message["X-Gunwatch-Kind"] == "pre_alert"
     assert mail.message["Subject"].startswith(f"[{SITE}] VERIFY:")
     assert len(list(mail.message.iter_attachments())) == 1  # the verifier decides from the snapshot
-    quiet_for(0.5)
-    assert http_receiver.requests == []  # nobody else is told yet
     assert [r.state for r in runs(event.id)] == ["verifying"]
+    assert [d.kind for d in service.outbox.of_event(event.id)] == ["pre_alert"]  # nobody else is told yet
 
-    confirmed_at = time.monotonic()
     service.actions.confirm(event.id, "verifier", "real gun")
-    [alert] = http_receiver.wait_for(1, timeout=10)
-    assert time.monotonic() - confirmed_at < 5  # at the next tick, not at the verification's timeout (30 s)
+    [alert] = http_receiver.wait_for(1, timeout=10)  # at the next tick, not at the verification's timeout
     assert alert.json["kind"] == "alert"
     history = audit_actions(event.id)
     assert history.index("protocol.verifying") < history.index("event.confirmed") < history.index("protocol.verified")
@@ -296,15 +296,17 @@ def test_false_alarm_during_verification_stops_everything_and_cancels_the_pre_al
     store: EventStore, start_service: Service, make_event: Events, smtp_server: SmtpServer,
     http_receiver: HttpReceiver, audit_actions: Actions, channel: Channels, runs: Runs,
 ) -> None:
-    service = start_service(site({"lockdown": verified(1.2)}, hook=channel(http_receiver.url()),
+    # An hour to verify: the false alarm comes within it however slow the machine, and the history shows
+    # that it did; the hour's end is then moved to, not waited for.
+    service = start_service(site({"lockdown": verified(3600)}, hook=channel(http_receiver.url()),
                                  email=channel(smtp_server.url)))
     event = make_event()
-    started = time.monotonic()
     submit(service, store, event)
     smtp_server.wait_for(1)
     result = service.actions.false_alarm(event.id, "verifier", "it is a phone")
-    assert time.monotonic() - started < 1.2  # within the verification's time
     assert result.changed and result.aborted_runs == 1
+    history = audit_actions(event.id)
+    assert history.index("protocol.verifying") < history.index("event.false_alarm")  # within the verification
     service.dispatcher.wake()
     [_, cancel] = smtp_server.wait_for(2)
     assert cancel.rcpt_tos == ("verify@school.example",)
@@ -312,10 +314,12 @@ def test_false_alarm_during_verification_stops_everything_and_cancels_the_pre_al
     assert cancel.message["Subject"].startswith(f"[{SITE}] CANCELLED (false alarm):")
     text = cancel.message.get_body().get_content()
     assert "Marked by verifier." in text and "phone" not in text  # the note stays in the audit log
-    quiet_for(started + 1.6 - time.monotonic())  # past the verification timeout: no fail-safe continuation
-    assert http_receiver.requests == [] and len(smtp_server.mails) == 2
+    # Past the verification's deadline: no fail-safe continuation is queued, so the hook is never told.
+    assert service.engine.tick(now=time.time() + 7200) == 0
+    assert sorted(d.kind for d in service.outbox.of_event(event.id)) == ["cancel", "pre_alert"]
     assert [r.state for r in runs(event.id)] == ["aborted"]
     assert "protocol.verification_timed_out" not in audit_actions(event.id)
+    assert http_receiver.requests == [] and len(smtp_server.mails) == 2
 
 
 @pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
