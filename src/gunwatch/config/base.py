@@ -13,7 +13,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 class StrictModel(BaseModel):
     # extra="forbid": a typo is an error, never a silently ignored key.
     # frozen: the pipeline shares one config between threads, so nobody may change it under the others.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `.inf`, `.nan` or 1e999 is a mistake, which bounds alone do not all catch (a
+    # stall_after_s of .inf passed, then broke the camera's FFmpeg options).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_name(name: str) -> str:

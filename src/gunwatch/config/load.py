@@ -61,6 +61,12 @@ def _parse_yaml(text: str, file: str) -> dict[str, object]:
         if error.problem and error.context and error.context_mark:
             message += f", {error.context} that starts on line {error.context_mark.line + 1}"
         raise ConfigError([ConfigProblem(file, message, line=mark.line + 1 if mark else None)]) from error
+    except yaml.reader.ReaderError as error:
+        # A control character (a binary file, a stray NUL): where it is, not PyYAML's "in <unicode string>".
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, error.position - (before.rfind("\n") + 1) + 1
+        message = f"invalid YAML: unacceptable character #x{error.character:04x} (column {column})"
+        raise ConfigError([ConfigProblem(file, message, line=line)]) from error
     except yaml.YAMLError as error:
         raise ConfigError([ConfigProblem(file, f"invalid YAML: {error}")]) from error
     if tree is None:
@@ -74,10 +80,45 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STRING_TAG = "tag:yaml.org,2002:str"
 
 
+# Deeper than any site file needs, and far from Python's recursion limit (PyYAML composes recursively).
+MAX_DEPTH = 64
+
+
 class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, except for mapping keys: a repeated key is an error (PyYAML would keep the last
     one silently, so a second camera pasted under the same name would replace the first), and a key is
-    always the text written (YAML 1.1 would read a zone named `on` or `no` as a boolean, `1` as a number)."""
+    always the text written (YAML 1.1 would read a zone named `on` or `no` as a boolean, `1` as a number).
+
+    Structures that would otherwise end in a RecursionError, not a ConfigError, are errors with their line:
+    nesting deeper than MAX_DEPTH, and an alias inside the mapping or list its anchor names (`&a [*a]`)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open: list[str | None] = []  # the anchors of the nodes being composed, outermost first
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                raise yaml.composer.ComposerError(
+                    None, None, f"the alias *{event.anchor} is inside the &{event.anchor} it refers to",
+                    event.start_mark)
+            return super().compose_node(parent, index)
+        if len(self._open) >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                              event.start_mark)
+        self._open.append(getattr(event, "anchor", None))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.pop()
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (4300): its own error, without the line
+            raise yaml.constructor.ConstructorError(None, None, "a number with too many digits",
+                                                    node.start_mark) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, object]:
         seen: set[Hashable] = set()
@@ -92,3 +133,6 @@ class _StrictLoader(yaml.SafeLoader):
                     raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
