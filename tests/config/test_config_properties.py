@@ -496,3 +496,13 @@ def test_numbers_must_be_finite(section: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_site_config(f"cameras: {{lobby: {{url: a.mp4}}}}\n{section}\n", FILE, environ={})
     assert [(p.key, p.message) for p in caught.value.problems] == [(key, "must be a finite number")]
+
+
+def test_a_retry_whose_longest_wait_is_below_its_first_is_refused() -> None:
+    """It loaded, and every wait was initial_s: max_s silently did nothing (health.reconnect refuses it)."""
+    text = ("cameras: {lobby: {url: a.mp4}}\n"
+            "alerts: {channels: {log: {url: 'file://runs/alerts.jsonl', retry: {initial_s: 100, max_s: 1}}}}\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_site_config(text, FILE, environ={})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{FILE}: alerts.channels.log.retry.max_s: must be >= initial_s (100), got 1"]

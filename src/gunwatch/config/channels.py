@@ -13,6 +13,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
@@ -47,6 +48,15 @@ class RetrySettings(StrictModel):
     initial_s: float = Field(0.5, gt=0, description="first wait after a failure")
     max_s: float = Field(60.0, gt=0, description="longest wait between attempts")
     max_attempts: int = Field(50, ge=1, description="attempts before a delivery is given up as failed")
+
+    @field_validator("max_s")
+    @classmethod
+    def _not_below_initial(cls, max_s: float, info: ValidationInfo) -> float:
+        # Below initial_s, max_s would do nothing: every wait would be initial_s.
+        initial = info.data.get("initial_s")
+        if initial is not None and max_s < initial:
+            raise ValueError(f"must be >= initial_s ({initial:g}), got {max_s:g}")
+        return max_s
 
 
 class BaseChannelConfig(StrictModel):
