@@ -10,45 +10,21 @@ down. What must go on is waited for; the bound on each wait is reached only when
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gunwatch.config import parse_site_config
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
-from gunwatch.inference.detections import Detections
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.watch import WatchService
-from gunwatch.video.writer import VideoWriter
 from support.postgres import PostgresServer
+from support.stand_in import GunWhileHeld, grey_clip
 from support.waiting import wait_until
 
 WAIT_S = 60.0
 CAMERAS = ("door", "hall")
-
-
-class GunWhileHeld:
-    """A stand-in model: a handgun box (score 0.9) in the middle of every picture while `gun` is set."""
-
-    name, class_names, threshold = "stand-in", ("person", "handgun"), 0.5
-
-    def __init__(self) -> None:
-        self.gun = threading.Event()
-
-    def detect(self, images: list[np.ndarray]) -> list[Detections]:
-        armed = self.gun.is_set()
-        return [Detections([[0.4 * i.shape[1], 0.4 * i.shape[0], 0.6 * i.shape[1], 0.6 * i.shape[0]]], [0.9], [1])
-                if armed else Detections() for i in images]
-
-
-def write_clip(path: Path, grey: int) -> Path:
-    with VideoWriter(path, 10.0, options={"g": "10"}, threads=1) as writer:
-        for index in range(20):
-            writer.write(np.full((120, 160, 3), grey + index, np.uint8))
-    return path
 
 
 def analysed(service: WatchService) -> dict[str, int]:
@@ -59,7 +35,7 @@ def test_a_postgres_restart_mid_run_loses_no_event_and_analysis_goes_on(
     tmp_path: Path, postgres_server: PostgresServer, postgres_url: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="gunwatch.pipeline.store_writer")
-    cameras = "\n".join(f'  {name}: {{url: "{write_clip(tmp_path / f"{name}.mp4", 60 + 40 * i)}", loop: true, '
+    cameras = "\n".join(f'  {name}: {{url: "{grey_clip(tmp_path / f"{name}.mp4", 60 + 40 * i)}", loop: true, '
                         f'detect: {{fps: 5}}}}' for i, name in enumerate(CAMERAS))
     site = parse_site_config(f"""
 cameras:

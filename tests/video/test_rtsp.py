@@ -85,7 +85,7 @@ def test_a_hung_camera_stalls_then_goes_offline_and_recovers(rtsp_server: RtspSe
     assert [(c.state, c.reason) for c in changes] == [
         ("online", "receiving 320x240 frames"),
         ("stalled", "no frame for 1.5 s"),
-        ("offline", "no answer within 1.5 s"),
+        ("offline", "no valid answer within 1.5 s"),
         ("online", "receiving 320x240 frames"),
     ]
     assert stalled is not None and offline is not None and up is not None

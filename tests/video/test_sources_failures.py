@@ -108,7 +108,7 @@ BROKEN_CAMERAS = {
     ),
     "never answers": (
         lambda tmp, ports: f"rtsp://127.0.0.1:{ports['silent']}/cam",
-        [("offline", "no answer within 1 s")],
+        [("offline", "no valid answer within 1 s")],
     ),
 }
 

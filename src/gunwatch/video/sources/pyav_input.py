@@ -26,7 +26,8 @@ def open_input(
     except (av.FFmpegError, OSError) as error:
         # By the clock, not the error code: RTSP reports an interrupted handshake as "invalid data".
         if isinstance(error, av.ExitError) or time.monotonic() - started >= timeout_s:
-            raise StreamFailure(f"no answer within {timeout_s:g} s") from None
+            # "valid": a camera that answers with bytes that are not its protocol (garbage) ends here too.
+            raise StreamFailure(f"no valid answer within {timeout_s:g} s") from None
         # `from None`: the original message quotes the URL, password and all.
         raise StreamFailure(describe(error)) from None
 

@@ -9,7 +9,7 @@ from gunwatch.video.sources.pyav_input import decoded_frames, open_input
 from gunwatch.video.sources.reader import RawFrame, ReadContext
 
 # FFmpeg's own socket timeouts (microseconds) back up PyAV's interrupt timeout, a little later so that
-# PyAV's clearer "no answer within N s" is what normally fires.
+# PyAV's clearer "no valid answer within N s" is what normally fires.
 _BACKSTOP_S = 1.0
 
 
