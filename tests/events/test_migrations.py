@@ -118,6 +118,22 @@ def test_going_down_from_0004_turns_stopped_cameras_offline(store_url: str, engi
         assert connection.execute(text("SELECT state FROM camera_health")).scalars().all() == ["offline"]
 
 
+def test_going_down_from_0005_turns_degraded_cameras_online(store_url: str, engine: Engine) -> None:
+    """Degraded (the watchdog restarted its clip encoder) is watched and alerting: online to the older schema."""
+    with EventStore(store_url) as store:
+        store.record_health("lobby", "degraded", "clip encoder hung; restarted")
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT state, reason FROM cameras")).all() == [
+            ("online", "clip encoder hung; restarted")]
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(text("UPDATE cameras SET state = 'degraded'"))
+    with EventStore(store_url) as store:  # up again
+        store.record_health("lobby", "degraded", "clip encoder hung; restarted")
+        assert store.camera_status()[0].state == "degraded"
+
+
 OPEN_ON_SIGNAL = """
 import sys, time
 from pathlib import Path

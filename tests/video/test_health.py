@@ -40,7 +40,7 @@ class ScriptedReader:
 
 
 def test_states_and_change_value():
-    assert CAMERA_STATES == ("online", "offline", "stalled", "stopped")
+    assert CAMERA_STATES == ("online", "offline", "stalled", "stopped", "degraded")
     change = HealthChange("lobby", "offline", "connection refused", 1.0)
     assert str(change) == "lobby: offline (connection refused)"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -130,3 +130,54 @@ def test_a_listener_may_run_on_another_thread_than_the_consumer():
     with CameraSource("lobby", reader, FAST, lambda change: threads.add(threading.current_thread().name)):
         assert wait_until(lambda: len(threads) == 1)
     assert threads == {"camera-lobby"}
+
+
+class HungReader:
+    """The first connection yields one frame, then hangs in a read that no stop reaches (a driver or network
+    call without a timeout) until `release`, and then yields one more frame. The next connection yields two
+    frames and stays quiet until stopped."""
+
+    def __init__(self) -> None:
+        self.release, self.hung = threading.Event(), threading.Event()
+        self.connections = 0
+
+    def frames(self, context: ReadContext) -> Iterator[RawFrame]:
+        self.connections += 1
+        if self.connections == 1:
+            yield np.zeros((4, 6, 3), np.uint8), 0.0
+            self.hung.set()
+            assert self.release.wait(30), "the test never released the reader"
+            yield np.full((4, 6, 3), 99, np.uint8), 1.0  # what the abandoned reader returns with, late
+            return
+        for _ in range(2):
+            yield np.full((4, 6, 3), 7, np.uint8), None
+        context.stop.wait()
+
+
+def test_a_hung_reader_shows_as_waiting_and_a_restart_reads_on_a_new_thread_dropping_what_the_old_one_returns():
+    reader = HungReader()
+    changes: list[HealthChange] = []
+    source = CameraSource("lobby", reader, FAST, changes.append).start()
+    try:
+        assert reader.hung.wait(10)
+        since = source.stats().waiting_since
+        assert since is not None and source.stats().frames_in == 1  # waiting since its frame: no progress
+        [hung_thread] = [t for t in threading.enumerate() if t.name == "camera-lobby"]
+        assert source.restart("reader hung: neither a frame nor a failure for 11 s; reopened by the watchdog")
+        assert wait_until(lambda: source.stats().frames_in == 3)  # the new reader's two frames
+        stats = source.stats()
+        assert stats.restarts == 1 and stats.state == "online"
+        assert stats.waiting_since is not None and stats.waiting_since > since
+        assert [(c.state, c.reason.split(":")[0]) for c in changes] == [
+            ("online", "receiving 6x4 frames"), ("stalled", "reader hung"), ("online", "receiving 6x4 frames")]
+        reader.release.set()
+        # The abandoned thread's late frame (all 99) is dropped: once that thread has ended, nothing changed.
+        hung_thread.join(10)
+        assert not hung_thread.is_alive()
+        frame = source.latest()
+        assert frame is not None and int(frame.image[0, 0, 0]) == 7
+        assert source.stats().frames_in == 3 and len(changes) == 3
+    finally:
+        reader.release.set()
+        assert source.stop()
+    assert not source.restart("stopped")

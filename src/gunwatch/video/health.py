@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 # online: frames arrive. offline: no connection (refused, unreachable, ended, unreadable).
-# stalled: connected, yet no frame for `health.stall_after_s` seconds.
+# stalled: connected, yet no frame comes through: none for `health.stall_after_s` seconds, or (the watchdog's
+# word) its reader or a detector call with its frame hung and was restarted or abandoned.
 # stopped: nobody watches it: `gunwatch watch` stopped, or crashed (recorded by the next start). Sources
 # never report it; the store records it for them.
-CameraState = Literal["online", "offline", "stalled", "stopped"]
+# degraded: watched and alerting, but a part of its evidence failed: its clip encoder hung and was restarted by
+# the watchdog (the clip is lost). Reported by the watchdog, followed by the state it is in once restarted.
+CameraState = Literal["online", "offline", "stalled", "stopped", "degraded"]
 CAMERA_STATES: tuple[CameraState, ...] = get_args(CameraState)
 
 

@@ -34,6 +34,18 @@ class SourceStats:
     reconnects: int  # connection attempts after the first
     decode_errors: int  # pictures or packets skipped because they did not decode
     last_frame_at: float | None  # wall-clock time of the newest frame
+    # Monotonic time since which the reader has waited for its connection or its next frame without either
+    # coming or failing; None while it backs off before reconnecting, or once it ended. A watchdog's view.
+    waiting_since: float | None = None
+    restarts: int = 0  # readers abandoned as hung and replaced (`restart`)
+
+
+@dataclass
+class _Reading:
+    """One reader thread and the event that tells it to quit (stopped, or abandoned by `restart`)."""
+
+    thread: threading.Thread
+    quit: threading.Event
 
 
 class CameraSource:
@@ -44,7 +56,9 @@ class CameraSource:
             frame = source.wait(after=frame.index)   # a newer one
 
     The thread owns everything it blocks on; its lock guards counters only and is never held during
-    I/O or the health callback, so a camera that hangs cannot slow the others or the consumer.
+    I/O or the health callback, so a camera that hangs cannot slow the others or the consumer. A reader
+    that hangs without its own timeouts firing (no frame and no failure: `stats().waiting_since`) is
+    replaced by `restart`: the hung thread is left behind, told to quit, and publishes nothing more.
     """
 
     def __init__(
@@ -63,21 +77,46 @@ class CameraSource:
         self._mailbox = LatestFrame()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._reading: _Reading | None = None
         self._state: CameraState | None = None
         self._reason = "starting"
         self._frames_in = 0
         self._reconnects = 0
         self._decode_errors = 0
         self._last_frame_at: float | None = None
+        self._waiting_since: float | None = None
+        self._restarts = 0
 
     # --- consumer side -------------------------------------------------------------------------------
 
     def start(self) -> CameraSource:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"camera-{self.name}", daemon=True)
-            self._thread.start()
+        with self._lock:
+            if self._reading is None:
+                self._reading = self._new_reading()
+                self._reading.thread.start()
         return self
+
+    def restart(self, reason: str) -> bool:
+        """Abandon the reader thread (hung: no frame and no failure for too long) and read on a new one: the
+        camera is `stalled` for `reason` until its first frame. False when stopped (or never started).
+
+        A Python thread cannot be killed: the old one is told to quit, and whatever it returns with later is
+        dropped, never published."""
+        with self._lock:
+            old = self._reading
+            if old is None or self._stop.is_set():
+                return False
+            old.quit.set()
+            self._reading = self._new_reading()
+            self._restarts += 1
+            self._waiting_since = None
+            reading = self._reading
+        self._set_state("stalled", reason)  # said before the new reader can say online
+        with self._lock:
+            if self._stop.is_set() or self._reading is not reading:
+                return False
+            reading.thread.start()
+        return True
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop reading; True when the thread ended within `timeout`.
@@ -85,12 +124,16 @@ class CameraSource:
         A thread blocked inside FFmpeg ends at its next I/O timeout (stall_after_s at most); being a daemon
         that publishes nothing more, it is harmless until then.
         """
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
+            reading = self._reading
+            if reading is not None:
+                reading.quit.set()
         self._mailbox.close()
-        if self._thread is None:
+        if reading is None or reading.thread.ident is None:  # never started (stopped during a restart)
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        reading.thread.join(timeout)
+        return not reading.thread.is_alive()
 
     def latest(self, after: int = -1) -> Frame | None:
         """The newest frame if it is newer than frame index `after`; never waits."""
@@ -107,7 +150,9 @@ class CameraSource:
     @property
     def running(self) -> bool:
         """False once stopped, or after a file without loop ended."""
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+        reading = self._reading  # a reader being replaced (`restart`) is about to start: running
+        return reading is not None and not self._stop.is_set() and (reading.thread.ident is None
+                                                                   or reading.thread.is_alive())
 
     def stats(self) -> SourceStats:
         with self._lock:
@@ -119,6 +164,8 @@ class CameraSource:
                 self._reconnects,
                 self._decode_errors,
                 self._last_frame_at,
+                self._waiting_since,
+                self._restarts,
             )
 
     def __enter__(self) -> CameraSource:
@@ -129,31 +176,45 @@ class CameraSource:
 
     # --- reader thread -------------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _new_reading(self) -> _Reading:
+        quit = threading.Event()
+        thread = threading.Thread(target=self._run, args=(quit,), name=f"camera-{self.name}", daemon=True)
+        return _Reading(thread, quit)
+
+    def _run(self, quit: threading.Event) -> None:
+        """One reader thread, until stopped or abandoned (`quit`); an abandoned one changes nothing more."""
         backoff = Backoff(self._health.reconnect.initial_s, self._health.reconnect.max_s, self._rng)
-        context = ReadContext(self._stop, self._health.stall_after_s, self._decode_error)
-        while not self._stop.is_set():
+        context = ReadContext(quit, self._health.stall_after_s, self._decode_error)
+        while not quit.is_set():
+            self._waiting(quit, time.monotonic())
             try:
                 failure = self._connect_and_read(context, backoff)
             except RecordingEnded as end:
-                self._set_state("offline", str(end), final=True)
+                if not quit.is_set():
+                    self._waiting(quit, None)
+                    self._set_state("offline", str(end), final=True)
                 return
-            if self._stop.is_set():
+            if quit.is_set():
                 return
+            self._waiting(quit, None)  # backing off is no hang
             self._set_state(failure.state, failure.reason)
-            if self._stop.wait(backoff.next_wait()):
+            if quit.wait(backoff.next_wait()):
                 return
             with self._lock:
                 self._reconnects += 1
+
+    def _waiting(self, quit: threading.Event, since: float | None) -> None:
+        with self._lock:
+            if not quit.is_set():
+                self._waiting_since = since
 
     def _connect_and_read(self, context: ReadContext, backoff: Backoff) -> StreamFailure:
         """One connection, read until it ends; what ended it."""
         frames = self._reader.frames(context)
         try:
             for image, pts in frames:
-                if self._stop.is_set():
+                if context.stop.is_set() or not self._publish(image, pts, context.stop):
                     break
-                self._publish(image, pts)
                 backoff.reset()
         except StreamFailure as failure:
             return failure
@@ -169,17 +230,22 @@ class CameraSource:
             frames.close()  # closes the connection now, also when stopping mid-stream
         return StreamFailure("stream ended")
 
-    def _publish(self, image: np.ndarray | av.VideoFrame, pts: float | None) -> None:
+    def _publish(self, image: np.ndarray | av.VideoFrame, pts: float | None, quit: threading.Event) -> bool:
+        """Hand the frame over; False (nothing published) when this reader was abandoned or stopped."""
         now = time.time()
         with self._lock:
+            if quit.is_set():
+                return False
             index = self._frames_in
             self._frames_in += 1
             self._last_frame_at = now
+            self._waiting_since = time.monotonic()
         frame = Frame(self.name, image, index, pts, now)
         self._mailbox.put(frame)
         if self._state != "online":
             width, height = frame.size
             self._set_state("online", f"receiving {width}x{height} frames")
+        return True
 
     def _decode_error(self, message: str) -> None:
         with self._lock:
