@@ -82,6 +82,10 @@ _STRING_TAG = "tag:yaml.org,2002:str"
 
 # Deeper than any site file needs, and far from Python's recursion limit (PyYAML composes recursively).
 MAX_DEPTH = 64
+# Values a site file may hold once its aliases are expanded: a large site has a few thousand. Aliases of
+# aliases double at each layer (`&a [x, x]`, `&b [*a, *a]`, ...): 30 lines could stand for 10^9 values,
+# which every later walk over the tree (environment variables, validation) would expand.
+MAX_EXPANDED_NODES = 200_000
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -90,7 +94,9 @@ class _StrictLoader(yaml.SafeLoader):
     always the text written (YAML 1.1 would read a zone named `on` or `no` as a boolean, `1` as a number).
 
     Structures that would otherwise end in a RecursionError, not a ConfigError, are errors with their line:
-    nesting deeper than MAX_DEPTH, and an alias inside the mapping or list its anchor names (`&a [*a]`)."""
+    nesting deeper than MAX_DEPTH, and an alias inside the mapping or list its anchor names (`&a [*a]`).
+    A document whose aliases expand to more than MAX_EXPANDED_NODES values is refused at the alias that
+    crosses the bound (the "billion laughs")."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -112,6 +118,12 @@ class _StrictLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._open.pop()
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         try:
@@ -136,3 +148,34 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Count the values `root` stands for with every alias expanded, without expanding: PyYAML's composer
+    hands an alias back as the very node its anchor names, so the tree is a graph whose shared nodes are
+    counted once each and weighed by how often they are reached. Iterative: aliases may nest deeper than
+    Python's recursion limit."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            stack.append((node, True))
+            stack += [(child, False) for child in children if id(child) not in sizes]
+            continue
+        size = 1 + sum(sizes[id(child)] for child in children)
+        if size > MAX_EXPANDED_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"its aliases expand to more than {MAX_EXPANDED_NODES:,} values", node.start_mark)
+        sizes[id(node)] = size
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
