@@ -10,7 +10,8 @@ import pytest
 
 from gunwatch.inference.detections import Detections
 from gunwatch.pipeline.analysis import AnalysisRequest, FrameAnalyzer
-from gunwatch.pipeline.detector_service import Analysed, DetectorClosed, DetectorService
+from gunwatch.pipeline.detector_service import Analysed, DetectorClosed, DetectorService, DetectorStuck
+from support.waiting import wait_until
 
 
 class Brightness:
@@ -102,3 +103,28 @@ def test_the_synchronous_service_answers_on_the_callers_thread() -> None:
     assert model.threads == [threading.current_thread().name]
     with pytest.raises(ValueError, match="workers"):
         DetectorService(FrameAnalyzer(model, 32), workers=-1)
+
+
+def test_a_hung_call_given_up_fails_its_frames_and_a_new_worker_serves_the_next_ones_while_it_still_hangs() -> None:
+    model = Brightness()
+    service = DetectorService(FrameAnalyzer(model, 32), workers=1, max_batch=1).start()
+    try:
+        hung = service.submit("a", frame(0))
+        assert model.held.wait(30)
+        [call] = service.running()
+        assert call.cameras == ("a",) and service.running() == [call]
+        assert service.abandon(call.id, "detector call hung: 61 s (bound 60 s)")
+        with pytest.raises(DetectorStuck, match="61 s"):
+            hung.result(timeout=30)
+        assert service.running() == [] and service.abandoned == 1
+        assert score(service.submit("a", frame(70))) == 70  # its camera goes on, on the new worker
+        assert model.threads == ["detect-1", "detect-2"]
+        assert not service.abandon(call.id, "again")  # given up once
+        model.release.set()  # the hung call returns: its answer is dropped, its thread ends
+        assert score(service.submit("b", frame(80))) == 80
+        assert service.running() == []
+    finally:
+        model.release.set()
+        service.close(timeout=30)
+    # The abandoned worker ended once its call returned (closing did not wait for it).
+    assert wait_until(lambda: not any(t.name in ("detect-1", "detect-2") for t in threading.enumerate()))

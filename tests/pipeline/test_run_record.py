@@ -23,6 +23,7 @@ from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.runs import CRASHED_REASON, FAILED_REASON, STOPPED_REASON, RunLog, WatchRun
 from gunwatch.pipeline.run_record import RunRecord, is_dead
+from gunwatch.pipeline.watchdog import Liveness
 from support.waiting import wait_until
 
 HOST = socket.gethostname()
@@ -142,6 +143,30 @@ def test_the_heartbeat_moves_on_while_the_run_lasts(store: EventStore) -> None:
     record.stop()
     ended = run_of(store, record.run.id)
     assert ended.ending == "stopped" and ended.stopped_at >= ended.heartbeat_at
+
+
+def test_no_heartbeat_while_the_watchdog_sees_the_pipeline_stuck_and_again_once_it_moves(store: EventStore) -> None:
+    """The heartbeat asks the watchdog each time: while stuck, the beats it asked for leave the run's heartbeat
+    where it was (the next start takes the run for crashed); moving again, it beats again."""
+    stuck = threading.Event()
+    stuck.set()
+    asked: list[float] = []
+
+    def liveness() -> Liveness:
+        asked.append(time.monotonic())
+        return Liveness(not stuck.is_set(), ("camera lobby: its analysis thread has not moved for 70 s",))
+
+    record = RunRecord(store, ["lobby"], heartbeat_s=0.01)
+    record.liveness = liveness
+    record.start()
+    try:
+        started = run_of(store, record.run.id)
+        assert wait_until(lambda: len(asked) >= 5)  # five beats' turns, each one withheld
+        assert run_of(store, record.run.id).heartbeat_at == started.heartbeat_at
+        stuck.clear()
+        assert wait_until(lambda: run_of(store, record.run.id).heartbeat_at > started.heartbeat_at)
+    finally:
+        record.stop()
 
 
 @pytest.mark.parametrize(("error", "ending", "reason"), [

@@ -82,6 +82,21 @@ def test_healthz(site: Site) -> None:
     assert response.status_code == 200 and response.json() == {"ok": True}
 
 
+def test_healthz_says_what_the_watchdog_says_and_nothing_of_what_is_stuck(tmp_path: Path) -> None:
+    """503 once the pipeline is stuck, for a liveness probe to restart the process; 200 again when it moves. The
+    body is yes or no: camera and lane names stay in the log."""
+    alive = [True]
+    with EventStore(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        app = create_app(store, EventActions(store), SECRET, alive=lambda: alive[0])
+        with LinkServer(app, "127.0.0.1", 0) as server, httpx.Client(base_url=server.url, timeout=5.0) as client:
+            assert client.get("/healthz").status_code == 200
+            alive[0] = False
+            response = client.get("/healthz")
+            assert response.status_code == 503 and response.json() == {"ok": False}
+            alive[0] = True
+            assert client.get("/healthz").json() == {"ok": True}
+
+
 def test_get_shows_the_event_and_one_button_and_changes_nothing(site: Site) -> None:
     for action, label in [("ack", "Acknowledge"), ("false_alarm", "False alarm: cancel the alert")]:
         for _ in range(2):  # a scanner, then a link preview

@@ -95,6 +95,10 @@ class EvidenceSettings(StrictModel):
     post_roll_s: float = Field(
         5.0, ge=0, le=600, description="seconds of video after the event opens (so the clip is ready soon after it)"
     )
+    alert_wait_s: float = Field(
+        0.5, ge=0, le=10, description="longest an alert waits for its snapshot: later, it goes without one and "
+                                      "the picture follows"
+    )
 
 
 class StoreSettings(StrictModel):
@@ -134,8 +138,24 @@ class ReconnectSettings(StrictModel):
         return max_s
 
 
+class WatchdogSettings(StrictModel):
+    """When the watchdog of `gunwatch watch` calls something hung, restarts it and reports it."""
+
+    every_s: float = Field(1.0, gt=0, le=60, description="how often it looks")
+    reader_grace_s: float = Field(
+        10.0, gt=0, le=3600, description="a camera reader with neither a frame nor a failure for stall_after_s and "
+                                         "this much more is hung (its own timeouts did not fire): reopened")
+    detector_call_s: float = Field(60.0, gt=0, le=3600, description="a detector call running longer is given up")
+    clip_s: float = Field(120.0, gt=0, le=3600, description="a clip taking longer to encode is given up")
+    delivery_s: float = Field(
+        60.0, gt=0, le=3600, description="a message's attempt running longer (or longer than its channel's timeout "
+                                         "and a grace) is given up and retried; calls and commands only past their "
+                                         "own timeout: they are not safe to repeat early")
+
+
 class HealthSettings(StrictModel):
-    """When a camera counts as stalled, and how it is reconnected."""
+    """When a camera counts as stalled, and how it is reconnected; the watchdog's bounds."""
 
     stall_after_s: float = Field(10.0, gt=0, description="seconds without a frame before a camera is stalled")
     reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)

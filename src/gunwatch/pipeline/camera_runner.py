@@ -15,7 +15,7 @@ from collections import deque
 
 from gunwatch.events.model import Evidence
 from gunwatch.pipeline.camera_loop import CameraLoop
-from gunwatch.pipeline.detector_service import DetectorClosed, DetectorService
+from gunwatch.pipeline.detector_service import DetectorClosed, DetectorService, DetectorStuck
 from gunwatch.pipeline.evidence_writer import EvidenceWriter
 from gunwatch.pipeline.store_writer import StoreWriter
 from gunwatch.video.frame import Frame
@@ -35,6 +35,9 @@ class CameraRunner:
         self.store, self.evidence, self.stop = store, evidence, stop
         # Seconds from a frame's arrival to its detections back: what the camera's analysis waited for.
         self.latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
+        # Monotonic time the thread last went round its loop: a watchdog's sign that it is alive (a step waits
+        # at most for its detector call, which the watchdog abandons when it hangs).
+        self.last_round = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"camera {loop.name}", daemon=True)
 
     def start(self) -> CameraRunner:
@@ -46,8 +49,13 @@ class CameraRunner:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         while not self.stop.is_set():
+            self.last_round = time.monotonic()
             try:
                 analysed = self.step(time.time())
             except Exception:  # one camera's bad frame or bug must not end its watch
@@ -71,6 +79,9 @@ class CameraRunner:
         try:
             answer = self.detector.submit(self.loop.name, self.loop.request(frame)).result()
         except DetectorClosed:
+            return False
+        except DetectorStuck as error:  # the watchdog gave the call up: this camera goes on with its next frame
+            log.warning("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error)
             return False
         except Exception as error:  # the service logged it with its batch
             log.error("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error)

@@ -12,6 +12,9 @@ there, and if it is, confirmation opens a new event within a second or two (a pr
 it into the earlier alert). Closing loses no alert: the event's protocol runs and deliveries stay and go on
 (a closed event does not stop them), and an event whose alert had not started yet (the process died between
 storing it and handing it over) is handed to the alert service now, as it was.
+
+While the watch runs, the heartbeat is written only while `liveness` (the watchdog's) says it lives: a watch
+whose pipeline is stuck looks to the next start, and to `camera status`, like the dead one it is.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from types import TracebackType
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore, StoreError
 from gunwatch.events.store.runs import CLOSED_AT_RESTART, RunLog, WatchRun
+from gunwatch.pipeline.watchdog import Liveness
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class RunRecord:
         self.heartbeat_s, self.stale_after_s = heartbeat_s, stale_after_s
         self.host, self.pid = host or socket.gethostname(), pid or os.getpid()
         self.run: WatchRun | None = None
+        self.liveness: Callable[[], Liveness] | None = None  # set once the watchdog runs
         self._stopping = threading.Event()
         self._heart = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
@@ -149,18 +154,36 @@ class RunRecord:
     # --- while running --------------------------------------------------------------------------------
 
     def _beat(self) -> None:
-        disowned = False
+        disowned = withheld = False
         while not self._stopping.wait(self.heartbeat_s):
             assert self.run is not None
+            alive = self._alive()
+            if alive.ok == withheld:  # a change either way is said once
+                withheld = not alive.ok
+                if withheld:
+                    log.error("watch: heartbeat withheld, the pipeline is stuck: %s", "; ".join(alive.problems))
+                else:
+                    log.warning("watch: the pipeline moves again; heartbeat resumed")
+            if withheld:
+                continue
             try:
-                alive = self.runs.beat(self.run.id)
+                beaten = self.runs.beat(self.run.id)
             except StoreError as error:  # the database restarting: the next beat tries again
                 log.warning("watch: heartbeat not recorded: %s", error)
                 continue
-            if not alive and not disowned:
+            if not beaten and not disowned:
                 disowned = True
                 log.error("watch: another start recorded %s as ended (it missed heartbeats); watching goes on",
                           self.run.label)
+
+    def _alive(self) -> Liveness:
+        if self.liveness is None:
+            return Liveness(True)
+        try:
+            return self.liveness()
+        except Exception as error:  # a bug in looking must not end the heartbeat for good
+            log.exception("watch: liveness not known")
+            return Liveness(False, (f"liveness not known: {type(error).__name__}",))
 
 
 def _closed_text(events: list[ThreatEvent]) -> str:

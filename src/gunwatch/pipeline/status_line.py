@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from gunwatch.pipeline.watch import CameraStatus
+from collections.abc import Mapping
 
-COLUMNS = ("camera", "state", "frames in", "dropped", "analysed", "still", "infer ms", "events", "reason")
+from gunwatch.pipeline.watch import CameraStatus
+from gunwatch.pipeline.watchdog import Liveness
+
+COLUMNS = ("camera", "state", "frames in", "dropped", "analysed", "still", "infer ms", "events", "restarts",
+           "reason")
 
 
 def status_rows(statuses: list[CameraStatus]) -> list[tuple[str, ...]]:
     return [
         (s.camera, s.state, str(s.frames_in), str(s.dropped), str(s.analysed), str(s.still), f"{s.infer_ms:.1f}",
-         str(s.events), s.reason)
+         str(s.events), str(s.restarts), s.reason)
         for s in statuses
     ]
 
@@ -23,14 +27,22 @@ def status_text(statuses: list[CameraStatus]) -> str:
                      for row in rows)
 
 
-def status_table(statuses: list[CameraStatus]):
+def watchdog_text(liveness: Liveness, restarts: Mapping[str, int], lane_restarts: Mapping[str, int]) -> str:
+    """One line: whether the watch lives, and what the watchdog restarted so far."""
+    done = [f"{kind}s {count}" for kind, count in sorted(restarts.items()) if count and kind != "delivery"]
+    done += [f"deliveries on {lane} {count}" for lane, count in sorted(lane_restarts.items()) if count]
+    state = "ok" if liveness.ok else "STUCK: " + "; ".join(liveness.problems)
+    return f"watchdog: {state}; restarted: {', '.join(done) or 'nothing'}"
+
+
+def status_table(statuses: list[CameraStatus], caption: str | None = None):
     """A rich Table for a live terminal display."""
     from rich.table import Table
 
-    table = Table(title="gunwatch: cameras", title_justify="left")
+    table = Table(title="gunwatch: cameras", title_justify="left", caption=caption, caption_justify="left")
     for column in COLUMNS:
         table.add_column(column, justify="right" if column not in ("camera", "state", "reason") else "left")
-    styles = {"online": "green", "stalled": "yellow", "offline": "red"}
+    styles = {"online": "green", "stalled": "yellow", "degraded": "yellow", "offline": "red"}
     for status, row in zip(statuses, status_rows(statuses), strict=True):
         table.add_row(*row, style=styles.get(status.state))
     return table

@@ -4,8 +4,9 @@ Each camera runs on a thread of its own (`camera_runner`): it samples its newest
 the detector service (`detector_service`: batches across cameras, fair shares of the detector's time) and
 confirms what comes back; its source decodes on another thread. Event versions go to the store writer
 (`store_writer`, one thread: an event's changes committed in order, then `on_event`), snapshots to the
-evidence writer (`evidence_writer`, then `on_evidence`), clips to one shared encoder. A camera never waits on
-another camera's frames, nor on a disk or the store: a slow one holds up only its own thread.
+evidence writer (`evidence_writer`, then `on_evidence`), clips to one shared encoder (`clip_encoder`). A camera
+never waits on another camera's frames, nor on a disk or the store: a slow one holds up only its own thread.
+What hangs for good (a reader, a detector call, the encoder) is restarted by the watchdog (`watchdog`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gunwatch.config.redact import redact_url
@@ -25,6 +26,7 @@ from gunwatch.events.store import EventStore
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.camera_loop import CameraLoop
 from gunwatch.pipeline.camera_runner import CameraRunner
+from gunwatch.pipeline.clip_encoder import ClipEncoder
 from gunwatch.pipeline.detector_service import DetectorService
 from gunwatch.pipeline.evidence_writer import EvidenceWriter
 from gunwatch.pipeline.store_writer import StoreWriter
@@ -54,6 +56,7 @@ class CameraStatus:
     still: int
     infer_ms: float
     events: int
+    restarts: int = 0  # the watchdog's restarts of its reader, of detector calls with its frames, of its clips
 
 
 class WatchService:
@@ -74,10 +77,11 @@ class WatchService:
         self.store_writer = StoreWriter(store, on_event)
         self.evidence_writer = EvidenceWriter(site.evidence.folder, names, self.store_writer, on_evidence)
         # One encoder thread for every camera's clips: encoding never takes more than a core from inference.
-        self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clips")
+        self.encoder = ClipEncoder()
         self.loops: list[CameraLoop] = []
         self.runners: list[CameraRunner] = []
         self.stop_event = threading.Event()
+        self.restarts: Counter[str] = Counter()  # by camera, counted by the watchdog
 
     # --- life cycle ----------------------------------------------------------------------------------
 
@@ -126,9 +130,14 @@ class WatchService:
         for runner in self.runners:
             if not runner.join(JOIN_TIMEOUT_S):
                 log.error("camera %s: its thread did not end", runner.loop.name)
+        # Clips still being written get DRAIN_TIMEOUT_S: an encoder that hangs must not hang the exit.
+        deadline = threading.Timer(DRAIN_TIMEOUT_S, self.encoder.give_up, ("not written when the watch stopped",))
+        deadline.daemon = True
+        deadline.start()
         for loop in self.loops:
             for clip in loop.close():
                 self.store_writer.files_written(clip.event, Evidence(clip=str(clip.path)), notify=True)
+        deadline.cancel()
         self.encoder.shutdown(wait=True)
         self.evidence_writer.close(DRAIN_TIMEOUT_S)  # before the store's: it hands its files to the store writer
         self.store_writer.close(DRAIN_TIMEOUT_S)
@@ -139,6 +148,10 @@ class WatchService:
 
     def _health(self, change: HealthChange) -> None:
         """Called on a source's own thread: queued for the store, never waiting on it."""
+        self.report_health(change)
+
+    def report_health(self, change: HealthChange) -> None:
+        """A camera's health change, from its source or the watchdog: to the store and `on_health`."""
         self.store_writer.camera_health(change)
         if self.on_health is not None:
             guarded(self.on_health, change)
@@ -152,5 +165,5 @@ class WatchService:
             counters = loop.counters
             rows.append(CameraStatus(loop.name, stats.state or "starting", stats.reason, stats.frames_in,
                                      stats.dropped, counters.analysed, counters.still, counters.infer_ms,
-                                     counters.events))
+                                     counters.events, self.restarts[loop.name]))
         return rows

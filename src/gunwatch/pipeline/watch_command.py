@@ -26,8 +26,9 @@ from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.run_record import RunRecord
-from gunwatch.pipeline.status_line import status_table, status_text
+from gunwatch.pipeline.status_line import status_table, status_text, watchdog_text
 from gunwatch.pipeline.watch import WatchService
+from gunwatch.pipeline.watchdog_service import Watchdog, lane_bounds
 from gunwatch.video.health import HealthChange
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 
@@ -64,17 +65,27 @@ def start_alerts(site: SiteConfig, store: EventStore) -> AlertService | None:
     return alerts
 
 
-def start_links(site: SiteConfig, store: EventStore, alerts: AlertService | None) -> LinkServer | None:
-    """The endpoint behind the action links in messages, when the site file gives them a base URL."""
+def start_links(site: SiteConfig, store: EventStore, alerts: AlertService | None,
+                alive: Callable[[], bool] | None = None) -> LinkServer | None:
+    """The endpoint behind the action links in messages, when the site file gives them a base URL; its
+    /healthz answers with `alive`."""
     links = site.alerts.links
     if alerts is None or links.base_url is None or links.secret is None:
         return None
     from gunwatch.web.app import create_app
 
-    app = create_app(store, alerts.actions, links.secret, on_action=lambda _result: alerts.dispatcher.wake())
+    app = create_app(store, alerts.actions, links.secret, on_action=lambda _result: alerts.dispatcher.wake(),
+                     alive=alive)
     server = LinkServer(app, *parse_listen(links.listen), tls=links.tls).start()  # HTTPS with alerts.links.tls
     log.info("alerts: action links served on %s for %s", server.url, links.base_url)
     return server
+
+
+def start_watchdog(service: WatchService, alerts: AlertService | None) -> Watchdog:
+    settings = service.site.health.watchdog
+    if alerts is None:
+        return Watchdog(service, settings).start()
+    return Watchdog(service, settings, alerts.dispatcher, lane_bounds(alerts, settings)).start()
 
 
 def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float) -> None:
@@ -109,8 +120,9 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         # stopped or failed, is written at exit, after the cameras and before the alerts stop.
         record = RunRecord(store, list(site.enabled_cameras)).start(alerts.submit_event if alerts else None)
         started.push(record.exit)
+        watchdogs: list[Watchdog] = []  # the one watchdog, once the pipeline runs; alive until then
         try:
-            link_server = start_links(site, store, alerts)
+            link_server = start_links(site, store, alerts, lambda: all(w.alive() for w in watchdogs))
         except LinkServerError as error:
             raise ConfigError([ConfigProblem(str(config), str(error), "alerts.links.listen")]) from None
         if link_server is not None:
@@ -120,20 +132,33 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         service = build_service(site, on_event, on_health, store, on_evidence)
         started.callback(service.close)
         service.start()
+        watchdog = start_watchdog(service, alerts)
+        started.callback(watchdog.stop)  # first of all at exit: stopping cameras is no hang to restart
+        watchdogs.append(watchdog)
+        record.liveness = watchdog.liveness  # no heartbeat while the pipeline is stuck
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: service.stop())
         runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
         runner.start()
         try:
-            show_status(service, runner, status_every_s)
+            show_status(service, runner, status_every_s, watchdog)
         finally:
             service.stop()
             runner.join()
         with printed:
-            sys.stderr.write(status_text(service.status()) + "\n")
+            sys.stderr.write(status_report(service, watchdog) + "\n")
 
 
-def show_status(service: WatchService, runner: threading.Thread, every_s: float) -> None:
+def status_report(service: WatchService, watchdog: Watchdog) -> str:
+    """The cameras' table and the watchdog's line."""
+    return status_text(service.status()) + "\n" + watchdog_line(watchdog)
+
+
+def watchdog_line(watchdog: Watchdog) -> str:
+    return watchdog_text(watchdog.liveness(), watchdog.restarts, watchdog.lane_restarts)
+
+
+def show_status(service: WatchService, runner: threading.Thread, every_s: float, watchdog: Watchdog) -> None:
     """A live table on a terminal; on a log (not a terminal), the table every `every_s` seconds."""
     if every_s <= 0:
         runner.join()
@@ -142,14 +167,17 @@ def show_status(service: WatchService, runner: threading.Thread, every_s: float)
         from rich.console import Console
         from rich.live import Live
 
-        with Live(status_table(service.status()), console=Console(stderr=True), refresh_per_second=2) as live:
+        def table():  # a rich Table
+            return status_table(service.status(), caption=watchdog_line(watchdog))
+
+        with Live(table(), console=Console(stderr=True), refresh_per_second=2) as live:
             while runner.is_alive():
                 runner.join(0.5)
-                live.update(status_table(service.status()))
+                live.update(table())
         return
     next_at = time.time() + every_s
     while runner.is_alive():
         runner.join(0.2)
         if time.time() >= next_at and runner.is_alive():
-            sys.stderr.write(status_text(service.status()) + "\n")
+            sys.stderr.write(status_report(service, watchdog) + "\n")
             next_at += every_s

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gunwatch.alerts.event_actions import ActionRefused, ActionResult, EventActions, LinkRefused
@@ -54,9 +54,11 @@ class PageError(Exception):
 
 
 def create_app(store: EventStore, actions: EventActions, secret: str,
-               on_action: Callable[[ActionResult], None] | None = None) -> FastAPI:
+               on_action: Callable[[ActionResult], None] | None = None,
+               alive: Callable[[], bool] | None = None) -> FastAPI:
     """`on_action` is called after each POSTed action (the alert service wakes its dispatcher with it, so the
-    cancels go out at once); its errors are logged, never shown: the action itself is already done."""
+    cancels go out at once); its errors are logged, never shown: the action itself is already done. `alive`
+    (the watch's watchdog) answers /healthz: 200 while the pipeline moves, 503 once it is stuck."""
     # No docs or OpenAPI pages: they load scripts from a CDN and have nothing to offer a recipient.
     app = FastAPI(title="gunwatch links", docs_url=None, redoc_url=None, openapi_url=None)
     revocations = LinkRevocations(store)
@@ -86,8 +88,14 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
                             status_code=503)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, bool]:
-        return {"ok": True}
+    def healthz() -> JSONResponse:
+        # Only yes or no: what is stuck (camera names, lanes) is for the log, not for whoever reaches this port.
+        try:
+            ok = alive is None or alive()
+        except Exception:
+            log.exception("link endpoint: liveness not known")
+            ok = False
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
 
     # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool.
     @app.get("/act/{token}", response_class=HTMLResponse)
