@@ -12,15 +12,18 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from gunwatch.config import parse_site_config
 from gunwatch.config.site import SiteConfig
+from gunwatch.events.evidence import write_snapshots
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.inference.detections import Detections
+from gunwatch.pipeline import evidence_writer
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.camera_loop import LoopCounters
 from gunwatch.pipeline.watch import WatchService
@@ -76,12 +79,12 @@ store: {{url: "sqlite:///{tmp_path / 'events.db'}"}}
 
 @dataclass
 class Heard:
-    """Listeners that set an event per camera when its threat event is stored (`opened`) or handed to the
-    alerts with its snapshot (`alerted`)."""
+    """Listeners that set an event per camera when its threat event is stored (`opened`), handed to the alerts
+    (`alerted`), and handed to them with its snapshot (`pictured`)."""
 
-    release_alerts: threading.Event | None = None  # when given, handing on to the alerts hangs until it is set
     opened: dict[str, threading.Event] = field(default_factory=lambda: {c: threading.Event() for c in CAMERAS})
     alerted: dict[str, threading.Event] = field(default_factory=lambda: {c: threading.Event() for c in CAMERAS})
+    pictured: dict[str, threading.Event] = field(default_factory=lambda: {c: threading.Event() for c in CAMERAS})
     first_alert: threading.Event = field(default_factory=threading.Event)
 
     def on_event(self, event: ThreatEvent) -> None:
@@ -89,11 +92,11 @@ class Heard:
             self.opened[event.camera].set()
 
     def on_evidence(self, event: ThreatEvent) -> None:
-        assert event.evidence.snapshot is not None and Path(event.evidence.snapshot).is_file()
+        if event.evidence.snapshot is not None:
+            assert Path(event.evidence.snapshot).is_file()
+            self.pictured[event.camera].set()
         self.alerted[event.camera].set()
         self.first_alert.set()
-        if self.release_alerts is not None:
-            assert self.release_alerts.wait(WAIT_S), "the test never released the evidence writer"
 
 
 
@@ -143,7 +146,7 @@ def test_a_detector_call_that_hangs_on_one_cameras_frame_holds_up_no_other_camer
     try:
         assert model.held.wait(WAIT_S), "the slow camera's frame never reached the detector"
         assert heard.opened["cheap"].wait(WAIT_S), "the cheap camera raised no event while the other's call hung"
-        assert heard.alerted["cheap"].wait(WAIT_S)
+        assert heard.pictured["cheap"].wait(WAIT_S)
         assert keeps_analysing(service, "cheap")
         assert counters(service, "slow").analysed == 0 and not heard.opened["slow"].is_set()  # still held
         release.set()
@@ -167,7 +170,7 @@ def test_a_store_that_hangs_holds_up_no_cameras_analysis_and_everything_is_writt
         assert store.held.wait(WAIT_S)
         for camera in CAMERAS:
             # Raised and handed to the alerts with its snapshot, while not one event write got through.
-            assert heard.alerted[camera].wait(WAIT_S), f"{camera}: no event while the store hung"
+            assert heard.pictured[camera].wait(WAIT_S), f"{camera}: no event while the store hung"
             assert counters(service, camera).events == 1 and keeps_analysing(service, camera)
         assert store.list_events() == [] and not any(h.is_set() for h in heard.opened.values())
         assert service.writers()[0].waiting >= 2  # both cameras' events, waiting for the store
@@ -183,25 +186,35 @@ def test_a_store_that_hangs_holds_up_no_cameras_analysis_and_everything_is_writt
     store.close()
 
 
-def test_an_evidence_disk_that_hangs_holds_up_no_cameras_analysis_nor_the_store(
-    tmp_path: Path, released: list[threading.Event],
+def test_an_evidence_disk_that_hangs_holds_up_no_cameras_analysis_nor_the_store_nor_the_alerts(
+    tmp_path: Path, released: list[threading.Event], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    hold = threading.Event()
+    """The first snapshot's write hangs (a disk that stopped answering): both cameras' events are stored and
+    handed to the alerts without their snapshots, while it hangs; released, the snapshots follow."""
+    hold, held = threading.Event(), threading.Event()
     released.append(hold)
-    heard = Heard(release_alerts=hold)  # the evidence writer's thread hangs in handing on its first event
+
+    def hanging_disk(*args: Any, **kwargs: Any) -> tuple[Path, Path]:
+        held.set()
+        assert hold.wait(WAIT_S), "the test never released the evidence disk"
+        return write_snapshots(*args, **kwargs)
+
+    monkeypatch.setattr(evidence_writer, "write_snapshots", hanging_disk)
+    heard = Heard()
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
     service = WatchService(site(tmp_path), FrameAnalyzer(GunInTheMiddle(), 64), store, heard.on_event,
                            on_evidence=heard.on_evidence).start()
     try:
-        assert heard.first_alert.wait(WAIT_S)  # the evidence writer is now held
+        assert held.wait(WAIT_S)  # the evidence writer is now held
         for camera in CAMERAS:
             assert heard.opened[camera].wait(WAIT_S), f"{camera}: its event was not stored while the disk hung"
+            assert heard.alerted[camera].wait(WAIT_S), f"{camera}: its alert waited for the disk"
             assert keeps_analysing(service, camera)
-        assert service.writers()[1].waiting >= 1
+        assert service.writers()[1].waiting >= 1 and not any(p.is_set() for p in heard.pictured.values())
         assert {event.camera for event in store.list_events()} == set(CAMERAS)
         hold.set()
         assert service.evidence_writer.wait_idle(WAIT_S) and service.store_writer.wait_idle(WAIT_S)
-        assert all(heard.alerted[c].is_set() for c in CAMERAS)
+        assert all(heard.pictured[c].is_set() for c in CAMERAS)
         assert all(event.evidence.snapshot for event in store.list_events())
     finally:
         hold.set()

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from gunwatch.config import parse_site_config
@@ -21,49 +20,18 @@ from gunwatch.config.camera import Camera
 from gunwatch.config.site import SiteConfig
 from gunwatch.events import clips
 from gunwatch.events.store import EventStore
-from gunwatch.inference.detections import Detections
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.watch import WatchService
 from gunwatch.pipeline.watchdog_service import Watchdog
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import READERS, RawFrame, ReadContext
 from gunwatch.video.sources.file import FileReader
-from gunwatch.video.writer import VideoWriter
+from support.stand_in_cameras import GREY, RED, WAIT_S, GunInTheMiddle, write_clip
 from support.waiting import wait_until
-
-WAIT_S = 60.0  # a bound for what must happen, on a loaded machine; reached only when the code is wrong
-RED = (200, 30, 30)
-
-
-class GunInTheMiddle:
-    """A stand-in model: a handgun box in the middle of every picture. With `hold`, its first call with a mostly
-    red picture waits for it: a detector call that hangs (once)."""
-
-    name, class_names, threshold = "stand-in", ("person", "handgun"), 0.5
-
-    def __init__(self, hold: threading.Event | None = None) -> None:
-        self.hold, self.held = hold, threading.Event()
-
-    def detect(self, images: list[np.ndarray]) -> list[Detections]:
-        red = any(image[..., 0].mean() > 150 > image[..., 1].mean() for image in images)
-        if self.hold is not None and red and not self.held.is_set():
-            self.held.set()
-            assert self.hold.wait(WAIT_S), "the test never released the detector"
-        return [Detections([[0.4 * i.shape[1], 0.4 * i.shape[0], 0.6 * i.shape[1], 0.6 * i.shape[0]]], [0.9], [1])
-                for i in images]
-
-
-def write_clip(path: Path, colour: tuple[int, int, int]) -> Path:
-    """2 s of 160x120 frames at 10 fps in `colour`, a little brighter each frame."""
-    with VideoWriter(path, 10.0, options={"g": "10"}, threads=1) as writer:
-        for index in range(20):
-            writer.write(np.clip(np.array(colour) + index, 0, 255).astype(np.uint8)[None, None, :].repeat(120, 0)
-                         .repeat(160, 1))
-    return path
 
 
 def make_site(tmp_path: Path, watchdog: str, stall_after_s: float = 10.0, post_roll_s: float = 1.0) -> SiteConfig:
-    lobby = write_clip(tmp_path / "lobby.mp4", (90, 90, 90))
+    lobby = write_clip(tmp_path / "lobby.mp4", GREY)
     yard = write_clip(tmp_path / "yard.mp4", RED)
     return parse_site_config(f"""
 cameras:

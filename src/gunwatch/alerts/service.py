@@ -2,7 +2,8 @@
 
 The pipeline's threads only hand events over (a queue): the alert thread starts and advances protocol runs
 and the outbox's lane workers send, so neither a slow database write nor a slow channel ever holds up
-the cameras.
+the cameras. An event may come first without its snapshot (the evidence disk was slow: its alerts say so) and
+again with it: the picture then goes to its alerts (`pictures`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 
 from gunwatch.alerts.channels.registry import open_channels
 from gunwatch.alerts.event_actions import EventActions
@@ -18,6 +20,7 @@ from gunwatch.alerts.outbox import Outbox
 from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
 from gunwatch.alerts.outbox.dispatcher import Dispatcher
 from gunwatch.alerts.outbox.executor import DeliveryExecutor
+from gunwatch.alerts.pictures import attach_picture
 from gunwatch.alerts.protocols.engine import ACTIVE_STATES, ProtocolEngine
 from gunwatch.config.alerts import AlertSettings
 from gunwatch.events.model import ThreatEvent
@@ -32,6 +35,7 @@ TICK_S = 0.25  # how often waits (verification, acknowledgement) are checked; al
 # then every RETRY_MAX_S, for about ten minutes: an alert is never dropped on a transient error.
 HANDLE_ATTEMPTS, RETRY_FIRST_S, RETRY_MAX_S = 25, 0.5, 30.0
 OFFLINE_STATES = ("offline", "stalled")
+PICTURES_AWAITED = 1024  # events whose alerts went without a snapshot, remembered until it comes
 
 
 class AlertService:
@@ -44,6 +48,7 @@ class AlertService:
         self.engine = ProtocolEngine(settings, store, self.outbox, self.dispatcher.wake)
         self.actions = EventActions(store, self.outbox)
         self._inbox: queue.Queue[ThreatEvent | HealthChange] = queue.Queue()
+        self._awaiting_picture: OrderedDict[str, None] = OrderedDict()  # only the alert thread touches it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
 
@@ -108,11 +113,29 @@ class AlertService:
     def _handle(self, item: ThreatEvent | HealthChange) -> None:
         if isinstance(item, ThreatEvent):
             self.engine.on_event(item)
+            self._picture(item)
         elif isinstance(item, HealthChange):
             if item.state in OFFLINE_STATES:
                 self.engine.on_camera_offline(item.camera, item.reason, item.at)
             elif item.state == "online":
                 self._camera_back(item.camera)
+
+    def _picture(self, event: ThreatEvent) -> None:
+        """An event handed over without its snapshot is remembered; once it comes, its alerts get it."""
+        if event.state not in ("open", "updated"):
+            return
+        if not event.evidence.snapshot:
+            self._awaiting_picture[event.id] = None
+            self._awaiting_picture.move_to_end(event.id)
+            while len(self._awaiting_picture) > PICTURES_AWAITED:
+                self._awaiting_picture.popitem(last=False)
+        elif event.id in self._awaiting_picture:
+            result = attach_picture(self.outbox, event)
+            del self._awaiting_picture[event.id]  # after it is done: a store outage tries again
+            if result.attached or result.follow_ups:
+                log.info("alerts: the snapshot of event %s came late: on %d alerts not yet sent, %d sent after",
+                         event.id, result.attached, len(result.follow_ups))
+                self.dispatcher.wake()
 
     def _camera_back(self, camera: str) -> None:
         """A camera back online: its offline protocol stops, and whoever it told gets an all-clear."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gunwatch.alerts.message import AlertMessage, MessageKind
+from gunwatch.alerts.message import THREAT_KINDS, AlertMessage, MessageKind
+
+# An alert does not wait for its picture (a hung evidence disk must not delay it): it says so, and the picture
+# follows in a message of its own (`alerts.pictures`), or is attached if it comes before the alert is sent.
+NO_SNAPSHOT = "Snapshot not available yet: it follows in a later message."
 
 
 def _clock(at: float | None) -> str:
@@ -25,6 +29,7 @@ TITLES: dict[str, str] = {
     "cancel": "CANCELLED (false alarm): {where}",
     "all_clear": "ALL CLEAR: {where}",
     "camera_offline": "CAMERA OFFLINE: {where}",
+    "snapshot": "SNAPSHOT: gun on {where}",
 }
 
 
@@ -48,7 +53,11 @@ def body(kind: MessageKind, context: dict[str, Any]) -> str:
         "all_clear": [f"The threat on camera {where} is resolved. All clear."],
         "camera_offline": [f"Camera {where} stopped sending video: {context.get('reason') or 'no reason given'}.",
                            "Check the camera: an attacker may disable cameras first."],
+        "snapshot": [f"The snapshot of the alert for camera {where} ({score_text}, {seen}), which went out "
+                     "without it."],
     }[kind]
+    if kind in THREAT_KINDS and context.get("event_id") and not context.get("snapshot"):
+        lines.append(NO_SNAPSHOT)
     if context.get("actor") and kind in ("cancel", "all_clear"):
         # Who, never their note: a link holder's free text must not go to every recipient in the site's name
         # (the note stays in the audit log).

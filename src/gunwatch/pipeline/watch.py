@@ -75,7 +75,8 @@ class WatchService:
         workers, _ = detector_parallelism(site.detector)
         self.detector = DetectorService(analyzer, workers, site.detector.max_batch)
         self.store_writer = StoreWriter(store, on_event)
-        self.evidence_writer = EvidenceWriter(site.evidence.folder, names, self.store_writer, on_evidence)
+        self.evidence_writer = EvidenceWriter(site.evidence.folder, names, self.store_writer, on_evidence,
+                                              alert_wait_s=site.evidence.alert_wait_s)
         # One encoder thread for every camera's clips: encoding never takes more than a core from inference.
         self.encoder = ClipEncoder()
         self.loops: list[CameraLoop] = []
