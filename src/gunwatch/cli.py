@@ -781,8 +781,9 @@ def camera_status(
     recent: Annotated[int, typer.Option(min=0, help="health changes shown per camera")] = 5,
     as_json: JsonOption = False,
 ) -> None:
-    """Show each camera's current state (online, offline, stalled, stopped), its recent health changes, and
-    the last run of `gunwatch watch` (running, stopped or crashed)."""
+    """Show each camera's current state (online, offline, stalled, degraded, stopped), its recent health changes
+    (the watchdog's restarts among them, saying what hung), and the last run of `gunwatch watch` (running, stopped
+    or crashed)."""
     from gunwatch.events.store.report import camera_json, format_camera_status
     from gunwatch.events.store.runs import RunLog
 
