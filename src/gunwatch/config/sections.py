@@ -146,7 +146,8 @@ class WatchdogSettings(StrictModel):
         10.0, gt=0, le=3600, description="a camera reader with neither a frame nor a failure for stall_after_s and "
                                          "this much more is hung (its own timeouts did not fire): reopened")
     detector_call_s: float = Field(60.0, gt=0, le=3600, description="a detector call running longer is given up")
-    clip_s: float = Field(120.0, gt=0, le=3600, description="a clip taking longer to encode is given up")
+    clip_s: float = Field(120.0, gt=0, le=3600, description="a clip taking longer than this and its own length "
+                                                            "(pre- and post-roll) to encode is given up")
     delivery_s: float = Field(
         60.0, gt=0, le=3600, description="a message's attempt running longer (or longer than its channel's timeout "
                                          "and a grace) is given up and retried; calls and commands only past their "

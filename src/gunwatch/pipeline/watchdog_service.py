@@ -92,15 +92,17 @@ class Watchdog:
         reader_bound = service.site.health.stall_after_s + settings.reader_grace_s
         for loop in service.loops:
             since = loop.source.stats().waiting_since
-            if since is not None:
-                found.append(Work("reader", loop.name, since, reader_bound, "neither a frame nor a failure",
-                                  (loop.name,)))
+            if since is not None:  # a folder of images plays at the camera's fps: a slow one is quiet that long
+                bound = reader_bound + loop.period
+                found.append(Work("reader", loop.name, since, bound, "neither a frame nor a failure", (loop.name,)))
         for call in service.detector.running():
             found.append(Work("detector call", str(call.id), call.started, settings.detector_call_s,
                               f"a call of {len(call.cameras)} frames", tuple(sorted(set(call.cameras)))))
         clip = service.encoder.running()
-        if clip is not None:
-            found.append(Work("clip", service.encoder.name, clip.started, settings.clip_s, clip.label,
+        if clip is not None:  # a long clip may take as long as it lasts (encoding at real time, on a busy core)
+            evidence = service.site.evidence
+            bound = settings.clip_s + evidence.pre_roll_s + evidence.post_roll_s
+            found.append(Work("clip", service.encoder.name, clip.started, bound, clip.label,
                               (clip.camera,) if clip.camera else ()))
         if self.dispatcher is not None:
             for attempt in self.dispatcher.in_flight():
