@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -112,13 +111,12 @@ def test_the_end_of_a_recording_is_final():
     assert source.stop()
 
 
-def test_stop_returns_quickly_and_nothing_is_reported_after_it():
+def test_stop_ends_a_reader_blocked_in_its_connection_and_nothing_is_reported_after_it():
     changes: list[HealthChange] = []
-    source = CameraSource("lobby", ScriptedReader(BLOCK), FAST, changes.append).start()
-    time.sleep(0.05)
-    started = time.monotonic()
-    assert source.stop()
-    assert time.monotonic() - started < 1.0
+    reader = ScriptedReader(BLOCK)
+    source = CameraSource("lobby", reader, FAST, changes.append).start()
+    assert wait_until(lambda: reader.connections == 1)  # the reader is inside its blocked connection
+    assert source.stop()  # True: the camera's thread ended (the reader was woken, not left behind)
     assert changes == []
     assert source.wait(timeout=5) is None  # a stopped source wakes its consumer at once
 
