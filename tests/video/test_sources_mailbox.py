@@ -10,6 +10,8 @@ import numpy as np
 from gunwatch.video.frame import Frame
 from gunwatch.video.sources.mailbox import LatestFrame
 
+HANG_GUARD_S = 60.0  # far past any wait here: reached only when the behaviour under test is broken
+
 
 def _frame(index: int) -> Frame:
     return Frame("cam", np.zeros((2, 2, 3), np.uint8), index, index / 10, time.time())
@@ -37,16 +39,28 @@ def test_latest_after_an_index_returns_only_newer_frames():
 def test_wait_returns_when_a_newer_frame_arrives_or_after_the_timeout():
     mailbox = LatestFrame()
     mailbox.put(_frame(0))
-    started = time.monotonic()
-    assert mailbox.wait(after=0, timeout=0.1) is None
-    assert 0.09 <= time.monotonic() - started < 1.0
+    # A frame only the hang guard sends: a wait that ignored its timeout would return it instead of None.
+    guard = threading.Timer(HANG_GUARD_S, mailbox.put, [_frame(9)])
+    guard.start()
+    try:
+        started = time.monotonic()
+        assert mailbox.wait(after=0, timeout=0.1) is None
+        # Only a lower bound, which no slow machine can break: it waited the 0.1 s before giving up.
+        assert time.monotonic() - started >= 0.09
+    finally:
+        guard.cancel()
     threading.Timer(0.05, mailbox.put, [_frame(1)]).start()
-    assert mailbox.wait(after=0, timeout=2).index == 1
+    assert mailbox.wait(after=0, timeout=HANG_GUARD_S).index == 1  # no time limit: the frame is what ends it
 
 
 def test_close_wakes_a_waiting_consumer():
     mailbox = LatestFrame()
     threading.Timer(0.05, mailbox.close).start()
-    started = time.monotonic()
-    assert mailbox.wait(timeout=5) is None
-    assert time.monotonic() - started < 1.0
+    # No time limit: only the hang guard's frame could end a wait that close did not wake, and then it is
+    # that frame, not None, that comes back.
+    guard = threading.Timer(HANG_GUARD_S, mailbox.put, [_frame(9)])
+    guard.start()
+    try:
+        assert mailbox.wait() is None
+    finally:
+        guard.cancel()
