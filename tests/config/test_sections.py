@@ -22,7 +22,8 @@ def test_defaults(parse) -> None:
     assert set(runtime) - set(config.detector.second_look.model_dump()) == {"top", "bottom"}
     assert config.confirmation.model_dump() == {"window": 3, "min_hits": 2, "close_after_s": 10.0}
     assert config.motion.model_dump() == {"enabled": True, "forced_check_s": 2.0}
-    assert config.evidence.model_dump() == {"folder": Path("runs/evidence"), "pre_roll_s": 5.0, "post_roll_s": 5.0}
+    assert config.evidence.model_dump() == {
+        "folder": Path("runs/evidence"), "pre_roll_s": 5.0, "post_roll_s": 5.0, "alert_wait_s": 0.5}
     assert config.store.url == "sqlite:///runs/gunwatch.db"
     assert config.health.stall_after_s == 10.0
     assert (config.health.reconnect.initial_s, config.health.reconnect.max_s) == (1.0, 30.0)

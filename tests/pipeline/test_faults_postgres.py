@@ -53,7 +53,7 @@ store: {{url: "{postgres_url}"}}
     try:
         assert wait_until(lambda: {c.name for c in store.camera_status()} == set(CAMERAS), WAIT_S)
 
-        postgres_server.stop()  # immediate: like a crash, every connection cut
+        postgres_server.crash()  # immediate: like a crash, every connection cut, what was committed kept
         down = True
         before = analysed(service)
         model.gun.set()

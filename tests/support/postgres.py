@@ -67,6 +67,17 @@ class PostgresServer:
     def stop(self) -> None:
         self.pg_ctl("-m", "immediate", "-w", "stop")
 
+    def crash(self) -> None:
+        """Stop at once, as a crash, keeping what was committed: this throwaway server runs without
+        synchronous commit, so an immediate stop could lose the last commits' WAL (a test's tables
+        included); a checkpoint first makes them durable, as a production server's commits are."""
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=SERVER_USER, dbname="postgres") as connection:
+            connection.autocommit = True
+            connection.execute("CHECKPOINT")
+        self.stop()
+
 
 def find_bin_dir() -> Path | None:
     """The folder holding initdb and pg_ctl, or None."""
