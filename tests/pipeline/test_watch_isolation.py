@@ -27,7 +27,7 @@ from gunwatch.pipeline import evidence_writer
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.camera_loop import LoopCounters
 from gunwatch.pipeline.watch import WatchService
-from gunwatch.video.writer import VideoWriter
+from support.stand_in_cameras import write_clip
 from support.waiting import wait_until
 
 WAIT_S = 60.0  # a bound for what must happen, on a loaded machine; reached only when the code is wrong
@@ -51,15 +51,6 @@ class GunInTheMiddle:
             assert self.release.wait(WAIT_S), "the test never released the detector"
         return [Detections([[0.4 * i.shape[1], 0.4 * i.shape[0], 0.6 * i.shape[1], 0.6 * i.shape[0]]], [0.9], [1])
                 for i in images]
-
-
-def write_clip(path: Path, colour: tuple[int, int, int]) -> Path:
-    """2 s of 160x120 frames at 10 fps in `colour`, a little brighter each frame."""
-    with VideoWriter(path, 10.0, options={"g": "10"}, threads=1) as writer:
-        for index in range(20):
-            writer.write(np.clip(np.array(colour) + index, 0, 255).astype(np.uint8)[None, None, :].repeat(120, 0)
-                         .repeat(160, 1))
-    return path
 
 
 def site(tmp_path: Path, slow_tiles: str = "off") -> SiteConfig:
