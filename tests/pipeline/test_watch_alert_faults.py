@@ -122,8 +122,10 @@ def test_an_alert_never_waits_on_a_hung_evidence_disk_and_its_picture_follows(
         follow = smtp_server.mails[1].message
         assert follow["X-Gunwatch-Kind"] == "snapshot"
         [picture] = follow.iter_attachments()
+        # the store writer records the files on its own thread, so the follow-up may arrive first
+        assert wait_until(lambda: watching.store.list_events()[0].evidence.snapshot, WAIT_S), "snapshot not stored"
         [event] = watching.store.list_events()
-        assert event.evidence.snapshot and picture.get_content() == Path(event.evidence.snapshot).read_bytes()
+        assert picture.get_content() == Path(event.evidence.snapshot).read_bytes()
     finally:
         hold.set()
         watching.close()
