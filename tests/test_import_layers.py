@@ -26,8 +26,10 @@ LAYERS: list[set[str]] = [
     {"training"},
     {"video"},  # sources and frames only
     {"events"},
+    {"users"},  # users, sessions, tokens: tables in the event store
     {"tracking"},
     {"alerts"},
+    {"service"},  # the one service layer under the CLI, links, console and API
     {"web"},
     {"pipeline"},  # the live orchestration
     {"detect"},

@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 from gunwatch.config.alerts import AlertSettings
 from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.camera import Camera
+from gunwatch.config.console import ConsoleSettings
 from gunwatch.config.errors import ReferenceProblems
 from gunwatch.config.sections import (
     ConfirmationSettings,
@@ -32,6 +33,7 @@ class SiteConfig(StrictModel):
     store: StoreSettings = Field(default_factory=StoreSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    console: ConsoleSettings | None = Field(None, description="the web console, API and metrics (default: none)")
 
     @field_validator("cameras")
     @classmethod
@@ -55,6 +57,32 @@ class SiteConfig(StrictModel):
         if problems:
             raise ReferenceProblems(problems)
         return self
+
+    @model_validator(mode="after")
+    def _links_on_the_console(self) -> SiteConfig:
+        # With a console, one server answers the links too: its listen and TLS are the ones that count.
+        links = self.alerts.links
+        if self.console is None or links.base_url is None:
+            return self
+        problems = []
+        if "listen" in links.model_fields_set and links.listen != self.console.listen:
+            problems.append(("alerts.links.listen", f"the console serves the links: remove this, or make it "
+                                                    f"console.listen ({self.console.listen})"))
+        if links.tls is not None and links.tls != self.console.tls:
+            problems.append(("alerts.links.tls", "the console serves the links: give the certificate as console.tls"))
+        scheme = links.base_url.split(":", 1)[0].lower()
+        if scheme == "http" and not self.console.loopback:
+            problems.append(("alerts.links.base_url", "must be https:// when the console listens beyond this machine"))
+        if self.console.tls is not None and scheme != "https":
+            problems.append(("alerts.links.base_url", "must be https:// when the console serves TLS"))
+        if problems:
+            raise ReferenceProblems(problems)
+        return self
+
+    @property
+    def web_listen(self) -> str:
+        """Where the one web server listens: the console's address, or the links' without a console."""
+        return self.console.listen if self.console is not None else self.alerts.links.listen
 
     @property
     def enabled_cameras(self) -> dict[str, Camera]:
