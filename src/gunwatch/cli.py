@@ -658,7 +658,8 @@ def event_list(
 
 @event_app.command("show")
 def event_show(
-    event_id: Annotated[str | None, typer.Argument(help="the event's id (default: the newest event)")] = None,
+    event_id: Annotated[str | None, typer.Argument(
+        help="the event's id, or its first characters (at least 6; default: the newest event)")] = None,
     store: StoreOption = None,
     config: SiteOption = None,
     as_json: JsonOption = False,
@@ -670,6 +671,8 @@ def event_show(
         if opened is not None and event_id is None:
             newest = opened.list_events(limit=1)
             event_id = newest[0].id if newest else None
+        elif opened is not None and event_id is not None:
+            event_id = resolve_event(opened, event_id)
         history = event_history(opened, event_id) if opened and event_id else None
     if history is None:
         raise fail(f"no event {event_id}" if event_id else "no events yet")
@@ -686,6 +689,7 @@ def _event_action(action: str, event_id: str, config: Path | None, store: str | 
     with open_store_to_read(store, config) as opened:
         if opened is None:
             raise fail(f"no event {event_id}")
+        event_id = resolve_event(opened, event_id)
         try:
             result = act(opened, event_id, action, by or default_actor(), note)
         except ActionRefused as error:
@@ -711,7 +715,8 @@ def _event_action(action: str, event_id: str, config: Path | None, store: str | 
 ActorOption = Annotated[str | None, typer.Option("--by", help="who is acting (default: cli:USER)")]
 NoteOption = Annotated[str | None, typer.Option(help="a note kept in the audit log (never sent to anyone)")]
 WaitOption = Annotated[float, typer.Option(min=0, help="seconds to wait for the cancels to be delivered")]
-EventArgument = Annotated[str, typer.Argument(help="the event's id (see gunwatch event list)")]
+EventArgument = Annotated[str, typer.Argument(
+    help="the event's id, or its first characters (at least 6, as `gunwatch watch` prints it)")]
 
 
 @event_app.command("ack")
@@ -758,17 +763,18 @@ def event_revoke_links(
     from gunwatch.alerts.links import LinkError, unverified_claim
 
     token_ids: list[str] | None = None
-    if link:
-        try:
-            claims = [unverified_claim(text) for text in link]
-        except LinkError as error:
-            raise fail(f"--link: {error}") from None
-        if any(claim.event_id != event_id for claim in claims):
-            raise fail(f"--link: a link given is not a link of event {event_id}")
-        token_ids = [claim.token_id for claim in claims]
     with open_store_to_read(store, config) as opened:
         if opened is None:
             raise fail(f"no event {event_id}")
+        event_id = resolve_event(opened, event_id)
+        if link:
+            try:
+                claims = [unverified_claim(text) for text in link]
+            except LinkError as error:
+                raise fail(f"--link: {error}") from None
+            if any(claim.event_id != event_id for claim in claims):
+                raise fail(f"--link: a link given is not a link of event {event_id}")
+            token_ids = [claim.token_id for claim in claims]
         revoked = LinkRevocations(opened).revoke(event_id, by or default_actor(), token_ids, reason)
     what = "every link issued until now" if token_ids is None else f"{len(revoked)} link(s)"
     say(f"event {event_id}: revoked {what}")
@@ -794,6 +800,16 @@ def camera_status(
             say(format_camera_status(cameras, opened.url, last_run))
     if as_json:
         typer.echo(json.dumps([camera_json(camera) for camera in cameras]))
+
+
+def resolve_event(store: EventStore, text: str) -> str:
+    """The full id of the event `text` names (its id or a unique short id); exit 2 saying why otherwise."""
+    from gunwatch.events.store import UnknownEventId
+
+    try:
+        return store.resolve_id(text)
+    except UnknownEventId as error:
+        raise fail(str(error)) from None
 
 
 @contextmanager

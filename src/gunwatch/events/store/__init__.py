@@ -7,7 +7,7 @@ Modules: `store` (EventStore, the one entry point), `schema` (tables), `columns`
 """
 
 from gunwatch.events.store.engine import DEFAULT_STORE_URL
-from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable
+from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable, UnknownEventId
 from gunwatch.events.store.status import CameraStatus
 from gunwatch.events.store.store import EventStore
 
@@ -18,4 +18,5 @@ __all__ = [
     "StoreError",
     "StoreMissing",
     "StoreUnavailable",
+    "UnknownEventId",
 ]

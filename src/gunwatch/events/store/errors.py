@@ -14,3 +14,7 @@ class StoreMissing(StoreError):
 class StoreUnavailable(StoreError):
     """The database cannot be reached or used for now (down, restarting, locked, out of disk): the same write
     may succeed later, so a writer keeps it and tries again rather than dropping it."""
+
+
+class UnknownEventId(ValueError):
+    """An event id (or short id) that names no event, or more than one; the message lists the candidates."""

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import URL, Engine, func, insert, or_, select
+from sqlalchemy import URL, Engine, func, insert, or_, select, union
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +23,7 @@ from gunwatch.config.redact import redact_url
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.private import create_private_file
 from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_engine, parse_store_url, sqlite_file
-from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable
+from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable, UnknownEventId
 from gunwatch.events.store.migrate import upgrade_to_head
 from gunwatch.events.store.rows import event_from_row, event_values
 from gunwatch.events.store.schema import (
@@ -33,10 +33,14 @@ from gunwatch.events.store.schema import (
     DispositionRow,
     EventRow,
     HealthRow,
+    ProtocolRunRow,
 )
 from gunwatch.events.store.status import CameraStatus
 from gunwatch.events.store.upsert import upsert
 from gunwatch.video.health import CameraState, HealthChange
+
+# The shortest prefix of an event id accepted for the whole id: 16^6 ids make a collision rare in one site.
+SHORT_ID_MIN = 6
 
 
 class EventStore:
@@ -97,6 +101,31 @@ class EventStore:
             query = query.where(EventRow.camera == camera)
         with self._errors("cannot read"), self._read() as session:
             return [event_from_row(row) for row in session.scalars(query.limit(limit))]
+
+    def resolve_id(self, text: str) -> str:
+        """The full id of the event `text` names: its whole id, or a prefix of at least SHORT_ID_MIN characters
+        that only one id starts with (the short id `gunwatch watch` prints). Camera-offline incidents, known by
+        their protocol runs only, count as events here. UnknownEventId when none or several match, listing the
+        candidates."""
+        text = text.strip()
+        if not text:
+            raise UnknownEventId("give an event id (see gunwatch event list)")
+        ids = union(select(EventRow.id.label("id")), select(ProtocolRunRow.event_id.label("id"))).subquery()
+        with self._errors("cannot read"), self._read() as session:
+            if session.scalar(select(ids.c.id).where(ids.c.id == text).limit(1)) is not None:
+                return text
+            if len(text) < SHORT_ID_MIN:
+                raise UnknownEventId(f"no event {text} in {self.url} (a short id needs at least {SHORT_ID_MIN} "
+                                     "characters)")
+            query = select(ids.c.id).where(ids.c.id.startswith(text, autoescape=True)).order_by(ids.c.id).limit(11)
+            matches = list(session.scalars(query))
+        if not matches:
+            raise UnknownEventId(f"no event whose id is or starts with {text} in {self.url}")
+        if len(matches) > 1:
+            more = " and more" if len(matches) > 10 else ""
+            raise UnknownEventId(f"{text} is the start of several events' ids: {', '.join(matches[:10])}{more}; "
+                                 "give more characters")
+        return str(matches[0])
 
     def dispositions(self, event_ids: list[str]) -> dict[str, str]:
         """What people last said of these events (acknowledged, confirmed, false_alarm, resolved), by id;
