@@ -237,3 +237,59 @@ class RevokedLinkRow(Base):
     revoked_at: Mapped[float] = mapped_column(EpochTime)
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --- console users: accounts, sign-in sessions, API tokens (gunwatch.users) ---------------------------------
+
+# The roles of gunwatch.users.principal.ROLES (users sits above events, so the list is repeated here and a
+# test checks both agree).
+USER_ROLES = ("admin", "operator", "viewer")
+
+
+class UserRow(Base):
+    """A console user. `cameras`: the cameras the user may see, NULL for all. Sessions started before
+    `sessions_valid_after` no longer count ("log out everywhere", a new password)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_one_of("role", USER_ROLES), name="role"),)
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, with its parameters and salt
+    cameras: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+    sessions_valid_after: Mapped[float] = mapped_column(EpochTime)
+
+
+class UserSessionRow(Base):
+    """One sign-in. `id` is the SHA-256 of the cookie's secret: a copy of the table signs nobody in."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index(None, "user_name"), Index(None, "expires_at"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    csrf: Mapped[str] = mapped_column(String(64))  # the token every form of this session carries
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    last_seen_at: Mapped[float] = mapped_column(EpochTime)
+    expires_at: Mapped[float] = mapped_column(EpochTime)  # moves on with each use (sliding expiry)
+    address: Mapped[str | None] = mapped_column(String(100))  # where the sign-in came from
+
+
+class ApiTokenRow(Base):
+    """An API token of an integration, acting for `user_name` with `scopes` (never more than its role's).
+    The token is `gwt_<id>_<secret>`: `id` finds the row, only the secret's SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index(None, "user_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    last_used_at: Mapped[float | None] = mapped_column(EpochTime)
+    expires_at: Mapped[float | None] = mapped_column(EpochTime)
+    revoked_at: Mapped[float | None] = mapped_column(EpochTime)
