@@ -704,9 +704,17 @@ def _event_action(action: str, event_id: str, config: Path | None, store: str | 
             say(f"{len(result.withdrawals)} cancel(s) queued; the running gunwatch watch delivers them "
                 "(give --config to deliver them from here)")
             return
-        from gunwatch.config import load_site_config
+        from gunwatch.config import ConfigError, load_site_config
 
-        delivered = deliver_withdrawals(opened, load_site_config(config), result.withdrawals, wait)
+        try:  # the channels' secrets are needed now, to send; recording the action did not need them
+            site = load_site_config(config)
+        except ConfigError as error:
+            for problem in error.problems:
+                say(f"error: {problem}")
+            say(f"{len(result.withdrawals)} cancel(s) queued; the running gunwatch watch delivers them "
+                "(this site file cannot deliver them from here)")
+            raise typer.Exit(code=1) from error
+        delivered = deliver_withdrawals(opened, site, result.withdrawals, wait)
         say(f"{len(delivered)} cancel(s) to everyone the alert reached:")
         for line in withdrawal_lines(delivered):
             say(line)

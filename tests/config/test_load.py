@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gunwatch.config import ConfigError, SiteConfig, load_site_config, parse_site_config
+from gunwatch.config import ConfigError, SiteConfig, load_site_config, load_store_settings, parse_site_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "configs" / "site.example.yaml"
@@ -192,3 +192,32 @@ def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_site_config(tmp_path / "nowhere.yaml")
     assert str(caught.value).startswith(f"{tmp_path / 'nowhere.yaml'}: cannot read the file")
+
+
+def test_reading_the_store_needs_no_other_secret() -> None:
+    assert load_store_settings(EXAMPLE, environ={}).url == "sqlite:///runs/gunwatch.db"
+
+
+def test_reading_the_store_still_needs_the_stores_own_variable(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("cameras:\n  lobby: {url: 'rtsp://admin:${CAMERA_PASSWORD}@cam/s'}\n"
+                    "store:\n  url: 'postgresql://gunwatch:${DB_PASSWORD}@db/events'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_store_settings(path, environ={})
+    assert [(p.key, p.message) for p in caught.value.problems] == [
+        ("store.url", "environment variable DB_PASSWORD is not set (set it, or write ${DB_PASSWORD:-default})")]
+    assert load_store_settings(path, environ={"DB_PASSWORD": "pw"}).url == "postgresql://gunwatch:pw@db/events"
+
+
+def test_reading_the_store_tolerates_an_unset_number_but_not_other_mistakes(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("cameras:\n  lobby: {url: rtsp://cam/s}\nalerts:\n  channels:\n    mail:\n"
+                    "      url: 'smtp://relay:${SMTP_PORT}'\n      timeout_s: ${MAIL_TIMEOUT}\n"
+                                        "store:\n  url: sqlite:///site.db\n")
+    with pytest.raises(ConfigError):
+        load_site_config(path, environ={})  # the full file: both variables are missing
+    assert load_store_settings(path, environ={}).url == "sqlite:///site.db"
+    path.write_text(path.read_text().replace("cameras:\n  lobby: {url: rtsp://cam/s}\n", "cameras: {}\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_store_settings(path, environ={})
+    assert [p.key for p in caught.value.problems] == ["cameras"]

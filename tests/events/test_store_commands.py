@@ -164,3 +164,39 @@ def test_an_unreachable_store_fails_with_its_redacted_url() -> None:
     assert result.stdout == ""
     assert result.stderr.startswith(f"error: cannot open the event store postgresql://gunwatch:***@127.0.0.1:{port}/")
     assert "s3cret" not in result.output
+
+
+def test_read_only_commands_need_no_channel_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   make_event: Callable[..., ThreatEvent]) -> None:
+    """A site file whose email password comes from ${SMTP_PASSWORD}: an operator's shell without it can still
+    look at the store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    with EventStore("sqlite:///site.db") as site:
+        site.save_event(make_event(id="in-site"))
+        site.upsert_camera("lobby", "rtsp://cam/lobby", "rtsp")
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text("cameras:\n  lobby: {url: rtsp://cam/lobby}\nstore:\n  url: sqlite:///site.db\n"
+                         "alerts:\n  channels:\n    mail: {url: 'smtp://gunwatch:${SMTP_PASSWORD}@relay:587'}\n")
+    listed = run("event", "list", "--config", site_file, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [e["id"] for e in json.loads(listed.stdout)] == ["in-site"]
+    shown = run("event", "show", "in-site", "--config", site_file, "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["id"] == "in-site"
+    status = run("camera", "status", "--config", site_file, "--json")
+    assert status.exit_code == 0, status.output
+    assert [c["name"] for c in json.loads(status.stdout)] == ["lobby"]
+    # The full check still names the missing secret.
+    checked = run("config", "check", site_file)
+    assert checked.exit_code == 1 and "SMTP_PASSWORD" in checked.stderr
+
+
+def test_the_stores_own_password_variable_stays_required(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUNWATCH_DB_PASSWORD", raising=False)
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text("cameras:\n  lobby: {url: rtsp://cam/lobby}\n"
+                         "store:\n  url: 'postgresql://gunwatch:${GUNWATCH_DB_PASSWORD}@db/events'\n")
+    result = run("event", "list", "--config", site_file)
+    assert result.exit_code == 2
+    assert f"error: {site_file}: store.url: environment variable GUNWATCH_DB_PASSWORD is not set" in result.stderr

@@ -12,7 +12,7 @@
 
 from gunwatch.config.camera import Camera, DetectSettings
 from gunwatch.config.errors import ConfigError, ConfigProblem
-from gunwatch.config.load import load_site_config, parse_site_config
+from gunwatch.config.load import load_site_config, load_store_settings, parse_site_config
 from gunwatch.config.redact import redact_url
 from gunwatch.config.site import SiteConfig
 from gunwatch.config.sources import SourceKind, source_kind
@@ -27,6 +27,7 @@ __all__ = [
     "SourceKind",
     "Zone",
     "load_site_config",
+    "load_store_settings",
     "parse_site_config",
     "redact_url",
     "source_kind",

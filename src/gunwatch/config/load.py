@@ -12,7 +12,11 @@ from pydantic import ValidationError
 from gunwatch.config.env import substitute_env
 from gunwatch.config.errors import ConfigError, ConfigProblem, key_path
 from gunwatch.config.messages import validation_problems
+from gunwatch.config.sections import StoreSettings
 from gunwatch.config.site import SiteConfig
+
+# The section a command that only reads the store needs; its variables (the database password) stay required.
+STORE_SECTION = "store"
 
 
 def load_site_config(path: Path | str, environ: Mapping[str, str] | None = None) -> SiteConfig:
@@ -43,6 +47,32 @@ def parse_site_config(text: str, file: str = "<string>", environ: Mapping[str, s
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def load_store_settings(path: Path | str, environ: Mapping[str, str] | None = None) -> StoreSettings:
+    """The site file's store section, read "for reading": for commands that only read the store (`event list`,
+    `event show`, `camera status`), which must work on a machine that lacks the channels' passwords.
+
+    The whole file is still checked, but a `${NAME}` left unset outside `store` is no problem here (nor is
+    what validation says of the value it left); one inside `store` is, as is every other problem."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([ConfigProblem(str(path), f"cannot read the file ({error})")]) from error
+    file = str(path)
+    tree = _parse_yaml(text, file)
+    tree, env_problems = substitute_env(tree, os.environ if environ is None else environ)
+    problems = [ConfigProblem(file, message, key_path(location)) for location, message in env_problems]
+    unresolved = {problem.key for problem in problems}
+    problems = [p for p in problems if _under(p.key, {STORE_SECTION})]
+    try:
+        SiteConfig.model_validate(tree)
+    except ValidationError as error:
+        problems += [p for p in validation_problems(error, file, SiteConfig) if not _under(p.key, unresolved)]
+    if problems:
+        raise ConfigError(problems)
+    assert isinstance(tree, dict)  # _parse_yaml returns a mapping, and substitution keeps its shape
+    return StoreSettings.model_validate(tree.get(STORE_SECTION) or {})
 
 
 def _under(key: str | None, keys: set[str | None]) -> bool:
