@@ -13,7 +13,15 @@ NO_SNAPSHOT = "Snapshot not available yet: it follows in a later message."
 
 
 def _clock(at: float | None) -> str:
-    return "?" if at is None else datetime.fromtimestamp(at).astimezone().strftime("%H:%M:%S")
+    """`14:03:07 CET`: the site's local time with its zone, so a reader in another zone (a district office, a
+    phone set to another zone) is never an hour off. A zone without a name shows its offset (`+0530`)."""
+    if at is None:
+        return "?"
+    local = datetime.fromtimestamp(at).astimezone()
+    zone = local.strftime("%Z")
+    if not zone or zone[0] in "+-":  # tzdata names some zones only by their offset ("+03")
+        zone = f"UTC{local.strftime('%z')}"
+    return f"{local.strftime('%H:%M:%S')} {zone}"
 
 
 def _where(context: dict[str, Any]) -> str:
