@@ -43,6 +43,7 @@ run: $(VENV)/.runtime
 	$(BIN)/gunwatch event list --config configs/demo.yaml
 	$(BIN)/gunwatch event show --config configs/demo.yaml
 	@echo "alerts delivered to the demo's local sink: runs/demo/alerts.jsonl, shown by runs/demo/alerts.html"
+	@echo "gunwatch is installed in $(VENV), not on PATH: call it as $(BIN)/gunwatch ... (e.g. $(BIN)/gunwatch event list --config configs/demo.yaml), or run . $(BIN)/activate once per shell"
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests scripts
