@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from gunwatch.events.evidence import evidence_path, write_snapshots
+from gunwatch.events.evidence import evidence_path, picture_to_send, with_fired_box, write_snapshots
 from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.inference.detections import Detections
 from gunwatch.video.frame import Frame
@@ -60,3 +61,37 @@ def test_a_better_frame_replaces_the_snapshots(tmp_path: Path) -> None:
     assert first == second
     assert np.asarray(Image.open(second[0])).mean() > 200
     assert len(list((tmp_path / "lobby").iterdir())) == 2
+
+
+def drawn_over(clean: Path, annotated: Path) -> np.ndarray:
+    """Per pixel, how far the annotated JPEG is from the clean one (summed over the channels)."""
+    plain = np.asarray(Image.open(clean).convert("RGB")).astype(int)
+    return np.abs(np.asarray(Image.open(annotated).convert("RGB")).astype(int) - plain).sum(axis=2)
+
+
+def test_the_box_that_fired_is_drawn_with_its_score_even_when_not_among_the_boxes_given(tmp_path: Path) -> None:
+    threat = event()  # its best box (100, 80, 300, 240) at 0.9
+    frame = Frame("lobby", np.full((360, 480, 3), 128, np.uint8), 7, 1.4, OPENED)
+    clean, annotated = write_snapshots(threat, frame, Detections(), tmp_path, class_names=CLASSES)
+    difference = drawn_over(clean, annotated)
+    assert difference[80:241, 100:102].max(axis=1).min() > 150  # its left edge, all the way down
+    assert difference[60:80, 100:140].max() > 150  # the label above it
+    assert difference[120:200, 140:260].max() < 30  # inside the box: the picture itself
+
+
+def test_the_box_that_fired_is_labelled_once_when_it_is_among_the_boxes_given() -> None:
+    threat = event()
+    shown = Detections([[100, 80, 300, 240], [320, 20, 400, 90]], [0.9, 0.7], [1, 1])
+    assert with_fired_box(threat, shown, CLASSES) is shown
+    alone = with_fired_box(threat, Detections([[320, 20, 400, 90]], [0.7], [1]), CLASSES)
+    assert alone.xyxy.tolist() == [[320, 20, 400, 90], [100, 80, 300, 240]]
+    assert alone.scores.tolist() == pytest.approx([0.7, 0.9]) and alone.class_ids.tolist() == [1, 1]
+
+
+@pytest.mark.parametrize(("evidence", "sent"), [
+    (Evidence(snapshot="a.jpg", annotated="a_annotated.jpg"), "a_annotated.jpg"),
+    (Evidence(snapshot="a.jpg"), "a.jpg"),  # an event stored before the annotated copy existed
+    (Evidence(clip="a.mp4"), None),
+])
+def test_the_picture_sent_is_the_annotated_one(evidence: Evidence, sent: str | None) -> None:
+    assert picture_to_send(evidence) == sent

@@ -1,4 +1,9 @@
-"""Evidence files of a threat event: where they go, and the best frame as JPEGs, clean and annotated."""
+"""Evidence files of a threat event: where they go, and the best frame as JPEGs, clean and annotated.
+
+The annotated JPEG is the picture people receive (`picture_to_send`): it shows the box that fired, labelled
+with its score, and the other boxes that count, never the weak ones (a verifier shown a box on a tripod at
+0.3 beside an undrawn gun confirms the wrong thing). The clean JPEG stays beside it for the event's page.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gunwatch.events.model import ThreatEvent
+from gunwatch import GUN_LABEL
+from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.events.private import make_private_dirs, open_private
 from gunwatch.inference.detections import Detections
 from gunwatch.video.annotate import draw_detections
@@ -33,21 +39,39 @@ def evidence_path(folder: Path, event: ThreatEvent, suffix: str) -> Path:
     return Path(folder) / camera / f"{camera}_{stamp}_{event.id[:8]}{suffix}"
 
 
+def picture_to_send(evidence: Evidence) -> str | None:
+    """The event's picture for every channel and page that carries one: the annotated best frame, else (an
+    older event, written before there was one) the clean frame; None before either is written."""
+    return evidence.annotated or evidence.snapshot
+
+
 def write_snapshots(
-    event: ThreatEvent, frame: Frame, detections: Detections, folder: Path, *, class_names: tuple[str, ...]
+    event: ThreatEvent, frame: Frame, shown: Detections, folder: Path, *, class_names: tuple[str, ...]
 ) -> tuple[Path, Path]:
     """Write the event's best frame as a clean and an annotated JPEG; returns their paths (clean, annotated).
 
-    `detections` are in `frame`'s pixels (pass the analysed image); `class_names` are the detector's. Called
-    again with a better frame, it replaces the files. About 30 ms for a 1080p frame: fine at an event's
-    opening, not on every frame. The event is a value and stays as it is: `Evidence(snapshot=..., annotated=...)`
-    of the returned paths is what a new version of it records.
+    `shown`: the boxes that count on `frame` (the pipeline's `CameraLoop.finish` gives them: guns where guns
+    count, at or over the camera's threshold), in `frame`'s pixels; `class_names` are the detector's. The box
+    that fired (the event's best box on this frame, made by it) is drawn with its score whether or not it is
+    among them. Called again with a better frame, it replaces the files. About 30 ms for a 1080p frame: fine
+    at an event's opening, not on every frame. The event is a value and stays as it is:
+    `Evidence(snapshot=..., annotated=...)` of the returned paths is what a new version of it records.
     """
     clean = evidence_path(folder, event, ".jpg")
     annotated = evidence_path(folder, event, "_annotated.jpg")
     _write_jpeg(frame.image, clean)
-    _write_jpeg(draw_detections(frame.image, detections, class_names), annotated)
+    _write_jpeg(draw_detections(frame.image, with_fired_box(event, shown, class_names), class_names), annotated)
     return clean, annotated
+
+
+def with_fired_box(event: ThreatEvent, shown: Detections, class_names: tuple[str, ...]) -> Detections:
+    """`shown` with the event's best box at its score, unless one of them is that box already."""
+    fired = np.asarray(event.best_box, np.float32)
+    if len(shown) and np.any(np.all(np.abs(shown.xyxy - fired) < 0.5, axis=1)):  # the tracker keeps the box
+        return shown
+    gun = class_names.index(GUN_LABEL) if GUN_LABEL in class_names else 0  # a model without one: its first
+    return Detections(np.vstack([shown.xyxy, fired[None]]), np.append(shown.scores, event.max_score),
+                      np.append(shown.class_ids, gun))
 
 
 def _write_jpeg(image: np.ndarray, path: Path) -> None:

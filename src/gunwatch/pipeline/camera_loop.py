@@ -18,6 +18,7 @@ from gunwatch.events.clips import Clip, ClipRecorder
 from gunwatch.events.model import ThreatEvent
 from gunwatch.inference.detections import Detections
 from gunwatch.pipeline.analysis import AnalysisRequest
+from gunwatch.pipeline.recent import RecentActivity
 from gunwatch.tracking.confirmation import ThreatConfirmer
 from gunwatch.video.frame import Frame
 from gunwatch.video.motion import MotionGate
@@ -36,6 +37,15 @@ class LoopCounters:
     infer_ms: float = 0.0  # smoothed share of a detector call per analysed frame
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A frame through confirmation: the event's new versions, and the boxes that count on it (what a picture
+    of the frame shows: guns where guns count, at or over the camera's threshold)."""
+
+    changes: list[ThreatEvent]
+    shown: Detections
+
+
 class CameraLoop:
     def __init__(self, name: str, camera: Camera, source: CameraSource, site: SiteConfig, model_threshold: float,
                  class_names: tuple[str, ...], gun_class_id: int, executor: Executor | None = None):
@@ -48,6 +58,7 @@ class CameraLoop:
         self.next_due = 0.0
         self.last_index = -1
         self.counters = LoopCounters()
+        self.recent = RecentActivity()  # read by the status line and the console, on their threads
 
     def due(self, now: float) -> bool:
         """Whether this camera's next sample is due (a new frame may still be missing)."""
@@ -63,6 +74,7 @@ class CameraLoop:
         # A fixed schedule keeps the rate; a camera that fell behind is due again at once, never in a burst.
         self.next_due = max(self.next_due + self.period, now)
         self.last_index = frame.index
+        self.recent.frame_in(frame.index)
         small = self.recorder.push(frame)
         # The gate reads a 128 px thumbnail, so the evidence-size copy serves as well as the full frame, and
         # a still frame is then never converted to RGB at full size.
@@ -76,9 +88,9 @@ class CameraLoop:
         detect = self.camera.detect
         return AnalysisRequest(frame.image, detect.tiles, detect.width, detect.height, detect.second_look)
 
-    def finish(self, frame: Frame, detections: Detections, infer_ms: float) -> list[ThreatEvent]:
-        """The frame's detections through confirmation: the event's new versions. Each "open" or "updated"
-        one was made by this frame, the event's best so far (its snapshot is the caller's to have written)."""
+    def finish(self, frame: Frame, detections: Detections, infer_ms: float) -> Finished:
+        """The frame's detections through confirmation. Each "open" or "updated" change was made by this frame,
+        the event's best so far (its snapshot is the caller's to have written, with the boxes shown)."""
         self.counters.analysed += 1
         previous = self.counters.infer_ms if self.counters.analysed > 1 else infer_ms
         self.counters.infer_ms = 0.8 * previous + 0.2 * infer_ms
@@ -87,7 +99,18 @@ class CameraLoop:
             if event.state == "open":
                 self.counters.events += 1
                 self.recorder.start(event)
-        return changes
+        placed = self._placed_guns(frame.size, detections)
+        shown = placed.above(self.confirmer.threshold)
+        top = float(placed.scores.max()) if len(placed) else 0.0
+        self.recent.analysed(frame, shown, top, infer_ms)
+        return Finished(changes, shown)
+
+    def _placed_guns(self, size: tuple[int, int], detections: Detections) -> Detections:
+        """The gun boxes where guns count (in an enabled zone, outside every mask), of any score: the same rule
+        the confirmer applies, so a gun on a masked poster is neither drawn nor an "almost"."""
+        guns = detections.of_class(self.confirmer.gun_class_id)
+        counts, _ = self.confirmer.zones.place(guns.xyxy, size)
+        return guns[counts]
 
     def tick(self, now: float) -> list[ThreatEvent]:
         """Events that closed because the gun is gone (or frames stopped)."""

@@ -87,10 +87,11 @@ class CameraRunner:
             log.error("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error)
             return False
         self.latencies.append(time.time() - frame.received)
-        for event in self.loop.finish(frame, answer.detections, 1000 * answer.share_s):
+        finished = self.loop.finish(frame, answer.detections, 1000 * answer.share_s)
+        for event in finished.changes:
             self.store.event_changed(event)
             if event.state in ("open", "updated"):  # made by this frame: the event's best one so far
-                self.evidence.event_grew(event, frame, answer.detections)
+                self.evidence.event_grew(event, frame, finished.shown)  # only the boxes that count are drawn
         return True
 
     def _pause(self) -> None:

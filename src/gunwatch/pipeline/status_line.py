@@ -7,14 +7,16 @@ from collections.abc import Mapping
 from gunwatch.pipeline.watch import CameraStatus
 from gunwatch.pipeline.watchdog import Liveness
 
-COLUMNS = ("camera", "state", "frames in", "dropped", "analysed", "still", "infer ms", "events", "restarts",
-           "reason")
+# "gun/thr": the top gun score of the last few seconds over the camera's threshold, so an "almost" (a gun
+# that scores 0.42 where 0.50 counts) shows before it becomes an alarm, or while it never does.
+COLUMNS = ("camera", "state", "frames in", "dropped", "analysed", "still", "infer ms", "gun/thr", "events",
+           "restarts", "reason")
 
 
 def status_rows(statuses: list[CameraStatus]) -> list[tuple[str, ...]]:
     return [
         (s.camera, s.state, str(s.frames_in), str(s.dropped), str(s.analysed), str(s.still), f"{s.infer_ms:.1f}",
-         str(s.events), str(s.restarts), s.reason)
+         f"{s.top_score:.2f}/{s.threshold:.2f}", str(s.events), str(s.restarts), s.reason)
         for s in statuses
     ]
 

@@ -57,6 +57,8 @@ class CameraStatus:
     infer_ms: float
     events: int
     restarts: int = 0  # the watchdog's restarts of its reader, of detector calls with its frames, of its clips
+    top_score: float = 0.0  # the highest gun score of the last few seconds, whether it reached the threshold or not
+    threshold: float = 0.0  # the score a gun must reach to count on this camera
 
 
 class WatchService:
@@ -166,5 +168,6 @@ class WatchService:
             counters = loop.counters
             rows.append(CameraStatus(loop.name, stats.state or "starting", stats.reason, stats.frames_in,
                                      stats.dropped, counters.analysed, counters.still, counters.infer_ms,
-                                     counters.events, self.restarts[loop.name]))
+                                     counters.events, self.restarts[loop.name], loop.recent.rates().top_score,
+                                     loop.confirmer.threshold))
         return rows

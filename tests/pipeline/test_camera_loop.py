@@ -1,0 +1,111 @@
+"""What a camera's analysed frame shows: the boxes that count (guns where guns count, at or over the camera's
+threshold) on the picture people receive, and the top gun score of the last seconds, an "almost" or not.
+
+A real camera loop (its source built, never started: frames are handed to it as the camera thread would), the
+real confirmer and the real evidence files; the detections are the detector's answer, written out.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gunwatch.config import parse_site_config
+from gunwatch.events.evidence import write_snapshots
+from gunwatch.inference.detections import Detections
+from gunwatch.pipeline.camera_loop import CameraLoop
+from gunwatch.pipeline.recent import RecentActivity
+from gunwatch.video.frame import Frame
+from gunwatch.video.sources import camera_source
+from support.stand_in_cameras import GREY, write_clip
+
+CLASSES = ("person", "handgun")
+PERSON, HANDGUN = 0, 1
+SIZE = (480, 360)
+GUN = (100, 80, 200, 200)  # in the man's hand
+TRIPOD = (260, 200, 340, 340)  # a tripod the model half takes for a gun
+MAN = (80, 40, 240, 350)
+POSTER = (380, 10, 460, 80)  # a gun on a poster, under the camera's mask (the top right corner)
+
+
+def camera_loop(tmp_path: Path) -> CameraLoop:
+    clip = write_clip(tmp_path / "lobby.mp4", GREY)
+    site = parse_site_config(f"""
+cameras:
+  lobby:
+    url: "{clip}"
+    detect: {{threshold: 0.5}}
+    masks: [[[0.75, 0], [1, 0], [1, 0.25], [0.75, 0.25]]]
+confirmation: {{window: 1, min_hits: 1}}
+evidence: {{folder: "{tmp_path / 'evidence'}"}}
+""")
+    camera = site.cameras["lobby"]
+    # The model's own threshold is lower: the camera's 0.5 is the one that counts.
+    return CameraLoop("lobby", camera, camera_source("lobby", camera), site, 0.3, CLASSES, HANDGUN)
+
+
+def frame(index: int = 0) -> Frame:
+    return Frame("lobby", np.full((SIZE[1], SIZE[0], 3), 128, np.uint8), index, None, time.time())
+
+
+def found(*boxes: tuple[tuple[float, float, float, float], float, int]) -> Detections:
+    return Detections([box for box, _, _ in boxes], [score for _, score, _ in boxes], [cls for _, _, cls in boxes])
+
+
+def drawn(folder: Path, loop: CameraLoop, picture: Frame, detections: Detections) -> np.ndarray:
+    """The detections through the loop (an event must open), the snapshots written as the pipeline writes them:
+    per pixel, how far the annotated JPEG is from the clean one."""
+    finished = loop.finish(picture, detections, 12.0)
+    [opened] = finished.changes
+    assert opened.state == "open"
+    clean, annotated = write_snapshots(opened, picture, finished.shown, folder, class_names=CLASSES)
+    plain = np.asarray(Image.open(clean).convert("RGB")).astype(int)
+    return np.abs(np.asarray(Image.open(annotated).convert("RGB")).astype(int) - plain).sum(axis=2)
+
+
+def outline(difference: np.ndarray, box: tuple[float, float, float, float]) -> int:
+    """The least change along the box's left and bottom edges (high: drawn all along; low: not drawn)."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    left = difference[y1 + 2:y2 - 2, x1:x1 + 2].max(axis=1)
+    bottom = difference[y2 - 2:y2 + 1, x1 + 2:x2 - 2].max(axis=0)
+    return int(min(left.min(), bottom.min()))
+
+
+def test_only_the_gun_that_counts_is_drawn_not_the_tripod_below_the_threshold(tmp_path: Path) -> None:
+    loop = camera_loop(tmp_path)
+    difference = drawn(tmp_path, loop, frame(), found((GUN, 0.9, HANDGUN), (TRIPOD, 0.3, HANDGUN), (MAN, 0.95, PERSON)))
+    assert outline(difference, GUN) > 150
+    assert difference[GUN[1] - 12:GUN[1], GUN[0]:GUN[0] + 40].max() > 150  # its "handgun 0.90" label
+    assert outline(difference, TRIPOD) < 30
+    assert difference[TRIPOD[1] - 14:TRIPOD[3] + 2, TRIPOD[0] - 2:TRIPOD[2] + 2].max() < 30  # nor its label
+    assert outline(difference, MAN) < 30  # only guns: a box around the man would hide the one that matters
+
+
+def test_the_box_that_fired_is_drawn_though_a_masked_gun_scores_higher(tmp_path: Path) -> None:
+    loop = camera_loop(tmp_path)
+    detections = found((POSTER, 0.97, HANDGUN), (GUN, 0.6, HANDGUN), (TRIPOD, 0.45, HANDGUN))
+    difference = drawn(tmp_path, loop, frame(), detections)
+    assert outline(difference, GUN) > 150
+    assert outline(difference, POSTER) < 30 and outline(difference, TRIPOD) < 30
+    # Nor is the poster an "almost": it can never become an alarm on this camera.
+    assert loop.recent.rates().top_score == pytest.approx(0.6)
+
+
+def test_a_gun_below_the_threshold_is_an_almost_drawn_nowhere(tmp_path: Path) -> None:
+    loop = camera_loop(tmp_path)
+    clock = [100.0]
+    loop.recent = RecentActivity(window_s=5.0, clock=lambda: clock[0])
+    finished = loop.finish(frame(0), found((GUN, 0.42, HANDGUN), (MAN, 0.95, PERSON)), 12.0)
+    assert finished.changes == [] and len(finished.shown) == 0
+    assert loop.recent.rates().top_score == pytest.approx(0.42)
+    clock[0] += 2.0
+    loop.finish(frame(1), found((GUN, 0.31, HANDGUN)), 12.0)
+    assert loop.recent.rates().top_score == pytest.approx(0.42)  # the highest of the last seconds
+    clock[0] += 4.0  # the 0.42 is over 5 s old
+    assert loop.recent.rates().top_score == pytest.approx(0.31)
+    newest = loop.recent.newest()
+    assert newest is not None and newest.frame.index == 1 and len(newest.shown) == 0
