@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from gunwatch.alerts.audit import AuditEntry, AuditLog
@@ -81,9 +81,22 @@ def snapshot(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def event_with_snapshot(snapshot: Path) -> Callable[..., ThreatEvent]:
+def annotated(tmp_path: Path) -> Path:
+    """The same frame with the box that fired drawn, as the evidence writer leaves it beside `snapshot`: the
+    picture every channel carries (other bytes than the clean one, so a test can tell which arrived)."""
+    picture = Image.new("RGB", (64, 48), (200, 30, 30))
+    ImageDraw.Draw(picture).rectangle((10, 10, 40, 30), outline=(230, 230, 30), width=2)
+    path = tmp_path / "snapshot_annotated.jpg"
+    picture.save(path, format="JPEG")
+    return path
+
+
+@pytest.fixture
+def event_with_snapshot(snapshot: Path, annotated: Path) -> Callable[..., ThreatEvent]:
+    """`event_with_snapshot(**changes)`: an event whose best frame is written, clean and annotated."""
+
     def make(**changes: Any) -> ThreatEvent:
-        return new_event(evidence=Evidence(snapshot=str(snapshot)), **changes)
+        return new_event(evidence=Evidence(snapshot=str(snapshot), annotated=str(annotated)), **changes)
 
     return make
 

@@ -5,7 +5,9 @@ Through a real AlertService to a real SMTP server, and the outbox rows themselve
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from gunwatch.alerts.texts import NO_SNAPSHOT, make_message
 from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import ProtocolRunRow
+from support.http_receiver import HttpReceiver
 from support.smtp_server import SmtpServer
 from support.waiting import wait_until
 
@@ -39,7 +42,7 @@ def kinds(smtp: SmtpServer) -> list[str]:
 
 def test_the_alert_goes_at_once_saying_the_snapshot_follows_and_it_follows_attached(
     store: EventStore, start_service: Callable[..., AlertService], make_event: Callable[..., ThreatEvent],
-    snapshot: Path, smtp_server: SmtpServer, channel: Callable[..., dict[str, Any]],
+    snapshot: Path, annotated: Path, smtp_server: SmtpServer, channel: Callable[..., dict[str, Any]],
     runs: Callable[..., list[ProtocolRunRow]],
 ) -> None:
     service = start_service(alert_settings(smtp_server.url, channel))
@@ -51,21 +54,50 @@ def test_the_alert_goes_at_once_saying_the_snapshot_follows_and_it_follows_attac
     assert NO_SNAPSHOT in alert.message.get_body(("plain",)).get_content()
     assert not list(alert.message.iter_attachments())
 
-    pictured = dataclasses.replace(event, evidence=Evidence(snapshot=str(snapshot)))
+    pictured = dataclasses.replace(event, evidence=Evidence(snapshot=str(snapshot), annotated=str(annotated)))
     service.submit_event(pictured)  # written at last
     assert wait_until(lambda: len(smtp_server.mails) >= 2, WAIT_S)
     follow = smtp_server.mails[1].message
     assert follow["X-Gunwatch-Kind"] == "snapshot" and follow["Subject"] == "[School] SNAPSHOT: gun on lobby (door)"
     assert smtp_server.mails[1].rcpt_tos == ("alice@school.example",)
     [picture] = follow.iter_attachments()
-    assert picture.get_content() == snapshot.read_bytes()
+    assert picture.get_content() == annotated.read_bytes()  # the box that fired drawn
     assert NO_SNAPSHOT not in follow.get_body(("plain",)).get_content()
     # The run's later steps (the escalation to carol) carry the picture.
-    assert wait_until(lambda: runs(event.id)[0].context.get("snapshot") == str(snapshot), WAIT_S)
+    assert wait_until(lambda: runs(event.id)[0].context.get("snapshot") == str(annotated), WAIT_S)
 
     service.submit_event(pictured)  # a repeat (a higher score's new snapshot) sends no second picture
     service.close()
     assert kinds(smtp_server) == ["alert", "snapshot"]
+
+
+def test_every_channel_carries_the_annotated_picture_never_the_clean_one(
+    start_service: Callable[..., AlertService], event_with_snapshot: Callable[..., ThreatEvent], snapshot: Path,
+    annotated: Path, smtp_server: SmtpServer, http_receiver: HttpReceiver, channel: Callable[..., dict[str, Any]],
+    store: EventStore, tmp_path: Path,
+) -> None:
+    sink = tmp_path / "messages" / "alerts.jsonl"
+    channels = {"email": channel(smtp_server.url), "hook": channel(http_receiver.url("/hook")),
+                "chat": channel(f"json://127.0.0.1:{http_receiver.port}/apprise"), "file": channel(sink.as_uri())}
+    service = start_service({"site_name": "School", "channels": channels, "recipients": STAFF,
+                             "protocols": {"lockdown": {"steps": [{"notify": {"to": ["alice"],
+                                                                              "via": list(channels)}}]}}})
+    event = event_with_snapshot()
+    store.save_event(event)
+    service.submit_event(event)
+    assert wait_until(lambda: sum(d.status == "delivered" for d in service.outbox.of_event(event.id)) == 4, WAIT_S)
+
+    picture, clean = annotated.read_bytes(), snapshot.read_bytes()
+    assert picture != clean
+    [mail] = smtp_server.mails
+    assert [part.get_content() for part in mail.message.iter_attachments()] == [picture]
+    [hook] = [request for request in http_receiver.requests if request.path == "/hook"]
+    assert base64.b64decode(hook.json["snapshot_jpeg_base64"]) == picture
+    [chat] = [request for request in http_receiver.requests if request.path == "/apprise"]
+    assert [base64.b64decode(part["base64"]) for part in chat.json["attachments"]] == [picture]
+    [line] = [json.loads(text) for text in sink.read_text().splitlines()]
+    assert line["snapshot"] == str(annotated)
+    assert 'src="../snapshot_annotated.jpg"' in sink.with_suffix(".html").read_text()  # the file sink's page
 
 
 def message(event: ThreatEvent, key: str, recipient: str) -> NewDelivery:

@@ -93,7 +93,7 @@ def submit(service: AlertService, store: EventStore, event: ThreatEvent) -> None
 # --- a protocol run end to end ---------------------------------------------------------------------------
 
 def test_alert_reaches_every_channel_and_every_step_runs(
-    store: EventStore, start_service: Service, event_with_snapshot: Events, snapshot: Path, smtp_server: SmtpServer,
+    store: EventStore, start_service: Service, event_with_snapshot: Events, annotated: Path, smtp_server: SmtpServer,
     http_receiver: HttpReceiver, mosquitto_broker: MosquittoBroker, wait_for_deliveries: Waiter,
     audit_actions: Actions, tmp_path: Path, channel: Channels, name: Names, runs: Runs,
 ) -> None:
@@ -127,14 +127,15 @@ def test_alert_reaches_every_channel_and_every_step_runs(
     assert len(set(keys.values())) == 8  # every delivery its own idempotency key
     assert {d.kind for d in deliveries} == {"alert"}
 
-    # Email: one per recipient, at their address, with the snapshot attached and the key in a header.
+    # Email: one per recipient, at their address, with the snapshot attached (the annotated one: the box that
+    # fired drawn) and the key in a header.
     for person in ("alice", "bob"):
         [email] = emails_to(smtp_server, f"{person}@school.example")
         assert key_of(email) == keys[("message", "email", person)]
         assert email["Subject"] == f"[{SITE}] GUN DETECTED: {camera} (door)"
         [attachment] = list(email.iter_attachments())
         assert attachment.get_content_type() == "image/jpeg"
-        assert attachment.get_content() == snapshot.read_bytes()
+        assert attachment.get_content() == annotated.read_bytes()
     assert len(smtp_server.mails) == 2
 
     # Webhook: signed, with the key, naming both recipients, the snapshot inline.
@@ -144,7 +145,7 @@ def test_alert_reaches_every_channel_and_every_step_runs(
     assert hook.headers["x-gunwatch-key"] == keys[("message", "hook", "alice,bob")] == hook.json["key"]
     assert (hook.json["kind"], hook.json["camera"], hook.json["event_id"]) == ("alert", camera, event.id)
     assert hook.json["recipient"] == "alice, bob"  # as messages name them; the delivery keeps the keys
-    assert base64.b64decode(hook.json["snapshot_jpeg_base64"]) == snapshot.read_bytes()
+    assert base64.b64decode(hook.json["snapshot_jpeg_base64"]) == annotated.read_bytes()
 
     # Apprise (json://): title and body; the snapshot as an attachment. (apprise's services carry no key of
     # ours: a receiver there cannot deduplicate a redelivery.)
@@ -152,7 +153,7 @@ def test_alert_reaches_every_channel_and_every_step_runs(
     assert chat.json["title"] == f"[{SITE}] GUN DETECTED: {camera} (door)"
     assert event.id in chat.json["message"] and chat.json["type"] == "failure"
     [attachment] = chat.json["attachments"]
-    assert base64.b64decode(attachment["base64"]) == snapshot.read_bytes()
+    assert base64.b64decode(attachment["base64"]) == annotated.read_bytes()
 
     # MQTT: the message on gunwatch/events, the camera's threat state ON (retained), the custom publish.
     by_topic = {message.topic: message for message in published}

@@ -265,6 +265,17 @@ def test_snapshot_is_the_tokens_event_jpeg(site: Site, tmp_path: Path) -> None:
     assert "/snapshot" not in site.client.get(url).text
 
 
+def test_snapshot_is_the_annotated_picture_the_messages_carry(site: Site, tmp_path: Path) -> None:
+    annotated = tmp_path / "snapshot_annotated.jpg"
+    Image.new("RGB", (64, 48), (30, 30, 200)).save(annotated, "JPEG")
+    both = ThreatEvent(camera="gym", state="open", first_seen=1.0, confirmed_at=2.0, last_seen=3.0, max_score=0.8,
+                       best_box=(0.0, 0.0, 1.0, 1.0),
+                       evidence=Evidence(snapshot=site.event.evidence.snapshot, annotated=str(annotated)))
+    site.store.save_event(both)
+    response = site.client.get(site.url("ack", event_id=both.id) + "/snapshot")
+    assert response.status_code == 200 and response.content == annotated.read_bytes()
+
+
 def test_on_action_failure_does_not_undo_the_action(tmp_path: Path) -> None:
     with EventStore(f"sqlite:///{tmp_path / 'store.db'}") as store:
         event = ThreatEvent(camera="gym", state="open", first_seen=1.0, confirmed_at=2.0, last_seen=3.0,

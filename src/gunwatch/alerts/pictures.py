@@ -21,6 +21,7 @@ from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import THREAT_KINDS, WITHDRAWING_KINDS
 from gunwatch.alerts.outbox import NewDelivery, Outbox
 from gunwatch.alerts.texts import NO_SNAPSHOT, make_message
+from gunwatch.events.evidence import picture_to_send
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store.schema import DeliveryRow, ProtocolRunRow
 
@@ -36,7 +37,7 @@ class Attached:
 
 def attach_picture(outbox: Outbox, event: ThreatEvent, now: float | None = None) -> Attached:
     """`event` carries the snapshot its alerts went out without; see the module's words."""
-    snapshot = event.evidence.snapshot
+    snapshot = picture_to_send(event.evidence)  # the annotated one: the box that fired drawn
     if not snapshot:
         raise ValueError(f"event {event.id} has no snapshot to attach")
     now = time.time() if now is None else now

@@ -23,6 +23,7 @@ from gunwatch.alerts.outbox.executor import DeliveryExecutor
 from gunwatch.alerts.pictures import attach_picture
 from gunwatch.alerts.protocols.engine import ACTIVE_STATES, ProtocolEngine
 from gunwatch.config.alerts import AlertSettings
+from gunwatch.events.evidence import picture_to_send
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import ProtocolRunRow
@@ -124,7 +125,7 @@ class AlertService:
         """An event handed over without its snapshot is remembered; once it comes, its alerts get it."""
         if event.state not in ("open", "updated"):
             return
-        if not event.evidence.snapshot:
+        if not picture_to_send(event.evidence):
             self._awaiting_picture[event.id] = None
             self._awaiting_picture.move_to_end(event.id)
             while len(self._awaiting_picture) > PICTURES_AWAITED:

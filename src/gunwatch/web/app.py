@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from gunwatch.alerts.event_actions import ActionRefused, ActionResult, EventActions, LinkRefused
 from gunwatch.alerts.link_checks import LinkRevocations
 from gunwatch.alerts.links import LinkClaim, LinkError, read_token
+from gunwatch.events.evidence import picture_to_send
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.errors import StoreError
@@ -162,10 +163,12 @@ def _disposition(store: EventStore, event_id: str) -> CurrentDisposition | None:
 
 
 def _snapshot(event: ThreatEvent) -> Path | None:
-    """The event's own snapshot file, if it is there (paths are relative to where gunwatch runs)."""
-    if not event.evidence.snapshot:
+    """The event's picture, as every channel carries it (annotated: the box that fired drawn), if the file is
+    there (paths are relative to where gunwatch runs)."""
+    picture = picture_to_send(event.evidence)
+    if not picture:
         return None
-    path = Path(event.evidence.snapshot)
+    path = Path(picture)
     return path if path.is_file() else None
 
 

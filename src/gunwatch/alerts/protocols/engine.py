@@ -34,6 +34,7 @@ from gunwatch.alerts.protocols.steps.base import (
 from gunwatch.alerts.protocols.steps.notify import message_deliveries
 from gunwatch.alerts.protocols.steps.registry import kind_of
 from gunwatch.config.alerts import AlertSettings, Protocol
+from gunwatch.events.evidence import picture_to_send
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import DispositionRow, ProtocolRunRow
@@ -86,7 +87,7 @@ class ProtocolEngine:
     def _start_for_event(self, name: str, protocol: Protocol, event: ThreatEvent, now: float) -> int | None:
         context = self._context(name, event_id=event.id, camera=event.camera, zone=event.zone,
                                 score=event.max_score, first_seen=event.first_seen,
-                                confirmed_at=event.confirmed_at, snapshot=event.evidence.snapshot)
+                                confirmed_at=event.confirmed_at, snapshot=picture_to_send(event.evidence))
         run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now)
         self._started.add((name, event.id))  # after the commit: a failed start is tried again
         return run_id
