@@ -2,9 +2,10 @@
 
 A false alarm or a resolve withdraws the alert in the same transaction as the disposition: the event's
 protocol runs are aborted (no escalation, no further steps), its alerts not yet attempted are cancelled,
-and everyone the alert may have reached (every attempted delivery, on every channel) is queued a cancel
-or all-clear, as are the undo actions of calls, publishes and commands that ran. Works from any process:
-the outbox delivers what is queued, here or in the running service.
+and everyone the alert may have reached (delivered, in flight, or attempted with an unknown outcome such as a
+timeout, on every channel; not an address that was refused, nor a receiver nothing reached) is queued a
+cancel or all-clear, as are the undo actions of calls, publishes and commands that ran (`Outbox.withdraw`).
+Works from any process: the outbox delivers what is queued, here or in the running service.
 
 A note is kept in the audit log (and the disposition), never put in the cancel: whoever holds a link
 could otherwise write to every recipient in the site's name. An action from a link is checked against the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import threading
@@ -308,3 +309,44 @@ def claimed_key(outbox: Outbox, keys: set[str] | None) -> str:
     delivery = outbox.claim("ops", LEASE_S, keys=keys)
     assert delivery is not None
     return delivery.key
+
+
+def test_withdraw_leaves_out_messages_whose_every_attempt_certainly_failed(
+        store: EventStore, outbox: Outbox, audit_log: AuditLog, new_message: MessageFactory) -> None:
+    """Refused (an address rejected, nothing listening) on every attempt: it reached nobody, so no cancel. One
+    attempt with an unknown outcome (a timeout, a lost worker) is enough for the cancel to follow."""
+    keys = ("refused", "refused-retrying", "timeout-then-refused", "refused-then-timeout", "lost-worker")
+    outbox.enqueue([new_message(key) for key in keys])
+    outbox.failed(claimed(outbox), "550 no such user", may_have_arrived=False)
+    outbox.retry(claimed(outbox), "connection refused", time.time(), may_have_arrived=False)
+    outbox.retry(claimed(outbox), "no answer within 1 s", time.time())
+    outbox.retry(claimed(outbox), "connection refused", time.time(), may_have_arrived=False)
+    lost = Outbox(store, worker=f"{socket.gethostname()}:{dead_pid()}")
+    assert claimed(lost).key == "lost-worker"
+    later = time.time() + 1
+    second_attempts = {d.key: d for d in (claimed(outbox, now=later) for _ in range(3))}
+    assert set(second_attempts) == {"refused-retrying", "timeout-then-refused", "refused-then-timeout"}
+    outbox.failed(second_attempts["refused-retrying"], "connection refused", may_have_arrived=False)
+    outbox.failed(second_attempts["timeout-then-refused"], "connection refused", may_have_arrived=False)
+    outbox.retry(second_attempts["refused-then-timeout"], "no answer within 1 s", time.time() + 60)
+    assert outbox.recover() == 1  # lost-worker: back to pending, attempt counted
+    assert [entry["may_have_arrived"] for entry in detail(audit_log, "evt-1", "delivery.given_up")] == [
+        False, False, False]
+
+    with store.write_session.begin() as session:
+        reached = outbox.withdraw(session, "evt-1")
+
+    assert sorted(d.key for d in reached) == ["lost-worker", "refused-then-timeout", "timeout-then-refused"]
+    assert {row.key: row.status for row in outbox.list()} == {
+        "refused": "failed", "refused-retrying": "failed", "timeout-then-refused": "failed",
+        "refused-then-timeout": "cancelled", "lost-worker": "cancelled"}
+
+
+def test_withdraw_still_undoes_an_action_that_failed(store: EventStore, outbox: Outbox,
+                                                     new_message: MessageFactory) -> None:
+    """A lockdown call that failed may have locked some doors: its undo follows whatever the error."""
+    call = new_message("evt-1:lockdown:1:call")
+    outbox.enqueue([dataclasses.replace(call, action="call", lane="@calls", channel=None)])
+    outbox.failed(claimed(outbox, lane="@calls"), "HTTP 400", may_have_arrived=False)
+    with store.write_session.begin() as session:
+        assert [d.key for d in outbox.withdraw(session, "evt-1")] == ["evt-1:lockdown:1:call"]

@@ -9,13 +9,20 @@ from gunwatch.config.channels import BaseChannelConfig
 
 
 class DeliveryError(Exception):
-    """A send that did not reach the receiver. `retryable=False` for errors a retry cannot fix (a rejected
-    address, a malformed URL); the outbox then stops retrying and marks the delivery failed."""
+    """A send that did not reach the receiver, as far as we know. `retryable=False` for errors a retry cannot
+    fix (a rejected address, a malformed URL); the outbox then stops retrying and marks the delivery failed.
 
-    def __init__(self, reason: str, retryable: bool = True):
+    `may_have_arrived`: whether the message may have reached the receiver all the same. True (the default)
+    where the outcome is unknown: a timeout after the request went out, a connection dropped mid-way. False
+    only where the receiver certainly did not take it: nothing connected, or it answered with a refusal. A
+    delivery whose every attempt certainly failed gets no cancel (`Outbox.withdraw`): a "cancelled" to
+    someone who never saw the alert only confuses them."""
+
+    def __init__(self, reason: str, retryable: bool = True, may_have_arrived: bool = True):
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.may_have_arrived = may_have_arrived
 
 
 class Channel(ABC):

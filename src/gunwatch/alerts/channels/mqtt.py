@@ -166,9 +166,10 @@ class MqttChannel(Channel):
     def _publish_all(self, messages: list[tuple[str, Payload, bool]], qos: int) -> None:
         for topic, _, _ in messages:
             if not topic or any(character in topic for character in "+#\x00"):
-                raise self._error(f"cannot publish to topic {topic!r} (empty, or a wildcard)", retryable=False)
+                raise self._error(f"cannot publish to topic {topic!r} (empty, or a wildcard)", retryable=False,
+                                  sent=False)
         if qos not in (0, 1, 2):
-            raise self._error(f"QoS must be 0, 1 or 2, not {qos!r}", retryable=False)
+            raise self._error(f"QoS must be 0, 1 or 2, not {qos!r}", retryable=False, sent=False)
         deadline = time.monotonic() + self.config.timeout_s
         try:
             self._exchange(self._connected(deadline), messages, qos, deadline)
@@ -185,12 +186,12 @@ class MqttChannel(Channel):
         try:
             connection.client.connect(self.address.host, self.address.port, keepalive=KEEPALIVE_S)
         except (OSError, ValueError) as error:  # refused, unreachable, unknown host, TLS failures
-            raise self._error(f"cannot connect: {error}") from error
+            raise self._error(f"cannot connect: {error}", sent=False) from error
         connection.client.loop_start()
         if not connection.connack.wait(max(deadline - time.monotonic(), 0)):
-            raise self._error(f"no answer (CONNACK) within {self.config.timeout_s:g} s")
+            raise self._error(f"no answer (CONNACK) within {self.config.timeout_s:g} s", sent=False)
         if connection.refusal is not None:
-            raise self._error(f"the broker refused the connection: {connection.refusal}")
+            raise self._error(f"the broker refused the connection: {connection.refusal}", sent=False)
         # The broker may have restarted and forgotten the retained discovery configs.
         self._exchange(connection, [self._discovery(camera) for camera in sorted(self._cameras)], 1, deadline)
         return connection
@@ -251,8 +252,10 @@ class MqttChannel(Channel):
             "at": message.created_at,
         }
 
-    def _error(self, what: str, retryable: bool = True) -> DeliveryError:
-        return DeliveryError(f"mqtt channel {self.name!r} ({redact_url(self.config.url)}): {what}", retryable)
+    def _error(self, what: str, retryable: bool = True, sent: bool = True) -> DeliveryError:
+        """`sent=False`: failed before any message went to the broker (it cannot have arrived)."""
+        return DeliveryError(f"mqtt channel {self.name!r} ({redact_url(self.config.url)}): {what}", retryable,
+                             may_have_arrived=sent)
 
 
 def _encode(payload: Payload) -> bytes:

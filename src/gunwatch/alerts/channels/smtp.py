@@ -131,7 +131,8 @@ class SmtpChannel(Channel):
 
     def send(self, message: AlertMessage, address: str | None) -> None:
         if not address or not address.strip():
-            raise DeliveryError(f"{self._where}: no email address for recipient {message.recipient!r}", retryable=False)
+            raise DeliveryError(f"{self._where}: no email address for recipient {message.recipient!r}", retryable=False,
+                                may_have_arrived=False)
         email = self._build(message, address.strip())
         try:
             self._deliver(email, address.strip())
@@ -143,16 +144,21 @@ class SmtpChannel(Channel):
             raise self._refused(what, error.smtp_code, error.smtp_error) from error
         except smtplib.SMTPNotSupportedError as error:  # e.g. starttls=yes but no STARTTLS offered: configuration
             login = " (the login was not sent: it must not travel in clear)" if self.target.user is not None else ""
-            raise DeliveryError(f"{self._where}: {error}{login}", retryable=False) from error
+            raise DeliveryError(f"{self._where}: {error}{login}", retryable=False, may_have_arrived=False) from error
         except (smtplib.SMTPException, OSError) as error:  # refused connection, DNS, TLS, a dropped connection
             if _timed_out(error):
                 raise DeliveryError(f"{self._where}: timed out after {self.config.timeout_s:g} s") from error
-            raise DeliveryError(f"{self._where}: {type(error).__name__}: {error}", retryable=True) from error
+            # Nothing connected: certainly not delivered. A connection dropped mid-way may have been after DATA.
+            never_connected = isinstance(error, ConnectionRefusedError | socket.gaierror | smtplib.SMTPConnectError)
+            raise DeliveryError(f"{self._where}: {type(error).__name__}: {error}", retryable=True,
+                                may_have_arrived=not never_connected) from error
 
     def _refused(self, what: str, code: int, reply: bytes | str) -> DeliveryError:
         text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
         # 5xx: the server will say the same again; 4xx (and anything odd): try again later.
-        return DeliveryError(f"{self._where}: {what}: {code} {_one_line(text)[:300]}", retryable=not 500 <= code < 600)
+        # The server answered with a refusal: it did not take the message.
+        return DeliveryError(f"{self._where}: {what}: {code} {_one_line(text)[:300]}", retryable=not 500 <= code < 600,
+                             may_have_arrived=False)
 
     def _build(self, message: AlertMessage, address: str) -> EmailMessage:
         email = EmailMessage()
@@ -171,7 +177,8 @@ class SmtpChannel(Channel):
             email.set_content(email_text(message))
         except (ValueError, MessageError) as error:
             raise DeliveryError(
-                f"{self._where}: cannot build the email to {address!r}: {error}", retryable=False
+                f"{self._where}: cannot build the email to {address!r}: {error}", retryable=False,
+                may_have_arrived=False,
             ) from error
         snapshot = self._snapshot_bytes(message)
         if snapshot is not None:

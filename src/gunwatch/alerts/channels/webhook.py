@@ -115,17 +115,26 @@ def call_endpoint(
                 return status
             detail = _start_of(response)
             location = response.headers.get("location")
-    except httpx.TimeoutException as error:
+    except httpx.ConnectTimeout as error:  # before connecting: nothing was sent
+        raise DeliveryError(f"{where}: cannot connect within {timeout_s:g} s", may_have_arrived=False) from error
+    except httpx.TimeoutException as error:  # the request may have been taken, the answer never came
         raise DeliveryError(f"{where}: no answer within {timeout_s:g} s ({type(error).__name__})") from error
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-        raise DeliveryError(f"{where}: unusable URL ({_hide(error, url)})", retryable=False) from error
+        raise DeliveryError(f"{where}: unusable URL ({_hide(error, url)})", retryable=False,
+                            may_have_arrived=False) from error
+    except httpx.ConnectError as error:  # refused, unknown host, TLS handshake: nothing was sent
+        raise DeliveryError(f"{where}: {type(error).__name__}: {_hide(error, url)}", may_have_arrived=False) from error
     except httpx.TransportError as error:
         raise DeliveryError(f"{where}: {type(error).__name__}: {_hide(error, url)}") from error
+    # A redirect or a 4xx: the receiver did not take the message. A 5xx may come after it did (a receiver that
+    # stored it and then broke, a proxy whose upstream took it and answered late: 502, 504).
     if 300 <= status < 400:
         target = f" to {redact_url(location)}" if location else ""
-        raise DeliveryError(f"{where}: HTTP {status}, redirected{target} (not followed)", retryable=False)
+        raise DeliveryError(f"{where}: HTTP {status}, redirected{target} (not followed)", retryable=False,
+                            may_have_arrived=False)
     retryable = status >= 500 or status in RETRYABLE_4XX
-    raise DeliveryError(f"{where}: HTTP {status}{f': {detail}' if detail else ''}", retryable=retryable)
+    raise DeliveryError(f"{where}: HTTP {status}{f': {detail}' if detail else ''}", retryable=retryable,
+                        may_have_arrived=status >= 500)
 
 
 def _start_of(response: httpx.Response) -> str:

@@ -207,7 +207,7 @@ class Dispatcher:
             self.executor.execute(delivery)
         except DeliveryError as error:
             if self._settles(lane, generation, delivery):
-                self._failed(delivery, error.reason, error.retryable)
+                self._failed(delivery, error.reason, error.retryable, error.may_have_arrived)
         except Exception as error:  # an adapter's bug: retried like an outage, and logged with its traceback
             log.exception("outbox: delivery %s raised", delivery.key)
             if self._settles(lane, generation, delivery):
@@ -227,14 +227,16 @@ class Dispatcher:
             self._attempts.pop(lane, None)
             return True
 
-    def _failed(self, delivery: Delivery, reason: str, retryable: bool) -> None:
+    def _failed(self, delivery: Delivery, reason: str, retryable: bool, may_have_arrived: bool = True) -> None:
+        """`may_have_arrived`: whether this attempt's outcome is unknown (a timeout, a hung lane, an adapter's
+        bug): recorded, so that a withdrawal still sends a cancel (`Outbox.withdraw`)."""
         settings = self.executor.retry_settings(delivery)
         if not retryable or delivery.attempts >= settings.max_attempts:
             why = reason if not retryable else f"{reason} (gave up after {delivery.attempts} attempts)"
             log.error("outbox: %s failed for good: %s", delivery.key, why)
-            self.outbox.failed(delivery, why)
+            self.outbox.failed(delivery, why, may_have_arrived)
             return
         delay = retry_delay(settings, delivery.attempts, self._rng)
         log.warning("outbox: %s attempt %d failed (%s); retry in %.1f s", delivery.key, delivery.attempts, reason,
                     delay)
-        self.outbox.retry(delivery, reason, time.time() + delay)
+        self.outbox.retry(delivery, reason, time.time() + delay, may_have_arrived)

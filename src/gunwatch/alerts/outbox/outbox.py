@@ -23,7 +23,7 @@ from gunwatch.alerts.message import WITHDRAWING_KINDS
 from gunwatch.alerts.outbox.deliveries import Delivery, NewDelivery
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.columns import EpochTime
-from gunwatch.events.store.schema import DeliveryRow
+from gunwatch.events.store.schema import AuditRow, DeliveryRow
 
 OUTBOX_ACTOR = "outbox"
 _INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -144,9 +144,10 @@ class Outbox:
                          channel=delivery.channel, recipient=delivery.recipient, attempt=delivery.attempts,
                          duration_ms=round(duration_s * 1000, 1))
 
-    def retry(self, delivery: Delivery, error: str, retry_at: float) -> None:
+    def retry(self, delivery: Delivery, error: str, retry_at: float, may_have_arrived: bool = True) -> None:
         """Back to pending until `retry_at`; cancelled instead when its alert was withdrawn meanwhile (a
-        retried alert must never arrive after its cancel)."""
+        retried alert must never arrive after its cancel). `may_have_arrived`: the attempt's outcome is unknown
+        (a timeout): kept in the audit entry, for `withdraw` to tell."""
         now = time.time()
         with self._settling(delivery) as session:
             withdrawn = self._withdrawn_meanwhile(session, delivery)
@@ -155,7 +156,7 @@ class Outbox:
                 status=status, next_attempt_at=retry_at, lease_until=None, last_error=error, updated_at=now))
             audit.append(session, OUTBOX_ACTOR, "delivery.failed_attempt", delivery.event_id, at=now,
                          key=delivery.key, channel=delivery.channel, recipient=delivery.recipient,
-                         attempt=delivery.attempts, error=error,
+                         attempt=delivery.attempts, error=error, may_have_arrived=may_have_arrived,
                          next="cancelled (alert withdrawn)" if withdrawn else f"retry in {retry_at - now:.1f} s")
 
     def defer(self, delivery: Delivery, until: float, reason: str) -> None:
@@ -176,15 +177,15 @@ class Outbox:
                              key=delivery.key, channel=delivery.channel, recipient=delivery.recipient, until=until,
                              reason=reason)
 
-    def failed(self, delivery: Delivery, error: str) -> None:
-        """Given up: an error no retry can fix, or too many attempts."""
+    def failed(self, delivery: Delivery, error: str, may_have_arrived: bool = True) -> None:
+        """Given up: an error no retry can fix, or too many attempts. `may_have_arrived` as in `retry`."""
         now = time.time()
         with self._settling(delivery) as session:
             session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery.id).values(
                 status="failed", lease_until=None, last_error=error, updated_at=now))
             audit.append(session, OUTBOX_ACTOR, "delivery.given_up", delivery.event_id, at=now, key=delivery.key,
                          channel=delivery.channel, recipient=delivery.recipient, attempt=delivery.attempts,
-                         error=error)
+                         error=error, may_have_arrived=may_have_arrived)
 
     def next_due(self, lane: str) -> float | None:
         """When the lane's next pending delivery is due (None: nothing pending)."""
@@ -223,7 +224,13 @@ class Outbox:
 
     def withdraw(self, session: Session, event_id: str) -> list[Delivery]:
         """Inside the caller's transaction: stop the event's pending alerts (they are cancelled, never sent)
-        and return every delivery of the event that may have reached someone, for the cancel to follow."""
+        and return every delivery of the event that may have reached someone, for the cancel to follow.
+
+        A message may have reached someone when it was delivered, is being sent, or had an attempt whose
+        outcome is unknown (a timeout, a lost worker). One whose every attempt certainly failed (refused,
+        nothing connected), and one never attempted, reached nobody: they get no "cancelled". Actions (calls,
+        publishes, commands) that ran at all are returned as before: a failed lockdown call may have locked
+        some doors, and its undo is harmless."""
         now = time.time()
         # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): a worker settling an attempt of one
         # of these rows (`retry`, `defer`, `recover`) locks it first, so one of the two waits for the other.
@@ -235,7 +242,10 @@ class Outbox:
                 audit.append(session, OUTBOX_ACTOR, "delivery.cancelled", event_id, at=now, key=row.key,
                              channel=row.channel, recipient=row.recipient, attempts=row.attempts)
         session.flush()
-        return [d for d in map(_delivery, rows) if d.may_have_reached and d.kind not in WITHDRAWING_KINDS]
+        attempted = [d for d in map(_delivery, rows) if d.may_have_reached and d.kind not in WITHDRAWING_KINDS]
+        unsure = [d.key for d in attempted if d.action == "message" and d.status not in ("delivered", "sending")]
+        maybe = _attempts_maybe_arrived(session, event_id, unsure) if unsure else set()
+        return [d for d in attempted if d.key not in unsure or d.key in maybe]
 
     def _withdrawn_meanwhile(self, session: Session, delivery: Delivery) -> bool:
         """Whether `delivery`, claimed by this worker, is an alert whose event was withdrawn since. Its row is
@@ -280,6 +290,24 @@ class Outbox:
         with self.store.errors(f"cannot record the outcome of {delivery.key} in"), \
                 self.store.write_session.begin() as session:
             yield session
+
+
+# The audit entries that end an attempt without a success: each says whether it may have arrived all the same.
+_ATTEMPT_ENDINGS = ("delivery.failed_attempt", "delivery.given_up", "delivery.recovered")
+
+
+def _attempts_maybe_arrived(session: Session, event_id: str, keys: list[str]) -> set[str]:
+    """Which of `keys` had an attempt that may have arrived, as the audit log records each attempt's end: a
+    worker lost mid-attempt (recovered), or a failure not known to be a refusal. Entries written before the
+    outcome was recorded count as unknown."""
+    wanted = set(keys)
+    query = select(AuditRow.detail).where(AuditRow.event_id == event_id, AuditRow.action.in_(_ATTEMPT_ENDINGS))
+    maybe: set[str] = set()
+    for detail in session.scalars(query):
+        key = detail.get("key") if isinstance(detail, dict) else None
+        if key in wanted and detail.get("may_have_arrived", True):
+            maybe.add(key)
+    return maybe
 
 
 def _claim_lost(row: DeliveryRow, host: str, now: float, worker: str) -> bool:
