@@ -125,7 +125,7 @@ def test_an_alert_never_waits_on_a_hung_evidence_disk_and_its_picture_follows(
         # the store writer records the files on its own thread, so the follow-up may arrive first
         assert wait_until(lambda: watching.store.list_events()[0].evidence.snapshot, WAIT_S), "snapshot not stored"
         [event] = watching.store.list_events()
-        assert picture.get_content() == Path(event.evidence.snapshot).read_bytes()
+        assert picture.get_content() == Path(event.evidence.annotated or "").read_bytes()  # the box drawn
     finally:
         hold.set()
         watching.close()
