@@ -118,6 +118,14 @@ def unverified_claim(token: str) -> LinkClaim:
         raise LinkError("not a gunwatch link") from None
 
 
+def snapshot_link(links: dict[str, str]) -> str | None:
+    """The link to the event's picture that goes with one person's action links: `/act/TOKEN/snapshot` of
+    the first of them. It opens only the picture (a GET), checked as the action link is (signature, expiry,
+    revocation, stage); it reveals nothing the message does not carry already. None without links."""
+    first = next(iter(links.values()), None)
+    return None if first is None else f"{first}/snapshot"
+
+
 def message_links(settings: LinkSettings, kind: str, event_id: str | None, recipient: str | None,
                   now: float) -> dict[str, str]:
     """The action links a message of `kind` to one person carries (none without a base URL, or for cancels).

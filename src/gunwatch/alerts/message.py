@@ -63,10 +63,11 @@ class AlertMessage:
         return data
 
     def broadcast_json(self) -> dict[str, Any]:
-        """`to_json()` without the action links, for what many read (an MQTT topic, a shared file): a link is
-        a credential of the one person it was sent to."""
+        """`to_json()` without the action links or the snapshot link, for what many read (an MQTT topic, a
+        shared file): a link is a credential of the one person it was sent to."""
         data = self.to_json()
         del data["links"]
+        data["snapshot_url"] = None
         return data
 
     @classmethod

@@ -110,6 +110,8 @@ def _body(message: AlertMessage) -> str:
     """The message body, one `action: URL` line per link (ack, false_alarm, ...), and the idempotency key
     last: apprise's services have no header for it, and a receiver that sees a message twice can tell."""
     lines = [message.body]
+    if message.snapshot_url:
+        lines += ["", f"snapshot: {message.snapshot_url}"]
     if message.links:
         lines += ["", *(f"{action}: {url}" for action, url in message.links.items())]
     return "\n".join([*lines, "", f"ref: {message.key}"])

@@ -17,7 +17,7 @@ import time
 import httpx
 
 from gunwatch.alerts.channels.base import Channel, DeliveryError
-from gunwatch.alerts.links import OFFERED, message_links
+from gunwatch.alerts.links import OFFERED, message_links, snapshot_link
 from gunwatch.alerts.message import AlertMessage
 from gunwatch.alerts.outbox.deliveries import Delivery
 from gunwatch.alerts.protocols.steps.registry import BY_ACTION
@@ -49,9 +49,13 @@ class DeliveryExecutor:
         kind.execute(delivery, self)
 
     def message(self, delivery: Delivery, channel: Channel) -> AlertMessage:
-        """The stored message, with the links of its recipient, signed now, where it may carry any."""
+        """The stored message, with the links of its recipient, signed now, where it may carry any: its action
+        links and a link to its snapshot (the link endpoint serves the picture to the holder of an action
+        link). Where it may not (a broadcast, an address the site file does not give), neither."""
         message = AlertMessage.from_json(delivery.payload)
-        return dataclasses.replace(message, links=self._links(delivery, channel))
+        links = self._links(delivery, channel)
+        snapshot_url = snapshot_link(links) if message.snapshot else None
+        return dataclasses.replace(message, links=links, snapshot_url=snapshot_url)
 
     def http(self) -> httpx.Client:
         """The call lane's connections, kept between calls."""
