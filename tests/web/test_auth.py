@@ -378,5 +378,5 @@ def test_a_wrong_token_is_not_rescued_by_a_session_cookie(app: FastAPI) -> None:
 
 
 def test_the_console_and_the_store_must_agree_on_session_hours(users: UserStore) -> None:
-    with pytest.raises(ValueError, match="session_hours is 12.0"):
+    with pytest.raises(ValueError, match=r"session_hours is 12\.0"):
         ConsoleAuth(users, ConsoleSettings())
