@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
+from PIL import Image
 
 from gunwatch.config import parse_site_config
 from gunwatch.events.model import ThreatEvent
@@ -75,6 +77,11 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
         assert path is not None and Path(path).is_file(), path
     with av.open(stored.evidence.clip) as clip:
         assert sum(1 for _ in clip.decode(video=0)) >= 10  # pre-roll and post-roll at 5 fps
+    # The picture people receive has the box that fired drawn on the best frame; the clean one has none.
+    clean, drawn = (np.asarray(Image.open(path).convert("RGB")).astype(int)
+                    for path in (stored.evidence.snapshot, stored.evidence.annotated))
+    left, top, _, bottom = (round(v) for v in stored.best_box)
+    assert np.abs(drawn - clean).sum(axis=2)[top + 2:bottom - 2, left - 1:left + 2].max(axis=1).min() > 100
 
     # The broken cameras went offline with a reason and never produced an event.
     states = {(change.camera, change.state) for change in health}
