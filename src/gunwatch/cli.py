@@ -20,6 +20,7 @@ from gunwatch.data.layouts.base import ReadOptions
 from gunwatch.data.records import DatasetError
 
 if TYPE_CHECKING:
+    from gunwatch.config import SiteConfig
     from gunwatch.events.store import EventStore
 
 app = typer.Typer(help="gunwatch: visual handgun detection for existing security cameras.", no_args_is_help=True)
@@ -31,6 +32,9 @@ event_app = typer.Typer(help="Threat events in the event store.", no_args_is_hel
 app.add_typer(event_app, name="event")
 camera_app = typer.Typer(help="Cameras and their health, as recorded in the event store.", no_args_is_help=True)
 app.add_typer(camera_app, name="camera")
+alert_app = typer.Typer(help="The site's alert channels: try them before an alert has to get through.",
+                        no_args_is_help=True)
+app.add_typer(alert_app, name="alert")
 # `gunwatch bench` measures the models; `gunwatch bench pipeline` the live pipeline.
 bench_app = typer.Typer()
 app.add_typer(bench_app, name="bench")
@@ -627,6 +631,58 @@ def config_check(
     say(format_site_summary(summary))
     if as_json:
         typer.echo(json.dumps({"valid": True, **asdict(summary)}))
+
+
+def load_site_or_exit(path: Path, as_json: bool = False) -> SiteConfig:
+    """The whole site file, or every problem said (and as JSON with --json) and exit 1."""
+    from gunwatch.config import ConfigError, load_site_config
+
+    try:
+        return load_site_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            say(f"error: {problem}")
+        if as_json:
+            errors = [problem.to_json_dict() for problem in error.problems]
+            typer.echo(json.dumps({"valid": False, "file": str(path), "errors": errors}))
+        raise typer.Exit(code=1) from error
+
+
+@alert_app.command("test")
+def alert_test(
+    config: Annotated[Path, typer.Option("--config", "-c", help="site YAML file whose alerts.channels to try")],
+    channel: Annotated[list[str] | None, typer.Option(
+        "--channel", help="a channel to try (repeatable; default: every channel)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send a TEST message through each channel now (every recipient with an address on a per-person channel,
+    once on the others) and say per channel whether it was delivered, or the error; exit 1 if any failed."""
+    from gunwatch.alerts.channels.registry import ChannelSetupError
+    from gunwatch.alerts.trial_messages import send_test_messages
+
+    site = load_site_or_exit(config)
+    if not site.alerts.channels:
+        raise fail(f"{config}: alerts.channels lists no channel to try")
+    try:
+        results = send_test_messages(site.alerts, channel)
+    except ValueError as error:
+        if isinstance(error, ChannelSetupError):
+            say(f"error: {config}: alerts.channels.{error.channel}: {error}")
+            raise typer.Exit(code=1) from None
+        raise fail(str(error)) from None
+    from gunwatch.events.store.report import text_table
+
+    rows = [[r.channel, r.recipient or "-", r.address or "-", "delivered" if r.delivered else f"FAILED: {r.error}"]
+            for r in results]
+    say(text_table([["channel", "to", "address", "result"], *rows]))
+    failed = [r for r in results if not r.delivered]
+    say(f"{len(results) - len(failed)} of {len(results)} test message(s) delivered"
+        + (f"; failed on {', '.join(dict.fromkeys(r.channel for r in failed))}" if failed else ""))
+    if as_json:
+        typer.echo(json.dumps([{"channel": r.channel, "recipient": r.recipient, "address": r.address,
+                                "delivered": r.delivered, "error": r.error} for r in results]))
+    if failed:
+        raise typer.Exit(code=1)
 
 
 StoreOption = Annotated[

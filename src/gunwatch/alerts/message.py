@@ -14,9 +14,10 @@ MessageKind = Literal[
     "all_clear",  # the threat is over (resolved)
     "camera_offline",  # a camera stopped delivering video (an attacker may disable cameras first)
     "snapshot",  # the picture of an alert that went out without it (the evidence disk was slow)
+    "test",  # `gunwatch alert test`: does the channel work? Nothing happened
 ]
 MESSAGE_KINDS: tuple[str, ...] = ("pre_alert", "alert", "escalation", "cancel", "all_clear", "camera_offline",
-                                  "snapshot")
+                                  "snapshot", "test")
 # Kinds that tell of a threat: they carry its snapshot, or say that it follows.
 THREAT_KINDS = ("pre_alert", "alert", "escalation")
 # Kinds that withdraw earlier ones: channels show them so nobody can mistake them for a new alert.

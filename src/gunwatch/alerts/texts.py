@@ -38,6 +38,7 @@ TITLES: dict[str, str] = {
     "all_clear": "ALL CLEAR: {where}",
     "camera_offline": "CAMERA OFFLINE: {where}",
     "snapshot": "SNAPSHOT: gun on {where}",
+    "test": "TEST message from gunwatch: no action needed",
 }
 
 
@@ -63,6 +64,9 @@ def body(kind: MessageKind, context: dict[str, Any]) -> str:
                            "Check the camera: an attacker may disable cameras first."],
         "snapshot": [f"The snapshot of the alert for camera {where} ({score_text}, {seen}), which went out "
                      "without it."],
+        "test": [f"This is a TEST of the alert channel {context.get('channel') or '?'}, sent "
+                 f"{_clock(context.get('created_at'))} by `gunwatch alert test`.",
+                 "Nothing happened: do not act on it. It shows that alerts on this channel reach you."],
     }[kind]
     if kind in THREAT_KINDS and context.get("event_id") and not context.get("snapshot"):
         lines.append(NO_SNAPSHOT)
