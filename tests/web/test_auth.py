@@ -22,7 +22,7 @@ from gunwatch.users.passwords import Passwords
 from gunwatch.users.principal import Principal
 from gunwatch.users.rate_limit import LoginLimiter
 from gunwatch.users.store import UserStore
-from gunwatch.web.auth import LOGIN_COOKIE, SESSION_COOKIE, ConsoleAuth, local_path
+from gunwatch.web.auth import LOGIN_COOKIE, SESSION_COOKIE, ConsoleAuth, console_auth, local_path
 from users.conftest import PASSWORD, Clock
 
 HOUR = 3600.0
@@ -287,6 +287,25 @@ def test_an_action_from_this_site_names_its_origin(app: FastAPI, users: UserStor
     assert answer.status_code == 200
 
 
+def test_behind_a_proxy_that_rewrites_host_the_forwarded_host_is_this_site(users: UserStore) -> None:
+    browser = client(make_app(users, ConsoleSettings(behind_proxy=True, session_hours=2.0)), "https://testserver")
+    proxied = {"Host": "127.0.0.1:8780", "X-Forwarded-Host": "console.school.example",
+               "Origin": "https://console.school.example"}
+    assert sign_in(browser, **proxied).status_code == 303
+    csrf = session_csrf(users, browser)
+    assert browser.post("/api/events/e1/ack", data={"csrf": csrf}, headers=proxied).status_code == 200
+    forged = {**proxied, "Origin": "https://evil.example"}
+    assert browser.post("/api/events/e1/ack", data={"csrf": csrf}, headers=forged).status_code == 403
+
+
+def test_without_a_proxy_a_forwarded_host_counts_for_nothing(app: FastAPI, users: UserStore) -> None:
+    browser = client(app)
+    sign_in(browser)
+    headers = {"X-Forwarded-Host": "evil.example", "Origin": "https://evil.example"}
+    assert browser.post("/api/events/e1/ack", data={"csrf": session_csrf(users, browser)},
+                        headers=headers).status_code == 403
+
+
 def test_the_sign_in_form_needs_its_own_token_and_cookie(app: FastAPI) -> None:
     browser, attacker = client(app), client(app)
     forged = login_form(attacker)  # a valid token, but of another browser's nonce
@@ -375,6 +394,11 @@ def test_a_wrong_token_is_not_rescued_by_a_session_cookie(app: FastAPI) -> None:
     sign_in(browser)
     for authorization in ("Bearer gwt_0123456789abcdef_nope", "Basic YW5hOnB3", "Bearer"):
         assert browser.get("/api/whoami", headers={"Authorization": authorization}).status_code == 401
+
+
+def test_console_auth_keeps_sessions_as_long_as_the_settings_say(users: UserStore) -> None:
+    auth = console_auth(users.store, ConsoleSettings(session_hours=3.5))
+    assert auth.users.session_hours == 3.5 and auth.users.store is users.store
 
 
 def test_the_console_and_the_store_must_agree_on_session_hours(users: UserStore) -> None:

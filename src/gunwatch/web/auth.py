@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 
 from gunwatch.config.console import ConsoleSettings
+from gunwatch.events.store import EventStore
 from gunwatch.users.principal import Principal, Scope
 from gunwatch.users.rate_limit import LoginLimiter
 from gunwatch.users.store import UserStore
@@ -56,6 +57,11 @@ class Credential:
     principal: Principal
     session_secret: str | None = None
     csrf: str | None = None
+
+
+def console_auth(store: EventStore, settings: ConsoleSettings, limiter: LoginLimiter | None = None) -> ConsoleAuth:
+    """The usual wiring: the users of the event store, whose sessions last as long as the settings say."""
+    return ConsoleAuth(UserStore(store, session_hours=settings.session_hours), settings, limiter)
 
 
 class ConsoleAuth:
@@ -120,7 +126,7 @@ class ConsoleAuth:
             raise self._sign_in_required(request)
         if credential.session_secret is None:
             return
-        _check_same_site(request)
+        _check_same_site(request, self.settings.behind_proxy)
         given = submitted or request.headers.get(CSRF_HEADER)
         if not given or credential.csrf is None or not hmac.compare_digest(given.encode(), credential.csrf.encode()):
             raise HTTPException(403, "the form's security token is missing or is not this session's: reload the "
@@ -234,7 +240,7 @@ class ConsoleAuth:
         (another site can neither read the cookie nor plant a matching pair), and it must come from this site."""
         nonce = request.cookies.get(LOGIN_COOKIE)
         try:
-            _check_same_site(request)
+            _check_same_site(request, self.settings.behind_proxy)
         except HTTPException:
             return False
         return bool(nonce and submitted) and hmac.compare_digest(self._login_token(nonce), submitted or "")
@@ -291,15 +297,18 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def _check_same_site(request: Request) -> None:
-    """403 for a request another site's page made the browser send (a form posted from elsewhere)."""
+def _check_same_site(request: Request, behind_proxy: bool) -> None:
+    """403 for a request another site's page made the browser send (a form posted from elsewhere). Behind a
+    reverse proxy that rewrites Host, the host the browser used is the proxy's X-Forwarded-Host."""
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise HTTPException(403, "refused: the request came from another site")
     origin = request.headers.get("origin")
     if origin is None:
         return  # older browsers and non-browser clients; the CSRF token still has to match
-    host = request.headers.get("host", "")
-    if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
+    hosts = {request.headers.get("host", "").lower()}
+    if behind_proxy and request.headers.get("x-forwarded-host"):
+        hosts.add(request.headers["x-forwarded-host"].split(",")[-1].strip().lower())
+    if origin == "null" or urlsplit(origin).netloc.lower() not in hosts:
         raise HTTPException(403, f"refused: the request came from another site ({origin[:100]})")
 
 
