@@ -15,6 +15,7 @@ from argon2.profiles import CHEAPEST
 from fastapi import Depends, FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from gunwatch.config.console import ConsoleSettings
 from gunwatch.events.store import EventStore
@@ -63,7 +64,15 @@ def make_app(users: UserStore, settings: ConsoleSettings, limiter: LoginLimiter 
             form: Annotated[dict[str, str], Depends(auth.checked_form)]) -> dict[str, str]:
         return {"by": principal.actor, "note": form.get("note", "")}
 
+    @app.post("/api/events/e1/note")
+    def note(principal: Annotated[Principal, Depends(auth.csrf_checked)], body: Note) -> dict[str, str]:
+        return {"by": principal.actor, "note": body.text}
+
     return app
+
+
+class Note(BaseModel):
+    text: str
 
 
 SETTINGS = ConsoleSettings(session_hours=2.0, login_attempts=3, login_window_s=60.0)
@@ -266,6 +275,23 @@ def test_an_action_without_the_right_csrf_token_is_refused(app: FastAPI, users: 
         assert answer.status_code == 403, data
         assert "security token" in answer.json()["detail"]
     assert browser.post("/api/events/e1/ack", headers={"X-CSRF-Token": others}).status_code == 403
+
+
+def test_a_json_call_of_a_session_needs_the_token_in_its_header(app: FastAPI, users: UserStore) -> None:
+    browser = client(app)
+    sign_in(browser)
+    assert browser.post("/api/events/e1/note", json={"text": "x"}).status_code == 403
+    assert browser.post("/api/events/e1/note", json={"text": "x"}, headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    answer = browser.post("/api/events/e1/note", json={"text": "on my way"},
+                          headers={"X-CSRF-Token": session_csrf(users, browser)})
+    assert answer.json() == {"by": "user:ana", "note": "on my way"}
+
+
+def test_a_json_call_with_a_token_needs_no_csrf_token(app: FastAPI, users: UserStore) -> None:
+    token = users.create_token("psim", "ana", ["events:read"])
+    answer = client(app).post("/api/events/e1/note", json={"text": "x"}, headers=bearer(token))
+    assert answer.json() == {"by": "token:psim (user:ana)", "note": "x"}
+    assert client(app).post("/api/events/e1/note", json={"text": "x"}).status_code == 401
 
 
 @pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},

@@ -7,6 +7,8 @@
     @app.post("/events/{event_id}/ack")
     def ack(principal: Annotated[Principal, Depends(auth.require("events:act"))],
             form: Annotated[dict[str, str], Depends(auth.checked_form)]) -> ...
+    @app.post("/api/events/{event_id}/note")        # a JSON body: the token in the X-CSRF-Token header
+    def note(principal: Annotated[Principal, Depends(auth.csrf_checked)], body: Note) -> ...
 
 A request signs in with the session cookie (`gunwatch_session`) or `Authorization: Bearer gwt_...`. Without
 one, /api/ paths answer 401 JSON and pages redirect to /login?next=PATH. Every state-changing request of a
@@ -133,10 +135,17 @@ class ConsoleAuth:
                                      "page and try again")
 
     async def checked_form(self, request: Request) -> dict[str, str]:
-        """A dependency: the request's urlencoded form, after `check_csrf` with its `csrf` field."""
+        """A dependency for form posts: the request's urlencoded form (read here: take it from this dependency,
+        the body is consumed), after `check_csrf` with its `csrf` field or the X-CSRF-Token header."""
         form = await read_form(request)
         await run_in_threadpool(self.check_csrf, request, form.get("csrf"))
         return form
+
+    def csrf_checked(self, request: Request) -> Principal:
+        """A dependency for state-changing requests whose body is not a form (JSON API calls, a script's fetch):
+        the principal, after `check_csrf` with the X-CSRF-Token header; the body is left unread."""
+        self.check_csrf(request, None)
+        return self.principal(request)
 
     # --- the routes ----------------------------------------------------------------------------------------
 
