@@ -30,6 +30,7 @@ USERS: dict[str, Principal] = {
     "vera": VIEWER,  # viewer, every camera
     "lola": LOBBY_ONLY,  # operator of camera lobby only
     "scraper": Principal("prom", "viewer", frozenset({"cameras:read"}), None, "token", "prometheus"),
+    "psim": Principal("int", "viewer", frozenset({"events:read"}), None, "token", "psim"),
 }
 
 
