@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import text
 
 from gunwatch.alerts.event_actions import EventActions
 from gunwatch.alerts.outbox import Outbox
@@ -137,3 +138,22 @@ def test_a_reconnecting_client_gets_what_it_missed_or_a_resync(store: EventStore
     for unknown in ("0000-1", f"{feed.feed_id}-999999", "garbage"):
         with feed.subscribe(ADMIN, last_id=unknown) as again:
             assert again.get_nowait().kind == "resync"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_after_the_store_was_unreadable_everyone_resyncs(store: EventStore, feed: EventFeed) -> None:
+    with feed.subscribe(ADMIN) as subscription:
+        with store.write_session.begin() as session:  # the store stops answering the feed's reads
+            session.execute(text("ALTER TABLE threat_events RENAME TO threat_events_away"))
+        assert feed.wait_polled(feed.polls + 2, WAIT_S)
+        with store.write_session.begin() as session:
+            session.execute(text("ALTER TABLE threat_events_away RENAME TO threat_events"))
+        assert next_item(subscription).kind == "resync"
+
+
+def test_stopping_the_feed_ends_every_subscription(store: EventStore) -> None:
+    woken: list[bool] = []
+    feed = EventFeed(store, poll_s=0.05).start()
+    subscription = feed.subscribe(ADMIN, notify=lambda: woken.append(True))
+    feed.stop()
+    assert subscription.closed and subscription.get(WAIT_S) is None and woken == [True]

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gunwatch.alerts.event_actions import EventActions
 from gunwatch.alerts.outbox import Outbox
@@ -143,3 +143,12 @@ def test_latency_quantiles_are_latencies_that_happened(store: EventStore) -> Non
         taken[1])
     assert value(found, "gunwatch_delivery_latency_seconds", channel="email", quantile="0.99") == pytest.approx(
         taken[3])
+
+
+def test_an_unreadable_store_still_gives_the_live_series_and_says_so(store: EventStore, live: FixedLiveView) -> None:
+    with store.write_session.begin() as session:
+        session.execute(text("ALTER TABLE deliveries RENAME TO deliveries_away"))
+    found = samples(metrics_text(store, live).decode())
+    assert value(found, "gunwatch_store_up") == 0
+    assert value(found, "gunwatch_camera_frames_in_total", camera="lobby") == 1000
+    assert not any(name == "gunwatch_events" for name, _ in found)

@@ -86,10 +86,15 @@ class Subscription:
             return items
 
     def close(self) -> None:
+        """No more items; a reader waiting in `get` (or on `notify`) wakes up and sees `closed`."""
         self._feed._unsubscribe(self)
         with self._ready:
+            if self.closed:
+                return
             self.closed = True
             self._ready.notify_all()
+        if self._notify is not None:
+            self._notify()
 
     def __enter__(self) -> Subscription:
         return self
@@ -121,6 +126,7 @@ class EventFeed:
         self._replay: deque[FeedItem] = deque(maxlen=REPLAY_SIZE)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing = False
         self._marks: dict[str, float | int] = {}
         self._seen: dict[tuple[str, Any], float | int] = {}  # (kind, row identity) -> its mark, for the look-back
 
@@ -173,8 +179,16 @@ class EventFeed:
             with self.store.errors("cannot read changes from"), self.store.read_session() as session:
                 changes, overflow = self._changes(session)
         except StoreError as error:
-            log.warning("event feed: %s", error)
+            if not self._failing:  # once, not every poll: the store may be down for minutes
+                log.warning("event feed: %s; trying again every %g s", error, self.poll_s)
+            self._failing = True
             changes, overflow = [], False
+        else:
+            if self._failing:
+                log.info("event feed: the store answers again")
+                # What changed meanwhile beyond the look-back may be missing: everyone reloads.
+                overflow = True
+            self._failing = False
         with self._lock:
             items = [self._item(**change) for change in changes]
             if overflow:
