@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from gunwatch.users.records import TokenInfo, UserError, UserInfo
-from gunwatch.users.store import KEEP, UserStore
+# The store's modules (SQLAlchemy) are imported when a command runs: `gunwatch --help` stays quick.
+if TYPE_CHECKING:
+    from gunwatch.users.records import TokenInfo, UserInfo
+    from gunwatch.users.store import UserStore
 
 T = TypeVar("T")
 
@@ -67,10 +69,7 @@ def user_add(
         if users.get_user(name) is not None:  # before asking for a password that would be refused
             raise _fail(f"user {name} exists already (gunwatch user passwd / remove)")
         password = _password(name, password_stdin)
-        try:
-            added = users.add_user(name, role, password, cameras)
-        except UserError as error:
-            raise _fail(str(error)) from None
+        added = _act(users, name, lambda u: u.add_user(name, role, password, cameras))
     _say(f"added {added.role} {added.name}, {_cameras_text(added.cameras)}")
 
 
@@ -117,6 +116,8 @@ def user_access(
     """Change a user's role or cameras; it applies to the user's sessions and tokens at their next request."""
     if camera and all_cameras:
         raise _fail("give --camera or --all-cameras, not both")
+    from gunwatch.users.store import KEEP
+
     cameras = None if all_cameras else (_known_cameras(camera, config, name) if camera else KEEP)
     with _open_users(store, config, create=False) as users:
         changed = _act(users, name, lambda u: u.set_access(name, role, cameras))
@@ -188,6 +189,7 @@ def _open_users(url: str | None, site_file: Path | None, create: bool) -> Iterat
     from gunwatch.config import ConfigError
     from gunwatch.events.store import EventStore, StoreError, StoreMissing
     from gunwatch.events.store.location import resolve_store_url
+    from gunwatch.users.store import UserStore
 
     try:
         store = EventStore(resolve_store_url(url, site_file), create=create)
@@ -211,6 +213,8 @@ def _open_users(url: str | None, site_file: Path | None, create: bool) -> Iterat
 
 def _act(users: UserStore | None, name: str, action: Callable[[UserStore], T]) -> T:
     """Run `action`; a UserError (or no store at all) ends the command with its message."""
+    from gunwatch.users.records import UserError
+
     if users is None:
         raise _fail(f"no user {name} (gunwatch user list shows them)")
     try:
