@@ -22,6 +22,7 @@ from gunwatch.data.records import DatasetError
 if TYPE_CHECKING:
     from gunwatch.config import SiteConfig
     from gunwatch.events.store import EventStore
+    from gunwatch.video.reach import ReachResult
 
 app = typer.Typer(help="gunwatch: visual handgun detection for existing security cameras.", no_args_is_help=True)
 data_app = typer.Typer(help="Read, check and split gun data sets.", no_args_is_help=True)
@@ -598,9 +599,14 @@ def watch_command(
 @config_app.command("check")
 def config_check(
     path: Annotated[Path, typer.Argument(help="site YAML file (see configs/site.example.yaml)")],
+    reach: Annotated[bool, typer.Option(
+        "--reach", help="also try each enabled camera (decode one frame) and each channel (connect, send nothing); "
+                        "exit 1 when one cannot be reached")] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds each camera has to give a frame (--reach)")] = 10.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate a site file: list every problem with its key path (exit 1), or summarise its cameras and store."""
+    """Validate a site file: list every problem with its key path (exit 1), or summarise its cameras and store.
+    With --reach, try every enabled camera and channel too, and say which cannot be reached and why."""
     from dataclasses import asdict
 
     from gunwatch.config import ConfigError, load_site_config
@@ -629,8 +635,35 @@ def config_check(
         raise typer.Exit(code=1) from error
     summary = summarize_site(config, str(path))
     say(format_site_summary(summary))
+    reached = _reach_site(config, timeout) if reach else None
     if as_json:
-        typer.echo(json.dumps({"valid": True, **asdict(summary)}))
+        extra = {} if reached is None else {"reach": [asdict(result) for result in reached]}
+        typer.echo(json.dumps({"valid": True, **asdict(summary), **extra}))
+    if reached is not None and any(result.ok is False for result in reached):
+        raise typer.Exit(code=1)
+
+
+def _reach_site(config: SiteConfig, timeout_s: float) -> list[ReachResult]:
+    """Every enabled camera and every channel tried at once (see `video.reach`, `alerts.channels.reach`); the
+    table said on stderr."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gunwatch.alerts.channels.reach import reach_channels
+    from gunwatch.events.store.report import text_table
+    from gunwatch.video.reach import reach_cameras
+
+    say(f"trying {len(config.enabled_cameras)} camera(s) and {len(config.alerts.channels)} channel(s)...")
+    with ThreadPoolExecutor(2) as pool:
+        cameras = pool.submit(reach_cameras, config.enabled_cameras, timeout_s)
+        channels = pool.submit(reach_channels, dict(config.alerts.channels))
+        results = cameras.result() + channels.result()
+    marks = {True: "ok", False: "UNREACHABLE", None: "not checked"}
+    rows = [[r.what, r.name, marks[r.ok], r.target, r.detail] for r in results]
+    say(text_table([["", "name", "result", "where", "detail"], *rows]))
+    failed = [r for r in results if r.ok is False]
+    say(f"{len(failed)} of {len(results)} unreachable: {', '.join(f'{r.what} {r.name}' for r in failed)}" if failed
+        else f"all {sum(r.ok is True for r in results)} checked reachable")
+    return results
 
 
 def load_site_or_exit(path: Path, as_json: bool = False) -> SiteConfig:

@@ -42,5 +42,11 @@ class Channel(ABC):
     @abstractmethod
     def send(self, message: AlertMessage, address: str | None) -> None: ...
 
+    def reach(self) -> str | None:
+        """Whether the receiver can be reached, without sending anything (`gunwatch config check --reach`):
+        what was done (e.g. "connected, EHLO, STARTTLS ok"), DeliveryError when it fails, or None where the
+        channel cannot be checked without sending a message. Within `config.timeout_s`."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - most channels hold nothing open
         """Release connections; the channel is not used afterwards."""

@@ -71,6 +71,16 @@ class FileChannel(Channel):
         self.page = page_path(self.path)
         self._lock = _lock_for(self.path)
 
+    def reach(self) -> str:
+        """Whether the file can be written: its folder (the first one that exists) writable, the file too."""
+        folder = next(parent for parent in (self.path.parent, *self.path.parent.parents) if parent.exists())
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise DeliveryError(f"file channel {self.name!r}: {self.path} is not writable", may_have_arrived=False)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise DeliveryError(f"file channel {self.name!r}: cannot create {self.path}: {folder} is not writable",
+                                may_have_arrived=False)
+        return f"{self.path} is writable"
+
     def send(self, message: AlertMessage, address: str | None) -> None:
         # Without links: the file and its page are read by whoever can open them (the page is world-readable).
         line = json.dumps({**message.broadcast_json(), "address": address}, ensure_ascii=False) + "\n"

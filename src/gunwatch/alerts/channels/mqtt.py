@@ -153,6 +153,14 @@ class MqttChannel(Channel):
         if new_camera and camera is not None:
             self._cameras.add(camera)  # only once the broker has its discovery config
 
+    def reach(self) -> str:
+        """Connect to the broker (TLS and login as the URL says) and wait for its CONNACK; nothing published."""
+        self._connected(time.monotonic() + self.config.timeout_s)
+        stopper = self._drop()
+        if stopper is not None:
+            stopper.join(self.config.timeout_s)
+        return f"connected to {self.address.host}:{self.address.port}" + (" (TLS)" if self.address.tls else "")
+
     def publish(self, topic: str, payload: Payload, retain: bool = False, qos: int = 1) -> None:
         """Publishes one message (a dict goes as JSON) and returns once the broker has it (PUBACK for QoS 1
         and 2); DeliveryError as for send. For protocol steps: sirens, lights, PA systems."""

@@ -193,9 +193,45 @@ class SmtpChannel(Channel):
         except OSError:  # gone or unreadable: the alert matters more than its picture
             return None
 
+    def reach(self) -> str:
+        """Connect, EHLO, STARTTLS where configured and log in where a user is given, then say goodbye:
+        everything a send does but the message. DeliveryError (as `send` raises it) when that fails."""
+        deadline = time.monotonic() + self.config.timeout_s
+        try:
+            client = self._open(deadline)
+        except smtplib.SMTPResponseException as error:
+            what = "login failed" if isinstance(error, smtplib.SMTPAuthenticationError) else "server refused"
+            raise self._refused(what, error.smtp_code, error.smtp_error) from error
+        except smtplib.SMTPNotSupportedError as error:
+            raise DeliveryError(f"{self._where}: {error}", retryable=False, may_have_arrived=False) from error
+        except (smtplib.SMTPException, OSError) as error:
+            if _timed_out(error):
+                raise DeliveryError(f"{self._where}: timed out after {self.config.timeout_s:g} s") from error
+            raise DeliveryError(f"{self._where}: {type(error).__name__}: {error}") from error
+        try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+        finally:
+            client.close()
+        steps = ["EHLO"] + (["STARTTLS"] if self.target.starttls else []) + (
+            ["TLS"] if self.target.implicit_tls else []) + (["login"] if self.target.user is not None else [])
+        return f"connected, {', '.join(steps)} ok"
+
     def _deliver(self, email: EmailMessage, address: str) -> None:
+        deadline = time.monotonic() + self.config.timeout_s
+        client = self._open(deadline)
+        try:
+            _arm(client, deadline)
+            client.send_message(email, from_addr=self.sender, to_addrs=[address])
+            # Accepted already: a failed goodbye must not cause a retry (and a duplicate email).
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+        finally:
+            client.close()
+
+    def _open(self, deadline: float) -> smtplib.SMTP:
+        """A connection ready for a message: greeted, upgraded to TLS and logged in as the URL says."""
         target, timeout = self.target, self.config.timeout_s
-        deadline = time.monotonic() + timeout
         # The host goes to the constructor (which connects), as TLS checks the certificate against the host
         # given there. local_hostname: smtplib would otherwise look up our FQDN, which stalls where DNS is down.
         client: smtplib.SMTP
@@ -219,13 +255,10 @@ class SmtpChannel(Channel):
                     raise smtplib.SMTPNotSupportedError("no TLS on this connection")
                 _arm(client, deadline)
                 client.login(target.user, target.password or "")
-            _arm(client, deadline)
-            client.send_message(email, from_addr=self.sender, to_addrs=[address])
-            # Accepted already: a failed goodbye must not cause a retry (and a duplicate email).
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                client.quit()
-        finally:
+        except BaseException:
             client.close()
+            raise
+        return client
 
 
 def _arm(client: smtplib.SMTP, deadline: float) -> None:

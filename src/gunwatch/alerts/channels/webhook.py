@@ -23,6 +23,8 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
+import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -187,6 +189,25 @@ class WebhookChannel(Channel):
             label=f"webhook channel {self.name!r}",
             client=self._client,
         )
+
+    def reach(self) -> str:
+        """A TCP connection to the receiver's host and port, and the TLS handshake for https (the certificate
+        checked): no request is sent, so nothing reaches whoever reads the webhook."""
+        url = httpx.URL(self.config.url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        where = f"webhook channel {self.name!r}: {endpoint_only(self.config.url)}"
+        try:
+            with socket.create_connection((url.host, port), timeout=self.config.timeout_s) as connection:
+                if url.scheme != "https":
+                    return f"TCP connection to {url.host}:{port} ok"
+                with ssl.create_default_context().wrap_socket(connection, server_hostname=url.host) as tls:
+                    return f"TCP and TLS ({tls.version()}) to {url.host}:{port} ok"
+        except TimeoutError as error:
+            raise DeliveryError(f"{where}: no connection within {self.config.timeout_s:g} s") from error
+        except ssl.SSLError as error:
+            raise DeliveryError(f"{where}: TLS failed: {error.reason or error}", may_have_arrived=False) from error
+        except OSError as error:
+            raise DeliveryError(f"{where}: {error.strerror or error}", may_have_arrived=False) from error
 
     def close(self) -> None:
         if self._client is not None:
