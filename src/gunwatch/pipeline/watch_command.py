@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gunwatch.alerts.channels.registry import ChannelSetupError
 from gunwatch.alerts.service import AlertService
@@ -25,12 +27,17 @@ from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.live_view import PipelineLiveView
 from gunwatch.pipeline.run_record import RunRecord
 from gunwatch.pipeline.status_line import status_table, status_text, watchdog_text
 from gunwatch.pipeline.watch import WatchService
 from gunwatch.pipeline.watchdog_service import Watchdog, lane_bounds
+from gunwatch.service.live import LiveView
 from gunwatch.video.health import HealthChange
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
+
+if TYPE_CHECKING:
+    from gunwatch.web.site import Console
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 MIN_SCORE_RISE = 0.05
@@ -65,20 +72,60 @@ def start_alerts(site: SiteConfig, store: EventStore) -> AlertService | None:
     return alerts
 
 
-def start_links(site: SiteConfig, store: EventStore, alerts: AlertService | None,
-                alive: Callable[[], bool] | None = None) -> LinkServer | None:
-    """The endpoint behind the action links in messages, when the site file gives them a base URL; its
-    /healthz answers with `alive`."""
+def start_web(site: SiteConfig, store: EventStore, alerts: AlertService | None,
+              alive: Callable[[], bool] | None = None, live: LiveView | None = None) -> WebServer | None:
+    """The one web server: the console, API and metrics when the site file has a `console` section, and the
+    action links when it gives them a base URL (and alerts run); its /healthz answers with `alive`. None when
+    there is neither."""
     links = site.alerts.links
-    if alerts is None or links.base_url is None or links.secret is None:
+    secret = links.secret if alerts is not None and links.base_url is not None else None
+    if site.console is None and secret is None:
         return None
+    from gunwatch.alerts.event_actions import EventActions
     from gunwatch.web.app import create_app
+    from gunwatch.web.site import Console
 
-    app = create_app(store, alerts.actions, links.secret, on_action=lambda _result: alerts.dispatcher.wake(),
-                     alive=alive)
-    server = LinkServer(app, *parse_listen(links.listen), tls=links.tls).start()  # HTTPS with alerts.links.tls
-    log.info("alerts: action links served on %s for %s", server.url, links.base_url)
-    return server
+    actions = alerts.actions if alerts is not None else EventActions(store)
+    console = None if site.console is None else Console.build(store, actions, site.console, live,
+                                                              channels=site.alerts.channels)
+
+    def on_action(_result: object) -> None:
+        if alerts is not None:
+            alerts.dispatcher.wake()  # the cancels go out at once
+
+    app = create_app(store, actions, secret, on_action=on_action, alive=alive, console=console)
+    tls = site.console.tls if site.console is not None else links.tls
+    server = LinkServer(app, *parse_listen(site.web_listen), tls=tls)
+    try:
+        server.start()
+    except BaseException:
+        if console is not None:
+            console.close()
+        raise
+    if console is not None:
+        log.info("console: %s (sign in with a user from `gunwatch user add`)", server.url)
+    if secret is not None:
+        log.info("alerts: action links served on %s for %s", server.url, links.base_url)
+    return WebServer(server, console)
+
+
+@dataclass
+class WebServer:
+    server: LinkServer
+    console: Console | None
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def wake(self, _event: object = None) -> None:
+        if self.console is not None:
+            self.console.wake()
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.console is not None:
+            self.console.close()
 
 
 def start_watchdog(service: WatchService, alerts: AlertService | None) -> Watchdog:
@@ -95,8 +142,11 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
     store = EventStore(site.store.url)
     printed = threading.Lock()  # event lines come from the pipeline thread, health lines from camera threads
     shown: dict[str, tuple[str, float, str | None]] = {}  # event id -> (state, score, clip) last printed
+    webs: list[WebServer] = []  # the web server, once started: its console hears of each stored event at once
 
     def on_event(event: ThreatEvent) -> None:
+        for web in webs:
+            web.wake()
         # Every change is stored; the console shows a new state, a visible rise in score, or a clip made ready.
         state, score, clip = shown.get(event.id, ("", -1.0, None))
         same_state = event.state == state or (event.state == "updated" and state == "open")
@@ -121,16 +171,18 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         record = RunRecord(store, list(site.enabled_cameras)).start(alerts.submit_event if alerts else None)
         started.push(record.exit)
         watchdogs: list[Watchdog] = []  # the one watchdog, once the pipeline runs; alive until then
-        try:
-            link_server = start_links(site, store, alerts, lambda: all(w.alive() for w in watchdogs))
-        except LinkServerError as error:
-            raise ConfigError([ConfigProblem(str(config), str(error), "alerts.links.listen")]) from None
-        if link_server is not None:
-            started.callback(link_server.stop)
         on_health = alerts.submit_health if alerts is not None else None
         on_evidence = alerts.submit_event if alerts is not None else None
         service = build_service(site, on_event, on_health, store, on_evidence)
         started.callback(service.close)
+        try:
+            web = start_web(site, store, alerts, lambda: all(w.alive() for w in watchdogs), PipelineLiveView(service))
+        except LinkServerError as error:
+            key = "console.listen" if site.console is not None else "alerts.links.listen"
+            raise ConfigError([ConfigProblem(str(config), str(error), key)]) from None
+        if web is not None:
+            started.callback(web.stop)
+            webs.append(web)
         service.start()
         watchdog = start_watchdog(service, alerts)
         started.callback(watchdog.stop)  # first of all at exit: stopping cameras is no hang to restart

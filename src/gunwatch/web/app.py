@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
@@ -28,6 +29,9 @@ from gunwatch.events.store import EventStore
 from gunwatch.events.store.errors import StoreError
 from gunwatch.events.store.schema import DispositionRow
 from gunwatch.web.pages import CurrentDisposition, error_page, event_page, result_page
+
+if TYPE_CHECKING:
+    from gunwatch.web.site import Console
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +58,15 @@ class PageError(Exception):
         self.status, self.title, self.message = status, title, message
 
 
-def create_app(store: EventStore, actions: EventActions, secret: str,
+def create_app(store: EventStore, actions: EventActions, secret: str | None,
                on_action: Callable[[ActionResult], None] | None = None,
-               alive: Callable[[], bool] | None = None) -> FastAPI:
+               alive: Callable[[], bool] | None = None, console: Console | None = None) -> FastAPI:
     """`on_action` is called after each POSTed action (the alert service wakes its dispatcher with it, so the
     cancels go out at once); its errors are logged, never shown: the action itself is already done. `alive`
-    (the watch's watchdog) answers /healthz: 200 while the pipeline moves, 503 once it is stuck."""
-    # No docs or OpenAPI pages: they load scripts from a CDN and have nothing to offer a recipient.
-    app = FastAPI(title="gunwatch links", docs_url=None, redoc_url=None, openapi_url=None)
-    revocations = LinkRevocations(store)
-
-    def usable(token: str) -> LinkClaim:
-        claim = _claim(secret, token)
-        refusal = revocations.refusal(claim)
-        if refusal is not None:
-            raise PageError(403, "Link not valid", f"This link cannot be used: {refusal}.")
-        return claim
+    (the watch's watchdog) answers /healthz: 200 while the pipeline moves, 503 once it is stuck. `secret`
+    None: no action links. `console`: the console, API and metrics on the same server (`gunwatch.web.site`)."""
+    # FastAPI's own docs pages load scripts from a CDN: off. The console serves its own, to signed-in users.
+    app = FastAPI(title="gunwatch", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -88,15 +85,20 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
         return HTMLResponse(error_page("Try again", "gunwatch cannot reach its event store right now."),
                             status_code=503)
 
-    @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        # Only yes or no: what is stuck (camera names, lanes) is for the log, not for whoever reaches this port.
-        try:
-            ok = alive is None or alive()
-        except Exception:
-            log.exception("link endpoint: liveness not known")
-            ok = False
-        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+    _add_health(app, alive)
+    if console is not None:
+        console.install(app, on_action)
+    if secret is None:
+        return app
+    revocations = LinkRevocations(store)
+    link_secret = secret
+
+    def usable(token: str) -> LinkClaim:
+        claim = _claim(link_secret, token)
+        refusal = revocations.refusal(claim)
+        if refusal is not None:
+            raise PageError(403, "Link not valid", f"This link cannot be used: {refusal}.")
+        return claim
 
     # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool.
     @app.get("/act/{token}", response_class=HTMLResponse)
@@ -120,7 +122,7 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
 
     @app.post("/act/{token}", response_class=HTMLResponse)
     async def act(token: str, request: Request) -> HTMLResponse:
-        claim = _claim(secret, token)  # before reading the body: strangers get nothing read
+        claim = _claim(link_secret, token)  # before reading the body: strangers get nothing read
         note = _note(await _read_form(request))
         return await run_in_threadpool(_perform, claim, note)
 
@@ -140,6 +142,18 @@ def create_app(store: EventStore, actions: EventActions, secret: str,
         return HTMLResponse(result_page(event, result))
 
     return app
+
+
+def _add_health(app: FastAPI, alive: Callable[[], bool] | None) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        # Only yes or no: what is stuck (camera names, lanes) is for the log, not for whoever reaches this port.
+        try:
+            ok = alive is None or alive()
+        except Exception:
+            log.exception("web: liveness not known")
+            ok = False
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
 
 
 def _claim(secret: str, token: str) -> LinkClaim:

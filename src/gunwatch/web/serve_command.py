@@ -1,0 +1,58 @@
+"""`gunwatch serve --config FILE`: the console, API and metrics against a site's store, without cameras.
+
+For a console on another machine than the cameras: it reads the same store (PostgreSQL, or the SQLite file of
+a watch on this machine). Actions taken here are recorded at once; their cancels and all-clears go out from
+the outbox of the running `gunwatch watch`, which delivers whatever any process queued. No live frames: the
+cameras' health and numbers come from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from gunwatch.alerts.event_actions import EventActions
+from gunwatch.config import ConfigError, load_site_config
+from gunwatch.config.errors import ConfigProblem
+from gunwatch.events.store import EventStore
+from gunwatch.web.app import create_app
+from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
+from gunwatch.web.site import Console
+
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+log = logging.getLogger(__name__)
+
+
+def serve(config: Path, ready: threading.Event | None = None, stop: threading.Event | None = None) -> None:
+    """Until SIGINT / SIGTERM (or `stop`, for tests); `ready` is set once the server listens."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    site = load_site_config(config)
+    if site.console is None:
+        raise ConfigError([ConfigProblem(str(config), "gunwatch serve needs a console section "
+                                                      "(e.g. console: {listen: 127.0.0.1:8780})", "console")])
+    stop = stop or threading.Event()
+    with EventStore(site.store.url) as store:
+        actions = EventActions(store)
+        console = Console.build(store, actions, site.console, live=None, channels=site.alerts.channels)
+        links = site.alerts.links
+        app = create_app(store, actions, links.secret if links.base_url else None, console=console)
+        server = LinkServer(app, *parse_listen(site.console.listen), tls=site.console.tls)
+        try:
+            server.start()
+        except LinkServerError as error:
+            console.close()
+            raise ConfigError([ConfigProblem(str(config), str(error), "console.listen")]) from None
+        try:
+            log.info("console: %s against %s", server.url, store.url)
+            if threading.current_thread() is threading.main_thread():
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, lambda *_: stop.set())
+            if ready is not None:
+                ready.set()
+            stop.wait()
+        finally:
+            server.stop()
+            console.close()

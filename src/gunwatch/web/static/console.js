@@ -1,0 +1,111 @@
+// gunwatch console: the alert banner (server push), the live wall, keyboard shortcuts for the four actions.
+// No framework and no build step: the pages are rendered by the server; this script only swaps in fresh
+// server-rendered fragments when the event stream says something changed, and reloads camera frames.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const liveFps = parseFloat(document.body.dataset.liveFps || "2");
+  const banner = document.getElementById("banner");
+  let audio = null;
+
+  // --- server-rendered fragments --------------------------------------------------------------------
+  async function refresh(element, url) {
+    if (!element) return;
+    try {
+      const response = await fetch(url, {headers: {"Accept": "text/html"}, cache: "no-store"});
+      if (response.status === 401) { window.location.reload(); return; }
+      if (response.ok) element.innerHTML = await response.text();
+    } catch (error) { /* the stream reconnects and refreshes again */ }
+    ages();
+    alarm();
+  }
+  const refreshBanner = () => refresh(banner, "/console/banner");
+  const refreshLive = () => document.querySelectorAll("[data-fragment]").forEach(
+    (element) => refresh(element, element.dataset.fragment));
+
+  // --- the event stream: every change refreshes what shows it ----------------------------------------
+  function connect() {
+    const stream = new EventSource("/api/stream");
+    const changed = () => { refreshBanner(); refreshLive(); };
+    for (const kind of ["event", "disposition", "delivery", "health", "resync"]) stream.addEventListener(kind, changed);
+    stream.onopen = () => { document.body.classList.remove("offline"); changed(); };
+    stream.onerror = () => document.body.classList.add("offline");  // EventSource reconnects by itself
+  }
+
+  // --- "how long ago", every second ----------------------------------------------------------------
+  function ages() {
+    const now = Date.now() / 1000;
+    document.querySelectorAll("[data-ts]").forEach((element) => {
+      const seconds = Math.max(0, Math.round(now - parseFloat(element.dataset.ts)));
+      element.textContent = seconds < 90 ? `${seconds} s ago` : seconds < 5400 ? `${Math.round(seconds / 60)} min ago`
+        : `${Math.round(seconds / 3600)} h ago`;
+    });
+  }
+
+  // --- sound while an alert nobody acted on is showing ------------------------------------------------
+  function alarm() {
+    const unacted = document.querySelector(".alert.unacted");
+    document.body.classList.toggle("alarm", Boolean(unacted));
+    if (!unacted) return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") {  // browsers allow sound only after a click on the page
+        document.getElementById("sound-off")?.removeAttribute("hidden");
+        return;
+      }
+      document.getElementById("sound-off")?.setAttribute("hidden", "");
+      const tone = audio.createOscillator(), gain = audio.createGain();
+      tone.frequency.value = 880; gain.gain.value = 0.2;
+      tone.connect(gain).connect(audio.destination);
+      tone.start(); tone.stop(audio.currentTime + 0.35);
+    } catch (error) { /* no audio device: the banner still shows */ }
+  }
+  document.addEventListener("click", () => audio?.state === "suspended" && audio.resume().then(alarm));
+
+  // --- actions: forms post in the background; the banner and the page refresh -------------------------
+  async function act(form, submitter) {
+    const data = new URLSearchParams(new FormData(form, submitter));
+    if (data.get("action") === "resolve" && !data.get("note")) {
+      const note = window.prompt("Resolve: a note for the log (what happened)?");
+      if (note === null) return;
+      data.set("note", note);
+    }
+    const response = await fetch(form.action, {method: "POST", body: data, cache: "no-store",
+      headers: {"X-CSRF-Token": csrf, "Accept": "application/json"}});
+    const result = await response.json().catch(() => ({message: response.statusText}));
+    const status = document.getElementById("status");
+    if (status) { status.textContent = result.message || ""; status.className = response.ok ? "ok" : "bad"; }
+    refreshBanner(); refreshLive();
+  }
+  document.addEventListener("submit", (submit) => {
+    const form = submit.target;
+    if (!form.classList.contains("act")) return;
+    submit.preventDefault();
+    act(form, submit.submitter);
+  });
+
+  // --- keyboard: c confirm, f false alarm, a acknowledge, r resolve (the first alert in the banner) ---
+  const KEYS = {c: "confirm", f: "false_alarm", a: "ack", r: "resolve"};
+  document.addEventListener("keydown", (key) => {
+    if (key.ctrlKey || key.metaKey || key.altKey || ["INPUT", "TEXTAREA", "SELECT"].includes(key.target.tagName)) return;
+    const action = KEYS[key.key];
+    const form = (document.querySelector(".alert form.act") || document.querySelector("form.act.main"));
+    const button = action && form?.querySelector(`button[value="${action}"]`);
+    if (button) { key.preventDefault(); act(form, button); }
+  });
+
+  // --- the live wall: each frame reloads once the previous one arrived, at the console's rate ---------
+  function live(image) {
+    const base = image.dataset.live;
+    const next = () => setTimeout(() => { image.src = `${base}?t=${Date.now()}`; }, 1000 / liveFps);
+    image.addEventListener("load", () => { image.classList.remove("stale"); next(); });
+    image.addEventListener("error", () => { image.classList.add("stale"); setTimeout(next, 2000); });
+    image.src = `${base}?t=${Date.now()}`;
+  }
+  document.querySelectorAll("img[data-live]").forEach(live);
+
+  setInterval(ages, 1000);
+  setInterval(alarm, 1500);
+  ages(); alarm(); connect();
+})();
