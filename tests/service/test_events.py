@@ -148,3 +148,10 @@ def test_evidence_is_none_until_its_file_is_there(service: EventService, save_ev
     assert service.evidence_path(VIEWER, event.id, "clip") is None  # named, not written yet
     clip.write_bytes(b"mp4")
     assert service.evidence_path(VIEWER, event.id, "clip") == clip
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_times_the_store_cannot_hold_are_refused_in_words(service: EventService) -> None:
+    for bad in (float("nan"), float("inf"), -1.0, 1e20):
+        with pytest.raises(InvalidRequest, match="since must be epoch seconds from 0 to 253402300799"):
+            service.list(ADMIN, EventFilter(since=bad))

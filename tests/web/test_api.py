@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.outbox import Outbox
@@ -240,3 +241,17 @@ def test_the_openapi_schema_documents_the_models(site: ApiSite) -> None:
     assert listed["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EventPageOut"}
     assert listed["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
     assert "acknowledged" in schema["components"]["schemas"]["EventSummaryOut"]["properties"]
+
+
+def test_a_store_that_cannot_be_read_is_a_503_not_a_500(store: EventStore, client: TestClient) -> None:
+    with store.write_session.begin() as session:
+        session.execute(text("ALTER TABLE threat_events RENAME TO threat_events_away"))
+    response = client.get("/api/events", headers=as_user("vera"))
+    assert response.status_code == 503
+    assert response.json() == {"detail": "the event store cannot be reached right now"}
+
+
+def test_times_the_store_cannot_hold_are_a_422(client: TestClient) -> None:
+    for value in ("nan", "inf", "-1", "1e20"):
+        for path in ("/api/events?since=", "/api/events?until=", "/api/cameras/lobby/health?since="):
+            assert client.get(path + value, headers=as_user("ada")).status_code == 422, path + value

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from gunwatch.events.store import CameraStatus, EventStore
 from gunwatch.events.store.schema import CameraRow, HealthRow
 from gunwatch.service.errors import NotFound
+from gunwatch.service.events import check_epoch
 from gunwatch.service.live import CameraLive, LiveView
 from gunwatch.users.principal import Principal
 from gunwatch.video.health import CameraState, HealthChange
@@ -52,6 +53,7 @@ class CameraService:
                        limit: int = 100) -> list[HealthChange]:
         """The camera's health changes, newest first."""
         principal.require("cameras:read")
+        check_epoch("since", since)
         self._require_known(principal, camera)
         limit = max(1, min(limit, MAX_HISTORY))
         query = select(HealthRow).where(HealthRow.camera == camera)

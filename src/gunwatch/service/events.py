@@ -34,6 +34,7 @@ Evidence = Literal["snapshot", "annotated", "clip"]
 EVIDENCE: tuple[Evidence, ...] = get_args(Evidence)
 NO_DISPOSITION = "none"  # a filter value: events nobody has answered yet
 MAX_LIMIT = 500
+MAX_EPOCH = 253402300799.0  # 9999-12-31: the latest time a date column holds
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class EventFilter:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}, not {self.limit}")
+        check_epoch("since", self.since)
+        check_epoch("until", self.until)
         _known("state", self.states, EVENT_STATES)
         _known("disposition", self.dispositions, (*DISPOSITIONS, NO_DISPOSITION))
 
@@ -200,6 +203,12 @@ def _info(row: DispositionRow | None) -> DispositionInfo | None:
     if row is None:
         return None
     return DispositionInfo(row.disposition, row.actor, row.note, row.at, row.acknowledged_at)
+
+
+def check_epoch(name: str, value: float | None) -> None:
+    """A time the store can compare with: finite, from 1970 to 9999 (NaN or 1e20 cannot become a date)."""
+    if value is not None and not 0 <= value <= MAX_EPOCH:  # NaN fails both comparisons
+        raise InvalidRequest(f"{name} must be epoch seconds from 0 to {MAX_EPOCH:.0f}, not {value}")
 
 
 def _known(what: str, values: Collection[str] | None, known: tuple[str, ...]) -> None:

@@ -25,7 +25,7 @@ from gunwatch.events.store.errors import StoreError
 from gunwatch.service.cameras import MAX_HISTORY, CameraService
 from gunwatch.service.channels import WINDOW_S, ChannelService
 from gunwatch.service.errors import InvalidRequest, NotFound
-from gunwatch.service.events import MAX_LIMIT, EventFilter, EventService
+from gunwatch.service.events import MAX_EPOCH, MAX_LIMIT, EventFilter, EventService
 from gunwatch.service.feed import EventFeed
 from gunwatch.service.runs import RunService
 from gunwatch.users.principal import AccessDenied, Principal
@@ -88,8 +88,8 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
     @router.get("/events", response_model=EventPageOut, tags=["events"])
     def list_events(
         camera: Annotated[list[str] | None, Query(description="cameras (repeat the parameter)")] = None,
-        since: Annotated[float | None, Query(description="confirmed at or after (epoch s)")] = None,
-        until: Annotated[float | None, Query(description="confirmed before (epoch s)")] = None,
+        since: Annotated[float | None, epoch("confirmed at or after")] = None,
+        until: Annotated[float | None, epoch("confirmed before")] = None,
         state: Annotated[list[str] | None, Query(description="open, updated, closed")] = None,
         disposition: Annotated[list[str] | None, Query(description="acknowledged, confirmed, false_alarm, "
                                                                    "resolved, none")] = None,
@@ -136,7 +136,7 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
 
     @router.get("/cameras/{name}/health", response_model=list[HealthOut], tags=["cameras"])
     def camera_health(name: str,
-                      since: Annotated[float | None, Query(description="changes at or after (epoch s)")] = None,
+                      since: Annotated[float | None, epoch("changes at or after")] = None,
                       limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = 100,
                       principal: Principal = signed_in) -> list[HealthOut]:
         with http_errors():
@@ -151,7 +151,7 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
         return Response(jpeg, media_type="image/jpeg", headers={**PRIVATE, "X-Frame-Time": f"{at:.3f}"})
 
     @router.get("/channels", response_model=list[ChannelOut], tags=["alerts"])
-    def list_channels(window_s: Annotated[float, Query(gt=0, le=30 * 86400)] = WINDOW_S,
+    def list_channels(window_s: Annotated[float, Query(gt=0, le=30 * 86400, allow_inf_nan=False)] = WINDOW_S,
                       principal: Principal = signed_in) -> list[ChannelOut]:
         with http_errors():
             return [ChannelOut.of(health) for health in channels.list(principal, window_s)]
@@ -166,6 +166,11 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
     if feed is not None:
         router.include_router(stream_router(feed, principal_dependency))
     return router
+
+
+def epoch(description: str) -> Any:
+    """A time the store can hold: it becomes a date, which NaN or year 10000 cannot be."""
+    return Query(ge=0, le=MAX_EPOCH, allow_inf_nan=False, description=f"{description} (epoch seconds)")
 
 
 def _set(values: list[str] | None) -> frozenset[str] | None:
