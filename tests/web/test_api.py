@@ -6,9 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from gunwatch.alerts.audit import AuditLog
@@ -255,3 +258,24 @@ def test_times_the_store_cannot_hold_are_a_422(client: TestClient) -> None:
     for value in ("nan", "inf", "-1", "1e20"):
         for path in ("/api/events?since=", "/api/events?until=", "/api/cameras/lobby/health?since="):
             assert client.get(path + value, headers=as_user("ada")).status_code == 422, path + value
+
+
+# Any text in any path or query parameter: an answer in words (2xx, 404, 409, 422), never a server error.
+WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event_id=WORDS, which=WORDS, name=WORDS, query=st.dictionaries(
+    st.sampled_from(["camera", "since", "until", "state", "disposition", "limit", "before", "event_id", "window_s"]),
+    WORDS, max_size=4))
+def test_no_input_makes_a_server_error(store: EventStore, client: TestClient, event_id: str, which: str, name: str,
+                                       query: dict[str, str]) -> None:
+    ada = as_user("ada")
+    quoted = {key: quote(value, safe="") or "x" for key, value in (("e", event_id), ("w", which), ("n", name))}
+    for path in ("/api/events", f"/api/events/{quoted['e']}", f"/api/events/{quoted['e']}/{quoted['w']}",
+                 "/api/cameras", f"/api/cameras/{quoted['n']}/health", f"/api/cameras/{quoted['n']}/frame.jpg",
+                 "/api/channels", "/api/runs"):
+        response = client.get(path, params=query, headers=ada)
+        assert response.status_code in (200, 404, 422), (path, query, response.text)
+    response = client.post(f"/api/events/{quoted['e']}/actions/{quoted['w']}", json={"note": name}, headers=ada)
+    assert response.status_code in (404, 422), response.text
