@@ -16,10 +16,12 @@ from sqlalchemy import text
 
 from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.outbox import Outbox
+from gunwatch.alerts.protocols.engine import ProtocolEngine
+from gunwatch.config.alerts import AlertSettings
 from gunwatch.events.model import Evidence
 from gunwatch.events.store import EventStore
 from gunwatch.service.live import CameraLive
-from service.conftest import camera_live, claim, jpeg, message_delivery, threat
+from service.conftest import ALERT_SETTINGS, camera_live, claim, jpeg, message_delivery, threat
 from web.api_site import ApiSite, api_site, as_user, sqlite_store
 
 
@@ -223,6 +225,27 @@ def test_channels_and_runs(store: EventStore, client: TestClient) -> None:
     assert (email["channel"], email["state"], email["pending"], email["last_error"]) == (
         "email", "failing", 1, "connection refused")
     assert client.get("/api/runs", headers=as_user("vera")).json() == []
+
+
+def test_runs_and_an_event_show_the_protocol_and_its_deliveries(store: EventStore, client: TestClient) -> None:
+    engine = ProtocolEngine(AlertSettings.model_validate(ALERT_SETTINGS), store, Outbox(store))
+    lobby, hall = threat("lobby"), threat("hall")
+    for event in (lobby, hall):
+        store.save_event(event)
+        engine.on_event(event)
+    engine.tick()
+
+    (run,) = client.get("/api/runs", params={"event_id": lobby.id}, headers=as_user("vera")).json()
+    assert (run["protocol"], run["camera"], run["event_id"], run["trigger"]) == ("lockdown", "lobby", lobby.id,
+                                                                                 "threat")
+    assert [(d["kind"], d["channel"], d["recipient"], d["status"]) for d in run["deliveries"]] == [
+        ("alert", "email", "alice", "pending")]
+    assert "address" not in run["deliveries"][0]  # a phone number or mail address is not for every viewer
+    assert [r["event_id"] for r in client.get("/api/runs", headers=as_user("lola")).json()] == [lobby.id]
+    detail = client.get(f"/api/events/{lobby.id}", headers=as_user("vera")).json()
+    assert [r["id"] for r in detail["runs"]] == [run["id"]]
+    assert [d["key"] for d in detail["deliveries"]] == [d["key"] for d in run["deliveries"]]
+    assert {"delivery.queued", "protocol.started"} <= {entry["action"] for entry in detail["audit"]}
 
 
 def test_every_route_needs_a_principal(site: ApiSite, client: TestClient) -> None:
