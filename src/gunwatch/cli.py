@@ -40,6 +40,17 @@ app.add_typer(alert_app, name="alert")
 bench_app = typer.Typer()
 app.add_typer(bench_app, name="bench")
 
+
+def _add_console_commands() -> None:
+    # The console's users and API tokens (gunwatch.users.cli): imported here, they pull in only typer.
+    from gunwatch.users.cli import token_app, user_app
+
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
+
+
+_add_console_commands()
+
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
 FormatOption = Annotated[
     str | None, typer.Option("--format", help=f"force the layout: {', '.join(LAYOUTS)} (default: detect)")
@@ -384,6 +395,28 @@ def bench_isolation(
         typer.echo(json.dumps(result.to_json_dict()))
 
 
+@bench_app.command("console")
+def bench_console(
+    events: Annotated[int, typer.Option(min=1, help="alerts timed, per way the news travels")] = 30,
+    cameras: Annotated[int, typer.Option(min=0, help="cameras on the live wall (0: skip the wall)")] = 16,
+    seconds: Annotated[float, typer.Option(min=1, help="seconds without, then with the wall open")] = 30,
+    as_json: JsonOption = False,
+) -> None:
+    """The console in a real browser: event committed -> alert drawn in the banner; the live wall's CPU cost."""
+    from dataclasses import asdict
+
+    from gunwatch.bench.browser import BrowserMissing
+    from gunwatch.bench.console import console_table, run_console_bench
+
+    try:
+        result = run_console_bench(events, cameras, seconds, progress=say)
+    except BrowserMissing as error:
+        raise fail(str(error)) from error
+    say(console_table(result))
+    if as_json:
+        typer.echo(json.dumps(asdict(result)))
+
+
 @bench_app.command("soak")
 def bench_soak(
     minutes: Annotated[float, typer.Option(min=0.5, help="how long the pipeline runs")] = 60,
@@ -593,6 +626,25 @@ def watch_command(
             say(f"error: {problem}")
         raise typer.Exit(code=1) from error
     except (StoreError, ModelError) as error:
+        raise fail(str(error)) from error
+
+
+@app.command("serve")
+def serve_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="site YAML file with a console section")],
+) -> None:
+    """The console, API and metrics against the site's store, without cameras (a console on another machine)."""
+    from gunwatch.config import ConfigError
+    from gunwatch.events.store import StoreError
+    from gunwatch.web.serve_command import serve
+
+    try:
+        serve(config)
+    except ConfigError as error:
+        for problem in error.problems:
+            say(f"error: {problem}")
+        raise typer.Exit(code=1) from error
+    except StoreError as error:
         raise fail(str(error)) from error
 
 
