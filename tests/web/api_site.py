@@ -44,8 +44,21 @@ def test_principal(x_test_user: Annotated[str | None, Header()] = None) -> Princ
 test_principal.__test__ = False  # type: ignore[attr-defined]  # a dependency, not a test
 
 
+def test_acting_principal(x_test_user: Annotated[str | None, Header()] = None,
+                          x_test_csrf: Annotated[str | None, Header()] = None) -> Principal:
+    """Test-only stand-in for the CSRF-checking dependency of state-changing requests (`csrf_checked`)."""
+    principal = test_principal(x_test_user)
+    if x_test_csrf != "ok":
+        raise HTTPException(403, "the form's security token is missing")
+    return principal
+
+
+test_acting_principal.__test__ = False  # type: ignore[attr-defined]
+
+
 def as_user(name: str) -> dict[str, str]:
-    return {"X-Test-User": name}
+    """The headers of a signed-in user's request (with what the acting dependency checks)."""
+    return {"X-Test-User": name, "X-Test-Csrf": "ok"}
 
 
 @dataclass
@@ -63,7 +76,7 @@ def api_site(store: EventStore, feed: EventFeed | None = None, live: FixedLiveVi
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(api_router(EventService(store, EventActions(store)), CameraService(store, live),
                                   ChannelService(store, configured=["email"]), RunService(store), test_principal,
-                                  feed=feed, on_action=done.append))
+                                  feed=feed, on_action=done.append, act_dependency=test_acting_principal))
     return ApiSite(store, live, feed, app, done)
 
 

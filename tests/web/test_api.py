@@ -132,6 +132,9 @@ def test_a_viewer_may_not_act_and_an_operator_is_recorded_as_the_actor(store: Ev
     assert refused.status_code == 403
     assert refused.json() == {"detail": "user:vera may not events act (role viewer)"}
 
+    forged = client.post(f"/api/events/{event.id}/actions/ack", headers={"X-Test-User": "otto"})
+    assert forged.status_code == 403 and "security token" in forged.text  # the acting dependency refused it
+
     done = client.post(f"/api/events/{event.id}/actions/false_alarm", json={"note": "  a phone  "},
                        headers=as_user("otto"))
     assert done.status_code == 200, done.text

@@ -77,12 +77,16 @@ def http_errors() -> Iterator[None]:
 
 def api_router(events: EventService, cameras: CameraService, channels: ChannelService, runs: RunService,
                principal_dependency: Callable[..., Any], feed: EventFeed | None = None,
-               on_action: Callable[[ActionResult], None] | None = None) -> APIRouter:
+               on_action: Callable[[ActionResult], None] | None = None,
+               act_dependency: Callable[..., Any] | None = None) -> APIRouter:
     """`feed`: serves /api/stream when given. `on_action` is called after each action (the alert service
-    wakes its dispatcher, so cancels go out at once); its errors are logged: the action is already done."""
+    wakes its dispatcher, so cancels go out at once); its errors are logged: the action is already done.
+    `act_dependency`: the principal of a state-changing request (the actions), which must also check CSRF
+    for a session cookie (gunwatch.web.auth's `csrf_checked`); `principal_dependency` when not given."""
     router = APIRouter(prefix="/api", responses=ERRORS)
     # A default, not an Annotated alias: annotations are strings here, and a local alias would not resolve.
     signed_in = Depends(principal_dependency)
+    acting = Depends(act_dependency or principal_dependency)
 
     # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool.
     @router.get("/events", response_model=EventPageOut, tags=["events"])
@@ -111,7 +115,7 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
     @router.post("/events/{event_id}/actions/{action}", response_model=ActionResultOut, tags=["events"],
                  responses={409: {"model": ErrorOut, "description": "the action no longer applies"}})
     def act(event_id: str, action: ActionName, body: ActionIn | None = None,
-            principal: Principal = signed_in) -> ActionResultOut:
+            principal: Principal = acting) -> ActionResultOut:
         note = None if body is None or body.note is None else body.note.strip() or None
         with http_errors():
             result = events.act(principal, event_id, action, note)
