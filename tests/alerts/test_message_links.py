@@ -78,6 +78,14 @@ def test_per_person_messages_carry_a_snapshot_link_and_a_group_webhook_carries_n
     actors = [entry.actor for entry in AuditLog(store).of_event(event.id) if entry.action == "event.acknowledged"]
     assert actors == ["link:bob"]
 
+    # Bob's false alarm: the group's webhook hears it named as the alert named them, and who pressed it.
+    [false_alarm] = re.findall(r"^false_alarm: (\S+)$", bob_text, re.MULTILINE)
+    assert client.post(false_alarm.removeprefix(BASE)).status_code == 200
+    service.dispatcher.wake()
+    cancel = http_receiver.wait_for(2)[1].json
+    assert (cancel["kind"], cancel["recipient"]) == ("cancel", "Alice, Bob")
+    assert "Marked by link:bob." in cancel["body"]
+
 
 def test_no_snapshot_link_without_a_snapshot_or_without_links(
     store: EventStore, start_service: Callable[..., AlertService], make_event: Callable[..., ThreatEvent],

@@ -50,6 +50,8 @@ class NotifyKind(StepKind[NotifyStep]):
         """One cancel per (channel, recipient, address), however many messages went there: its key says so."""
         key = f"{delivery.event_id}:{kind}:{delivery.channel}:{delivery.recipient or '-'}:{delivery.address or '-'}"
         context = {name: delivery.payload.get(name) for name in _CONTEXT_FIELDS} | extra
-        message = make_message(key, kind, context, now, recipient=delivery.recipient)
+        # Named as the alert named them ("Alice, Bob" for a group on a webhook), not by their keys.
+        recipient = delivery.payload.get("recipient") or delivery.recipient
+        message = make_message(key, kind, context, now, recipient=recipient)
         return NewDelivery(key, kind, "message", delivery.lane, message.to_json(), delivery.event_id,
                            delivery.run_id, delivery.step, delivery.channel, delivery.recipient, delivery.address)
