@@ -83,7 +83,16 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
         with _errors():
             cameras = services.cameras.list(principal)
         has_live = services.has_live and principal.may("live:read")
-        return page(request, principal, "Live", "/", pages.wall(cameras, has_live))
+        # Refreshed when a camera's health changes (a camera added, gone offline, back).
+        body = f"<div data-fragment=\"/console/wall\" data-kinds=\"health\">{pages.wall(cameras, has_live)}</div>"
+        return page(request, principal, "Live", "/", body)
+
+    @router.get("/console/wall")
+    def wall_fragment(principal: Principal = watcher) -> HTMLResponse:
+        with _errors():
+            cameras = services.cameras.list(principal)
+        has_live = services.has_live and principal.may("live:read")
+        return HTMLResponse(pages.wall(cameras, has_live), headers=CONSOLE_HEADERS)
 
     @router.get("/cameras")
     def cameras_page(request: Request, principal: Principal = watcher) -> HTMLResponse:

@@ -9,7 +9,9 @@ from html import escape
 # loaded from elsewhere, and the form may only post here.
 LOGIN_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser posts the form with `Origin: null`, which the
+    # same-site check must refuse. Nothing secret is in this page's URL.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "

@@ -30,10 +30,12 @@ from gunwatch.web.api import api_router
 from gunwatch.web.auth import ConsoleAuth
 from gunwatch.web.console import ConsoleServices, console_router
 from gunwatch.web.docs import docs_router
+from gunwatch.web.metrics import metrics_router
 
 
 @dataclass
 class Console:
+    store: EventStore
     settings: ConsoleSettings
     auth: ConsoleAuth
     services: ConsoleServices
@@ -46,7 +48,7 @@ class Console:
         users = UserStore(store, session_hours=settings.session_hours)
         services = ConsoleServices(EventService(store, actions), CameraService(store, live),
                                    ChannelService(store, channels), RunService(store))
-        return cls(settings, ConsoleAuth(users, settings), services, EventFeed(store))
+        return cls(store, settings, ConsoleAuth(users, settings), services, EventFeed(store))
 
     def install(self, app: FastAPI, on_action: Callable[[ActionResult], None] | None = None) -> None:
         """Sign-in routes, pages, the API with its live stream and docs; starts the change feed."""
@@ -54,9 +56,12 @@ class Console:
         signed_in = self.auth.principal
         app.include_router(console_router(self.auth, self.services, self.settings, on_action))
         services = self.services
+        # Actions from a browser session need its CSRF token (the X-CSRF-Token header); tokens need none.
         app.include_router(api_router(services.events, services.cameras, services.channels, services.runs,
-                                      signed_in, feed=self.feed, on_action=on_action))
+                                      signed_in, feed=self.feed, on_action=on_action,
+                                      act_dependency=self.auth.csrf_checked))
         app.include_router(docs_router(signed_in))
+        app.include_router(metrics_router(self.store, services.cameras.live, signed_in))
         self.feed.start()
 
     def wake(self) -> None:

@@ -21,15 +21,19 @@
     alarm();
   }
   const refreshBanner = () => refresh(banner, "/console/banner");
-  const refreshLive = () => document.querySelectorAll("[data-fragment]").forEach(
-    (element) => refresh(element, element.dataset.fragment));
+  // A fragment says which changes concern it (data-kinds, e.g. "health" for the wall); default: all of them.
+  const refreshLive = (kind) => document.querySelectorAll("[data-fragment]").forEach((element) => {
+    const kinds = element.dataset.kinds;
+    if (!kind || !kinds || kinds.split(" ").includes(kind)) refresh(element, element.dataset.fragment).then(startLive);
+  });
 
   // --- the event stream: every change refreshes what shows it ----------------------------------------
   function connect() {
     const stream = new EventSource("/api/stream");
-    const changed = () => { refreshBanner(); refreshLive(); };
-    for (const kind of ["event", "disposition", "delivery", "health", "resync"]) stream.addEventListener(kind, changed);
-    stream.onopen = () => { document.body.classList.remove("offline"); changed(); };
+    for (const kind of ["event", "disposition", "delivery", "health", "resync"]) {
+      stream.addEventListener(kind, () => { refreshBanner(); refreshLive(kind === "resync" ? null : kind); });
+    }
+    stream.onopen = () => { document.body.classList.remove("offline"); refreshBanner(); };
     stream.onerror = () => document.body.classList.add("offline");  // EventSource reconnects by itself
   }
 
@@ -71,7 +75,8 @@
       if (note === null) return;
       data.set("note", note);
     }
-    const response = await fetch(form.action, {method: "POST", body: data, cache: "no-store",
+    // getAttribute: `form.action` would be the buttons named "action", not the form's URL.
+    const response = await fetch(form.getAttribute("action"), {method: "POST", body: data, cache: "no-store",
       headers: {"X-CSRF-Token": csrf, "Accept": "application/json"}});
     const result = await response.json().catch(() => ({message: response.statusText}));
     const status = document.getElementById("status");
@@ -98,12 +103,20 @@
   // --- the live wall: each frame reloads once the previous one arrived, at the console's rate ---------
   function live(image) {
     const base = image.dataset.live;
-    const next = () => setTimeout(() => { image.src = `${base}?t=${Date.now()}`; }, 1000 / liveFps);
+    // Stops once the image left the page (a fragment swapped it out).
+    const next = () => setTimeout(() => { if (image.isConnected) image.src = `${base}?t=${Date.now()}`; }, 1000 / liveFps);
     image.addEventListener("load", () => { image.classList.remove("stale"); next(); });
     image.addEventListener("error", () => { image.classList.add("stale"); setTimeout(next, 2000); });
     image.src = `${base}?t=${Date.now()}`;
   }
-  document.querySelectorAll("img[data-live]").forEach(live);
+  // Images of a fragment swapped in start too; one already running keeps its own loop.
+  function startLive() {
+    document.querySelectorAll("img[data-live]:not([data-started])").forEach((image) => {
+      image.dataset.started = "1";
+      live(image);
+    });
+  }
+  startLive();
 
   setInterval(ages, 1000);
   setInterval(alarm, 1500);
