@@ -38,8 +38,15 @@ lock: | $(BIN)/python
 		--output-file $(LOCK)
 
 # The main job on the embedded default: the bundled demo clip as a camera, the shipped model, SQLite.
+# The demo's console login: on 127.0.0.1 only, for the demo's own store. A real site adds its people with
+# `gunwatch user add NAME --role operator` (the password asked for, never on the command line).
+DEMO_USER := demo
+DEMO_PASSWORD := see-the-demo-alert
 run: $(VENV)/.runtime
-	$(BIN)/gunwatch watch --config configs/demo.yaml --until-done
+	@echo "$(DEMO_PASSWORD)" | $(BIN)/gunwatch user add $(DEMO_USER) --role operator --if-missing --password-stdin \
+		--config configs/demo.yaml
+	@echo "console: http://127.0.0.1:8780 - sign in as $(DEMO_USER) / $(DEMO_PASSWORD); the alert pops up there"
+	$(BIN)/gunwatch watch --config configs/demo.yaml --until-done --open-console --keep-console
 	$(BIN)/gunwatch event list --config configs/demo.yaml
 	$(BIN)/gunwatch event show --config configs/demo.yaml
 	@echo "alerts delivered to the demo's local sink: runs/demo/alerts.jsonl, shown by runs/demo/alerts.html"

@@ -612,6 +612,13 @@ def watch_command(
     status_every: Annotated[
         float, typer.Option(help="seconds between status tables when stderr is not a terminal (0: none)")
     ] = 5.0,
+    open_console: Annotated[
+        bool, typer.Option("--open-console", help="open the console in the desktop's browser once it listens")
+    ] = False,
+    keep_console: Annotated[
+        bool, typer.Option("--keep-console", help="from a terminal: once the cameras are done, keep the console "
+                                                  "up until Ctrl-C")
+    ] = False,
 ) -> None:
     """Watch the site's cameras: threat events printed as they happen and stored; a live status per camera."""
     from gunwatch.config import ConfigError
@@ -620,7 +627,7 @@ def watch_command(
     from gunwatch.pipeline.watch_command import watch
 
     try:
-        watch(config, duration, until_done, as_json, status_every)
+        watch(config, duration, until_done, as_json, status_every, open_console, keep_console)
     except ConfigError as error:
         for problem in error.problems:
             say(f"error: {problem}")

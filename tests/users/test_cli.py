@@ -161,3 +161,13 @@ def test_the_site_file_gives_the_store_and_its_cameras(tmp_path: Path, url: str)
     assert result.exit_code == 0, result.stderr
     assert [u.name for u in users_of(url).list_users()] == ["ana", "root"]
     assert json.loads(run("user", "list", "--config", site, "--json").stdout)[0]["cameras"] == ["lobby"]
+
+
+def test_if_missing_leaves_a_user_that_is_there_as_it_is(url: str) -> None:
+    assert add(url, "demo", "operator").exit_code == 0
+    again = run("user", "add", "demo", "--role", "viewer", "--if-missing", "--password-stdin", "--store", url,
+                stdin="another password 2\n")
+    assert again.exit_code == 0 and "left as it is" in again.stderr
+    [demo] = users_of(url).list_users()
+    assert demo.role == "operator" and users_of(url).authenticate("demo", PASSWORD) is not None
+    assert add(url, "demo", "operator").exit_code != 0  # without the flag it is still an error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -135,7 +136,11 @@ def start_watchdog(service: WatchService, alerts: AlertService | None) -> Watchd
     return Watchdog(service, settings, alerts.dispatcher, lane_bounds(alerts, settings)).start()
 
 
-def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float) -> None:
+def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float,
+          open_console: bool = False, keep_console: bool = False) -> None:
+    """`open_console`: open the console's sign-in page in the desktop's browser once it listens (when there is
+    a desktop). `keep_console`: once the cameras are done (--until-done, --duration), keep the console up until
+    Ctrl-C, when run from a terminal (never in a script or CI)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades say so only when they fail
     site = load_site_config(config)
@@ -183,6 +188,8 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         if web is not None:
             started.callback(web.stop)
             webs.append(web)
+            if open_console and web.console is not None:
+                open_in_browser(f"{web.url}/login")
         service.start()
         watchdog = start_watchdog(service, alerts)
         started.callback(watchdog.stop)  # first of all at exit: stopping cameras is no hang to restart
@@ -199,6 +206,27 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             runner.join()
         with printed:
             sys.stderr.write(status_report(service, watchdog) + "\n")
+        if keep_console and webs and webs[0].console is not None and sys.stdin.isatty():
+            keep_serving(webs[0].url)
+
+
+def open_in_browser(url: str) -> None:
+    """The desktop's browser on `url`, when there is a desktop; otherwise nothing (a server, CI)."""
+    desktop = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if desktop and sys.stdout.isatty():
+        import webbrowser
+
+        threading.Thread(target=webbrowser.open, args=(url,), name="open-console", daemon=True).start()
+
+
+def keep_serving(url: str) -> None:
+    """Until Ctrl-C (or SIGTERM): the cameras are done, the console stays for whoever looks at the events."""
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    sys.stderr.write(f"the cameras are done; the console stays up on {url} until Ctrl-C\n")
+    while not done.wait(0.5):
+        pass
 
 
 def status_report(service: WatchService, watchdog: Watchdog) -> str:

@@ -60,6 +60,9 @@ def user_add(
     password_stdin: StdinOption = False,
     config: SiteOption = None,
     store: StoreOption = None,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="a user of that name already there is no "
+                                                                  "error: it is left as it is (scripts, the demo)")]
+    = False,
 ) -> None:
     """Add a console user. The password is asked for twice (hidden), or read from stdin."""
     cameras = _known_cameras(camera, config, name)
@@ -67,6 +70,9 @@ def user_add(
         if users is None:  # cannot be: the store is created
             raise _fail(f"user {name}: no event store to add it to")
         if users.get_user(name) is not None:  # before asking for a password that would be refused
+            if if_missing:
+                _say(f"user {name} is there already: left as it is")
+                return
             raise _fail(f"user {name} exists already (gunwatch user passwd / remove)")
         password = _password(name, password_stdin)
         added = _act(users, name, lambda u: u.add_user(name, role, password, cameras))

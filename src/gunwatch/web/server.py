@@ -70,7 +70,7 @@ class LinkServer:
                 self.stop()
                 raise LinkServerError(f"the link endpoint on {self.url} did not start within {timeout_s:g} s")
             time.sleep(0.01)
-        log.info("link endpoint listening on %s", self.url)
+        log.info("web server listening on %s", self.url)
         return self
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
