@@ -179,3 +179,23 @@ def test_the_pages_load_only_the_consoles_own_script_and_style(app: Any) -> None
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert olga.get("/static/console.js").headers["content-type"].startswith("text/javascript")
     assert olga.get("/static/../app.py").status_code == 404
+
+
+def test_a_message_link_keeps_working_beside_the_console_and_leads_into_it(store: EventStore,
+                                                                          console: Console) -> None:
+    from web.test_links_app import SECRET, link_token
+
+    event = threat("lobby")
+    store.save_event(event)
+    app = create_app(store, console.services.events.actions, SECRET, console=console)
+    browser = TestClient(app)
+    path = f"/act/{link_token('ack', 'alice', event_id=event.id)}"
+    shown = browser.get(path)
+    assert shown.status_code == 200 and f'href="../events/{event.id}"' in shown.text
+    done = browser.post(path, data={})
+    assert done.status_code == 200 and f'href="../events/{event.id}"' in done.text
+    [entry] = [a for a in AuditLog(store).of_event(event.id) if a.action == "event.acknowledged"]
+    assert entry.actor == "link:alice"
+    # The console's page behind that link asks for a sign-in: the link's token opens nothing more.
+    target = browser.get(f"/events/{event.id}", follow_redirects=False)
+    assert target.status_code == 303 and target.headers["location"].startswith("/login")

@@ -106,7 +106,7 @@ def create_app(store: EventStore, actions: EventActions, secret: str | None,
         claim = usable(token)
         event = _event(store, claim)
         return HTMLResponse(event_page(token, claim, event, _disposition(store, event.id),
-                                       _snapshot(event) is not None))
+                                       _snapshot(event) is not None, console=console is not None))
 
     @app.get("/act/{token}/snapshot")
     def snapshot(token: str) -> Response:
@@ -139,7 +139,7 @@ def create_app(store: EventStore, actions: EventActions, secret: str | None,
                 on_action(result)
             except Exception:
                 log.exception("link endpoint: on_action failed after %s of event %s", claim.action, event.id)
-        return HTMLResponse(result_page(event, result))
+        return HTMLResponse(result_page(event, result, console=console is not None))
 
     return app
 

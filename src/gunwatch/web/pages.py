@@ -71,8 +71,15 @@ def disposition_text(disposition: str) -> str:
     return disposition.replace("_", " ")
 
 
+def console_link(event: ThreatEvent) -> str:
+    """From a link's page (BASE/act/TOKEN) into the console's page of the event (BASE/events/ID): relative, so it
+    works behind any proxy prefix. The console asks the person to sign in; the link's token goes no further."""
+    return (f"<p class=\"small\"><a href=\"../events/{escape(event.id)}\">Open this event in the console</a> "
+            "(sign in: its clip, history and every delivery).</p>")
+
+
 def event_page(token: str, claim: LinkClaim, event: ThreatEvent, current: CurrentDisposition | None,
-               has_snapshot: bool) -> str:
+               has_snapshot: bool, console: bool = False) -> str:
     """The event and one button; the button POSTs to the page's own URL (the form has no action), so the
     page works behind any proxy prefix without knowing its base URL."""
     rows = [("Camera", event.camera), ("Zone", event.zone or "-"), ("Score", f"{event.max_score:.2f}"),
@@ -99,6 +106,8 @@ def event_page(token: str, claim: LinkClaim, event: ThreatEvent, current: Curren
     if claim.recipient:
         parts.append(f"<p class=\"small\">Link sent to {escape(claim.recipient)}; it works until "
                      f"{escape(local_time(claim.expires_at))}.</p>")
+    if console:
+        parts.append(console_link(event))
     return page(f"Gun detected on {event.camera}", "".join(parts))
 
 
@@ -120,10 +129,10 @@ def outcome_text(result: ActionResult) -> str:
     return "Confirmed as a real gun; the protocol goes on."
 
 
-def result_page(event: ThreatEvent, result: ActionResult) -> str:
+def result_page(event: ThreatEvent, result: ActionResult, console: bool = False) -> str:
     body = (f"<p class=\"notice ok\">{escape(outcome_text(result))}</p>"
             f"<dl><dt>Camera</dt><dd>{escape(event.camera)}</dd><dt>Zone</dt><dd>{escape(event.zone or '-')}</dd>"
-            f"<dt>Event</dt><dd>{escape(event.id)}</dd></dl>")
+            f"<dt>Event</dt><dd>{escape(event.id)}</dd></dl>" + (console_link(event) if console else ""))
     return page("Done" if result.changed else "Already done", body)
 
 
