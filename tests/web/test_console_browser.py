@@ -192,3 +192,33 @@ def test_the_live_wall_of_a_watch_shows_frames_with_health_only_to_those_who_may
         assert hal.request.get(f"{url}/api/cameras/lobby/frame.jpg").status == 404
     finally:
         stop(watch)
+
+
+def test_on_a_phone_the_alert_and_its_buttons_fit_the_screen(browser: Any, tmp_path: Path) -> None:
+    """A 390x844 screen (a phone held upright): the banner's picture, facts and all four buttons show without
+    scrolling sideways; the events table scrolls inside its own box."""
+    from gunwatch.alerts.event_actions import EventActions
+    from gunwatch.config.console import ConsoleSettings
+    from gunwatch.web.app import create_app
+    from gunwatch.web.server import LinkServer
+    from gunwatch.web.site import Console
+    from service.conftest import threat
+
+    with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
+        UserStore(store).add_user("olga", "operator", PASSWORD)
+        store.save_event(threat("lobby", zone="front door"))
+        actions = EventActions(store)
+        console = Console.build(store, actions, ConsoleSettings())
+        try:
+            with LinkServer(create_app(store, actions, None, console=console), "127.0.0.1", 0) as server:
+                page = sign_in_as(browser, server.url, "olga", PASSWORD, viewport=(390, 844))
+                for path in ("/", "/events", "/cameras"):
+                    page.goto(f"{server.url}{path}")
+                    page.wait_for_selector(".alert.unacted button[value=false_alarm]")
+                    width = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                    assert width <= 0, f"{path} scrolls sideways by {width} px"
+                    for action in ("confirm", "false_alarm", "ack", "resolve"):
+                        assert page.locator(f".alert button[value={action}]").is_visible()
+                shot(page, "console-phone.png")
+        finally:
+            console.close()
