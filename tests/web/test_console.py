@@ -199,3 +199,29 @@ def test_a_message_link_keeps_working_beside_the_console_and_leads_into_it(store
     # The console's page behind that link asks for a sign-in: the link's token opens nothing more.
     target = browser.get(f"/events/{event.id}", follow_redirects=False)
     assert target.status_code == 303 and target.headers["location"].startswith("/login")
+
+
+def test_an_admin_sees_users_and_tokens_and_revokes_a_token_others_cannot(app: Any, store: EventStore) -> None:
+    users = UserStore(store)
+    users.add_user("ada", "admin", PASSWORD)
+    secret = users.create_token("vms", "olga", ["events:read"])
+    ada = signed_in(app, "ada")
+    listing = ada.get("/users").text
+    assert ">olga<" in listing and ">vms<" in listing and "Revoke" in listing
+    olga = signed_in(app, "olga")
+    assert olga.get("/users").status_code == 403
+    refused = olga.post("/users/tokens/vms/revoke", data={"csrf": page_csrf(olga.get("/").text)})
+    assert refused.status_code == 403 and users.token_principal(secret) is not None
+    assert ada.post("/users/tokens/vms/revoke", data={}).status_code == 403  # no CSRF token: refused
+    done = ada.post("/users/tokens/vms/revoke", data={"csrf": page_csrf(listing)}, follow_redirects=False)
+    assert done.status_code == 303 and users.token_principal(secret) is None
+    assert ada.post("/users/tokens/nope/revoke", data={"csrf": page_csrf(listing)}).status_code == 404
+
+
+def test_sign_out_everywhere_from_the_account_page_ends_every_session(app: Any) -> None:
+    phone, desk = signed_in(app, "olga"), signed_in(app, "olga")
+    account = phone.get("/account").text
+    assert "Sign out everywhere" in account and "every camera" in account
+    phone.post("/logout/all", data={"csrf": page_csrf(account)})
+    for browser in (phone, desk):
+        assert browser.get("/", follow_redirects=False).status_code == 303

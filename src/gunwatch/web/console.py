@@ -31,6 +31,7 @@ from gunwatch.service.errors import InvalidRequest, NotFound
 from gunwatch.service.events import EventFilter, EventService
 from gunwatch.service.runs import RunService
 from gunwatch.users.principal import AccessDenied, Principal
+from gunwatch.users.records import UserError
 from gunwatch.web import console_pages as pages
 from gunwatch.web.auth import ConsoleAuth
 from gunwatch.web.pages import outcome_text
@@ -156,6 +157,31 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
                 log.exception("console: on_action failed after %s of event %s", action, event_id)
         return _answer(request, event_id, 200, outcome_text(result))
 
+    @router.get("/account")
+    def account(request: Request, principal: Principal = Depends(auth.principal)) -> HTMLResponse:  # noqa: B008
+        return page(request, principal, "Account", "/account", pages.account_page(principal, _csrf(auth, request)))
+
+    @router.get("/users")
+    def users(request: Request, principal: Principal = Depends(auth.require("admin"))) -> HTMLResponse:  # noqa: B008
+        with _errors():
+            listed, tokens = auth.users.list_users(), auth.users.list_tokens()
+        body = pages.users_page(listed, tokens, _csrf(auth, request), time.time())
+        return page(request, principal, "Users and API tokens", "/users", body)
+
+    @router.post("/users/tokens/{name}/revoke")
+    async def revoke_token(name: str, request: Request,
+                           form: dict[str, str] = Depends(auth.checked_form)) -> Response:  # noqa: B008
+        principal = auth.principal(request)
+        if not principal.may("admin"):
+            raise HTTPException(403, f"{principal.actor} may not manage tokens (role {principal.role})")
+        try:
+            revoked = await run_in_threadpool(auth.users.revoke_token, name, principal)
+        except UserError as error:
+            raise HTTPException(404, str(error)) from None
+        if not revoked:
+            raise HTTPException(409, f"token {name} was revoked already")
+        return RedirectResponse("/users", status_code=303)
+
     @router.get("/console/banner")
     def banner(request: Request, principal: Principal = reader) -> HTMLResponse:
         credential = auth.credential(request)
@@ -175,6 +201,11 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
 
 
 PAGE = 50
+
+
+def _csrf(auth: ConsoleAuth, request: Request) -> str:
+    credential = auth.credential(request)
+    return credential.csrf if credential is not None and credential.csrf else ""
 
 
 def _filter(chosen: dict[str, str], before: str | None) -> EventFilter:

@@ -61,7 +61,8 @@ def _badge(state: str | None) -> str:
 def layout(title: str, body: str, *, user: Principal, csrf: str, here: str, live_fps: float, banner: str = "") -> str:
     """A whole page: the header, the banner (filled again by the script on every change), the body."""
     current = ' class="here"'
-    nav = "".join(f"<a href=\"{href}\"{current if href == here else ''}>{_e(label)}</a>" for href, label in NAV)
+    links = [*NAV, *((("/users", "Users"),) if user.may("admin") else ()), ("/account", "Account")]
+    nav = "".join(f"<a href=\"{href}\"{current if href == here else ''}>{_e(label)}</a>" for href, label in links)
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
             "<meta name=\"robots\" content=\"noindex,nofollow\">"
@@ -276,3 +277,39 @@ def event_story(history: EventDetail) -> str:
 def _detail(entry: AuditEntry) -> str:
     shown = {k: v for k, v in entry.detail.items() if v not in (None, [], "")}
     return ", ".join(f"{k}={v}" for k, v in shown.items())[:200]
+
+
+def account_page(user: Principal, csrf: str) -> str:
+    cameras = "every camera" if user.cameras is None else ", ".join(sorted(user.cameras)) or "none"
+    return (f"<dl><dt>User</dt><dd>{_e(user.name)}</dd><dt>Role</dt><dd>{_e(user.role)}</dd>"
+            f"<dt>Cameras</dt><dd>{_e(cameras)}</dd><dt>May</dt><dd>{_e(', '.join(sorted(user.scopes)))}</dd></dl>"
+            "<form method=\"post\" action=\"/logout/all\">"
+            f"<input type=\"hidden\" name=\"csrf\" value=\"{_e(csrf)}\">"
+            "<p>A lost phone or a shared screen: end every sign-in of yours, on every device.</p>"
+            "<div class=\"actions\"><button type=\"submit\">Sign out everywhere</button></div></form>"
+            "<p class=\"small\">A new password: <code>gunwatch user passwd NAME</code> on the gunwatch host.</p>")
+
+
+def users_page(users: Sequence[Any], tokens: Sequence[Any], csrf: str, now: float) -> str:
+    """Users and API tokens, for admins; tokens can be revoked here, users are managed with `gunwatch user`."""
+    user_rows = "".join(
+        f"<tr><td>{_e(u.name)}</td><td>{_e(u.role)}</td>"
+        f"<td>{_e('every camera' if u.cameras is None else ', '.join(sorted(u.cameras)))}</td>"
+        f"<td>{_e(clock(u.created_at))}</td></tr>" for u in users)
+    token_rows = []
+    for t in tokens:
+        active = t.active(now)
+        revoke = (f"<form method=\"post\" action=\"/users/tokens/{quote(t.name)}/revoke\">"
+                  f"<input type=\"hidden\" name=\"csrf\" value=\"{_e(csrf)}\">"
+                  "<div class=\"actions\"><button type=\"submit\">Revoke</button></div></form>") if active else ""
+        state = "active" if active else "revoked" if t.revoked_at else "expired"
+        token_rows.append(f"<tr><td>{_e(t.name)}</td><td>{_e(t.user)}</td><td>{_e(', '.join(sorted(t.scopes)))}</td>"
+                          f"<td>{_e(clock(t.last_used_at))}</td><td>{_badge(state)}</td><td>{revoke}</td></tr>")
+    return ("<h2>Users</h2><div class=\"scroll\"><table><tr><th>name</th><th>role</th><th>cameras</th><th>added</th>"
+            f"</tr>{user_rows or '<tr><td colspan=4>none</td></tr>'}</table></div>"
+            "<p class=\"small\">Add, remove and change users on the gunwatch host: <code>gunwatch user add NAME "
+            "--role operator [--camera C]</code>, <code>gunwatch user access</code>, <code>gunwatch user remove</code>."
+            "</p><h2>API tokens</h2><div class=\"scroll\"><table><tr><th>name</th><th>user</th><th>scopes</th>"
+            f"<th>last used</th><th>state</th><th></th></tr>{''.join(token_rows) or '<tr><td colspan=6>none</td></tr>'}"
+            "</table></div><p class=\"small\">New tokens: <code>gunwatch token add NAME --user U --scope S</code> "
+            "(the secret is shown once).</p>")
