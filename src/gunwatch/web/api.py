@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
 
 from gunwatch.alerts.event_actions import ActionRefused, ActionResult
 from gunwatch.events.store.errors import StoreError
@@ -113,7 +114,8 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
             return EventDetailOut.of(events.get(principal, event_id))
 
     @router.post("/events/{event_id}/actions/{action}", response_model=ActionResultOut, tags=["events"],
-                 responses={409: {"model": ErrorOut, "description": "the action no longer applies"}})
+                 responses={409: {"model": ErrorOut, "description": "the action no longer applies"},
+                            400: {"model": ErrorOut, "description": "a body that cannot be read (not UTF-8 JSON)"}})
     def act(event_id: str, action: ActionName, body: ActionIn | None = None,
             principal: Principal = acting) -> ActionResultOut:
         note = None if body is None or body.note is None else body.note.strip() or None
@@ -170,6 +172,33 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
     if feed is not None:
         router.include_router(stream_router(feed, principal_dependency))
     return router
+
+
+def validation_errors_in_words(app: FastAPI) -> None:
+    """Requests FastAPI refuses before a route runs (a query parameter that is not a number, an unknown action, a
+    body that is not JSON) get the 422 the schema documents: `detail` in words, as every other error, rather than
+    pydantic's list of error objects."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _in_words(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_text(error.errors())}, status_code=422)
+
+
+def validation_text(errors: Any) -> str:
+    """`query parameter since: Input should be a valid number (got 'yesterday'); body note: ...`."""
+    said = []
+    for error in errors:
+        where, *path = [str(part) for part in error.get("loc", ())] or ["request"]
+        name = ".".join(path)
+        if where in ("query", "path", "header", "cookie") and name:
+            place = f"{where} parameter {name}"
+        else:
+            place = f"{where} {name}".strip()
+        given = error.get("input")
+        # The whole body is not repeated back (it may be long); a parameter's or a field's value is, cut short.
+        shown = "" if given is None or not path else f" (got {str(given)[:60]!r})"
+        said.append(f"{place}: {error.get('msg', 'not valid')}{shown}")
+    return "; ".join(said) or "the request is not valid"
 
 
 def epoch(description: str) -> Any:

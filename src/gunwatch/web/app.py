@@ -100,15 +100,16 @@ def create_app(store: EventStore, actions: EventActions, secret: str | None,
             raise PageError(403, "Link not valid", f"This link cannot be used: {refusal}.")
         return claim
 
-    # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool.
-    @app.get("/act/{token}", response_class=HTMLResponse)
+    # Plain `def` handlers: the store is blocking, so FastAPI runs them in its thread pool. Not in the API's
+    # OpenAPI document: these are pages for whoever received a message, not calls for an integration.
+    @app.get("/act/{token}", response_class=HTMLResponse, include_in_schema=False)
     def show(token: str) -> HTMLResponse:
         claim = usable(token)
         event = _event(store, claim)
         return HTMLResponse(event_page(token, claim, event, _disposition(store, event.id),
                                        _snapshot(event) is not None, console=console is not None))
 
-    @app.get("/act/{token}/snapshot")
+    @app.get("/act/{token}/snapshot", include_in_schema=False)
     def snapshot(token: str) -> Response:
         event = _event(store, usable(token))
         path = _snapshot(event)
@@ -120,7 +121,7 @@ def create_app(store: EventStore, actions: EventActions, secret: str | None,
             raise PageError(404, "No snapshot", "The event's snapshot cannot be read.") from None
         return Response(data, media_type="image/jpeg")
 
-    @app.post("/act/{token}", response_class=HTMLResponse)
+    @app.post("/act/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def act(token: str, request: Request) -> HTMLResponse:
         claim = _claim(link_secret, token)  # before reading the body: strangers get nothing read
         note = _note(await _read_form(request))

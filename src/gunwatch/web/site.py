@@ -26,7 +26,7 @@ from gunwatch.service.feed import EventFeed
 from gunwatch.service.live import LiveView
 from gunwatch.service.runs import RunService
 from gunwatch.users.store import UserStore
-from gunwatch.web.api import api_router
+from gunwatch.web.api import api_router, validation_errors_in_words
 from gunwatch.web.auth import ConsoleAuth
 from gunwatch.web.console import ConsoleServices, console_router
 from gunwatch.web.docs import docs_router
@@ -60,6 +60,7 @@ class Console:
         app.include_router(api_router(services.events, services.cameras, services.channels, services.runs,
                                       signed_in, feed=self.feed, on_action=on_action,
                                       act_dependency=self.auth.csrf_checked))
+        validation_errors_in_words(app)
         app.include_router(docs_router(signed_in))
         app.include_router(metrics_router(self.store, services.cameras.live, signed_in))
         self.feed.start()
