@@ -11,7 +11,7 @@
     def note(principal: Annotated[Principal, Depends(auth.csrf_checked)], body: Note) -> ...
 
 A request signs in with the session cookie (`gunwatch_session`) or `Authorization: Bearer gwt_...`. Without
-one, /api/ paths answer 401 JSON and pages redirect to /login?next=PATH. Every state-changing request of a
+one, /api/ paths and /metrics answer 401 JSON and pages redirect to /login?next=PATH. Every state-changing request of a
 session must carry the session's CSRF token (the `csrf` form field or the `X-CSRF-Token` header) and must
 not come from another site (Origin, Sec-Fetch-Site); bearer-token requests need neither (a browser never
 adds the header on its own, so another site cannot forge one).
@@ -227,7 +227,8 @@ class ConsoleAuth:
 
     def _sign_in_required(self, request: Request) -> HTTPException:
         path = request.url.path
-        if path == "/api" or path.startswith("/api/"):
+        # A program asks these (an integration, a Prometheus scraper): a 401 it can report, not a sign-in page.
+        if path == "/api" or path.startswith("/api/") or path == "/metrics":
             return HTTPException(401, "sign in, or give an API token (Authorization: Bearer gwt_...)",
                                  headers={"WWW-Authenticate": "Bearer"})
         here = path + (f"?{request.url.query}" if request.url.query else "")

@@ -68,6 +68,7 @@ class ConsoleServices:
 def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: ConsoleSettings,
                    on_action: Callable[[ActionResult], None] | None = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    signed_in = Depends(auth.principal)
     reader = Depends(auth.require("events:read"))
     watcher = Depends(auth.require("cameras:read"))
 
@@ -189,8 +190,10 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
         return HTMLResponse(_banner(services, principal, csrf), headers=CONSOLE_HEADERS)
 
     @router.get("/static/{name}")
-    def static(name: str) -> Response:
-        # Only the console's own two files: no path from the request ever reaches the file system.
+    def static(name: str, principal: Principal = signed_in) -> Response:
+        # For signed-in pages only (the sign-in page needs neither: its style is inline), so a stranger learns
+        # nothing of the console from its script. Only the console's own two files: no path from the request
+        # ever reaches the file system.
         if name not in STATIC:
             raise HTTPException(404, "not found")
         data = resources.files("gunwatch.web").joinpath("static", name).read_bytes()
