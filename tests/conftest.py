@@ -9,6 +9,9 @@ import pytest
 
 from gunwatch.events.store import EventStore
 
+# The browser fixture, defined once: Playwright's sync API runs once at a time per thread.
+from support.browser import browser_fixture  # noqa: F401
+
 # One PostgreSQL server for the whole session: a fixture imported into several conftest files would be
 # several fixtures, and each would start a server of its own.
 from support.postgres import postgres_server, postgres_url  # noqa: F401

@@ -2,9 +2,11 @@
 (gunwatch.bench.browser finds and launches it).
 
 Without chromium or the playwright package the tests that need a browser skip and say why; with
-GUNWATCH_REQUIRE_BROWSER=1 (CI) that is a failure instead, so a missing package cannot pass unseen.
+GUNWATCH_REQUIRE_BROWSER=1 (CI) that is a failure instead, so a missing package cannot pass unseen. Defined
+once (tests/conftest.py imports it) and per module: Playwright's sync API may run only once at a time in a
+thread, and its event loop should not outlive the modules that need it.
 
-    def test_x(browser):                # one browser for the session; each test takes its own context
+    def test_x(browser):                # one browser per test module; each test takes its own context
         page = browser.new_context().new_page()
 """
 
@@ -19,7 +21,7 @@ import pytest
 from gunwatch.bench.browser import BrowserMissing, launched_chromium
 
 
-@pytest.fixture(scope="session", name="browser")
+@pytest.fixture(scope="module", name="browser")
 def browser_fixture() -> Iterator[Any]:
     try:
         with launched_chromium() as browser:

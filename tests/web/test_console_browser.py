@@ -21,7 +21,6 @@ import pytest
 from gunwatch.bench.browser import sign_in as sign_in_as
 from gunwatch.events.store import EventStore
 from gunwatch.users.store import UserStore
-from support.browser import browser_fixture  # noqa: F401 - provides `browser`
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 from support.smtp_server import free_port
 from support.stand_in_cameras import GREY, write_clip

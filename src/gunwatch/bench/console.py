@@ -73,9 +73,10 @@ class ConsoleBench:
     wall: WallCost | None
 
 
-def banner_latency(events: int, poll_s: float, progress: Callable[[str], None] = print) -> list[BannerLatency]:
+def banner_latency(events: int, poll_s: float, browser: Any, progress: Callable[[str], None] = print
+                   ) -> list[BannerLatency]:
     results = []
-    with tempfile.TemporaryDirectory(prefix="gunwatch-bench-console-") as folder, launched_chromium() as browser:
+    with tempfile.TemporaryDirectory(prefix="gunwatch-bench-console-") as folder:
         for mode in ("woken", "polled"):
             store = EventStore(f"sqlite:///{Path(folder) / f'{mode}.db'}")
             UserStore(store).add_user(USER, "operator", PASSWORD)
@@ -110,7 +111,7 @@ def banner_latency(events: int, poll_s: float, progress: Callable[[str], None] =
     return results
 
 
-def wall_cost(cameras: int, seconds: float, progress: Callable[[str], None] = print) -> WallCost:
+def wall_cost(cameras: int, seconds: float, browser: Any, progress: Callable[[str], None] = print) -> WallCost:
     from gunwatch.pipeline.live_view import PipelineLiveView
     from gunwatch.pipeline.watch_command import build_service
 
@@ -129,12 +130,12 @@ def wall_cost(cameras: int, seconds: float, progress: Callable[[str], None] = pr
             time.sleep(min(10.0, seconds))  # warm up: the model's first calls, the sources' first frames
             cores_without, analysed_without = _measure(service, seconds)
             progress(f"  without the wall: {cores_without:.2f} cores, {analysed_without} frames analysed")
-            with launched_chromium() as browser:
-                page = sign_in(browser, server.url, USER, PASSWORD, viewport=(1920, 1080))
-                page.wait_for_function("() => document.querySelectorAll('.tile img[src]').length > 0")
-                encoded = live.encoded
-                cores_with, analysed_with = _measure(service, seconds)
-                encoded = live.encoded - encoded
+            page = sign_in(browser, server.url, USER, PASSWORD, viewport=(1920, 1080))
+            page.wait_for_function("() => document.querySelectorAll('.tile img[src]').length > 0")
+            encoded = live.encoded
+            cores_with, analysed_with = _measure(service, seconds)
+            encoded = live.encoded - encoded
+            page.context.close()
             progress(f"  with the wall: {cores_with:.2f} cores, {analysed_with} frames analysed, {encoded} encoded")
         finally:
             service.stop()
@@ -146,13 +147,17 @@ def wall_cost(cameras: int, seconds: float, progress: Callable[[str], None] = pr
 
 
 def run_console_bench(events: int = 30, cameras: int = 16, seconds: float = 30.0, poll_s: float = 0.2,
-                      progress: Callable[[str], None] = print) -> ConsoleBench:
+                      progress: Callable[[str], None] = print, browser: Any = None) -> ConsoleBench:
+    """`browser`: a Playwright Browser to use (default: chromium launched here; BrowserMissing without it)."""
+    if browser is None:
+        with launched_chromium() as launched:
+            return run_console_bench(events, cameras, seconds, poll_s, progress, launched)
     progress(f"banner latency: {events} alerts, woken and polled (every {poll_s:g} s)")
-    latency = banner_latency(events, poll_s, progress)
+    latency = banner_latency(events, poll_s, browser, progress)
     wall = None
     if cameras > 0:
         progress(f"wall cost: {cameras} cameras, {seconds:g} s without the wall, then {seconds:g} s with it")
-        wall = wall_cost(cameras, seconds, progress)
+        wall = wall_cost(cameras, seconds, browser, progress)
     return ConsoleBench(latency, wall)
 
 

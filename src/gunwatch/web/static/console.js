@@ -90,12 +90,13 @@
     act(form, submit.submitter);
   });
 
-  // --- keyboard: c confirm, f false alarm, a acknowledge, r resolve (the first alert in the banner) ---
+  // --- keyboard: c confirm, f false alarm, a acknowledge, r resolve ---------------------------------
   const KEYS = {c: "confirm", f: "false_alarm", a: "ack", r: "resolve"};
   document.addEventListener("keydown", (key) => {
     if (key.ctrlKey || key.metaKey || key.altKey || ["INPUT", "TEXTAREA", "SELECT"].includes(key.target.tagName)) return;
     const action = KEYS[key.key];
-    const form = (document.querySelector(".alert form.act") || document.querySelector("form.act.main"));
+    // On an event's own page, its own event; elsewhere the newest alert in the banner.
+    const form = (document.querySelector("form.act.main") || document.querySelector(".alert form.act"));
     const button = action && form?.querySelector(`button[value="${action}"]`);
     if (button) { key.preventDefault(); act(form, button); }
   });
