@@ -51,6 +51,8 @@ ActionName = Literal["ack", "confirm", "false_alarm", "false-alarm", "resolve"]
 MEDIA_TYPES = {"snapshot": "image/jpeg", "annotated": "image/jpeg", "clip": "video/mp4"}
 PRIVATE = {"Cache-Control": "no-store"}  # evidence and frames are nobody's cache's business
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no credential, or one that is not (or no longer) valid: a session "
+                                            "cookie or `Authorization: Bearer gwt_...`"},
     403: {"model": ErrorOut, "description": "the principal lacks the scope"},
     404: {"model": ErrorOut, "description": "unknown, or outside the principal's camera access"},
     422: {"model": ErrorOut, "description": "bad input"},
@@ -188,6 +190,9 @@ def validation_text(errors: Any) -> str:
     """`query parameter since: Input should be a valid number (got 'yesterday'); body note: ...`."""
     said = []
     for error in errors:
+        if error.get("type") == "json_invalid":  # loc: ("body", offset); input: nothing useful
+            said.append(f"body: not JSON ({error.get('ctx', {}).get('error', 'cannot be decoded')})")
+            continue
         where, *path = [str(part) for part in error.get("loc", ())] or ["request"]
         name = ".".join(path)
         if where in ("query", "path", "header", "cookie") and name:
