@@ -41,6 +41,18 @@ bench_app = typer.Typer()
 app.add_typer(bench_app, name="bench")
 
 
+def _add_retention_commands() -> None:
+    # `gunwatch prune`, `gunwatch event hold / unhold` (gunwatch.events.retention.cli).
+    from gunwatch.events.retention.cli import event_hold, event_unhold, prune
+
+    app.command("prune")(prune)
+    event_app.command("hold")(event_hold)
+    event_app.command("unhold")(event_unhold)
+
+
+_add_retention_commands()
+
+
 def _add_console_commands() -> None:
     # The console's users and API tokens (gunwatch.users.cli): imported here, they pull in only typer.
     from gunwatch.users.cli import token_app, user_app

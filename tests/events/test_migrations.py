@@ -22,7 +22,8 @@ from gunwatch.events.store.schema import Base
 from gunwatch.video.health import CAMERA_STATES
 
 TABLES = {"alembic_version", "cameras", "threat_events", "camera_health", "event_dispositions", "deliveries",
-          "protocol_runs", "audit_log", "revoked_links", "watch_runs", "users", "user_sessions", "api_tokens"}
+          "protocol_runs", "audit_log", "revoked_links", "watch_runs", "users", "user_sessions", "api_tokens",
+          "legal_holds"}
 
 
 @pytest.fixture

@@ -108,6 +108,11 @@ class StoreSettings(StrictModel):
     url: str = Field(
         "sqlite:///runs/gunwatch.db", repr=False, description="SQLAlchemy URL: sqlite:///FILE or postgresql://..."
     )
+    backups: str | None = Field(
+        None, min_length=1,
+        description="folder of `gunwatch backup`'s backups, which `watch` looks in before it upgrades the store "
+                    "(default: backups/ beside a SQLite file, ./backups for PostgreSQL)",
+    )
 
     @field_validator("url")
     @classmethod

@@ -9,6 +9,7 @@ from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.camera import Camera
 from gunwatch.config.console import ConsoleSettings
 from gunwatch.config.errors import ReferenceProblems
+from gunwatch.config.retention import RetentionSettings
 from gunwatch.config.sections import (
     ConfirmationSettings,
     DetectorSettings,
@@ -34,6 +35,7 @@ class SiteConfig(StrictModel):
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     console: ConsoleSettings | None = Field(None, description="the web console, API and metrics (default: none)")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("cameras")
     @classmethod

@@ -191,6 +191,10 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             if open_console and web.console is not None:
                 open_in_browser(f"{web.url}/login")
         service.start()
+        # Pruning by the retention section and the evidence disk's floor: a pass now, then every every_s.
+        from gunwatch.pipeline.retention_thread import RetentionThread
+
+        started.callback(RetentionThread(site, store).start().stop)
         watchdog = start_watchdog(service, alerts)
         started.callback(watchdog.stop)  # first of all at exit: stopping cameras is no hang to restart
         watchdogs.append(watchdog)

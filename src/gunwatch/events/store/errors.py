@@ -16,5 +16,10 @@ class StoreUnavailable(StoreError):
     may succeed later, so a writer keeps it and tries again rather than dropping it."""
 
 
+class SchemaTooNew(StoreError):
+    """The store's schema revision is one this gunwatch does not know: a newer gunwatch upgraded it. It is
+    never downgraded."""
+
+
 class UnknownEventId(ValueError):
     """An event id (or short id) that names no event, or more than one; the message lists the candidates."""

@@ -23,7 +23,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from gunwatch import __version__
 from gunwatch.events.store.engine import WRITE_OPTIONS
+from gunwatch.events.store.errors import SchemaTooNew
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed number: PostgreSQL sessions that upgrade at the same time take turns on this advisory lock.
@@ -44,6 +46,23 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+def known_revisions() -> list[str]:
+    """Every revision this gunwatch has a migration for, oldest first."""
+    return [script.revision for script in reversed(list(ScriptDirectory(str(MIGRATIONS)).walk_revisions()))]
+
+
+def refuse_unknown_revision(revision: str | None, store: str) -> None:
+    """SchemaTooNew when `revision` (the store's) is none of ours: a newer gunwatch upgraded the store, and
+    an older one neither downgrades it nor runs on tables it does not know."""
+    if revision is None or revision in known_revisions():
+        return
+    raise SchemaTooNew(
+        f"the event store {store} is at schema revision {revision}, newer than this gunwatch {__version__} knows "
+        f"(its newest is {head_revision()}): a newer gunwatch upgraded it, and a store is never downgraded. "
+        "Install that newer gunwatch again, or restore a backup taken before the upgrade (gunwatch restore)"
+    )
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
@@ -56,4 +75,6 @@ def upgrade_to_head(engine: Engine) -> None:
         with connection.begin():
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            current = MigrationContext.configure(connection).get_current_revision()
+            refuse_unknown_revision(current, engine.url.render_as_string(hide_password=True))
             command.upgrade(alembic_config(connection), "head")

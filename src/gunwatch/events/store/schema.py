@@ -293,3 +293,18 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[float | None] = mapped_column(EpochTime)
     expires_at: Mapped[float | None] = mapped_column(EpochTime)
     revoked_at: Mapped[float | None] = mapped_column(EpochTime)
+
+
+# --- retention: legal holds (gunwatch.events.retention) ------------------------------------------------------
+
+
+class LegalHoldRow(Base):
+    """An event under a legal hold: retention never prunes its evidence nor deletes it until it is lifted.
+    One row per held event; holding and lifting are in the audit log."""
+
+    __tablename__ = "legal_holds"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(EpochTime)
