@@ -20,7 +20,7 @@ def test_every_alert_is_seen_drawn_both_ways(browser: Any) -> None:
 
 def test_the_table_compares_the_wall_with_its_reference() -> None:
     bench = ConsoleBench([BannerLatency("woken", 10, Spread(0.05, 0.1, 0.12))],
-                         WallCost(16, 30.0, 1.5, 1.8, 1000, 900, 480))
+                         WallCost(16, 30.0, 1.5, 1.8, 1000, 900, 480, 0.05))
     table = console_table(bench)
     assert "| woken | 10 | 50 ms | 100 ms | 120 ms |" in table
-    assert "| 16 cameras, wall open | 1.80 (1.20x) | 900 (0.90x) | 480 |" in table
+    assert "| 16 cameras, wall open | 1.80 (1.20x) | 900 (0.90x) | 480 | 0.050 |" in table

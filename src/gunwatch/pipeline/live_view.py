@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,7 @@ class PipelineLiveView:
     def __init__(self, service: WatchService) -> None:
         self.service = service
         self.encoded = 0  # pictures made so far (each analysed frame at most once)
+        self.encode_cpu_s = 0.0  # CPU seconds the pictures took (on the web server's threads): the wall's cost
         self._pictures: dict[str, _Picture] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()  # for the two dicts above and `encoded`
@@ -64,10 +66,13 @@ class PipelineLiveView:
         with self._lock_of(camera):
             picture = self._pictures.get(camera)
             if picture is None or picture.serial != newest.serial:
+                started = time.thread_time()
                 picture = _Picture(newest.serial, live_jpeg(newest, loop.class_names), newest.frame.received)
+                spent = time.thread_time() - started
                 with self._guard:
                     self._pictures[camera] = picture
                     self.encoded += 1
+                    self.encode_cpu_s += spent
         return picture.jpeg, picture.at
 
     def _loop(self, camera: str) -> CameraLoop | None:
