@@ -13,11 +13,12 @@ MessageKind = Literal[
     "cancel",  # false alarm: stop acting on the alert
     "all_clear",  # the threat is over (resolved)
     "camera_offline",  # a camera stopped delivering video (an attacker may disable cameras first)
+    "disk_low",  # the evidence disk is below its floor: events go on, without pictures and clips
     "snapshot",  # the picture of an alert that went out without it (the evidence disk was slow)
     "test",  # `gunwatch alert test`: does the channel work? Nothing happened
 ]
 MESSAGE_KINDS: tuple[str, ...] = ("pre_alert", "alert", "escalation", "cancel", "all_clear", "camera_offline",
-                                  "snapshot", "test")
+                                  "disk_low", "snapshot", "test")
 # Kinds that tell of a threat: they carry its snapshot, or say that it follows.
 THREAT_KINDS = ("pre_alert", "alert", "escalation")
 # Kinds that withdraw earlier ones: channels show them so nobody can mistake them for a new alert.

@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from gunwatch.alerts.channels.registry import open_channels
 from gunwatch.alerts.event_actions import EventActions
@@ -39,6 +40,17 @@ OFFLINE_STATES = ("offline", "stalled")
 PICTURES_AWAITED = 1024  # events whose alerts went without a snapshot, remembered until it comes
 
 
+@dataclass(frozen=True)
+class DiskLow:
+    """The evidence disk went below its floor with nothing left to prune (gunwatch.pipeline.retention_thread)."""
+
+    reason: str
+    at: float
+
+
+Item = ThreatEvent | HealthChange | DiskLow
+
+
 class AlertService:
     def __init__(self, settings: AlertSettings, store: EventStore, poll_s: float | None = None):
         self.settings, self.store = settings, store
@@ -48,7 +60,7 @@ class AlertService:
         self.dispatcher = Dispatcher(self.outbox, self.executor, **({} if poll_s is None else {"poll_s": poll_s}))
         self.engine = ProtocolEngine(settings, store, self.outbox, self.dispatcher.wake)
         self.actions = EventActions(store, self.outbox)
-        self._inbox: queue.Queue[ThreatEvent | HealthChange] = queue.Queue()
+        self._inbox: queue.Queue[Item] = queue.Queue()
         self._awaiting_picture: OrderedDict[str, None] = OrderedDict()  # only the alert thread touches it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
@@ -70,6 +82,10 @@ class AlertService:
         """From a camera's thread: returns at once."""
         self._inbox.put(change)
 
+    def submit_disk_low(self, reason: str) -> None:
+        """From the retention thread: returns at once; `on: disk_low` protocols start."""
+        self._inbox.put(DiskLow(reason, time.time()))
+
     def close(self, drain_s: float = 10.0) -> None:
         """Handle what was submitted, deliver what is due (up to `drain_s`), then stop. What is still
         undelivered stays in the outbox and goes out at the next start."""
@@ -83,7 +99,7 @@ class AlertService:
     # --- the alert thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        retries: list[tuple[float, int, ThreatEvent | HealthChange]] = []  # (when, attempt, item)
+        retries: list[tuple[float, int, Item]] = []  # (when, attempt, item)
         while True:
             try:
                 item = self._inbox.get(timeout=TICK_S)
@@ -111,7 +127,7 @@ class AlertService:
             if self._stop.is_set() and self._inbox.empty():
                 return
 
-    def _handle(self, item: ThreatEvent | HealthChange) -> None:
+    def _handle(self, item: Item) -> None:
         if isinstance(item, ThreatEvent):
             self.engine.on_event(item)
             self._picture(item)
@@ -120,6 +136,8 @@ class AlertService:
                 self.engine.on_camera_offline(item.camera, item.reason, item.at)
             elif item.state == "online":
                 self._camera_back(item.camera)
+        elif isinstance(item, DiskLow):
+            self.engine.on_disk_low(item.reason, item.at)
 
     def _picture(self, event: ThreatEvent) -> None:
         """An event handed over without its snapshot is remembered; once it comes, its alerts get it."""
@@ -150,7 +168,9 @@ class AlertService:
                 self.dispatcher.wake()
 
 
-def _describe(item: ThreatEvent | HealthChange) -> str:
+def _describe(item: Item) -> str:
     if isinstance(item, ThreatEvent):
         return f"event {item.id} ({item.state}) of camera {item.camera}"
+    if isinstance(item, DiskLow):
+        return "the evidence disk going low"
     return f"camera {item.camera} going {item.state}"

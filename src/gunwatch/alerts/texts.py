@@ -37,6 +37,7 @@ TITLES: dict[str, str] = {
     "cancel": "CANCELLED (false alarm): {where}",
     "all_clear": "ALL CLEAR: {where}",
     "camera_offline": "CAMERA OFFLINE: {where}",
+    "disk_low": "DISK LOW: the evidence disk is nearly full",
     "snapshot": "SNAPSHOT: gun on {where}",
     "test": "TEST message from gunwatch: no action needed",
 }
@@ -62,6 +63,9 @@ def body(kind: MessageKind, context: dict[str, Any]) -> str:
         "all_clear": [f"The threat on camera {where} is resolved. All clear."],
         "camera_offline": [f"Camera {where} stopped sending video: {context.get('reason') or 'no reason given'}.",
                            "Check the camera: an attacker may disable cameras first."],
+        "disk_low": [f"The evidence disk is below its free-space floor: {context.get('reason') or 'no reason given'}.",
+                     "Threats are still detected and alerted, but events may go without their pictures and clips: "
+                     "resolve old events (retention then prunes them), free space or enlarge the disk."],
         "snapshot": [f"The snapshot of the alert for camera {where} ({score_text}, {seen}), which went out "
                      "without it."],
         "test": [f"This is a TEST of the alert channel {context.get('channel') or '?'}, sent "

@@ -192,10 +192,12 @@ class TimeWindow(StrictModel):
 
 
 class Trigger(StrictModel):
-    """What starts a protocol: a threat event (on these cameras and zones, above a score, in a schedule), or
-    a camera going offline (an attacker may disable cameras first)."""
+    """What starts a protocol: a threat event (on these cameras and zones, above a score, in a schedule), a
+    camera going offline (an attacker may disable cameras first), or the evidence disk below its floor with
+    nothing left to prune (`disk_low`: events then go without pictures and clips; cameras, zones and scores
+    do not apply to it)."""
 
-    on: Literal["threat", "camera_offline"] = "threat"
+    on: Literal["threat", "camera_offline", "disk_low"] = "threat"
     cameras: list[str] | None = Field(None, description="camera names (default: every camera)")
     zones: list[str] | None = Field(None, description="zone names (default: any zone, or none)")
     min_score: float = Field(0.0, ge=0, le=1)

@@ -194,7 +194,8 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         # Pruning by the retention section and the evidence disk's floor: a pass now, then every every_s.
         from gunwatch.pipeline.retention_thread import RetentionThread
 
-        started.callback(RetentionThread(site, store).start().stop)
+        on_disk_low = alerts.submit_disk_low if alerts is not None else None  # `on: disk_low` protocols
+        started.callback(RetentionThread(site, store, on_disk_low).start().stop)
         watchdog = start_watchdog(service, alerts)
         started.callback(watchdog.stop)  # first of all at exit: stopping cameras is no hang to restart
         watchdogs.append(watchdog)

@@ -25,6 +25,7 @@ NOTIFY_TYPES: dict[str, apprise.NotifyType] = {
     "cancel": apprise.NotifyType.SUCCESS,
     "all_clear": apprise.NotifyType.SUCCESS,
     "camera_offline": apprise.NotifyType.WARNING,
+    "disk_low": apprise.NotifyType.WARNING,
 }
 _HAS_TIMEOUT_ARG = {name: re.compile(rf"[?&]{name}=") for name in ("cto", "rto")}
 

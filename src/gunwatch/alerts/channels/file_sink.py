@@ -138,7 +138,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; background: #f4f4f4; color: #222; }
 article { background: #fff; border-left: 6px solid #888; margin: 0 0 1em; padding: 0.6em 1em; }
 article.alert, article.escalation { border-color: #c62828; }
-article.pre_alert, article.camera_offline { border-color: #ef6c00; }
+article.pre_alert, article.camera_offline, article.disk_low { border-color: #ef6c00; }
 article.cancel, article.all_clear { border-color: #2e7d32; }
 .kind { font-weight: bold; text-transform: uppercase; font-size: 0.85em; }
 .meta { color: #666; font-size: 0.9em; }

@@ -21,7 +21,7 @@ from gunwatch.alerts.event_actions import FINAL
 from gunwatch.alerts.locks import lock_event
 from gunwatch.alerts.message import MessageKind
 from gunwatch.alerts.outbox import Outbox
-from gunwatch.alerts.protocols.matching import offline_matches, threat_matches
+from gunwatch.alerts.protocols.matching import disk_low_matches, offline_matches, threat_matches
 from gunwatch.alerts.protocols.steps.base import (
     VERIFY_STEP,
     Acknowledged,
@@ -101,6 +101,21 @@ class ProtocolEngine:
             subject = offline_subject()
             context = self._context(name, event_id=subject, camera=camera, reason=reason, confirmed_at=now)
             run_id = self._start(name, protocol, subject, "camera_offline", camera, context, now)
+            if run_id is not None:
+                started.append(run_id)
+        return started
+
+    def on_disk_low(self, reason: str, at: float | None = None) -> list[int]:
+        """The evidence disk below its floor: every `on: disk_low` protocol starts. Its runs have no camera
+        (the disk is the site's): a repeat within a protocol's cooldown merges into the run it follows."""
+        now = time.time() if at is None else at
+        started = []
+        for name, protocol in self.settings.protocols.items():
+            if not disk_low_matches(protocol.trigger, now):
+                continue
+            subject = f"disk-{uuid.uuid4().hex[:24]}"
+            context = self._context(name, event_id=subject, camera=None, reason=reason, confirmed_at=now)
+            run_id = self._start(name, protocol, subject, "disk_low", "", context, now)
             if run_id is not None:
                 started.append(run_id)
         return started
@@ -285,6 +300,8 @@ class ProtocolEngine:
         # An offline camera's escalation still says what happened (a camera went dark, not a gun seen).
         if row.trigger == "camera_offline":
             return "camera_offline"
+        if row.trigger == "disk_low":
+            return "disk_low"
         return "escalation" if row.escalated else "alert"
 
     @staticmethod

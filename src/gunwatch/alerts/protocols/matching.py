@@ -27,3 +27,8 @@ def offline_matches(trigger: Trigger, camera: str, at: float) -> bool:
     if trigger.cameras is not None and camera not in trigger.cameras:
         return False
     return in_schedule(trigger.schedule, datetime.fromtimestamp(at))
+
+
+def disk_low_matches(trigger: Trigger, at: float) -> bool:
+    """The evidence disk is the site's, not a camera's: only the schedule applies."""
+    return trigger.on == "disk_low" and in_schedule(trigger.schedule, datetime.fromtimestamp(at))
