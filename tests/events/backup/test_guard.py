@@ -14,7 +14,7 @@ from gunwatch.events.backup.guard import check_upgrade
 from gunwatch.events.backup.take import take_backup
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.engine import parse_store_url
-from gunwatch.events.store.errors import SchemaTooNew
+from gunwatch.events.store.errors import SchemaTooNew, StoreUnavailable
 from gunwatch.events.store.migrate import current_revision, head_revision
 from support.old_store import PREVIOUS_RELEASE, create_previous_release_store
 
@@ -102,3 +102,9 @@ def test_the_default_backups_folder() -> None:
     assert folder("sqlite:////var/lib/gunwatch/events.db") == Path("/var/lib/gunwatch/backups")
     assert folder("postgresql://gunwatch@db/gunwatch") == Path("backups")
     assert folder("postgresql://db/g", "/srv/backups") == Path("/srv/backups")
+
+
+def test_a_store_that_cannot_be_reached_is_said_so() -> None:
+    settings = StoreSettings(url="postgresql://gunwatch@127.0.0.1:1/gunwatch?connect_timeout=2")
+    with pytest.raises(StoreUnavailable, match=r"cannot read the event store postgresql://gunwatch@127\.0\.0\.1:1"):
+        check_upgrade(settings, SITE)

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from gunwatch.config.sections import StoreSettings
 from gunwatch.events.backup.contents import read_contents
-from gunwatch.events.backup.errors import UpgradeRefused
+from gunwatch.events.backup.errors import UpgradeRefused, reason
 from gunwatch.events.backup.folder import backups_folder, store_label
 from gunwatch.events.backup.manifest import Backup, list_backups
 from gunwatch.events.store.engine import make_engine, parse_store_url, sqlite_file
-from gunwatch.events.store.errors import StoreError
+from gunwatch.events.store.errors import StoreError, StoreUnavailable
 from gunwatch.events.store.migrate import head_revision, refuse_unknown_revision
 
 
@@ -49,8 +49,10 @@ def check_upgrade(settings: StoreSettings, config: Path) -> UpgradeCheck:
     try:
         with engine.connect() as connection:
             contents = read_contents(connection)
+    except (OperationalError, InterfaceError) as error:  # the server down or restarting: as EventStore says it
+        raise StoreUnavailable(f"cannot read the event store {label}: {reason(error)}") from error
     except SQLAlchemyError as error:
-        raise StoreError(f"cannot read the event store {label}: {error}") from error
+        raise StoreError(f"cannot read the event store {label}: {reason(error)}") from error
     finally:
         engine.dispose()
     refuse_unknown_revision(contents.revision, label)

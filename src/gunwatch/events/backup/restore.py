@@ -7,6 +7,7 @@ database kind, one whose database file does not match its manifest, a store that
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gunwatch import __version__
 from gunwatch.events.backup import pg_tools, sqlite_copy
 from gunwatch.events.backup.contents import read_contents
-from gunwatch.events.backup.errors import BackupError
+from gunwatch.events.backup.errors import BackupError, reason
 from gunwatch.events.backup.evidence import EvidenceRestored, file_digest, restore_evidence
 from gunwatch.events.backup.folder import store_label
 from gunwatch.events.backup.manifest import Backup
@@ -57,14 +58,18 @@ def restore_backup(store_url: str, backup: Backup, replace: bool = False) -> Res
             pg_tools.restore(url, backup.database)
         with engine.connect() as connection:
             contents = read_contents(connection)
-    except SQLAlchemyError as error:
-        raise BackupError(f"cannot restore {backup.folder} into {label}: {error}") from error
+    except (SQLAlchemyError, sqlite3.Error, OSError) as error:
+        raise BackupError(f"cannot restore {backup.folder} into {label}: {reason(error)}") from error
     finally:
         engine.dispose()
     if contents.digest != backup.manifest.contents_sha256:
         raise BackupError(f"{label} does not hold what {backup.folder} holds after the restore (rows by table: "
                           f"{contents.rows}, expected {backup.manifest.rows}): restore it again")
-    return Restored(backup, label, restore_evidence(backup.manifest.evidence, backup.folder))
+    try:
+        evidence = restore_evidence(backup.manifest.evidence, backup.folder)
+    except OSError as error:  # a full or read-only evidence disk: the store is restored, the files are not
+        raise BackupError(f"restored the store {label}, but not the evidence of {backup.folder}: {error}") from error
+    return Restored(backup, label, evidence)
 
 
 def _check_backup(backup: Backup, url: URL) -> None:

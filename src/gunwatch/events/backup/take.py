@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gunwatch import __version__
 from gunwatch.events.backup import pg_tools, sqlite_copy
 from gunwatch.events.backup.contents import StoreContents, read_contents
-from gunwatch.events.backup.errors import BackupError
+from gunwatch.events.backup.errors import BackupError, reason
 from gunwatch.events.backup.evidence import evidence_names, file_digest, index_evidence
 from gunwatch.events.backup.folder import backup_name, staging_folder, store_label
 from gunwatch.events.backup.manifest import Backup, EvidenceFile, Manifest, write_manifest
@@ -51,7 +51,7 @@ def take_backup(store_url: str, parent: Path, with_evidence: bool = False) -> Ba
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, (SQLAlchemyError, OSError)):
-            raise BackupError(f"cannot back up {label} into {parent}: {_reason(error)}") from error
+            raise BackupError(f"cannot back up {label} into {parent}: {reason(error)}") from error
         raise
 
 
@@ -92,9 +92,3 @@ def _read(connection: Connection, folder: Path, with_evidence: bool) -> tuple[St
     contents = read_contents(connection)
     names = evidence_names(connection) if contents.revision is not None else []
     return contents, index_evidence(names, folder if with_evidence else None)
-
-
-def _reason(error: BaseException) -> str:
-    original = getattr(error, "orig", None) or error
-    lines = str(original).strip().splitlines()
-    return lines[0] if lines else type(original).__name__
