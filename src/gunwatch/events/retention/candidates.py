@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gunwatch.events.store.schema import DispositionRow, EventRow, LegalHoldRow
@@ -32,8 +32,9 @@ class Candidate:
         return tuple(path for _, path in self.evidence)
 
 
-def prunable_events(session: Session) -> list[Candidate]:
-    """Every prunable event, the oldest (by when it ended) first."""
+def prunable_events(session: Session, with_evidence_only: bool = False) -> list[Candidate]:
+    """Every prunable event, the oldest (by when it ended) first; `with_evidence_only`: those with evidence
+    paths left (when no age deletes events, the ones pruned already are of no more use, and grow for years)."""
     ended = func.coalesce(EventRow.closed_at, EventRow.last_seen)
     query = (
         select(EventRow.id, EventRow.camera, ended, DispositionRow.disposition, EventRow.snapshot,
@@ -44,6 +45,9 @@ def prunable_events(session: Session) -> list[Candidate]:
                LegalHoldRow.event_id.is_(None))
         .order_by(ended, EventRow.id)
     )
+    if with_evidence_only:
+        query = query.where(or_(EventRow.snapshot.is_not(None), EventRow.annotated.is_not(None),
+                                EventRow.clip.is_not(None)))
     return [Candidate(event_id, camera, ended_at, disposition,
                       tuple((column, path) for column, path in zip(EVIDENCE_COLUMNS, files, strict=True) if path))
             for event_id, camera, ended_at, disposition, *files in session.execute(query)]

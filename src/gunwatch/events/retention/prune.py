@@ -67,7 +67,7 @@ class Pruner:
     def run(self, now: float | None = None, dry_run: bool = False) -> PruneReport:
         now = time.time() if now is None else now
         with self.store.errors("cannot read the prunable events of"), self.store.read_session() as session:
-            candidates = prunable_events(session)
+            candidates = prunable_events(session, with_evidence_only=not self._deletes_events)
         plan = make_plan(candidates, lambda c: sum(file_space(path) for path in c.files), self.settings, now,
                          disk_usage(self.folder), folder_space(self.folder))
         report = PruneReport(plan, dry_run)
@@ -81,6 +81,11 @@ class Pruner:
         if not dry_run:
             report.usage_after = disk_usage(self.folder)
         return report
+
+    @property
+    def _deletes_events(self) -> bool:
+        return self.settings.events_days is not None or any(
+            camera.events_days is not None for camera in self.settings.cameras.values())
 
     # --- one event ---------------------------------------------------------------------------------------
 
