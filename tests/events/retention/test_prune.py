@@ -162,3 +162,18 @@ def test_a_file_already_gone_is_cleared_and_the_row_stays(store: EventStore, evi
     assert files_of(store, "gone") == [None, None, None]
     with store.read_session() as session:
         assert session.get(EventRow, "gone") is not None
+
+
+def test_a_hold_put_after_the_plan_was_made_still_wins(store: EventStore, evidence: Path,
+                                                        add_event: AddEvent) -> None:
+    add_event("case", 90)
+    add_event("other", 80)
+    pruner = Pruner(store, RetentionSettings(evidence_days=30, min_free_percent=None), evidence)
+    plan = pruner.plan(NOW)
+    assert [prune.candidate.event_id for prune in plan.prunes] == ["case", "other"]
+    LegalHolds(store).hold("case", "cli:ortiz", "subpoena", now=NOW)
+    report = pruner.carry_out(plan, NOW)
+    assert [(prune.candidate.event_id, why) for prune, why in report.spared] == [
+        ("case", "put under a legal hold meanwhile")]
+    assert [prune.candidate.event_id for prune in report.done] == ["other"]
+    assert (evidence / "lobby" / "case.mp4").exists() and files_of(store, "case")[2] is not None

@@ -66,10 +66,18 @@ class Pruner:
 
     def run(self, now: float | None = None, dry_run: bool = False) -> PruneReport:
         now = time.time() if now is None else now
+        return self.carry_out(self.plan(now), now, dry_run)
+
+    def plan(self, now: float) -> Plan:
+        """What a pass at `now` prunes, and why; nothing is changed."""
         with self.store.errors("cannot read the prunable events of"), self.store.read_session() as session:
             candidates = prunable_events(session, with_evidence_only=not self._deletes_events)
-        plan = make_plan(candidates, lambda c: sum(file_space(path) for path in c.files), self.settings, now,
+        return make_plan(candidates, lambda c: sum(file_space(path) for path in c.files), self.settings, now,
                          disk_usage(self.folder), folder_space(self.folder))
+
+    def carry_out(self, plan: Plan, now: float, dry_run: bool = False) -> PruneReport:
+        """The plan's prunes, each event looked at again first (a hold since the plan wins), then the health
+        history; a dry run only reports."""
         report = PruneReport(plan, dry_run)
         for prune in plan.prunes:
             spared = None if dry_run else self._carry_out(prune, now)
