@@ -45,3 +45,14 @@ def test_mistakes_name_the_file_and_key(problems: Callable[..., list[str]], sect
                                         says: str) -> None:
     found = problems(CAMERA + f"retention: {section}\n")
     assert len(found) == 1 and found[0].startswith(f"site.yaml: {key}:") and says in found[0], found
+
+
+def test_a_disk_low_trigger_takes_no_camera(problems: Callable[..., list[str]]) -> None:
+    found = problems(CAMERA + """alerts:
+  channels: {log: {url: "file:///tmp/alerts.jsonl"}}
+  recipients: {desk: {name: Desk}}
+  protocols:
+    disk: {trigger: {on: disk_low, cameras: [lobby]}, steps: [{notify: {to: [desk], via: [log]}}]}
+""")
+    assert found == ["site.yaml: alerts.protocols.disk.trigger: on: disk_low is the site's evidence disk, not a "
+                     "camera's: remove cameras"]

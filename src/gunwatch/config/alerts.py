@@ -203,6 +203,15 @@ class Trigger(StrictModel):
     min_score: float = Field(0.0, ge=0, le=1)
     schedule: list[TimeWindow] | None = Field(None, description="when the protocol applies (default: always)")
 
+    @model_validator(mode="after")
+    def _disk_low_has_no_camera(self) -> Trigger:
+        # The evidence disk is the site's: a camera, zone or score here would be a filter that never applies.
+        if self.on == "disk_low":
+            given = [key for key in ("cameras", "zones", "min_score") if key in self.model_fields_set]
+            if given:
+                raise ValueError(f"on: disk_low is the site's evidence disk, not a camera's: remove {', '.join(given)}")
+        return self
+
 
 class Verification(StrictModel):
     """A human check before the protocol runs: verifiers get a pre-alert with the snapshot. Confirm goes

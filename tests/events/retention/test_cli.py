@@ -48,3 +48,12 @@ def test_prune_dry_run_lists_what_would_go(store: EventStore, store_url: str, ev
     assert store.get_event("oldresolved").evidence.clip is not None  # type: ignore[union-attr]
     assert run("prune", "--config", site).exit_code == 0
     assert store.get_event("oldresolved").evidence.clip is None  # type: ignore[union-attr]
+
+
+def test_prune_without_a_store_yet_creates_none(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(f'cameras: {{lobby: {{url: "rtsp://cam/1"}}}}\nstore: {{url: "sqlite:///{tmp_path / "no.db"}"}}\n'
+                    f'evidence: {{folder: "{tmp_path / "evidence"}"}}\n')
+    result = run("prune", "--config", site)
+    assert result.exit_code == 0 and "nothing to prune" in result.output
+    assert not (tmp_path / "no.db").exists()

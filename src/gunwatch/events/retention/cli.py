@@ -38,12 +38,15 @@ def prune(
     event. Exit 1 when the disk stays below its floor."""
     from gunwatch.config import ConfigError, load_site_config
     from gunwatch.events.retention.prune import Pruner
-    from gunwatch.events.store import EventStore, StoreError
+    from gunwatch.events.store import EventStore, StoreError, StoreMissing
 
     try:
         site = load_site_config(config)
-        with EventStore(site.store.url) as store:
+        with EventStore(site.store.url, create=False) as store:
             report = Pruner(store, site.retention, site.evidence.folder).run(dry_run=dry_run)
+    except StoreMissing as error:
+        _say(f"{error}: nothing recorded yet, nothing to prune")
+        return
     except ConfigError as error:
         for problem in error.problems:
             _say(f"error: {problem}")
