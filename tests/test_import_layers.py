@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gunwatch"
 LAYERS: list[set[str]] = [
     {"__init__", "boxes", "checksums"},
     {"config"},
+    {"ops"},  # the service unit and the log setup: reads the site file, used by web and pipeline
     {"data"},
     {"metrics"},
     {"inference"},

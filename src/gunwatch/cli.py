@@ -7,7 +7,8 @@ stderr, so `gunwatch ... --json | jq` works.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -63,7 +64,20 @@ def _add_console_commands() -> None:
 
 _add_console_commands()
 
+
+def _add_service_commands() -> None:
+    # `gunwatch service install / status` (gunwatch.ops.cli): the systemd unit.
+    from gunwatch.ops.cli import service_app
+
+    app.add_typer(service_app, name="service")
+
+
+_add_service_commands()
+
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
+LogFormatOption = Annotated[
+    str, typer.Option("--log-format", help="text, or json: one JSON object a line on stderr (journald, log shippers)")
+]
 FormatOption = Annotated[
     str | None, typer.Option("--format", help=f"force the layout: {', '.join(LAYOUTS)} (default: detect)")
 ]
@@ -87,6 +101,21 @@ def fail(message: str) -> typer.Exit:
 
 def say(text: str) -> None:
     typer.echo(text, err=True)
+
+
+def problem_teller(log_format: str) -> Callable[[str, dict[str, object]], None]:
+    """How `watch` and `serve` say what stopped them: `error: ...` on stderr, or with --log-format json a log
+    record whose fields (file, key, line) a log shipper can read, as every other line of the run."""
+    from gunwatch.ops.logs import LOG_FORMATS, configure_logging
+
+    if log_format not in LOG_FORMATS:
+        raise fail(f"--log-format {log_format}: choose {' or '.join(LOG_FORMATS)}")
+    if log_format == "text":
+        return lambda text, _fields: say(f"error: {text}")
+    configure_logging("json")
+    log = logging.getLogger("gunwatch.cli")
+    return lambda text, fields: log.error(text, extra={key: value for key, value in fields.items()
+                                                       if key != "message" and value is not None})
 
 
 def read_options(gun_class: list[str] | None, verify_images: bool = False) -> ReadOptions:
@@ -631,6 +660,7 @@ def watch_command(
         bool, typer.Option("--keep-console", help="from a terminal: once the cameras are done, keep the console "
                                                   "up until Ctrl-C")
     ] = False,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Watch the site's cameras: threat events printed as they happen and stored; a live status per camera."""
     from gunwatch.config import ConfigError
@@ -638,33 +668,38 @@ def watch_command(
     from gunwatch.inference.onnx_session import ModelError
     from gunwatch.pipeline.watch_command import watch
 
+    tell = problem_teller(log_format)
     try:
-        watch(config, duration, until_done, as_json, status_every, open_console, keep_console)
+        watch(config, duration, until_done, as_json, status_every, open_console, keep_console, log_format=log_format)
     except ConfigError as error:
         for problem in error.problems:
-            say(f"error: {problem}")
+            tell(str(problem), problem.to_json_dict())
         raise typer.Exit(code=1) from error
     except (StoreError, ModelError) as error:
-        raise fail(str(error)) from error
+        tell(str(error), {})
+        raise typer.Exit(code=2) from error
 
 
 @app.command("serve")
 def serve_command(
     config: Annotated[Path, typer.Option("--config", "-c", help="site YAML file with a console section")],
+    log_format: LogFormatOption = "text",
 ) -> None:
     """The console, API and metrics against the site's store, without cameras (a console on another machine)."""
     from gunwatch.config import ConfigError
     from gunwatch.events.store import StoreError
     from gunwatch.web.serve_command import serve
 
+    tell = problem_teller(log_format)
     try:
-        serve(config)
+        serve(config, log_format=log_format)
     except ConfigError as error:
         for problem in error.problems:
-            say(f"error: {problem}")
+            tell(str(problem), problem.to_json_dict())
         raise typer.Exit(code=1) from error
     except StoreError as error:
-        raise fail(str(error)) from error
+        tell(str(error), {})
+        raise typer.Exit(code=2) from error
 
 
 @config_app.command("check")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gunwatch.config.env import substitute_env
+from gunwatch.config.env import substitute_env, variable_names
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,10 @@ def test_an_unset_variable_is_a_problem_at_its_key_path_and_the_value_is_kept() 
 def test_a_malformed_reference_is_a_problem(body: str) -> None:
     _, problems = substitute_env({"key": f"${{{body}}}"}, {"ABC": "x", "A": "x"})
     assert problems == [(("key",), f"${{{body}}} is not a variable reference: write ${{NAME}} or ${{NAME:-default}}")]
+
+
+def test_variable_names_are_listed_once_in_the_files_order_without_escaped_or_malformed_ones() -> None:
+    tree = {"cameras": {"b": {"url": "rtsp://u:${CAM}@h"}, "a": {"url": "x${CAM}"}},
+            "store": {"url": "postgresql://g:${PG:-secret}@db/g"},
+            "alerts": [{"url": "$${LITERAL} ${1BAD} ${SMTP}"}], "${KEY}": 3}
+    assert variable_names(tree) == ["CAM", "PG", "SMTP"]

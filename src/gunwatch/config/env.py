@@ -58,3 +58,22 @@ def _substitute(text: str, location: Location, environ: Mapping[str, str], probl
         return value
 
     return _REFERENCE.sub(replace, text)
+
+
+def variable_names(tree: object) -> list[str]:
+    """The NAMEs that `${NAME}` references in the tree's string values use, each once, in the file's order
+    (escaped `$${...}` and malformed references left out): what an environment file for the site must set."""
+    names: dict[str, None] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack += reversed(list(node.values()))
+        elif isinstance(node, list):
+            stack += reversed(node)
+        elif isinstance(node, str):
+            for match in _REFERENCE.finditer(node):
+                reference = None if match.group(1) else _BODY.fullmatch(match.group(2))
+                if reference is not None:
+                    names.setdefault(reference.group("name"))
+    return list(names)

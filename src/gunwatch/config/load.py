@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from gunwatch.config.env import substitute_env
+from gunwatch.config.env import substitute_env, variable_names
 from gunwatch.config.errors import ConfigError, ConfigProblem, key_path
 from gunwatch.config.messages import validation_problems
 from gunwatch.config.sections import StoreSettings
@@ -26,10 +26,7 @@ def load_site_config(path: Path | str, environ: Mapping[str, str] | None = None)
     (video files, model, evidence folder, SQLite file) are relative to the working directory, as in the
     training configs.
     """
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([ConfigProblem(str(path), f"cannot read the file ({error})")]) from error
+    text = _read(path)
     return parse_site_config(text, str(path), environ)
 
 
@@ -55,16 +52,22 @@ def load_store_settings(path: Path | str, environ: Mapping[str, str] | None = No
 
     The whole file is still checked, but a `${NAME}` left unset outside `store` is no problem here (nor is
     what validation says of the value it left); one inside `store` is, as is every other problem."""
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([ConfigProblem(str(path), f"cannot read the file ({error})")]) from error
+    tree = load_site_tree(path, {STORE_SECTION}, environ)
+    return StoreSettings.model_validate(tree.get(STORE_SECTION) or {})
+
+
+def load_site_tree(path: Path | str, required: set[str], environ: Mapping[str, str] | None = None,
+                   ) -> dict[str, object]:
+    """The site file's tree with `${NAME}`s filled in, the whole file checked, for a command that needs only
+    some sections: a `${NAME}` left unset is a problem only under a key in `required` (elsewhere it stays as
+    written, and what validation says of it is no problem); every other problem is."""
+    text = _read(path)
     file = str(path)
     tree = _parse_yaml(text, file)
     tree, env_problems = substitute_env(tree, os.environ if environ is None else environ)
     problems = [ConfigProblem(file, message, key_path(location)) for location, message in env_problems]
     unresolved = {problem.key for problem in problems}
-    problems = [p for p in problems if _under(p.key, {STORE_SECTION})]
+    problems = [p for p in problems if _under(p.key, required)]
     try:
         SiteConfig.model_validate(tree)
     except ValidationError as error:
@@ -72,7 +75,19 @@ def load_store_settings(path: Path | str, environ: Mapping[str, str] | None = No
     if problems:
         raise ConfigError(problems)
     assert isinstance(tree, dict)  # _parse_yaml returns a mapping, and substitution keeps its shape
-    return StoreSettings.model_validate(tree.get(STORE_SECTION) or {})
+    return tree
+
+
+def site_variable_names(path: Path | str) -> list[str]:
+    """The environment variables the site file's `${NAME}`s use, in the file's order (its secrets, mostly)."""
+    return variable_names(_parse_yaml(_read(path), str(path)))
+
+
+def _read(path: Path | str) -> str:
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([ConfigProblem(str(path), f"cannot read the file ({error})")]) from error
 
 
 def _under(key: str | None, keys: set[str | None]) -> bool:

@@ -101,5 +101,5 @@ class AlertHandOn:
             if every or due <= now:
                 del self._expected[token]
                 log.warning("camera %s: event %s goes to the alerts without its snapshot (not written within %g s)",
-                            event.camera, event.id, self.wait_s)
+                            event.camera, event.id, self.wait_s, extra={"camera": event.camera, "event": event.id})
                 self._out.append(event)

@@ -128,5 +128,6 @@ class CameraLoop:
     def _written(self, clips: list[Clip]) -> list[Clip]:
         for clip in clips:
             if clip.error or clip.path is None:
-                log.error("camera %s: clip of event %s not written: %s", self.name, clip.event.id, clip.error)
+                log.error("camera %s: clip of event %s not written: %s", self.name, clip.event.id, clip.error,
+                          extra={"camera": self.name, "event": clip.event.id})
         return [clip for clip in clips if clip.path is not None and not clip.error]

@@ -59,7 +59,8 @@ class CameraRunner:
             try:
                 analysed = self.step(time.time())
             except Exception:  # one camera's bad frame or bug must not end its watch
-                log.exception("camera %s: a step failed; going on with the next frame", self.loop.name)
+                log.exception("camera %s: a step failed; going on with the next frame", self.loop.name,
+                              extra={"camera": self.loop.name})
                 analysed = False
             if not analysed:
                 self._pause()
@@ -81,10 +82,12 @@ class CameraRunner:
         except DetectorClosed:
             return False
         except DetectorStuck as error:  # the watchdog gave the call up: this camera goes on with its next frame
-            log.warning("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error)
+            log.warning("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error,
+                        extra={"camera": self.loop.name})
             return False
         except Exception as error:  # the service logged it with its batch
-            log.error("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error)
+            log.error("camera %s: frame %d not analysed: %s", self.loop.name, frame.index, error,
+                      extra={"camera": self.loop.name})
             return False
         self.latencies.append(time.time() - frame.received)
         finished = self.loop.finish(frame, answer.detections, 1000 * answer.share_s)

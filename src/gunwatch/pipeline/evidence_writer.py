@@ -61,7 +61,8 @@ class EvidenceWriter:
         if self._hand_on is not None:
             self._hand_on.expect(job.token, event)  # before the writer can say it is written
         if not self._queue.put(job):
-            log.error("camera %s: no snapshot of event %s (the evidence writer is behind)", event.camera, event.id)
+            log.error("camera %s: no snapshot of event %s (the evidence writer is behind)", event.camera, event.id,
+                      extra={"camera": event.camera, "event": event.id})
             if self._hand_on is not None:
                 self._hand_on.failed(job.token, event)
 
@@ -89,7 +90,8 @@ class EvidenceWriter:
             clean, annotated = write_snapshots(event, job.frame, job.detections, self.folder,
                                                class_names=self.class_names)
         except OSError as error:  # a full or missing disk: the alert still goes, without a snapshot
-            log.error("camera %s: snapshot of event %s not written: %s", event.camera, event.id, error)
+            log.error("camera %s: snapshot of event %s not written: %s", event.camera, event.id, error,
+                      extra={"camera": event.camera, "event": event.id})
             if self._hand_on is not None:
                 self._hand_on.failed(job.token, event)
             return

@@ -102,7 +102,7 @@ class WatchService:
                                              self.stop_event))
             source.start()
             log.info("camera %s: watching %s (%s, %g fps analysed)", name, redact_url(camera.url), camera.kind,
-                     camera.detect.fps)
+                     camera.detect.fps, extra={"camera": name})
         for runner in self.runners:
             runner.start()
         return self
@@ -132,7 +132,7 @@ class WatchService:
         self.detector.close(JOIN_TIMEOUT_S)  # a camera waiting for a frame that never ran is woken
         for runner in self.runners:
             if not runner.join(JOIN_TIMEOUT_S):
-                log.error("camera %s: its thread did not end", runner.loop.name)
+                log.error("camera %s: its thread did not end", runner.loop.name, extra={"camera": runner.loop.name})
         # Clips still being written get DRAIN_TIMEOUT_S: an encoder that hangs must not hang the exit.
         deadline = threading.Timer(DRAIN_TIMEOUT_S, self.encoder.give_up, ("not written when the watch stopped",))
         deadline.daemon = True

@@ -27,6 +27,7 @@ from gunwatch.events.store import EventStore
 from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
+from gunwatch.ops.logs import LogFormat, configure_logging
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.live_view import PipelineLiveView
 from gunwatch.pipeline.run_record import RunRecord
@@ -40,7 +41,6 @@ from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 if TYPE_CHECKING:
     from gunwatch.web.site import Console
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 MIN_SCORE_RISE = 0.05
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,14 @@ def start_watchdog(service: WatchService, alerts: AlertService | None) -> Watchd
 
 
 def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float,
-          open_console: bool = False, keep_console: bool = False) -> None:
+          open_console: bool = False, keep_console: bool = False, log_format: LogFormat = "text") -> None:
     """`open_console`: open the console's sign-in page in the desktop's browser once it listens (when there is
     a desktop). `keep_console`: once the cameras are done (--until-done, --duration), keep the console up until
-    Ctrl-C, when run from a terminal (never in a script or CI)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades say so only when they fail
+    Ctrl-C, when run from a terminal (never in a script or CI). `log_format` json: every line on stderr is a
+    JSON log record, the status tables too (for journald and log shippers)."""
+    configure_logging(log_format)
+    report = status_writer(log_format)
+    show_event = event_writer(as_json, log_format)
     site = load_site_config(config)
     store = EventStore(site.store.url)
     printed = threading.Lock()  # event lines come from the pipeline thread, health lines from camera threads
@@ -159,8 +161,7 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
             return
         shown[event.id] = (event.state, event.max_score, event.evidence.clip)
         with printed:
-            # The same object as `gunwatch event list --json` gives, one per line.
-            print(json.dumps(event_json(event)) if as_json else event_line(event), flush=True)
+            show_event(event)
 
     # Whatever fails to start, what did start is closed again, in reverse order (the store last).
     with ExitStack() as started:
@@ -205,12 +206,13 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
         runner.start()
         try:
-            show_status(service, runner, status_every_s, watchdog)
+            show_status(service, runner, status_every_s, watchdog, report,
+                        live=sys.stderr.isatty() and log_format == "text")
         finally:
             service.stop()
             runner.join()
         with printed:
-            sys.stderr.write(status_report(service, watchdog) + "\n")
+            report(status_report(service, watchdog))
         if keep_console and webs and webs[0].console is not None and sys.stdin.isatty():
             keep_serving(webs[0].url)
 
@@ -234,6 +236,25 @@ def keep_serving(url: str) -> None:
         pass
 
 
+def event_writer(as_json: bool, log_format: LogFormat) -> Callable[[ThreatEvent], None]:
+    """How an event is shown: with --json the same object as `gunwatch event list --json` gives, one a line
+    on stdout; else its line on stdout, or (json logs, as a service) a log record with its fields."""
+    if as_json:
+        return lambda event: print(json.dumps(event_json(event)), flush=True)
+    if log_format == "json":
+        return lambda event: log.warning("%s", event_line(event), extra={
+            "camera": event.camera, "event": event.id, "state": event.state, "score": round(event.max_score, 3)})
+    return lambda event: print(event_line(event), flush=True)
+
+
+def status_writer(log_format: LogFormat) -> Callable[[str], None]:
+    """Where a status table goes: stderr as it is, or (json) a log record of its own with the table as its
+    message, so that no line on stderr is anything but JSON."""
+    if log_format == "json":
+        return lambda text: log.info("status:\n%s", text)
+    return lambda text: sys.stderr.write(text + "\n")
+
+
 def status_report(service: WatchService, watchdog: Watchdog) -> str:
     """The cameras' table and the watchdog's line."""
     return status_text(service.status()) + "\n" + watchdog_line(watchdog)
@@ -243,12 +264,13 @@ def watchdog_line(watchdog: Watchdog) -> str:
     return watchdog_text(watchdog.liveness(), watchdog.restarts, watchdog.lane_restarts)
 
 
-def show_status(service: WatchService, runner: threading.Thread, every_s: float, watchdog: Watchdog) -> None:
-    """A live table on a terminal; on a log (not a terminal), the table every `every_s` seconds."""
+def show_status(service: WatchService, runner: threading.Thread, every_s: float, watchdog: Watchdog,
+                report: Callable[[str], None], live: bool) -> None:
+    """A live table on a terminal (`live`); on a log, the table every `every_s` seconds through `report`."""
     if every_s <= 0:
         runner.join()
         return
-    if sys.stderr.isatty():
+    if live:
         from rich.console import Console
         from rich.live import Live
 
@@ -264,5 +286,5 @@ def show_status(service: WatchService, runner: threading.Thread, every_s: float,
     while runner.is_alive():
         runner.join(0.2)
         if time.time() >= next_at and runner.is_alive():
-            sys.stderr.write(status_report(service, watchdog) + "\n")
+            report(status_report(service, watchdog))
             next_at += every_s

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -18,17 +17,19 @@ from gunwatch.alerts.event_actions import EventActions
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.errors import ConfigProblem
 from gunwatch.events.store import EventStore
+from gunwatch.ops.logs import LogFormat, configure_logging
 from gunwatch.web.app import create_app
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 from gunwatch.web.site import Console
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 log = logging.getLogger(__name__)
 
 
-def serve(config: Path, ready: threading.Event | None = None, stop: threading.Event | None = None) -> None:
-    """Until SIGINT / SIGTERM (or `stop`, for tests); `ready` is set once the server listens."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+def serve(config: Path, ready: threading.Event | None = None, stop: threading.Event | None = None,
+          log_format: LogFormat = "text") -> None:
+    """Until SIGINT / SIGTERM (or `stop`, for tests); `ready` is set once the server listens. `log_format`:
+    text, or json (a JSON object a line on stderr)."""
+    configure_logging(log_format)
     site = load_site_config(config)
     if site.console is None:
         raise ConfigError([ConfigProblem(str(config), "gunwatch serve needs a console section "
@@ -46,10 +47,10 @@ def serve(config: Path, ready: threading.Event | None = None, stop: threading.Ev
             console.close()
             raise ConfigError([ConfigProblem(str(config), str(error), "console.listen")]) from None
         try:
-            log.info("console: %s against %s", server.url, store.url)
             if threading.current_thread() is threading.main_thread():
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, lambda *_: stop.set())
+            log.info("console: %s against %s", server.url, store.url)  # said once a SIGTERM stops it cleanly
             if ready is not None:
                 ready.set()
             stop.wait()

@@ -75,7 +75,7 @@ class ProtocolEngine:
                 run_id = self._start_for_event(name, protocol, event, now)
             except Exception as error:  # the other protocols still start; the caller tries this one again
                 log.error("protocol %s: cannot start for event %s of camera %s: %s", name, event.id, event.camera,
-                          error)
+                          error, extra={"camera": event.camera, "event": event.id, "protocol": name})
                 failed = failed or error
                 continue
             if run_id is not None:

@@ -221,10 +221,11 @@ class CameraSource:
         except RecordingEnded:
             raise
         except (av.FFmpegError, OSError) as error:  # a reader that let one through: no traceback (URL inside)
-            log.error("camera %s: reader error %s: %s", self.name, type(error).__name__, describe(error))
+            log.error("camera %s: reader error %s: %s", self.name, type(error).__name__, describe(error),
+                      extra={"camera": self.name})
             return StreamFailure(describe(error))
         except Exception as error:  # a bug in a reader must not end the camera's thread
-            log.exception("camera %s: reader failed", self.name)
+            log.exception("camera %s: reader failed", self.name, extra={"camera": self.name})
             return StreamFailure(f"internal error: {type(error).__name__}")
         finally:
             frames.close()  # closes the connection now, also when stopping mid-stream
@@ -261,7 +262,8 @@ class CameraSource:
         if not changed:
             return
         change = HealthChange(self.name, state, reason, time.time())
-        log.log(logging.INFO if state == "online" else logging.WARNING, "camera %s", change)
+        log.log(logging.INFO if state == "online" else logging.WARNING, "camera %s", change,
+                extra={"camera": self.name, "state": state})
         if self._on_health is not None:
             try:
                 self._on_health(change)
