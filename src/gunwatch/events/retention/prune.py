@@ -135,7 +135,8 @@ class Pruner:
             rules.append(HealthRow.camera == name)
             ages.append(days)
         total = 0
-        with self.store.errors("cannot prune the health history of"), self.store.write_session.begin() as session:
+        opened = self.store.read_session() if dry_run else self.store.write_session.begin()  # a dry run only reads
+        with self.store.errors("cannot prune the health history of"), opened as session:
             for rule, days in zip(rules, ages, strict=True):
                 if days is None:
                     continue
