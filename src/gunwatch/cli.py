@@ -54,6 +54,17 @@ def _add_retention_commands() -> None:
 _add_retention_commands()
 
 
+def _add_backup_commands() -> None:
+    # `gunwatch backup`, `gunwatch restore` (gunwatch.events.backup.cli).
+    from gunwatch.events.backup.cli import backup_command, restore_command
+
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
+
+
+_add_backup_commands()
+
+
 def _add_console_commands() -> None:
     # The console's users and API tokens (gunwatch.users.cli): imported here, they pull in only typer.
     from gunwatch.users.cli import token_app, user_app
@@ -661,6 +672,10 @@ def watch_command(
                                                   "up until Ctrl-C")
     ] = False,
     log_format: LogFormatOption = "text",
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="upgrade the store's schema even though no backup holds it (see "
+                                               "gunwatch backup)")
+    ] = False,
 ) -> None:
     """Watch the site's cameras: threat events printed as they happen and stored; a live status per camera."""
     from gunwatch.config import ConfigError
@@ -670,7 +685,8 @@ def watch_command(
 
     tell = problem_teller(log_format)
     try:
-        watch(config, duration, until_done, as_json, status_every, open_console, keep_console, log_format=log_format)
+        watch(config, duration, until_done, as_json, status_every, open_console, keep_console, log_format=log_format,
+              no_backup=no_backup)
     except ConfigError as error:
         for problem in error.problems:
             tell(str(problem), problem.to_json_dict())

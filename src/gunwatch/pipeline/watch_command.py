@@ -21,6 +21,7 @@ from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.errors import ConfigProblem
 from gunwatch.config.sections import detector_parallelism
 from gunwatch.config.site import SiteConfig
+from gunwatch.events.backup.guard import check_upgrade
 from gunwatch.events.console import event_line
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
@@ -137,15 +138,19 @@ def start_watchdog(service: WatchService, alerts: AlertService | None) -> Watchd
 
 
 def watch(config: Path, duration_s: float | None, until_done: bool, as_json: bool, status_every_s: float,
-          open_console: bool = False, keep_console: bool = False, log_format: LogFormat = "text") -> None:
+          open_console: bool = False, keep_console: bool = False, log_format: LogFormat = "text",
+          no_backup: bool = False) -> None:
     """`open_console`: open the console's sign-in page in the desktop's browser once it listens (when there is
     a desktop). `keep_console`: once the cameras are done (--until-done, --duration), keep the console up until
     Ctrl-C, when run from a terminal (never in a script or CI). `log_format` json: every line on stderr is a
-    JSON log record, the status tables too (for journald and log shippers)."""
+    JSON log record, the status tables too (for journald and log shippers). A store whose schema needs an
+    upgrade is upgraded only once a backup holds it, or with `no_backup` (UpgradeRefused says how)."""
     configure_logging(log_format)
     report = status_writer(log_format)
     show_event = event_writer(as_json, log_format)
     site = load_site_config(config)
+    if not no_backup:  # before the store opens: opening it upgrades its schema
+        check_upgrade(site.store, config)
     store = EventStore(site.store.url)
     printed = threading.Lock()  # event lines come from the pipeline thread, health lines from camera threads
     shown: dict[str, tuple[str, float, str | None]] = {}  # event id -> (state, score, clip) last printed
