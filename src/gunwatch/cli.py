@@ -89,6 +89,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the hu
 LogFormatOption = Annotated[
     str, typer.Option("--log-format", help="text, or json: one JSON object a line on stderr (journald, log shippers)")
 ]
+NoBackupOption = Annotated[
+    bool, typer.Option("--no-backup", help="upgrade the store's schema even though no backup holds it (see gunwatch "
+                                           "backup)")
+]
 FormatOption = Annotated[
     str | None, typer.Option("--format", help=f"force the layout: {', '.join(LAYOUTS)} (default: detect)")
 ]
@@ -672,10 +676,7 @@ def watch_command(
                                                   "up until Ctrl-C")
     ] = False,
     log_format: LogFormatOption = "text",
-    no_backup: Annotated[
-        bool, typer.Option("--no-backup", help="upgrade the store's schema even though no backup holds it (see "
-                                               "gunwatch backup)")
-    ] = False,
+    no_backup: NoBackupOption = False,
 ) -> None:
     """Watch the site's cameras: threat events printed as they happen and stored; a live status per camera."""
     from gunwatch.config import ConfigError
@@ -700,6 +701,7 @@ def watch_command(
 def serve_command(
     config: Annotated[Path, typer.Option("--config", "-c", help="site YAML file with a console section")],
     log_format: LogFormatOption = "text",
+    no_backup: NoBackupOption = False,
 ) -> None:
     """The console, API and metrics against the site's store, without cameras (a console on another machine)."""
     from gunwatch.config import ConfigError
@@ -708,7 +710,7 @@ def serve_command(
 
     tell = problem_teller(log_format)
     try:
-        serve(config, log_format=log_format)
+        serve(config, log_format=log_format, no_backup=no_backup)
     except ConfigError as error:
         for problem in error.problems:
             tell(str(problem), problem.to_json_dict())

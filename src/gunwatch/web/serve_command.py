@@ -16,6 +16,7 @@ from pathlib import Path
 from gunwatch.alerts.event_actions import EventActions
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.errors import ConfigProblem
+from gunwatch.events.backup.guard import check_upgrade
 from gunwatch.events.store import EventStore
 from gunwatch.ops.logs import LogFormat, configure_logging
 from gunwatch.web.app import create_app
@@ -26,14 +27,18 @@ log = logging.getLogger(__name__)
 
 
 def serve(config: Path, ready: threading.Event | None = None, stop: threading.Event | None = None,
-          log_format: LogFormat = "text") -> None:
+          log_format: LogFormat = "text", no_backup: bool = False) -> None:
     """Until SIGINT / SIGTERM (or `stop`, for tests); `ready` is set once the server listens. `log_format`:
-    text, or json (a JSON object a line on stderr)."""
+    text, or json (a JSON object a line on stderr). A store whose schema needs an upgrade is upgraded only
+    once a backup holds it, or with `no_backup`, as `watch` does (a console host upgraded first would
+    otherwise migrate a shared store)."""
     configure_logging(log_format)
     site = load_site_config(config)
     if site.console is None:
         raise ConfigError([ConfigProblem(str(config), "gunwatch serve needs a console section "
                                                       "(e.g. console: {listen: 127.0.0.1:8780})", "console")])
+    if not no_backup:  # before the store opens: opening it upgrades its schema
+        check_upgrade(site.store, config, command="serve")
     stop = stop or threading.Event()
     with EventStore(site.store.url) as store:
         actions = EventActions(store)

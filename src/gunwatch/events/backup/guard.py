@@ -36,9 +36,10 @@ class UpgradeCheck:
         return self.revision is not None and self.revision != self.head
 
 
-def check_upgrade(settings: StoreSettings, config: Path) -> UpgradeCheck:
+def check_upgrade(settings: StoreSettings, config: Path, command: str = "watch") -> UpgradeCheck:
     """UpgradeRefused (saying which commands to run) when the store needs a migration and no backup in the
-    backups folder holds what it holds; SchemaTooNew when the store is newer than this gunwatch."""
+    backups folder holds what it holds; SchemaTooNew when the store is newer than this gunwatch. `command`:
+    the gunwatch command that opens the store next (watch, serve), named in the refusal."""
     url = parse_store_url(settings.url)
     label = store_label(settings.url)
     file = sqlite_file(url)
@@ -67,11 +68,11 @@ def check_upgrade(settings: StoreSettings, config: Path) -> UpgradeCheck:
     backups = [backup for backup in found if backup.manifest.store == label]
     newest = f"its newest backup there, {backups[-1].folder.name} (taken {_when(backups[-1])}), does not hold " \
              "what the store holds now" if backups else "there is no backup of it there"
-    command = f"gunwatch backup --config {shlex.quote(str(config))}"
+    site = shlex.quote(str(config))
     raise UpgradeRefused(
         f"the event store {label} is at schema revision {contents.revision} and this gunwatch upgrades it to "
-        f"{head}, but {newest} ({folder}). Back it up first: `{command}`, then start watch again; or upgrade "
-        f"without a backup: `gunwatch watch --config {shlex.quote(str(config))} --no-backup`")
+        f"{head}, but {newest} ({folder}). Back it up first: `gunwatch backup --config {site}`, then start "
+        f"{command} again; or upgrade without a backup: `gunwatch {command} --config {site} --no-backup`")
 
 
 def _when(backup: Backup) -> str:
