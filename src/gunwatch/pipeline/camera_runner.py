@@ -38,11 +38,16 @@ class CameraRunner:
         # Monotonic time the thread last went round its loop: a watchdog's sign that it is alive (a step waits
         # at most for its detector call, which the watchdog abandons when it hangs).
         self.last_round = time.monotonic()
+        self._halted = threading.Event()  # this camera alone stops (a reload removed it); `stop` stops them all
         self._thread = threading.Thread(target=self._run, name=f"camera {loop.name}", daemon=True)
 
     def start(self) -> CameraRunner:
         self._thread.start()
         return self
+
+    def halt(self) -> None:
+        """Stop this camera's thread only (at its next round: a detector call running is answered first)."""
+        self._halted.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Whether the thread ended within `timeout` (call `stop.set()` first)."""
@@ -54,7 +59,7 @@ class CameraRunner:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not self._halted.is_set():
             self.last_round = time.monotonic()
             try:
                 analysed = self.step(time.time())

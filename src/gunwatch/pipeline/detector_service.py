@@ -147,6 +147,11 @@ class DetectorService:
             self._changed.notify_all()
         return future
 
+    def forget(self, camera: str) -> bool:
+        """A camera removed (its thread ended): batches no longer wait for it. False while it has frames here."""
+        with self._changed:
+            return self._scheduler.forget(camera)
+
     def waiting(self) -> int:
         """Frames submitted and not yet taken into a batch (what a soak test watches for growth)."""
         with self._changed:

@@ -11,6 +11,7 @@ What hangs for good (a reader, a detector call, the encoder) is restarted by the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gunwatch.config.camera import Camera
 from gunwatch.config.redact import redact_url
 from gunwatch.config.sections import detector_parallelism
 from gunwatch.config.site import SiteConfig
@@ -93,19 +95,51 @@ class WatchService:
         self.evidence_writer.start()
         self.detector.start()
         for name, camera in self.site.enabled_cameras.items():
-            self.store_writer.camera_added(name, camera.url, camera.kind)
-            source = camera_source(name, camera, self.site.health, on_health=self._health)
-            loop = CameraLoop(name, camera, source, self.site, self.analyzer.threshold, self.analyzer.class_names,
-                              self.gun_class_id, self.encoder)
-            self.loops.append(loop)
-            self.runners.append(CameraRunner(loop, self.detector, self.store_writer, self.evidence_writer,
-                                             self.stop_event))
-            source.start()
-            log.info("camera %s: watching %s (%s, %g fps analysed)", name, redact_url(camera.url), camera.kind,
-                     camera.detect.fps, extra={"camera": name})
+            self._open_camera(name, camera)
         for runner in self.runners:
             runner.start()
         return self
+
+    def _open_camera(self, name: str, camera: Camera) -> CameraRunner:
+        """Its source started, its loop and runner made (not started) and listed."""
+        self.store_writer.camera_added(name, camera.url, camera.kind)
+        source = camera_source(name, camera, self.site.health, on_health=self._health)
+        loop = CameraLoop(name, camera, source, self.site, self.analyzer.threshold, self.analyzer.class_names,
+                          self.gun_class_id, self.encoder)
+        runner = CameraRunner(loop, self.detector, self.store_writer, self.evidence_writer, self.stop_event)
+        # New lists, never appended to: the watchdog, the status line and the console iterate them meanwhile.
+        self.loops, self.runners = [*self.loops, loop], [*self.runners, runner]
+        source.start()
+        log.info("camera %s: watching %s (%s, %g fps analysed)", name, redact_url(camera.url), camera.kind,
+                 camera.detect.fps, extra={"camera": name})
+        return runner
+
+    # --- cameras while watching (a reload) -----------------------------------------------------------
+
+    def add_camera(self, name: str, camera: Camera) -> None:
+        """A camera started while the others run (built with `self.site`'s sections)."""
+        self._open_camera(name, camera).start()
+
+    def remove_camera(self, name: str, why: str, stopped: bool = True) -> None:
+        """One camera's thread and source stopped, its clips finished, its open event closed (no frame of it
+        comes any more); the others are not touched. `stopped`: its state in the store becomes `stopped`."""
+        runner = next(runner for runner in self.runners if runner.loop.name == name)
+        loop = runner.loop
+        self.loops = [other for other in self.loops if other is not loop]
+        self.runners = [other for other in self.runners if other is not runner]
+        runner.halt()
+        if not runner.join(JOIN_TIMEOUT_S):
+            log.error("camera %s: its thread did not end", name, extra={"camera": name})
+        event = loop.confirmer.event
+        if event is not None:
+            self.store_writer.event_changed(dataclasses.replace(event, state="closed", closed_at=time.time()))
+        for clip in loop.close():
+            self.store_writer.files_written(clip.event, Evidence(clip=str(clip.path)), notify=True)
+        self.detector.forget(name)
+        self.restarts.pop(name, None)
+        if stopped:
+            self.report_health(HealthChange(name, "stopped", why, time.time()))
+        log.info("camera %s: stopped: %s", name, why, extra={"camera": name})
 
     def run(self, duration_s: float | None = None, until_sources_end: bool = False) -> None:
         """Until stopped, until `duration_s` has passed, or (recordings) until every source has ended; the

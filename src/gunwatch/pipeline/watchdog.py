@@ -61,6 +61,9 @@ class Recovery:
             del self._held[camera]
         return back
 
+    def forget(self, camera: str) -> None:
+        self._held.pop(camera, None)
+
     @property
     def held(self) -> set[str]:
         return set(self._held)

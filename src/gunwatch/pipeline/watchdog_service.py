@@ -143,12 +143,16 @@ class Watchdog:
     def _restart(self, work: Work, now: float) -> bool:
         reason = work.reason(now)
         if work.kind == "reader":
-            done = self._loop(work.name).source.restart(f"{reason}; reopened by the watchdog")
+            loop = self._loop(work.name)  # None: a reload removed the camera meanwhile
+            done = loop is not None and loop.source.restart(f"{reason}; reopened by the watchdog")
         elif work.kind == "detector call":
             done = self.service.detector.abandon(int(work.name), f"{reason}; given up by the watchdog")
             if done:
                 for camera in work.cameras:
-                    self.recovery.held_up(camera, self._loop(camera).counters.analysed)
+                    loop = self._loop(camera)
+                    if loop is None:
+                        continue
+                    self.recovery.held_up(camera, loop.counters.analysed)
                     self._report(camera, "stalled", f"{reason}; given up by the watchdog, analysis goes on")
         elif work.kind == "clip":
             given_up = self.service.encoder.restart(f"{reason}; given up by the watchdog")
@@ -175,12 +179,18 @@ class Watchdog:
     def _report_state(self, camera: str, why: str) -> None:
         """The camera is back to what its source says, once that is online (otherwise the source's own word,
         offline or stalled, stands and says more)."""
-        source = self._loop(camera).source
-        if source.state == "online":
+        loop = self._loop(camera)
+        if loop is not None and loop.source.state == "online":
+            source = loop.source
             self._report(camera, "online", f"{source.stats().reason}; {why}")
 
     def _report(self, camera: str, state: CameraState, reason: str) -> None:
         self.service.report_health(HealthChange(camera, state, reason, time.time()))
 
-    def _loop(self, camera: str) -> CameraLoop:
-        return next(loop for loop in self.service.loops if loop.name == camera)
+    def forget(self, camera: str) -> None:
+        """A camera a reload removed: no recovery of it is awaited. (Cameras are tracked from the service's
+        lists each round: one added is watched from the next.)"""
+        self.recovery.forget(camera)
+
+    def _loop(self, camera: str) -> CameraLoop | None:
+        return next((loop for loop in self.service.loops if loop.name == camera), None)
