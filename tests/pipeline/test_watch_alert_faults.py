@@ -178,9 +178,11 @@ def test_a_hung_detector_call_starts_the_camera_offline_protocol_and_its_all_cle
     watching = Watching(site, model)
     try:
         assert model.held.wait(WAIT_S)
-        assert wait_until(lambda: [line["kind"] for line in sink_lines(desk) if line["camera"] == "yard"]
-                          == ["camera_offline", "all_clear"], WAIT_S)
-        [offline] = [line for line in sink_lines(desk) if line["kind"] == "camera_offline"]
+        # The first two of the yard's messages: on a loaded machine (CI) a later call may run past the short bound
+        # too and start the protocol again, which is the watchdog doing its job, not this test's point.
+        assert wait_until(lambda: [line["kind"] for line in sink_lines(desk) if line["camera"] == "yard"][:2]
+                          == ["camera_offline", "all_clear"], WAIT_S), sink_lines(desk)
+        offline = next(line for line in sink_lines(desk) if line["kind"] == "camera_offline")
         assert "detector call hung" in offline["body"] and "given up by the watchdog" in offline["body"]
         assert not any(line["camera"] == "lobby" for line in sink_lines(desk))
     finally:
