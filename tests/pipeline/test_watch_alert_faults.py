@@ -174,12 +174,12 @@ def test_a_hung_detector_call_starts_the_camera_offline_protocol_and_its_all_cle
     model = GunInTheMiddle(hold)
     desk = tmp_path / "desk.jsonl"
     site = make_site(tmp_path, f'    desk: {{url: "{desk.as_uri()}"}}', "desk", cameras=("lobby", "yard"),
-                     watchdog="detector_call_s: 0.5", trigger="camera_offline")
+                     watchdog="detector_call_s: 5", trigger="camera_offline")
     watching = Watching(site, model)
     try:
         assert model.held.wait(WAIT_S)
-        # The first two of the yard's messages: on a loaded machine (CI) a later call may run past the short bound
-        # too and start the protocol again, which is the watchdog doing its job, not this test's point.
+        # A bound of seconds, not less: a call of the other camera on a loaded machine must not count as hung.
+        # The yard's first two messages: its protocol may start again later when its frames are held again.
         assert wait_until(lambda: [line["kind"] for line in sink_lines(desk) if line["camera"] == "yard"][:2]
                           == ["camera_offline", "all_clear"], WAIT_S), sink_lines(desk)
         offline = next(line for line in sink_lines(desk) if line["kind"] == "camera_offline")
