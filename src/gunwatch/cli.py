@@ -65,6 +65,16 @@ def _add_backup_commands() -> None:
 _add_backup_commands()
 
 
+def _add_reload_command() -> None:
+    # `gunwatch reload` (gunwatch.pipeline.reload_cli): the running watch reads its site file again.
+    from gunwatch.pipeline.reload_cli import reload_command
+
+    app.command("reload")(reload_command)
+
+
+_add_reload_command()
+
+
 def _add_console_commands() -> None:
     # The console's users and API tokens (gunwatch.users.cli): imported here, they pull in only typer.
     from gunwatch.users.cli import token_app, user_app

@@ -24,6 +24,7 @@ from gunwatch.alerts.outbox.executor import DeliveryExecutor
 from gunwatch.alerts.pictures import attach_picture
 from gunwatch.alerts.protocols.engine import ACTIVE_STATES, ProtocolEngine
 from gunwatch.config.alerts import AlertSettings
+from gunwatch.config.errors import ConfigError, ConfigProblem
 from gunwatch.events.evidence import picture_to_send
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
@@ -48,7 +49,14 @@ class DiskLow:
     at: float
 
 
-Item = ThreatEvent | HealthChange | DiskLow
+@dataclass(frozen=True)
+class NewSettings:
+    """The alerts section read again (a reload): for runs that start after it, in the order events came."""
+
+    settings: AlertSettings
+
+
+Item = ThreatEvent | HealthChange | DiskLow | NewSettings
 
 
 class AlertService:
@@ -85,6 +93,16 @@ class AlertService:
     def submit_disk_low(self, reason: str) -> None:
         """From the retention thread: returns at once; `on: disk_low` protocols start."""
         self._inbox.put(DiskLow(reason, time.time()))
+
+    def update(self, settings: AlertSettings, file: str) -> None:
+        """From any thread (a reload): protocols and recipients change for events handed over from now on;
+        runs under way go on as they started. Channels are opened once, at start: ConfigError when they
+        changed (a restart applies them)."""
+        if settings.channels != self.settings.channels or settings.links != self.settings.links:
+            key = "alerts.channels" if settings.channels != self.settings.channels else "alerts.links"
+            raise ConfigError([ConfigProblem(file, "cannot change while gunwatch watch runs: restart it to apply "
+                                                   "this", key)])
+        self._inbox.put(NewSettings(settings))
 
     def close(self, drain_s: float = 10.0) -> None:
         """Handle what was submitted, deliver what is due (up to `drain_s`), then stop. What is still
@@ -138,6 +156,10 @@ class AlertService:
                 self._camera_back(item.camera)
         elif isinstance(item, DiskLow):
             self.engine.on_disk_low(item.reason, item.at)
+        elif isinstance(item, NewSettings):  # here, on the alert thread: no event is handled half by each
+            self.engine.swap(item.settings)
+            self.settings = self.executor.settings = item.settings
+            log.info("alerts: %d channels, %d protocols (reloaded)", len(self.channels), len(item.settings.protocols))
 
     def _picture(self, event: ThreatEvent) -> None:
         """An event handed over without its snapshot is remembered; once it comes, its alerts get it."""
@@ -173,4 +195,6 @@ def _describe(item: Item) -> str:
         return f"event {item.id} ({item.state}) of camera {item.camera}"
     if isinstance(item, DiskLow):
         return "the evidence disk going low"
+    if isinstance(item, NewSettings):
+        return "the alerts section reloaded"
     return f"camera {item.camera} going {item.state}"

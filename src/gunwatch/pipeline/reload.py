@@ -11,15 +11,18 @@ watchdog) cannot change live: the whole reload is refused, naming them, and the 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gunwatch.alerts.service import AlertService
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.errors import ConfigProblem
 from gunwatch.config.site import SiteConfig
 from gunwatch.pipeline.watch import WatchService
+from gunwatch.pipeline.watchdog_service import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +71,15 @@ def plan_reload(old: SiteConfig, new: SiteConfig, file: str) -> ReloadPlan:
                       changed=changed, alerts_changed=old.alerts != new.alerts)
 
 
-def apply_plan(service: WatchService, new: SiteConfig, plan: ReloadPlan) -> None:
-    """Cameras stopped, restarted and started as `plan` says; the others are not touched."""
+def apply_plan(service: WatchService, new: SiteConfig, plan: ReloadPlan,
+               on_removed: Callable[[str], None] | None = None) -> None:
+    """Cameras stopped, restarted and started as `plan` says; the others are not touched. `on_removed` hears
+    each camera removed (the watchdog forgets it)."""
     service.site = new  # what added and restarted cameras are built from
     for name in plan.removed:
         service.remove_camera(name, "removed from the site file")
+        if on_removed is not None:
+            on_removed(name)
     for name in plan.changed:
         service.remove_camera(name, "changed in the site file; restarted", stopped=False)
         service.add_camera(name, new.enabled_cameras[name])
@@ -84,14 +91,16 @@ class Reloader:
     """Reads `config` again and applies it to the running `service`; one reload at a time. `on_alerts` takes
     the new site when its alerts section changed (the alert service swaps its settings)."""
 
-    def __init__(self, config: Path, service: WatchService,
-                 on_alerts: Callable[[SiteConfig], None] | None = None) -> None:
-        self.config, self.service, self.on_alerts = config, service, on_alerts
+    def __init__(self, config: Path, service: WatchService, on_alerts: Callable[[SiteConfig], None] | None = None,
+                 on_removed: Callable[[str], None] | None = None) -> None:
+        self.config, self.service, self.on_alerts, self.on_removed = config, service, on_alerts, on_removed
         self._lock = threading.Lock()
 
     def reload(self) -> ReloadPlan | None:
         """The plan applied, or None when the file was refused (its errors logged; nothing changed)."""
         with self._lock:
+            if self.service.stop_event.is_set():
+                return None  # the watch is stopping: its cameras are being closed
             try:
                 new = load_site_config(self.config)
                 plan = plan_reload(self.service.site, new, str(self.config))
@@ -101,10 +110,30 @@ class Reloader:
                 for problem in error.problems:
                     log.error("reload refused, the running site goes on unchanged: %s", problem)
                 return None
-            apply_plan(self.service, new, plan)
+            apply_plan(self.service, new, plan, self.on_removed)
             log.info("reload of %s: %s", self.config, plan.summary())
             return plan
 
     def in_background(self) -> None:
         """From a signal handler: the reload runs on a thread of its own (it joins camera threads)."""
         threading.Thread(target=self.reload, name="reload", daemon=True).start()
+
+
+def alerts_swapper(config: Path, alerts: AlertService | None) -> Callable[[SiteConfig], None]:
+    """What a reload does with a changed alerts section: the running alert service takes it for events that
+    open afterwards; a watch started without alerts cannot start them live (refused, naming the key)."""
+
+    def swap(new: SiteConfig) -> None:
+        if alerts is None:
+            raise ConfigError([ConfigProblem(str(config), f"alerts {RESTART_NEEDED} (the watch runs without)",
+                                             "alerts")])
+        alerts.update(new.alerts, str(config))
+
+    return swap
+
+
+def reload_on_sighup(config: Path, service: WatchService, watchdog: Watchdog, alerts: AlertService | None) -> Reloader:
+    """SIGHUP (and `gunwatch reload`) reads `config` again; the reload runs on a thread of its own."""
+    reloader = Reloader(config, service, alerts_swapper(config, alerts), on_removed=watchdog.forget)
+    signal.signal(signal.SIGHUP, lambda *_: reloader.in_background())
+    return reloader

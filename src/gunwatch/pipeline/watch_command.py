@@ -31,6 +31,7 @@ from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.ops.logs import LogFormat, configure_logging
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.live_view import PipelineLiveView
+from gunwatch.pipeline.reload import reload_on_sighup
 from gunwatch.pipeline.run_record import RunRecord
 from gunwatch.pipeline.status_line import status_table, status_text, watchdog_text
 from gunwatch.pipeline.watch import WatchService
@@ -208,6 +209,7 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         record.liveness = watchdog.liveness  # no heartbeat while the pipeline is stuck
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: service.stop())
+        reload_on_sighup(config, service, watchdog, alerts)  # SIGHUP, `gunwatch reload`: the site file again
         runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
         runner.start()
         try:

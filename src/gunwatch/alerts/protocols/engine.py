@@ -57,6 +57,17 @@ class ProtocolEngine:
                  wake: Callable[[], None] = lambda: None):
         self.settings, self.store, self.outbox, self.wake = settings, store, outbox, wake
         self._started: set[tuple[str, str]] = set()  # (protocol, event id) already handled in this process
+        # Runs under way when the settings were swapped (a reload) go on by the settings they started with.
+        self._pinned: dict[int, AlertSettings] = {}
+
+    def swap(self, settings: AlertSettings) -> None:
+        """New settings (a reload of the site file) for runs that start from now on; the runs under way keep
+        theirs. Call it on the thread that calls `on_event` and `tick`."""
+        with self.store.errors("cannot read protocols in"), self.store.read_session() as session:
+            under_way = session.scalars(select(ProtocolRunRow.id).where(self._waiting(time.time()))).all()
+        for run_id in under_way:
+            self._pinned.setdefault(run_id, self.settings)
+        self.settings = settings
 
     # --- starting runs -------------------------------------------------------------------------------
 
@@ -192,12 +203,15 @@ class ProtocolEngine:
             runs = session.scalars(select(ProtocolRunRow).where(self._waiting(now))
                                    .order_by(ProtocolRunRow.id).with_for_update()).all()
             for row in runs:
-                protocol = self.settings.protocols.get(row.protocol)
+                settings = self._pinned.get(row.id, self.settings)
+                protocol = settings.protocols.get(row.protocol)
                 if protocol is None:
                     continue  # removed from the site file: leave the run as it is, visible in the store
                 before = (row.state, row.step, row.wake_at)
-                self._move(session, row, protocol, now)
+                self._move(session, row, protocol, now, settings)
                 changed += (row.state, row.step, row.wake_at) != before
+                if row.state not in ACTIVE_STATES and row.state != "merged":
+                    self._pinned.pop(row.id, None)
         if changed:
             self.wake()
         return changed
@@ -208,9 +222,10 @@ class ProtocolEngine:
         return or_(ProtocolRunRow.state.in_(ACTIVE_STATES),
                    and_(ProtocolRunRow.state == "merged", ProtocolRunRow.started_at >= now - MERGE_WATCH_S))
 
-    def _move(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+    def _move(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float,
+              settings: AlertSettings) -> None:
         if row.state == "merged":
-            self._unmerge(session, row, protocol, now)
+            self._unmerge(session, row, protocol, now, settings)
             return
         if row.state == "verifying":
             disposition = _disposition(session, row.event_id)
@@ -228,9 +243,10 @@ class ProtocolEngine:
             else:
                 return
             row.state, row.wake_at, row.updated_at = "running", None, now
-        self._advance(session, row, protocol, now)
+        self._advance(session, row, protocol, now, settings)
 
-    def _unmerge(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+    def _unmerge(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float,
+                 settings: AlertSettings) -> None:
         """A merged run starts after all when the run it merged into was called a false alarm: this event's
         gun was never alerted on, and a real gun must not stay silent because of another's false alarm."""
         into = row.context.get("merged_into")
@@ -248,26 +264,29 @@ class ProtocolEngine:
                      reason=f"event {into} it had merged into was marked a false alarm")
         row.state, row.updated_at = "running", now
         if protocol.verify is not None:
-            self._verify(session, row, protocol, now)
+            self._verify(session, row, protocol, now, settings)
         else:
-            self._advance(session, row, protocol, now)
+            self._advance(session, row, protocol, now, settings)
 
-    def _verify(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
+    def _verify(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float,
+                settings: AlertSettings | None = None) -> None:
         verify = protocol.verify
         assert verify is not None
-        deliveries, missing = message_deliveries(self.settings, self._ref(row), VERIFY_STEP, "pre_alert",
+        deliveries, missing = message_deliveries(settings or self.settings, self._ref(row), VERIFY_STEP, "pre_alert",
                                                  verify.to, verify.via, now)
         self.outbox.enqueue(deliveries, session)
         row.state, row.wake_at, row.updated_at = "verifying", now + verify.timeout_s, now
         audit.append(session, f"protocol:{row.protocol}", "protocol.verifying", row.event_id, row.camera, at=now,
                      run=row.id, messages=len(deliveries), unreachable=missing, timeout_s=verify.timeout_s)
 
-    def _advance(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float) -> None:
-        """Run steps until a wait or the end; each step's kind says what it comes to."""
+    def _advance(self, session: Session, row: ProtocolRunRow, protocol: Protocol, now: float,
+                 settings: AlertSettings | None = None) -> None:
+        """Run steps until a wait or the end; each step's kind says what it comes to (by `settings`: those the
+        run started with, default the current ones)."""
         actor = f"protocol:{row.protocol}"
         while row.step < len(protocol.steps):
             step = protocol.steps[row.step]
-            at = StepRun(self.settings, self._ref(row), row.step, self._kind(row), now, row.wake_at,
+            at = StepRun(settings or self.settings, self._ref(row), row.step, self._kind(row), now, row.wake_at,
                          lambda: _acknowledgement(session, row.event_id))
             outcome = kind_of(step).start(step.payload, at)
             if isinstance(outcome, Waiting):
