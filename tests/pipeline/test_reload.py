@@ -17,7 +17,7 @@ from gunwatch.config import ConfigError, parse_site_config
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.pipeline.analysis import FrameAnalyzer
-from gunwatch.pipeline.reload import Reloader, ReloadPlan, plan_reload
+from gunwatch.pipeline.reload import Reloader, ReloadPlan, alerts_swapper, plan_reload
 from gunwatch.pipeline.watch import WatchService
 from support.stand_in_cameras import GREY, RED, WAIT_S, GunInTheMiddle, write_clip
 from support.waiting import wait_until
@@ -158,3 +158,17 @@ def test_the_plan_names_what_cannot_change_by_key(tmp_path: Path) -> None:
         plan_reload(old, new, "site.yaml")
     assert [problem.key for problem in refused.value.problems] == ["store"]
     assert plan_reload(old, old, "site.yaml").empty
+
+
+def test_alerts_added_to_a_watch_started_without_them_are_refused_until_a_restart(
+    tmp_path: Path, watching: Start, caplog: pytest.LogCaptureFixture) -> None:
+    watch = watching(site_text(tmp_path, {"steady": 5}))
+    watch.reloader.on_alerts = alerts_swapper(watch.path, None)
+    with_alerts = site_text(tmp_path, {"steady": 5, "added": 5}) + f"""alerts:
+  channels: {{desk: {{url: "{(tmp_path / 'desk.jsonl').as_uri()}"}}}}
+"""
+    with caplog.at_level(logging.ERROR, logger="gunwatch.pipeline.reload"):
+        assert watch.reload(with_alerts) is None
+
+    assert [loop.name for loop in watch.service.loops] == ["steady"]
+    assert any(f"{watch.path}: alerts: " in r.getMessage() and "restart" in r.getMessage() for r in caplog.records)
