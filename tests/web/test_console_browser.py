@@ -221,3 +221,36 @@ def test_on_a_phone_the_alert_and_its_buttons_fit_the_screen(browser: Any, tmp_p
                 shot(page, "console-phone.png")
         finally:
             console.close()
+
+
+def test_a_note_being_typed_survives_a_new_alert_arriving(browser: Any, tmp_path: Path) -> None:
+    """The banner is redrawn whenever something changes; a new alert shows at once, and the note an operator
+    is typing for the first one stays, with the focus."""
+    from gunwatch.alerts.event_actions import EventActions
+    from gunwatch.config.console import ConsoleSettings
+    from gunwatch.web.app import create_app
+    from gunwatch.web.server import LinkServer
+    from gunwatch.web.site import Console
+    from service.conftest import threat
+
+    with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
+        UserStore(store).add_user("olga", "operator", PASSWORD)
+        first = threat("lobby")
+        store.save_event(first)
+        actions = EventActions(store)
+        console = Console.build(store, actions, ConsoleSettings())
+        try:
+            with LinkServer(create_app(store, actions, None, console=console), "127.0.0.1", 0) as server:
+                page = sign_in_as(browser, server.url, "olga", PASSWORD)
+                note = f'.alert[data-event="{first.id}"] input[name=note]'
+                page.click(note)
+                page.keyboard.type("man with a phone")
+                second = threat("hall")
+                store.save_event(second)
+                console.wake()
+                page.wait_for_selector(f'.alert[data-event="{second.id}"]', timeout=WAIT_MS)
+                assert page.input_value(note) == "man with a phone"
+                page.keyboard.type(", not a gun")  # the focus stayed in the note
+                assert page.input_value(note) == "man with a phone, not a gun"
+        finally:
+            console.close()

@@ -15,10 +15,23 @@
     try {
       const response = await fetch(url, {headers: {"Accept": "text/html"}, cache: "no-store"});
       if (response.status === 401) { window.location.reload(); return; }
-      if (response.ok) element.innerHTML = await response.text();
+      if (response.ok) swap(element, await response.text());
     } catch (error) { /* the stream reconnects and refreshes again */ }
     ages();
     alarm();
+  }
+  // New content at once (a new alert must never wait), keeping what someone is typing: each note, by its
+  // form's URL, and the focus and caret of the one being typed in.
+  function swap(element, html) {
+    const key = (input) => `${input.form?.getAttribute("action")}|${input.name}`;
+    const typed = new Map([...element.querySelectorAll("input[type=text]")].map((input) => [key(input), input.value]));
+    const focused = element.contains(document.activeElement) ? document.activeElement : null;
+    const caret = focused ? [key(focused), focused.selectionStart, focused.selectionEnd] : null;
+    element.innerHTML = html;
+    element.querySelectorAll("input[type=text]").forEach((input) => {
+      if (typed.get(key(input))) input.value = typed.get(key(input));
+      if (caret && key(input) === caret[0]) { input.focus(); input.setSelectionRange(caret[1], caret[2]); }
+    });
   }
   const refreshBanner = () => refresh(banner, "/console/banner");
   // A fragment says which changes concern it (data-kinds, e.g. "health" for the wall); default: all of them.
