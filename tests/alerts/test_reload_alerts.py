@@ -20,44 +20,49 @@ from gunwatch.events.store import EventStore
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
-def alerts(desk: dict[str, Any], first: str, then: str) -> AlertSettings:
-    """Tell `first` on the desk, wait for an acknowledgement (briefly), then tell `then`."""
-    steps = [{"notify": {"to": [first], "via": ["desk"]}}, {"wait_ack": {"timeout_s": 1}},
-             {"notify": {"to": [then], "via": ["desk"]}}]
+def alerts(channels: dict[str, Any], first: str, then: str, via: str = "desk", **links: Any) -> AlertSettings:
+    """Tell `first` on `via`, wait for an acknowledgement (briefly), then tell `then`."""
+    steps = [{"notify": {"to": [first], "via": [via]}}, {"wait_ack": {"timeout_s": 1}},
+             {"notify": {"to": [then], "via": [via]}}]
     return AlertSettings.model_validate({
-        "channels": {"desk": desk},
+        "channels": channels, "links": links,
         "recipients": {name: {"name": name.title()} for name in ("alice", "bob", "carol")},
         "protocols": {"gun_seen": {"trigger": {"on": "threat"}, "steps": steps}}})
 
 
-def test_a_changed_protocol_applies_to_the_next_event_only(
+def test_a_changed_protocol_and_a_new_channel_apply_to_the_next_event_only(
     store: EventStore, start_service: Callable[..., AlertService], event_with_snapshot: Callable[..., ThreatEvent],
     channel: Callable[..., dict[str, Any]], wait_for_deliveries: Callable[..., list[Delivery]], tmp_path: Path,
 ) -> None:
-    desk = channel((tmp_path / "desk.jsonl").as_uri())
+    desk = {"desk": channel((tmp_path / "desk.jsonl").as_uri())}
     service = start_service(alerts(desk, "alice", "bob"))
     before = event_with_snapshot()
     store.save_event(before)
     service.submit_event(before)
     wait_for_deliveries(service, before.id, lambda d: d.recipient == "alice")
 
-    service.update(alerts(desk, "carol", "carol"), "site.yaml")
+    pager = tmp_path / "pager.jsonl"
+    service.update(alerts({**desk, "pager": channel(pager.as_uri())}, "carol", "carol", via="pager"), "site.yaml")
     after = event_with_snapshot(camera="dock")  # another camera: not merged into the first alert (cool-down)
     store.save_event(after)
     service.submit_event(after)
 
-    assert [d.recipient for d in wait_for_deliveries(service, after.id, lambda d: True, count=2)] == ["carol"] * 2
+    sent = wait_for_deliveries(service, after.id, lambda d: d.status == "delivered", count=2)
+    assert [(d.recipient, d.channel) for d in sent] == [("carol", "pager")] * 2
+    assert len(pager.read_text().splitlines()) == 2
     # The run under way escalated by its own protocol: to bob, never to carol.
     wait_for_deliveries(service, before.id, lambda d: d.recipient == "bob")
-    assert sorted(d.recipient for d in service.outbox.of_event(before.id)) == ["alice", "bob"]
+    assert sorted((d.recipient, d.channel) for d in service.outbox.of_event(before.id)) == [("alice", "desk"),
+                                                                                           ("bob", "desk")]
 
 
-def test_changed_channels_are_refused_naming_the_key(
+def test_changed_links_are_refused_naming_the_key(
     store: EventStore, start_service: Callable[..., AlertService], channel: Callable[..., dict[str, Any]],
     tmp_path: Path,
 ) -> None:
-    service = start_service(alerts(channel((tmp_path / "desk.jsonl").as_uri()), "alice", "bob"))
+    desk = {"desk": channel((tmp_path / "desk.jsonl").as_uri())}
+    service = start_service(alerts(desk, "alice", "bob"))
     with pytest.raises(ConfigError) as refused:
-        service.update(alerts(channel((tmp_path / "other.jsonl").as_uri()), "alice", "bob"), "site.yaml")
-    assert [(p.file, p.key) for p in refused.value.problems] == [("site.yaml", "alerts.channels")]
+        service.update(alerts(desk, "alice", "bob", listen="127.0.0.1:8799"), "site.yaml")
+    assert [(p.file, p.key) for p in refused.value.problems] == [("site.yaml", "alerts.links")]
     assert "restart" in str(refused.value)

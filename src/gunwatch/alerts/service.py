@@ -15,7 +15,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gunwatch.alerts.channels.registry import open_channels
+from gunwatch.alerts.channels.base import Channel
+from gunwatch.alerts.channels.registry import ChannelSetupError, open_channels
 from gunwatch.alerts.event_actions import EventActions
 from gunwatch.alerts.outbox import Outbox
 from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
@@ -54,6 +55,7 @@ class NewSettings:
     """The alerts section read again (a reload): for runs that start after it, in the order events came."""
 
     settings: AlertSettings
+    channels: dict[str, Channel]  # opened for channels added or changed; replacing those of the same name
 
 
 Item = ThreatEvent | HealthChange | DiskLow | NewSettings
@@ -95,14 +97,20 @@ class AlertService:
         self._inbox.put(DiskLow(reason, time.time()))
 
     def update(self, settings: AlertSettings, file: str) -> None:
-        """From any thread (a reload): protocols and recipients change for events handed over from now on;
-        runs under way go on as they started. Channels are opened once, at start: ConfigError when they
-        changed (a restart applies them)."""
-        if settings.channels != self.settings.channels or settings.links != self.settings.links:
-            key = "alerts.channels" if settings.channels != self.settings.channels else "alerts.links"
+        """From any thread (a reload): channels, recipients and protocols change for events handed over from
+        now on; runs under way go on by the protocol they started with. A channel added or changed is opened
+        here (ConfigError naming it when it cannot be); one removed stays open for what is queued on it. The
+        links serve the web server, built once: ConfigError when they changed (a restart applies them)."""
+        if settings.links != self.settings.links:
             raise ConfigError([ConfigProblem(file, "cannot change while gunwatch watch runs: restart it to apply "
-                                                   "this", key)])
-        self._inbox.put(NewSettings(settings))
+                                                   "this", "alerts.links")])
+        old = self.settings.channels
+        changed = {name: config for name, config in settings.channels.items() if old.get(name) != config}
+        try:
+            opened = open_channels(changed)
+        except ChannelSetupError as error:
+            raise ConfigError([ConfigProblem(file, str(error), f"alerts.channels.{error.channel}")]) from None
+        self._inbox.put(NewSettings(settings, opened))
 
     def close(self, drain_s: float = 10.0) -> None:
         """Handle what was submitted, deliver what is due (up to `drain_s`), then stop. What is still
@@ -158,7 +166,12 @@ class AlertService:
             self.engine.on_disk_low(item.reason, item.at)
         elif isinstance(item, NewSettings):  # here, on the alert thread: no event is handled half by each
             self.engine.swap(item.settings)
+            # New dicts, never edited in place: the lane workers look channels up meanwhile. A channel replaced
+            # is left to the collector, not closed: a lane worker may be sending through it now.
+            self.channels = {**self.channels, **item.channels}
+            self.executor.channels = self.channels
             self.settings = self.executor.settings = item.settings
+            self.dispatcher.add_lanes(self.lanes)
             log.info("alerts: %d channels, %d protocols (reloaded)", len(self.channels), len(item.settings.protocols))
 
     def _picture(self, event: ThreatEvent) -> None:

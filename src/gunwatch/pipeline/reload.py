@@ -2,9 +2,10 @@
 
 `plan_reload` compares the running site with the file read again: cameras added, removed or changed (each
 started, stopped or restarted alone: the others keep their threads, their frame rate and their open events),
-and whether the alerts section changed (it applies to events that open afterwards). Sections the running
-pipeline was built from once (the detector, the store, the web server, the evidence writer, retention, the
-watchdog) cannot change live: the whole reload is refused, naming them, and the running site goes on.
+and whether the alerts section changed (channels, recipients and protocols apply to events that open
+afterwards: `AlertService.update`). Sections the running pipeline was built from once (the detector, the
+store, the web server, the evidence writer, retention, the watchdog) cannot change live: the whole reload is
+refused, naming them, and the running site goes on.
 `Reloader.reload` reads the file; a file with errors is refused whole too, its errors logged (file, key).
 """
 

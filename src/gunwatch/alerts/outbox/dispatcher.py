@@ -95,12 +95,16 @@ class Dispatcher:
         recovered = self.outbox.recover()
         if recovered:
             log.warning("outbox: %d deliveries a stopped process had claimed go out again", recovered)
+        self.add_lanes(lanes)
+        return self
+
+    def add_lanes(self, lanes: list[str]) -> None:
+        """A worker for each lane not served yet (a channel added by a reload); the others are not touched."""
         for lane in lanes:
             if lane in self._wakers:
                 continue
             self._wakers[lane] = threading.Event()
             self._start_worker(lane)
-        return self
 
     def in_flight(self) -> list[LaneAttempt]:
         """The attempts in progress, one per lane at most."""
