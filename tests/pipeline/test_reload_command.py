@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from gunwatch.events.store import EventStore
+from gunwatch.events.store.runs import RunLog
 from support.stand_in import grey_clip
 from support.waiting import wait_while_running
 
@@ -56,6 +57,8 @@ def test_gunwatch_reload_makes_the_running_watch_add_a_camera_and_stop_a_removed
         assert wait_while_running(lambda: states() == {"lobby": "online", "dock": "stopped", "yard": "online"},
                                   watch), log_of(site)
         assert "reload of" in log_of(site) and "added yard; removed dock" in log_of(site)
+        [run] = RunLog(store).unfinished()
+        assert run.pid == watch.pid and run.cameras == ("lobby", "yard")
 
         site.write_text(site_text(tmp_path, ["lobby", "yard"]).replace("fps: 2", "fps: zero", 1))
         watch.send_signal(signal.SIGHUP)  # refused: the log names the key, the cameras go on
@@ -64,7 +67,8 @@ def test_gunwatch_reload_makes_the_running_watch_add_a_camera_and_stop_a_removed
     finally:
         watch.send_signal(signal.SIGTERM)
         assert watch.wait() == 0, log_of(site)
-        store.close()
+    assert states() == {"lobby": "stopped", "dock": "stopped", "yard": "stopped"}  # the run's end: those it watched
+    store.close()
 
 
 def test_gunwatch_reload_says_when_no_watch_of_the_site_runs(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from gunwatch.alerts.service import AlertService
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.errors import ConfigProblem
 from gunwatch.config.site import SiteConfig
+from gunwatch.pipeline.run_record import RunRecord
 from gunwatch.pipeline.watch import WatchService
 from gunwatch.pipeline.watchdog_service import Watchdog
 
@@ -93,8 +94,12 @@ class Reloader:
     the new site when its alerts section changed (the alert service swaps its settings)."""
 
     def __init__(self, config: Path, service: WatchService, on_alerts: Callable[[SiteConfig], None] | None = None,
-                 on_removed: Callable[[str], None] | None = None) -> None:
-        self.config, self.service, self.on_alerts, self.on_removed = config, service, on_alerts, on_removed
+                 on_removed: Callable[[str], None] | None = None,
+                 on_cameras: Callable[[list[str]], None] | None = None) -> None:
+        """`on_removed` hears each camera removed; `on_cameras` the cameras watched once some were added or
+        removed (the run's record)."""
+        self.config, self.service, self.on_alerts = config, service, on_alerts
+        self.on_removed, self.on_cameras = on_removed, on_cameras
         self._lock = threading.Lock()
 
     def reload(self) -> ReloadPlan | None:
@@ -112,6 +117,8 @@ class Reloader:
                     log.error("reload refused, the running site goes on unchanged: %s", problem)
                 return None
             apply_plan(self.service, new, plan, self.on_removed)
+            if (plan.added or plan.removed) and self.on_cameras is not None:
+                self.on_cameras(list(new.enabled_cameras))
             log.info("reload of %s: %s", self.config, plan.summary())
             return plan
 
@@ -133,8 +140,10 @@ def alerts_swapper(config: Path, alerts: AlertService | None) -> Callable[[SiteC
     return swap
 
 
-def reload_on_sighup(config: Path, service: WatchService, watchdog: Watchdog, alerts: AlertService | None) -> Reloader:
+def reload_on_sighup(config: Path, service: WatchService, watchdog: Watchdog, alerts: AlertService | None,
+                     record: RunRecord | None = None) -> Reloader:
     """SIGHUP (and `gunwatch reload`) reads `config` again; the reload runs on a thread of its own."""
-    reloader = Reloader(config, service, alerts_swapper(config, alerts), on_removed=watchdog.forget)
+    reloader = Reloader(config, service, alerts_swapper(config, alerts), on_removed=watchdog.forget,
+                        on_cameras=record.watching if record is not None else None)
     signal.signal(signal.SIGHUP, lambda *_: reloader.in_background())
     return reloader

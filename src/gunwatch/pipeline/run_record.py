@@ -80,6 +80,17 @@ class RunRecord:
                 on_recovered(event)
         return self
 
+    def watching(self, cameras: Collection[str]) -> None:
+        """A reload changed the cameras: recorded, so that this run's end (or a later start finding it crashed)
+        marks those it watches now `stopped`, and a start elsewhere spares their events."""
+        self.cameras = tuple(cameras)
+        if self.run is None:
+            return
+        try:
+            self.runs.watching(self.run.id, self.cameras)
+        except StoreError as error:  # the cameras run all the same; the store may be back for the next reload
+            log.error("watch: the cameras of %s are not recorded: %s", self.run.label, error)
+
     def stop(self, error: BaseException | None = None) -> None:
         """Record the end: `stopped`, or `failed` when `error` (not an interrupt) ended the watch."""
         self._stopping.set()

@@ -209,7 +209,7 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         record.liveness = watchdog.liveness  # no heartbeat while the pipeline is stuck
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: service.stop())
-        reload_on_sighup(config, service, watchdog, alerts)  # SIGHUP, `gunwatch reload`: the site file again
+        reload_on_sighup(config, service, watchdog, alerts, record)  # SIGHUP, `gunwatch reload`: the site file again
         runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
         runner.start()
         try:

@@ -76,6 +76,12 @@ class RunLog:
         with self.store.errors("cannot record the heartbeat in"), self.store.write_session.begin() as session:
             return session.execute(statement).rowcount == 1
 
+    def watching(self, run_id: int, cameras: Collection[str]) -> None:
+        """The run's cameras changed (a reload of its site file): those its end marks `stopped`."""
+        statement = update(WatchRunRow).where(WatchRunRow.id == run_id).values(cameras=list(cameras))
+        with self.store.errors("cannot record the run's cameras in"), self.store.write_session.begin() as session:
+            session.execute(statement)
+
     def end(self, run_id: int, ending: Literal["stopped", "failed"], note: str | None = None,
             spare: Collection[str] = (), now: float | None = None) -> list[ThreatEvent]:
         """This process's own end: the run `ending`, its cameras `stopped`, its open events closed (a stop is
