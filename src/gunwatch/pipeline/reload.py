@@ -116,15 +116,22 @@ class Reloader:
                 for problem in error.problems:
                     log.error("reload refused, the running site goes on unchanged: %s", problem)
                 return None
+            log.info("reload of %s: %s", self.config, plan.summary())
             apply_plan(self.service, new, plan, self.on_removed)
             if (plan.added or plan.removed) and self.on_cameras is not None:
                 self.on_cameras(list(new.enabled_cameras))
-            log.info("reload of %s: %s", self.config, plan.summary())
             return plan
 
     def in_background(self) -> None:
         """From a signal handler: the reload runs on a thread of its own (it joins camera threads)."""
-        threading.Thread(target=self.reload, name="reload", daemon=True).start()
+        threading.Thread(target=self._reload_logged, name="reload", daemon=True).start()
+
+    def _reload_logged(self) -> None:
+        try:
+            self.reload()
+        except Exception:  # a camera that would not open, the store: said in the log, the watch goes on
+            log.exception("reload of %s: failed part way (see the cameras' lines above for what was applied)",
+                          self.config)
 
 
 def alerts_swapper(config: Path, alerts: AlertService | None) -> Callable[[SiteConfig], None]:
