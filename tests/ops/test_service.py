@@ -61,6 +61,7 @@ def test_the_unit_is_hardened_and_writes_only_the_store_and_evidence_folders(tmp
     assert unit["ExecStart"] == [" ".join([*gunwatch_command(), "watch", "--config", str(site / "site.yaml"),
                                            "--status-every", "0", "--log-format", "json"])]
     assert unit["Restart"] == ["on-failure"]
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # systemctl reload: the watch re-reads its site file
     assert unit["After"] == unit["Wants"] == ["network-online.target"]
     assert unit["User"] == ["gunwatch"]
     assert (unit["ProtectSystem"], unit["NoNewPrivileges"], unit["PrivateTmp"]) == (["strict"], ["yes"], ["yes"])

@@ -117,6 +117,8 @@ User={plan.user}
 WorkingDirectory={_escaped(str(plan.working_dir))}
 EnvironmentFile={_escaped(str(plan.env_file))}
 ExecStart={command}
+# `systemctl reload gunwatch`: the watch re-reads its site file (cameras, channels, protocols) without a restart.
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
 # On stop the watch closes its events and records the end of its run: give it the time.
