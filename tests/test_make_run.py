@@ -17,8 +17,9 @@ def test_make_run_ends_by_saying_how_to_call_gunwatch(tmp_path: Path) -> None:
         pytest.skip("make is not installed")
     venv = tmp_path / "venv"  # a virtualenv elsewhere: the line names the one in use
     # -n: print the recipe without running it; -W: treat the virtualenv as present (nothing is built).
-    result = subprocess.run([make, "-n", "--no-print-directory", "-W", f"{venv}/.runtime", f"VENV={venv}", "run"], cwd=REPO,
-                            capture_output=True, text=True, check=True)
+    # --no-print-directory: under `make test` (a make running the suite) it would print "Leaving directory" last.
+    result = subprocess.run([make, "-n", "--no-print-directory", "-W", f"{venv}/.runtime", f"VENV={venv}", "run"],
+                            cwd=REPO, capture_output=True, text=True, check=True)
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("echo ") and f"{venv}/bin/gunwatch ..." in last and f". {venv}/bin/activate" in last
 
