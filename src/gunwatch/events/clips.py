@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import shutil
 import time
 from collections import Counter, deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -17,6 +19,8 @@ from gunwatch.events.private import make_private_dirs, open_private
 from gunwatch.events.ring import MAX_WIDTH, FrameRing
 from gunwatch.video.frame import Frame
 from gunwatch.video.writer import VideoWriter
+
+MIN_FREE_FOR_CLIP = 16 * 1024 * 1024  # bytes free on the evidence disk before a clip is started
 
 FALLBACK_FPS = 5.0  # a clip of one frame has no rate of its own
 MAX_FPS = 60.0  # frames arriving in a burst (a source catching up) would otherwise ask for absurd rates
@@ -142,6 +146,17 @@ def _write(event: ThreatEvent, frames: list[Frame], path: Path) -> Clip:
     return Clip(event, path, len(frames), fps)
 
 
+def _require_space(folder: Path, frames: list[Frame], size: tuple[int, int]) -> None:
+    """ENOSPC before FFmpeg is handed a disk that cannot hold the clip: its failed writes on a full disk are a
+    path we have seen end in a crash of the whole watch under load (not yet pinned down), and a clip that
+    cannot be written is lost either way. The estimate is generous: a tenth of the raw frames' bytes."""
+    needed = max(MIN_FREE_FOR_CLIP, len(frames) * size[0] * size[1] * 3 // 10)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"{free // 1024} KiB free on the evidence disk, a clip needs about "
+                                    f"{needed // 1024} KiB: not written", str(folder))
+
+
 def clip_rate(frames: list[Frame]) -> float:
     """Frames per second as they arrived: (frames - 1) over the time from the first to the last."""
     span = frames[-1].received - frames[0].received
@@ -160,6 +175,7 @@ def write_clip(frames: list[Frame], path: Path) -> float:
     size = Counter(reversed(sizes)).most_common(1)[0][0]  # ties go to the latest size
     partial = path.with_name(path.stem + ".part" + path.suffix)  # the suffix tells PyAV the container
     make_private_dirs(path.parent)
+    _require_space(path.parent, frames, size)
     try:
         open_private(partial).close()  # 0600: FFmpeg opens the file that is there and keeps its mode
         # Fast and on one thread: clips are written beside live inference on the same cores.
