@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -24,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 
 from gunwatch.alerts.event_actions import ActionRefused, ActionResult
 from gunwatch.config.console import ConsoleSettings
-from gunwatch.events.store.errors import StoreError
 from gunwatch.service.cameras import CameraService
 from gunwatch.service.channels import ChannelService
 from gunwatch.service.errors import InvalidRequest, NotFound
@@ -33,6 +31,7 @@ from gunwatch.service.runs import RunService
 from gunwatch.users.principal import AccessDenied, Principal
 from gunwatch.users.records import UserError
 from gunwatch.web import console_pages as pages
+from gunwatch.web.api import http_errors
 from gunwatch.web.auth import ConsoleAuth
 from gunwatch.web.pages import outcome_text
 
@@ -82,7 +81,7 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
 
     @router.get("/")
     def live_wall(request: Request, principal: Principal = watcher) -> HTMLResponse:
-        with _errors():
+        with http_errors():
             cameras = services.cameras.list(principal)
         has_live = services.has_live and principal.may("live:read")
         # Refreshed when a camera's health changes (a camera added, gone offline, back).
@@ -91,21 +90,21 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
 
     @router.get("/console/wall")
     def wall_fragment(principal: Principal = watcher) -> HTMLResponse:
-        with _errors():
+        with http_errors():
             cameras = services.cameras.list(principal)
         has_live = services.has_live and principal.may("live:read")
         return HTMLResponse(pages.wall(cameras, has_live), headers=CONSOLE_HEADERS)
 
     @router.get("/cameras")
     def cameras_page(request: Request, principal: Principal = watcher) -> HTMLResponse:
-        with _errors():
+        with http_errors():
             cameras = services.cameras.list(principal)
             channels = services.channels.list(principal) if principal.may("events:read") else []
         return page(request, principal, "Cameras", "/cameras", pages.cameras_page(cameras, channels))
 
     @router.get("/cameras/{name}")
     def camera_page(name: str, request: Request, principal: Principal = watcher) -> HTMLResponse:
-        with _errors():
+        with http_errors():
             views = [view for view in services.cameras.list(principal) if view.name == name]
             if not views:
                 raise NotFound(f"no camera {name}")
@@ -117,7 +116,7 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
     def events_page(request: Request, principal: Principal = reader) -> HTMLResponse:
         chosen = {k: v for k, v in request.query_params.items()
                   if k in ("camera", "state", "disposition", "since", "until") and v}
-        with _errors():
+        with http_errors():
             found = services.events.list(principal, _filter(chosen, request.query_params.get("before")))
             cameras = [view.name for view in services.cameras.list(principal)] if principal.may("cameras:read") else []
         rows = [(item.event, item.disposition.disposition if item.disposition else None) for item in found]
@@ -126,7 +125,7 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
 
     @router.get("/events/{event_id}")
     def event_page(event_id: str, request: Request, principal: Principal = reader) -> HTMLResponse:
-        with _errors():
+        with http_errors():
             detail = services.events.get(principal, event_id)
         if detail.event is None:
             raise HTTPException(404, f"{event_id} is an incident without a threat event: see `gunwatch event show`")
@@ -136,7 +135,7 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
 
     @router.get("/events/{event_id}/story")
     def event_story(event_id: str, principal: Principal = reader) -> HTMLResponse:
-        with _errors():
+        with http_errors():
             detail = services.events.get(principal, event_id)
         return HTMLResponse(pages.event_story(detail), headers=CONSOLE_HEADERS)
 
@@ -164,7 +163,7 @@ def console_router(auth: ConsoleAuth, services: ConsoleServices, settings: Conso
 
     @router.get("/users")
     def users(request: Request, principal: Principal = Depends(auth.require("admin"))) -> HTMLResponse:  # noqa: B008
-        with _errors():
+        with http_errors():
             listed, tokens = auth.users.list_users(), auth.users.list_tokens()
         body = pages.users_page(listed, tokens, _csrf(auth, request), time.time())
         return page(request, principal, "Users and API tokens", "/users", body)
@@ -252,20 +251,3 @@ def _answer(request: Request, event_id: str, status: int, message: str) -> Respo
     if status != 200:
         raise HTTPException(status, message)
     return RedirectResponse(f"/events/{event_id}", status_code=303)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except NotFound as error:
-        raise HTTPException(404, str(error)) from None
-    except AccessDenied as error:
-        raise HTTPException(403, str(error)) from None
-    except InvalidRequest as error:
-        raise HTTPException(422, str(error)) from None
-    except StoreError as error:
-        log.error("console: %s", error)
-        raise HTTPException(503, "the event store cannot be reached right now") from None
-
-
