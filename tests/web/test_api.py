@@ -304,4 +304,5 @@ def test_no_input_makes_a_server_error(store: EventStore, client: TestClient, ev
         response = client.get(path, params=query, headers=ada)
         assert response.status_code in (200, 404, 422), (path, query, response.text)
     response = client.post(f"/api/events/{quoted['e']}/actions/{quoted['w']}", json={"note": name}, headers=ada)
-    assert response.status_code in (404, 422), response.text
+    # 405: an empty id or action leaves a path that is another route's (/api/events/), which takes no POST.
+    assert response.status_code in (404, 405, 422), response.text
