@@ -6,10 +6,10 @@ import ipaddress
 import re
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.channels import ChannelConfig
@@ -282,6 +282,19 @@ def _no_password() -> str:
     raise _EncryptedKey()
 
 
+def _checked_listen(listen: str) -> str:
+    parse_host_port(listen)
+    return listen
+
+
+# A host:port to listen on, checked as the site file loads (the links' endpoint, the console).
+ListenAddress = Annotated[str, AfterValidator(_checked_listen)]
+
+
+def listens_on_loopback(listen: str) -> bool:
+    return is_loopback(parse_host_port(listen)[0])
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` (a listen address) is reachable only from this machine."""
     if host.lower() == "localhost":
@@ -302,19 +315,13 @@ class LinkSettings(StrictModel):
     base_url: str | None = Field(None, description="e.g. https://gunwatch.school.org:8780 (default: no links)")
     secret: str | None = Field(None, repr=False, description="signing key, at least 16 characters; use ${ENV}")
     expire_s: LinkLifetimes = Field(default_factory=LinkLifetimes, description="link lifetimes per message kind")
-    listen: str = Field("127.0.0.1:8780", description="host:port the link endpoint listens on "
+    listen: ListenAddress = Field("127.0.0.1:8780", description="host:port the link endpoint listens on "
                                                       "(gunwatch watch serves it when base_url is set)")
     tls: LinkTls | None = Field(None, description="certificate and key: the endpoint serves HTTPS")
 
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, listen: str) -> str:
-        parse_host_port(listen)
-        return listen
-
     @property
     def loopback(self) -> bool:
-        return is_loopback(parse_host_port(self.listen)[0])
+        return listens_on_loopback(self.listen)
 
     @model_validator(mode="after")
     def _secure(self) -> LinkSettings:

@@ -10,9 +10,9 @@ Without the section `gunwatch watch` serves no console (and the action links, wh
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from gunwatch.config.alerts import LinkTls, is_loopback, parse_host_port
+from gunwatch.config.alerts import LinkTls, ListenAddress, listens_on_loopback
 from gunwatch.config.base import StrictModel
 from gunwatch.config.errors import ReferenceProblems
 
@@ -21,7 +21,7 @@ class ConsoleSettings(StrictModel):
     """Beyond this machine the console needs TLS (session cookies and passwords are credentials), unless
     `behind_proxy` says an HTTPS reverse proxy in front of it ends TLS (it then listens on loopback)."""
 
-    listen: str = Field("127.0.0.1:8780", description="host:port the console, API and links listen on")
+    listen: ListenAddress = Field("127.0.0.1:8780", description="host:port the console, API and links listen on")
     tls: LinkTls | None = Field(None, description="certificate and key: the console serves HTTPS only")
     behind_proxy: bool = Field(False, description="an HTTPS reverse proxy ends TLS in front of the console: "
                                                   "cookies are marked Secure although it speaks HTTP")
@@ -31,15 +31,9 @@ class ConsoleSettings(StrictModel):
     login_window_s: float = Field(900.0, gt=0, le=86400)
     live_fps: float = Field(2.0, gt=0, le=15, description="frames a second each camera shows on the live wall")
 
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, listen: str) -> str:
-        parse_host_port(listen)
-        return listen
-
     @property
     def loopback(self) -> bool:
-        return is_loopback(parse_host_port(self.listen)[0])
+        return listens_on_loopback(self.listen)
 
     @property
     def secure_cookies(self) -> bool:
