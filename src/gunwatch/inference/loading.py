@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +22,27 @@ RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
     onnx_localizer.KIND: onnx_localizer.OnnxLocalizer,
     onnx_yolox.KIND: onnx_yolox.OnnxYolox,
 }
+# The course's lineage (issue 15), imported when such a model is loaded: some need the `lineage` extra
+# (OpenCV contrib's selective search). kind -> "module:class", constructed as RUNTIMES' are.
+LINEAGE_RUNTIMES: dict[str, str] = {
+    "sliding-window": "gunwatch.inference.lineage.sliding_window:OnnxSlidingWindow",
+    "rcnn": "gunwatch.inference.lineage.rcnn:OnnxRcnn",
+    "fast-rcnn": "gunwatch.inference.lineage.fast_rcnn:OnnxFastRcnn",
+    "faster-rcnn": "gunwatch.inference.lineage.faster_rcnn:OnnxFasterRcnn",
+}
 
 # The models shipped in the repository; the detector is the default, GUNWATCH_MODEL overrides it.
 MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 SHIPPED_DETECTOR = MODELS_DIR / "gunwatch-nano.onnx"
 SHIPPED_LOCALIZER = MODELS_DIR / "gunwatch-localizer.onnx"
 SHIPPED_MODEL = SHIPPED_DETECTOR
+
+
+def runtime_of(kind: str) -> Callable[[Path, ort.InferenceSession], Detector]:
+    if kind in RUNTIMES:
+        return RUNTIMES[kind]
+    module, name = LINEAGE_RUNTIMES[kind].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def default_model_path() -> Path:
@@ -44,10 +60,11 @@ def load_detector(
     path = Path(path) if path is not None else default_model_path()
     session = open_session(path, threads, spinning)
     kind = gunwatch_metadata(session).get("gunwatch.kind")
-    if kind not in RUNTIMES:
-        raise ModelError(f"{path}: unknown model kind {kind!r} in metadata (known: {', '.join(RUNTIMES)})")
+    if kind not in RUNTIMES and kind not in LINEAGE_RUNTIMES:
+        known = ", ".join([*RUNTIMES, *LINEAGE_RUNTIMES])
+        raise ModelError(f"{path}: unknown model kind {kind!r} in metadata (known: {known})")
     if input_size is None:
-        detector = RUNTIMES[kind](path, session)
+        detector = runtime_of(kind)(path, session)
     elif kind == onnx_yolox.KIND:
         detector = onnx_yolox.OnnxYolox(path, session, {"gunwatch.input_size": str(input_size)})
     else:

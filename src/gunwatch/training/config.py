@@ -8,18 +8,11 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-
-class TrainRunConfig(BaseModel):
-    """What every training run has: its data, split and seed, and how its threshold is chosen."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: Path = Field(description="data set root (any supported layout)")
-    split: Path = Field(description="split file written by `gunwatch data split`")
-    seed: int = 0
-    # Operating threshold chosen on the validation split
-    max_val_image_fpr: float = Field(0.01, ge=0, le=1)
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
+from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
+from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
+from gunwatch.training.lineage.rcnn.config import RcnnTrainConfig
+from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
+from gunwatch.training.run_config import TrainRunConfig
 
 
 class LocalizerTrainConfig(TrainRunConfig):
@@ -137,13 +130,13 @@ class DetectorTrainConfig(TrainRunConfig):
         return value
 
 
-TrainConfig = Annotated[LocalizerTrainConfig | DetectorTrainConfig, Field(discriminator="model")]
-_CONFIG_ADAPTER: TypeAdapter[LocalizerTrainConfig | DetectorTrainConfig] = TypeAdapter(TrainConfig)
+LineageConfig = SlidingWindowTrainConfig | RcnnTrainConfig | FastRcnnTrainConfig | FasterRcnnTrainConfig
+AnyTrainConfig = LocalizerTrainConfig | DetectorTrainConfig | LineageConfig
+TrainConfig = Annotated[AnyTrainConfig, Field(discriminator="model")]
+_CONFIG_ADAPTER: TypeAdapter[AnyTrainConfig] = TypeAdapter(TrainConfig)
 
 
-def load_train_config(
-    path: Path | str, overrides: dict[str, object] | None = None
-) -> LocalizerTrainConfig | DetectorTrainConfig:
+def load_train_config(path: Path | str, overrides: dict[str, object] | None = None) -> AnyTrainConfig:
     """Read and validate a YAML training config; errors name the file and the key.
 
     A config may start from another with `base: other.yaml` (relative to its own folder) and override a few
@@ -160,7 +153,7 @@ def load_train_config(
         raise ValueError(f"{path}: {details}") from error
 
 
-MODEL_NAMES = ("localizer", "yolox-nano")
+MODEL_NAMES = ("localizer", "yolox-nano", "sliding-window", "rcnn", "fast-rcnn", "faster-rcnn")
 
 
 def _key_path(location: tuple[object, ...]) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-from gunwatch.training.config import DetectorTrainConfig, LocalizerTrainConfig, load_train_config
+from gunwatch.training.config import DetectorTrainConfig, LineageConfig, LocalizerTrainConfig, load_train_config
 from gunwatch.training.export import export_localizer, export_yolox, localizer_from_checkpoint, write_metadata
 
 
@@ -12,6 +13,8 @@ def train_from_config(config_path: Path, resume: bool, overrides: dict[str, obje
     config = load_train_config(config_path, overrides)
     if isinstance(config, DetectorTrainConfig):
         onnx_path = train_and_export_detector(config, resume)
+    elif not isinstance(config, LocalizerTrainConfig):
+        onnx_path = train_and_export_lineage(config, resume)
     else:
         onnx_path = train_and_export_localizer(config, resume)
     # Imported late: the runtime side (ONNX Runtime + metrics) chooses the threshold on the exported file.
@@ -38,3 +41,10 @@ def train_and_export_detector(config: DetectorTrainConfig, resume: bool) -> Path
     best = train_detector(config, resume=resume)
     model, _ = detector_from_checkpoint(best)
     return export_yolox(model, config.input_size, config.out / "model.onnx", DETECTOR_CLASSES)
+
+
+def train_and_export_lineage(config: LineageConfig, resume: bool) -> Path:
+    """One of the course's detectors (issue 15): its own sub-package trains and exports it."""
+    from gunwatch.training.lineage import TRAINERS
+
+    return importlib.import_module(TRAINERS[config.model]).train_and_export(config, resume)

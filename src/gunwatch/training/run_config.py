@@ -1,0 +1,20 @@
+"""What every training run's config has, whatever it trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainRunConfig(BaseModel):
+    """What every training run has: its data, split and seed, and how its threshold is chosen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path = Field(description="data set root (any supported layout)")
+    split: Path = Field(description="split file written by `gunwatch data split`")
+    seed: int = 0
+    # Operating threshold chosen on the validation split
+    max_val_image_fpr: float = Field(0.01, ge=0, le=1)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
