@@ -3,10 +3,15 @@
 OpenCV contrib's `ximgproc.segmentation` implementation (the `lineage` extra): a maintained one, and the
 one the course uses. Selective search is slow by design, which is what Faster R-CNN's proposal network
 fixed; it runs on a copy of the image scaled to `max_side`, and the boxes come back in the image's pixels.
+OpenCV ranks the regions with the C library's `rand()`, so the order (and which boxes a limit keeps) changes
+from call to call; the C generator is seeded before each search so an image always gets the same proposals.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,12 +46,29 @@ def selective_search(image_rgb: np.ndarray, settings: ProposalSettings = Proposa
         search.switchToSelectiveSearchFast()
     else:
         search.switchToSelectiveSearchQuality()
+    _seed_c_rand(0)
     rects = np.asarray(search.process(), dtype=np.float32).reshape(-1, 4)  # x, y, w, h
     rects = rects[(rects[:, 2] >= settings.min_side_px) & (rects[:, 3] >= settings.min_side_px)][: settings.limit]
     boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1) / scale
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
     return boxes.astype(np.float32)
+
+
+def _seed_c_rand(seed: int) -> None:
+    """srand(seed) of the C library OpenCV links (glibc, musl, the macOS libc); a no-op where none loads."""
+    srand = _c_srand()
+    if srand is not None:
+        srand(seed)
+
+
+@functools.cache
+def _c_srand():  # ctypes function or None
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).srand if name else None
+    except OSError:
+        return None
 
 
 def _opencv_with_contrib():  # cv2: no type stubs
