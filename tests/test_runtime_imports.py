@@ -17,6 +17,7 @@ RUNTIME_MODULES = [
     "gunwatch.inference.quantize",
     "gunwatch.bench.table",
     "gunwatch.detect",
+    "gunwatch.inference.lineage.rcnn",
 ]
 
 
