@@ -18,6 +18,7 @@ RUNTIME_MODULES = [
     "gunwatch.bench.table",
     "gunwatch.detect",
     "gunwatch.inference.lineage.rcnn",
+    "gunwatch.inference.lineage.fast_rcnn",
 ]
 
 
