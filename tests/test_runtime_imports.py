@@ -19,6 +19,7 @@ RUNTIME_MODULES = [
     "gunwatch.detect",
     "gunwatch.inference.lineage.rcnn",
     "gunwatch.inference.lineage.fast_rcnn",
+    "gunwatch.inference.lineage.sliding_window",
 ]
 
 
