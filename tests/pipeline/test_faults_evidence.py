@@ -14,37 +14,26 @@ event closes, which takes frames after the gun left).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.support.private_tmpfs import run_private, skip_without_private_mounts
 
 from gunwatch.events.store import EventStore
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
 GUNWATCH = Path(sys.executable).with_name("gunwatch")
-UNSHARE = ["unshare", "--user", "--map-root-user", "--mount"]
 # $1 the evidence folder, $2 gunwatch, $3 the site file. dd fills the tmpfs and fails once it is full.
 FULL_DISK_WATCH = ('mount -t tmpfs -o size=64k,mode=0700 tmpfs "$1" || exit 97; '
                    'dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; df -k "$1" >&2; '
                    'exec "$2" watch --config "$3" --until-done --json --status-every 0')
 
 
-def private_mounts_missing() -> str | None:
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) not found"
-    probe = subprocess.run([*UNSHARE, "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True, text=True,
-                           timeout=30)
-    return None if probe.returncode == 0 else f"no private tmpfs mount here: {probe.stderr.strip()}"
-
 
 @pytest.mark.slow
 def test_a_full_evidence_disk_loses_no_event_or_alert_and_analysis_goes_on(tmp_path: Path) -> None:
-    missing = private_mounts_missing()
-    if missing:
-        pytest.skip(missing)
+    skip_without_private_mounts()
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     config = tmp_path / "site.yaml"
@@ -62,8 +51,7 @@ alerts:
     alarm: {{trigger: {{on: threat}}, cooldown_s: 0, steps: [{{notify: {{to: [desk], via: [log]}}}}]}}
 """)
     # No deadline of ours: the clip ends by itself (--until-done); the timeout only ends a hung run.
-    run = subprocess.run([*UNSHARE, "sh", "-c", FULL_DISK_WATCH, "sh", str(evidence), str(GUNWATCH), str(config)],
-                         capture_output=True, text=True, timeout=600)
+    run = run_private(FULL_DISK_WATCH, str(evidence), str(GUNWATCH), str(config), timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "100%" in run.stderr  # df: the evidence disk was full before watch started
 

@@ -5,38 +5,27 @@ camera's threat is still detected, stored and alerted (without its picture)."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.support.private_tmpfs import run_private, skip_without_private_mounts
 
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import AuditRow
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
 GUNWATCH = Path(sys.executable).with_name("gunwatch")
-UNSHARE = ["unshare", "--user", "--map-root-user", "--mount"]
 FULL_DISK_WATCH = ('mount -t tmpfs -o size=64k,mode=0700 tmpfs "$1" || exit 97; '
                    'dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; '
                    'exec "$2" watch --config "$3" --until-done --json --status-every 0')
 
 
-def private_mounts_missing() -> str | None:
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) not found"
-    probe = subprocess.run([*UNSHARE, "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True, text=True,
-                           timeout=30)
-    return None if probe.returncode == 0 else f"no private tmpfs mount here: {probe.stderr.strip()}"
-
 
 @pytest.mark.slow
 def test_a_disk_below_its_floor_alerts_disk_low_and_the_threat_still_goes_out(tmp_path: Path) -> None:
-    missing = private_mounts_missing()
-    if missing:
-        pytest.skip(missing)
+    skip_without_private_mounts()
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     config = tmp_path / "site.yaml"
@@ -55,8 +44,7 @@ alerts:
     alarm: {{trigger: {{on: threat}}, cooldown_s: 0, steps: [{{notify: {{to: [desk], via: [log]}}}}]}}
     disk: {{trigger: {{on: disk_low}}, steps: [{{notify: {{to: [desk], via: [log]}}}}]}}
 """)
-    run = subprocess.run([*UNSHARE, "sh", "-c", FULL_DISK_WATCH, "sh", str(evidence), str(GUNWATCH), str(config)],
-                         capture_output=True, text=True, timeout=600)
+    run = run_private(FULL_DISK_WATCH, str(evidence), str(GUNWATCH), str(config), timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
 
     with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:

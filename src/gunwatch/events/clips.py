@@ -147,9 +147,9 @@ def _write(event: ThreatEvent, frames: list[Frame], path: Path) -> Clip:
 
 
 def _require_space(folder: Path, frames: list[Frame], size: tuple[int, int]) -> None:
-    """ENOSPC before FFmpeg is handed a disk that cannot hold the clip: its failed writes on a full disk are a
-    path we have seen end in a crash of the whole watch under load (not yet pinned down), and a clip that
-    cannot be written is lost either way. The estimate is generous: a tenth of the raw frames' bytes."""
+    """ENOSPC before encoding a clip the disk cannot hold: a clip that cannot be written is lost either way, and
+    not encoding it leaves the cores to analysis. (A write failing half-way is safe too: see video/writer.py.)
+    The estimate is generous: a tenth of the raw frames' bytes."""
     needed = max(MIN_FREE_FOR_CLIP, len(frames) * size[0] * size[1] * 3 // 10)
     free = shutil.disk_usage(folder).free
     if free < needed:
@@ -177,7 +177,7 @@ def write_clip(frames: list[Frame], path: Path) -> float:
     make_private_dirs(path.parent)
     _require_space(path.parent, frames, size)
     try:
-        open_private(partial).close()  # 0600: FFmpeg opens the file that is there and keeps its mode
+        open_private(partial).close()  # 0600: the writer opens the file that is there and keeps its mode
         # Fast and on one thread: clips are written beside live inference on the same cores.
         with VideoWriter(partial, fps, options={"preset": "veryfast"}, threads=1) as writer:
             for frame in frames:

@@ -1,5 +1,5 @@
 """The disk floor on a real small disk: a 1 MiB tmpfs as the evidence folder, in a private mount namespace
-(`unshare`, as tests/pipeline/test_faults_evidence.py does), pruned by `gunwatch prune`.
+(tests/support/private_tmpfs.py), pruned by `gunwatch prune`.
 
 Three events of 256 KiB of evidence each fill three quarters of it: the oldest resolved ones go until the floor
 is met; the unresolved one stays even when the floor cannot be met, and the command says so (exit 1).
@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.support.private_tmpfs import run_private, skip_without_private_mounts
 
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 
 GUNWATCH = Path(sys.executable).with_name("gunwatch")
-UNSHARE = ["unshare", "--user", "--map-root-user", "--mount"]
 # $1 the evidence folder, $2 gunwatch, $3 and $4 two site files. Each event's two files are written on the tmpfs.
 FLOOR_PRUNES = ('mount -t tmpfs -o size=1m,mode=0700 tmpfs "$1" || exit 97; mkdir "$1/lobby"; '
                 'for id in older newer unanswered; do for f in jpg mp4; do '
@@ -28,13 +27,6 @@ FLOOR_PRUNES = ('mount -t tmpfs -o size=1m,mode=0700 tmpfs "$1" || exit 97; mkdi
                 '"$2" prune --config "$3" --json; echo "exit $?"; '
                 '"$2" prune --config "$4" --json; echo "exit $?"')
 
-
-def private_mounts_missing() -> str | None:
-    if shutil.which("unshare") is None:
-        return "unshare (util-linux) not found"
-    probe = subprocess.run([*UNSHARE, "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True, text=True,
-                           timeout=30)
-    return None if probe.returncode == 0 else f"no private tmpfs mount here: {probe.stderr.strip()}"
 
 
 def site_file(path: Path, evidence: Path, store_url: str, percent: float) -> Path:
@@ -51,9 +43,7 @@ retention: {{min_free_percent: {percent}}}
 def test_below_the_floor_the_oldest_prunable_evidence_goes_and_unresolved_stays(
         store: EventStore, store_url: str, evidence: Path, add_event: Callable[..., ThreatEvent],
         tmp_path: Path) -> None:
-    missing = private_mounts_missing()
-    if missing:
-        pytest.skip(missing)
+    skip_without_private_mounts()
     for event_id, days_ago, said in (("older", 3, "resolved"), ("newer", 2, "false_alarm"), ("unanswered", 1, None)):
         add_event(event_id, days_ago, said=said, kb=1)  # rows and paths; the files are made on the tmpfs
     shutil.rmtree(evidence)
@@ -62,8 +52,7 @@ def test_below_the_floor_the_oldest_prunable_evidence_goes_and_unresolved_stays(
     forty = site_file(tmp_path / "forty.yaml", evidence, store_url, 40)
     ninety = site_file(tmp_path / "ninety.yaml", evidence, store_url, 90)
 
-    run = subprocess.run([*UNSHARE, "sh", "-c", FLOOR_PRUNES, "sh", str(evidence), str(GUNWATCH), str(forty),
-                          str(ninety)], capture_output=True, text=True, timeout=300)
+    run = run_private(FLOOR_PRUNES, str(evidence), str(GUNWATCH), str(forty), str(ninety), timeout=300)
 
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.splitlines()
