@@ -20,6 +20,7 @@ RUNTIME_MODULES = [
     "gunwatch.inference.lineage.rcnn",
     "gunwatch.inference.lineage.fast_rcnn",
     "gunwatch.inference.lineage.sliding_window",
+    "gunwatch.inference.lineage.faster_rcnn",
 ]
 
 
