@@ -3,6 +3,7 @@ held events spared whatever the settings say; every pruning in the audit log wit
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -177,3 +178,25 @@ def test_a_hold_put_after_the_plan_was_made_still_wins(store: EventStore, eviden
         ("case", "put under a legal hold meanwhile")]
     assert [prune.candidate.event_id for prune in report.done] == ["other"]
     assert (evidence / "lobby" / "case.mp4").exists() and files_of(store, "case")[2] is not None
+
+
+def test_half_written_files_of_a_crashed_writer_go_once_old_and_a_clip_being_written_stays(
+        store: EventStore, evidence: Path, add_event: AddEvent) -> None:
+    add_event("kept", days_ago=1, said=None)  # an unresolved event: its finished files are never strays
+    folder = evidence / "lobby"
+    crashed_clip, crashed_snapshot, writing = folder / "a.part.mp4", folder / "b.jpg.part", folder / "c.part.mp4"
+    for path, age_s in ((crashed_clip, 2 * 3600), (crashed_snapshot, 3 * 3600), (writing, 5)):
+        path.write_bytes(b"\0" * KB)
+        os.utime(path, (NOW - age_s, NOW - age_s))
+    settings = RetentionSettings(min_free_percent=None)
+
+    dry = Pruner(store, settings, evidence).run(NOW, dry_run=True)
+    assert [s.path.name for s in dry.strays] == ["b.jpg.part", "a.part.mp4"]  # oldest first
+    assert crashed_clip.exists() and crashed_snapshot.exists()
+
+    report = Pruner(store, settings, evidence).run(NOW)
+    assert [s.path.name for s in report.strays] == ["b.jpg.part", "a.part.mp4"]
+    assert sorted(p.name for p in folder.iterdir()) == ["c.part.mp4", "kept.jpg", "kept.mp4"]
+    with store.read_session() as session:
+        logged = session.scalars(select(AuditRow).where(AuditRow.action == "retention.partials_deleted")).all()
+    assert [row.detail["bytes"] for row in logged] == [2 * KB]

@@ -101,6 +101,9 @@ def report_lines(report: PruneReport) -> list[str]:
     plan = report.plan
     lines.append(f"{len(report.done)} event(s) {would}pruned, {size_text(sum(p.space for p in report.done))} "
                  f"{would}freed; {report.health_rows} health record(s) {would}deleted")
+    if report.strays:
+        lines.append(f"{len(report.strays)} half-written file(s) of a crashed writer {would}deleted "
+                     f"({size_text(sum(stray.size for stray in report.strays))})")
     floor = f"{size_text(report.free_after)} free on the evidence disk (floor {size_text(plan.floor)})"
     if report.below_floor:
         floor += ": BELOW THE FLOOR, nothing more may be pruned (open, unresolved or held events)"
@@ -115,6 +118,7 @@ def report_json(report: PruneReport) -> dict[str, object]:
                     "reason": p.reason, "files": list(p.candidate.files), "bytes": p.space} for p in report.done],
         "spared": [{"event_id": p.candidate.event_id, "reason": why} for p, why in report.spared],
         "health_records": report.health_rows,
+        "partials": [{"path": str(stray.path), "bytes": stray.size} for stray in report.strays],
         "free_bytes": report.free_after,
         "floor_bytes": report.plan.floor,
         "below_floor": report.below_floor,

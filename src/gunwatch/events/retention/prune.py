@@ -23,6 +23,7 @@ from gunwatch.events.retention.candidates import FINAL_DISPOSITIONS, prunable_ev
 from gunwatch.events.retention.disk import DiskUsage, disk_usage, file_space, folder_space
 from gunwatch.events.retention.plan import DAY_S, Plan, Prune, make_plan
 from gunwatch.events.retention.records import audit
+from gunwatch.events.retention.strays import Stray, delete_strays, stray_partials
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import (
     AuditRow,
@@ -48,6 +49,7 @@ class PruneReport:
     done: list[Prune] = field(default_factory=list)  # carried out (a dry run: what would be)
     spared: list[tuple[Prune, str]] = field(default_factory=list)  # held or answered again meanwhile, or a failure
     health_rows: int = 0  # health history rows deleted (a dry run: that would be)
+    strays: list[Stray] = field(default_factory=list)  # half-written files of a crashed writer, deleted (would be)
     usage_after: DiskUsage | None = None  # measured after the pass (a dry run: None, `free_after` predicts)
 
     @property
@@ -86,6 +88,7 @@ class Pruner:
             else:
                 report.spared.append((prune, spared))
         report.health_rows = self._health(now, dry_run)
+        report.strays = self._strays(now, dry_run)
         if not dry_run:
             report.usage_after = disk_usage(self.folder)
         return report
@@ -122,6 +125,23 @@ class Pruner:
             log.error("retention: event %s: could not delete %s", event.event_id, "; ".join(failed))
             return f"could not delete {'; '.join(failed)}"
         return None
+
+    # --- files of no event ---------------------------------------------------------------------------------
+
+    def _strays(self, now: float, dry_run: bool) -> list[Stray]:
+        strays = stray_partials(self.folder, now)
+        if dry_run or not strays:
+            return strays
+        deleted, failed = delete_strays(strays)
+        if failed:
+            log.error("retention: could not delete half-written files: %s", "; ".join(failed))
+        if not deleted:
+            return deleted
+        with self.store.errors("cannot audit the half-written files deleted from"), \
+                self.store.write_session.begin() as session:
+            audit(session, "retention.partials_deleted", None, None, at=now,
+                  files=[str(stray.path) for stray in deleted], bytes=sum(stray.size for stray in deleted))
+        return deleted
 
     # --- health history ------------------------------------------------------------------------------------
 
