@@ -88,7 +88,7 @@ def fast_rcnn_loss(logits: torch.Tensor, deltas: torch.Tensor, labels: torch.Ten
     logits R x (1 + K), deltas R x 4K, labels R (0 background, k >= 1 class k), targets R x 4."""
     classification = F.cross_entropy(logits, labels)
     foreground = torch.nonzero(labels > 0).squeeze(1)
-    columns = 4 * (labels[foreground] - 1).unsqueeze(1) + torch.arange(4)
+    columns = 4 * (labels[foreground] - 1).unsqueeze(1) + torch.arange(4, device=labels.device)
     predicted = deltas[foreground.unsqueeze(1), columns]
     box = F.smooth_l1_loss(predicted, targets[foreground], beta=1.0, reduction="sum") / max(len(labels), 1)
     return {"loss": classification + box_weight * box, "cls": classification, "box": box}
@@ -98,7 +98,7 @@ def training_image(image: np.ndarray, gt_boxes: np.ndarray, proposals: np.ndarra
                    rng: np.random.Generator, flip: bool) -> TrainingImage:
     """Scale (and mirror) an image with its proposals and guns, then sample its RoIs and their targets."""
     scale = input_scale(image.shape[0], image.shape[1], config.min_side, config.max_side)
-    scaled = scale_image(image, scale)
+    scaled = scale_image(image, scale).copy()  # writable: torch takes it without a copy
     gt = np.asarray(gt_boxes, np.float32).reshape(-1, 4) * np.float32(scale)
     boxes = np.asarray(proposals, np.float32).reshape(-1, 4) * np.float32(scale)
     if flip:
@@ -118,14 +118,15 @@ def batch_loss(model: FastRcnn, batch: list[TrainingImage], box_weight: float) -
     """The images padded (bottom, right) into one tensor, one trunk pass, every image's RoIs pooled from it."""
     height = max(item.image.shape[0] for item in batch)
     width = max(item.image.shape[1] for item in batch)
+    device = model.mean.device
     images = torch.zeros(len(batch), 3, height, width)
     for index, item in enumerate(batch):
         images[index, :, : item.image.shape[0], : item.image.shape[1]] = (
             torch.from_numpy(item.image).permute(2, 0, 1).float() / 255)
-    features = model.feature_map(images)
-    logits, deltas = model.head(features, [torch.from_numpy(item.rois) for item in batch])
-    labels = torch.from_numpy(np.concatenate([item.labels for item in batch]))
-    targets = torch.from_numpy(np.concatenate([item.targets for item in batch]))
+    features = model.feature_map(images.to(device))
+    logits, deltas = model.head(features, [torch.from_numpy(item.rois).to(device) for item in batch])
+    labels = torch.from_numpy(np.concatenate([item.labels for item in batch])).to(device)
+    targets = torch.from_numpy(np.concatenate([item.targets for item in batch])).to(device)
     return fast_rcnn_loss(logits, deltas, labels, targets, box_weight)
 
 
@@ -169,10 +170,11 @@ def detect(model: FastRcnn, image: np.ndarray, proposals: np.ndarray, config: Fa
     rois = np.asarray(proposals, np.float32).reshape(-1, 4) * np.float32(scale)
     if not len(rois):
         return Detections()
-    tensor = torch.from_numpy(scale_image(image, scale)).permute(2, 0, 1)[None].float() / 255
-    probabilities, deltas = model(tensor, torch.from_numpy(rois))
-    return postprocess(probabilities.numpy(), deltas.numpy(), rois, scale, image.shape, BOX_STDS, config.nms_iou,
-                       config.max_detections)
+    device = model.mean.device
+    tensor = torch.from_numpy(scale_image(image, scale).copy()).permute(2, 0, 1)[None].float() / 255
+    probabilities, deltas = model(tensor.to(device), torch.from_numpy(rois).to(device))
+    return postprocess(probabilities.cpu().numpy(), deltas.cpu().numpy(), rois, scale, image.shape, BOX_STDS,
+                       config.nms_iou, config.max_detections)
 
 
 @torch.no_grad()
@@ -210,6 +212,12 @@ def make_optimizer(model: nn.Module, config: FastRcnnTrainConfig) -> torch.optim
     return torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
+def pick_device(config: FastRcnnTrainConfig) -> torch.device:
+    if config.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(config.device)
+
+
 def load_data(config: FastRcnnTrainConfig) -> tuple[list[ImageRecord], list[ImageRecord], dict[str, np.ndarray]]:
     """Train and val records and their selective search proposals (from the shared cache, computed once)."""
     dataset = read_dataset(config.data)
@@ -235,7 +243,7 @@ def train_fast_rcnn(config: FastRcnnTrainConfig, resume: bool = False) -> Path:
     train, val, proposals = load_data(config)
     started = time.monotonic()  # the time limit counts the training loop, not the selective search above
 
-    model = build_model(config)
+    model = build_model(config).to(pick_device(config))
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
     if state is not None and config.time_limit_minutes:
