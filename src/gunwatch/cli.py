@@ -868,15 +868,17 @@ def event_list(
 ) -> None:
     """List threat events, newest first: id, camera, state, what people said, max score, first and last seen,
     evidence."""
+    from gunwatch.events.retention.holds import LegalHolds
     from gunwatch.events.store.report import event_json, format_events
 
     with open_store_to_read(store, config) as opened:
         events = opened.list_events(limit, camera) if opened else []
         said = opened.dispositions([event.id for event in events]) if opened else {}
+        held = {hold.event_id for hold in LegalHolds(opened).held()} if opened else set()
         if opened:
-            say(format_events(events, opened.url, camera, said))
+            say(format_events(events, opened.url, camera, said, held))
     if as_json:
-        typer.echo(json.dumps([event_json(event, said.get(event.id)) for event in events]))
+        typer.echo(json.dumps([event_json(event, said.get(event.id), event.id in held) for event in events]))
 
 
 @event_app.command("show")

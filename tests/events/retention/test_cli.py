@@ -26,7 +26,11 @@ def test_hold_by_short_id_then_unhold(store: EventStore, store_url: str, add_eve
     assert held.exit_code == 0 and "event c0ffee1234: under a legal hold" in held.output
     assert [(h.event_id, h.actor, h.reason) for h in LegalHolds(store).held()] == [
         ("c0ffee1234", "Officer Ortiz", "case 114")]
+    listed = run("event", "list", "--store", store_url, "--json")
+    assert "(legal hold)" in listed.output
+    assert [e["legal_hold"] for e in json.loads(listed.output.splitlines()[-1])] == [True]
     assert run("event", "unhold", "c0ffee1234", "--store", store_url).exit_code == 0
+    assert "(legal hold)" not in run("event", "list", "--store", store_url).output
     again = run("event", "unhold", "c0ffee1234", "--store", store_url)
     assert again.exit_code == 2 and "is not under a legal hold" in again.output
     assert run("event", "hold", "nosuchevent", "--store", store_url).exit_code == 2

@@ -18,8 +18,9 @@ def local_time(epoch: float | None, timespec: str = "milliseconds") -> str | Non
     return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat(timespec=timespec)
 
 
-def event_json(event: ThreatEvent, disposition: str | None = None) -> dict[str, Any]:
-    return {
+def event_json(event: ThreatEvent, disposition: str | None = None, held: bool | None = None) -> dict[str, Any]:
+    """`held`: under a legal hold; None where the caller did not look (the key is then left out)."""
+    found = {
         "id": event.id,
         "camera": event.camera,
         "zone": event.zone,
@@ -34,6 +35,9 @@ def event_json(event: ThreatEvent, disposition: str | None = None) -> dict[str, 
         "evidence": asdict(event.evidence),
         "disposition": disposition,
     }
+    if held is not None:
+        found["legal_hold"] = held
+    return found
 
 
 def camera_json(camera: CameraStatus) -> dict[str, Any]:
@@ -49,7 +53,8 @@ def camera_json(camera: CameraStatus) -> dict[str, Any]:
 
 
 def format_events(events: list[ThreatEvent], store: str, camera: str | None = None,
-                  dispositions: dict[str, str] | None = None) -> str:
+                  dispositions: dict[str, str] | None = None, held: set[str] | frozenset[str] = frozenset()) -> str:
+    """`held`: ids under a legal hold, marked in the evidence column (retention never prunes them)."""
     of_camera = f" of camera {camera}" if camera else ""
     if not events:
         return f"no threat events{of_camera} in {store}"
@@ -57,7 +62,7 @@ def format_events(events: list[ThreatEvent], store: str, camera: str | None = No
     header = ["id", "camera", "state", "said", "score", "first seen", "last seen", "evidence"]
     rows = [
         [e.id, e.camera, e.state, said.get(e.id, "-").replace("_", " "), f"{e.max_score:.2f}",
-         seconds_text(e.first_seen), seconds_text(e.last_seen), _evidence(e)]
+         seconds_text(e.first_seen), seconds_text(e.last_seen), _evidence(e) + (" (legal hold)" * (e.id in held))]
         for e in events
     ]
     return f"{len(events)} threat event(s){of_camera} in {store}, newest first:\n" + text_table([header, *rows])
