@@ -134,7 +134,7 @@ def augment(image: torch.Tensor, boxes: torch.Tensor, config: FasterRcnnTrainCon
 
 
 def target(boxes: torch.Tensor) -> dict[str, torch.Tensor]:
-    return {"boxes": boxes, "labels": torch.full((len(boxes),), HANDGUN_LABEL, dtype=torch.int64)}
+    return {"boxes": boxes, "labels": torch.full((len(boxes),), HANDGUN_LABEL, dtype=torch.int64, device=boxes.device)}
 
 
 def steps_per_epoch(config: FasterRcnnTrainConfig, samples: int) -> int:
@@ -151,7 +151,7 @@ def schedule(config: FasterRcnnTrainConfig, steps: int):
 def train_one_epoch(
     model: FasterRCNN, records: list[ImageRecord], optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, config: FasterRcnnTrainConfig, generator: torch.Generator,
-    epoch: int, writer: SummaryWriter,
+    epoch: int, writer: SummaryWriter, device: torch.device,
 ) -> dict[str, float]:
     """One pass over the shuffled training images; the mean of each loss and of their sum."""
     set_train_mode(model, keep_imagenet_statistics=config.pretrained != "none")
@@ -162,7 +162,7 @@ def train_one_epoch(
     progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
     for step, index in enumerate(progress):
         pairs = [augment(*load_sample(records[i], config.max_size), config, generator) for i in index.tolist()]
-        losses = model([image for image, _ in pairs], [target(boxes) for _, boxes in pairs])
+        losses = model([image.to(device) for image, _ in pairs], [target(boxes.to(device)) for _, boxes in pairs])
         loss = loss_total(losses)
         optimisation_step(loss, optimizer, scheduler, f"epoch {epoch} step {step}")
         global_step = (epoch - 1) * len(batches) + step
@@ -180,9 +180,10 @@ def train_one_epoch(
 def predict(model: FasterRCNN, images: list[np.ndarray]) -> list[Detections]:
     """The exported graph's path in PyTorch: RGB uint8 at its own size in, handgun detections in its pixels out."""
     model.eval()
+    device = next(model.parameters()).device
     results = []
     for image in images:
-        out = model([to_tensor(image)])[0]
+        out = {name: value.cpu() for name, value in model([to_tensor(image).to(device)])[0].items()}
         keep = out["labels"] == HANDGUN_LABEL
         results.append(Detections(out["boxes"][keep].numpy(), out["scores"][keep].numpy(),
                                   np.zeros(int(keep.sum()), np.int64)))
@@ -234,7 +235,8 @@ def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Pa
         settings = settings_for(config, training_anchors(train, config))
     tqdm.write(f"anchors: sizes {settings.anchors.sizes} px, ratios (h / w) {settings.anchors.ratios}")
 
-    model = build_model(config, settings)
+    device = torch.device(config.device if config.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+    model = build_model(config, settings).to(device)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                 momentum=config.momentum, weight_decay=config.weight_decay)
     steps = steps_per_epoch(config, len(train))
@@ -253,7 +255,7 @@ def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Pa
     epoch, epoch_cap = start_epoch, config.epochs
     while epoch <= config.epochs:
         epoch_started = time.monotonic()
-        train_metrics = train_one_epoch(model, train, optimizer, scheduler, config, generator, epoch, writer)
+        train_metrics = train_one_epoch(model, train, optimizer, scheduler, config, generator, epoch, writer, device)
         metrics = {"epoch": epoch, **train_metrics, **validate(model, val, config),
                    "lr": scheduler.get_last_lr()[0], "epoch_minutes": (time.monotonic() - epoch_started) / 60}
         history.append(metrics)
