@@ -98,3 +98,35 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, synthetic_set
     train_from_config(config, resume=True, overrides={"epochs": 2, "max_steps_per_epoch": 2})
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_mining_keeps_the_top_gun_free_windows_of_each_image(tmp_path: Path, synthetic_set) -> None:
+    import torch
+
+    from gunwatch.data.layouts import read_dataset
+    from gunwatch.models.lineage.sliding_window import WindowClassifier
+    from gunwatch.training.lineage.sliding_window.mining import mine_hard_negatives, runtime_of, score_windows
+
+    records = read_dataset(synthetic_set(tmp_path / "data", guns=3, negatives=1)).records
+    torch.manual_seed(0)
+    model = WindowClassifier(width_mult=0.35, trunk_blocks=4, head_kernel=2, hidden=8).eval()
+    config = CONFIG.model_copy(update={"mining_images": 10, "hard_negatives_per_image": 2, "mining_min_score": 0.0,
+                                       "threads": 1})
+    detector = runtime_of(model, [23 / 16, 23 / 32], config, tmp_path / "mining.onnx")
+    mined = mine_hard_negatives(detector, records, config, np.random.default_rng(0))
+    assert sorted(mined) == list(range(len(records)))
+    for index, windows in mined.items():
+        record = records[index]
+        assert len(windows) == 2
+        boxes = np.array(windows)
+        if record.has_gun:
+            assert box_iou(boxes, gun_squares(record.gun_boxes, 64, 64)).max() < config.negative_iou
+    all_boxes, scores = score_windows(detector, np.zeros((64, 64, 3), np.uint8))
+    assert len(all_boxes) == len(scores) == 18 * 18 + 6 * 6 + 1  # 92 px, 46 px and the whole image at 23 px
+
+
+def test_mined_windows_are_pooled_newest_kept() -> None:
+    from gunwatch.training.lineage.sliding_window.mining import merge
+
+    pool = merge({0: [[0, 0, 1, 1]], 1: [[1, 1, 2, 2]]}, {1: [[2, 2, 3, 3], [3, 3, 4, 4]], 2: [[5, 5, 6, 6]]}, cap=2)
+    assert pool == {0: [[0, 0, 1, 1]], 1: [[2, 2, 3, 3], [3, 3, 4, 4]], 2: [[5, 5, 6, 6]]}

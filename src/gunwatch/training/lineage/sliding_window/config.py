@@ -36,11 +36,20 @@ class SlidingWindowTrainConfig(LineageTrainConfig):
     # IoU >= positive_iou with a gun's square (side = the gun's longer side), a negative's < negative_iou
     # with every gun's; the ones between are not used.
     positives_per_gun: int = Field(3, ge=1)
-    negatives_per_gun_image: int = Field(2, ge=0)
-    negatives_per_gunfree_image: int = Field(4, ge=0, description="knives, CCTV frames: every window is a negative")
+    negatives_per_gun_image: int = Field(3, ge=0, description="anywhere, any scale, away from the guns")
+    negatives_per_gunfree_image: int = Field(6, ge=0, description="knives, CCTV frames: every window is a negative")
+    near_negatives_per_gun: int = Field(1, ge=0, description="negatives of about the gun's scale, beside it")
     positive_iou: float = Field(0.5, gt=0, le=1)
     negative_iou: float = Field(0.3, ge=0, le=1)
     jitter: float = Field(0.2, ge=0, le=0.5, description="positive windows: centre shift and log-scale jitter")
+
+    # Hard-negative mining after each epoch from `mining_from_epoch` on: the classifier runs over the pyramid
+    # of `mining_images` random training images; their top gun-free windows join the negatives for good.
+    mining_from_epoch: int | None = Field(2, ge=1, description="null: no mining")
+    mining_images: int = Field(200, ge=1)
+    hard_negatives_per_image: int = Field(3, ge=1)
+    mining_min_score: float = Field(0.3, ge=0, le=1, description="only windows the classifier gets wrong enough")
+    mined_per_image_cap: int = Field(6, ge=1, description="mined windows kept per image (the newest)")
 
     # Optimisation: BCE on every window + box_weight x smooth L1 on the positives' box deltas
     batch_size: int = Field(64, ge=1)

@@ -27,6 +27,7 @@ from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
 from gunwatch.training.lineage.sliding_window.export import export_sliding_window
+from gunwatch.training.lineage.sliding_window.mining import merge, mine_hard_negatives, runtime_of
 from gunwatch.training.lineage.sliding_window.windows import WindowSamples, sample_windows
 from gunwatch.training.localizer_data import Augment
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
@@ -73,16 +74,28 @@ def pyramid_for(records: list[ImageRecord], config: SlidingWindowTrainConfig, wi
     return pyramid_scales(smallest, max(largest, smallest), window, config.pyramid_step)
 
 
+def steps_per_epoch(records: list[ImageRecord], config: SlidingWindowTrainConfig) -> int:
+    """Batches an epoch runs (its schedule's length): the windows expected from the images, with room for a
+    round of mined negatives twice over; an epoch stops there (the windows beyond it are a random few)."""
+    per_gun_image = 1.15 * (config.positives_per_gun + config.near_negatives_per_gun) + config.negatives_per_gun_image
+    expected = sum(per_gun_image if r.has_gun else config.negatives_per_gunfree_image for r in records)
+    if config.mining_from_epoch is not None:
+        expected += 2 * min(config.mining_images, len(records)) * config.hard_negatives_per_image
+    steps = max(1, math.ceil(expected / config.batch_size))
+    return min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
+
+
 def windows_of(samples: WindowSamples, index: torch.Tensor) -> torch.Tensor:
     return samples.images[index].float() / 255
 
 
 def train_one_epoch(model: WindowClassifier, samples: WindowSamples, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, config: SlidingWindowTrainConfig,
-                    augment: Augment, generator: torch.Generator, epoch: int, writer: SummaryWriter) -> float:
+                    augment: Augment, generator: torch.Generator, epoch: int, writer: SummaryWriter,
+                    steps: int) -> float:
     set_train_mode(model, config.freeze_blocks)
     order = torch.randperm(len(samples), generator=generator)
-    batches = list(order.split(config.batch_size))[: config.max_steps_per_epoch]
+    batches = list(order.split(config.batch_size))[:steps]
     total, seen = 0.0, 0
     progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
     for step, index in enumerate(progress):
@@ -158,13 +171,10 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
         config = config.model_copy(update={"epochs": min(config.epochs, state.get("planned_epochs", config.epochs))})
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                  weight_decay=config.weight_decay)
-    per_image = 1.15 * config.positives_per_gun + config.negatives_per_gun_image  # about 1.15 guns per gun image
-    estimate = sum(per_image if r.has_gun else config.negatives_per_gunfree_image for r in train_records)
-    steps = max(1, math.ceil(estimate / config.batch_size))
-    if config.max_steps_per_epoch:
-        steps = min(steps, config.max_steps_per_epoch)
+    steps = steps_per_epoch(train_records, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps * config.epochs))
     history: list[dict[str, float]] = []
+    pool: dict[int, list[list[float]]] = {}  # mined hard negatives: train record index -> windows
     start_epoch = 1
     if state is not None:
         model.load_state_dict(state["model"])
@@ -172,6 +182,7 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         history, start_epoch = state["history"], state["epoch"] + 1
+        pool = {int(k): v for k, v in state["hard_negatives"].items()}
         tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
 
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
@@ -181,10 +192,17 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
         epoch_started = time.monotonic()
         # Fresh windows each epoch, reproducible per epoch (a resumed run draws what it would have drawn).
         train = sample_windows(train_records, config, model.window, np.random.default_rng([config.seed, epoch]),
-                               f"windows {epoch}")
-        train_loss = train_one_epoch(model, train, optimizer, scheduler, config, augment, generator, epoch, writer)
+                               f"windows {epoch}", pool)
+        train_loss = train_one_epoch(model, train, optimizer, scheduler, config, augment, generator, epoch, writer,
+                                     steps)
         metrics = {"epoch": epoch, "train_loss": train_loss, "train_windows": len(train),
                    **evaluate(model, val, config)}
+        if config.mining_from_epoch is not None and config.mining_from_epoch <= epoch < config.epochs:
+            rng = np.random.default_rng([config.seed, epoch, 1])
+            detector = runtime_of(model, scales, config, config.out / "mining.onnx")
+            mined = mine_hard_negatives(detector, train_records, config, rng)
+            pool = merge(pool, mined, config.mined_per_image_cap)
+            metrics["mined_windows"] = sum(len(w) for w in mined.values())
         history.append(metrics)
         report_epoch(metrics, writer)
         if config.time_limit_minutes:
@@ -198,6 +216,7 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(), "epoch": epoch, "planned_epochs": config.epochs,
             "history": history, "config": config.model_dump(mode="json"), "pyramid_scales": scales,
+            "hard_negatives": pool,
         }
         save_epoch(config.out, state, history, metrics["val_loss"] <= min(h["val_loss"] for h in history), CURVES)
         epoch += 1

@@ -92,16 +92,40 @@ def negative_windows(guns: np.ndarray, width: int, height: int, count: int, conf
     return windows
 
 
+def near_negative_windows(guns: np.ndarray, width: int, height: int, count: int, config: SlidingWindowTrainConfig,
+                          rng: np.random.Generator) -> list[np.ndarray]:
+    """`count` windows per gun of about its scale (within a factor 2) and near it, whose IoU with every gun's
+    square is still < negative_iou: half a gun, a gun off-centre, the hand beside it."""
+    squares = gun_squares(guns, width, height)
+    windows = []
+    for gun in guns:
+        side0 = max(gun[2] - gun[0], gun[3] - gun[1])
+        cx, cy = (gun[0] + gun[2]) / 2, (gun[1] + gun[3]) / 2
+        found = 0
+        for _ in range(TRIES * count):
+            side = side0 * float(np.exp(rng.uniform(-np.log(2), np.log(2))))
+            dx, dy = rng.uniform(-1, 1, 2) * side
+            window = place(cx + dx, cy + dy, side, width, height)
+            if box_iou(window[None], squares).max() < config.negative_iou:
+                windows.append(window)
+                found += 1
+                if found == count:
+                    break
+    return windows
+
+
 def crop(image: Image.Image, window: np.ndarray, size: int) -> np.ndarray:
     """The window resized to size x size (bilinear, as a pyramid level is resized)."""
     return np.asarray(image.resize((size, size), Image.BILINEAR, box=tuple(float(v) for v in window)))
 
 
 def sample_windows(records: list[ImageRecord], config: SlidingWindowTrainConfig, size: int,
-                   rng: np.random.Generator, desc: str) -> WindowSamples:
-    """One draw of windows from every record (decoded once each), in record order."""
+                   rng: np.random.Generator, desc: str,
+                   hard_negatives: dict[int, list[list[float]]] | None = None) -> WindowSamples:
+    """One draw of windows from every record (decoded once each), in record order; `hard_negatives` adds
+    mined negative windows (record index -> xyxy windows in its pixels)."""
     crops, labels, deltas = [], [], []
-    for record in tqdm(records, desc=desc, unit="img", leave=False):
+    for index, record in enumerate(tqdm(records, desc=desc, unit="img", leave=False)):
         image = Image.fromarray(load_rgb(record.image_path))
         width, height = image.size
         guns = record.gun_boxes.astype(np.float64)
@@ -112,7 +136,9 @@ def sample_windows(records: list[ImageRecord], config: SlidingWindowTrainConfig,
             crops.append(crop(image, window, size))
             labels.append(1.0)
             deltas.append((gun - window) / (window[2] - window[0]))
-        for window in negative_windows(guns, width, height, negatives, config, rng):
+        near = near_negative_windows(guns, width, height, config.near_negatives_per_gun, config, rng)
+        mined = [np.asarray(w, np.float64) for w in (hard_negatives or {}).get(index, [])]
+        for window in [*near, *negative_windows(guns, width, height, negatives, config, rng), *mined]:
             crops.append(crop(image, window, size))
             labels.append(0.0)
             deltas.append(np.zeros(4))
