@@ -1053,7 +1053,7 @@ def open_store_to_read(url: str | None, site_file: Path | None) -> Iterator[Even
     from gunwatch.events.store.location import resolve_store_url
 
     try:
-        store = EventStore(resolve_store_url(url, site_file), create=False)
+        store = EventStore(resolve_store_url(url, site_file), create=False, upgrade=False)
     except ConfigError as error:
         for problem in error.problems:
             say(f"error: {problem}")

@@ -47,7 +47,7 @@ def test_event_list_json_is_newest_first_with_local_times(filled_store: EventSto
     assert result.exit_code == 0, result.output
     events = json.loads(result.stdout)
     assert [e["id"] for e in events] == ["gate-2", "lobby-3", "lobby-1"]
-    assert list(events[0]) == EVENT_KEYS
+    assert list(events[0]) == [*EVENT_KEYS, "legal_hold"] and events[0]["legal_hold"] is False
     gate = events[0]
     assert (gate["camera"], gate["state"], gate["max_score"]) == ("gate", "open", 0.9)
     assert gate["evidence"] == {"snapshot": "e/gate.jpg", "annotated": "e/gate-boxes.jpg", "clip": "e/gate.mp4"}

@@ -33,3 +33,23 @@ def test_a_store_of_the_previous_release_is_upgraded_with_its_rows(store_url: st
             assert (run.host, run.pid, run.ending, run.stopped_at) == ("host-a", 7, "stopped", T0 + 100)
     finally:
         engine.dispose()
+
+
+def test_commands_other_than_watch_refuse_an_old_store_and_leave_it_as_it_was(store_url: str) -> None:
+    """`event list`, `user add`, `prune`... never upgrade on the side: only watch and serve do, after a backup."""
+    from typer.testing import CliRunner
+
+    from gunwatch.cli import app
+
+    create_previous_release_store(store_url)
+    listed = CliRunner().invoke(app, ["event", "list", "--store", store_url])
+    assert listed.exit_code == 2
+    assert f"at schema revision {PREVIOUS_RELEASE}" in listed.output and "gunwatch backup" in listed.output
+    added = CliRunner().invoke(app, ["user", "add", "ortiz", "--role", "operator", "--store", store_url,
+                                     "--password-stdin"], input="correct horse battery\n")
+    assert added.exit_code != 0 and "gunwatch backup" in added.output
+    engine = create_engine(parse_store_url(store_url))
+    try:
+        assert current_revision(engine) == PREVIOUS_RELEASE
+    finally:
+        engine.dispose()

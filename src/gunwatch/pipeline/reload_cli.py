@@ -37,7 +37,7 @@ def reload_command(config: ConfigOption) -> None:
         raise typer.Exit(code=2) from error
     host, now = socket.gethostname(), time.time()
     try:
-        store = EventStore(settings.url, create=False)
+        store = EventStore(settings.url, create=False, upgrade=False)
         try:
             runs = [run for run in RunLog(store).unfinished() if now - run.heartbeat_at <= STALE_AFTER_S]
         finally:

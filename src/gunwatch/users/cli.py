@@ -198,7 +198,7 @@ def _open_users(url: str | None, site_file: Path | None, create: bool) -> Iterat
     from gunwatch.users.store import UserStore
 
     try:
-        store = EventStore(resolve_store_url(url, site_file), create=create)
+        store = EventStore(resolve_store_url(url, site_file), create=create, upgrade=False)
     except ConfigError as error:
         for problem in error.problems:
             _say(f"error: {problem}")

@@ -42,7 +42,7 @@ def prune(
 
     try:
         site = load_site_config(config)
-        with EventStore(site.store.url, create=False) as store:
+        with EventStore(site.store.url, create=False, upgrade=False) as store:
             report = Pruner(store, site.retention, site.evidence.folder).run(dry_run=dry_run)
     except StoreMissing as error:
         _say(f"{error}: nothing recorded yet, nothing to prune")
@@ -134,7 +134,7 @@ def _open_store(url: str | None, site_file: Path | None) -> Iterator[EventStore]
     from gunwatch.events.store.location import resolve_store_url
 
     try:
-        store = EventStore(resolve_store_url(url, site_file), create=False)
+        store = EventStore(resolve_store_url(url, site_file), create=False, upgrade=False)
     except ConfigError as error:
         for problem in error.problems:
             _say(f"error: {problem}")

@@ -21,5 +21,10 @@ class SchemaTooNew(StoreError):
     never downgraded."""
 
 
+class UpgradePending(StoreError):
+    """The store's schema is older than this gunwatch's and the caller asked not to upgrade it: only `watch`
+    and `serve` upgrade a store, and only once a backup holds it (see gunwatch.events.backup.guard)."""
+
+
 class UnknownEventId(ValueError):
     """An event id (or short id) that names no event, or more than one; the message lists the candidates."""

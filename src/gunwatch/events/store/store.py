@@ -19,12 +19,13 @@ from sqlalchemy import URL, Engine, func, insert, or_, select, union
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gunwatch import __version__
 from gunwatch.config.redact import redact_url
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.private import create_private_file
 from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_engine, parse_store_url, sqlite_file
-from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable, UnknownEventId
-from gunwatch.events.store.migrate import upgrade_to_head
+from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable, UnknownEventId, UpgradePending
+from gunwatch.events.store.migrate import current_revision, head_revision, refuse_unknown_revision, upgrade_to_head
 from gunwatch.events.store.rows import event_from_row, event_values
 from gunwatch.events.store.schema import (
     EVENT_STATES,
@@ -45,10 +46,12 @@ SHORT_ID_MIN = 6
 
 class EventStore:
     """Opening upgrades the schema to the newest migration. `create=False` refuses to create a missing
-    SQLite file (StoreMissing), for commands that only read. Every failure is a StoreError naming the
-    store's URL with its password hidden (`self.url`)."""
+    SQLite file (StoreMissing), for commands that only read. `upgrade=False` refuses a store whose schema is
+    older than this gunwatch's (UpgradePending), for every command but `watch` and `serve`, which upgrade
+    only once a backup holds the store: an upgrade never happens on the side. Every failure is a StoreError
+    naming the store's URL with its password hidden (`self.url`)."""
 
-    def __init__(self, url: str = DEFAULT_STORE_URL, *, create: bool = True) -> None:
+    def __init__(self, url: str = DEFAULT_STORE_URL, *, create: bool = True, upgrade: bool = True) -> None:
         self.url = redact_url(url)
         try:
             parsed = parse_store_url(url)
@@ -58,7 +61,7 @@ class EventStore:
         if file is not None and not file.exists() and not create:
             raise StoreMissing(f"no event store at {file}")
         with self._errors("cannot open"):
-            self._engine = _open_engine(parsed, file)
+            self._engine = _open_engine(parsed, file, upgrade)
         self._read = sessionmaker(self._engine)
         self._write = sessionmaker(self._engine.execution_options(**WRITE_OPTIONS))
 
@@ -184,19 +187,33 @@ class EventStore:
             raise StoreError(f"{doing} the event store {self.url}: {_reason(error)}") from error
 
 
-def _open_engine(url: URL, file: Path | None) -> Engine:
-    """An engine on `url` with the schema at head; disposed of again when the upgrade fails."""
+def _open_engine(url: URL, file: Path | None, upgrade: bool = True) -> Engine:
+    """An engine on `url` with the schema at head; disposed of again when the upgrade fails (or is pending
+    and not allowed: a new, empty store is always made, there is nothing in it to lose)."""
     if file is not None:
         # Made here, 0600 in a 0700 folder, before SQLite would make it world-readable: it holds link tokens,
         # phone numbers and notes. SQLite gives its -wal and -shm files the database file's mode.
         create_private_file(file)
     engine = make_engine(url)
     try:
+        if not upgrade:
+            _refuse_pending_upgrade(engine)
         upgrade_to_head(engine)
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def _refuse_pending_upgrade(engine: Engine) -> None:
+    revision, head = current_revision(engine), head_revision()
+    store = engine.url.render_as_string(hide_password=True)
+    refuse_unknown_revision(revision, store)
+    if revision is not None and revision != head:
+        raise UpgradePending(
+            f"the event store {store} is at schema revision {revision} and this gunwatch {__version__} needs "
+            f"{head}: it is upgraded only by `gunwatch watch` or `gunwatch serve`, once a backup holds it. Back it "
+            "up first (`gunwatch backup --config SITE`), then start watch; this command changes nothing")
 
 
 def record_health_in(session: Session, dialect: str, camera: str, state: CameraState, reason: str | None,
