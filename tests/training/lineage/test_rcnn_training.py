@@ -68,3 +68,19 @@ def test_a_short_run_learns_the_fixture_images(tmp_path: Path, synthetic_set) ->
     train_from_config(config, resume=True, overrides={})
     after = sorted(p.stat().st_mtime_ns for p in (run / "features" / "train").glob("chunk-*.npz"))
     assert before == after
+
+
+def test_the_svm_solver_finds_liblinears_l2_loss_svm():
+    from sklearn.svm import LinearSVC
+
+    from gunwatch.training.lineage.rcnn.train import fit_linear_svm
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.5, 400) > 0.8).astype(int)
+    ours = fit_linear_svm(x, y, 0.01)
+    # a huge intercept_scaling leaves liblinear's bias (almost) unpenalised, as ours is
+    theirs = LinearSVC(C=0.01, loss="squared_hinge", dual=False, intercept_scaling=1000, tol=1e-10).fit(x, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-3)
+    np.testing.assert_allclose(ours.decision_function(x[:3]), theirs.decision_function(x[:3]), atol=1e-3)
