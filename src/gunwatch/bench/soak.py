@@ -37,6 +37,7 @@ from gunwatch.bench.soak_samples import CameraSample, Sample, Trend, after, grow
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
+from gunwatch.ops.memory import tune_malloc
 from gunwatch.pipeline.run_record import RunRecord
 from gunwatch.pipeline.watch import WatchService
 from gunwatch.pipeline.watch_command import build_service, start_alerts
@@ -279,6 +280,7 @@ def deliveries_by_status(store: EventStore) -> dict[str, int]:
 
 
 def run_soak(settings: SoakSettings, progress: Callable[[str], None] = lambda _: None) -> SoakResult:
+    tune_malloc()  # as watch does: the soak measures what a site runs
     missing = gst_rtsp_missing()
     if missing:
         raise RuntimeError(f"the soak's cameras need GStreamer's RTSP server ({missing}); on Debian: apt-get "

@@ -29,6 +29,7 @@ from gunwatch.events.store.report import event_json
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.ops.logs import LogFormat, configure_logging
+from gunwatch.ops.memory import tune_malloc
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.live_view import PipelineLiveView
 from gunwatch.pipeline.reload import reload_on_sighup
@@ -147,6 +148,7 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
     JSON log record, the status tables too (for journald and log shippers). A store whose schema needs an
     upgrade is upgraded only once a backup holds it, or with `no_backup` (UpgradeRefused says how)."""
     configure_logging(log_format)
+    tune_malloc()  # before the threads: memory that does not grow in steps over months
     report = status_writer(log_format)
     show_event = event_writer(as_json, log_format)
     site = load_site_config(config)

@@ -19,6 +19,7 @@ from gunwatch.config.errors import ConfigProblem
 from gunwatch.events.backup.guard import check_upgrade
 from gunwatch.events.store import EventStore
 from gunwatch.ops.logs import LogFormat, configure_logging
+from gunwatch.ops.memory import tune_malloc
 from gunwatch.web.app import create_app
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 from gunwatch.web.site import Console
@@ -33,6 +34,7 @@ def serve(config: Path, ready: threading.Event | None = None, stop: threading.Ev
     once a backup holds it, or with `no_backup`, as `watch` does (a console host upgraded first would
     otherwise migrate a shared store)."""
     configure_logging(log_format)
+    tune_malloc()  # before the threads: memory that does not grow in steps over months
     site = load_site_config(config)
     if site.console is None:
         raise ConfigError([ConfigProblem(str(config), "gunwatch serve needs a console section "
