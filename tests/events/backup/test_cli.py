@@ -58,3 +58,22 @@ def test_backup_out_writes_elsewhere_and_a_bad_site_file_is_named(populated: str
     bad = gunwatch("backup", "--config", tmp_path / "bad.yaml")
     assert bad.returncode == 2
     assert "store.url" in bad.stderr and "store.backups" in bad.stderr
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_keep_deletes_the_oldest_backups_of_this_store_only(populated: str, tmp_path: Path) -> None:
+    site = site_file(tmp_path / "site.yaml", populated, tmp_path / "backups")
+    foreign = tmp_path / "backups" / "another-store"
+    foreign.mkdir(parents=True)  # a backup of another store in the same folder: never counted, never deleted
+    taken = [Path(gunwatch("backup", "--config", site).stdout.strip()) for _ in range(3)]
+    manifest = json.loads((taken[0] / "manifest.json").read_text())
+    (foreign / "manifest.json").write_text(json.dumps({**manifest, "store": "/elsewhere/events.db",
+                                                       "taken_at": manifest["taken_at"] - 3600}))
+
+    kept = gunwatch("backup", "--config", site, "--keep", "2")
+
+    assert kept.returncode == 0, kept.stderr
+    newest = Path(kept.stdout.strip())
+    assert sorted(p for p in (tmp_path / "backups").iterdir()) == sorted([foreign, taken[2], newest])
+    assert f"deleted the older backup {taken[0]} (--keep 2)" in kept.stderr
+    assert gunwatch("backup", "--config", site, "--keep", "0").returncode == 2  # the one just taken always stays

@@ -30,17 +30,23 @@ def backup_command(
     with_evidence: Annotated[bool, typer.Option(
         "--with-evidence", help="copy the evidence files too (default: only their index: paths, sizes, SHA-256)")
     ] = False,
+    keep: Annotated[int | None, typer.Option(
+        "--keep", min=1, help="then delete this store's oldest backups in that folder until N are left (default: "
+                              "keep all)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Back up the event store, consistently while watch runs, with the index of its evidence files."""
     from gunwatch.events.backup.folder import backups_folder
+    from gunwatch.events.backup.rotation import rotate_backups
     from gunwatch.events.backup.take import take_backup
     from gunwatch.events.store import StoreError
 
     settings = _store_settings(config)
+    folder = out if out is not None else backups_folder(settings)
     try:
-        backup = take_backup(settings.url, out if out is not None else backups_folder(settings), with_evidence)
-    except (StoreError, ValueError) as error:
+        backup = take_backup(settings.url, folder, with_evidence)
+        deleted = rotate_backups(folder, backup, keep) if keep is not None else []
+    except (StoreError, ValueError, OSError) as error:
         raise _fail(str(error)) from error
     manifest = backup.manifest
     copied = sum(1 for entry in manifest.evidence if entry.copy is not None)
@@ -48,6 +54,8 @@ def backup_command(
     _say(f"backed up {manifest.store} (schema {manifest.schema_revision}, {manifest.rows.get('threat_events', 0)} "
          f"events) to {backup.folder}: {len(manifest.evidence)} evidence files indexed, {copied} copied"
          + (f", {missing} already gone" if missing else ""))
+    for old in deleted:
+        _say(f"deleted the older backup {old} (--keep {keep})")
     typer.echo(json.dumps(_backup_json(backup), indent=2) if as_json else str(backup.folder))
 
 
