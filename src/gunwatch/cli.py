@@ -516,6 +516,43 @@ def bench_soak(
         raise typer.Exit(code=1)
 
 
+@bench_app.command("lineage")
+def bench_lineage_command(
+    model: Annotated[list[Path], typer.Option(
+        help="ONNX model of the lineage or the production detector, in the table's order (repeatable)")],
+    second_look: Annotated[list[Path] | None, typer.Option(
+        "--second-look", help="a YOLOX model measured again with the person-guided second look (repeatable)")
+    ] = None,
+    data: Annotated[Path, typer.Option(help="data set whose test split is measured")] = Path(
+        "../shared/datasets/PistolData_merged"),
+    split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
+    limit: Annotated[int | None, typer.Option(
+        min=10, help="a fixed, seeded sample of the test split (selective search takes seconds per image)")] = None,
+    runs: Annotated[int, typer.Option(min=1, help="timed calls per image and thread count")] = 3,
+    out: Annotated[Path | None, typer.Option(help="folder for lineage.json, lineage.md and lineage.png")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The course's detectors (sliding window, R-CNN, Fast R-CNN, Faster R-CNN) and the production detector on
+    the same gun test split: regions per image, ms per image on 1 thread and all cores, speed-up over R-CNN,
+    mAP, gun recall at <= 2 % of gun-free images flagged, training time, the course's VOC numbers beside."""
+    from gunwatch.bench.lineage import bench_lineage
+    from gunwatch.bench.lineage_table import format_markdown, format_text, plot_speed_accuracy
+
+    models = [(path, False) for path in model] + [(path, True) for path in second_look or []]
+    for path, _ in models:
+        if not path.is_file():
+            raise fail(f"{path}: model file not found")
+    rows = bench_lineage(models, data, split_file, limit, runs, progress=say)
+    say(format_text(rows))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "lineage.json").write_text(json.dumps([row.to_json_dict() for row in rows], indent=1) + "\n")
+        (out / "lineage.md").write_text(format_markdown(rows))
+        say(f"table and plot in {out}: lineage.md, {plot_speed_accuracy(rows, out / 'lineage.png').name}")
+    if as_json:
+        typer.echo(json.dumps([row.to_json_dict() for row in rows]))
+
+
 @bench_app.command("alarms")
 def bench_alarms(
     clips: Annotated[

@@ -1,0 +1,183 @@
+"""`gunwatch bench lineage`: the course's detector lineage measured on guns, next to the production detector.
+
+Every model runs through the same code as `gunwatch eval` on the same images of the fixed test split (a
+seeded sample of it when `limit` is given: selective search and R-CNN take seconds per image), and is
+timed the same way on 1 thread and on all cores. Per method:
+- regions per image: the windows (sliding window) or proposals (selective search, the RPN's) the method
+  scores for one image; 1 pass for a single-shot detector;
+- ms per image for the whole `detect` call (proposals included), median of `runs` calls on each of a few
+  fixed images, and the speed-up over R-CNN measured in the same run;
+- mAP@0.5 and mAP@0.5:0.95 (pycocotools, as `eval`);
+- gun-image recall at <= 2 % of the gun-free images flagged (each method at its own score for that rate,
+  so the operating points compare, not the thresholds);
+- training time, from the run's `history.json` where the model file names its run.
+The course's VOC 2007 numbers stand beside them (R-CNN, Fast R-CNN, Faster R-CNN: 50 / 2 / 0.2 s per image,
+mAP 66.0 / 66.9 / 66.9): another data set and GPU, so only the shape of the curve compares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gunwatch.bench.table import network_of
+from gunwatch.data.images import load_rgb
+from gunwatch.data.records import ImageRecord
+from gunwatch.evaluation.report import build_report
+from gunwatch.evaluation.runner import Predictions, predict_guns
+from gunwatch.evaluation.selection import default_split_file, select_records
+from gunwatch.inference.base import Detector
+from gunwatch.inference.loading import load_detector
+from gunwatch.inference.onnx_session import gunwatch_metadata, open_session
+from gunwatch.inference.onnx_yolox import OnnxYolox
+
+MAX_IMAGE_FPR = 0.02
+TIMED_IMAGES = 3  # fixed images of the split (the first gun images): every method times the same ones
+
+# The course's table (Girshick et al.; Ren et al.): PASCAL VOC 2007 test, on a GPU of 2015.
+COURSE_VOC2007: dict[str, tuple[float, float]] = {  # kind -> (seconds per image, mAP@0.5 in %)
+    "rcnn": (50.0, 66.0),
+    "fast-rcnn": (2.0, 66.9),
+    "faster-rcnn": (0.2, 66.9),
+}
+METHOD_NAMES = {
+    "localizer": "localizer (one box per image)",
+    "sliding-window": "sliding window + NMS",
+    "rcnn": "R-CNN",
+    "fast-rcnn": "Fast R-CNN",
+    "faster-rcnn": "Faster R-CNN",
+    "yolox": "YOLOX-Nano (production)",
+}
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    model: str  # the file's stem
+    kind: str  # gunwatch.kind
+    method: str
+    second_look: bool
+    images: int
+    regions_per_image: float
+    ms_1_thread: float
+    ms_all_cores: float
+    map50: float
+    map50_95: float
+    recall_at_2pct: float  # gun images found at <= 2 % of gun-free images flagged
+    score_at_2pct: float
+    train_minutes: float | None
+    course_s_per_image: float | None
+    course_map50: float | None
+
+    def to_json_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sample_records(records: list[ImageRecord], limit: int | None, seed: int = 0) -> list[ImageRecord]:
+    """A fixed sample of `limit` records (all when None), gun and gun-free images in their proportions."""
+    if limit is None or limit >= len(records):
+        return records
+    guns = [r for r in records if r.has_gun]
+    free = [r for r in records if not r.has_gun]
+    gun_share = round(limit * len(guns) / len(records))
+    rng = random.Random(seed)
+    chosen = set(map(id, rng.sample(guns, gun_share) + rng.sample(free, limit - gun_share)))
+    return [record for record in records if id(record) in chosen]  # in split order
+
+
+def recall_at_fpr(records: list[ImageRecord], predictions: Predictions,
+                  max_fpr: float = MAX_IMAGE_FPR) -> tuple[float, float]:
+    """(share of gun images whose top score passes, the score) at the lowest score that flags at most
+    `max_fpr` of the gun-free images. Without gun-free images every gun image with a detection counts."""
+    top = [float(d.scores.max()) if len(d.scores) else 0.0 for d in predictions.detections]
+    free = sorted((s for s, r in zip(top, records, strict=True) if not r.has_gun), reverse=True)
+    guns = [s for s, r in zip(top, records, strict=True) if r.has_gun]
+    allowed = int(np.floor(max_fpr * len(free)))
+    # Flag strictly above the (allowed + 1)-th highest gun-free score: at most `allowed` gun-free images pass.
+    score = free[allowed] if allowed < len(free) else 0.0
+    recall = sum(s > score for s in guns) / len(guns) if guns else float("nan")
+    return recall, score
+
+
+def regions_per_image(detector: Detector, image: np.ndarray) -> float:
+    """The windows or proposals the method scores for `image`; for YOLOX the grid points its one pass scores
+    (strides 8, 16, 32 of the letterboxed input), for the localizer its one box."""
+    count = getattr(detector, "regions", None)
+    if callable(count):
+        return float(count(image))
+    if isinstance(detector, OnnxYolox):
+        height, width = detector.input_size
+        return float(sum((height // stride) * (width // stride) for stride in (8, 16, 32)))
+    return 1.0
+
+
+def ms_per_image(detector: Detector, images: list[np.ndarray], runs: int) -> float:
+    """Median over `runs` calls on each image, after one warm-up call each."""
+    times = []
+    for image in images:
+        detector.detect([image])
+        for _ in range(runs):
+            start = time.perf_counter()
+            detector.detect([image])
+            times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+def train_minutes(model: Path) -> float | None:
+    """Minutes of training from the run folder the model was exported to (`<run>/model.onnx`), if its
+    `history.json` records them (`seconds` per epoch, or `elapsed_s` at its last epoch)."""
+    history = model.parent / "history.json"
+    try:
+        epochs = json.loads(history.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(epochs, dict):
+        epochs = epochs.get("epochs", [])
+    if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
+        return None
+    if all("seconds" in e for e in epochs):
+        return sum(float(e["seconds"]) for e in epochs) / 60
+    if "elapsed_s" in epochs[-1]:
+        return float(epochs[-1]["elapsed_s"]) / 60
+    return None
+
+
+def bench_lineage_model(model: Path, records: list[ImageRecord], runs: int, second_look: bool = False,
+                        progress: Callable[[str], None] = lambda _: None) -> LineageRow:
+    cores = os.cpu_count() or 1
+    kind = gunwatch_metadata(open_session(model, 1)).get("gunwatch.kind", "?")
+    detector = load_detector(model, threads=cores, second_look=second_look)
+    progress(f"{model.stem}{' + second look' if second_look else ''}: {len(records)} images")
+    predictions = predict_guns(detector, records, progress=True)
+    report, _ = build_report(records, predictions, detector.threshold)
+    recall, score = recall_at_fpr(records, predictions)
+    timed = [load_rgb(r.image_path) for r in [r for r in records if r.has_gun][:TIMED_IMAGES]]
+    network = network_of(detector)  # under the second look: the crops are more passes of the same network
+    runs_per_image = getattr(network, "images_run", len(records)) / max(len(records), 1)
+    regions = runs_per_image * float(np.mean([regions_per_image(network, image) for image in timed]))
+    timings = {}
+    for threads in sorted({1, cores}):
+        timings[threads] = ms_per_image(load_detector(model, threads=threads, second_look=second_look), timed, runs)
+    course = COURSE_VOC2007.get(kind)
+    return LineageRow(
+        model=model.stem, kind=kind, method=METHOD_NAMES.get(kind, kind) + (" + second look" if second_look else ""),
+        second_look=second_look, images=len(records), regions_per_image=regions,
+        ms_1_thread=timings[1], ms_all_cores=timings[cores], map50=report.map50, map50_95=report.map50_95,
+        recall_at_2pct=recall, score_at_2pct=score, train_minutes=train_minutes(model),
+        course_s_per_image=course[0] if course else None, course_map50=course[1] if course else None,
+    )
+
+
+def bench_lineage(models: list[tuple[Path, bool]], data: Path, split_file: Path | None, limit: int | None,
+                  runs: int, progress: Callable[[str], None] = lambda _: None) -> list[LineageRow]:
+    """`models`: (file, second look) pairs, in the table's order."""
+    # The test split where the data set has a split file, else all of it (as `gunwatch bench`).
+    split = "test" if split_file is not None or default_split_file(data).exists() else None
+    records = sample_records(select_records(data, split, split_file).records, limit)
+    return [bench_lineage_model(path, records, runs, look, progress) for path, look in models]

@@ -1,0 +1,83 @@
+"""The lineage benchmark's own arithmetic (sample, recall at a false-alarm rate, training time, the table) and
+one real run of its command on the bundled fixture set with the shipped detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from gunwatch.bench.lineage import LineageRow, recall_at_fpr, sample_records, train_minutes
+from gunwatch.bench.lineage_table import format_markdown
+from gunwatch.cli import app
+from gunwatch.data.records import ImageRecord
+from gunwatch.evaluation.runner import Predictions
+from gunwatch.inference.detections import Detections
+from gunwatch.inference.loading import SHIPPED_DETECTOR
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "datasets" / "notebook"
+
+
+def record(name: str, gun: bool) -> ImageRecord:
+    boxes = np.array([[1, 1, 5, 5]], np.float32) if gun else np.zeros((0, 4), np.float32)
+    return ImageRecord(Path(name), 10, 10, boxes, ("handgun",) * len(boxes))
+
+
+def scored(*tops: float | None) -> Predictions:
+    return Predictions([Detections() if top is None else Detections([[0, 0, 4, 4]], [top], [0]) for top in tops], 0.0)
+
+
+def test_recall_at_two_percent_counts_gun_images_above_the_score_that_passes_one_in_fifty_gun_free() -> None:
+    free = [record(f"free{i}", False) for i in range(100)]
+    guns = [record(f"gun{i}", True) for i in range(4)]
+    free_scores = [0.9, 0.8, 0.7] + [0.1] * 97  # two may pass at 2 % of 100: the line is the third, 0.7
+    recall, score = recall_at_fpr([*free, *guns], scored(*free_scores, 0.95, 0.75, 0.7, None))
+    assert score == np.float32(0.7)
+    assert recall == 0.5  # 0.95 and 0.75 pass; 0.7 does not (it ties the gun-free line); no detection does not
+
+
+def test_the_sample_is_fixed_and_keeps_the_share_of_gun_images_in_split_order() -> None:
+    records = [record(f"{i:03}", gun=i % 4 != 0) for i in range(200)]  # 150 gun images, 50 gun-free
+    sample = sample_records(records, 40)
+    assert sample == sample_records(records, 40)
+    assert sum(r.has_gun for r in sample) == 30 and len(sample) == 40
+    assert [r.image_path.name for r in sample] == sorted(r.image_path.name for r in sample)
+    assert sample_records(records, None) == records
+
+
+def test_training_minutes_from_the_run_history(tmp_path: Path) -> None:
+    model = tmp_path / "run" / "model.onnx"
+    model.parent.mkdir()
+    assert train_minutes(model) is None
+    per_epoch = [{"epoch": 1, "seconds": 600}, {"epoch": 2, "seconds": 300}]
+    (model.parent / "history.json").write_text(json.dumps(per_epoch))
+    assert train_minutes(model) == 15
+    elapsed = [{"epoch": 1, "elapsed_s": 60}, {"epoch": 2, "elapsed_s": 240}]
+    (model.parent / "history.json").write_text(json.dumps(elapsed))
+    assert train_minutes(model) == 4
+
+
+def row(kind: str, ms: float) -> LineageRow:
+    return LineageRow(model=kind, kind=kind, method=kind, second_look=False, images=10, regions_per_image=2000,
+                      ms_1_thread=ms, ms_all_cores=ms / 2, map50=0.5, map50_95=0.25, recall_at_2pct=0.6,
+                      score_at_2pct=0.5, train_minutes=None, course_s_per_image=None, course_map50=None)
+
+
+def test_the_table_gives_each_speed_up_over_rcnn_measured_in_the_same_run() -> None:
+    table = format_markdown([row("rcnn", 5000.0), row("fast-rcnn", 500.0), row("yolox", 10.0)])
+    lines = table.splitlines()
+    assert len(lines) == 5 and lines[2].startswith("| rcnn |")
+    assert [line.split(" | ")[4] for line in lines[2:]] == ["1.0x", "10.0x", "500.0x"]
+
+
+def test_the_command_measures_the_shipped_detector_on_the_fixture_set(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "lineage", "--model", str(SHIPPED_DETECTOR), "--data", str(FIXTURE),
+                                      "--runs", "1", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    (measured,) = json.loads(result.output.splitlines()[-1])
+    assert measured["kind"] == "yolox" and measured["method"] == "YOLOX-Nano (production)"
+    assert measured["regions_per_image"] == 3549  # 52x52 + 26x26 + 13x13 grid points at 416 px
+    assert 0 <= measured["map50"] <= 1 and measured["ms_1_thread"] > 0
+    assert {p.name for p in tmp_path.iterdir()} == {"lineage.json", "lineage.md", "lineage.png"}
