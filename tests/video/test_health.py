@@ -12,6 +12,7 @@ import pytest
 from gunwatch.config.sections import HealthSettings, ReconnectSettings
 from gunwatch.video.health import CAMERA_STATES, HealthChange
 from gunwatch.video.sources import CameraSource, RawFrame, ReadContext, RecordingEnded, StreamFailure
+from gunwatch.video.sources.camera import MAX_HUNG_READERS
 from support.waiting import wait_until
 
 FAST = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.01, max_s=0.02))
@@ -179,3 +180,51 @@ def test_a_hung_reader_shows_as_waiting_and_a_restart_reads_on_a_new_thread_drop
         reader.release.set()
         assert source.stop()
     assert not source.restart("stopped")
+
+
+class AlwaysHungReader:
+    """Every connection yields one frame, then hangs until its own release (a camera whose driver keeps hanging)."""
+
+    def __init__(self) -> None:
+        self.hung: list[threading.Event] = []  # set once the connection hangs
+        self.releases: list[threading.Event] = []
+        self.lock = threading.Lock()
+
+    def frames(self, context: ReadContext) -> Iterator[RawFrame]:
+        with self.lock:
+            hung, release = threading.Event(), threading.Event()
+            self.hung.append(hung)
+            self.releases.append(release)
+        yield np.zeros((4, 6, 3), np.uint8), None
+        hung.set()
+        assert release.wait(30), "the test never released the reader"
+
+    def connection_hung(self, number: int) -> bool:
+        with self.lock:
+            return len(self.hung) >= number and self.hung[number - 1].is_set()
+
+
+def test_a_camera_that_keeps_hanging_gets_no_more_than_three_abandoned_readers_until_one_returns():
+    reader = AlwaysHungReader()
+    changes: list[HealthChange] = []
+    source = CameraSource("lobby", reader, FAST, changes.append).start()
+    try:
+        for connection in range(1, MAX_HUNG_READERS + 1):
+            assert wait_until(lambda n=connection: reader.connection_hung(n))
+            assert source.restart("reader hung")
+        assert wait_until(lambda: reader.connection_hung(MAX_HUNG_READERS + 1))
+
+        assert not source.restart("reader hung")  # three are still hung: no fourth thread for this camera
+        stats = source.stats()
+        assert stats.restarts == MAX_HUNG_READERS and stats.state == "stalled"
+        assert "not reopened: 3 earlier readers are still hung" in stats.reason
+        assert sum(t.name == "camera-lobby" for t in threading.enumerate()) == MAX_HUNG_READERS + 1
+
+        reader.releases[0].set()  # the first abandoned reader returns at last: a new one may start
+        assert wait_until(lambda: sum(t.name == "camera-lobby" for t in threading.enumerate()) == MAX_HUNG_READERS)
+        assert source.restart("reader hung")
+        assert source.stats().restarts == MAX_HUNG_READERS + 1
+    finally:
+        for release in reader.releases:
+            release.set()
+        source.stop()

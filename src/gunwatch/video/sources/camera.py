@@ -40,6 +40,12 @@ class SourceStats:
     restarts: int = 0  # readers abandoned as hung and replaced (`restart`)
 
 
+# Readers abandoned as hung that may still be alive (a thread cannot be killed: each holds its stack and its
+# FFmpeg context until its call returns). Beyond this many, a camera that keeps hanging is not given yet
+# another thread: it stays stalled until one of them returns, and says so.
+MAX_HUNG_READERS = 3
+
+
 @dataclass
 class _Reading:
     """One reader thread and the event that tells it to quit (stopped, or abandoned by `restart`)."""
@@ -78,6 +84,7 @@ class CameraSource:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._reading: _Reading | None = None
+        self._abandoned: list[_Reading] = []  # hung readers given up by `restart`, until their threads end
         self._state: CameraState | None = None
         self._reason = "starting"
         self._frames_in = 0
@@ -101,16 +108,27 @@ class CameraSource:
         camera is `stalled` for `reason` until its first frame. False when stopped (or never started).
 
         A Python thread cannot be killed: the old one is told to quit, and whatever it returns with later is
-        dropped, never published."""
+        dropped, never published. When MAX_HUNG_READERS abandoned ones are still alive, no new one starts
+        (False; the camera is stalled saying so) until one of them returns."""
         with self._lock:
             old = self._reading
             if old is None or self._stop.is_set():
                 return False
-            old.quit.set()
-            self._reading = self._new_reading()
-            self._restarts += 1
-            self._waiting_since = None
+            self._abandoned = [hung for hung in self._abandoned if hung.thread.is_alive()]
+            if len(self._abandoned) >= MAX_HUNG_READERS:
+                refused = (f"{reason}; not reopened: {len(self._abandoned)} earlier readers are still hung "
+                           "(a new one starts when one of them returns)")
+            else:
+                refused = None
+                old.quit.set()
+                self._abandoned.append(old)
+                self._reading = self._new_reading()
+                self._restarts += 1
+                self._waiting_since = None
             reading = self._reading
+        if refused is not None:
+            self._set_state("stalled", refused)
+            return False
         self._set_state("stalled", reason)  # said before the new reader can say online
         with self._lock:
             if self._stop.is_set() or self._reading is not reading:
