@@ -50,6 +50,7 @@ def test_the_image_goes_in_as_chw_float_in_0_1_and_only_handguns_come_back() -> 
     assert result.class_ids.tolist() == [0, 0]
     assert (detector.name, detector.threshold, detector.input_size, detector.proposals_per_image) == (
         "frcnn", 0.7, 416, 300)
+    assert detector.regions(image) == 300  # what `gunwatch bench lineage` counts as regions per image
 
 
 def test_one_call_per_image_and_none_for_no_images() -> None:

@@ -95,6 +95,7 @@ def test_resume_continues_from_the_last_checkpoint_with_its_anchors(tmp_path: Pa
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(h[key]) for h in history for key in LOSSES)
+    assert all(h["seconds"] > 0 for h in history)  # `gunwatch bench lineage` sums them as the training time
     assert load_checkpoint(tmp_path / "run" / "last.pt")["settings"] == first
     for artefact in ("best.pt", "last.pt", "curves.png", "model.onnx"):
         assert (tmp_path / "run" / artefact).is_file(), artefact

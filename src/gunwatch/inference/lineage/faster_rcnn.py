@@ -36,6 +36,11 @@ class OnnxFasterRcnn:
                              f"names {self.class_names}")
         self.input_name = session.get_inputs()[0].name
 
+    def regions(self, image: np.ndarray) -> int:
+        """Proposals the head scores for one image: the RPN's post-NMS top-N (`gunwatch.proposals_per_image`),
+        an upper bound the RPN reaches unless its NMS (IoU 0.7) leaves fewer boxes."""
+        return self.proposals_per_image
+
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         return [self._detect_one(image) for image in images]
 

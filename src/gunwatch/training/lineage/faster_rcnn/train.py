@@ -257,7 +257,7 @@ def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Pa
         epoch_started = time.monotonic()
         train_metrics = train_one_epoch(model, train, optimizer, scheduler, config, generator, epoch, writer, device)
         metrics = {"epoch": epoch, **train_metrics, **validate(model, val, config),
-                   "lr": scheduler.get_last_lr()[0], "epoch_minutes": (time.monotonic() - epoch_started) / 60}
+                   "lr": scheduler.get_last_lr()[0], "seconds": time.monotonic() - epoch_started}
         history.append(metrics)
         report_epoch(metrics, writer)
         if config.time_limit_minutes:
