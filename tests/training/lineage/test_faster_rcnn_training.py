@@ -105,6 +105,17 @@ def test_resume_continues_from_the_last_checkpoint_with_its_anchors(tmp_path: Pa
     assert 0 < detector.threshold <= 1  # calibrated on val by the pipeline
 
 
+def test_resume_gives_a_run_cut_short_by_its_time_limit_a_fresh_budget(tmp_path: Path, synthetic_set) -> None:
+    # A limit already spent after epoch 1 cuts the plan of 3 to 1; resumed, the run plans 3 again and trains
+    # epoch 2 before the (again spent) limit stops it.
+    _, _, config = write_run(tmp_path, synthetic_set, min_size=64, max_size=64, width_mult=0.35,
+                             pretrained="none", epochs=3, max_steps_per_epoch=1, time_limit_minutes=1e-4)
+    train_from_config(config, resume=False, overrides={})
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1]
+    train_from_config(config, resume=True, overrides={})
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2]
+
+
 @pytest.mark.slow
 def test_a_short_run_learns_the_fixture_images(tmp_path: Path, synthetic_set) -> None:
     try:

@@ -228,9 +228,10 @@ def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Pa
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
     if state is not None:
-        settings = settings_from_dict(state["settings"])  # the anchors the run started with
-        if config.time_limit_minutes:  # a time-limited run may have shortened its plan; keep to it
-            config = config.model_copy(update={"epochs": min(config.epochs, state["planned_epochs"])})
+        # The anchors the run started with. The plan is the configured one again, with a fresh time budget: a
+        # run whose time limit cut it short (a busy machine, or one paused, whose wall clock ran on) continues
+        # on the configured cosine schedule, and the limit re-plans it after each epoch as before.
+        settings = settings_from_dict(state["settings"])
     else:
         settings = settings_for(config, training_anchors(train, config))
     tqdm.write(f"anchors: sizes {settings.anchors.sizes} px, ratios (h / w) {settings.anchors.ratios}")
