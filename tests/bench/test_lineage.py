@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from gunwatch.bench.lineage import LineageRow, recall_at_fpr, sample_records, train_minutes
+from gunwatch.bench.lineage import LineageRow, recall_at_fpr, train_minutes
 from gunwatch.bench.lineage_table import format_markdown
 from gunwatch.cli import app
 from gunwatch.data.records import ImageRecord
@@ -36,15 +36,6 @@ def test_recall_at_two_percent_counts_gun_images_above_the_score_that_passes_one
     recall, score = recall_at_fpr([*free, *guns], scored(*free_scores, 0.95, 0.75, 0.7, None))
     assert score == np.float32(0.7)
     assert recall == 0.5  # 0.95 and 0.75 pass; 0.7 does not (it ties the gun-free line); no detection does not
-
-
-def test_the_sample_is_fixed_and_keeps_the_share_of_gun_images_in_split_order() -> None:
-    records = [record(f"{i:03}", gun=i % 4 != 0) for i in range(200)]  # 150 gun images, 50 gun-free
-    sample = sample_records(records, 40)
-    assert sample == sample_records(records, 40)
-    assert sum(r.has_gun for r in sample) == 30 and len(sample) == 40
-    assert [r.image_path.name for r in sample] == sorted(r.image_path.name for r in sample)
-    assert sample_records(records, None) == records
 
 
 def test_training_minutes_from_the_run_history(tmp_path: Path) -> None:

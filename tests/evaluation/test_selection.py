@@ -6,10 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from gunwatch.data.records import DatasetError
-from gunwatch.evaluation.selection import default_split_file, select_records, slug
+from gunwatch.data.records import DatasetError, ImageRecord
+from gunwatch.evaluation.selection import default_split_file, sample_records, select_records, slug
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "fixtures" / "datasets" / "notebook"
 ALL_KEYS = ["1.jpg", "2.jpg", "3.jpg", "4.jpg"]
@@ -114,3 +115,17 @@ def test_skipped_items_are_noted_on_stderr(in_tmp: Path, capsys: pytest.CaptureF
 )
 def test_slug(name: str, expected: str) -> None:
     assert slug(name) == expected
+
+
+def _record(name: str, gun: bool) -> ImageRecord:
+    boxes = np.array([[1, 1, 5, 5]], np.float32) if gun else np.zeros((0, 4), np.float32)
+    return ImageRecord(Path(name), 10, 10, boxes, ("handgun",) * len(boxes))
+
+
+def test_a_sample_is_fixed_and_keeps_the_share_of_gun_images_in_split_order() -> None:
+    records = [_record(f"{i:03}", gun=i % 4 != 0) for i in range(200)]  # 150 gun images, 50 gun-free
+    sample = sample_records(records, 40)
+    assert sample == sample_records(records, 40)
+    assert sum(r.has_gun for r in sample) == 30 and len(sample) == 40
+    assert [r.image_path.name for r in sample] == sorted(r.image_path.name for r in sample)
+    assert sample_records(records, None) == records

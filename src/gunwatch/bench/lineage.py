@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,7 +31,7 @@ from gunwatch.data.images import load_rgb
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.report import build_report
 from gunwatch.evaluation.runner import Predictions, predict_guns
-from gunwatch.evaluation.selection import default_split_file, select_records
+from gunwatch.evaluation.selection import default_split_file, sample_records, select_records
 from gunwatch.inference.base import Detector
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.onnx_session import gunwatch_metadata, open_session
@@ -77,18 +76,6 @@ class LineageRow:
 
     def to_json_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def sample_records(records: list[ImageRecord], limit: int | None, seed: int = 0) -> list[ImageRecord]:
-    """A fixed sample of `limit` records (all when None), gun and gun-free images in their proportions."""
-    if limit is None or limit >= len(records):
-        return records
-    guns = [r for r in records if r.has_gun]
-    free = [r for r in records if not r.has_gun]
-    gun_share = round(limit * len(guns) / len(records))
-    rng = random.Random(seed)
-    chosen = set(map(id, rng.sample(guns, gun_share) + rng.sample(free, limit - gun_share)))
-    return [record for record in records if id(record) in chosen]  # in split order
 
 
 def recall_at_fpr(records: list[ImageRecord], predictions: Predictions,

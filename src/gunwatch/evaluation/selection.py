@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 from dataclasses import dataclass
@@ -49,3 +50,15 @@ def select_records(
     name = split or "test"
     records = load_split(split_path).select(dataset, name)
     return Selection(records, f"the {name} split of {data} ({split_path})")
+
+
+def sample_records(records: list[ImageRecord], limit: int | None, seed: int = 0) -> list[ImageRecord]:
+    """A fixed sample of `limit` records (all when None), gun and gun-free images in their proportions."""
+    if limit is None or limit >= len(records):
+        return records
+    guns = [r for r in records if r.has_gun]
+    free = [r for r in records if not r.has_gun]
+    gun_share = round(limit * len(guns) / len(records))
+    rng = random.Random(seed)
+    chosen = set(map(id, rng.sample(guns, gun_share) + rng.sample(free, limit - gun_share)))
+    return [record for record in records if id(record) in chosen]  # in split order

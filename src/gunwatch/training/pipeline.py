@@ -20,7 +20,8 @@ def train_from_config(config_path: Path, resume: bool, overrides: dict[str, obje
     # Imported late: the runtime side (ONNX Runtime + metrics) chooses the threshold on the exported file.
     from gunwatch.evaluation.calibrate import calibrate_threshold
 
-    threshold = calibrate_threshold(onnx_path, config.data, config.split, "val", config.max_val_image_fpr)
+    threshold = calibrate_threshold(onnx_path, config.data, config.split, "val", config.max_val_image_fpr,
+                                    getattr(config, "calibration_images", None))
     # repr keeps every digit: a threshold rounded down would flag the gun-free image it was chosen to pass.
     write_metadata(onnx_path, {"gunwatch.threshold": repr(float(threshold))})
     return onnx_path

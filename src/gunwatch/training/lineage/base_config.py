@@ -24,4 +24,7 @@ class LineageTrainConfig(TrainRunConfig):
     max_train_images: int | None = Field(None, ge=1, description="train on the first N train images (tests)")
     max_val_images: int | None = Field(None, ge=1, description="validate on the first N val images (tests)")
     time_limit_minutes: float | None = Field(None, gt=0, description="wall-clock budget for the training loop")
+    calibration_images: int | None = Field(
+        None, ge=20, description="choose the threshold on a fixed sample of val this big (default: all of it; "
+                                 "selective search takes about a second per image)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
