@@ -71,3 +71,11 @@ def test_the_runtime_finds_what_the_pytorch_path_finds(tmp_path: Path, roi_op: s
     assert len(found) == len(expected) > 0
     np.testing.assert_allclose(found.xyxy, expected.xyxy, atol=1e-3)
     np.testing.assert_allclose(found.scores, expected.scores, atol=1e-5)
+
+
+def test_regions_are_the_selective_search_proposals_the_network_scores(tmp_path: Path) -> None:
+    _, _, path = tiny(tmp_path, "pool")
+    detector = load_detector(path, threads=1)
+    image = np.random.default_rng(3).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    proposals = detector.propose(image)  # type: ignore[attr-defined]
+    assert detector.regions(image) == len(proposals) > 0  # type: ignore[attr-defined]

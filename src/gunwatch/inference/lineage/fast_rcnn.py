@@ -101,6 +101,10 @@ class OnnxFastRcnn:
         """Selective search boxes (N, 4) in the image's pixels."""
         return selective_search(image, self.proposal_settings, self.search_threads)
 
+    def regions(self, image: np.ndarray) -> int:
+        """Proposals the network scores for `image` (the benchmark's regions per image)."""
+        return len(self.propose(image))
+
     def detect_with_proposals(self, image: np.ndarray, proposals: np.ndarray) -> Detections:
         """The network and decoding alone, on proposals given in the image's pixels (timing, tests)."""
         proposals = np.asarray(proposals, np.float32).reshape(-1, 4)

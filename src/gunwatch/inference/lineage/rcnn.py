@@ -87,6 +87,10 @@ class OnnxRcnn:
         """Selective search's boxes (N, 4) in the image's pixels, as the detector sees them."""
         return selective_search(image, self.proposals, self.threads)
 
+    def regions(self, image: np.ndarray) -> int:
+        """Proposals the network scores for `image` (the benchmark's regions per image)."""
+        return len(self.propose(image))
+
     def score(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(gun probability N, deltas N x 4) of the given boxes of `image`, in batches."""
         scores, deltas = [np.zeros(0, np.float32)], [np.zeros((0, 4), np.float32)]
