@@ -103,6 +103,7 @@ def test_the_convolutional_form_scores_every_window_as_the_naive_form_does(expor
     image = np.random.default_rng(1).integers(0, 256, (48, 100, 3), dtype=np.uint8)
     windows, naive_scores = naive_windows(detector, image)
     assert len(windows) == len(naive_scores) == detector.windows_per_image(48, 100) == 372 + 39 + 7
+    assert detector.regions(image) == len(windows)
     conv_windows, conv_scores = [], []
     for level in detector.levels(48, 100):
         w, p, _ = detector.run_level(image, level)

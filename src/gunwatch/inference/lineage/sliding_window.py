@@ -116,6 +116,10 @@ class OnnxSlidingWindow:
         """How many windows the classifier answers for an image of this size (the 'proposals per image')."""
         return sum(math.prod(grid_shape(h, w, self.window, self.stride)) for h, w in self.levels(height, width))
 
+    def regions(self, image: np.ndarray) -> int:
+        """Windows the classifier answers for `image` (the benchmark's regions per image)."""
+        return self.windows_per_image(*image.shape[:2])
+
     def run_level(self, image: np.ndarray, level: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(windows xyxy in the level's pixels, gun probability, refined boxes in the level's pixels)."""
         probability, deltas = self.session.run(None, {"images": to_nchw_float([resize_to(image, *level)])})
