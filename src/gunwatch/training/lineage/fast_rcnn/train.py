@@ -28,9 +28,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from gunwatch.data.images import load_rgb
-from gunwatch.data.layouts import read_dataset
 from gunwatch.data.records import ImageRecord
-from gunwatch.data.split import load_split
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.lineage.box_coding import encode
 from gunwatch.inference.lineage.fast_rcnn import input_scale, postprocess, scale_image
@@ -43,6 +41,7 @@ from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.fast_rcnn.export import build_network, export_fast_rcnn, fast_rcnn_from_checkpoint
 from gunwatch.training.lineage.proposal_cache import split_proposals
 from gunwatch.training.lineage.proposal_labels import FOREGROUND, sample_training_rois
+from gunwatch.training.lineage.records import split_records
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
@@ -220,10 +219,7 @@ def pick_device(config: FastRcnnTrainConfig) -> torch.device:
 
 def load_data(config: FastRcnnTrainConfig) -> tuple[list[ImageRecord], list[ImageRecord], dict[str, np.ndarray]]:
     """Train and val records and their selective search proposals (from the shared cache, computed once)."""
-    dataset = read_dataset(config.data)
-    split = load_split(config.split)
-    train = split.select(dataset, "train")[: config.max_train_images]
-    val = split.select(dataset, "val")[: config.max_val_images]
+    train, val = split_records(config)
     settings = ProposalSettings(max_side=config.proposal_max_side, mode=config.proposal_mode,
                                 limit=config.proposal_limit)
     threads = config.threads or 1

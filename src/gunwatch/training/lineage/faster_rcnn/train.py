@@ -21,9 +21,7 @@ from torchvision.models.detection import FasterRCNN
 from tqdm import tqdm
 
 from gunwatch.data.images import load_rgb, shrink_to
-from gunwatch.data.layouts import read_dataset
 from gunwatch.data.records import ImageRecord
-from gunwatch.data.split import load_split
 from gunwatch.inference.detections import Detections
 from gunwatch.metrics.coco_map import coco_map
 from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
@@ -50,6 +48,7 @@ from gunwatch.training.lineage.faster_rcnn.export import (
     faster_rcnn_from_checkpoint,
     parity,
 )
+from gunwatch.training.lineage.records import split_records
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
@@ -208,14 +207,6 @@ def fitness(metrics: dict[str, float]) -> float:
     return -1.0 if math.isnan(value) else value
 
 
-def load_records(config: FasterRcnnTrainConfig) -> tuple[list[ImageRecord], list[ImageRecord]]:
-    dataset = read_dataset(config.data)
-    split = load_split(config.split)
-    train = split.select(dataset, "train")[: config.max_train_images]
-    val = split.select(dataset, "val")[: config.max_val_images]
-    return train, val
-
-
 def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path (highest val mAP@0.5)."""
     started = time.monotonic()
@@ -224,7 +215,7 @@ def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Pa
     generator = seed_everything(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "config.json").write_text(config.model_dump_json(indent=1))
-    train, val = load_records(config)
+    train, val = split_records(config)
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
     if state is not None:

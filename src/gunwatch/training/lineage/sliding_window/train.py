@@ -18,13 +18,12 @@ import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from gunwatch.data.layouts import read_dataset
 from gunwatch.data.records import ImageRecord
-from gunwatch.data.split import load_split
 from gunwatch.inference.lineage.sliding_window import pyramid_scales
 from gunwatch.models.lineage.sliding_window import WindowClassifier
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, save_epoch
+from gunwatch.training.lineage.records import split_records
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
 from gunwatch.training.lineage.sliding_window.export import export_sliding_window
 from gunwatch.training.lineage.sliding_window.mining import merge, mine_hard_negatives, runtime_of
@@ -143,14 +142,6 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / (area_a + area_b - inter).clamp(min=1e-9)
 
 
-def load_records(config: SlidingWindowTrainConfig) -> tuple[list[ImageRecord], list[ImageRecord]]:
-    dataset = read_dataset(config.data)
-    split = load_split(config.split)
-    train = split.select(dataset, "train")[: config.max_train_images]
-    val = split.select(dataset, "val")[: config.max_val_images]
-    return train, val
-
-
 def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
     started = time.monotonic()
@@ -159,7 +150,7 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
     generator = seed_everything(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "config.json").write_text(config.model_dump_json(indent=1))
-    train_records, val_records = load_records(config)
+    train_records, val_records = split_records(config)
     model = build_model(config)
     scales = pyramid_for(train_records, config, model.window)
     val = sample_windows(val_records, config, model.window, np.random.default_rng(config.seed + VAL_SEED_OFFSET),
