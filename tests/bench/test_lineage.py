@@ -42,11 +42,12 @@ def test_training_minutes_from_the_run_history(tmp_path: Path) -> None:
     model = tmp_path / "run" / "model.onnx"
     model.parent.mkdir()
     assert train_minutes(model) is None
-    per_epoch = [{"epoch": 1, "seconds": 600}, {"epoch": 2, "seconds": 300}]
+    per_epoch = [{"epoch": 1, "seconds": 600}, {"epoch": 2, "epoch_minutes": 5}, {"epoch": 3}]
     (model.parent / "history.json").write_text(json.dumps(per_epoch))
-    assert train_minutes(model) == 15
-    elapsed = [{"epoch": 1, "elapsed_s": 60}, {"epoch": 2, "elapsed_s": 240}]
-    (model.parent / "history.json").write_text(json.dumps(elapsed))
+    assert train_minutes(model) == 15  # an epoch without a time adds nothing
+    (model.parent / "history.json").unlink()
+    (model.parent / "summary.json").write_text(json.dumps({"selective_search_s": 120, "features_s": 60,
+                                                           "fit_s": 60, "svm_c": 0.01}))
     assert train_minutes(model) == 4
 
 

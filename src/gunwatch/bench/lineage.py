@@ -117,22 +117,28 @@ def ms_per_image(detector: Detector, images: list[np.ndarray], runs: int) -> flo
 
 
 def train_minutes(model: Path) -> float | None:
-    """Minutes of training from the run folder the model was exported to (`<run>/model.onnx`), if its
-    `history.json` records them (`seconds` per epoch, or `elapsed_s` at its last epoch)."""
-    history = model.parent / "history.json"
+    """Minutes of training from the run folder the model was exported to (`<run>/model.onnx`): the epochs'
+    `seconds` (or `epoch_minutes`) in its `history.json`, or the stages' `*_s` in its `summary.json` (R-CNN:
+    selective search, features, SVM). None when the run recorded no times."""
+    history = _json_file(model.parent / "history.json")
+    if isinstance(history, list):
+        times = [float(e["seconds"]) if "seconds" in e else 60 * float(e["epoch_minutes"])
+                 for e in history if isinstance(e, dict) and ("seconds" in e or "epoch_minutes" in e)]
+        if times:
+            return sum(times) / 60
+    summary = _json_file(model.parent / "summary.json")
+    if isinstance(summary, dict):
+        stages = [float(v) for k, v in summary.items() if k.endswith("_s") and isinstance(v, int | float)]
+        if stages:
+            return sum(stages) / 60
+    return None
+
+
+def _json_file(path: Path) -> object:
     try:
-        epochs = json.loads(history.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(epochs, dict):
-        epochs = epochs.get("epochs", [])
-    if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
-        return None
-    if all("seconds" in e for e in epochs):
-        return sum(float(e["seconds"]) for e in epochs) / 60
-    if "elapsed_s" in epochs[-1]:
-        return float(epochs[-1]["elapsed_s"]) / 60
-    return None
 
 
 def bench_lineage_model(model: Path, records: list[ImageRecord], runs: int, second_look: bool = False,

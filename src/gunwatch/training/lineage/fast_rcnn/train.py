@@ -264,6 +264,7 @@ def train_fast_rcnn(config: FastRcnnTrainConfig, resume: bool = False) -> Path:
         metrics = {"epoch": epoch, **train_one_epoch(model, train, proposals, optimizer, scheduler, config, epoch,
                                                      writer)}
         metrics.update(validate(model, val, proposals, config))
+        metrics["seconds"] = time.monotonic() - epoch_started  # the training time `bench lineage` reports
         history.append(metrics)
         report_epoch(metrics, writer)
         if config.time_limit_minutes:

@@ -194,6 +194,7 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
             mined = mine_hard_negatives(detector, train_records, config, rng)
             pool = merge(pool, mined, config.mined_per_image_cap)
             metrics["mined_windows"] = sum(len(w) for w in mined.values())
+        metrics["seconds"] = time.monotonic() - epoch_started  # the training time `bench lineage` reports
         history.append(metrics)
         report_epoch(metrics, writer)
         if config.time_limit_minutes:
