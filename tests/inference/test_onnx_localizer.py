@@ -120,7 +120,7 @@ def test_threshold_comes_from_the_metadata(
 @pytest.mark.parametrize(
     ("metadata", "drop", "fragment"),
     [
-        ({"gunwatch.kind": "yolo-nas"}, (), "unknown model kind 'yolo-nas' in metadata (known: localizer, yolox)"),
+        ({"gunwatch.kind": "yolo-nas"}, (), "unknown model kind 'yolo-nas' in metadata (known: localizer, yolox"),
         ({}, ("gunwatch.kind",), "unknown model kind None in metadata"),
         ({}, ("gunwatch.input_size",), "metadata key 'gunwatch.input_size' missing"),
         ({"gunwatch.threshold": "high"}, (), "metadata 'gunwatch.threshold' is not a number: 'high'"),
