@@ -94,3 +94,15 @@ def test_proposals_are_in_the_original_pixels_and_cover_a_known_box(tmp_path):
     boxes = ProposalCache(tmp_path / "c.npz", settings).compute([record], progress=False)["1.png"]
     assert boxes[:, 2].max() > 80 and boxes[:, [0, 2]].max() <= 320 and boxes[:, [1, 3]].max() <= 160
     assert box_iou(np.array([[200, 40, 280, 120]]), boxes).max() > 0.8
+
+
+def test_two_writers_of_one_file_keep_each_others_images(tmp_path, synthetic_set):
+    # R-CNN's and Fast R-CNN's runs fill the same cache at once: a write must not drop what the other
+    # process wrote after this one read the file.
+    records = _records(synthetic_set(tmp_path / "set", guns=3, negatives=1))
+    first = ProposalCache.for_split(tmp_path / "set", tmp_path / "s.json", "train", SETTINGS, tmp_path / "c")
+    second = ProposalCache.for_split(tmp_path / "set", tmp_path / "s.json", "train", SETTINGS, tmp_path / "c")
+    second.compute(records[2:], progress=False)
+    first_view = {records[0].key: np.zeros((1, 4), np.float32)}  # read before `second` wrote
+    union = first._merge_and_write(first_view)
+    assert sorted(first.load()) == sorted([records[0].key, *(r.key for r in records[2:])]) == sorted(union)

@@ -3,12 +3,15 @@
 Selective search costs about a second an image on one core, so the trainers read it from a cache: one
 `.npz` file per (data set, split file, split name, proposal settings) under `runs/lineage-proposals/`. The
 file is rewritten atomically (a temporary file, then a rename) after every chunk of images, so an
-interrupted run loses at most one chunk and the next run computes only the images not yet in it. Boxes
-are float32 xyxy in the original image's pixels, in selective search's own order.
+interrupted run loses at most one chunk and the next run computes only the images not yet in it. Two
+trainers may fill the same file at once (R-CNN's and Fast R-CNN's runs share it): each write takes a lock
+and merges with what the file holds by then, so neither drops the other's images. Boxes are float32 xyxy
+in the original image's pixels, in selective search's own order.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -71,7 +74,7 @@ class ProposalCache:
                     stored[record.key] = selective_search(load_rgb(record.image_path), self.settings, threads)
                     bar.update(1)
                     if index % chunk == 0 or index == len(todo):
-                        self._write(stored)
+                        stored = self._merge_and_write(stored)
         return {record.key: stored[record.key] for record in records}
 
     def _read(self) -> dict[str, np.ndarray]:
@@ -83,6 +86,16 @@ class ProposalCache:
                 raise ValueError(f"{self.path} holds proposals made with {saved}, not {asdict(self.settings)}")
             keys, offsets, boxes = data["keys"].tolist(), data["offsets"], data["boxes"]
         return {key: boxes[offsets[i] : offsets[i + 1]] for i, key in enumerate(keys)}
+
+    def _merge_and_write(self, stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Writes `stored` united with what another process wrote meanwhile (under an exclusive lock on a
+        side file, so two writers never lose each other's images); returns the union."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            merged = {**self._read(), **stored}
+            self._write(merged)
+        return merged
 
     def _write(self, stored: dict[str, np.ndarray]) -> None:
         keys = list(stored)
