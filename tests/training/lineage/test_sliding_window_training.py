@@ -100,6 +100,18 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, synthetic_set
     assert [h["epoch"] for h in history] == [1, 2]
 
 
+def test_the_exported_epoch_is_the_one_of_best_val_detection_map(tmp_path: Path, synthetic_set) -> None:
+    from gunwatch.training.checkpoints import load_checkpoint
+
+    _, _, config = write_run(tmp_path, 3, synthetic_set)
+    train_from_config(config, resume=False, overrides={"max_steps_per_epoch": 3})
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    maps = [h["val_map50"] for h in history]
+    assert all(0.0 <= m <= 1.0 for m in maps) and all("val_map50_95" in h for h in history)
+    best_epoch = max(range(len(maps)), key=lambda i: (maps[i], i)) + 1  # ties: the later epoch
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == best_epoch
+
+
 def test_mining_keeps_the_top_gun_free_windows_of_each_image(tmp_path: Path, synthetic_set) -> None:
     import torch
 

@@ -51,6 +51,11 @@ class SlidingWindowTrainConfig(LineageTrainConfig):
     mining_min_score: float = Field(0.3, ge=0, le=1, description="only windows the classifier gets wrong enough")
     mined_per_image_cap: int = Field(6, ge=1, description="mined windows kept per image (the newest)")
 
+    # The best epoch is the one whose detector (pyramid + NMS through ONNX Runtime) has the highest mAP@0.5
+    # on a fixed sample of val images: the val windows' loss is measured on random windows, which mined hard
+    # negatives make a poor guide (it rose while detection improved).
+    selection_images: int = Field(150, ge=1, description="val images whose detection mAP@0.5 picks the epoch")
+
     # Optimisation: BCE on every window + box_weight x smooth L1 on the positives' box deltas
     batch_size: int = Field(64, ge=1)
     box_weight: float = Field(2.0, ge=0)

@@ -3,7 +3,8 @@
 Each epoch draws fresh windows from every training image (`windows.sample_windows`): jittered positives
 around each gun, negatives elsewhere in gun images and anywhere in the gun-free ones (knives, CCTV frames).
 Loss: BCE on every window + `box_weight` x smooth L1 on the positives' box deltas. Validation windows are
-drawn once with a fixed seed; the checkpoint with the lowest validation loss is exported.
+drawn once with a fixed seed for the window metrics; the exported checkpoint is the epoch whose detector has
+the highest mAP@0.5 on a fixed sample of val images (`detection_map`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from gunwatch.data.images import load_rgb
 from gunwatch.data.records import ImageRecord
-from gunwatch.inference.lineage.sliding_window import pyramid_scales
+from gunwatch.evaluation.selection import sample_records
+from gunwatch.inference.lineage.sliding_window import OnnxSlidingWindow, pyramid_scales
+from gunwatch.metrics.coco_map import coco_map
 from gunwatch.models.lineage.sliding_window import WindowClassifier
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, save_epoch
@@ -32,7 +36,7 @@ from gunwatch.training.localizer_data import Augment
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
-CURVES = (("train_loss", "val_loss"), ("val_accuracy", "val_recall", "val_mean_iou"))
+CURVES = (("train_loss", "val_loss"), ("val_accuracy", "val_recall", "val_mean_iou", "val_map50", "val_map50_95"))
 VAL_SEED_OFFSET = 1_000_003
 
 
@@ -142,6 +146,23 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / (area_a + area_b - inter).clamp(min=1e-9)
 
 
+def detection_map(detector: OnnxSlidingWindow, records: list[ImageRecord]) -> dict[str, float]:
+    """mAP of the detector (every window of the pyramid, then NMS) on `records`: what chooses the best epoch."""
+    gt, predictions, sizes = [], [], []
+    for record in tqdm(records, desc="val detection", unit="img", leave=False):
+        image = load_rgb(record.image_path)
+        found = detector.detect([image])[0]
+        gt.append(record.gun_boxes * np.array([image.shape[1] / record.width, image.shape[0] / record.height] * 2))
+        predictions.append((found.xyxy, found.scores))
+        sizes.append((image.shape[1], image.shape[0]))
+    summary = coco_map(gt, predictions, sizes)
+    return {"val_map50": _finite(summary.map50), "val_map50_95": _finite(summary.map50_95)}
+
+
+def _finite(value: float) -> float:
+    return 0.0 if math.isnan(value) else float(value)
+
+
 def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
     started = time.monotonic()
@@ -155,6 +176,7 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
     scales = pyramid_for(train_records, config, model.window)
     val = sample_windows(val_records, config, model.window, np.random.default_rng(config.seed + VAL_SEED_OFFSET),
                          "val windows")
+    selection = sample_records(val_records, config.selection_images, config.seed)
 
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
@@ -188,9 +210,10 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
                                      steps)
         metrics = {"epoch": epoch, "train_loss": train_loss, "train_windows": len(train),
                    **evaluate(model, val, config)}
+        detector = runtime_of(model, scales, config, config.out / "epoch.onnx")
+        metrics.update(detection_map(detector, selection))
         if config.mining_from_epoch is not None and config.mining_from_epoch <= epoch < config.epochs:
             rng = np.random.default_rng([config.seed, epoch, 1])
-            detector = runtime_of(model, scales, config, config.out / "mining.onnx")
             mined = mine_hard_negatives(detector, train_records, config, rng)
             pool = merge(pool, mined, config.mined_per_image_cap)
             metrics["mined_windows"] = sum(len(w) for w in mined.values())
@@ -210,7 +233,8 @@ def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Pat
             "history": history, "config": config.model_dump(mode="json"), "pyramid_scales": scales,
             "hard_negatives": pool,
         }
-        save_epoch(config.out, state, history, metrics["val_loss"] <= min(h["val_loss"] for h in history), CURVES)
+        is_best = metrics["val_map50"] >= max(h.get("val_map50", -1.0) for h in history)
+        save_epoch(config.out, state, history, is_best, CURVES)
         epoch += 1
     writer.close()
     return best_path
