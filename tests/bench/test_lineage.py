@@ -73,3 +73,12 @@ def test_the_command_measures_the_shipped_detector_on_the_fixture_set(tmp_path: 
     assert measured["regions_per_image"] == 3549  # 52x52 + 26x26 + 13x13 grid points at 416 px
     assert 0 <= measured["map50"] <= 1 and measured["ms_1_thread"] > 0
     assert {p.name for p in tmp_path.iterdir()} == {"lineage.json", "lineage.md", "lineage.png"}
+
+
+def test_fast_rcnns_rows_name_their_roi_operation_so_pool_and_align_tell_apart() -> None:
+    from gunwatch.bench.lineage import method_name
+
+    assert method_name("fast-rcnn", {"gunwatch.roi_op": "align"}, False) == "Fast R-CNN (RoI align)"
+    assert method_name("fast-rcnn", {}, False) == "Fast R-CNN (RoI pool)"
+    assert method_name("yolox", {}, True) == "YOLOX-Nano (production) + second look"
+    assert method_name("rcnn", {}, False) == "R-CNN"

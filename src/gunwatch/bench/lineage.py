@@ -56,6 +56,14 @@ METHOD_NAMES = {
 }
 
 
+def method_name(kind: str, metadata: dict[str, str], second_look: bool) -> str:
+    """The table's name of a model: its method, Fast R-CNN's RoI operation (pool and align are compared)."""
+    name = METHOD_NAMES.get(kind, kind)
+    if kind == "fast-rcnn":
+        name += f" (RoI {metadata.get('gunwatch.roi_op', 'pool')})"
+    return name + (" + second look" if second_look else "")
+
+
 @dataclass(frozen=True)
 class LineageRow:
     model: str  # the file's stem
@@ -144,7 +152,8 @@ def _json_file(path: Path) -> object:
 def bench_lineage_model(model: Path, records: list[ImageRecord], runs: int, second_look: bool = False,
                         progress: Callable[[str], None] = lambda _: None) -> LineageRow:
     cores = os.cpu_count() or 1
-    kind = gunwatch_metadata(open_session(model, 1)).get("gunwatch.kind", "?")
+    metadata = gunwatch_metadata(open_session(model, 1))
+    kind = metadata.get("gunwatch.kind", "?")
     detector = load_detector(model, threads=cores, second_look=second_look)
     progress(f"{model.stem}{' + second look' if second_look else ''}: {len(records)} images")
     predictions = predict_guns(detector, records, progress=True)
@@ -159,7 +168,7 @@ def bench_lineage_model(model: Path, records: list[ImageRecord], runs: int, seco
         timings[threads] = ms_per_image(load_detector(model, threads=threads, second_look=second_look), timed, runs)
     course = COURSE_VOC2007.get(kind)
     return LineageRow(
-        model=model.stem, kind=kind, method=METHOD_NAMES.get(kind, kind) + (" + second look" if second_look else ""),
+        model=model.stem, kind=kind, method=method_name(kind, metadata, second_look),
         second_look=second_look, images=len(records), regions_per_image=regions,
         ms_1_thread=timings[1], ms_all_cores=timings[cores], map50=report.map50, map50_95=report.map50_95,
         recall_at_2pct=recall, score_at_2pct=score, train_minutes=train_minutes(model),
