@@ -23,7 +23,7 @@ from gunwatch.video.health import CAMERA_STATES
 
 TABLES = {"alembic_version", "cameras", "threat_events", "camera_health", "event_dispositions", "deliveries",
           "protocol_runs", "audit_log", "revoked_links", "watch_runs", "users", "user_sessions", "api_tokens",
-          "legal_holds"}
+          "legal_holds", "camera_leases"}
 
 
 @pytest.fixture

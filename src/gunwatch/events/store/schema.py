@@ -308,3 +308,21 @@ class LegalHoldRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[float] = mapped_column(EpochTime)
+
+
+# --- cluster mode: one holder per camera (gunwatch.events.store.leases) --------------------------------------
+
+
+class CameraLeaseRow(Base):
+    """Who watches a camera in cluster mode, until when. Rows are never deleted: `token` (the fencing token)
+    only grows, also across a release. `released_at` is set when the holder let go (None while held)."""
+
+    __tablename__ = "camera_leases"
+    __table_args__ = (Index(None, "holder"),)
+
+    camera: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # a node agent's id: agent-<node id>-<pid>
+    node: Mapped[str] = mapped_column(String(200))  # the Ray node (or host) the holder runs on
+    token: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(EpochTime)
+    released_at: Mapped[float | None] = mapped_column(EpochTime)
