@@ -5,11 +5,15 @@ gunwatch they run: names, mount paths, ports, CPUs, variables, command-line opti
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
+import os
 import re
 import shlex
+import signal
+import subprocess
 import sys
 import tempfile
 import tomllib
@@ -30,6 +34,7 @@ from gunwatch.config.load import load_site_config, site_variable_names
 from gunwatch.config.site import SiteConfig
 from support.smtp_server import self_signed_tls
 from support.systemd import verify
+from support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -120,13 +125,18 @@ def volume_at(group: Manifest, path: str) -> tuple[Manifest, Manifest]:
     return volumes[mount["name"]], mount
 
 
+SHELL_OPERATORS = {"&", "&&", ";", "|", "||", ">", "2>"}
+
+
 def watch_invocation(script: str) -> list[str]:
     """The words of the `gunwatch watch ...` command in a shell script or a unit's ExecStart."""
     for line in script.replace("\\\n", " ").splitlines():
         words = shlex.split(line, comments=True)
         for i in range(len(words) - 1):
             if Path(words[i]).name == "gunwatch" and words[i + 1] == "watch":
-                return words[i + 2:]
+                rest = words[i + 2:]
+                ends = [j for j, word in enumerate(rest) if word in SHELL_OPERATORS]
+                return rest[:ends[0]] if ends else rest
     raise AssertionError(f"no `gunwatch watch` command in:\n{script}")
 
 
@@ -568,3 +578,87 @@ def test_ray_units_verify(unit: str, tmp_path: Path) -> None:
     text = (RAY_VM / unit).read_text().replace(VM_VENV, str(Path(sys.executable).parent.parent))
     (tmp_path / unit).write_text(text)
     assert verify(tmp_path / unit) == ""
+
+
+# --- the head's command ----------------------------------------------------------------------------------
+# The head container runs Ray and the supervisor side by side from a shell script. Run here with stand-ins for
+# `ray` and `gunwatch` that log what they are asked to do: the script's own logic is what is tested.
+
+STAND_IN_RAY = """#!/bin/bash
+case "$1" in
+  start) echo "ray started $$" >> "$STUB_LOG"
+         trap 'echo "ray stopped" >> "$STUB_LOG"; exit 0' TERM
+         while :; do sleep 0.05; done ;;
+  health-check) grep -q "ray started" "$STUB_LOG" ;;
+  *) exit 2 ;;
+esac
+"""
+STAND_IN_GUNWATCH = """#!/bin/bash
+echo "gunwatch $* (pid $$)" >> "$STUB_LOG"
+trap 'echo "watch reloaded" >> "$STUB_LOG"' HUP
+trap 'echo "watch stopped" >> "$STUB_LOG"; exit 0' TERM
+while :; do sleep 0.05; done
+"""
+
+
+class HeadScript:
+    """The head container's script running under bash, with the stand-ins first on its PATH."""
+
+    def __init__(self, folder: Path) -> None:
+        bin_dir = folder / "bin"
+        bin_dir.mkdir()
+        for name, text in (("ray", STAND_IN_RAY), ("gunwatch", STAND_IN_GUNWATCH)):
+            (bin_dir / name).write_text(text)
+            (bin_dir / name).chmod(0o755)
+        self.log = folder / "log"
+        self.log.write_text("")
+        container = ray_container(ray_cluster()["spec"]["headGroupSpec"])
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_LOG": str(self.log),
+               "KUBERAY_GEN_RAY_START_CMD": "ray start --head --block --port=6379"}
+        # A session of its own: the stand-ins are killed with it at the end, whatever the script did.
+        self.process = subprocess.Popen([*container["command"], *container["args"]], env=env, text=True,
+                                        start_new_session=True)
+
+    def lines(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+    def logged(self, start: str) -> bool:
+        return any(line.startswith(start) for line in self.lines())
+
+    def pid_of(self, start: str) -> int:
+        line = next(line for line in self.lines() if line.startswith(start))
+        return int(re.findall(r"\d+", line)[-1])
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@pytest.fixture
+def head_script(tmp_path: Path) -> Iterator[HeadScript]:
+    script = HeadScript(tmp_path)
+    yield script
+    script.close()
+
+
+def test_head_runs_the_watch_once_ray_answers_and_forwards_reload_and_stop(head_script: HeadScript) -> None:
+    assert wait_until(lambda: head_script.logged("gunwatch "), timeout=60), head_script.lines()
+    assert head_script.lines()[0].startswith("ray started"), "the watch started before Ray answered"
+    expected = shlex.join(watch_invocation(" ".join(ray_container(ray_cluster()["spec"]["headGroupSpec"])["args"])))
+    assert head_script.lines()[1].startswith(f"gunwatch watch {expected} (pid")
+    head_script.process.send_signal(signal.SIGHUP)  # `kill -HUP 1` in the pod
+    assert wait_until(lambda: head_script.logged("watch reloaded"), timeout=60), head_script.lines()
+    assert head_script.process.poll() is None, "a reload ended the head"
+    head_script.process.send_signal(signal.SIGTERM)  # Kubernetes stopping the pod
+    assert head_script.process.wait(timeout=60) == 0
+    stops = [line for line in head_script.lines() if line.endswith("stopped")]
+    assert stops == ["watch stopped", "ray stopped"], "the watch stops first (it closes its events), then Ray"
+
+
+@pytest.mark.parametrize("dies", ["gunwatch ", "ray started"])
+def test_head_ends_when_either_ray_or_the_watch_ends(head_script: HeadScript, dies: str) -> None:
+    """So that Kubernetes restarts it: a head without its supervisor would look healthy with no camera watched."""
+    assert wait_until(lambda: head_script.logged("gunwatch "), timeout=60), head_script.lines()
+    os.kill(head_script.pid_of(dies), signal.SIGKILL)
+    assert head_script.process.wait(timeout=60) != 0
