@@ -28,7 +28,7 @@ $(VENV)/.runtime: pyproject.toml $(LOCK) | $(BIN)/python
 $(VENV)/.dev: pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/pip install --quiet -e ".[train,lineage,dev]"
+	$(BIN)/pip install --quiet -e ".[train,lineage,dev,cluster]"
 	$(BIN)/pip install --quiet --force-reinstall --no-deps "opencv-contrib-python-headless==$$($(BIN)/pip show opencv-contrib-python-headless | sed -n 's/^Version: //p')"
 	touch $@ $(VENV)/.runtime
 

@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 from gunwatch.config.alerts import AlertSettings
 from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.camera import Camera
+from gunwatch.config.cluster import ClusterSettings
 from gunwatch.config.console import ConsoleSettings
 from gunwatch.config.errors import ReferenceProblems
 from gunwatch.config.retention import RetentionSettings
@@ -36,6 +37,7 @@ class SiteConfig(StrictModel):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     console: ConsoleSettings | None = Field(None, description="the web console, API and metrics (default: none)")
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    cluster: ClusterSettings | None = Field(None, description="run on a Ray cluster (default: one process)")
 
     @field_validator("cameras")
     @classmethod

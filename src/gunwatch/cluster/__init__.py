@@ -1,0 +1,1 @@
+"""Cluster mode: the site on a Ray cluster (docs/cluster.md)."""
