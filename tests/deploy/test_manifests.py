@@ -361,14 +361,12 @@ def test_evidence_is_one_shared_volume_at_the_site_files_path() -> None:
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "every node writes evidence: ReadWriteMany"
 
 
-def test_every_node_reads_the_same_site_file() -> None:
-    path, configmap = watch_config_path(), mounted_site_configmap()
+def test_the_supervisor_reads_the_site_configmap_as_it_changes() -> None:
+    configmap = mounted_site_configmap()
     assert site_key() in configmap["data"], f"ConfigMap {configmap['metadata']['name']} has no {site_key()}"
-    for group_name, group in ray_groups():
-        volume, mount = volume_at(group, path)
-        assert volume.get("configMap", {}).get("name") == configmap["metadata"]["name"], group_name
-        # subPath mounts never see a changed ConfigMap: the site file could not be reloaded.
-        assert "subPath" not in mount, f"{group_name}: the site file is mounted with subPath"
+    _, mount = volume_at(ray_cluster()["spec"]["headGroupSpec"], watch_config_path())
+    # A subPath mount never sees the ConfigMap change: the supervisor would never reload the site file.
+    assert "subPath" not in mount, "the site file is mounted with subPath"
 
 
 def test_watch_command_uses_real_options() -> None:
@@ -455,15 +453,15 @@ def test_ray_ports_are_closed_to_all_but_the_clusters_pods() -> None:
 
 
 def test_every_site_variable_is_given() -> None:
-    """Each ${NAME} of the site file is a key of a Secret every Ray node loads (and of the VMs' env file)."""
+    """Each ${NAME} of the site file is a key of a Secret the head loads, where the supervisor reads the file
+    (the agents get the site from it); and of the VMs' env file."""
     names = set(variable_names_of(site_text()))
     assert names, "the site file should keep its secrets in ${NAME}s"
-    for group_name, group in ray_groups():
-        given = set()
-        for source in ray_container(group).get("envFrom", []):
-            if "secretRef" in source:
-                given |= data_of(the_object("Secret", source["secretRef"]["name"])).keys()
-        assert names <= given, f"{group_name}: no value for {sorted(names - given)}"
+    given = set()
+    for source in ray_container(ray_cluster()["spec"]["headGroupSpec"]).get("envFrom", []):
+        if "secretRef" in source:
+            given |= data_of(the_object("Secret", source["secretRef"]["name"])).keys()
+    assert names <= given, f"the head has no value for {sorted(names - given)}"
     vm_names = set(variable_names_of((RAY_VM / "site.yaml").read_text()))
     vm_given = set(env_file(RAY_VM / "gunwatch.env.example"))
     assert vm_names <= vm_given, f"deploy/ray-vm/gunwatch.env.example lacks {sorted(vm_names - vm_given)}"
@@ -595,7 +593,6 @@ esac
 """
 STAND_IN_GUNWATCH = """#!/bin/bash
 echo "gunwatch $* (pid $$)" >> "$STUB_LOG"
-trap 'echo "watch reloaded" >> "$STUB_LOG"' HUP
 trap 'echo "watch stopped" >> "$STUB_LOG"; exit 0' TERM
 while :; do sleep 0.05; done
 """
@@ -642,14 +639,11 @@ def head_script(tmp_path: Path) -> Iterator[HeadScript]:
     script.close()
 
 
-def test_head_runs_the_watch_once_ray_answers_and_forwards_reload_and_stop(head_script: HeadScript) -> None:
+def test_head_runs_the_watch_once_ray_answers_and_stops_it_first(head_script: HeadScript) -> None:
     assert wait_until(lambda: head_script.logged("gunwatch "), timeout=60), head_script.lines()
     assert head_script.lines()[0].startswith("ray started"), "the watch started before Ray answered"
     expected = shlex.join(watch_invocation(" ".join(ray_container(ray_cluster()["spec"]["headGroupSpec"])["args"])))
     assert head_script.lines()[1].startswith(f"gunwatch watch {expected} (pid")
-    head_script.process.send_signal(signal.SIGHUP)  # `kill -HUP 1` in the pod
-    assert wait_until(lambda: head_script.logged("watch reloaded"), timeout=60), head_script.lines()
-    assert head_script.process.poll() is None, "a reload ended the head"
     head_script.process.send_signal(signal.SIGTERM)  # Kubernetes stopping the pod
     assert head_script.process.wait(timeout=60) == 0
     stops = [line for line in head_script.lines() if line.endswith("stopped")]
