@@ -361,6 +361,15 @@ def test_evidence_is_one_shared_volume_at_the_site_files_path() -> None:
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "every node writes evidence: ReadWriteMany"
 
 
+def test_the_heads_backups_folder_is_a_volume_that_lasts() -> None:
+    """The watch upgrades the store's schema only when a backup in store.backups holds it: the folder must
+    outlive the pod, and be writable for `gunwatch backup`."""
+    folder = site_tree()["store"]["backups"]
+    volume, mount = volume_at(ray_cluster()["spec"]["headGroupSpec"], folder)
+    assert mount["mountPath"] == folder and not mount.get("readOnly"), f"store.backups {folder} is not writable"
+    assert "persistentVolumeClaim" in volume, f"store.backups {folder} is not on a persistent volume"
+
+
 def test_the_supervisor_reads_the_site_configmap_as_it_changes() -> None:
     configmap = mounted_site_configmap()
     assert site_key() in configmap["data"], f"ConfigMap {configmap['metadata']['name']} has no {site_key()}"
