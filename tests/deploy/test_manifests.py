@@ -43,7 +43,7 @@ RAY_VM = DEPLOY / "ray-vm"
 SCHEMAS = Path(__file__).with_name("schemas")
 CORE_SCHEMAS = "kubernetes-v1.34-strict.json"  # its name is also the URI the RayCluster schema refers to it by
 OBJECT_META = f"{CORE_SCHEMAS}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-# Where the image puts gunwatch's virtual environment on the three machines (deploy/ray-vm's units).
+# Where docs/cluster.md installs gunwatch on the three machines, as deploy/ray-vm's units name it.
 VM_VENV = "/opt/gunwatch/.venv"
 
 Manifest = dict[str, Any]
