@@ -33,6 +33,7 @@ LAYERS: list[set[str]] = [
     {"service"},  # the one service layer under the CLI, links, console and API
     {"web"},
     {"pipeline"},  # the live orchestration
+    {"cluster"},  # the same pipeline on a Ray cluster's nodes
     {"detect"},
     {"bench"},
     {"cli"},

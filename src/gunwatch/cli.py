@@ -37,6 +37,8 @@ app.add_typer(camera_app, name="camera")
 alert_app = typer.Typer(help="The site's alert channels: try them before an alert has to get through.",
                         no_args_is_help=True)
 app.add_typer(alert_app, name="alert")
+cluster_app = typer.Typer(help="Cluster mode (Ray): which node watches which camera.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
 # `gunwatch bench` measures the models; `gunwatch bench pipeline` the live pipeline.
 bench_app = typer.Typer()
 app.add_typer(bench_app, name="bench")
@@ -724,8 +726,12 @@ def watch_command(
     ] = False,
     log_format: LogFormatOption = "text",
     no_backup: NoBackupOption = False,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="run the site on this Ray cluster (HOST:PORT of its head, or auto); default: the site "
+                          "file's cluster section, else one process")] = None,
 ) -> None:
     """Watch the site's cameras: threat events printed as they happen and stored; a live status per camera."""
+    from gunwatch.cluster.checks import ClusterUnreachable
     from gunwatch.config import ConfigError
     from gunwatch.events.store import StoreError
     from gunwatch.inference.onnx_session import ModelError
@@ -733,15 +739,31 @@ def watch_command(
 
     tell = problem_teller(log_format)
     try:
+        if _watch_on_cluster(config, cluster, duration, status_every, log_format, no_backup):
+            return
         watch(config, duration, until_done, as_json, status_every, open_console, keep_console, log_format=log_format,
               no_backup=no_backup)
     except ConfigError as error:
         for problem in error.problems:
             tell(str(problem), problem.to_json_dict())
         raise typer.Exit(code=1) from error
-    except (StoreError, ModelError) as error:
+    except (StoreError, ModelError, ClusterUnreachable) as error:
         tell(str(error), {})
         raise typer.Exit(code=2) from error
+
+
+def _watch_on_cluster(config: Path, address: str | None, duration: float | None, status_every: float,
+                      log_format: str, no_backup: bool) -> bool:
+    """Cluster mode (gunwatch.cluster.run) when asked for; False: the one-process watch."""
+    from gunwatch.cluster.run import cluster_site, watch_cluster
+    from gunwatch.ops.logs import configure_logging
+
+    site = cluster_site(config, address)
+    if site is None:
+        return False
+    configure_logging(log_format)  # type: ignore[arg-type]
+    watch_cluster(config, site, duration, status_every, no_backup)
+    return True
 
 
 @app.command("serve")
@@ -1068,8 +1090,34 @@ def camera_status(
         if opened:
             last_run = next(iter(RunLog(opened).latest(1)), None)
             say(format_camera_status(cameras, opened.url, last_run))
+            from gunwatch.cluster.status import lease_lines
+
+            for line in lease_lines(opened):  # cluster mode: the node each camera runs on
+                say(line)
     if as_json:
         typer.echo(json.dumps([camera_json(camera) for camera in cameras]))
+
+
+@cluster_app.command("status")
+def cluster_status(
+    store: StoreOption = None,
+    config: SiteOption = None,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="the Ray cluster (HOST:PORT of its head, or auto); default: the --config file's cluster "
+                          "section")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Nodes and the cameras on each (the leases in the store), each camera's health, and when the cluster answers
+    each agent's detector load and queues."""
+    from gunwatch.cluster.status import collect, format_status
+
+    with open_store_to_read(store, config) as opened:
+        if opened is None:
+            return
+        data = collect(opened, config, address)
+    say(format_status(data))
+    if as_json:
+        typer.echo(json.dumps(data))
 
 
 def resolve_event(store: EventStore, text: str) -> str:

@@ -1,0 +1,195 @@
+"""A node agent: the cameras the supervisor gives one Ray node, watched by the ordinary pipeline.
+
+The agent runs one `WatchService` (built from the site, with no camera at first) on its node: the node's
+cameras on threads, one batched detector of its own (frames never leave the node), the shared store and
+the shared evidence folder. A camera is watched only under its lease in the store (`CameraLeases`):
+`assign` takes the lease first, then starts the camera; while another holder's lease is live it returns
+False and the supervisor tries again. A renewal thread renews every lease each `lease_s / 3`; a lease lost
+(taken over after it lapsed) or one that could not be renewed before it expired (the store unreachable)
+stops its camera at once. So a camera is never watched twice: another agent can only take it after this one
+has stopped renewing it, and this one stops watching before its lease can have lapsed.
+
+Threat events and health changes go to the alerts actor through a `Forwarder` (sent again until handled).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+from gunwatch.config.camera import Camera
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.store import EventStore, StoreError
+from gunwatch.events.store.leases import CameraLease, CameraLeases
+
+log = logging.getLogger(__name__)
+
+FORWARD_TIMEOUT_S = 30.0  # one hand-over to the alerts actor; it waits up to its own HANDLE_WAIT_S
+
+
+def node_label() -> str:
+    """This node as people read it: host name and the address Ray knows it by."""
+    import ray
+
+    return f"{socket.gethostname()}/{ray.util.get_node_ip_address()}"
+
+
+class NodeAgent:
+    """The body of a node agent actor (plain Python; `gunwatch.cluster.actors` makes it a Ray actor)."""
+
+    def __init__(self, site: SiteConfig, agent_id: str, lease_s: float, alerts_actor: str | None,
+                 namespace: str) -> None:
+        from gunwatch.ops.logs import configure_logging
+        from gunwatch.ops.memory import tune_malloc
+
+        configure_logging("text")
+        tune_malloc()
+        self.agent_id, self.lease_s = agent_id, lease_s
+        self.node = node_label()
+        self.store = EventStore(site.store.url)
+        self.leases = CameraLeases(self.store)
+        self.held: dict[str, CameraLease] = {}
+        self._lock = threading.RLock()  # assign, unassign and the renewal thread: one camera change at a time
+        self._stop = threading.Event()
+        self.forwarder = None
+        if alerts_actor is not None and (site.alerts.channels or site.alerts.protocols):
+            from gunwatch.cluster.forwarding import Forwarder
+
+            self.forwarder = Forwarder(_alerts_sender(alerts_actor, namespace)).start()
+        self.service, self.watchdog = self._start_pipeline(site)
+        self._renewer = threading.Thread(target=self._renew_loop, name="leases", daemon=True)
+        self._renewer.start()
+        log.info("agent %s on %s: ready", agent_id, self.node)
+
+    def _start_pipeline(self, site: SiteConfig) -> tuple[Any, Any]:
+        from gunwatch.pipeline.watch_command import build_service, start_watchdog
+
+        forward = self.forwarder.put if self.forwarder is not None else None
+        empty = site.model_copy(update={"cameras": {}})  # cameras come one by one with their leases
+        service = build_service(empty, None, forward, self.store, forward).start()
+        return service, start_watchdog(service, None)
+
+    # --- cameras ---------------------------------------------------------------------------------------
+
+    def assign(self, name: str, camera: Camera) -> bool:
+        """Watch `name` under its lease: False while another holder's lease on it is live."""
+        with self._lock:
+            if name in self.held:
+                return True
+            lease = self.leases.acquire(name, self.agent_id, self.node, self.lease_s)
+            if lease is None:
+                return False
+            try:
+                self.service.add_camera(name, camera)
+            except BaseException:
+                self.leases.release(lease)
+                raise
+            self.held[name] = lease
+            log.info("camera %s: watched on %s", name, self.node, extra={"camera": name})
+            return True
+
+    def unassign(self, name: str, why: str, stopped: bool = True) -> bool:
+        """Stop watching `name` and give its lease back; False when it was not watched here."""
+        with self._lock:
+            lease = self.held.pop(name, None)
+            if lease is None:
+                return False
+            self._stop_camera(name, why, stopped)
+            self.leases.release(lease)
+            return True
+
+    def update_site(self, site: SiteConfig) -> None:
+        """A reload's sections for cameras started from now on (the supervisor restarts the changed ones)."""
+        with self._lock:
+            self.service.site = site.model_copy(update={"cameras": {}})
+
+    def cameras(self) -> list[str]:
+        with self._lock:
+            return sorted(self.held)
+
+    def _stop_camera(self, name: str, why: str, stopped: bool) -> None:
+        self.service.remove_camera(name, why, stopped=stopped)
+        self.watchdog.forget(name)
+
+    # --- leases ----------------------------------------------------------------------------------------
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            with self._lock:
+                for name, lease in list(self.held.items()):
+                    self._renew(name, lease)
+
+    def _renew(self, name: str, lease: CameraLease) -> None:
+        try:
+            renewed = self.leases.renew(lease, self.lease_s)
+        except StoreError as error:
+            if time.time() < lease.expires_at - self.lease_s / 3:
+                log.warning("camera %s: lease not renewed (%s); tried again", name, error, extra={"camera": name})
+                return
+            renewed = None  # it lapses before the next try: another node may take the camera, so stop now
+        if renewed is not None:
+            self.held[name] = renewed
+            return
+        del self.held[name]
+        log.error("camera %s: lease lost on %s: stopped here (another node takes it)", name, self.node,
+                  extra={"camera": name})
+        self._stop_camera(name, f"lease lost on {self.node}", stopped=False)
+
+    # --- looking ---------------------------------------------------------------------------------------
+
+    def ping(self) -> str:
+        return self.node
+
+    def status(self) -> dict[str, Any]:
+        """This node's cameras (the pipeline's live rows), its detector and its hand-over queue."""
+        detector = self.service.detector
+        with self._lock:
+            leases = {name: lease.expires_at for name, lease in self.held.items()}
+        return {"agent": self.agent_id, "node": self.node, "cameras": [asdict(row) for row in self.service.status()],
+                "leases": leases, "detector": {"workers": detector.workers, "waiting": detector.waiting(),
+                                               "running": len(detector.running())},
+                "alerts_queue": self.forwarder.pending if self.forwarder is not None else 0}
+
+    def close(self) -> None:
+        """Every camera stopped, every lease given back, what waits for the alerts actor handed over."""
+        self._stop.set()
+        self._renewer.join(self.lease_s)
+        self.watchdog.stop()
+        self.service.close()
+        with self._lock:
+            for lease in self.held.values():
+                self._release_quietly(lease)
+            self.held.clear()
+        if self.forwarder is not None:
+            self.forwarder.close(drain_s=10.0)
+        self.store.close()
+        log.info("agent %s on %s: closed", self.agent_id, self.node)
+
+    def _release_quietly(self, lease: CameraLease) -> None:
+        try:
+            self.leases.release(lease)
+        except StoreError as error:  # it lapses on its own within lease_s
+            log.warning("camera %s: lease not given back (%s)", lease.camera, error)
+
+
+def _alerts_sender(name: str, namespace: str) -> Any:
+    """`send(item) -> bool` for a Forwarder: the named alerts actor's `handle`, looked up again when lost."""
+    import ray
+
+    handles: list[Any] = []
+
+    def send(item: object) -> bool:
+        if not handles:
+            handles.append(ray.get_actor(name, namespace=namespace))
+        try:
+            return bool(ray.get(handles[0].handle.remote(item), timeout=FORWARD_TIMEOUT_S))
+        except ray.exceptions.RayActorError:
+            handles.clear()  # dead for good (not restarting): look it up again next time
+            raise
+
+    return send
+

@@ -1,0 +1,91 @@
+"""The alerts actor: the site's one protocol engine and outbox, for every node, in one supervised place.
+
+Ray runs `AlertsHost` as a named actor (`max_restarts=-1, max_task_retries=-1`). Nothing it needs to go on
+lives only in its memory: protocol runs, their waits and the outbox's deliveries are rows of the shared store,
+so a restarted host simply starts `AlertService` again: the engine's tick picks up every run still active and
+the dispatcher every delivery still due (leases make a delivery cut off mid-send go out again under its own
+key). What the agents hand over is acknowledged only once the alert thread has handled it (`handle`), so an
+item the host died holding is sent again by the agent's forwarder (`forwarding`). Lost on a restart: only the
+memory of which alerts still wait for a late snapshot (their follow-up picture is not sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from gunwatch.alerts.service import AlertService, Item
+from gunwatch.config.alerts import AlertSettings
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+HANDLE_WAIT_S = 20.0  # an item not handled by then (a store outage) is not acknowledged: the agent sends it again
+
+
+class AcknowledgingAlertService(AlertService):
+    """AlertService that tells a caller when its item has been handled by the alert thread."""
+
+    def __init__(self, settings: AlertSettings, store: EventStore) -> None:
+        super().__init__(settings, store)
+        self._waiting: dict[int, threading.Event] = {}
+        self._waiting_lock = threading.Lock()
+
+    def handle(self, item: Item, timeout: float = HANDLE_WAIT_S) -> bool:
+        done = threading.Event()
+        with self._waiting_lock:
+            self._waiting[id(item)] = done
+        try:
+            self._inbox.put(item)
+            return done.wait(timeout)
+        finally:
+            with self._waiting_lock:
+                self._waiting.pop(id(item), None)
+
+    def _handle(self, item: Item) -> None:
+        super()._handle(item)  # raises when it failed: no acknowledgement, the alert thread tries it again
+        with self._waiting_lock:
+            done = self._waiting.get(id(item))
+        if done is not None:
+            done.set()
+
+
+class AlertsHost:
+    """The body of the alerts actor (plain Python; `gunwatch.cluster.actors` makes it a Ray actor)."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        from gunwatch.ops.logs import configure_logging
+
+        configure_logging("text")
+        self.store = EventStore(site.store.url)
+        self.service: AcknowledgingAlertService | None = None
+        if site.alerts.channels or site.alerts.protocols:
+            self.service = AcknowledgingAlertService(site.alerts, self.store)
+            self.service.start()
+            log.info("alerts actor: %d channels, %d protocols", len(site.alerts.channels), len(site.alerts.protocols))
+
+    def handle(self, item: Item) -> bool:
+        """An event, an evidence-ready event or a health change: True once handled (always, without alerts)."""
+        return True if self.service is None else self.service.handle(item)
+
+    def disk_low(self, reason: str) -> bool:
+        if self.service is not None:
+            self.service.submit_disk_low(reason)
+        return True
+
+    def update(self, settings: AlertSettings, file: str) -> None:
+        """A reload's new alerts section (ConfigError naming the key when it cannot apply)."""
+        if self.service is not None:
+            self.service.update(settings, file)
+
+    def ping(self) -> str:
+        """The node it runs on."""
+        from gunwatch.cluster.agent import node_label
+
+        return node_label()
+
+    def close(self) -> None:
+        if self.service is not None:
+            self.service.close()
+        self.store.close()

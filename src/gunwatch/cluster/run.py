@@ -1,0 +1,93 @@
+"""`gunwatch watch` in cluster mode: check the site, join the Ray cluster, supervise until stopped.
+
+The driver records one watch run in the store (`RunRecord`: every camera of the site, its heartbeat, its end),
+as one process would: a clean stop marks the cameras `stopped` and closes their open events; a driver that
+dies takes its agents with it (they are its actors), their leases lapse, and the next start finds the run
+crashed. SIGINT and SIGTERM stop it cleanly: cameras stopped, leases given back, the alerts actor drained.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from gunwatch.cluster.supervisor import Supervisor
+from gunwatch.config import load_site_config
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+def cluster_site(config: Path, address: str | None) -> SiteConfig | None:
+    """The site when it is to run on a cluster (a `cluster` section, or `address`); None: one process."""
+    site = load_site_config(config)
+    if address is not None:
+        from gunwatch.config.cluster import with_cluster_address
+
+        return with_cluster_address(site, address)
+    return site if getattr(site, "cluster", None) is not None else None
+
+
+def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, status_every_s: float,
+                  no_backup: bool = False) -> None:
+    """Until SIGINT/SIGTERM or `duration_s`: the site's cameras on the cluster's nodes."""
+    from gunwatch.cluster.checks import check_cluster_site, connect_cluster
+    from gunwatch.events.backup.guard import check_upgrade
+    from gunwatch.pipeline.run_record import RunRecord
+
+    settings = site.cluster
+    assert settings is not None
+    check_cluster_site(site, config)
+    if not no_backup:
+        check_upgrade(site.store, config)
+    connect_cluster(settings)
+    import ray
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with ExitStack() as started:
+        started.callback(ray.shutdown)
+        store = EventStore(site.store.url)
+        started.callback(store.close)
+        supervisor = Supervisor(config, site, settings, store).start()
+        started.callback(supervisor.close)
+        alerts = supervisor.alerts
+        record = RunRecord(store, list(site.enabled_cameras)).start(
+            (lambda event: alerts.handle.remote(event)) if alerts is not None else None)
+        started.push(record.exit)
+        started.callback(supervisor.close_agents)  # first at exit: cameras stop before the run's end is written
+        supervisor.on_cameras = record.watching
+        _supervise(supervisor, stop, duration_s, status_every_s)
+        log.info("cluster: stopping: cameras, leases, alerts")
+
+
+def _supervise(supervisor: Supervisor, stop: threading.Event, duration_s: float | None,
+               status_every_s: float) -> None:
+    started = time.monotonic()
+    shown: dict[str, list[str]] | None = None
+    next_status = started
+    while not stop.is_set():
+        supervisor.poll()
+        where = supervisor.where()
+        now = time.monotonic()
+        if where != shown or (status_every_s > 0 and now >= next_status):
+            shown = where
+            next_status = now + status_every_s
+            sys.stderr.write(where_text(where, len(supervisor.site.enabled_cameras)) + "\n")
+        if duration_s is not None and now - started >= duration_s:
+            return
+        stop.wait(supervisor.poll_s)
+
+
+def where_text(where: dict[str, list[str]], cameras: int) -> str:
+    placed = sum(len(names) for names in where.values())
+    lines = [f"cluster: {placed} of {cameras} cameras running on {len(where)} node(s)"]
+    lines += [f"  {node}: {', '.join(names)}" for node, names in sorted(where.items())]
+    return "\n".join(lines)

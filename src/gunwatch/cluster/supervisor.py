@@ -1,0 +1,338 @@
+"""The cluster supervisor: one agent per node, every camera of the site on one of them, moved when a node goes.
+
+It runs in the driver (`gunwatch watch --cluster`). Every poll (`POLL_S`) it:
+1. reads the site file again when its mtime changed: cameras added are placed, removed ones stopped, changed
+   ones restarted on their node, the others untouched; a file with errors is logged (file, key) and the
+   running site goes on;
+2. pings the agents: one whose node left `ray.nodes()`, whose actor died, or that stayed silent for two
+   leases (then killed) is dropped, and its cameras are recorded `offline` ("node ... lost") in the store;
+3. starts an agent on each alive node that has CPUs for a detector and none yet;
+4. places the cameras not running (`placement.place`: balanced by count, within each node's capacity) and
+   asks their agents to start them. An agent starts a camera only under its lease, so a camera of a lost
+   node starts elsewhere once that node's lease has lapsed: within lease_s + POLL_S + a camera start of
+   the loss being seen (Ray's node health check, or the actor's death). The move is recorded per camera as a
+   health change naming both nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gunwatch.cluster.actors import agent_name, start_agent, start_alerts_host
+from gunwatch.cluster.placement import node_capacity, per_node, place
+from gunwatch.config import ConfigError, load_site_config
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.store import EventStore, StoreError
+from gunwatch.pipeline.reload import plan_reload
+from gunwatch.video.health import HealthChange
+
+if TYPE_CHECKING:
+    from gunwatch.config.cluster import ClusterSettings
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0
+PING_TIMEOUT_S = 5.0
+ASSIGN_TIMEOUT_S = 60.0  # opening a camera's source; an agent that takes longer is asked again next poll
+RETRY_AGENT_S = 30.0  # a node whose agent failed to start is tried again after this
+CLOSE_TIMEOUT_S = 60.0
+CLOSED_AT_MOVE = "closed at a move: the node watching the camera was lost while the event was open"
+
+
+@dataclass
+class Agent:
+    node_id: str
+    name: str
+    handle: Any
+    node: str  # host/address, as people read it
+    capacity: int
+    ready: bool = False
+    silent_since: float | None = None
+    cameras: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: str
+    label: str
+    cpus: float
+
+
+class Supervisor:
+    def __init__(self, config: Path, site: SiteConfig, settings: ClusterSettings, store: EventStore,
+                 poll_s: float = POLL_S) -> None:
+        self.config, self.site, self.settings, self.store, self.poll_s = config, site, settings, store, poll_s
+        self.agents: dict[str, Agent] = {}  # by node id
+        self.placement: dict[str, str] = {}  # camera -> node id, for cameras an agent runs
+        self.lost_from: dict[str, str] = {}  # camera -> the node it ran on when that node was lost
+        self.lost_at: dict[str, float] = {}  # camera -> when that loss was seen (monotonic)
+        self.retry_at: dict[str, float] = {}  # node id -> when to try its agent again
+        self.alerts: Any = None
+        self.on_cameras: Any = None  # hears the site's cameras after a reload (the run's record)
+        self._mtime = _mtime(config)
+
+    @property
+    def with_alerts(self) -> bool:
+        return bool(self.site.alerts.channels or self.site.alerts.protocols)
+
+    # --- life cycle ------------------------------------------------------------------------------------
+
+    def start(self) -> Supervisor:
+        import ray
+
+        here = ray.get_runtime_context().get_node_id()
+        log.info("cluster: supervisor on node %s (namespace %s)", here[:12], self.settings.namespace)
+        if self.with_alerts:
+            self.alerts = start_alerts_host(self.site, self.settings.namespace, here)
+            # Its channels open (or it fails) before any camera starts.
+            log.info("cluster: alerts actor on %s", ray.get(self.alerts.ping.remote()))
+        return self
+
+    def poll(self) -> None:
+        self._reload_if_changed()
+        nodes = self._alive_nodes()
+        self._drop_lost(nodes)
+        self._add_agents(nodes)
+        self._place()
+
+    def close(self) -> None:
+        """The agents closed (if they were not), then the alerts actor drained and stopped."""
+        import ray
+
+        self.close_agents()
+        if self.alerts is not None:
+            _quietly(ray.get, self.alerts.close.remote(), timeout=CLOSE_TIMEOUT_S)
+            _quietly(ray.kill, self.alerts)
+            self.alerts = None
+
+    def close_agents(self) -> None:
+        """Every agent stops its cameras and gives their leases back."""
+        import ray
+
+        closing = [agent.handle.close.remote() for agent in self.agents.values()]
+        ready, _ = ray.wait(closing, num_returns=len(closing), timeout=CLOSE_TIMEOUT_S)
+        for ref in ready:
+            _quietly(ray.get, ref)
+        for agent in self.agents.values():
+            _quietly(ray.kill, agent.handle)
+        self.agents.clear()
+
+    # --- nodes and agents ------------------------------------------------------------------------------
+
+    def _alive_nodes(self) -> dict[str, Node]:
+        import ray
+
+        return {node["NodeID"]: Node(node["NodeID"], f"{node['NodeManagerHostname']}/{node['NodeManagerAddress']}",
+                                     float(node.get("Resources", {}).get("CPU", 0.0)))
+                for node in ray.nodes() if node.get("Alive")}
+
+    def _drop_lost(self, nodes: dict[str, Node]) -> None:
+        import ray
+
+        agents = list(self.agents.values())
+        pings = {agent.node_id: agent.handle.ping.remote() for agent in agents if agent.node_id in nodes}
+        ray.wait(list(pings.values()), num_returns=len(pings), timeout=PING_TIMEOUT_S)
+        now = time.monotonic()
+        for agent in agents:
+            why = self._lost(agent, pings.get(agent.node_id), nodes, now)
+            if why is not None:
+                self._drop(agent, why)
+
+    def _lost(self, agent: Agent, ping: Any, nodes: dict[str, Node], now: float) -> str | None:
+        """Why `agent` is lost, or None while it answers (or may still start)."""
+        import ray
+
+        if agent.node_id not in nodes:
+            return f"node {agent.node} left the cluster"
+        ready, _ = ray.wait([ping], timeout=0)
+        if not ready:
+            agent.silent_since = agent.silent_since or now
+            if now - agent.silent_since > 2 * self.settings.lease_s and agent.ready:
+                _quietly(ray.kill, agent.handle)
+                return f"agent on {agent.node} silent for {now - agent.silent_since:.0f} s"
+            return None
+        try:
+            ray.get(ping)
+        except Exception as error:  # RayActorError: it died (or its constructor failed)
+            if not agent.ready:
+                log.error("cluster: the agent on %s did not start: %s", agent.node, error)
+                self.retry_at[agent.node_id] = time.monotonic() + RETRY_AGENT_S
+            return f"agent on {agent.node} died ({type(error).__name__})"
+        if not agent.ready:
+            log.info("cluster: agent %s ready on %s (room for %d cameras)", agent.name, agent.node, agent.capacity)
+        agent.ready, agent.silent_since = True, None
+        return None
+
+    def _drop(self, agent: Agent, why: str) -> None:
+        import ray
+
+        del self.agents[agent.node_id]
+        _quietly(ray.kill, agent.handle)  # gone for sure: a slow agent must not renew leases behind our back
+        cameras = sorted(camera for camera, node in self.placement.items() if node == agent.node_id)
+        log.warning("cluster: %s; its cameras move: %s", why, ", ".join(cameras) or "none")
+        for camera in cameras:
+            del self.placement[camera]
+            self.lost_from[camera] = agent.node
+            self.lost_at[camera] = time.monotonic()
+            self._health(HealthChange(camera, "offline", f"{why}; moving to another node", time.time()))
+        if cameras:
+            self._close_events(cameras, agent.node)
+
+    def _close_events(self, cameras: list[str], node: str) -> None:
+        """Their open events closed, as at a restart: the camera tells again, from its new node, whether the gun
+        is still there (a protocol's cool-down merges the new event into the alert under way). Each is handed
+        to the alerts actor as it was, in case the lost node died before handing it over."""
+        from gunwatch.events.store.runs import RunLog
+
+        spare = [camera for camera in self.site.cameras if camera not in cameras]
+        try:
+            closed = RunLog(self.store).close_open_events(f"{CLOSED_AT_MOVE} ({node} lost)", spare)
+        except StoreError as error:
+            log.error("cluster: open events of %s not closed: %s", ", ".join(cameras), error)
+            return
+        for event in closed:
+            log.warning("cluster: event %s of camera %s closed: its node %s was lost", event.id, event.camera, node,
+                        extra={"camera": event.camera, "event": event.id})
+            if self.alerts is not None:
+                self.alerts.handle.remote(event)
+
+    def _add_agents(self, nodes: dict[str, Node]) -> None:
+        now = time.monotonic()
+        for node in nodes.values():
+            if node.node_id in self.agents or self.retry_at.get(node.node_id, 0.0) > now:
+                continue
+            capacity = node_capacity(node.cpus, self.settings.detector_cpus, self.settings.camera_cpus,
+                                     self.settings.max_cameras_per_node)
+            if capacity <= 0:
+                continue  # no CPUs for a detector there (a head kept for the supervisor, say)
+            name = agent_name(node.node_id)
+            handle = start_agent(self.site, node.node_id, name, self.settings.namespace, self.settings.lease_s,
+                                 self.settings.detector_cpus, self.with_alerts)
+            self.agents[node.node_id] = Agent(node.node_id, name, handle, node.label, capacity)
+            log.info("cluster: starting agent %s on %s", name, node.label)
+
+    # --- cameras ---------------------------------------------------------------------------------------
+
+    def _place(self) -> None:
+        import ray
+
+        ready = {agent.node_id: agent.capacity for agent in self.agents.values() if agent.ready}
+        target = place(self.site.enabled_cameras, self.placement, ready)
+        starting = {camera: node for camera, node in target.items() if self.placement.get(camera) != node}
+        if not starting:
+            return
+        asked_at = time.time()
+        calls = {camera: self.agents[node].handle.assign.remote(camera, self.site.enabled_cameras[camera])
+                 for camera, node in starting.items()}
+        ray.wait(list(calls.values()), num_returns=len(calls), timeout=ASSIGN_TIMEOUT_S)
+        for camera, ref in calls.items():
+            agent = self.agents[starting[camera]]
+            try:
+                started = ray.get(ref, timeout=0)
+            except ray.exceptions.GetTimeoutError:
+                continue  # still opening: asked again next poll (the agent answers True once it runs)
+            except Exception as error:
+                log.error("cluster: camera %s did not start on %s: %s", camera, agent.node, error,
+                          extra={"camera": camera})
+                continue
+            if started:
+                self._started(camera, agent, asked_at)
+
+    def _started(self, camera: str, agent: Agent, asked_at: float) -> None:
+        self.placement[camera] = agent.node_id
+        moved_from = self.lost_from.pop(camera, None)
+        if moved_from is None:
+            log.info("cluster: camera %s runs on %s", camera, agent.node, extra={"camera": camera})
+            return
+        reason = f"moved from {moved_from} to {agent.node}"
+        took = time.monotonic() - self.lost_at.pop(camera, time.monotonic())
+        log.warning("cluster: camera %s %s, %.1f s after the loss was seen", camera, reason, took,
+                    extra={"camera": camera})
+        if took > self.settings.restart_bound_s:
+            log.error("cluster: camera %s took %.0f s to move, over cluster.restart_bound_s (%g s)", camera, took,
+                      self.settings.restart_bound_s, extra={"camera": camera})
+        # Dated when it was asked: the new source's own `online` (which may be stored first) stays the latest.
+        self._record(HealthChange(camera, "offline", reason, asked_at))
+
+    def where(self) -> dict[str, list[str]]:
+        """node (as people read it) -> its cameras."""
+        labels = {agent.node_id: agent.node for agent in self.agents.values()}
+        return {labels.get(node, node): cameras for node, cameras in per_node(self.placement).items()}
+
+    # --- the site file ---------------------------------------------------------------------------------
+
+    def _reload_if_changed(self) -> None:
+        mtime = _mtime(self.config)
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        try:
+            new = load_site_config(self.config)
+            plan = plan_reload(self.site, new, str(self.config))
+            if plan.alerts_changed and self.alerts is not None:
+                import ray
+
+                ray.get(self.alerts.update.remote(new.alerts, str(self.config)))
+        except ConfigError as error:
+            for problem in error.problems:
+                log.error("cluster: site file refused, the running site goes on unchanged: %s", problem)
+            return
+        except Exception as error:  # the alerts actor could not take it (a RayTaskError around a ConfigError)
+            log.error("cluster: site file %s refused, the running site goes on unchanged: %s", self.config, error)
+            return
+        log.info("cluster: reload of %s: %s", self.config, plan.summary())
+        self._apply(new, plan.removed, plan.changed)
+
+    def _apply(self, new: SiteConfig, removed: tuple[str, ...], changed: tuple[str, ...]) -> None:
+        import ray
+
+        ray.wait([agent.handle.update_site.remote(new) for agent in self.agents.values()],
+                 num_returns=len(self.agents), timeout=PING_TIMEOUT_S)
+        for camera in (*removed, *changed):
+            node = self.placement.pop(camera, None)
+            agent = self.agents.get(node) if node is not None else None
+            if agent is None:
+                continue
+            why = "removed from the site file" if camera in removed else "changed in the site file; restarted"
+            _quietly(ray.get, agent.handle.unassign.remote(camera, why, camera in removed), timeout=ASSIGN_TIMEOUT_S)
+            if camera in changed:  # on the same node again; else `_place` finds it one
+                restarted = _quietly(ray.get, agent.handle.assign.remote(camera, new.enabled_cameras[camera]),
+                                     timeout=ASSIGN_TIMEOUT_S)
+                if restarted:
+                    self.placement[camera] = agent.node_id
+        self.site = new
+        if self.on_cameras is not None:
+            self.on_cameras(list(new.enabled_cameras))
+
+    # --- health ----------------------------------------------------------------------------------------
+
+    def _health(self, change: HealthChange) -> None:
+        """A camera's health change from the supervisor: to the store and the alerts actor (offline protocols)."""
+        self._record(change)
+        if self.alerts is not None:
+            self.alerts.handle.remote(change)  # the actor retries it across its restarts
+
+    def _record(self, change: HealthChange) -> None:
+        try:
+            self.store.record_health(change.camera, change.state, change.reason, change.at)
+        except StoreError as error:
+            log.error("cluster: camera %s: %s not recorded: %s", change.camera, change, error)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _quietly(call: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return call(*args, **kwargs)
+    except Exception as error:  # closing: what is gone is gone
+        log.warning("cluster: %s", error)
+        return None

@@ -1,0 +1,137 @@
+"""`gunwatch watch --cluster` on a real local Ray cluster: a head and two worker nodes (separate process groups on
+loopback), PostgreSQL, file cameras and the shipped model, a webhook to a real HTTP receiver.
+
+One scenario, one cluster start (CI's budget): 4 cameras spread over both worker nodes; the demo clip's gun raises
+one event and one alert; the node watching the gun camera is SIGKILLed: its cameras come back on the other node,
+the move is a health event naming both nodes, the gun seen again there merges into the alert under way (no second
+alert under another key); a camera added to the site file starts; SIGTERM stops everything and gives the leases
+back. Every wait is on a condition while the watch runs; the failover time is printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gunwatch.alerts.outbox import Outbox
+from gunwatch.events.store import EventStore
+from gunwatch.events.store.leases import CameraLeases
+from gunwatch.events.store.schema import ProtocolRunRow
+from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
+from support.ray_cluster import RayCluster, ray_cluster_fixture  # noqa: F401 - provides `ray_cluster`
+from support.stand_in import grey_clip
+from support.waiting import wait_while_running
+
+DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"  # a handgun from 3 s to 7 s
+LEASE_S = 4
+
+
+def site_text(folder: Path, store_url: str, hook: str, cameras: list[str]) -> str:
+    lines = [f'  {name}: {{url: "{DEMO if name == "lobby" else folder / (name + ".mp4")}", loop: true, '
+             f'detect: {{fps: 2}}}}' for name in cameras]
+    return "\n".join(["cameras:", *lines, f"""confirmation: {{close_after_s: 2}}
+evidence: {{folder: "{folder / 'evidence'}", pre_roll_s: 1, post_roll_s: 1}}
+store: {{url: "{store_url}"}}
+detector: {{parallel: 1}}
+cluster: {{address: auto, lease_s: {LEASE_S}, restart_bound_s: 60, camera_cpus: 0.1}}
+alerts:
+  channels:
+    hook: {{url: "{hook}", signed: false}}
+  recipients:
+    guard: {{name: Guard}}
+  protocols:
+    gun_seen:
+      trigger: {{on: threat, cameras: [lobby]}}
+      steps:
+        - notify: {{to: [guard], via: [hook]}}
+"""])
+
+
+def start_watch(site: Path, address: str) -> subprocess.Popen[str]:
+    log = site.with_suffix(".log").open("a")  # a file: a pipe nobody reads would fill and block the process
+    return subprocess.Popen([sys.executable, "-m", "gunwatch.cli", "watch", "--config", str(site), "--cluster",
+                             address, "--status-every", "0"], stdout=subprocess.DEVNULL, stderr=log, text=True,
+                            env={**os.environ, "RAY_DEDUP_LOGS": "0"})  # every agent's lines, as they were
+
+
+def log_of(site: Path) -> str:
+    return site.with_suffix(".log").read_text()[-6000:]
+
+
+def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
+        tmp_path: Path, ray_cluster: RayCluster, postgres_url: str, http_receiver: HttpReceiver) -> None:
+    for index, name in enumerate(("dock", "gate", "yard", "hall")):
+        grey_clip(tmp_path / f"{name}.mp4", 60 + 20 * index)
+    (tmp_path / "evidence").mkdir()
+    site = tmp_path / "site.yaml"
+    site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "yard"]))
+    store = EventStore(postgres_url)
+    leases, outbox = CameraLeases(store), Outbox(store)
+
+    def where() -> dict[str, str]:
+        now = time.time()
+        return {lease.camera: lease.node for lease in leases.all() if lease.expires_at > now}
+
+    def online(since: float = 0.0) -> set[str]:
+        return {camera.name for camera in store.camera_status(recent=0)
+                if camera.state == "online" and (camera.state_at or 0) >= since}
+
+    def alerts() -> list[str]:
+        return [request.headers.get("x-gunwatch-key", "") for request in http_receiver.requests
+                if request.headers.get("x-gunwatch-kind") == "alert"]
+
+    watch = start_watch(site, ray_cluster.address)
+    try:
+        # --- 4 cameras over the 2 worker nodes; the gun raises one event and one alert -----------------------
+        cameras = {"lobby", "dock", "gate", "yard"}
+        assert wait_while_running(lambda: set(where()) == cameras and online() >= cameras, watch), log_of(site)
+        workers = {node.rsplit("/", 1)[1] for node in where().values()}
+        assert workers == set(ray_cluster.ips.values()), where()  # both workers, never the head (no CPUs)
+        assert sorted(Counter(where().values()).values()) == [2, 2], where()
+        assert wait_while_running(lambda: len(alerts()) == 1, watch), log_of(site)
+
+        # --- the node watching the gun camera dies ---------------------------------------------------------
+        lost = where()["lobby"]
+        [victim] = [name for name, ip in ray_cluster.ips.items() if lost.endswith(f"/{ip}")]
+        moved = sorted(camera for camera, node in where().items() if node == lost)
+        killed_at = time.time()
+        ray_cluster.kill(victim)
+        assert wait_while_running(lambda: set(where()) == cameras and lost not in where().values()
+                                  and online(killed_at) >= set(moved), watch), log_of(site)
+        print(f"failover: {', '.join(moved)} back online {time.time() - killed_at:.1f} s after the SIGKILL")
+        [survivor] = set(where().values())
+        history = {camera.name: camera.recent for camera in store.camera_status(recent=10)}
+        for camera in moved:  # each move is a health event naming both nodes
+            assert any(f"moved from {lost} to {survivor}" in change.reason for change in history[camera]), history
+        # The gun is seen again from the new node: its run merges into the one under way, no second alert.
+        assert wait_while_running(lambda: merged_since(store, killed_at), watch), log_of(site)
+        deliveries = outbox.list()
+        assert [d.kind for d in deliveries] == ["alert"] and alerts() == [deliveries[0].key], (alerts(), deliveries)
+
+        # --- a camera added to the site file starts; the others run on -------------------------------------
+        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(),
+                                  ["lobby", "dock", "gate", "yard", "hall"]))
+        assert wait_while_running(lambda: "hall" in where() and "hall" in online(), watch), log_of(site)
+        assert set(where()) == cameras | {"hall"}
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        code = watch.wait(timeout=180)
+    assert code == 0, log_of(site)
+    assert where() == {}  # every lease given back
+    assert {camera.state for camera in store.camera_status(recent=0)} == {"stopped"}
+    assert alerts() == [deliveries[0].key]
+    store.close()
+
+
+def merged_since(store: EventStore, since: float) -> bool:
+    """Whether a protocol run started after `since` merged into one under way (its camera's cool-down)."""
+    with store.read_session() as session:
+        return session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.state == "merged",
+                                                               ProtocolRunRow.started_at >= since)).first() is not None
