@@ -2,15 +2,19 @@
 loopback), PostgreSQL, file cameras and the shipped model, a webhook to a real HTTP receiver.
 
 One scenario, one cluster start (CI's budget): 4 cameras spread over both worker nodes; the demo clip's gun raises
-one event and one alert; the node watching the gun camera is SIGKILLed: its cameras come back on the other node,
-the move is a health event naming both nodes, the gun seen again there merges into the alert under way (no second
-alert under another key); a camera added to the site file starts; SIGTERM stops everything and gives the leases
-back. Every wait is on a condition while the watch runs; the failover time is printed, never asserted.
+one event and one alert; `gunwatch cluster status` and `camera status` say where each camera runs; the alerts
+actor is killed and Ray starts it again; the node watching the gun camera is SIGKILLed: its cameras come back on
+the other node, each move a health event naming both nodes, and the gun seen again there merges into the alert
+under way (no second alert under another key); a camera added to the site file starts and one removed stops while
+the others keep their leases, and a bad site file is refused naming its key; SIGTERM stops everything and gives
+the leases back. Every wait is on a condition while the watch runs; the failover time is printed, never asserted.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +26,7 @@ from sqlalchemy import select
 
 from gunwatch.alerts.outbox import Outbox
 from gunwatch.events.store import EventStore
-from gunwatch.events.store.leases import CameraLeases
+from gunwatch.events.store.leases import CameraLease, CameraLeases
 from gunwatch.events.store.schema import ProtocolRunRow
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 from support.ray_cluster import RayCluster, ray_cluster_fixture  # noqa: F401 - provides `ray_cluster`
@@ -61,8 +65,8 @@ def start_watch(site: Path, address: str) -> subprocess.Popen[str]:
                             env={**os.environ, "RAY_DEDUP_LOGS": "0"})  # every agent's lines, as they were
 
 
-def log_of(site: Path) -> str:
-    return site.with_suffix(".log").read_text()[-6000:]
+def log_of(site: Path, tail: int = 6000) -> str:
+    return site.with_suffix(".log").read_text()[-tail:]
 
 
 def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
@@ -95,7 +99,23 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         workers = {node.rsplit("/", 1)[1] for node in where().values()}
         assert workers == set(ray_cluster.ips.values()), where()  # both workers, never the head (no CPUs)
         assert sorted(Counter(where().values()).values()) == [2, 2], where()
+        status = gunwatch("cluster", "status", "--config", str(site), "--address", ray_cluster.address, "--json")
+        assert status.returncode == 0, status.stderr
+        shown = json.loads(status.stdout)
+        assert {node["node"]: sorted(node["cameras"]) for node in shown["nodes"]} == {
+            node: sorted(camera for camera in where() if where()[camera] == node) for node in set(where().values())}
+        agents = shown["cluster"]["agents"]  # the agents' own view: their cameras and their detector
+        assert sorted(row["camera"] for agent in agents for row in agent["cameras"]) == sorted(cameras)
+        assert all(agent["detector"]["workers"] >= 1 for agent in agents) and len(agents) == 2
+        listed = gunwatch("camera", "status", "--config", str(site))
+        assert f"lobby: runs on {where()['lobby']}" in listed.stderr, listed.stderr
         assert wait_while_running(lambda: len(alerts()) == 1, watch), log_of(site)
+
+        # --- the alerts actor dies: Ray starts it again, and it carries on from the store -------------------
+        [alerts_pid] = re.findall(r"alerts actor on \S+ \(pid (\d+)\)", log_of(site, 10**7))
+        os.kill(int(alerts_pid), signal.SIGKILL)
+        started_twice = lambda: log_of(site, 10**7).count("alerts actor: 1 channels") == 2  # noqa: E731
+        assert wait_while_running(started_twice, watch), log_of(site)
 
         # --- the node watching the gun camera dies ---------------------------------------------------------
         lost = where()["lobby"]
@@ -115,11 +135,16 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         deliveries = outbox.list()
         assert [d.kind for d in deliveries] == ["alert"] and alerts() == [deliveries[0].key], (alerts(), deliveries)
 
-        # --- a camera added to the site file starts; the others run on -------------------------------------
-        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(),
-                                  ["lobby", "dock", "gate", "yard", "hall"]))
-        assert wait_while_running(lambda: "hall" in where() and "hall" in online(), watch), log_of(site)
-        assert set(where()) == cameras | {"hall"}
+        # --- the site file: a camera added starts, one removed stops, the others run on; a bad file is refused
+        running = {camera: lease.token for camera, lease in lease_rows(leases).items() if camera != "yard"}
+        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "hall"]))
+        assert wait_while_running(lambda: set(where()) == {"lobby", "dock", "gate", "hall"} and "hall" in online()
+                                  and stopped(store) == {"yard"}, watch), log_of(site)
+        assert {camera: lease_rows(leases)[camera].token for camera in running} == running  # never taken again
+        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock"]).replace(
+            "fps: 2", "fps: zero", 1))
+        assert wait_while_running(lambda: "cameras.lobby.detect.fps" in log_of(site), watch), log_of(site)
+        assert f"{site}" in log_of(site) and set(where()) == {"lobby", "dock", "gate", "hall"}
     finally:
         watch.send_signal(signal.SIGTERM)
         code = watch.wait(timeout=180)
@@ -128,6 +153,18 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
     assert {camera.state for camera in store.camera_status(recent=0)} == {"stopped"}
     assert alerts() == [deliveries[0].key]
     store.close()
+
+
+def gunwatch(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gunwatch.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def lease_rows(leases: CameraLeases) -> dict[str, CameraLease]:
+    return {lease.camera: lease for lease in leases.all()}
+
+
+def stopped(store: EventStore) -> set[str]:
+    return {camera.name for camera in store.camera_status(recent=0) if camera.state == "stopped"}
 
 
 def merged_since(store: EventStore, since: float) -> bool:

@@ -1,8 +1,8 @@
 """The Ray actors of cluster mode, made from plain classes on first use: `import gunwatch` never needs ray.
 
 Agents: one per node, pinned there (`NodeAffinitySchedulingStrategy(soft=False)`), never restarted by Ray
-(the supervisor replaces a lost one and moves its cameras). The alerts host: named, restarted by Ray for
-ever (`max_restarts=-1`, calls retried across restarts); it needs no CPU of its own (threads that wait).
+(the supervisor replaces a lost one and moves its cameras). The alerts host: named, on the head, restarted by
+Ray for ever (`max_restarts=-1`, calls retried across restarts); it needs no CPU of its own (threads that wait).
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ def start_agent(site: SiteConfig, node_id: str, name: str, namespace: str, lease
 
 
 def start_alerts_host(site: SiteConfig, namespace: str, node_id: str) -> Any:
-    """The alerts actor, first on `node_id` (the supervisor's), anywhere after a restart."""
+    """The alerts actor on `node_id`, the head's (restarted there: without its head there is no Ray cluster, and
+    Ray's soft affinity never chose a head without CPUs)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return _remote("alerts").options(
         name=ALERTS_ACTOR, namespace=namespace, num_cpus=0, max_restarts=-1, max_task_retries=-1,
-        max_concurrency=ALERTS_CONCURRENCY, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=True),
+        max_concurrency=ALERTS_CONCURRENCY, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
     ).remote(site)

@@ -32,9 +32,13 @@ FORWARD_TIMEOUT_S = 30.0  # one hand-over to the alerts actor; it waits up to it
 
 
 def node_label() -> str:
-    """This node as people read it: host name and the address Ray knows it by."""
-    import ray
-
+    """This node as people read it: host name and the address Ray knows it by (the host alone outside Ray)."""
+    try:
+        import ray
+    except ImportError:
+        return socket.gethostname()
+    if not ray.is_initialized():
+        return socket.gethostname()
     return f"{socket.gethostname()}/{ray.util.get_node_ip_address()}"
 
 

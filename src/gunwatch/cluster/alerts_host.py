@@ -80,10 +80,12 @@ class AlertsHost:
             self.service.update(settings, file)
 
     def ping(self) -> str:
-        """The node it runs on."""
+        """Where it runs: node and process."""
+        import os
+
         from gunwatch.cluster.agent import node_label
 
-        return node_label()
+        return f"{node_label()} (pid {os.getpid()})"
 
     def close(self) -> None:
         if self.service is not None:

@@ -40,6 +40,7 @@ PING_TIMEOUT_S = 5.0
 ASSIGN_TIMEOUT_S = 60.0  # opening a camera's source; an agent that takes longer is asked again next poll
 RETRY_AGENT_S = 30.0  # a node whose agent failed to start is tried again after this
 CLOSE_TIMEOUT_S = 60.0
+HEAD_RESOURCE = "node:__internal_head__"  # Ray's mark of the head node
 CLOSED_AT_MOVE = "closed at a move: the node watching the camera was lost while the event was open"
 
 
@@ -87,7 +88,10 @@ class Supervisor:
         here = ray.get_runtime_context().get_node_id()
         log.info("cluster: supervisor on node %s (namespace %s)", here[:12], self.settings.namespace)
         if self.with_alerts:
-            self.alerts = start_alerts_host(self.site, self.settings.namespace, here)
+            # On the head (it outlives workers: without it there is no cluster); here when none is seen.
+            head = next((node["NodeID"] for node in ray.nodes() if node.get("Alive")
+                         and HEAD_RESOURCE in node.get("Resources", {})), here)
+            self.alerts = start_alerts_host(self.site, self.settings.namespace, head)
             # Its channels open (or it fails) before any camera starts.
             log.info("cluster: alerts actor on %s", ray.get(self.alerts.ping.remote()))
         return self
@@ -161,6 +165,8 @@ class Supervisor:
             if not agent.ready:
                 log.error("cluster: the agent on %s did not start: %s", agent.node, error)
                 self.retry_at[agent.node_id] = time.monotonic() + RETRY_AGENT_S
+            else:  # often its whole node is dying: no new agent there before Ray could tell (its cameras wait a lease)
+                self.retry_at[agent.node_id] = time.monotonic() + self.settings.lease_s
             return f"agent on {agent.node} died ({type(error).__name__})"
         if not agent.ready:
             log.info("cluster: agent %s ready on %s (room for %d cameras)", agent.name, agent.node, agent.capacity)

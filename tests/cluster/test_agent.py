@@ -1,0 +1,87 @@
+"""The node agent without Ray (its body is a plain class): a camera is watched only under its lease, and a lease
+lost stops the camera at once. Real SQLite store, a looping file camera, the stand-in model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gunwatch.cluster.agent import NodeAgent
+from gunwatch.config import parse_site_config
+from gunwatch.config.site import SiteConfig
+from gunwatch.events.store import EventStore
+from gunwatch.events.store.leases import CameraLeases
+from gunwatch.pipeline.analysis import FrameAnalyzer
+from gunwatch.pipeline.watch import WatchService
+from support.stand_in import GunWhileHeld, grey_clip
+from support.stand_in_cameras import WAIT_S
+from support.waiting import wait_until
+
+LEASE_S = 1.5
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteConfig:
+    return parse_site_config(f"""
+cameras:
+  lobby: {{url: "{grey_clip(tmp_path / 'lobby.mp4', 80)}", loop: true, detect: {{fps: 2}}}}
+evidence: {{folder: "{tmp_path / 'evidence'}"}}
+store: {{url: "sqlite:///{tmp_path / 'events.db'}"}}
+""")
+
+
+@pytest.fixture
+def agent(site: SiteConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeAgent]:
+    def stand_in_service(empty, _on_event, on_health, store, on_evidence):  # the model is not the point here
+        return WatchService(empty, FrameAnalyzer(GunWhileHeld(), 64), store, None, on_health, on_evidence=on_evidence)
+
+    monkeypatch.setattr("gunwatch.pipeline.watch_command.build_service", stand_in_service)
+    created = NodeAgent(site, "agent-1", LEASE_S, None, "test")
+    yield created
+    created.close()
+
+
+def test_a_camera_runs_only_under_its_lease_and_stops_when_the_lease_is_lost(agent: NodeAgent,
+                                                                            site: SiteConfig) -> None:
+    lobby = site.cameras["lobby"]
+    leases = CameraLeases(EventStore(agent.store.url))
+    other = leases.acquire("lobby", "agent-2", "elsewhere", ttl_s=60)
+    assert other is not None
+    assert agent.assign("lobby", lobby) is False  # another holder's lease is live: not watched here
+    assert agent.cameras() == [] and agent.service.status() == []
+
+    leases.release(other)
+    assert agent.assign("lobby", lobby) is True
+    assert agent.assign("lobby", lobby) is True  # asked again (a supervisor's retry): still once
+    assert [row.camera for row in agent.service.status()] == ["lobby"]
+    [held] = leases.all()
+    assert (held.holder, held.node) == ("agent-1", agent.node)
+    assert wait_until(lambda: leases.all()[0].expires_at > held.expires_at, WAIT_S)  # renewed meanwhile
+
+    # Lost: released behind its back and taken by another holder; the next renewal stops the camera.
+    leases.release(leases.all()[0])
+    assert leases.acquire("lobby", "agent-2", "elsewhere", ttl_s=60) is not None
+    assert wait_until(lambda: agent.cameras() == [] and agent.service.status() == [], WAIT_S)
+    assert leases.all()[0].holder == "agent-2"
+
+
+def test_unassign_stops_the_camera_and_gives_the_lease_back_at_once(agent: NodeAgent, site: SiteConfig) -> None:
+    assert agent.assign("lobby", site.cameras["lobby"])
+    assert agent.unassign("lobby", "removed from the site file") is True
+    assert agent.unassign("lobby", "again") is False
+    leases = CameraLeases(agent.store)
+    assert leases.acquire("lobby", "agent-2", "elsewhere", ttl_s=60) is not None  # free at once, not after a lease
+    [lobby] = agent.store.camera_status()
+    assert (lobby.state, lobby.reason) == ("stopped", "removed from the site file")
+
+
+def test_importing_cluster_mode_does_not_import_ray() -> None:
+    """One process stays the default: its import never needs Ray (the actors are made on first use)."""
+    code = ("import sys, gunwatch.cli, gunwatch.cluster.run, gunwatch.cluster.status, gunwatch.cluster.agent\n"
+            "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
