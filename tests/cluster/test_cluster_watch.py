@@ -2,12 +2,13 @@
 loopback), PostgreSQL, file cameras and the shipped model, a webhook to a real HTTP receiver.
 
 One scenario, one cluster start (CI's budget): 4 cameras spread over both worker nodes; the demo clip's gun raises
-one event and one alert; `gunwatch cluster status` and `camera status` say where each camera runs; the alerts
-actor is killed and Ray starts it again; the node watching the gun camera is SIGKILLed: its cameras come back on
-the other node, each move a health event naming both nodes, and the gun seen again there merges into the alert
-under way (no second alert under another key); a camera added to the site file starts and one removed stops while
-the others keep their leases, and a bad site file is refused naming its key; SIGTERM stops everything and gives
-the leases back. Every wait is on a condition while the watch runs; the failover time is printed, never asserted.
+one event and one alert; `gunwatch cluster status` and `camera status` say where each camera runs, and one scrape
+of the head's /metrics has every node's cameras; the alerts actor is killed and Ray starts it again; the node
+watching the gun camera is SIGKILLed: its cameras come back on the other node, each move a health event naming
+both nodes, and the gun seen again there merges into the alert under way (no second alert under another key); a
+camera added to the site file starts and one removed stops while the others keep their leases, and a bad site
+file is refused naming its key; SIGTERM stops everything and gives the leases back. Every wait is on a condition
+while the watch runs; the failover time is printed, never asserted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from gunwatch.alerts.outbox import Outbox
@@ -29,7 +31,7 @@ from gunwatch.events.store import EventStore
 from gunwatch.events.store.leases import CameraLease, CameraLeases
 from gunwatch.events.store.schema import ProtocolRunRow
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
-from support.ray_cluster import RayCluster, ray_cluster_fixture  # noqa: F401 - provides `ray_cluster`
+from support.ray_cluster import RayCluster, free_port, ray_cluster_fixture  # noqa: F401 - provides `ray_cluster`
 from support.stand_in import grey_clip
 from support.waiting import wait_while_running
 
@@ -37,13 +39,14 @@ DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"  #
 LEASE_S = 4
 
 
-def site_text(folder: Path, store_url: str, hook: str, cameras: list[str]) -> str:
+def site_text(folder: Path, store_url: str, hook: str, cameras: list[str], console_port: int) -> str:
     lines = [f'  {name}: {{url: "{DEMO if name == "lobby" else folder / (name + ".mp4")}", loop: true, '
              f'detect: {{fps: 2}}}}' for name in cameras]
     return "\n".join(["cameras:", *lines, f"""confirmation: {{close_after_s: 2}}
 evidence: {{folder: "{folder / 'evidence'}", pre_roll_s: 1, post_roll_s: 1}}
 store: {{url: "{store_url}"}}
 detector: {{parallel: 1}}
+console: {{listen: "127.0.0.1:{console_port}"}}
 cluster: {{address: auto, lease_s: {LEASE_S}, restart_bound_s: 60, camera_cpus: 0.1}}
 alerts:
   channels:
@@ -74,8 +77,8 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
     for index, name in enumerate(("dock", "gate", "yard", "hall")):
         grey_clip(tmp_path / f"{name}.mp4", 60 + 20 * index)
     (tmp_path / "evidence").mkdir()
-    site = tmp_path / "site.yaml"
-    site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "yard"]))
+    site, port = tmp_path / "site.yaml", free_port("127.0.0.1")
+    site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "yard"], port))
     store = EventStore(postgres_url)
     leases, outbox = CameraLeases(store), Outbox(store)
 
@@ -109,6 +112,16 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         assert all(agent["detector"]["workers"] >= 1 for agent in agents) and len(agents) == 2
         listed = gunwatch("camera", "status", "--config", str(site))
         assert f"lobby: runs on {where()['lobby']}" in listed.stderr, listed.stderr
+        # One scrape of the head's /metrics has every node's cameras (their agents asked at scrape time).
+        assert gunwatch("user", "add", "ops", "--role", "operator", "--password-stdin", "--config", str(site),
+                        stdin="a long enough password\n").returncode == 0
+        token = gunwatch("token", "add", "prom", "--user", "ops", "--scope", "cameras:read", "--config", str(site))
+        assert token.returncode == 0, token.stderr
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics",
+                            headers={"Authorization": f"Bearer {token.stdout.strip()}"}, timeout=60)
+        assert scraped.status_code == 200, scraped.text
+        assert all(f'gunwatch_camera_frames_analysed_total{{camera="{camera}"}}' in scraped.text
+                   for camera in cameras), scraped.text
         assert wait_while_running(lambda: len(alerts()) == 1, watch), log_of(site)
 
         # --- the alerts actor dies: Ray starts it again, and it carries on from the store -------------------
@@ -137,11 +150,11 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
 
         # --- the site file: a camera added starts, one removed stops, the others run on; a bad file is refused
         running = {camera: lease.token for camera, lease in lease_rows(leases).items() if camera != "yard"}
-        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "hall"]))
+        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "hall"], port))
         assert wait_while_running(lambda: set(where()) == {"lobby", "dock", "gate", "hall"} and "hall" in online()
                                   and stopped(store) == {"yard"}, watch), log_of(site)
         assert {camera: lease_rows(leases)[camera].token for camera in running} == running  # never taken again
-        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock"]).replace(
+        site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock"], port).replace(
             "fps: 2", "fps: zero", 1))
         assert wait_while_running(lambda: "cameras.lobby.detect.fps" in log_of(site), watch), log_of(site)
         assert f"{site}" in log_of(site) and set(where()) == {"lobby", "dock", "gate", "hall"}
@@ -155,8 +168,9 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
     store.close()
 
 
-def gunwatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gunwatch.cli", *args], capture_output=True, text=True, timeout=120)
+def gunwatch(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gunwatch.cli", *args], capture_output=True, text=True, timeout=120,
+                          input=stdin)
 
 
 def lease_rows(leases: CameraLeases) -> dict[str, CameraLease]:

@@ -65,6 +65,9 @@ class NodeAgent:
 
             self.forwarder = Forwarder(_alerts_sender(alerts_actor, namespace)).start()
         self.service, self.watchdog = self._start_pipeline(site)
+        from gunwatch.pipeline.live_view import PipelineLiveView
+
+        self.live_view = PipelineLiveView(self.service)  # the console's wall and /metrics, through the supervisor
         self._renewer = threading.Thread(target=self._renew_loop, name="leases", daemon=True)
         self._renewer.start()
         log.info("agent %s on %s: ready", agent_id, self.node)
@@ -147,6 +150,14 @@ class NodeAgent:
 
     def ping(self) -> str:
         return self.node
+
+    def live(self) -> list[Any]:
+        """Its cameras now (`CameraLive` rows), for the console and /metrics on the head."""
+        return self.live_view.cameras()
+
+    def frame_jpeg(self, camera: str) -> tuple[bytes, float] | None:
+        """A camera's newest analysed frame as a JPEG: only this crosses the network, and only when asked."""
+        return self.live_view.frame_jpeg(camera)
 
     def status(self) -> dict[str, Any]:
         """This node's cameras (the pipeline's live rows), its detector and its hand-over queue."""

@@ -15,6 +15,7 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from gunwatch.cluster.supervisor import Supervisor
 from gunwatch.config import load_site_config
@@ -62,10 +63,45 @@ def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, stat
         record = RunRecord(store, list(site.enabled_cameras)).start(
             (lambda event: alerts.handle.remote(event)) if alerts is not None else None)
         started.push(record.exit)
+        web = start_cluster_web(config, site, store, supervisor)
+        if web is not None:
+            started.callback(web.stop)
         started.callback(supervisor.close_agents)  # first at exit: cameras stop before the run's end is written
         supervisor.on_cameras = record.watching
         _supervise(supervisor, stop, duration_s, status_every_s)
         log.info("cluster: stopping: cameras, leases, alerts")
+
+
+class AlertsElsewhere:
+    """What the web server needs of the alert service when that runs in the alerts actor: its actions, on the
+    store (the actor's dispatcher sees the cancels they queue at its next poll), and a dispatcher to wake (none
+    here)."""
+
+    def __init__(self, store: EventStore) -> None:
+        from gunwatch.alerts.event_actions import EventActions
+
+        self.actions = EventActions(store)
+        self.dispatcher = self
+
+    def wake(self) -> None:
+        pass
+
+
+def start_cluster_web(config: Path, site: SiteConfig, store: EventStore, supervisor: Supervisor) -> Any:
+    """The console, API, /metrics and action links on the head, as `gunwatch watch` serves them, live rows from
+    every node (`ClusterLiveView`); None when the site file has neither a console nor links."""
+    from gunwatch.cluster.live_view import ClusterLiveView
+    from gunwatch.config import ConfigError
+    from gunwatch.config.errors import ConfigProblem
+    from gunwatch.pipeline.watch_command import start_web
+    from gunwatch.web.server import LinkServerError
+
+    alerts = AlertsElsewhere(store) if supervisor.with_alerts else None
+    try:
+        return start_web(site, store, alerts, lambda: True, ClusterLiveView(supervisor))  # type: ignore[arg-type]
+    except LinkServerError as error:
+        key = "console.listen" if site.console is not None else "alerts.links.listen"
+        raise ConfigError([ConfigProblem(str(config), str(error), key)]) from None
 
 
 def _supervise(supervisor: Supervisor, stop: threading.Event, duration_s: float | None,
