@@ -110,7 +110,10 @@ def _supervise(supervisor: Supervisor, stop: threading.Event, duration_s: float 
     shown: dict[str, list[str]] | None = None
     next_status = started
     while not stop.is_set():
-        supervisor.poll()
+        try:
+            supervisor.poll()
+        except Exception:  # the store or Ray failing for a moment: the cameras run on, the next poll tries again
+            log.exception("cluster: a poll failed; the next one tries again")
         where = supervisor.where()
         now = time.monotonic()
         if where != shown or (status_every_s > 0 and now >= next_status):

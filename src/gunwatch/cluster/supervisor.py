@@ -72,6 +72,7 @@ class Supervisor:
         self.lost_from: dict[str, str] = {}  # camera -> the node it ran on when that node was lost
         self.lost_at: dict[str, float] = {}  # camera -> when that loss was seen (monotonic)
         self.retry_at: dict[str, float] = {}  # node id -> when to try its agent again
+        self.waiting: list[str] = []  # cameras no node has room for, as last said
         self.alerts: Any = None
         self.on_cameras: Any = None  # hears the site's cameras after a reload (the run's record)
         self._mtime = _mtime(config)
@@ -228,6 +229,12 @@ class Supervisor:
 
         ready = {agent.node_id: agent.capacity for agent in self.agents.values() if agent.ready}
         target = place(self.site.enabled_cameras, self.placement, ready)
+        waiting = sorted(set(self.site.enabled_cameras) - set(target)) if ready else []
+        if waiting != self.waiting:  # said once per change; before the first agent is ready, nothing has room yet
+            self.waiting = waiting
+            if waiting:
+                log.warning("cluster: no node has room for %s (%d node(s) ready; cluster.camera_cpus and "
+                            "max_cameras_per_node set the room)", ", ".join(waiting), len(ready))
         starting = {camera: node for camera, node in target.items() if self.placement.get(camera) != node}
         if not starting:
             return
