@@ -217,8 +217,10 @@ class Supervisor:
             if capacity <= 0:
                 continue  # no CPUs for a detector there (a head kept for the supervisor, say)
             name = agent_name(node.node_id)
+            # Its detector's CPUs and its cameras', reserved in Ray: the node is full in Ray's books as it is here.
+            cpus = min(node.cpus, round(self.settings.detector_cpus + capacity * self.settings.camera_cpus, 4))
             handle = start_agent(self.site, node.node_id, name, self.settings.namespace, self.settings.lease_s,
-                                 self.settings.detector_cpus, self.with_alerts)
+                                 cpus, self.with_alerts)
             self.agents[node.node_id] = Agent(node.node_id, name, handle, node.label, capacity)
             log.info("cluster: starting agent %s on %s", name, node.label)
 
