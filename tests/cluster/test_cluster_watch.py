@@ -117,11 +117,15 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
                         stdin="a long enough password\n").returncode == 0
         token = gunwatch("token", "add", "prom", "--user", "ops", "--scope", "cameras:read", "--config", str(site))
         assert token.returncode == 0, token.stderr
-        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics",
-                            headers={"Authorization": f"Bearer {token.stdout.strip()}"}, timeout=60)
-        assert scraped.status_code == 200, scraped.text
-        assert all(f'gunwatch_camera_frames_analysed_total{{camera="{camera}"}}' in scraped.text
-                   for camera in cameras), scraped.text
+        scrapes: list[httpx.Response] = []
+
+        def every_camera_scraped() -> bool:  # an agent slow to answer is left out of that scrape: scrape again
+            scrapes.append(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=60,
+                                     headers={"Authorization": f"Bearer {token.stdout.strip()}"}))
+            return scrapes[-1].status_code == 200 and all(
+                f'gunwatch_camera_frames_analysed_total{{camera="{camera}"}}' in scrapes[-1].text for camera in cameras)
+
+        assert wait_while_running(every_camera_scraped, watch), scrapes[-1].text
         assert wait_while_running(lambda: len(alerts()) == 1, watch), log_of(site)
 
         # --- the alerts actor dies: Ray starts it again, and it carries on from the store -------------------

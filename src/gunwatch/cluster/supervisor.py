@@ -7,8 +7,9 @@ It runs in the driver (`gunwatch watch --cluster`). Every poll (`POLL_S`) it:
 2. pings the agents: one whose node left `ray.nodes()`, whose actor died, or that stayed silent for two
    leases (then killed) is dropped, and its cameras are recorded `offline` ("node ... lost") in the store;
 3. starts an agent on each alive node that has CPUs for a detector and none yet;
-4. places the cameras not running (`placement.place`: balanced by count, within each node's capacity) and
-   asks their agents to start them. An agent starts a camera only under its lease, so a camera of a lost
+4. places the cameras not running (`placement.place`: balanced by count, within each node's capacity; the
+   first placement waits, up to a minute, for every first agent to load its detector) and asks their agents
+   to start them. An agent starts a camera only under its lease, so a camera of a lost
    node starts elsewhere once that node's lease has lapsed: within lease_s + POLL_S + a camera start of
    the loss being seen (Ray's node health check, or the actor's death). The move is recorded per camera as a
    health change naming both nodes.
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0
 PING_TIMEOUT_S = 5.0
 ASSIGN_TIMEOUT_S = 60.0  # opening a camera's source; an agent that takes longer is asked again next poll
+FIRST_PLACEMENT_WAIT_S = 60.0  # at start, at most this long for the agents still loading their detector
 RETRY_AGENT_S = 30.0  # a node whose agent failed to start is tried again after this
 CLOSE_TIMEOUT_S = 60.0
 HEAD_RESOURCE = "node:__internal_head__"  # Ray's mark of the head node
@@ -72,6 +74,7 @@ class Supervisor:
         self.lost_from: dict[str, str] = {}  # camera -> the node it ran on when that node was lost
         self.lost_at: dict[str, float] = {}  # camera -> when that loss was seen (monotonic)
         self.retry_at: dict[str, float] = {}  # node id -> when to try its agent again
+        self.started_at = time.monotonic()
         self.waiting: list[str] = []  # cameras no node has room for, as last said
         self.alerts: Any = None
         self.on_cameras: Any = None  # hears the site's cameras after a reload (the run's record)
@@ -229,6 +232,8 @@ class Supervisor:
     def _place(self) -> None:
         import ray
 
+        if not self.placement and self._agents_starting():
+            return  # the first placement waits for every first agent: all cameras on the quickest node is no spread
         ready = {agent.node_id: agent.capacity for agent in self.agents.values() if agent.ready}
         target = place(self.site.enabled_cameras, self.placement, ready)
         waiting = sorted(set(self.site.enabled_cameras) - set(target)) if ready else []
@@ -256,6 +261,12 @@ class Supervisor:
                 continue
             if started:
                 self._started(camera, agent, asked_at)
+
+    def _agents_starting(self) -> bool:
+        """Whether, in the first minute, an agent is still loading its detector."""
+        if time.monotonic() - self.started_at > FIRST_PLACEMENT_WAIT_S:
+            return False
+        return any(not agent.ready for agent in self.agents.values())
 
     def _started(self, camera: str, agent: Agent, asked_at: float) -> None:
         self.placement[camera] = agent.node_id
