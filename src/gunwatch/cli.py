@@ -762,7 +762,7 @@ def _watch_on_cluster(config: Path, address: str | None, duration: float | None,
     if site is None:
         return False
     configure_logging(log_format)  # type: ignore[arg-type]
-    watch_cluster(config, site, duration, status_every, no_backup)
+    watch_cluster(config, site, duration, status_every, no_backup, log_format)
     return True
 
 

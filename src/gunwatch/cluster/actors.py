@@ -36,17 +36,17 @@ def _remote(kind: str) -> Any:
 
 
 def start_agent(site: SiteConfig, node_id: str, name: str, namespace: str, lease_s: float, cpus: float,
-                with_alerts: bool) -> Any:
+                with_alerts: bool, log_format: str = "text") -> Any:
     """The agent `name` of node `node_id` (its handle; it starts on that node or not at all)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return _remote("agent").options(
         name=name, namespace=namespace, num_cpus=cpus, max_restarts=0, max_task_retries=0,
         max_concurrency=AGENT_CONCURRENCY, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-    ).remote(site, name, lease_s, ALERTS_ACTOR if with_alerts else None, namespace)
+    ).remote(site, name, lease_s, ALERTS_ACTOR if with_alerts else None, namespace, log_format)
 
 
-def start_alerts_host(site: SiteConfig, namespace: str, node_id: str) -> Any:
+def start_alerts_host(site: SiteConfig, namespace: str, node_id: str, log_format: str = "text") -> Any:
     """The alerts actor on `node_id`, the head's (restarted there: without its head there is no Ray cluster, and
     Ray's soft affinity never chose a head without CPUs)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -54,4 +54,4 @@ def start_alerts_host(site: SiteConfig, namespace: str, node_id: str) -> Any:
     return _remote("alerts").options(
         name=ALERTS_ACTOR, namespace=namespace, num_cpus=0, max_restarts=-1, max_task_retries=-1,
         max_concurrency=ALERTS_CONCURRENCY, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-    ).remote(site)
+    ).remote(site, log_format)

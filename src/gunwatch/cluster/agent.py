@@ -46,11 +46,11 @@ class NodeAgent:
     """The body of a node agent actor (plain Python; `gunwatch.cluster.actors` makes it a Ray actor)."""
 
     def __init__(self, site: SiteConfig, agent_id: str, lease_s: float, alerts_actor: str | None,
-                 namespace: str) -> None:
+                 namespace: str, log_format: str = "text") -> None:
         from gunwatch.ops.logs import configure_logging
         from gunwatch.ops.memory import tune_malloc
 
-        configure_logging("text")
+        configure_logging(log_format)  # type: ignore[arg-type]
         tune_malloc()
         self.agent_id, self.lease_s = agent_id, lease_s
         self.node = node_label()

@@ -54,10 +54,10 @@ class AcknowledgingAlertService(AlertService):
 class AlertsHost:
     """The body of the alerts actor (plain Python; `gunwatch.cluster.actors` makes it a Ray actor)."""
 
-    def __init__(self, site: SiteConfig) -> None:
+    def __init__(self, site: SiteConfig, log_format: str = "text") -> None:
         from gunwatch.ops.logs import configure_logging
 
-        configure_logging("text")
+        configure_logging(log_format)  # type: ignore[arg-type]
         self.store = EventStore(site.store.url)
         self.service: AcknowledgingAlertService | None = None
         if site.alerts.channels or site.alerts.protocols:

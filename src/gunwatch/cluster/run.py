@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,14 @@ def cluster_site(config: Path, address: str | None) -> SiteConfig | None:
 
 
 def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, status_every_s: float,
-                  no_backup: bool = False) -> None:
-    """Until SIGINT/SIGTERM or `duration_s`: the site's cameras on the cluster's nodes."""
+                  no_backup: bool = False, log_format: str = "text") -> None:
+    """Until SIGINT/SIGTERM or `duration_s`: the site's cameras on the cluster's nodes. `log_format` json: the
+    actors log JSON too, and Ray does not copy their lines here (it would prefix each with the actor's name, and
+    every line on stderr must be JSON): they stay in each node's Ray logs (`ray logs`)."""
+    import os
+
+    if log_format == "json":
+        os.environ.setdefault("RAY_LOG_TO_DRIVER", "0")  # read when ray is first imported, just below
     from gunwatch.cluster.checks import check_cluster_site, connect_cluster
     from gunwatch.events.backup.guard import check_upgrade
     from gunwatch.pipeline.run_record import RunRecord
@@ -57,7 +63,7 @@ def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, stat
         started.callback(ray.shutdown)
         store = EventStore(site.store.url)
         started.callback(store.close)
-        supervisor = Supervisor(config, site, settings, store).start()
+        supervisor = Supervisor(config, site, settings, store, log_format=log_format).start()
         started.callback(supervisor.close)
         alerts = supervisor.alerts
         record = RunRecord(store, list(site.enabled_cameras)).start(
@@ -68,7 +74,9 @@ def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, stat
             started.callback(web.stop)
         started.callback(supervisor.close_agents)  # first at exit: cameras stop before the run's end is written
         supervisor.on_cameras = record.watching
-        _supervise(supervisor, stop, duration_s, status_every_s)
+        from gunwatch.pipeline.watch_command import status_writer
+
+        _supervise(supervisor, stop, duration_s, status_every_s, status_writer(log_format))  # type: ignore[arg-type]
         log.info("cluster: stopping: cameras, leases, alerts")
 
 
@@ -105,7 +113,8 @@ def start_cluster_web(config: Path, site: SiteConfig, store: EventStore, supervi
 
 
 def _supervise(supervisor: Supervisor, stop: threading.Event, duration_s: float | None,
-               status_every_s: float) -> None:
+               status_every_s: float, report: Callable[[str], None]) -> None:
+    """Poll until stopped; the cameras per node reported whenever they change, and every `status_every_s`."""
     started = time.monotonic()
     shown: dict[str, list[str]] | None = None
     next_status = started
@@ -119,7 +128,7 @@ def _supervise(supervisor: Supervisor, stop: threading.Event, duration_s: float 
         if where != shown or (status_every_s > 0 and now >= next_status):
             shown = where
             next_status = now + status_every_s
-            sys.stderr.write(where_text(where, len(supervisor.site.enabled_cameras)) + "\n")
+            report(where_text(where, len(supervisor.site.enabled_cameras)))
         if duration_s is not None and now - started >= duration_s:
             return
         stop.wait(supervisor.poll_s)

@@ -67,8 +67,9 @@ class Node:
 
 class Supervisor:
     def __init__(self, config: Path, site: SiteConfig, settings: ClusterSettings, store: EventStore,
-                 poll_s: float = POLL_S) -> None:
+                 poll_s: float = POLL_S, log_format: str = "text") -> None:
         self.config, self.site, self.settings, self.store, self.poll_s = config, site, settings, store, poll_s
+        self.log_format = log_format  # the actors log as the supervisor does
         self.agents: dict[str, Agent] = {}  # by node id
         self.placement: dict[str, str] = {}  # camera -> node id, for cameras an agent runs
         self.lost_from: dict[str, str] = {}  # camera -> the node it ran on when that node was lost
@@ -95,7 +96,7 @@ class Supervisor:
             # On the head (it outlives workers: without it there is no cluster); here when none is seen.
             head = next((node["NodeID"] for node in ray.nodes() if node.get("Alive")
                          and HEAD_RESOURCE in node.get("Resources", {})), here)
-            self.alerts = start_alerts_host(self.site, self.settings.namespace, head)
+            self.alerts = start_alerts_host(self.site, self.settings.namespace, head, self.log_format)
             # Its channels open (or it fails) before any camera starts.
             log.info("cluster: alerts actor on %s", ray.get(self.alerts.ping.remote()))
         return self
@@ -223,7 +224,7 @@ class Supervisor:
             # Its detector's CPUs and its cameras', reserved in Ray: the node is full in Ray's books as it is here.
             cpus = min(node.cpus, round(self.settings.detector_cpus + capacity * self.settings.camera_cpus, 4))
             handle = start_agent(self.site, node.node_id, name, self.settings.namespace, self.settings.lease_s,
-                                 cpus, self.with_alerts)
+                                 cpus, self.with_alerts, self.log_format)
             self.agents[node.node_id] = Agent(node.node_id, name, handle, node.label, capacity)
             log.info("cluster: starting agent %s on %s", name, node.label)
 
