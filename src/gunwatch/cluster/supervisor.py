@@ -9,10 +9,15 @@ It runs in the driver (`gunwatch watch --cluster`). Every poll (`POLL_S`) it:
 3. starts an agent on each alive node that has CPUs for a detector and none yet;
 4. places the cameras not running (`placement.place`: balanced by count, within each node's capacity; the
    first placement waits, up to a minute, for every first agent to load its detector) and asks their agents
-   to start them. An agent starts a camera only under its lease, so a camera of a lost
-   node starts elsewhere once that node's lease has lapsed: within lease_s + POLL_S + a camera start of
-   the loss being seen (Ray's node health check, or the actor's death). The move is recorded per camera as a
-   health change naming both nodes.
+   to start them. The move is recorded per camera as a health change naming both nodes, and the camera's open
+   event is closed (as at a restart: the camera tells from its new node whether the gun is still there).
+
+Failover bound. An agent starts a camera only under its lease, so a lost node's camera starts elsewhere once
+both (a) the loss is seen (its actor's death, or at the latest Ray's node health check: some 15 s with Ray's
+defaults, a 3 s period and 5 failures; ~2 s with the tests' settings) and (b) its lease has lapsed (at most
+lease_s after the dead node's last renewal), then within a poll (POLL_S) and a camera start:
+max(a, b) + POLL_S + start. Measured on the loopback test cluster (lease_s 4): back online 5-7 s after the
+SIGKILL. A move longer than cluster.restart_bound_s is logged as an error.
 """
 
 from __future__ import annotations
