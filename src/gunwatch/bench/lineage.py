@@ -127,11 +127,14 @@ def ms_per_image(detector: Detector, images: list[np.ndarray], runs: int) -> flo
 def train_minutes(model: Path) -> float | None:
     """Minutes of training from the run folder the model was exported to (`<run>/model.onnx`): the epochs'
     `seconds` (or `epoch_minutes`) in its `history.json`, or the stages' `*_s` in its `summary.json` (R-CNN:
-    selective search, features, SVM). None when the run recorded no times."""
+    selective search, features, SVM). None when the run recorded no times, or not for every epoch."""
     history = _json_file(model.parent / "history.json")
     if isinstance(history, list):
+        epochs = [e for e in history if isinstance(e, dict)]
         times = [float(e["seconds"]) if "seconds" in e else 60 * float(e["epoch_minutes"])
-                 for e in history if isinstance(e, dict) and ("seconds" in e or "epoch_minutes" in e)]
+                 for e in epochs if "seconds" in e or "epoch_minutes" in e]
+        if times and len(times) < len(epochs):
+            return None  # some epochs ran before times were recorded: a sum would understate the training
         if times:
             return sum(times) / 60
     summary = _json_file(model.parent / "summary.json")
