@@ -1,5 +1,8 @@
 """`gunwatch watch` in cluster mode: check the site, join the Ray cluster, supervise until stopped.
 
+The head also serves what one process serves beside its cameras: the console, API and /metrics (live rows from
+every node), the action links, and retention (pruning the shared evidence folder and the store).
+
 The driver records one watch run in the store (`RunRecord`: every camera of the site, its heartbeat, its end),
 as one process would: a clean stop marks the cameras `stopped` and closes their open events; a driver that
 dies takes its agents with it (they are its actors), their leases lapse, and the next start finds the run
@@ -72,6 +75,11 @@ def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, stat
         web = start_cluster_web(config, site, store, supervisor)
         if web is not None:
             started.callback(web.stop)
+        # Retention on the head, as one process does it: the evidence share and the store are the cluster's.
+        from gunwatch.pipeline.retention_thread import RetentionThread
+
+        on_disk_low = (lambda reason: alerts.disk_low.remote(reason)) if alerts is not None else None
+        started.callback(RetentionThread(site, store, on_disk_low).start().stop)
         started.callback(supervisor.close_agents)  # first at exit: cameras stop before the run's end is written
         supervisor.on_cameras = record.watching
         from gunwatch.pipeline.watch_command import status_writer
