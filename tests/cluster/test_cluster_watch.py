@@ -4,8 +4,9 @@ loopback), PostgreSQL, file cameras and the shipped model, a webhook to a real H
 One scenario, one cluster start (CI's budget): 4 cameras spread over both worker nodes; the demo clip's gun raises
 one event and one alert; `gunwatch cluster status` and `camera status` say where each camera runs, and one scrape
 of the head's /metrics has every node's cameras; the alerts actor is killed and Ray starts it again; the node
-watching the gun camera is SIGKILLed: its cameras come back on the other node, each move a health event naming
-both nodes, and the gun seen again there merges into the alert under way (no second alert under another key); a
+watching the gun camera is SIGKILLed while the gun's event is open: its cameras come back on the other node, each
+move a health event naming both nodes, the open event continues there under its id (no second event for that
+episode), and the gun seen again there merges into the alert under way (no second alert under another key); a
 camera added to the site file starts and one removed stops while the others keep their leases, and a bad site
 file is refused naming its key; SIGTERM stops everything and gives the leases back. Every wait is on a condition
 while the watch runs; the failover time is printed, never asserted.
@@ -27,9 +28,10 @@ import httpx
 from sqlalchemy import select
 
 from gunwatch.alerts.outbox import Outbox
+from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.leases import CameraLease, CameraLeases
-from gunwatch.events.store.schema import ProtocolRunRow
+from gunwatch.events.store.schema import AuditRow, ProtocolRunRow
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 from support.ray_cluster import RayCluster, free_port, ray_cluster_fixture  # noqa: F401 - provides `ray_cluster`
 from support.stand_in import grey_clip
@@ -134,7 +136,15 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         started_twice = lambda: log_of(site, 10**7).count("alerts actor: 1 channels") == 2  # noqa: E731
         assert wait_while_running(started_twice, watch), log_of(site)
 
-        # --- the node watching the gun camera dies ---------------------------------------------------------
+        # --- the node watching the gun camera dies, the gun's event open (just confirmed: open a few s more) --
+        just_confirmed: list[ThreatEvent] = []
+
+        def gun_event_open() -> bool:
+            just_confirmed[:] = [event for event in store.list_events(limit=3, camera="lobby")
+                                 if event.state != "closed" and time.time() - event.confirmed_at < 3]
+            return bool(just_confirmed)
+
+        assert wait_while_running(gun_event_open, watch), log_of(site)
         lost = where()["lobby"]
         [victim] = [name for name, ip in ray_cluster.ips.items() if lost.endswith(f"/{ip}")]
         moved = sorted(camera for camera, node in where().items() if node == lost)
@@ -147,6 +157,14 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         history = {camera.name: camera.recent for camera in store.camera_status(recent=10)}
         for camera in moved:  # each move is a health event naming both nodes
             assert any(f"moved from {lost} to {survivor}" in change.reason for change in history[camera]), history
+        # The event open at the kill continues on the new node under its id, which closes it; no other event of
+        # the camera is confirmed meanwhile (a move used to close it, and the gun raised a second event).
+        [episode] = just_confirmed
+        assert adoptions(store, "lobby", killed_at) == [(episode.id, survivor)], log_of(site)
+        assert wait_while_running(lambda: store.get_event(episode.id).state == "closed", watch), log_of(site)
+        ended = store.get_event(episode.id).closed_at
+        assert [event.id for event in store.list_events(limit=20, camera="lobby")
+                if killed_at <= event.confirmed_at <= ended] == []
         # The gun is seen again from the new node: its run merges into the one under way, no second alert.
         assert wait_while_running(lambda: merged_since(store, killed_at), watch), log_of(site)
         deliveries = outbox.list()
@@ -190,3 +208,11 @@ def merged_since(store: EventStore, since: float) -> bool:
     with store.read_session() as session:
         return session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.state == "merged",
                                                                ProtocolRunRow.started_at >= since)).first() is not None
+
+
+def adoptions(store: EventStore, camera: str, since: float) -> list[tuple[str | None, str]]:
+    """(event, node) of each open event of `camera` a new holder took over since `since`."""
+    query = (select(AuditRow).where(AuditRow.camera == camera, AuditRow.action == "event.adopted", AuditRow.at >= since)
+             .order_by(AuditRow.id))
+    with store.read_session() as session:
+        return [(row.event_id, row.detail["node"]) for row in session.scalars(query)]

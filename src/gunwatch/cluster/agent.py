@@ -9,6 +9,17 @@ False and the supervisor tries again. A renewal thread renews every lease each `
 stops its camera at once. So a camera is never watched twice: another agent can only take it after this one
 has stopped renewing it, and this one stops watching before its lease can have lapsed.
 
+A camera's open event follows it (`handover`): `assign` adopts the event its previous holder left open, when
+fresh enough to be the gun still in view, so the episode continues under one id on the new node; an older one
+is closed, saying the camera moved. Writes are fenced by the lease as far as it is cheap: a lost lease stops
+the camera, and from then on nothing more of its event is written here (no close, no clip files: the new
+holder continues it). The window that remains: versions already queued in the store writer when the lease
+was lost (those queued while the store was unreachable among them) and a snapshot being written still land
+afterwards, and overwrite the new holder's versions (one landing after the new holder closed the event
+shows it open again until a watch start closes it); and a process paused (GC, SIGSTOP) past its lease's
+expiry goes on watching, and writing, until its next renewal (at most lease_s / 3 later) finds the lease lost.
+The store's writes are not conditional on the lease token.
+
 Threat events and health changes go to the alerts actor through a `Forwarder` (sent again until handled).
 """
 
@@ -19,15 +30,19 @@ import socket
 import threading
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunwatch.config.camera import Camera
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.store import EventStore, StoreError
 from gunwatch.events.store.leases import CameraLease, CameraLeases
 
+if TYPE_CHECKING:
+    from gunwatch.events.model import ThreatEvent
+
 log = logging.getLogger(__name__)
 
+UNASSIGN_DRAIN_S = 10.0  # a camera given back waits this long at most for its last writes to be stored
 FORWARD_TIMEOUT_S = 30.0  # one hand-over to the alerts actor; it waits up to its own HANDLE_WAIT_S
 
 
@@ -53,6 +68,7 @@ class NodeAgent:
         configure_logging(log_format)  # type: ignore[arg-type]
         tune_malloc()
         self.agent_id, self.lease_s = agent_id, lease_s
+        self.adopt_within_s = adoption_window(site)
         self.node = node_label()
         self.store = EventStore(site.store.url)
         self.leases = CameraLeases(self.store)
@@ -87,11 +103,12 @@ class NodeAgent:
         with self._lock:
             if name in self.held:
                 return True
+            watched_until = self._last_watched(name)
             lease = self.leases.acquire(name, self.agent_id, self.node, self.lease_s)
             if lease is None:
                 return False
             try:
-                self.service.add_camera(name, camera)
+                self.service.add_camera(name, camera, self._take_over(name, watched_until))
             except BaseException:
                 self.leases.release(lease)
                 raise
@@ -106,6 +123,8 @@ class NodeAgent:
             if lease is None:
                 return False
             self._stop_camera(name, why, stopped)
+            # Its event's close stored before the lease is given back: the next holder finds it closed, not open.
+            self.service.store_writer.wait_idle(UNASSIGN_DRAIN_S)
             self.leases.release(lease)
             return True
 
@@ -113,14 +132,37 @@ class NodeAgent:
         """A reload's sections for cameras started from now on (the supervisor restarts the changed ones)."""
         with self._lock:
             self.service.site = site.model_copy(update={"cameras": {}})
+            self.adopt_within_s = adoption_window(site)
 
     def cameras(self) -> list[str]:
         with self._lock:
             return sorted(self.held)
 
-    def _stop_camera(self, name: str, why: str, stopped: bool) -> None:
-        self.service.remove_camera(name, why, stopped=stopped)
+    def _stop_camera(self, name: str, why: str, stopped: bool, handed_over: bool = False) -> None:
+        self.service.remove_camera(name, why, stopped=stopped, handed_over=handed_over)
         self.watchdog.forget(name)
+
+    def _last_watched(self, name: str) -> float:
+        """Until when the camera's last holder watched it, as its lease row says: its last renewal (expiry less
+        the cluster's lease_s; a lease given back: earlier still, which only makes its event older). -inf when
+        it was never leased."""
+        lease = next((lease for lease in self.leases.all() if lease.camera == name), None)
+        return float("-inf") if lease is None else lease.expires_at - self.lease_s
+
+    def _take_over(self, name: str, watched_until: float) -> ThreatEvent | None:
+        """The camera's open event to continue here, if fresh; older ones closed (and handed to alerts)."""
+        from gunwatch.cluster.handover import take_over
+
+        handover = take_over(self.store, name, self.node, watched_until, self.adopt_within_s)
+        for event in handover.closed:
+            log.warning("camera %s: event %s closed: too old to continue on %s", name, event.id, self.node,
+                        extra={"camera": name, "event": event.id})
+            if self.forwarder is not None:
+                self.forwarder.put(event)
+        if handover.adopted is not None:
+            log.warning("camera %s: event %s continues on %s", name, handover.adopted.id, self.node,
+                        extra={"camera": name, "event": handover.adopted.id})
+        return handover.adopted
 
     # --- leases ----------------------------------------------------------------------------------------
 
@@ -144,7 +186,7 @@ class NodeAgent:
         del self.held[name]
         log.error("camera %s: lease lost on %s: stopped here (another node takes it)", name, self.node,
                   extra={"camera": name})
-        self._stop_camera(name, f"lease lost on {self.node}", stopped=False)
+        self._stop_camera(name, f"lease lost on {self.node}", stopped=False, handed_over=True)
 
     # --- looking ---------------------------------------------------------------------------------------
 
@@ -189,6 +231,15 @@ class NodeAgent:
             self.leases.release(lease)
         except StoreError as error:  # it lapses on its own within lease_s
             log.warning("camera %s: lease not given back (%s)", lease.camera, error)
+
+
+def adoption_window(site: SiteConfig) -> float:
+    """How fresh a camera's open event must be to continue on its new holder (`handover`)."""
+    from gunwatch.config.cluster import ClusterSettings
+
+    bound = site.cluster.restart_bound_s if site.cluster is not None else \
+        ClusterSettings.model_fields["restart_bound_s"].default
+    return site.confirmation.close_after_s + bound
 
 
 def _alerts_sender(name: str, namespace: str) -> Any:

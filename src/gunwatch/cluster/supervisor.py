@@ -9,8 +9,9 @@ It runs in the driver (`gunwatch watch --cluster`). Every poll (`POLL_S`) it:
 3. starts an agent on each alive node that has CPUs for a detector and none yet;
 4. places the cameras not running (`placement.place`: balanced by count, within each node's capacity; the
    first placement waits, up to a minute, for every first agent to load its detector) and asks their agents
-   to start them. The move is recorded per camera as a health change naming both nodes, and the camera's open
-   event is closed (as at a restart: the camera tells from its new node whether the gun is still there).
+   to start them. The move is recorded per camera as a health change naming both nodes. The camera's open
+   event is left open: its new node's agent continues it under the same id, or closes it when too old
+   (`handover`); it is handed to the alerts actor as it was, in case the lost node died before handing it over.
 
 Failover bound. An agent starts a camera only under its lease, so a lost node's camera starts elsewhere once
 both (a) the loss is seen (its actor's death, or at the latest Ray's node health check: some 15 s with Ray's
@@ -48,7 +49,6 @@ FIRST_PLACEMENT_WAIT_S = 60.0  # at start, at most this long for the agents stil
 RETRY_AGENT_S = 30.0  # a node whose agent failed to start is tried again after this
 CLOSE_TIMEOUT_S = 60.0
 HEAD_RESOURCE = "node:__internal_head__"  # Ray's mark of the head node
-CLOSED_AT_MOVE = "closed at a move: the node watching the camera was lost while the event was open"
 
 
 @dataclass
@@ -196,22 +196,22 @@ class Supervisor:
             self.lost_at[camera] = time.monotonic()
             self._health(HealthChange(camera, "offline", f"{why}; moving to another node", time.time()))
         if cameras:
-            self._close_events(cameras, agent.node)
+            self._hand_on_events(cameras, agent.node)
 
-    def _close_events(self, cameras: list[str], node: str) -> None:
-        """Their open events closed, as at a restart: the camera tells again, from its new node, whether the gun
-        is still there (a protocol's cool-down merges the new event into the alert under way). Each is handed
-        to the alerts actor as it was, in case the lost node died before handing it over."""
-        from gunwatch.events.store.runs import RunLog
+    def _hand_on_events(self, cameras: list[str], node: str) -> None:
+        """Their open events stay open for their new node to continue (or close when too old: `handover`); each
+        is handed to the alerts actor as it was, in case the lost node died before handing it over (a protocol
+        starts one run per event, however often it hears of it)."""
+        from gunwatch.cluster.handover import open_events
 
-        spare = [camera for camera in self.site.cameras if camera not in cameras]
         try:
-            closed = RunLog(self.store).close_open_events(f"{CLOSED_AT_MOVE} ({node} lost)", spare)
+            events = open_events(self.store, cameras)
         except StoreError as error:
-            log.error("cluster: open events of %s not closed: %s", ", ".join(cameras), error)
+            log.error("cluster: open events of %s not read: %s", ", ".join(cameras), error)
             return
-        for event in closed:
-            log.warning("cluster: event %s of camera %s closed: its node %s was lost", event.id, event.camera, node,
+        for event in events:
+            log.warning("cluster: event %s of camera %s open: its node %s was lost; the camera's new node "
+                        "continues it (or closes it, when too old)", event.id, event.camera, node,
                         extra={"camera": event.camera, "event": event.id})
             if self.alerts is not None:
                 self.alerts.handle.remote(event)

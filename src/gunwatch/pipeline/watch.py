@@ -100,12 +100,15 @@ class WatchService:
             runner.start()
         return self
 
-    def _open_camera(self, name: str, camera: Camera) -> CameraRunner:
-        """Its source started, its loop and runner made (not started) and listed."""
+    def _open_camera(self, name: str, camera: Camera, adopt: ThreatEvent | None = None) -> CameraRunner:
+        """Its source started, its loop and runner made (not started) and listed; `adopt`: its open event,
+        continued (see `ThreatConfirmer.adopt`)."""
         self.store_writer.camera_added(name, camera.url, camera.kind)
         source = camera_source(name, camera, self.site.health, on_health=self._health)
         loop = CameraLoop(name, camera, source, self.site, self.analyzer.threshold, self.analyzer.class_names,
                           self.gun_class_id, self.encoder)
+        if adopt is not None:
+            loop.confirmer.adopt(adopt, time.time())
         runner = CameraRunner(loop, self.detector, self.store_writer, self.evidence_writer, self.stop_event)
         # New lists, never appended to: the watchdog, the status line and the console iterate them meanwhile.
         self.loops, self.runners = [*self.loops, loop], [*self.runners, runner]
@@ -116,13 +119,17 @@ class WatchService:
 
     # --- cameras while watching (a reload) -----------------------------------------------------------
 
-    def add_camera(self, name: str, camera: Camera) -> None:
-        """A camera started while the others run (built with `self.site`'s sections)."""
-        self._open_camera(name, camera).start()
+    def add_camera(self, name: str, camera: Camera, adopt: ThreatEvent | None = None) -> None:
+        """A camera started while the others run (built with `self.site`'s sections); `adopt`: its event left
+        open by its previous holder, continued under the same id."""
+        self._open_camera(name, camera, adopt).start()
 
-    def remove_camera(self, name: str, why: str, stopped: bool = True) -> None:
+    def remove_camera(self, name: str, why: str, stopped: bool = True, handed_over: bool = False) -> None:
         """One camera's thread and source stopped, its clips finished, its open event closed (no frame of it
-        comes any more); the others are not touched. `stopped`: its state in the store becomes `stopped`."""
+        comes any more); the others are not touched. `stopped`: its state in the store becomes `stopped`.
+        `handed_over`: the camera is another holder's now (a lost lease): nothing more of its event is written,
+        neither the close nor its clips' files (the new holder continues the event; a late write here could
+        overwrite its versions)."""
         runner = next(runner for runner in self.runners if runner.loop.name == name)
         loop = runner.loop
         self.loops = [other for other in self.loops if other is not loop]
@@ -131,10 +138,14 @@ class WatchService:
         if not runner.join(JOIN_TIMEOUT_S):
             log.error("camera %s: its thread did not end", name, extra={"camera": name})
         event = loop.confirmer.event
-        if event is not None:
+        if event is not None and not handed_over:
             self.store_writer.event_changed(dataclasses.replace(event, state="closed", closed_at=time.time()))
         for clip in loop.close():
-            self.store_writer.files_written(clip.event, Evidence(clip=str(clip.path)), notify=True)
+            if handed_over:
+                log.warning("camera %s: clip %s of event %s not recorded: %s", name, clip.path, clip.event.id, why,
+                            extra={"camera": name, "event": clip.event.id})
+            else:
+                self.store_writer.files_written(clip.event, Evidence(clip=str(clip.path)), notify=True)
         self.detector.forget(name)
         self.restarts.pop(name, None)
         if stopped:

@@ -10,6 +10,10 @@ answers "a gun at this camera", and two guns in one picture are one incident; an
 also split one gun into several events whenever its track is lost and born again. A gun that has joined
 keeps the event alive; an unconfirmed one (a flicker elsewhere in the picture) does not.
 
+An event can also be adopted (`adopt`): one opened by another holder of the camera (a cluster node that was
+lost), continued here under its id. A gun confirmed here joins it, and without one it closes `close_after_s`
+after the adoption, as it would have after its last sighting had the camera not moved.
+
 Every "open" or "updated" change is made by the frame just analysed (an update means a higher score), so
 the evidence stage can take the event's best frame from the frame in hand.
 """
@@ -89,11 +93,21 @@ class ThreatConfirmer:
         self._histories: dict[int, HitHistory] = {}
         self._event: ThreatEvent | None = None
         self._event_tracks: set[int] = set()
+        self._adopted_at = float("-inf")  # an adopted event counts as last seen then (its own last_seen stays true)
 
     @property
     def event(self) -> ThreatEvent | None:
         """The open event's newest version, None when there is none."""
         return self._event
+
+    def adopt(self, event: ThreatEvent, now: float) -> None:
+        """Continue `event` (open elsewhere until now) as this camera's event: before the first frame."""
+        if event.camera != self.camera_name or event.state == "closed":
+            raise ValueError(f"camera {self.camera_name}: cannot adopt {event.state} event {event.id} "
+                             f"of camera {event.camera}")
+        if self._event is not None:
+            raise ValueError(f"camera {self.camera_name}: cannot adopt event {event.id}: {self._event.id} is open")
+        self._event, self._event_tracks, self._adopted_at = event, set(), now
 
     def update(
         self, now: float, size: tuple[int, int], detections: Detections, pts: float | None = None
@@ -109,13 +123,13 @@ class ThreatConfirmer:
     def tick(self, now: float) -> list[ThreatEvent]:
         """Closes the event once its guns have been gone `close_after_s`: call it when frames stop arriving too."""
         event = self._event
-        if event is None or now - event.last_seen < self.settings.close_after_s:
+        if event is None or now - max(event.last_seen, self._adopted_at) < self.settings.close_after_s:
             return []
         closed = dataclasses.replace(event, state="closed", closed_at=now)
         for track_id in self._event_tracks:  # a new event must be confirmed afresh
             if track_id in self._histories:
                 self._histories[track_id] = HitHistory(self.settings.window)
-        self._event, self._event_tracks = None, set()
+        self._event, self._event_tracks, self._adopted_at = None, set(), float("-inf")
         return [closed]
 
     def _guns_that_count(self, detections: Detections, size: tuple[int, int]) -> tuple[Detections, list[str | None]]:
