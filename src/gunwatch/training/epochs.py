@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ from tqdm import tqdm
 
 from gunwatch.training.checkpoints import save_checkpoint
 from gunwatch.training.curves import LOCALIZER_CURVES, plot_training_curves
+
+
+def finite_or_zero(value: float) -> float:
+    """A validation mAP for the history and the best-epoch choice: NaN (no gun in the sample) counts as 0."""
+    return 0.0 if math.isnan(value) else float(value)
 
 
 def report_epoch(metrics: dict[str, float], writer: SummaryWriter) -> None:

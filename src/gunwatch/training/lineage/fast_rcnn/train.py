@@ -36,7 +36,7 @@ from gunwatch.inference.proposals import ProposalSettings
 from gunwatch.metrics.coco_map import coco_map
 from gunwatch.models.lineage.fast_rcnn import BOX_STDS, FastRcnn
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, save_epoch
+from gunwatch.training.epochs import finite_or_zero, report_epoch, save_epoch
 from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.fast_rcnn.export import build_network, export_fast_rcnn, fast_rcnn_from_checkpoint
 from gunwatch.training.lineage.proposal_cache import split_proposals
@@ -196,12 +196,8 @@ def validate(model: FastRcnn, records: list[ImageRecord], proposals: dict[str, n
         sizes.append((image.shape[1], image.shape[0]))
     summary = coco_map(gt, predictions, sizes)
     metrics = {f"val_{name}": total / max(len(records), 1) for name, total in sums.items()}
-    metrics.update(val_map50=_finite(summary.map50), val_map50_95=_finite(summary.map50_95))
+    metrics.update(val_map50=finite_or_zero(summary.map50), val_map50_95=finite_or_zero(summary.map50_95))
     return metrics
-
-
-def _finite(value: float) -> float:
-    return 0.0 if math.isnan(value) else float(value)
 
 
 def make_optimizer(model: nn.Module, config: FastRcnnTrainConfig) -> torch.optim.Optimizer:

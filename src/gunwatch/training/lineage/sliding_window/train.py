@@ -19,14 +19,14 @@ import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from gunwatch.data.images import load_rgb
 from gunwatch.data.records import ImageRecord
+from gunwatch.evaluation.report import build_report
+from gunwatch.evaluation.runner import predict_guns
 from gunwatch.evaluation.selection import sample_records
 from gunwatch.inference.lineage.sliding_window import OnnxSlidingWindow, pyramid_scales
-from gunwatch.metrics.coco_map import coco_map
 from gunwatch.models.lineage.sliding_window import WindowClassifier
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, save_epoch
+from gunwatch.training.epochs import finite_or_zero, report_epoch, save_epoch
 from gunwatch.training.lineage.records import split_records
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
 from gunwatch.training.lineage.sliding_window.export import export_sliding_window
@@ -147,20 +147,10 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def detection_map(detector: OnnxSlidingWindow, records: list[ImageRecord]) -> dict[str, float]:
-    """mAP of the detector (every window of the pyramid, then NMS) on `records`: what chooses the best epoch."""
-    gt, predictions, sizes = [], [], []
-    for record in tqdm(records, desc="val detection", unit="img", leave=False):
-        image = load_rgb(record.image_path)
-        found = detector.detect([image])[0]
-        gt.append(record.gun_boxes * np.array([image.shape[1] / record.width, image.shape[0] / record.height] * 2))
-        predictions.append((found.xyxy, found.scores))
-        sizes.append((image.shape[1], image.shape[0]))
-    summary = coco_map(gt, predictions, sizes)
-    return {"val_map50": _finite(summary.map50), "val_map50_95": _finite(summary.map50_95)}
-
-
-def _finite(value: float) -> float:
-    return 0.0 if math.isnan(value) else float(value)
+    """mAP of the detector (every window of the pyramid, then NMS) on `records`, by `gunwatch eval`'s code:
+    what chooses the best epoch."""
+    _, coco = build_report(records, predict_guns(detector, records, progress=False), detector.threshold)
+    return {"val_map50": finite_or_zero(coco.map50), "val_map50_95": finite_or_zero(coco.map50_95)}
 
 
 def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Path:
