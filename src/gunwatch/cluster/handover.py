@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select
 
 from gunwatch.events.store.rows import event_from_row
-from gunwatch.events.store.runs import OPEN_STATES
+from gunwatch.events.store.runs import OPEN_STATES, close_event_row
 from gunwatch.events.store.schema import AuditRow, EventRow
 
 if TYPE_CHECKING:
@@ -63,11 +63,9 @@ def take_over(store: EventStore, camera: str, node: str, watched_until: float, w
         for row in rows:
             if row is adopted:
                 continue
-            row.state, row.closed_at, row.updated_at = "closed", now, now
             age = now - max(row.last_seen, watched_until)
             reason = f"{CLOSED_AT_MOVE} ({node}; {age:.0f} s old, over the {window_s:g} s an event continues)"
-            session.execute(insert(AuditRow).values(at=now, event_id=row.id, camera=camera, actor=ACTOR,
-                                                    action="event.closed", detail={"reason": reason}))
+            close_event_row(session, row, now, ACTOR, {"reason": reason})
             closed.append(event_from_row(row))
         return Handover(None if adopted is None else event_from_row(adopted), closed)
 

@@ -150,10 +150,16 @@ def _close_events(session: Session, run_id: int | None, note: str, spare: Collec
     rows = session.scalars(query.with_for_update()).all()
     closed = [event_from_row(row) for row in rows]
     for row in rows:
-        row.state, row.closed_at, row.updated_at = "closed", now, now
-        session.execute(insert(AuditRow).values(at=now, event_id=row.id, camera=row.camera, actor=ACTOR,
-                                                action="event.closed", detail={"reason": note, "run": run_id}))
+        close_event_row(session, row, now, ACTOR, {"reason": note, "run": run_id})
     return closed
+
+
+def close_event_row(session: Session, row: EventRow, now: float, actor: str, detail: dict[str, object]) -> None:
+    """An open event's row closed now, with its audit entry: every close made outside a camera's pipeline
+    (a run's end, a restart, a camera's move) goes through here."""
+    row.state, row.closed_at, row.updated_at = "closed", now, now
+    session.execute(insert(AuditRow).values(at=now, event_id=row.id, camera=row.camera, actor=actor,
+                                            action="event.closed", detail=detail))
 
 
 def _run(row: WatchRunRow) -> WatchRun:
