@@ -19,6 +19,8 @@ import socket
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from gunwatch.config.cluster import AUTO, ClusterSettings, ray_endpoint
 from gunwatch.config.errors import ConfigError, ConfigProblem
 from gunwatch.config.site import SiteConfig
@@ -43,7 +45,7 @@ def check_cluster_site(site: SiteConfig, site_path: Path | str) -> None:
     if site.cluster is None:
         problems.append(ConfigProblem(file, "cluster mode needs this section, or gunwatch watch --cluster ADDRESS",
                                       "cluster"))
-    if _dialect(site.store.url) == "sqlite":
+    if make_url(site.store.url).get_backend_name() == "sqlite":
         problems.append(ConfigProblem(
             file, "SQLite cannot be the store of a cluster: it is one file on one machine, and every node writes "
                   "events, health and camera leases. PostgreSQL is the one store of a cluster: "
@@ -139,11 +141,6 @@ def _evidence_problem(folder: Path, shared: bool) -> str | None:
         return (f"{folder} is not writable here ({error.strerror or error}): the nodes write snapshots and clips "
                 f"into it{'; it must be a writable folder' + everywhere if shared else ''}")
     return None
-
-
-def _dialect(url: str) -> str:
-    """`postgresql+psycopg://...` -> `postgresql`."""
-    return url.split(":", 1)[0].split("+", 1)[0].lower()
 
 
 def _first_line(error: BaseException) -> str:
