@@ -70,7 +70,8 @@ class AlertService:
         self.dispatcher = Dispatcher(self.outbox, self.executor, **({} if poll_s is None else {"poll_s": poll_s}))
         self.engine = ProtocolEngine(settings, store, self.outbox, self.dispatcher.wake)
         self.actions = EventActions(store, self.outbox)
-        self._inbox: queue.Queue[Item] = queue.Queue()
+        # Each item with the Event to set once the alert thread has handled it (None: nobody waits).
+        self._inbox: queue.Queue[tuple[Item, threading.Event | None]] = queue.Queue()
         self._awaiting_picture: OrderedDict[str, None] = OrderedDict()  # only the alert thread touches it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
@@ -84,17 +85,23 @@ class AlertService:
         self._thread.start()
         return self
 
+    def submit(self, item: Item, handled: threading.Event | None = None) -> None:
+        """From any thread: returns at once. `handled` is set once the alert thread has handled the item (its
+        protocol runs are in the store); never, when handling keeps failing: a caller that must not lose it
+        (a cluster node's forwarder) hands it over again."""
+        self._inbox.put((item, handled))
+
     def submit_event(self, event: ThreatEvent) -> None:
         """From the pipeline's threads: returns at once."""
-        self._inbox.put(event)
+        self.submit(event)
 
     def submit_health(self, change: HealthChange) -> None:
         """From a camera's thread: returns at once."""
-        self._inbox.put(change)
+        self.submit(change)
 
     def submit_disk_low(self, reason: str) -> None:
         """From the retention thread: returns at once; `on: disk_low` protocols start."""
-        self._inbox.put(DiskLow(reason, time.time()))
+        self.submit(DiskLow(reason, time.time()))
 
     def update(self, settings: AlertSettings, file: str) -> None:
         """From any thread (a reload): channels, recipients and protocols change for events handed over from
@@ -110,7 +117,7 @@ class AlertService:
             opened = open_channels(changed)
         except ChannelSetupError as error:
             raise ConfigError([ConfigProblem(file, str(error), f"alerts.channels.{error.channel}")]) from None
-        self._inbox.put(NewSettings(settings, opened))
+        self.submit(NewSettings(settings, opened))
 
     def close(self, drain_s: float = 10.0) -> None:
         """Handle what was submitted, deliver what is due (up to `drain_s`), then stop. What is still
@@ -125,18 +132,17 @@ class AlertService:
     # --- the alert thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        retries: list[tuple[float, int, Item]] = []  # (when, attempt, item)
+        retries: list[tuple[float, int, Item, threading.Event | None]] = []  # (when, attempt, item, handled)
         while True:
             try:
-                item = self._inbox.get(timeout=TICK_S)
+                item, handled = self._inbox.get(timeout=TICK_S)
+                work = [(0, item, handled)]
             except queue.Empty:
-                item = None
+                work = []
             now = time.monotonic()
             due, retries = [r for r in retries if r[0] <= now], [r for r in retries if r[0] > now]
-            work = [(0, item)] if item is not None else []
-            for _, attempt, retried in due:
-                work.append((attempt, retried))
-            for attempt, current in work:
+            work += [(attempt, retried, handled) for _, attempt, retried, handled in due]
+            for attempt, current, handled in work:
                 try:
                     self._handle(current)
                 except Exception:  # a store outage or a bug: tried again, never dropped while there is hope
@@ -145,7 +151,10 @@ class AlertService:
                         continue
                     delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2**attempt)
                     log.exception("alerts: failed to handle %s; again in %.1f s", _describe(current), delay)
-                    retries.append((now + delay, attempt + 1, current))
+                    retries.append((now + delay, attempt + 1, current, handled))
+                    continue
+                if handled is not None:
+                    handled.set()
             try:
                 self.engine.tick()
             except Exception:

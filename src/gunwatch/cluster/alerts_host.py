@@ -24,33 +24,6 @@ log = logging.getLogger(__name__)
 HANDLE_WAIT_S = 20.0  # an item not handled by then (a store outage) is not acknowledged: the agent sends it again
 
 
-class AcknowledgingAlertService(AlertService):
-    """AlertService that tells a caller when its item has been handled by the alert thread."""
-
-    def __init__(self, settings: AlertSettings, store: EventStore) -> None:
-        super().__init__(settings, store)
-        self._waiting: dict[int, threading.Event] = {}
-        self._waiting_lock = threading.Lock()
-
-    def handle(self, item: Item, timeout: float = HANDLE_WAIT_S) -> bool:
-        done = threading.Event()
-        with self._waiting_lock:
-            self._waiting[id(item)] = done
-        try:
-            self._inbox.put(item)
-            return done.wait(timeout)
-        finally:
-            with self._waiting_lock:
-                self._waiting.pop(id(item), None)
-
-    def _handle(self, item: Item) -> None:
-        super()._handle(item)  # raises when it failed: no acknowledgement, the alert thread tries it again
-        with self._waiting_lock:
-            done = self._waiting.get(id(item))
-        if done is not None:
-            done.set()
-
-
 class AlertsHost:
     """The body of the alerts actor (plain Python; `gunwatch.cluster.actors` makes it a Ray actor)."""
 
@@ -59,15 +32,20 @@ class AlertsHost:
 
         configure_logging(log_format)  # type: ignore[arg-type]
         self.store = EventStore(site.store.url)
-        self.service: AcknowledgingAlertService | None = None
+        self.service: AlertService | None = None
         if site.alerts.channels or site.alerts.protocols:
-            self.service = AcknowledgingAlertService(site.alerts, self.store)
+            self.service = AlertService(site.alerts, self.store)
             self.service.start()
             log.info("alerts actor: %d channels, %d protocols", len(site.alerts.channels), len(site.alerts.protocols))
 
     def handle(self, item: Item) -> bool:
-        """An event, an evidence-ready event or a health change: True once handled (always, without alerts)."""
-        return True if self.service is None else self.service.handle(item)
+        """An event, an evidence-ready event or a health change: True once handled (always, without alerts);
+        False when not handled within HANDLE_WAIT_S (a store outage): the agent's forwarder sends it again."""
+        if self.service is None:
+            return True
+        handled = threading.Event()
+        self.service.submit(item, handled)
+        return handled.wait(HANDLE_WAIT_S)
 
     def disk_low(self, reason: str) -> bool:
         if self.service is not None:
