@@ -6,7 +6,8 @@ every node), the action links, and retention (pruning the shared evidence folder
 The driver records one watch run in the store (`RunRecord`: every camera of the site, its heartbeat, its end),
 as one process would: a clean stop marks the cameras `stopped` and closes their open events; a driver that
 dies takes its agents with it (they are its actors), their leases lapse, and the next start finds the run
-crashed. SIGINT and SIGTERM stop it cleanly: cameras stopped, leases given back, the alerts actor drained.
+crashed. SIGINT and SIGTERM stop it cleanly: cameras stopped, leases given back, the alerts actor drained;
+SIGHUP (`gunwatch reload`) has the site file read again, as one process does.
 """
 
 from __future__ import annotations
@@ -59,14 +60,16 @@ def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, stat
     connect_cluster(settings)
     import ray
 
-    stop = threading.Event()
+    stop, reload_asked = threading.Event(), threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    # SIGHUP (`gunwatch reload`): the site file again at the next poll; its default action would end the driver.
+    signal.signal(signal.SIGHUP, lambda *_: reload_asked.set())
     with ExitStack() as started:
         started.callback(ray.shutdown)
         store = EventStore(site.store.url)
         started.callback(store.close)
-        supervisor = Supervisor(config, site, settings, store, log_format=log_format).start()
+        supervisor = Supervisor(config, site, settings, store, log_format=log_format, reload_asked=reload_asked).start()
         started.callback(supervisor.close)
         alerts = supervisor.alerts
         record = RunRecord(store, list(site.enabled_cameras)).start(

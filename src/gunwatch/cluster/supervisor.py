@@ -1,9 +1,9 @@
 """The cluster supervisor: one agent per node, every camera of the site on one of them, moved when a node goes.
 
 It runs in the driver (`gunwatch watch --cluster`). Every poll (`POLL_S`) it:
-1. reads the site file again when its mtime changed: cameras added are placed, removed ones stopped, changed
-   ones restarted on their node, the others untouched; a file with errors is logged (file, key) and the
-   running site goes on;
+1. reads the site file again when its mtime changed or SIGHUP asked (`gunwatch reload`): cameras added are
+   placed, removed ones stopped, changed ones restarted on their node, the others untouched; a file with errors
+   is logged (file, key) and the running site goes on;
 2. pings the agents: one whose node left `ray.nodes()`, whose actor died, or that stayed silent for two
    leases (then killed) is dropped, and its cameras are recorded `offline` ("node ... lost") in the store;
 3. starts an agent on each alive node that has CPUs for a detector and none yet;
@@ -24,6 +24,7 @@ SIGKILL. A move longer than cluster.restart_bound_s is logged as an error.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,11 @@ class Node:
 
 class Supervisor:
     def __init__(self, config: Path, site: SiteConfig, settings: ClusterSettings, store: EventStore,
-                 poll_s: float = POLL_S, log_format: str = "text") -> None:
+                 poll_s: float = POLL_S, log_format: str = "text", reload_asked: threading.Event | None = None) -> None:
         self.config, self.site, self.settings, self.store, self.poll_s = config, site, settings, store, poll_s
+        # Set by SIGHUP (`gunwatch reload`): the site file is read again at the next poll, changed mtime or not
+        # (a file replaced within the mtime's resolution, or put back as it was).
+        self.reload_asked = reload_asked or threading.Event()
         self.log_format = log_format  # the actors log as the supervisor does
         self.agents: dict[str, Agent] = {}  # by node id
         self.placement: dict[str, str] = {}  # camera -> node id, for cameras an agent runs
@@ -299,9 +303,10 @@ class Supervisor:
 
     def _reload_if_changed(self) -> None:
         mtime = _mtime(self.config)
-        if mtime == self._mtime:
+        if mtime == self._mtime and not self.reload_asked.is_set():
             return
         self._mtime = mtime
+        self.reload_asked.clear()
         try:
             new = load_site_config(self.config)
             plan = plan_reload(self.site, new, str(self.config))
