@@ -79,3 +79,33 @@ def test_files_of_an_event_it_never_saw_are_stored_with_that_version(tmp_path: P
     row = store.get_event(event.id)
     assert row is not None and row.state == "open" and row.evidence.clip == "b.mp4"
     store.close()
+
+
+def test_with_leases_a_camera_is_written_only_under_its_lease_and_what_it_lost_is_not_heard(tmp_path: Path) -> None:
+    from gunwatch.events.store.leases import CameraLeases
+
+    clock = [T0]
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    leases = CameraLeases(store, lambda: clock[0])
+    held = {"lobby": leases.acquire("lobby", "agent-a-1", "node-a", 15)}
+    heard: list[ThreatEvent] = []
+    writer = StoreWriter(store, heard.append)
+    writer.lease_of = held.get
+    writer.start()
+    first = opened()
+    assert writer.event_changed(first) and writer.camera_health(HealthChange("lobby", "online", "up", T0))
+    assert writer.wait_idle(30)
+    assert heard == [first] and store.get_event(first.id) is not None
+    # The lease lapses (a long pause) and another agent takes the camera; this one has not noticed yet.
+    clock[0] = T0 + 20
+    assert leases.acquire("lobby", "agent-b-1", "node-b", 15) is not None
+    stale = dataclasses.replace(first, state="updated", max_score=0.99, last_seen=T0 + 19)
+    assert writer.event_changed(stale) and writer.camera_health(HealthChange("lobby", "offline", "stale", T0 + 19))
+    assert writer.event_changed(opened("hall"))  # a camera never leased here
+    assert writer.wait_idle(30)
+    writer.close(30)
+    assert heard == [first]  # neither the stale version nor the unleased camera's event reached the alerts
+    stored = store.get_event(first.id)
+    assert stored is not None and (stored.state, stored.max_score) == ("open", 0.8)
+    assert [(camera.name, camera.state) for camera in store.camera_status()] == [("lobby", "online")]
+    assert [event.camera for event in store.list_events()] == ["lobby"]

@@ -11,14 +11,12 @@ has stopped renewing it, and this one stops watching before its lease can have l
 
 A camera's open event follows it (`handover`): `assign` adopts the event its previous holder left open, when
 fresh enough to be the gun still in view, so the episode continues under one id on the new node; an older one
-is closed, saying the camera moved. Writes are fenced by the lease as far as it is cheap: a lost lease stops
-the camera, and from then on nothing more of its event is written here (no close, no clip files: the new
-holder continues it). The window that remains: versions already queued in the store writer when the lease
-was lost (those queued while the store was unreachable among them) and a snapshot being written still land
-afterwards, and overwrite the new holder's versions (one landing after the new holder closed the event
-shows it open again until a watch start closes it); and a process paused (GC, SIGSTOP) past its lease's
-expiry goes on watching, and writing, until its next renewal (at most lease_s / 3 later) finds the lease lost.
-The store's writes are not conditional on the lease token.
+is closed, saying the camera moved. The camera's writes to the store are fenced by its lease
+(`events.store.fencing`): each event version and health change commits only while this agent still holds the
+lease with its token, so nothing it had queued (while the store was unreachable, or while the process was
+paused past the lease's expiry) can overwrite what the new holder wrote: such writes are dropped, and not
+handed to the alerts actor either. A lost lease also stops the camera. What fencing does not cover: files (a
+snapshot or clip being written when the lease was lost still lands in the evidence folder, unreferenced).
 
 Threat events and health changes go to the alerts actor through a `Forwarder` (sent again until handled).
 """
@@ -93,7 +91,10 @@ class NodeAgent:
 
         forward = self.forwarder.put if self.forwarder is not None else None
         empty = site.model_copy(update={"cameras": {}})  # cameras come one by one with their leases
-        service = build_service(empty, None, forward, self.store, forward).start()
+        service = build_service(empty, None, forward, self.store, forward)
+        # Its cameras' events and health are stored only under their leases (fencing), from the first write.
+        service.store_writer.lease_of = self.held.get  # no lock: the writer must not wait for an unassign
+        service.start()
         return service, start_watchdog(service, None)
 
     # --- cameras ---------------------------------------------------------------------------------------
@@ -107,25 +108,26 @@ class NodeAgent:
             lease = self.leases.acquire(name, self.agent_id, self.node, self.lease_s)
             if lease is None:
                 return False
+            self.held[name] = lease  # before the camera starts: its first writes are fenced by this lease
             try:
                 self.service.add_camera(name, camera, self._take_over(name, watched_until))
             except BaseException:
+                del self.held[name]
                 self.leases.release(lease)
                 raise
-            self.held[name] = lease
             log.info("camera %s: watched on %s", name, self.node, extra={"camera": name})
             return True
 
     def unassign(self, name: str, why: str, stopped: bool = True) -> bool:
         """Stop watching `name` and give its lease back; False when it was not watched here."""
         with self._lock:
-            lease = self.held.pop(name, None)
-            if lease is None:
+            if name not in self.held:
                 return False
             self._stop_camera(name, why, stopped)
-            # Its event's close stored before the lease is given back: the next holder finds it closed, not open.
+            # Its event's close stored (under the lease, still held) before the lease is given back: the next
+            # holder finds it closed, not open.
             self.service.store_writer.wait_idle(UNASSIGN_DRAIN_S)
-            self.leases.release(lease)
+            self.leases.release(self.held.pop(name))
             return True
 
     def update_site(self, site: SiteConfig) -> None:

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 from gunwatch.events.model import Evidence, ThreatEvent
 from gunwatch.events.store import EventStore, StoreUnavailable
+from gunwatch.events.store.fencing import HeldLease, LeaseLost
 from gunwatch.pipeline.write_queue import WriteQueue, WriterStats, guarded
 from gunwatch.video.health import HealthChange
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[ThreatEvent], None]
+LeaseOf = Callable[[str], HeldLease | None]  # a camera's lease held here (cluster mode), None when it is not
 RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0  # a store that is down is tried again after this, doubling up to the max
 CAPACITY = 10_000  # event versions and health changes are small; a store down for long loses the newest ones
 REMEMBERED = 1024  # recent events whose newest version is kept to merge later files into
@@ -63,6 +65,10 @@ class StoreWriter:
         self._newest: OrderedDict[str, ThreatEvent] = OrderedDict()  # only the writer's thread touches it
         self._closing = threading.Event()  # at close, a store still down gets one more try per write, no wait
         self._down_since: float | None = None  # the store unavailable since (monotonic); only the writer's thread
+        # Cluster mode: a camera's event versions and health are written only under its lease (`fencing`); what a
+        # camera's lost lease refuses is dropped, unheard: its new holder carries the event on. Set before the
+        # first camera starts; called on the writer's thread, so it must not wait for the caller's locks.
+        self.lease_of: LeaseOf | None = None
 
     def start(self) -> StoreWriter:
         self._queue.start()
@@ -102,7 +108,8 @@ class StoreWriter:
                 self._stored(self.store.upsert_camera, item.name, item.url, item.kind)
         elif isinstance(item, HealthChange):
             if self.store is not None:
-                self._stored(self.store.record_health, item.camera, item.state, item.reason, item.at)
+                self._stored(self.store.record_health, item.camera, item.state, item.reason, item.at,
+                             camera=item.camera)
         elif isinstance(item, _Version):
             self._save(self._merged(item.event, None), notify=True)
         else:
@@ -122,33 +129,48 @@ class StoreWriter:
         return newest
 
     def _save(self, event: ThreatEvent, notify: bool) -> None:
-        if self.store is not None:
-            self._stored(self.store.save_event, event)
+        if self.store is not None and not self._stored(self.store.save_event, event, camera=event.camera):
+            return  # fenced out: the camera's new holder stores and tells its event from now on
         if notify and self.on_event is not None:
             guarded(self.on_event, event)
 
-    def _stored(self, write: Callable[..., None], *args: object) -> None:
+    def _stored(self, write: Callable[..., None], *args: object, camera: str | None = None) -> bool:
         """`write(*args)`, tried again while the store is unavailable (until close); any other failure is
-        logged and the write dropped, as retrying it could not help."""
+        logged and the write dropped, as retrying it could not help. With `lease_of`, a write of `camera` is
+        fenced by its lease: False when that lease is no longer held here (the write dropped)."""
         pause = RETRY_FIRST_S
         while True:
+            fence = None
+            if self.lease_of is not None and camera is not None:
+                fence = self.lease_of(camera)
+                if fence is None:
+                    log.warning("store writer: camera %s is no longer watched here under a lease; a %s dropped",
+                                camera, _what(write), extra={"camera": camera})
+                    return False
             try:
-                write(*args)
+                write(*args, **({} if fence is None else {"fence": fence}))
+            except LeaseLost as error:
+                log.warning("store writer: a %s dropped: %s", _what(write), error, extra={"camera": camera})
+                return False
             except StoreUnavailable as error:
                 if self._down_since is None:
                     self._down_since = time.monotonic()
                     log.error("store writer: the store is unavailable (%s); writes are kept and tried again", error)
                 if self._closing.is_set():
                     log.error("store writer: closing with the store unavailable; a write is lost: %s", error)
-                    return
+                    return True  # lost, not fenced out: what hears the event still does
                 self._closing.wait(pause)
                 pause = min(2 * pause, RETRY_MAX_S)
                 continue
             except Exception:
-                log.exception("store writer: %s failed", getattr(write, "__name__", write))
-                return
+                log.exception("store writer: %s failed", _what(write))
+                return True  # a bug or a bad value: alerts still hear the event
             if self._down_since is not None:
                 log.warning("store writer: the store is back after %.1f s; %d writes waiting",
                             time.monotonic() - self._down_since, self._queue.stats().waiting)
                 self._down_since = None
-            return
+            return True
+
+
+def _what(write: Callable[..., None]) -> str:
+    return getattr(write, "__name__", str(write)).replace("_", " ")

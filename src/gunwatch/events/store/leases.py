@@ -15,8 +15,9 @@ Time is the callers' clock (time.time()), compared across nodes: the nodes must 
 takes over an expired lease S seconds early, while its old holder may still believe it holds it.
 
 The fencing token grows by one with each new holding: whenever the camera changes holder, and when a holder
-takes it again after releasing it. Renewing keeps it. A write fenced on the token (`... WHERE token = :t`)
-refuses a holder that lost its camera without knowing it (a long pause, a partition).
+takes it again after releasing it. Renewing keeps it. A write fenced on the token (`fencing`: the store's
+event and health writes take `fence=lease`) refuses a holder that lost its camera without knowing it (a long
+pause, a partition, versions queued while the store was down).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gunwatch.events.store.fencing import still_held
 from gunwatch.events.store.schema import CameraLeaseRow
 from gunwatch.events.store.store import EventStore
 
@@ -82,7 +84,7 @@ class CameraLeases:
         """Extended; None when it was lost (expired and taken by another holder, or released). A lease that
         expired but nobody took is renewed: nobody else watched the camera meanwhile."""
         expires_at = self._clock() + ttl_s
-        statement = update(_LEASES).where(*_still_held(lease)).values(expires_at=expires_at)
+        statement = update(_LEASES).where(*still_held(lease)).values(expires_at=expires_at)
         with self._writing(f"cannot renew the lease of camera {lease.camera} in") as session:
             renewed = session.execute(statement).rowcount == 1
         return replace(lease, expires_at=expires_at) if renewed else None
@@ -90,7 +92,7 @@ class CameraLeases:
     def release(self, lease: CameraLease) -> None:
         """Let the camera go, so another holder may take it at once; nothing when the lease was lost already."""
         now = self._clock()
-        statement = update(_LEASES).where(*_still_held(lease)).values(released_at=now, expires_at=now)
+        statement = update(_LEASES).where(*still_held(lease)).values(released_at=now, expires_at=now)
         with self._writing(f"cannot release the lease of camera {lease.camera} in") as session:
             session.execute(statement)
 
@@ -116,9 +118,3 @@ class CameraLeases:
         """A write transaction whose database errors become StoreErrors naming the store."""
         with self.store.errors(doing), self.store.write_session.begin() as session:
             yield session
-
-
-def _still_held(lease: CameraLease) -> tuple[Any, ...]:
-    c = _LEASES.c
-    return (c.camera == lease.camera, c.holder == lease.holder, c.token == lease.token, c.released_at.is_(None))
-

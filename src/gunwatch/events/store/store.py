@@ -25,6 +25,7 @@ from gunwatch.events.model import ThreatEvent
 from gunwatch.events.private import create_private_file
 from gunwatch.events.store.engine import DEFAULT_STORE_URL, WRITE_OPTIONS, make_engine, parse_store_url, sqlite_file
 from gunwatch.events.store.errors import StoreError, StoreMissing, StoreUnavailable, UnknownEventId, UpgradePending
+from gunwatch.events.store.fencing import HeldLease, hold_fence
 from gunwatch.events.store.migrate import current_revision, head_revision, refuse_unknown_revision, upgrade_to_head
 from gunwatch.events.store.rows import event_from_row, event_values
 from gunwatch.events.store.schema import (
@@ -83,13 +84,16 @@ class EventStore:
         """Turns database errors into a StoreError naming the store: `with store.errors("cannot save x to")`."""
         return self._errors(doing)
 
-    def save_event(self, event: ThreatEvent) -> None:
-        """Insert the event, or overwrite the stored one with the same id (its created_at is kept)."""
+    def save_event(self, event: ThreatEvent, fence: HeldLease | None = None) -> None:
+        """Insert the event, or overwrite the stored one with the same id (its created_at is kept). With a
+        `fence` (cluster mode: the camera's lease), only while that lease is still held: LeaseLost if not."""
         if event.state not in EVENT_STATES:
             raise ValueError(f"event state must be one of {', '.join(EVENT_STATES)}, not {event.state!r}")
         values = event_values(event, time.time())
         statement = upsert(self._dialect, EventRow, values, key="id", keep=["created_at"])
         with self._errors(f"cannot save event {event.id} to"), self._write.begin() as session:
+            if fence is not None:
+                hold_fence(session, fence)
             session.execute(statement)
 
     def get_event(self, event_id: str) -> ThreatEvent | None:
@@ -147,14 +151,18 @@ class EventStore:
             session.execute(upsert(self._dialect, CameraRow, values, key="name"))
 
     def record_health(
-        self, camera: str, state: CameraState, reason: str | None = None, at: float | None = None
+        self, camera: str, state: CameraState, reason: str | None = None, at: float | None = None,
+        fence: HeldLease | None = None,
     ) -> None:
         """Append a health change and make it the camera's current state, unless a later one is already
-        recorded (changes may arrive out of order from several threads). `at` defaults to now."""
+        recorded (changes may arrive out of order from several threads). `at` defaults to now. `fence`: as
+        for save_event."""
         if state not in HEALTH_STATES:
             raise ValueError(f"health state must be one of {', '.join(HEALTH_STATES)}, not {state!r}")
         at = time.time() if at is None else at
         with self._errors(f"cannot save the health of camera {camera} to"), self._write.begin() as session:
+            if fence is not None:
+                hold_fence(session, fence)
             record_health_in(session, self._dialect, camera, state, reason, at)
 
     def camera_status(self, recent: int = 5) -> list[CameraStatus]:
