@@ -13,6 +13,10 @@ age counts from the later of the gun's last sighting as stored and the previous 
 the stored last_seen alone understates, as the confirmer stores a version only when the score rises (a gun
 held a minute at one score keeps an old last_seen), while a holder renewing its lease was watching the camera,
 and its event was open then (an event it closed would be stored closed, bar the last writes it had queued).
+
+A camera removed from the site file while its node was lost has no holder to close its open event: the
+supervisor `retire`s it once it can take the camera's lease itself (the lost node's has lapsed, so nothing of
+that node can land afterwards: its writes are fenced by that lease).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 
 ACTOR = "cluster"  # the audit log's actor for what a camera's move does to its event
 CLOSED_AT_MOVE = "closed at a camera move: too old to continue on the camera's new node"
+CLOSED_AT_REMOVAL = "closed: its camera was removed from the site file while the node watching it was lost"
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,15 @@ def open_events(store: EventStore, cameras: Collection[str]) -> list[ThreatEvent
              .order_by(EventRow.confirmed_at, EventRow.id))
     with store.errors("cannot read the open events in"), store.read_session() as session:
         return [event_from_row(row) for row in session.scalars(query)]
+
+
+def retire(store: EventStore, camera: str, now: float | None = None) -> list[ThreatEvent]:
+    """Every open event of `camera`, removed from the site file with no holder left, closed now with an audit
+    entry saying why (the caller holds the camera's lease); the events as closed."""
+    now = time.time() if now is None else now
+    query = select(EventRow).where(EventRow.camera == camera, EventRow.state.in_(OPEN_STATES)).order_by(EventRow.id)
+    with store.errors(f"cannot close the open events of camera {camera} in"), store.write_session.begin() as session:
+        rows = session.scalars(query.with_for_update()).all()
+        for row in rows:
+            close_event_row(session, row, now, ACTOR, {"reason": CLOSED_AT_REMOVAL})
+        return [event_from_row(row) for row in rows]

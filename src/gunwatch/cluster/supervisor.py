@@ -35,6 +35,7 @@ from gunwatch.cluster.placement import node_capacity, per_node, place
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.store import EventStore, StoreError
+from gunwatch.events.store.leases import CameraLeases
 from gunwatch.pipeline.reload import plan_reload
 from gunwatch.video.health import HealthChange
 
@@ -88,6 +89,9 @@ class Supervisor:
         self.waiting: list[str] = []  # cameras no node has room for, as last said
         self.alerts: Any = None
         self.on_cameras: Any = None  # hears the site's cameras after a reload (the run's record)
+        # Removed from the site file while their node was lost: their open events are closed here once their
+        # lease has lapsed (`_retire_removed`).
+        self.retiring: set[str] = set()
         self._mtime = _mtime(config)
 
     @property
@@ -112,6 +116,7 @@ class Supervisor:
 
     def poll(self) -> None:
         self._reload_if_changed()
+        self._retire_removed()
         nodes = self._alive_nodes()
         self._drop_lost(nodes)
         self._add_agents(nodes)
@@ -329,10 +334,13 @@ class Supervisor:
 
         ray.wait([agent.handle.update_site.remote(new) for agent in self.agents.values()],
                  num_returns=len(self.agents), timeout=PING_TIMEOUT_S)
+        self.retiring -= set(new.enabled_cameras)  # added back before it was retired: its new holder adopts or closes
         for camera in (*removed, *changed):
             node = self.placement.pop(camera, None)
             agent = self.agents.get(node) if node is not None else None
             if agent is None:
+                if camera in removed and camera in self.lost_from:
+                    self.retiring.add(camera)
                 continue
             why = "removed from the site file" if camera in removed else "changed in the site file; restarted"
             _quietly(ray.get, agent.handle.unassign.remote(camera, why, camera in removed), timeout=ASSIGN_TIMEOUT_S)
@@ -344,6 +352,36 @@ class Supervisor:
         self.site = new
         if self.on_cameras is not None:
             self.on_cameras(list(new.enabled_cameras))
+
+    def _retire_removed(self, leases: CameraLeases | None = None) -> None:
+        """Each camera removed while its node was lost, once its lease is ours to take (the lost node's lapsed):
+        its open events closed, its state `stopped`, the lease given back; tried again next poll until then."""
+        import os
+
+        from gunwatch.cluster.agent import node_label
+        from gunwatch.cluster.handover import retire
+
+        leases = leases or CameraLeases(self.store)
+        for camera in sorted(self.retiring):
+            try:
+                lease = leases.acquire(camera, f"supervisor-{os.getpid()}", node_label(), self.settings.lease_s)
+                if lease is None:
+                    continue  # the lost node's lease has not lapsed yet
+                try:
+                    closed = retire(self.store, camera)
+                    self._health(HealthChange(camera, "stopped", "removed from the site file", time.time()))
+                finally:
+                    leases.release(lease)
+            except StoreError as error:
+                log.error("cluster: camera %s, removed: its open events not closed yet: %s", camera, error)
+                continue
+            self.retiring.discard(camera)
+            self.lost_from.pop(camera, None)
+            for event in closed:
+                log.warning("cluster: event %s of camera %s closed: the camera was removed while its node was lost",
+                            event.id, camera, extra={"camera": camera, "event": event.id})
+                if self.alerts is not None:
+                    self.alerts.handle.remote(event)
 
     # --- health ----------------------------------------------------------------------------------------
 
