@@ -392,7 +392,8 @@ def bench(
 
     `gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with;
     `gunwatch bench isolation`: whether an expensive camera takes a cheap one's analysis away;
-    `gunwatch bench soak`: a long run on RTSP cameras (memory, queues, every gun episode alarmed).
+    `gunwatch bench soak`: a long run on RTSP cameras (memory, queues, every gun episode alarmed);
+    `gunwatch bench cluster`: cluster mode's per-camera costs on a loopback Ray cluster.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -649,6 +650,57 @@ def bench_alerts(
     say(format_alerts_table(result))
     if as_json:
         typer.echo(json.dumps(result.to_json_dict()))
+
+
+@bench_app.command("cluster")
+def bench_cluster(
+    store: Annotated[str, typer.Option(
+        help="PostgreSQL URL of a scratch database (cluster mode refuses SQLite; the bench adds a user and token)")],
+    clips: Annotated[list[Path] | None, typer.Option(
+        help="clip or folder of .mp4 clips served as RTSP cameras (repeatable; default: ../shared/videos/negatives "
+             "when there, else samples/demo/lobby.mp4)")] = None,
+    cameras: Annotated[str, typer.Option(help="camera counts to measure, comma-separated")] = "2,4,8",
+    seconds: Annotated[float, typer.Option(min=1, help="seconds measured per count, after the warm-up")] = 60,
+    warmup: Annotated[float, typer.Option(min=0, help="seconds after every camera's first frames")] = 10,
+    fps: Annotated[float | None, typer.Option(min=0.1, max=60, help="detect fps per camera (default: the "
+                                                                     "product's)")] = None,
+    worker_cpus: Annotated[int, typer.Option(min=1, help="CPUs each of the 2 worker nodes advertises")] = 2,
+    lease: Annotated[float | None, typer.Option(min=1, help="cluster.lease_s (default: the product's)")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="counts also run as one process, comma-separated (default: the smallest of --cameras; none)")] = None,
+    evidence: Annotated[bool, typer.Option(
+        "--evidence/--no-evidence", help="bytes per gun event: the demo clip as a camera until its events close")
+    ] = True,
+    alerts: Annotated[int, typer.Option(min=0, help="events for gunwatch bench alerts on the store (0: skip)")] = 30,
+    failover: Annotated[bool, typer.Option(
+        "--failover", help="after the last count's window, SIGKILL the busiest worker node; time its cameras "
+                           "take to be online again")] = False,
+    out: Annotated[Path, typer.Option(help="folder for cluster.json and cluster.png")] = Path("runs/bench-cluster"),
+    as_json: JsonOption = False,
+) -> None:
+    """Cluster mode's per-camera costs on a loopback Ray cluster (a head, 2 worker nodes) started here: sampled
+    fps, CPU per node, store writes, inference, with one process measured alongside as reference."""
+    from gunwatch.bench.cluster_bench import ClusterBenchSettings, default_clips, parse_counts, run_cluster_bench
+    from gunwatch.bench.cluster_cameras import find_clips
+    from gunwatch.bench.cluster_table import format_cluster_tables, plot_cluster
+
+    try:
+        given = {"fps": fps, "lease_s": lease}
+        settings = ClusterBenchSettings(
+            store, tuple(find_clips(clips or default_clips())), parse_counts(cameras, "--cameras"), seconds, warmup,
+            worker_cpus=worker_cpus, evidence=evidence, alerts=alerts, failover=failover,
+            reference=parse_counts(reference, "--reference") if reference is not None else None,
+            **{key: value for key, value in given.items() if value is not None})
+        result = run_cluster_bench(settings, progress=say)
+    except (ValueError, RuntimeError) as error:
+        raise fail(str(error)) from error
+    say(format_cluster_tables(result))
+    report = result.to_json_dict()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cluster.json").write_text(json.dumps(report, indent=1) + "\n")
+    say(f"report and plot in {out}: cluster.json, {plot_cluster(result, out / 'cluster.png').name}")
+    if as_json:
+        typer.echo(json.dumps(report))
 
 
 @app.command()

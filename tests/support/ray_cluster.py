@@ -1,15 +1,8 @@
-"""A real local Ray cluster for tests: a head and worker nodes as separate `ray start --block` processes.
+"""The `ray_cluster` fixture: a real local Ray cluster (`gunwatch.bench.ray_local.RayCluster`: a head and two
+worker nodes as separate process groups on loopback) for a test module.
 
-    cluster = RayCluster(["node_a", "node_b"]).start()   # head + one worker node per name, on loopback
-    cluster.address                                       # "127.0.0.2:PORT", for --cluster / ray.init
-    cluster.kill("node_a")                                # SIGKILL the whole process group of that node
-    cluster.stop()                                        # every node's process group, and the temp dir
-
-Each node has its own process group (its raylet and workers die with it) and every node of the cluster its own
-loopback address (127.0.0.2 the head, 127.0.0.3, ... the workers): Ray rewrites 127.0.0.1 to the machine's
-outward address, and tests talk to loopback only. The head has no CPUs (no agent goes there); the workers 2 each
-and a custom resource named after them. The head checks node health every half second, so a killed node is
-declared dead within a few seconds. Ray's temp dir is short (its socket paths must stay under ~100 bytes).
+    cluster.address            # "127.0.0.2:PORT", for --cluster / ray.init
+    cluster.kill("node_a")     # SIGKILL the whole process group of that node
 
 `ray_cluster` (module scope; a test module imports `ray_cluster_fixture`) skips when ray is not installed, and
 fails then when GUNWATCH_REQUIRE_RAY=1 (CI installs it).
@@ -17,112 +10,28 @@ fails then when GUNWATCH_REQUIRE_RAY=1 (CI installs it).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-RAY = Path(sys.executable).with_name("ray")
-START_TIMEOUT_S = 120.0
-HEALTH = {"RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "1000",
-          "RAY_health_check_failure_threshold": "4", "RAY_USAGE_STATS_ENABLED": "0",
-          "RAY_raylet_start_wait_time_s": "120"}  # a loaded machine: Ray's 30 s to register a node is not enough
-OBJECT_STORE_BYTES = "80000000"  # Ray's floor is 75 MB: these nodes pass events, not frames
+from gunwatch.bench.ray_local import RayCluster, free_port, ray_missing
+
+__all__ = ["RayCluster", "free_port", "ray_cluster_fixture", "ray_missing", "require_ray"]
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-class RayCluster:
-    def __init__(self, workers: list[str], worker_cpus: int = 2) -> None:
-        self.workers, self.worker_cpus = workers, worker_cpus
-        self.root = Path(tempfile.mkdtemp(prefix="gwr", dir="/tmp"))
-        self.head_ip = "127.0.0.2"
-        self.port = free_port(self.head_ip)
-        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
-        self.ips = {name: f"127.0.0.{3 + index}" for index, name in enumerate(workers)}
-
-    @property
-    def address(self) -> str:
-        return f"{self.head_ip}:{self.port}"
-
-    def start(self) -> RayCluster:
-        try:
-            self._node("head", ["--head", "--port", str(self.port), "--node-ip-address", self.head_ip,
-                                "--num-cpus", "0", "--include-dashboard=false"])
-            self._wait_for_nodes(1)
-            for count, name in enumerate(self.workers, start=2):  # one at a time: a loaded machine starts them all
-                self._node(name, ["--address", self.address, "--node-ip-address", self.ips[name],
-                                  "--num-cpus", str(self.worker_cpus), "--resources", f'{{"{name}": 1}}'])
-                self._wait_for_nodes(count)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _node(self, name: str, args: list[str]) -> None:
-        log = (self.root / f"{name}.log").open("ab")
-        # A temp dir per node: nodes sharing one would each stream every node's worker logs to the driver.
-        command = [str(RAY), "start", "--block", "--disable-usage-stats", "--temp-dir", str(self.root / name[-1]),
-                   "--object-store-memory", OBJECT_STORE_BYTES, *args]
-        self.nodes[name] = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                            env={**os.environ, **HEALTH}, start_new_session=True)
-
-    def _wait_for_nodes(self, count: int) -> None:
-        """Until `count` nodes are alive, asked through a driver of its own (not this test process)."""
-        code = ("import ray, time, sys\n"
-                f"ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False)\n"
-                f"while sum(n['Alive'] for n in ray.nodes()) < {count}: time.sleep(0.2)\n")
-        try:
-            subprocess.run([sys.executable, "-c", code], check=True, timeout=START_TIMEOUT_S, capture_output=True,
-                           env={**os.environ, **HEALTH})
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-            raise RuntimeError(f"the Ray cluster did not reach {count} node(s): {error}\n{self.log_tail()}") from None
-
-    def kill(self, name: str) -> None:
-        """SIGKILL a node's whole process group: `ray start`, its raylet and every worker (actors) on it."""
-        process = self.nodes[name]
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def stop(self) -> None:
-        for process in self.nodes.values():
-            with contextlib.suppress(ProcessLookupError):  # killed by the test already
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}"
-                         for path in sorted(self.root.glob("*.log")))
-
-
-def ray_missing() -> str | None:
-    try:
-        import ray  # noqa: F401
-    except ImportError as error:
-        return str(error)
-    return None if RAY.exists() else f"no {RAY}"
-
-
-@pytest.fixture(name="ray_cluster", scope="module")
-def ray_cluster_fixture() -> Iterator[RayCluster]:
+def require_ray() -> None:
+    """Skip the test when Ray is not usable here; fail instead when GUNWATCH_REQUIRE_RAY=1 (CI)."""
     missing = ray_missing()
     if missing:
         if os.environ.get("GUNWATCH_REQUIRE_RAY") == "1":
             pytest.fail(f"GUNWATCH_REQUIRE_RAY=1 but Ray is not usable: {missing}")
         pytest.skip(f"needs Ray ({missing})")
+
+
+@pytest.fixture(name="ray_cluster", scope="module")
+def ray_cluster_fixture() -> Iterator[RayCluster]:
+    require_ray()
     cluster = RayCluster(["node_a", "node_b"]).start()
     try:
         yield cluster
