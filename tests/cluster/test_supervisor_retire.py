@@ -14,17 +14,9 @@ from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.leases import CameraLeases
 from gunwatch.events.store.schema import AuditRow
+from support.clock import T0, Clock
 
-T0 = 1_750_000_000.0
 LEASE_S = 15.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_an_orphan_cameras_open_event_is_closed_once_its_lost_nodes_lease_lapsed(tmp_path: Path) -> None:

@@ -12,22 +12,10 @@ from argon2.profiles import CHEAPEST
 from gunwatch.events.store import EventStore
 from gunwatch.users.passwords import Passwords
 from gunwatch.users.store import UserStore
+from support.clock import Clock
 
 T0 = 1_750_000_000.0
 PASSWORD = "correct horse battery"
-
-
-class Clock:
-    """Wall-clock seconds that only move when a test says so."""
-
-    def __init__(self, now: float = T0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

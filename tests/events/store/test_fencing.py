@@ -16,18 +16,10 @@ from gunwatch.events.store.leases import CameraLease, CameraLeases
 from gunwatch.events.store.rows import event_values
 from gunwatch.events.store.schema import EventRow
 from gunwatch.events.store.upsert import upsert
+from support.clock import Clock
 from support.waiting import wait_until
 
-T0 = 1_750_000_000.0
 TTL = 15.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def event(state: EventState = "open", score: float = 0.8) -> ThreatEvent:

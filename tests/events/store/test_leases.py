@@ -13,19 +13,9 @@ from sqlalchemy import text
 
 from gunwatch.events.store import EventStore, StoreError
 from gunwatch.events.store.leases import CameraLease, CameraLeases
+from support.clock import T0, Clock
 
-T0 = 1_750_000_000.0
 TTL = 15.0
-
-
-class Clock:
-    """A wall clock the test sets: every value is a whole number of microseconds, as the store keeps them."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
