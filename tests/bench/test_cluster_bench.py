@@ -28,7 +28,8 @@ def snapshot(at: float, sampled: int, cpu: dict[str, float], mode: str) -> Snaps
                for name in ("cam01", "cam02")}
     placement = {"cam01": "node_a", "cam02": "node_b"} if mode == "cluster" else {}
     groups = {group: {(index, 0): seconds} for index, (group, seconds) in enumerate(cpu.items())}
-    return Snapshot(at, cameras, groups, PgStat(int(at), 0, 2 * int(at), 0, 0), (at, 2 * at), placement)
+    names = {(index, 0): "ray::NodeAgent" if group.startswith("node") else group for index, group in enumerate(cpu)}
+    return Snapshot(at, cameras, groups, PgStat(int(at), 0, 2 * int(at), 0, 0), (at, 2 * at), placement, names)
 
 
 def bench() -> ClusterBench:
@@ -57,6 +58,8 @@ def test_the_tables_show_each_row_its_groups_and_the_cluster_against_one_process
     assert header.split()[2:7] == ["head", "node_a", "node_b", "driver", "store"]
     where = [line for line in lines if line.startswith("cluster") and "(1)" in line]
     assert len(where) == 1 and where[0].split()[2:7] == ["10%", "20%", "(1)", "25%", "(1)"]
+    split = next(line for line in lines if line.startswith("cluster") and line.split()[2:4] == ["45%", "225"])
+    assert split.split()[4:] == ["0%", "0%", "10%", "5%"]  # Ray's own on the workers, per node, head, driver
     assert "failover: node_a SIGKILLed with 1 camera(s)" in text and "p50 6.5 s" in text
     assert "2.50 MB per gun event" in text and "4.0 store transactions" in text
 
@@ -110,6 +113,7 @@ def test_a_short_real_run_on_a_loopback_cluster(tmp_path: Path, postgres_url: st
     # One camera on each worker node; every node and the driver spent CPU in the window.
     assert cluster["group_cameras"] == {"node_a": 1, "node_b": 1}
     assert all(cluster["cpu_s"][group] > 0 for group in ("head", "node_a", "node_b", "driver")), cluster["cpu_s"]
+    assert cluster["agent_cpu_s"] > 0 and cluster["ray_worker_cpu_s"] > 0, cluster["cpu_by_name"]  # agents found
     assert cluster["cpu_per_camera_s_vs_one_process"] > 0
     assert report["clips"][0]["decode_ms_per_frame"] > 0
     failover = report["failover"]

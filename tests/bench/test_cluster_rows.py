@@ -15,8 +15,13 @@ def snapshot(at: float, counts: dict[str, tuple[int, int, int]], cpu: dict[str, 
     cameras = {name: CameraCount(frames_in, 0, analysed, still, 0, 40.0) for name, (frames_in, analysed, still)
                in counts.items()}
     groups = {group: {(index + 1, 0): seconds} for index, (group, seconds) in enumerate(cpu.items())}
+    names = {key: "ray::NodeAgent" if group.startswith("node") else group for group, times in groups.items()
+             for key in times}
+    if "node_b" in groups:  # its raylet too, at a tenth of the agent's time
+        groups["node_b"] = {**groups["node_b"], (99, 0): cpu["node_b"] / 10}
+        names[(99, 0)] = "raylet"
     return Snapshot(at, cameras, groups, PgStat(commits, 0, commits, 2 * commits, 0), (busy, 2 * at),
-                    {"dock": "node_a", "gate": "node_b", "yard": "node_b"})
+                    {"dock": "node_a", "gate": "node_b", "yard": "node_b"}, names)
 
 
 def test_a_row_is_the_difference_of_two_snapshots() -> None:
@@ -29,13 +34,16 @@ def test_a_row_is_the_difference_of_two_snapshots() -> None:
     assert [point.sampled_fps for point in row.per_camera] == [5.0, 5.0, 3.0]  # dock, gate, yard
     assert row.sampled_fps_min == 3.0 and not row.keeps_up
     assert row.analysed == 75 and row.still == 55 and row.decoded == 450
-    assert row.cpu_s == pytest.approx({"head": 0.5, "node_a": 4.0, "node_b": 7.0, "driver": 0.5, "store": 1.0})
+    assert row.cpu_s == pytest.approx({"head": 0.5, "node_a": 4.0, "node_b": 7.7, "driver": 0.5, "store": 1.0})
+    assert row.cpu_by_name["node_b"] == pytest.approx({"ray::NodeAgent": 7.0, "raylet": 0.7})
+    assert row.agent_cpu_s == pytest.approx(11.0) and row.ray_worker_cpu_s == pytest.approx(0.7)
     assert row.group_cameras == {"node_a": 1, "node_b": 2}
-    assert row.product_cpu_s == pytest.approx(12.0)  # the store apart
-    assert row.cpu_ms_per_camera_s == pytest.approx(400.0)
-    assert row.cpu_ms_per_analysed == pytest.approx(12000 / 75)
-    assert row.group_ms_per_camera_s("node_b") == pytest.approx(350.0)
-    assert row.cpu_percent == pytest.approx(60.0)  # 1.2 cores of 2
+    assert row.product_cpu_s == pytest.approx(12.7)  # the store apart
+    assert row.cpu_ms_per_camera_s == pytest.approx(12700 / 30)
+    assert row.cpu_ms_per_analysed == pytest.approx(12700 / 75)
+    assert row.group_ms_per_camera_s("node_b") == pytest.approx(7700 / 20)
+    assert row.cpu_percent == pytest.approx(63.5)  # 1.27 cores of 2
+    assert [point.infer_ms for point in row.per_camera] == [40.0, 40.0, 40.0]
     assert row.machine_busy_percent == pytest.approx(50.0)  # 10 busy of 20 core-seconds
     assert row.store == PgStat(300, 0, 300, 600, 0) and row.store_rate("rows_written") == pytest.approx(90.0)
     # decode: (150 + 150) frames at 2 ms, 150 at 4 ms, over 30 camera-seconds

@@ -12,6 +12,7 @@ from gunwatch.bench.proc_cpu import (
     TICKS,
     ProcessRow,
     cpu_between,
+    cpu_by_name,
     group_members,
     group_times,
     listening_pid,
@@ -26,7 +27,7 @@ def test_a_stat_line_is_read_after_the_last_parenthesis_of_its_command_name() ->
     # The command name may hold spaces and parentheses: "(ray::Agent (x))".
     fields = ["S", "17", "40", "40"] + ["0"] * 7 + [str(3 * TICKS), str(TICKS)] + ["0"] * 6 + ["12345"]
     row = parse_stat(f"42 (ray::Agent (x)) {' '.join(fields)} 0 0")
-    assert row == ProcessRow(pid=42, ppid=17, session=40, start=12345, cpu_s=4.0)
+    assert row == ProcessRow(pid=42, ppid=17, session=40, start=12345, cpu_s=4.0, name="ray::Agent (x)")
 
 
 def table(*rows: tuple[int, int, int, float]) -> dict[int, ProcessRow]:
@@ -55,6 +56,8 @@ def test_cpu_between_counts_new_processes_from_zero_and_a_reused_pid_as_new() ->
     before = {(10, 1): 5.0, (11, 1): 1.0, (12, 1): 2.0}
     after = {(10, 1): 7.5, (11, 9): 0.5, (13, 4): 1.0}  # 11: same pid, another process; 12 ended; 13 new
     assert cpu_between(before, after) == 2.5 + 0.5 + 1.0
+    names = {(10, 1): "raylet", (11, 9): "ray::NodeAgent", (13, 4): "ray::NodeAgent"}
+    assert cpu_by_name(before, after, names) == {"raylet": 2.5, "ray::NodeAgent": 1.5}
 
 
 def test_a_real_session_and_its_child_are_summed() -> None:

@@ -34,24 +34,21 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from gunwatch.bench.cluster_cameras import DEMO_CLIP, Cameras, Clip, prepare_clip, serve_clips
+from gunwatch.bench.cluster_cameras import DEMO_CLIP, Cameras, Clip, serve_clips
+from gunwatch.bench.cluster_extras import EvidenceCost, Failover, measure_evidence, measure_failover, run_alerts
 from gunwatch.bench.cluster_rows import DRIVER_GROUP, HEAD_GROUP, STORE_GROUP, Row, Snapshot, row_between
-from gunwatch.bench.cluster_watch import WatchProcess, site_dict
+from gunwatch.bench.cluster_watch import READY_TIMEOUT_S, WatchProcess, site_dict
 from gunwatch.bench.live_scrape import Scraper, metrics_token
 from gunwatch.bench.pg_stat import read_pg_stat
 from gunwatch.bench.proc_cpu import group_times, listening_pid, machine_busy, read_processes
 from gunwatch.bench.ray_local import HEAD, RayCluster, free_port, ray_missing
-from gunwatch.bench.rtsp_server import APT_PACKAGES, RtspServer, gst_rtsp_missing
+from gunwatch.bench.rtsp_server import APT_PACKAGES, gst_rtsp_missing
 from gunwatch.config.camera import DetectSettings
 from gunwatch.config.cluster import ClusterSettings
 from gunwatch.events.store import EventStore
 
 WORKERS = ["node_a", "node_b"]
-READY_TIMEOUT_S = 300.0  # agents load their detectors and open their cameras on a loaded machine
 FIRST_FRAMES_TIMEOUT_S = 120.0
-EVIDENCE_TIMEOUT_S = 180.0
-FAILOVER_TIMEOUT_S = 300.0
-EVIDENCE_CLOSE_AFTER_S = 2.0  # the demo clip loops a 4 s gun every 10 s: the event must close in between
 
 
 @dataclass(frozen=True)
@@ -86,28 +83,6 @@ class ClusterBenchSettings:
     @property
     def reference_counts(self) -> tuple[int, ...]:
         return (min(self.cameras),) if self.reference is None else self.reference
-
-
-@dataclass(frozen=True)
-class Failover:
-    node: str  # the worker killed
-    cameras: list[str]  # its cameras, moved
-    seconds: dict[str, float]  # camera -> SIGKILL to online on the other node
-    lease_s: float
-
-    def to_json_dict(self) -> dict[str, object]:
-        values = sorted(self.seconds.values())
-        return {**asdict(self), "p50_s": values[len(values) // 2] if values else None,
-                "max_s": values[-1] if values else None}
-
-
-@dataclass(frozen=True)
-class EvidenceCost:
-    events: int  # closed events with a clip
-    bytes_per_event: float  # their snapshot, annotated snapshot and clip
-    clip_bytes_per_event: float
-    folder_bytes: int  # the whole evidence folder at the end
-    close_after_s: float
 
 
 @dataclass
@@ -201,8 +176,10 @@ class Sampler:
         at, counts = self.scraper.cameras(cameras, FIRST_FRAMES_TIMEOUT_S)
         table, machine = read_processes(), machine_busy()  # right after the scrape: the same moment, near enough
         store = read_pg_stat(self.store_url)
-        return Snapshot(at, counts, {name: group_times(table, pid) for name, pid in self.groups.items()}, store,
-                        machine, self.placement() if self.placement is not None else {})
+        groups = {name: group_times(table, pid) for name, pid in self.groups.items()}
+        names = {row.key: row.name for row in table.values()}
+        return Snapshot(at, counts, groups, store, machine, self.placement() if self.placement is not None else {},
+                        names)
 
     def warm_up(self, cameras: list[str], seconds: float) -> None:
         """Every camera's first frames through (sampled twice: the first frame of each is analysed whatever
@@ -235,7 +212,7 @@ class Bench:
     def close(self) -> None:
         self.store.close()
 
-    def _watch(self, cameras: dict[str, str], cluster: bool, confirmation: dict[str, Any] | None = None
+    def watch_process(self, cameras: dict[str, str], cluster: bool, confirmation: dict[str, Any] | None = None
                ) -> tuple[WatchProcess, int]:
         self.runs += 1
         port = free_port("127.0.0.1")
@@ -264,7 +241,7 @@ class Bench:
         mode = "cluster" if cluster else "one process"
         cameras = self.servers.urls(count)
         decode_ms = {name: clip.decode_ms for name, clip in self.servers.clip_of(count).items()}
-        watch, port = self._watch(cameras, cluster)
+        watch, port = self.watch_process(cameras, cluster)
         with watch:
             self.progress(f"{mode}, {count} cameras: gunwatch watch started (pid {watch.pid}); waiting for every "
                           f"camera {'to hold a lease and ' if cluster else ''}to be online")
@@ -281,12 +258,12 @@ class Bench:
             after = sampler.take(names)
             row = row_between(before, after, mode, self.settings.fps, os.cpu_count() or 1, decode_ms)
             self.progress(point_line(row))
-            moved = self.fail_over(watch) if failover else None
+            moved = measure_failover(self, watch) if failover else None
             self.progress(f"{mode}, {count} cameras: stopping the watch")
-        self._check_stopped(watch)
+        self.check_stopped(watch)
         return row, moved
 
-    def _check_stopped(self, watch: WatchProcess) -> None:
+    def check_stopped(self, watch: WatchProcess) -> None:
         """Said, not raised: a watch that did not stop cleanly or kept leases (they lapse within lease_s)."""
         code = watch.stop()
         if code != 0:
@@ -295,99 +272,11 @@ class Bench:
         if kept:
             self.progress(f"warning: leases not given back at the stop: {', '.join(kept)}")
 
-    def fail_over(self, watch: WatchProcess) -> Failover:
-        """SIGKILL the worker running most cameras; each of its cameras' time until online on the other."""
-        assert self.cluster is not None
-        where = self.placement(watch)
-        victim = max(self.cluster.workers, key=lambda name: (sum(node == name for node in where.values()), name))
-        moved = sorted(camera for camera, node in where.items() if node == victim)
-        self.progress(f"failover: SIGKILL {victim} ({len(moved)} cameras: {', '.join(moved)})")
-        killed_at = time.time()
-        self.cluster.kill(victim)
-        deadline = time.monotonic() + FAILOVER_TIMEOUT_S
-        while True:
-            watch.check_running()
-            now_where = self.placement(watch)
-            back = watch.online(self.store, killed_at)
-            if set(now_where) == set(where) and victim not in now_where.values() and back >= set(moved):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"failover: {', '.join(sorted(set(moved) - back))} not online again "
-                                   f"{FAILOVER_TIMEOUT_S:g} s after {victim} was killed:\n{watch.log_tail()}")
-            time.sleep(0.2)
-        state_at = {camera.name: camera.state_at or 0.0 for camera in self.store.camera_status(recent=0)}
-        result = Failover(victim, moved, {camera: state_at[camera] - killed_at for camera in moved},
-                          self.settings.lease_s)
-        summary = result.to_json_dict()
-        self.progress(f"failover: {len(moved)} cameras online again, p50 {summary['p50_s']:.1f} s, "
-                      f"max {summary['max_s']:.1f} s after the SIGKILL (lease {self.settings.lease_s:g} s)")
-        return result
-
-    def evidence(self) -> EvidenceCost:
-        """The demo clip (a handgun from 3 s to 7 s of 10) as the only camera, until an event closed with its clip;
-        the bytes each closed event left in the evidence folder."""
-        clip = prepare_clip(DEMO_CLIP, self.folder / "demo", 10.0)
-        with RtspServer(clip.path, "lobby", log=self.folder / "demo" / "rtsp.log") as server:
-            watch, _ = self._watch({"lobby": server.url}, self.cluster is not None,
-                                   {"close_after_s": EVIDENCE_CLOSE_AFTER_S})
-            with watch:
-                self.progress(f"evidence: the demo clip as camera lobby (pid {watch.pid}), until an event closes "
-                              "with its clip")
-                watch.wait_ready(self.store, READY_TIMEOUT_S)
-                deadline = time.monotonic() + EVIDENCE_TIMEOUT_S
-                while not self._closed_with_clip(watch.started_at):
-                    watch.check_running()
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"evidence: no event of the demo camera closed with its clip within "
-                                           f"{EVIDENCE_TIMEOUT_S:g} s:\n{watch.log_tail()}")
-                    time.sleep(0.5)
-            self._check_stopped(watch)  # stopped: its writers drained, every closed event's files are complete
-            events = self._closed_with_clip(watch.started_at)
-            folder = watch.folder / "evidence"
-        total = [sum(_size(path) for path in (e.evidence.snapshot, e.evidence.annotated, e.evidence.clip))
-                 for e in events]
-        clips = [_size(e.evidence.clip) for e in events]
-        cost = EvidenceCost(len(events), sum(total) / len(events), sum(clips) / len(events),
-                            sum(_size(str(path)) for path in folder.rglob("*") if path.is_file()),
-                            EVIDENCE_CLOSE_AFTER_S)
-        self.progress(f"evidence: {cost.events} closed events, {cost.bytes_per_event / 1e6:.2f} MB each "
-                      f"(clip {cost.clip_bytes_per_event / 1e6:.2f} MB)")
-        return cost
-
-    def _closed_with_clip(self, since: float) -> list[Any]:
-        return [event for event in self.store.list_events(limit=100, camera="lobby")
-                if event.confirmed_at >= since and event.state == "closed" and _size(event.evidence.clip) > 0]
-
-
-def _size(path: str | None) -> int:
-    try:
-        return os.path.getsize(path) if path else 0
-    except OSError:
-        return 0
-
-
 def point_line(row: Row) -> str:
     store = f", store {row.store_rate('commits'):.1f} tx/s" if row.store is not None else ""
     return (f"{row.mode}, {row.cameras} cameras: sampled fps min {row.sampled_fps_min:.2f} of {row.target_fps:g} "
             f"({'keeps up' if row.keeps_up else 'falls behind'}), CPU {row.cpu_ms_per_camera_s:.0f} ms per "
             f"camera-second, machine {row.machine_busy_percent:.0f} % busy{store}")
-
-
-def run_alerts(settings: ClusterBenchSettings, progress: Callable[[str], None]) -> dict[str, Any]:
-    """`gunwatch bench alerts` as it is, on the bench's store; with this process's CPU and the store's
-    transactions per event around it (the local receivers run in this process too)."""
-    from gunwatch.bench.alerts import AlertBenchSettings, run_alert_bench
-
-    before, cpu = read_pg_stat(settings.store), time.process_time()
-    result = run_alert_bench(AlertBenchSettings(settings.alerts, store=settings.store), progress=progress)
-    spent, done = time.process_time() - cpu, read_pg_stat(settings.store) - before
-    return {"bench_alerts": result.to_json_dict(), "events": settings.alerts,
-            "process_cpu_ms_per_event": 1000 * spent / settings.alerts,
-            "store_commits_per_event": done.commits / settings.alerts,
-            "store_rows_written_per_event": done.rows_written / settings.alerts,
-            "note": "CPU: the bench process, whose receivers (webhook, apprise, SMTP, file) run in it too; "
-                    "MQTT's broker is a process of its own, not counted. Store: every transaction and row while it "
-                    "ran, divided by the events (the outbox workers' polling included)"}
 
 
 def run_cluster_bench(settings: ClusterBenchSettings, progress: Callable[[str], None] = lambda _: None
@@ -412,14 +301,14 @@ def run_cluster_bench(settings: ClusterBenchSettings, progress: Callable[[str], 
         running.callback(bench.cluster.stop)
         progress(f"cluster at {bench.cluster.address}")
         if settings.evidence:
-            result.evidence = bench.evidence()
+            result.evidence = measure_evidence(bench)
         for count in counts:
             row, failover = bench.measure(count, cluster=True, failover=settings.failover and count == counts[-1])
             result.rows.append(row)
             result.failover = failover or result.failover
     if settings.alerts:
         progress(f"alert fan-out: gunwatch bench alerts, {settings.alerts} events on the same store")
-        result.alerts = run_alerts(settings, progress)
+        result.alerts = run_alerts(settings.store, settings.alerts, progress)
     return result
 
 

@@ -16,11 +16,12 @@ from dataclasses import asdict, dataclass, field
 from gunwatch.bench.live_scrape import CameraCount
 from gunwatch.bench.pg_stat import PgStat
 from gunwatch.bench.pipeline_capacity import KEEPS_UP_SHARE
-from gunwatch.bench.proc_cpu import ProcessKey, cpu_between
+from gunwatch.bench.proc_cpu import ProcessKey, cpu_between, cpu_by_name
 
 STORE_GROUP = "store"  # the PostgreSQL server: reported beside the product's CPU, not inside it
 DRIVER_GROUP = "driver"  # the `gunwatch watch` process (one process: all of it; a cluster: the supervisor, console)
 HEAD_GROUP = "head"
+AGENT_PROCESS = "ray::NodeAgent"  # a worker node's agent actor (its cameras' pipeline), as /proc names it
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Snapshot:
     store: PgStat | None  # None: not read
     machine: tuple[float, float]  # (busy, total) CPU seconds of the whole machine since boot
     placement: Mapping[str, str] = field(default_factory=dict)  # camera -> the group (worker node) running it
+    names: Mapping[ProcessKey, str] = field(default_factory=dict)  # the groups' processes' command names
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class CameraPoint:
     analysed_fps: float
     decoded_fps: float
     dropped_fps: float
+    infer_ms: float  # its recent detector ms per analysed frame at the window's end (content: people, second looks)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Row:
     target_fps: float  # detect fps asked of every camera
     cores: int  # of this machine
     cpu_s: dict[str, float]  # CPU seconds in the window per group (head, worker nodes, driver, store)
+    cpu_by_name: dict[str, dict[str, float]]  # the same per group, split by command name
     group_cameras: dict[str, int]  # cameras each group ran
     analysed: int  # frames through the detector, every camera
     still: int  # sampled frames the motion gate skipped
@@ -105,6 +109,20 @@ class Row:
         return 1000 * self.cpu_s.get(group, 0.0) / (count * self.seconds) if count else None
 
     @property
+    def worker_groups(self) -> list[str]:
+        return sorted(set(self.cpu_s) - {HEAD_GROUP, DRIVER_GROUP, STORE_GROUP})
+
+    @property
+    def agent_cpu_s(self) -> float:
+        """The worker nodes' agents (the cameras' pipelines), without the rest of their nodes."""
+        return sum(self.cpu_by_name.get(group, {}).get(AGENT_PROCESS, 0.0) for group in self.worker_groups)
+
+    @property
+    def ray_worker_cpu_s(self) -> float:
+        """Everything else on the worker nodes: raylet, `ray start`, Ray's own agents, idle workers."""
+        return sum(self.cpu_s[group] for group in self.worker_groups) - self.agent_cpu_s
+
+    @property
     def decode_ms_per_camera_s(self) -> float | None:
         """Decoding's estimated share: the clips' decode ms per frame times the frames decoded per second."""
         if self.decode_ms_per_frame is None:
@@ -125,6 +143,8 @@ class Row:
                 "cpu_ms_per_camera_s": self.cpu_ms_per_camera_s, "cpu_ms_per_analysed": self.cpu_ms_per_analysed,
                 "group_cpu_ms_per_camera_s": {group: self.group_ms_per_camera_s(group) for group in self.group_cameras},
                 "decode_ms_per_camera_s": self.decode_ms_per_camera_s,
+                "agent_cpu_s": self.agent_cpu_s, "ray_worker_cpu_s": self.ray_worker_cpu_s,
+                "agent_cpu_ms_per_camera_s": 1000 * self.agent_cpu_s / self.camera_seconds,
                 "store_per_s": per_s,
                 "store_per_camera_s": {key: (value / self.cameras if value is not None else None)
                                        for key, value in per_s.items()}}
@@ -146,7 +166,7 @@ def row_between(before: Snapshot, after: Snapshot, mode: str, target_fps: float,
         decoded_by[name] = delta["frames_in"]
         points.append(CameraPoint(name, after.placement.get(name, DRIVER_GROUP),
                                   (delta["analysed"] + delta["still"]) / seconds, delta["analysed"] / seconds,
-                                  delta["frames_in"] / seconds, delta["dropped"] / seconds))
+                                  delta["frames_in"] / seconds, delta["dropped"] / seconds, now.infer_ms))
     counts = list(after.cameras.values())
     group_cameras: dict[str, int] = {}
     for point in points:
@@ -160,6 +180,8 @@ def row_between(before: Snapshot, after: Snapshot, mode: str, target_fps: float,
     return Row(
         mode=mode, cameras=len(points), seconds=seconds, target_fps=target_fps, cores=cores,
         cpu_s={group: cpu_between(before.groups.get(group, {}), times) for group, times in after.groups.items()},
+        cpu_by_name={group: cpu_by_name(before.groups.get(group, {}), times, after.names)
+                     for group, times in after.groups.items()},
         group_cameras=group_cameras,
         analysed=sum(c.analysed for c in counts) - sum(before.cameras[n].analysed for n in after.cameras),
         still=sum(c.still for c in counts) - sum(before.cameras[n].still for n in after.cameras),

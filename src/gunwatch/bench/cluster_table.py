@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from gunwatch.bench.cluster_bench import ClusterBench
-from gunwatch.bench.cluster_rows import DRIVER_GROUP, HEAD_GROUP, STORE_GROUP, Row
+from gunwatch.bench.cluster_rows import AGENT_PROCESS, DRIVER_GROUP, HEAD_GROUP, STORE_GROUP, Row
 from gunwatch.bench.pipeline_capacity import KEEPS_UP_SHARE
 
 
@@ -62,6 +62,24 @@ def where_table(bench: ClusterBench) -> str:
     return "\n".join(lines)
 
 
+def split_table(bench: ClusterBench) -> str:
+    """The cluster rows' worker CPU split: the agents (the cameras' pipelines) and Ray's own processes beside."""
+    header = (f"{'mode':<11} {'cams':>4} {'agents':>7} {'agent ms/cam-s':>14} {'Ray on workers':>14} "
+              f"{'per node':>8} {'head':>5} {'driver':>6}")
+    lines = [header, "-" * len(header)]
+    for row in bench.rows:
+        if row.mode != "cluster":
+            continue
+        nodes = max(len(row.worker_groups), 1)
+        lines.append(
+            f"{row.mode:<11} {row.cameras:>4} {100 * row.agent_cpu_s / row.seconds:>6.0f}% "
+            f"{1000 * row.agent_cpu_s / row.camera_seconds:>14.0f} {100 * row.ray_worker_cpu_s / row.seconds:>13.0f}% "
+            f"{100 * row.ray_worker_cpu_s / row.seconds / nodes:>7.0f}% "
+            f"{100 * row.cpu_s.get(HEAD_GROUP, 0.0) / row.seconds:>4.0f}% "
+            f"{100 * row.cpu_s.get(DRIVER_GROUP, 0.0) / row.seconds:>5.0f}%")
+    return "\n".join(lines)
+
+
 def extras_lines(bench: ClusterBench) -> list[str]:
     lines = []
     if bench.failover is not None:
@@ -103,12 +121,18 @@ def legend(bench: ClusterBench) -> str:
         "machine's CPU busy (RTSP servers and others included), % of all cores. Second table: CPU of each process "
         "group in % of one core (cameras it ran), store = the PostgreSQL server's processes; tx/s and rows/s: the "
         "database's commits and rows inserted+updated+deleted per second (pg_stat_database); events: threat events "
-        "opened in the window (gun-free footage: false alarms)", width=118)
+        "opened in the window (gun-free footage: false alarms). Third table, the cluster's worker nodes: agents = the "
+        f"{AGENT_PROCESS} actors (the cameras' pipelines: decode, motion, detector, writers) in % of one core and per "
+        "camera-second; Ray on workers = the rest of those nodes (raylet, `ray start --block`, Ray's dashboard and "
+        "runtime-env agents, idle workers), in all and per node; head = the head node (GCS, the alerts actor); "
+        "driver = the supervisor's `gunwatch watch` (console, /metrics, retention)", width=118)
 
 
 def format_cluster_tables(bench: ClusterBench) -> str:
     extras = extras_lines(bench)
-    parts = [capacity_table(bench), "", where_table(bench), *(["", *extras] if extras else []), "", legend(bench)]
+    split = [split_table(bench), ""] if any(row.mode == "cluster" for row in bench.rows) else []
+    parts = [capacity_table(bench), "", where_table(bench), "", *split, *extras, *([""] if extras else []),
+             legend(bench)]
     return "\n".join(line.rstrip() for line in "\n".join(parts).splitlines())
 
 

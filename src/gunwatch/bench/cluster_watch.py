@@ -23,6 +23,7 @@ from typing import Any
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.leases import CameraLeases
 
+READY_TIMEOUT_S = 300.0  # agents load their detectors and open their cameras on a loaded machine
 STOP_TIMEOUT_S = 180.0  # SIGTERM to exit: cameras stopped, leases given back, the alerts actor drained
 POLL_S = 0.5
 

@@ -32,6 +32,7 @@ class ProcessRow:
     session: int
     start: int  # clock ticks after boot
     cpu_s: float  # user + system, this process only (children that ended are not added)
+    name: str = ""  # the command name (/proc/PID/comm, at most 15 characters: "raylet", "ray::NodeAgent")
 
     @property
     def key(self) -> ProcessKey:
@@ -42,11 +43,12 @@ def parse_stat(text: str) -> ProcessRow:
     """One /proc/PID/stat line. The command name is in parentheses and may hold spaces and parentheses itself:
     the fields after it start after the last ')'."""
     pid = int(text[: text.index(" ")])
+    name = text[text.index("(") + 1: text.rindex(")")]
     fields = text[text.rindex(")") + 2:].split()
     # fields[0] is field 3 (state): ppid 4, session 6, utime 14, stime 15, starttime 22 (proc(5), 1-based).
     ppid, session = int(fields[1]), int(fields[3])
     utime, stime, start = int(fields[11]), int(fields[12]), int(fields[19])
-    return ProcessRow(pid, ppid, session, start, (utime + stime) / TICKS)
+    return ProcessRow(pid, ppid, session, start, (utime + stime) / TICKS, name)
 
 
 def read_processes(proc: Path = PROC) -> dict[int, ProcessRow]:
@@ -87,6 +89,16 @@ def group_times(table: Mapping[int, ProcessRow], root: int) -> dict[ProcessKey, 
 def cpu_between(before: Mapping[ProcessKey, float], after: Mapping[ProcessKey, float]) -> float:
     """CPU seconds the group's processes spent between two readings (see the module's note on ended ones)."""
     return sum(max(0.0, cpu - before.get(key, 0.0)) for key, cpu in after.items())
+
+
+def cpu_by_name(before: Mapping[ProcessKey, float], after: Mapping[ProcessKey, float],
+                names: Mapping[ProcessKey, str]) -> dict[str, float]:
+    """`cpu_between`, split by command name (a node: its agent, raylet, Ray's own agents)."""
+    spent: dict[str, float] = {}
+    for key, cpu in after.items():
+        name = names.get(key, "?")
+        spent[name] = spent.get(name, 0.0) + max(0.0, cpu - before.get(key, 0.0))
+    return spent
 
 
 def machine_busy(proc: Path = PROC) -> tuple[float, float]:
