@@ -626,6 +626,40 @@ def bench_alarms(
         typer.echo(json.dumps(report))
 
 
+@bench_app.command("store")
+def bench_store(
+    store: Annotated[
+        str | None,
+        typer.Option(help="event store URL, e.g. postgresql://... (a scratch database: the bench leaves its synthetic "
+                          "cameras, leases and events there); default: a temp SQLite file"),
+    ] = None,
+    writers: Annotated[str, typer.Option(help="numbers of writers at once, comma-separated (1 to 15)")] = "1,4,12",
+    seconds: Annotated[float, typer.Option(min=0.1, help="seconds per row")] = 10.0,
+    cameras: Annotated[int, typer.Option(min=1, help="synthetic cameras, shared out among the writers")] = 256,
+    as_json: JsonOption = False,
+) -> None:
+    """The store's ceiling: lease renewals, event versions (plain and lease-fenced) and health changes per second
+    by number of writers, beside SELECT 1 round trips measured in the same run (docs/scale.md)."""
+    import tempfile
+
+    from gunwatch.bench.store_writes import StoreBenchSettings, format_store_table, run_store_bench
+    from gunwatch.events.store import StoreError
+
+    try:
+        counts = tuple(int(part) for part in writers.split(","))
+    except ValueError:
+        raise fail(f"--writers: comma-separated whole numbers, not {writers!r}") from None
+    with tempfile.TemporaryDirectory(prefix="gunwatch-bench-store-") as folder:
+        url = store or f"sqlite:///{Path(folder) / 'bench.db'}"
+        try:
+            result = run_store_bench(StoreBenchSettings(url, counts, seconds, cameras), progress=say)
+        except (StoreError, ValueError) as error:
+            raise fail(str(error)) from error
+    say(format_store_table(result))
+    if as_json:
+        typer.echo(json.dumps(result.to_json_dict()))
+
+
 @bench_app.command("alerts")
 def bench_alerts(
     events: Annotated[int, typer.Option(min=1, help="threat events to submit")] = 30,

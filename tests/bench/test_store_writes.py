@@ -29,3 +29,19 @@ def test_every_write_kind_is_measured_with_each_number_of_writers(store_url: str
 def test_more_writers_than_the_pool_holds_are_refused_naming_the_limit() -> None:
     with pytest.raises(ValueError, match="1 to 15"):
         StoreBenchSettings("sqlite://", threads=(1, 16))
+
+
+def test_the_command_prints_the_table_and_json_and_names_a_bad_writers_list() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gunwatch.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "store", "--seconds", "0.2", "--writers", "1", "--cameras", "2",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "sqlite" and [row["kind"] for row in report["rows"]] == list(KINDS)
+    refused = CliRunner().invoke(app, ["bench", "store", "--writers", "1,many"])
+    assert refused.exit_code != 0 and "--writers" in refused.output
