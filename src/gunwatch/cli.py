@@ -393,7 +393,8 @@ def bench(
     `gunwatch bench pipeline`: the live pipeline's latency and how many cameras it keeps up with;
     `gunwatch bench isolation`: whether an expensive camera takes a cheap one's analysis away;
     `gunwatch bench soak`: a long run on RTSP cameras (memory, queues, every gun episode alarmed);
-    `gunwatch bench cluster`: cluster mode's per-camera costs on a loopback Ray cluster.
+    `gunwatch bench cluster`: cluster mode's per-camera costs on a loopback Ray cluster;
+    `gunwatch bench store`: the store's writes per second, the ceiling of docs/scale.md's model.
     """
     if ctx.invoked_subcommand is not None:
         return
