@@ -1,13 +1,15 @@
 """`gunwatch bench store`: how many of the writes a site makes its store takes a second, by kind and writers.
 
-What a running site writes, steady and bursty: lease renewals (cluster mode: one per camera every lease_s / 3,
-the steady load that grows with cameras), event versions (during a gun episode), fenced event versions (the same
-in cluster mode, the lease row share-locked in each write) and health changes. Each kind runs for `seconds` on
-`threads` writers at once, every writer on its own share of `cameras` synthetic cameras (as agents hold
-disjoint cameras), through the product's own calls (`CameraLeases.renew`, `EventStore.save_event`,
-`record_health`). The reference, measured in the same run: `SELECT 1`, a round trip with no write and no commit
-to wait for. The result is a ceiling for this store on this machine, for docs/scale.md's model: a site needs
-(cameras x writes per camera-second) below it.
+What a running site writes, steady and bursty: lease renewals (cluster mode: every camera's, every
+lease_s / 3: the steady load that grows with cameras; a node agent renews all of its cameras in one statement,
+measured as "batched", where per second counts cameras renewed and the latency is per statement), event
+versions (during a gun episode), fenced event versions (the same in cluster mode, the lease row share-locked
+in each write) and health changes. Each kind runs for `seconds` on `threads` writers at once, every writer on
+its own share of `cameras` synthetic cameras (as agents hold disjoint cameras), through the product's own
+calls (`CameraLeases.renew` and `renew_all`, `EventStore.save_event`, `record_health`). The reference,
+measured in the same run: `SELECT 1`, a round trip with no write and no commit to wait for. The result is a
+ceiling for this store on this machine, for docs/scale.md's model: a site needs (cameras x writes per
+camera-second) below it.
 
 Run it on a scratch database: it leaves `bench-NNN` cameras, their leases and events behind.
 """
@@ -29,9 +31,12 @@ from gunwatch.events.store import EventStore
 from gunwatch.events.store.leases import CameraLease, CameraLeases
 
 MAX_WRITERS = 15  # the store's connection pool (SQLAlchemy's 5 + 10 overflow): more would queue for a connection
-KINDS = ("select 1 (reference)", "lease renewal", "event version", "fenced event version", "health change")
+KINDS = ("select 1 (reference)", "lease renewal", "lease renewal, batched", "event version", "fenced event version",
+         "health change")
 LEASE_TTL_S = 3600.0  # the bench's leases never lapse while it runs
-Write = Callable[[int, int], None]  # write(camera index, iteration)
+# write(the writer's camera indexes, iteration) -> cameras written: one for every kind but the batched renewal,
+# which renews all of the writer's cameras in one statement, as a node agent does.
+Write = Callable[[list[int], int], int]
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class StoreBenchSettings:
 class WriteRow:
     kind: str
     threads: int
-    operations: int
+    operations: int  # cameras written (a batched renewal counts each camera it renewed)
     seconds: float
     p50_ms: float
     p95_ms: float
@@ -104,7 +109,7 @@ class SyntheticSite:
 
 
 def write_of(kind: str, site: SyntheticSite) -> Write:
-    """`write(camera index, iteration)` for one kind."""
+    """`write(the writer's cameras, iteration)` for one kind; single writes take its cameras in turn."""
     store, leases = site.store, site.leases
 
     def select_one(_: int, __: int) -> None:
@@ -115,6 +120,11 @@ def write_of(kind: str, site: SyntheticSite) -> Write:
         renewed = leases.renew(site.held[index], LEASE_TTL_S)
         assert renewed is not None, f"{site.names[index]}: the bench's lease was lost"
 
+    def renew_all(mine: list[int], _: int) -> int:
+        renewed = leases.renew_all([site.held[index] for index in mine], LEASE_TTL_S)
+        assert all(renewed.values()), f"the bench's leases were lost: {renewed}"
+        return len(renewed)
+
     def version(index: int, iteration: int, fenced: bool = False) -> None:
         event = replace(site.events[index], state="updated", max_score=0.7 + (iteration % 100) / 1000,
                         last_seen=time.time())
@@ -123,16 +133,23 @@ def write_of(kind: str, site: SyntheticSite) -> Write:
     def health(index: int, iteration: int) -> None:
         store.record_health(site.names[index], "online" if iteration % 2 else "stalled", "bench")
 
+    def one(write: Callable[[int, int], None]) -> Write:
+        def in_turn(mine: list[int], iteration: int) -> int:
+            write(mine[iteration % len(mine)], iteration)
+            return 1
+        return in_turn
+
     writes: dict[str, Write] = {
-        KINDS[0]: select_one, KINDS[1]: renew, KINDS[2]: version,
-        KINDS[3]: lambda index, iteration: version(index, iteration, fenced=True), KINDS[4]: health}
+        KINDS[0]: one(select_one), KINDS[1]: one(renew), KINDS[2]: renew_all, KINDS[3]: one(version),
+        KINDS[4]: one(lambda index, iteration: version(index, iteration, fenced=True)), KINDS[5]: one(health)}
     return writes[kind]
 
 
 def measure(write: Write, threads: int, cameras: int, seconds: float) -> tuple[int, float, list[float]]:
-    """(operations, wall seconds, latencies in s): `threads` writers for `seconds`, writer t on cameras t, t +
-    threads, ... in turn. A writer's failure stops the measurement and is raised."""
+    """(cameras written, wall seconds, latencies of the calls in s): `threads` writers for `seconds`, writer t on
+    cameras t, t + threads, ... A writer's failure stops the measurement and is raised."""
     latencies: list[list[float]] = [[] for _ in range(threads)]
+    written = [0] * threads
     failures: list[BaseException] = []
     start, stop = threading.Barrier(threads + 1), threading.Event()
 
@@ -143,7 +160,7 @@ def measure(write: Write, threads: int, cameras: int, seconds: float) -> tuple[i
         while not stop.is_set():
             began = time.perf_counter()
             try:
-                write(mine[iteration % len(mine)], iteration)
+                written[number] += write(mine, iteration)
             except BaseException as error:  # raised again on the caller's thread
                 failures.append(error)
                 stop.set()
@@ -163,8 +180,7 @@ def measure(write: Write, threads: int, cameras: int, seconds: float) -> tuple[i
     wall = time.perf_counter() - began
     if failures:
         raise failures[0]
-    every = [value for values in latencies for value in values]
-    return len(every), wall, every
+    return sum(written), wall, [value for values in latencies for value in values]
 
 
 def run_store_bench(settings: StoreBenchSettings, progress: Callable[[str], None] = lambda _: None) -> StoreBench:

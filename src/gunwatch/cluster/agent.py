@@ -4,10 +4,10 @@ The agent runs one `WatchService` (built from the site, with no camera at first)
 cameras on threads, one batched detector of its own (frames never leave the node), the shared store and
 the shared evidence folder. A camera is watched only under its lease in the store (`CameraLeases`):
 `assign` takes the lease first, then starts the camera; while another holder's lease is live it returns
-False and the supervisor tries again. A renewal thread renews every lease each `lease_s / 3`; a lease lost
-(taken over after it lapsed) or one that could not be renewed before it expired (the store unreachable)
-stops its camera at once. So a camera is never watched twice: another agent can only take it after this one
-has stopped renewing it, and this one stops watching before its lease can have lapsed.
+False and the supervisor tries again. A renewal thread renews every lease each `lease_s / 3`, all in one
+statement; a lease lost (taken over after it lapsed) or one that could not be renewed before it expired (the
+store unreachable) stops its camera at once. So a camera is never watched twice: another agent can only take
+it after this one has stopped renewing it, and this one stops watching before its lease can have lapsed.
 
 A camera's open event follows it (`handover`): `assign` adopts the event its previous holder left open, when
 fresh enough to be the gun still in view, so the episode continues under one id on the new node; an older one
@@ -171,24 +171,29 @@ class NodeAgent:
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.lease_s / 3):
             with self._lock:
-                for name, lease in list(self.held.items()):
-                    self._renew(name, lease)
+                self._renew_all()
 
-    def _renew(self, name: str, lease: CameraLease) -> None:
+    def _renew_all(self) -> None:
+        """Every lease held here renewed in one statement (one transaction per node and period, whatever its
+        cameras: the store's steady load grows with nodes, not cameras); a camera whose lease was lost stops."""
+        held = list(self.held.values())
         try:
-            renewed = self.leases.renew(lease, self.lease_s)
+            renewed = self.leases.renew_all(held, self.lease_s)
         except StoreError as error:
-            if time.time() < lease.expires_at - self.lease_s / 3:
-                log.warning("camera %s: lease not renewed (%s); tried again", name, error, extra={"camera": name})
-                return
-            renewed = None  # it lapses before the next try: another node may take the camera, so stop now
-        if renewed is not None:
-            self.held[name] = renewed
-            return
-        del self.held[name]
-        log.error("camera %s: lease lost on %s: stopped here (another node takes it)", name, self.node,
-                  extra={"camera": name})
-        self._stop_camera(name, f"lease lost on {self.node}", stopped=False, handed_over=True)
+            now = time.time()
+            # Kept while another try can still come before the lease lapses; else another node may take the
+            # camera, so it stops now.
+            renewed = {lease.camera: lease for lease in held if now < lease.expires_at - self.lease_s / 3}
+            log.warning("leases not renewed (%s); tried again: %s", error, ", ".join(renewed) or "none")
+            renewed.update({lease.camera: None for lease in held if lease.camera not in renewed})
+        for name, lease in renewed.items():
+            if lease is not None:
+                self.held[name] = lease
+                continue
+            del self.held[name]
+            log.error("camera %s: lease lost on %s: stopped here (another node takes it)", name, self.node,
+                      extra={"camera": name})
+            self._stop_camera(name, f"lease lost on {self.node}", stopped=False, handed_over=True)
 
     # --- looking ---------------------------------------------------------------------------------------
 

@@ -192,3 +192,18 @@ def test_racing_holders_never_both_win_a_camera(racers: list[EventStore], clock:
             assert leases[0].all() == [winner]
             previous = winner
             clock.now = winner.expires_at + 1
+
+
+def test_renewing_all_at_once_extends_the_held_and_reports_the_lost(leases: CameraLeases, clock: Clock) -> None:
+    held = [leases.acquire(camera, "agent-a-1", "node-a", TTL) for camera in ("dock", "gate", "lobby")]
+    assert all(lease is not None for lease in held)
+    dock, gate, lobby = held  # type: ignore[misc]
+    leases.release(gate)  # given back (a camera removed meanwhile)
+    clock.now = dock.expires_at + 1  # all lapsed; another holder takes lobby
+    assert leases.acquire("lobby", "agent-b-1", "node-b", TTL) is not None
+    renewed = leases.renew_all([dock, gate, lobby], TTL)
+    assert renewed == {"dock": CameraLease("dock", "agent-a-1", "node-a", 1, clock.now + TTL), "gate": None,
+                       "lobby": None}  # a lapsed lease nobody took is renewed, as by `renew`
+    assert {lease.camera: lease.holder for lease in leases.all()} == {
+        "dock": "agent-a-1", "gate": "agent-a-1", "lobby": "agent-b-1"}
+    assert leases.all()[0].expires_at == clock.now + TTL and leases.renew_all([], TTL) == {}

@@ -3,6 +3,7 @@
     leases = CameraLeases(store)
     lease = leases.acquire("lobby", holder="agent-ab12-4711", node="ab12", ttl_s=15)  # None: another holds it
     lease = leases.renew(lease, ttl_s=15)   # well within the TTL (every few seconds); None: lost, stop watching
+    leases.renew_all([lease, ...], 15)      # the same for many, in one statement: {camera: lease or None}
     leases.release(lease)                   # the camera stops here: another holder may take it at once
 
 Each change is one conditional statement, so two agents racing for a camera never both win: the first time an
@@ -88,6 +89,21 @@ class CameraLeases:
         with self._writing(f"cannot renew the lease of camera {lease.camera} in") as session:
             renewed = session.execute(statement).rowcount == 1
         return replace(lease, expires_at=expires_at) if renewed else None
+
+    def renew_all(self, leases: list[CameraLease], ttl_s: float) -> dict[str, CameraLease | None]:
+        """`renew` for many cameras in one statement (an agent's every renewal period: one transaction per node,
+        not per camera); by camera, None for each lease that was lost."""
+        if not leases:
+            return {}
+        expires_at = self._clock() + ttl_s
+        c = _LEASES.c
+        statement = (update(_LEASES).where(or_(*(and_(*still_held(lease)) for lease in leases)))
+                     .values(expires_at=expires_at).returning(c.camera))
+        cameras = ", ".join(lease.camera for lease in leases)
+        with self._writing(f"cannot renew the leases of cameras {cameras} in") as session:
+            renewed = set(session.scalars(statement))
+        return {lease.camera: replace(lease, expires_at=expires_at) if lease.camera in renewed else None
+                for lease in leases}
 
     def release(self, lease: CameraLease) -> None:
         """Let the camera go, so another holder may take it at once; nothing when the lease was lost already."""
