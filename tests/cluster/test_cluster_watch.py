@@ -86,8 +86,7 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
     leases, outbox = CameraLeases(store), Outbox(store)
 
     def where() -> dict[str, str]:
-        now = time.time()
-        return {lease.camera: lease.node for lease in leases.all() if lease.expires_at > now}
+        return {camera: lease.node for camera, lease in leases.live().items()}
 
     def online(since: float = 0.0) -> set[str]:
         return {camera.name for camera in store.camera_status(recent=0)

@@ -86,8 +86,7 @@ class WatchProcess:
 
     def leased(self, store: EventStore) -> dict[str, str]:
         """camera -> node label of its live lease (a cluster's)."""
-        now = time.time()
-        return {lease.camera: lease.node for lease in CameraLeases(store).all() if lease.expires_at > now}
+        return {camera: lease.node for camera, lease in CameraLeases(store).live().items()}
 
     def online(self, store: EventStore, since: float) -> set[str]:
         return {camera.name for camera in store.camera_status(recent=0)

@@ -32,7 +32,7 @@ def camera_places(store: EventStore, now: float | None = None) -> list[CameraWhe
     from gunwatch.events.store.leases import CameraLeases
 
     now = time.time() if now is None else now
-    leases = {lease.camera: lease for lease in CameraLeases(store).all() if lease.expires_at > now}
+    leases = CameraLeases(store).live(now)
     rows = []
     for camera in store.camera_status(recent=0):
         lease = leases.pop(camera.name, None)

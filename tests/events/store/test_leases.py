@@ -207,3 +207,14 @@ def test_renewing_all_at_once_extends_the_held_and_reports_the_lost(leases: Came
     assert {lease.camera: lease.holder for lease in leases.all()} == {
         "dock": "agent-a-1", "gate": "agent-a-1", "lobby": "agent-b-1"}
     assert leases.all()[0].expires_at == clock.now + TTL and leases.renew_all([], TTL) == {}
+
+
+def test_live_leases_are_the_unexpired_ones_by_camera(leases: CameraLeases, clock: Clock) -> None:
+    dock = leases.acquire("dock", "agent-a-1", "node-a", TTL)
+    gate = leases.acquire("gate", "agent-a-1", "node-a", 2 * TTL)
+    assert dock is not None and gate is not None
+    assert leases.live() == {"dock": dock, "gate": gate}
+    clock.now = dock.expires_at - 1
+    assert set(leases.live()) == {"dock", "gate"}
+    clock.now = dock.expires_at  # live is strictly before the expiry (as `cluster status` always showed)
+    assert leases.live() == {"gate": gate} and leases.live(now=T0) == {"dock": dock, "gate": gate}

@@ -129,6 +129,11 @@ class CameraLeases:
             return [CameraLease(camera, holder, node, int(token), expires_at)
                     for camera, holder, node, token, expires_at in session.execute(query)]
 
+    def live(self, now: float | None = None) -> dict[str, CameraLease]:
+        """The leases not expired at `now` (default: the clock's now), by camera: who watches each camera."""
+        now = self._clock() if now is None else now
+        return {lease.camera: lease for lease in self.all() if lease.expires_at > now}
+
     @contextmanager
     def _writing(self, doing: str) -> Iterator[Session]:
         """A write transaction whose database errors become StoreErrors naming the store."""
