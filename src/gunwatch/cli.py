@@ -572,6 +572,10 @@ def bench_alarms(
     ] = True,
     tiles: TilesOption = "off",
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="the motion gate, as live")] = True,
+    phases: Annotated[
+        int, typer.Option(min=1, max=12, help="plays per clip, each sampling from another offset within one period "
+                                              "(a live camera's samples fall wherever its frames arrive)")
+    ] = 1,
     thresholds: Annotated[
         str | None, typer.Option(help="handgun thresholds to sweep, comma-separated (default: the model's own)")
     ] = None,
@@ -604,7 +608,7 @@ def bench_alarms(
     try:
         given = {"fps": fps, "close_after_s": close_after}
         settings = AlarmBenchSettings(
-            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), motion=motion,
+            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), motion=motion, phases=phases,
             thresholds=parse_thresholds(thresholds) if thresholds else None, windows=parse_windows(windows),
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
         )
@@ -619,9 +623,9 @@ def bench_alarms(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=1))
-        by_name = {play.clip.name: play for play in plays}
+        by_label = {play.label: play for play in plays}
         for run in result.runs:
-            write_sheet(run, by_name, out, settings.rules.box_gap_s)
+            write_sheet(run, by_label, out, settings.rules.box_gap_s)
         say(f"report and contact sheets in {out}")
     if as_json:
         typer.echo(json.dumps(report))

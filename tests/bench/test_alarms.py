@@ -94,3 +94,19 @@ def test_a_clip_without_a_sidecar_is_a_clear_error(tmp_path: Path):
     result = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(tmp_path)])
     assert result.exit_code == 2
     assert f"{tmp_path / 'door.json'}: missing" in result.stderr
+
+
+def test_phases_play_each_clip_again_from_another_sampling_offset(tmp_path: Path):
+    shutil.copy(DEMO, tmp_path / "lobby.mp4")
+    (tmp_path / "lobby.json").write_text(json.dumps({"episodes": [[3.0, 7.0]]}))
+
+    result = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(tmp_path), "--windows", "2/3",
+                                      "--phases", "2", "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(c["name"], c["phase_s"]) for c in report["clips"]] == [("lobby", 0.0), ("lobby", 0.1)]
+    (setting_run,) = report["runs"]
+    assert [(c["clip"], c["phase_s"]) for c in setting_run["clips"]] == [("lobby", 0.0), ("lobby", 0.1)]
+    assert setting_run["total"]["episodes"] == 2 and setting_run["total"]["clips"] == 2  # counts add over plays
+    assert "lobby +100 ms" in result.stderr and "2 plays (1 clips x 2 phases)" in result.stderr

@@ -6,7 +6,10 @@
    gate skips still frames, and `CameraLoop.request` goes to the detector service as in `gunwatch watch`
    (tiles, analysis size, second look: all from the camera's `detect` settings), here in its synchronous
    mode: each frame is analysed on the replay's thread before the next is offered, so a replay is
-   deterministic.
+   deterministic. A live camera is sampled at whatever phase its frames happen to arrive in; `phase_s`
+   starts the sampling clock that long after the clip's first frame, so several plays of one clip see
+   different frames of it (at 30 fps and 5 analysed a second, offsets of 0, 67 and 133 ms take frames 0, 2
+   and 4 of every 6).
    Each sampled frame's detections are kept (None: still).
 2. `confirm`: detections do not depend on the threshold or the confirmation window, so each setting
    replays only the tracker and `ThreatConfirmer` over the kept detections, with the calls
@@ -49,6 +52,11 @@ class ClipError(RuntimeError):
     """A clip that cannot be played (named by its path)."""
 
 
+def play_label(name: str, phase_s: float) -> str:
+    """A clip's name, with the phase of its play when it is not the first frame's."""
+    return name if phase_s == 0 else f"{name} +{phase_s * 1000:.0f} ms"
+
+
 @dataclass(frozen=True)
 class SampledFrame:
     index: int  # decoded frame index
@@ -74,8 +82,13 @@ class ClipPlay:
     start_pts: float  # clip time 0
     end_pts: float  # just after the last frame
     decoded: int
+    phase_s: float = 0.0  # the sampling clock's start after the first frame
     sampled: list[SampledFrame] = field(default_factory=list)
     pictures: dict[int, Picture] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return play_label(self.clip.name, self.phase_s)
 
     @property
     def duration_s(self) -> float:
@@ -110,11 +123,13 @@ def _picture(frame: Frame) -> Picture:
 
 
 def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: FrameAnalyzer, gun_class_id: int,
-              keep_score: float, on_frame: Callable[[float], None] = lambda _: None) -> ClipPlay:
+              keep_score: float, on_frame: Callable[[float], None] = lambda _: None,
+              phase_s: float = 0.0) -> ClipPlay:
     """Every frame of the clip through the camera's loop; the detections of every sampled frame.
 
     `keep_score`: analysed frames with a gun at or above it keep a picture. `on_frame` hears each decoded
-    frame's stream time (progress).
+    frame's stream time (progress). `phase_s`: the first sample is the first frame at or after that long
+    into the clip (less than one sampling period).
     """
     source = OfferedFrame()
     # The loop asks its source only for `latest` and `stop`.
@@ -131,7 +146,8 @@ def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: Frame
                 raise ClipError(f"{clip.path}: frame {index} has no timestamp")
             frame = Frame(clip.name, image, index, pts, pts)  # received = pts: stream time throughout
             if play is None:
-                play = ClipPlay(clip, pts, pts, 0)
+                play = ClipPlay(clip, pts, pts, 0, phase_s)
+                loop.next_due = pts + phase_s - 1e-6  # a frame exactly at the offset, despite rounding
             play.decoded, play.end_pts = index + 1, pts
             source.offer(frame)
             _sample(loop, frame, play, detector, gun_class_id, keep_score)

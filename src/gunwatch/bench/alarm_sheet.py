@@ -33,14 +33,14 @@ def short_name(name: str, limit: int = 40) -> str:
 def sheet_items(run: SettingRun, plays: dict[str, ClipPlay], gap_s: float) -> list[GalleryItem]:
     items = []
     for result in run.clips:
-        play = plays[result.clip.name]
+        play = plays[result.label]
         for event, alarm, verdict in zip(result.events, result.alarms, result.match.verdicts, strict=True):
             picture = play.pictures.get(event.best_index)
             if picture is None:  # cannot happen: the best frame holds a gun at or above the threshold
                 continue
             guns = np.array(gun_boxes_near(alarm.best_at, result.clip.boxes, gap_s), np.float64).reshape(-1, 4)
             boxes = np.array([alarm.best_box], np.float64)
-            title = (f"{short_name(result.clip.name)}\nopened {alarm.confirmed_at:.1f} s, best {alarm.best_at:.1f} s "
+            title = (f"{short_name(result.label)}\nopened {alarm.confirmed_at:.1f} s, best {alarm.best_at:.1f} s "
                      f"{alarm.score:.2f}: {'TRUE' if verdict.true else 'FALSE'}, {verdict.verdict}")
             items.append(GalleryItem(picture.image(), guns * picture.scale, boxes * picture.scale,
                                      np.full(len(boxes), alarm.score), title))

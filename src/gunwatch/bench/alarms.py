@@ -2,11 +2,13 @@
 
 Each clip (`alarm_clips`: an .mp4 and its sidecar of gun episodes) plays through the parts `gunwatch watch`
 runs (`alarm_replay`: file reader, sampling at `detect.fps`, motion gate, detector with the second look,
-tracker, confirmation) in accelerated time, by its own timestamps. The detector runs once per clip; each
-setting of the sweep (threshold x confirmation window) replays only tracking and confirmation. Every
-setting's alarms are matched to the episodes (`alarm_matching`): episodes alarmed, latency from the
-episode's start to the event, false alarms, and false alarms per camera-hour on the gun-free clips and over
-all footage outside episodes.
+tracker, confirmation) in accelerated time, by its own timestamps, once per sampling phase (`phases`: a live
+camera's samples fall wherever its frames arrive, so one phase alone can miss, or never meet, what another
+frame of the same second shows). The detector runs once per play; each setting of the sweep (threshold x
+confirmation window) replays only tracking and confirmation. Every setting's alarms are matched to the
+episodes (`alarm_matching`): episodes alarmed, latency from the episode's start to the event, false alarms,
+and false alarms per camera-hour on the gun-free clips and over all footage outside episodes (the plays'
+counts add up: the rate is the mean over phases).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tqdm import tqdm
 
 from gunwatch.bench.alarm_clips import OVERLAY_DIR, BenchClip, find_clips
 from gunwatch.bench.alarm_matching import Alarm, AlarmTally, ClipMatch, MatchRules, match_clip
-from gunwatch.bench.alarm_replay import ClipPlay, ConfirmSetting, ReplayedEvent, confirm, play_clip
+from gunwatch.bench.alarm_replay import ClipPlay, ConfirmSetting, ReplayedEvent, confirm, play_clip, play_label
 from gunwatch.config.camera import Camera, DetectSettings
 from gunwatch.config.sections import ConfirmationSettings, MotionSettings
 from gunwatch.config.site import SiteConfig
@@ -35,6 +37,7 @@ from gunwatch.pipeline.watch_command import input_side, second_look_params
 MAX_FALSE_PER_HOUR = 0.1  # the target on gun-free footage (issue 11)
 LIVE_DETECT = DetectSettings()
 LIVE_CONFIRMATION = ConfirmationSettings()
+PROGRESS_FORMAT = "{desc}: {percentage:3.0f}% {bar} {n:.1f}/{total:.1f} s [{elapsed}]"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class AlarmBenchSettings:
     second_look: bool = LIVE_DETECT.second_look
     tiles: TileMode = LIVE_DETECT.tiles
     motion: bool = True
+    phases: int = 1  # plays per clip, their sampling clocks spread evenly over one sampling period
     thresholds: tuple[float, ...] | None = None  # None: the model's own
     windows: tuple[tuple[int, int], ...] = ((LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window),)
     close_after_s: float = LIVE_CONFIRMATION.close_after_s
@@ -54,6 +58,8 @@ class AlarmBenchSettings:
     def __post_init__(self) -> None:
         if not self.clips:
             raise ValueError("give at least one folder of clips")
+        if self.phases < 1:
+            raise ValueError(f"phases must be at least 1, got {self.phases}")
         for min_hits, window in self.windows:
             if not 1 <= min_hits <= window:
                 raise ValueError(f"a window needs 1 <= hits <= frames, got {min_hits}/{window}")
@@ -86,6 +92,11 @@ class ClipResult:
     events: list[ReplayedEvent]
     alarms: list[Alarm]  # the events in clip seconds
     match: ClipMatch
+    phase_s: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return play_label(self.clip.name, self.phase_s)
 
     @property
     def tally(self) -> AlarmTally:
@@ -116,6 +127,7 @@ class SettingRun:
 @dataclass(frozen=True)
 class ClipStats:
     name: str
+    phase_s: float
     duration_s: float
     decoded: int
     sampled: int
@@ -177,7 +189,8 @@ def _run_json(run: SettingRun) -> dict[str, object]:
         ]
         episodes = [{**asdict(episode), **asdict(outcome)}
                     for episode, outcome in zip(result.clip.episodes, result.match.episodes, strict=True)]
-        clips.append({"clip": result.clip.name, "duration_s": round(result.duration_s, 3), "episodes": episodes,
+        clips.append({"clip": result.clip.name, "phase_s": round(result.phase_s, 4),
+                      "duration_s": round(result.duration_s, 3), "episodes": episodes,
                       "alarms": alarms, "tally": result.tally.to_json_dict()})
     return {"setting": asdict(run.setting), "total": run.total.to_json_dict(), "clips": clips}
 
@@ -204,19 +217,26 @@ def clip_seconds(path: Path) -> float | None:
         return container.duration / av.time_base if container.duration else None
 
 
+def phase_offsets(settings: AlarmBenchSettings) -> list[float]:
+    """Where each play's sampling clock starts after the clip's first frame: spread over one period."""
+    period = 1.0 / settings.fps
+    return [period * k / settings.phases for k in range(settings.phases)]
+
+
 def settings_grid(settings: AlarmBenchSettings, model_threshold: float) -> list[ConfirmSetting]:
     thresholds = settings.thresholds or (model_threshold,)
     return [ConfirmSetting(t, hits, frames) for t in thresholds for hits, frames in settings.windows]
 
 
-def replay(plays: list[ClipPlay], cameras: list[Camera], setting: ConfirmSetting, settings: AlarmBenchSettings,
-           model_threshold: float, gun_class_id: int) -> SettingRun:
+def replay(plays: list[ClipPlay], setting: ConfirmSetting, settings: AlarmBenchSettings, model_threshold: float,
+           gun_class_id: int) -> SettingRun:
     results = []
-    for play, camera in zip(plays, cameras, strict=True):
+    for play in plays:
+        camera = clip_camera(play.clip, settings)
         events = confirm(play, camera, setting, settings.close_after_s, model_threshold, gun_class_id)
         alarms = [event.alarm(play.start_pts) for event in events]
         match = match_clip(play.clip.episodes, alarms, play.clip.boxes, settings.rules)
-        results.append(ClipResult(play.clip, play.duration_s, events, alarms, match))
+        results.append(ClipResult(play.clip, play.duration_s, events, alarms, match, play.phase_s))
     return SettingRun(setting, results)
 
 
@@ -229,23 +249,25 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
     live_threshold = alarm_threshold(detector)  # what `watch` confirms with (the grid's default)
     grid = settings_grid(settings, live_threshold)
     keep_score = min(setting.threshold for setting in grid)
-    cameras = [clip_camera(clip, settings) for clip in clips]
-    say(f"{len(clips)} clips ({sum(c.gun_free for c in clips)} gun-free); model {detector.name}; "
-        f"{len(grid)} settings")
+    say(f"{len(clips)} clips ({sum(c.gun_free for c in clips)} gun-free), {settings.phases} phase(s) each; "
+        f"model {detector.name}; {len(grid)} settings")
     plays = []
     with tempfile.TemporaryDirectory(prefix="gunwatch-bench-alarms-") as temp:
         site = bench_site(Path(temp), settings, clips[0].path)
         analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))  # as `watch` builds it
-        for clip, camera in zip(clips, cameras, strict=True):
-            with tqdm(total=clip_seconds(clip.path), desc=clip.name, unit="s", disable=not progress, leave=False,
-                      bar_format="{desc}: {percentage:3.0f}% {bar} {n:.1f}/{total:.1f} s [{elapsed}]") as bar:
-                def advance(t: float, bar: tqdm = bar) -> None:
-                    bar.update(t - bar.n)
+        for clip in clips:
+            camera = clip_camera(clip, settings)
+            for phase_s in phase_offsets(settings):
+                with tqdm(total=clip_seconds(clip.path), desc=play_label(clip.name, phase_s), unit="s",
+                          disable=not progress, leave=False, bar_format=PROGRESS_FORMAT) as bar:
+                    def advance(t: float, bar: tqdm = bar) -> None:
+                        bar.update(t - bar.n)
 
-                plays.append(play_clip(clip, camera, site, analyzer, gun_class_id, keep_score, advance))
-            play = plays[-1]
-            say(f"{clip.name}: {play.duration_s:.1f} s, {len(play.sampled)} frames sampled, {play.analysed} analysed")
-    runs = [replay(plays, cameras, setting, settings, live_threshold, gun_class_id) for setting in grid]
-    stats = [ClipStats(p.clip.name, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
+                    plays.append(play_clip(clip, camera, site, analyzer, gun_class_id, keep_score, advance, phase_s))
+                play = plays[-1]
+                say(f"{play.label}: {play.duration_s:.1f} s, {len(play.sampled)} frames sampled, "
+                    f"{play.analysed} analysed")
+    runs = [replay(plays, setting, settings, live_threshold, gun_class_id) for setting in grid]
+    stats = [ClipStats(p.clip.name, p.phase_s, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
     forced = MotionSettings().forced_check_s
     return AlarmBench(settings, detector.name, live_threshold, forced, stats, runs), plays

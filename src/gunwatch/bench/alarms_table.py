@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from gunwatch.bench.alarm_matching import AlarmTally
-from gunwatch.bench.alarms import MAX_FALSE_PER_HOUR, AlarmBench, SettingRun
+from gunwatch.bench.alarms import MAX_FALSE_PER_HOUR, AlarmBench, SettingRun, phase_offsets
 
 NAME_WIDTH = 24  # at least
 TARGET_P50_S = 1.0
@@ -23,13 +23,21 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def _phases(bench: AlarmBench) -> str:
+    if bench.settings.phases == 1:
+        return ""
+    offsets = ", ".join(f"{offset * 1000:.0f}" for offset in phase_offsets(bench.settings))
+    return (f"; each clip played {bench.settings.phases} times, sampling from {offsets} ms after its first frame "
+            "(counts add over plays)")
+
+
 def settings_line(bench: AlarmBench) -> str:
     s = bench.settings
     rules = s.rules
     return (
         f"model {bench.model} (own threshold {bench.model_threshold:.3f}); detect {s.fps:g} fps, tiles {s.tiles}, "
         f"second look {'on' if s.second_look else 'off'}; motion gate {'on' if s.motion else 'off'}"
-        f"{f' (forced check every {bench.forced_check_s:g} s)' if s.motion else ''}; "
+        f"{f' (forced check every {bench.forced_check_s:g} s)' if s.motion else ''}{_phases(bench)}; "
         f"events close {s.close_after_s:g} s after the gun; frames by their own timestamps, not paced. "
         f"Matching: {rules.grace_s:g} s grace around episodes; episodes under {rules.short_s:g} s apart; boxes "
         f"checked against gun boxes within {rules.box_gap_s:g} s (IoU >= {rules.min_iou:g} or centre inside the gun "
@@ -45,14 +53,14 @@ def _row(name: str, length_s: float, t: AlarmTally, width: int) -> str:
 
 
 def format_setting_table(bench: AlarmBench, run: SettingRun) -> str:
-    width = max([NAME_WIDTH, len(run.setting.label)] + [len(result.clip.name) for result in run.clips])
+    width = max([NAME_WIDTH, len(run.setting.label)] + [len(result.label) for result in run.clips])
     header = (f"{run.setting.label:<{width}} {'length':>7} {'alarmed':>8} {'covered':>7} {'short':>6} "
               f"{'p50 s':>6} {'p95 s':>6} {'true':>5} {'unchecked':>9} {'false':>7} {'off gun':>7}")
     lines = [header, "-" * len(header)]
-    lines += [_row(result.clip.name, result.duration_s, result.tally, width) for result in run.clips]
+    lines += [_row(result.label, result.duration_s, result.tally, width) for result in run.clips]
     total = run.total
     lines.append("-" * len(header))
-    lines.append(_row(f"total ({total.clips} clips)", total.seconds, total, width))
+    lines.append(_row(f"total ({total.clips} plays)", total.seconds, total, width))
     gun_free = "no gun-free clips"
     if total.gun_free_s:
         gun_free = (f"{_rate(total.per_hour_gun_free)} per camera-hour on the gun-free clips ({total.false_gun_free} "
@@ -90,7 +98,8 @@ def format_sweep_table(bench: AlarmBench) -> str:
     total = bench.runs[0].total if bench.runs else None
     if total is not None:
         lines.append(
-            f"{total.clips} clips, {_minutes(total.seconds)}: {total.episodes} episodes of >= 2 s "
+            f"{total.clips} plays ({total.clips // bench.settings.phases} clips x {bench.settings.phases} phases), "
+            f"{_minutes(total.seconds)}: {total.episodes} episodes of >= 2 s "
             f"({total.short_episodes} shorter), {_minutes(total.gun_free_s)} gun-free (a start, not a full measure: "
             f"one false alarm there is {_rate(3600 / total.gun_free_s) if total.gun_free_s else '-'} per camera-hour)"
         )
