@@ -580,8 +580,13 @@ def bench_alarms(
         str | None, typer.Option(help="handgun thresholds to sweep, comma-separated (default: the model's own)")
     ] = None,
     windows: Annotated[
-        str, typer.Option(help="confirmation rules to sweep, HITS/FRAMES comma-separated, e.g. 3/5,2/4,2/3")
-    ] = "3/5",
+        str | None, typer.Option(help="confirmation rules to sweep, HITS/FRAMES comma-separated, e.g. 3/5,2/4,2/3 "
+                                      "(default: the live one)")
+    ] = None,
+    quick: Annotated[
+        str | None, typer.Option(help="quick lanes to sweep, MARGIN:HITS/FRAMES or off, comma-separated, e.g. "
+                                      "0.05:2/3,0.1:2/3,off (default: the live one)")
+    ] = None,
     close_after: Annotated[
         float | None, typer.Option(min=0.1, help="seconds without the gun before an event closes (default: live's)")
     ] = None,
@@ -601,15 +606,22 @@ def bench_alarms(
     from gunwatch.bench.alarm_clips import OVERLAY_DIR, SidecarError
     from gunwatch.bench.alarm_replay import ClipError
     from gunwatch.bench.alarm_sheet import write_sheet
-    from gunwatch.bench.alarms import AlarmBenchSettings, parse_thresholds, parse_windows, run_alarm_bench
+    from gunwatch.bench.alarms import (
+        AlarmBenchSettings,
+        parse_quicks,
+        parse_thresholds,
+        parse_windows,
+        run_alarm_bench,
+    )
     from gunwatch.bench.alarms_table import format_setting_table, format_sweep_table, legend, settings_line
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        given = {"fps": fps, "close_after_s": close_after}
+        given = {"fps": fps, "close_after_s": close_after, "windows": parse_windows(windows) if windows else None,
+                 "quicks": parse_quicks(quick) if quick else None}
         settings = AlarmBenchSettings(
             tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), motion=motion, phases=phases,
-            thresholds=parse_thresholds(thresholds) if thresholds else None, windows=parse_windows(windows),
+            thresholds=parse_thresholds(thresholds) if thresholds else None,
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
         )
         result, plays = run_alarm_bench(settings, progress=sys.stderr.isatty(), say=say)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,8 +12,8 @@ from typer.testing import CliRunner
 
 from gunwatch.bench.alarm_clips import BenchClip
 from gunwatch.bench.alarm_matching import Alarm, Episode, match_clip
-from gunwatch.bench.alarm_replay import ConfirmSetting
-from gunwatch.bench.alarms import ClipResult, SettingRun, recommend
+from gunwatch.bench.alarm_replay import ConfirmSetting, QuickLane
+from gunwatch.bench.alarms import AlarmBenchSettings, ClipResult, SettingRun, parse_quicks, recommend
 from gunwatch.cli import app
 from support.videos import write_video
 
@@ -59,6 +60,33 @@ def test_the_rule_takes_false_alarms_first_then_episodes_then_latency(runs, chos
     assert (runs.index(best) if best is not None else None) == chosen
 
 
+def test_the_rule_prefers_the_live_quick_lane_then_none_on_a_tie():
+    live, wider, off = QuickLane(0.05, 2, 3), QuickLane(0.1, 2, 3), None
+    tied = [dataclasses.replace(run(0.6, (3, 5), [0.4, 0.4], 0), setting=ConfirmSetting(0.6, 3, 5, quick))
+            for quick in (wider, off, live)]
+    assert recommend(tied, max_per_hour=0.1).setting.quick == live
+    assert recommend(tied[:2], max_per_hour=0.1).setting.quick is off  # no quick lane: the strictest
+
+
+@pytest.mark.parametrize(
+    ("text", "quicks"),
+    [("0.05:2/3", (QuickLane(0.05, 2, 3),)), ("0.1:2/4, off", (QuickLane(0.1, 2, 4), None))],
+)
+def test_quick_lanes_parse(text, quicks):
+    assert parse_quicks(text) == quicks
+
+
+@pytest.mark.parametrize("text", ["0.05", "x:2/3", "0.05:2", "on"])
+def test_a_malformed_quick_lane_names_itself(text):
+    with pytest.raises(ValueError, match="a quick lane is MARGIN:HITS/FRAMES"):
+        parse_quicks(text)
+
+
+def test_a_quick_lane_needing_more_hits_than_frames_is_refused():
+    with pytest.raises(ValueError, match=r"1 <= hits <= frames, got \+0.05: 4 of 3"):
+        AlarmBenchSettings((Path("clips"),), quicks=(QuickLane(0.05, 4, 3),))
+
+
 def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path: Path):
     clips = tmp_path / "clips"
     (clips / "negatives").mkdir(parents=True)
@@ -85,7 +113,9 @@ def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path
     assert report["recommended"] is not None
     assert json.loads((out / "report.json").read_text()) == report
     # Without --thresholds, the model's live alarm threshold (gunwatch.alarm_threshold in the shipped file).
-    assert sorted(p.name for p in out.glob("*.png")) == ["alarms-t0.65-2of4.png", "alarms-t0.65-3of5.png"]
+    # Each window with the live quick lane (0.05 over the threshold, 2 of 3).
+    assert sorted(p.name for p in out.glob("*.png")) == ["alarms-t0.65-2of4-q0.05-2of3.png",
+                                                         "alarms-t0.65-3of5-q0.05-2of3.png"]
     assert "threshold 0.65, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
 
 

@@ -112,7 +112,7 @@ def test_every_problem_is_listed_at_once(problems) -> None:
         "site.yaml: cameras.back.url: unsupported scheme gopher://; accepted: rtsp:// or rtsps://, http(s):// (an MJPEG"
         " stream, or HLS when the path ends in .m3u8), rtmp:// or rtmps://, a video file, a folder of images,"
         " or /dev/videoN",
-        "site.yaml: confirmation.min_hits: must be <= window (3), got 7",
+        "site.yaml: confirmation.min_hits: must be <= window (5), got 7",
         "site.yaml: storage: unknown key (did you mean 'store'?)",
     ]
 

@@ -20,7 +20,8 @@ def test_defaults(parse) -> None:
     runtime = asdict(SecondLookParams())
     assert config.detector.second_look.model_dump().items() <= runtime.items()
     assert set(runtime) - set(config.detector.second_look.model_dump()) == {"top", "bottom"}
-    assert config.confirmation.model_dump() == {"window": 3, "min_hits": 2, "close_after_s": 10.0}
+    assert config.confirmation.model_dump() == {"window": 5, "min_hits": 3, "quick_margin": 0.05, "quick_window": 3,
+                                                "quick_hits": 2, "close_after_s": 10.0}
     assert config.motion.model_dump() == {"enabled": True, "forced_check_s": 2.0}
     assert config.evidence.model_dump() == {
         "folder": Path("runs/evidence"), "pre_roll_s": 5.0, "post_roll_s": 5.0, "alert_wait_s": 0.5}
@@ -52,7 +53,9 @@ def test_every_section_set(parse) -> None:
 @pytest.mark.parametrize(
     ("section", "problem"),
     [
-        ("confirmation: {min_hits: 6}", "confirmation.min_hits: must be <= window (3), got 6"),
+        ("confirmation: {min_hits: 6}", "confirmation.min_hits: must be <= window (5), got 6"),
+        ("confirmation: {quick_hits: 4}", "confirmation.quick_hits: must be <= quick_window (3), got 4"),
+        ("confirmation: {quick_margin: -0.1}", "confirmation.quick_margin: must be >= 0, got -0.1"),
         ("confirmation: {min_hits: 4, window: 3}", "confirmation.min_hits: must be <= window (3), got 4"),
         ("confirmation: {window: 0}", "confirmation.window: must be >= 1, got 0"),
         ("confirmation: {close_after_s: 0}", "confirmation.close_after_s: must be > 0, got 0"),

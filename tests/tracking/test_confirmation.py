@@ -1,4 +1,5 @@
-"""Confirmation: N of M frames opens one event per camera; updates on a higher score; closes after a silence."""
+"""Confirmation: N of M frames (or fewer, well over the threshold) opens one event per camera; updates on a higher
+score; closes after a silence."""
 
 from __future__ import annotations
 
@@ -40,9 +41,12 @@ def gun(score: float = 0.9, box: Box = GUN) -> Detections:
 NOTHING = frame()
 
 
-def confirmer(camera: Camera | None = None, close_after_s: float = 10.0, **detect: object) -> ThreatConfirmer:
+def confirmer(camera: Camera | None = None, close_after_s: float = 10.0, quick_margin: float | None = None,
+              **detect: object) -> ThreatConfirmer:
+    """3 of 5 at the threshold; the quick lane only where a test gives its margin (2 of 3 frames that far over)."""
     camera = camera or Camera(url="clip.mp4", detect=detect)
-    settings = ConfirmationSettings(window=5, min_hits=3, close_after_s=close_after_s)
+    settings = ConfirmationSettings(window=5, min_hits=3, quick_margin=quick_margin, quick_window=3, quick_hits=2,
+                                    close_after_s=close_after_s)
     return ThreatConfirmer("lobby", camera, settings, model_threshold=THRESHOLD)
 
 
@@ -242,8 +246,37 @@ def test_a_published_version_never_changes_under_its_holder() -> None:
 
 def test_another_gun_class_id() -> None:
     # The localizer's only class is "handgun", id 0.
-    settings = ConfirmationSettings(window=5, min_hits=3)
+    settings = ConfirmationSettings(window=5, min_hits=3, quick_margin=None)
     c = ThreatConfirmer("lobby", Camera(url="clip.mp4"), settings, THRESHOLD, gun_class_id=0)
     detections = Detections(np.array([GUN], np.float32), np.array([0.9], np.float32), np.array([0]))
     changes = [c.update(i * STEP_S, SIZE, detections) for i in range(3)]
+    assert states(changes) == [[], [], ["open"]]
+
+
+def test_a_gun_well_over_the_threshold_opens_on_the_quick_lane() -> None:
+    changes = feed(confirmer(quick_margin=0.3), [gun(0.85), gun(0.9)])  # 2 of 3 at >= 0.8
+    assert states(changes) == [[], ["open"]]
+    assert changes[1][0].first_pts == pytest.approx(100.0)  # the first hit, as on the slow lane
+
+
+def test_a_gun_just_over_the_threshold_waits_for_the_slow_lane() -> None:
+    changes = feed(confirmer(quick_margin=0.3), [gun(0.79), gun(0.79), gun(0.79)])
+    assert states(changes) == [[], [], ["open"]]
+
+
+def test_the_quick_lane_counts_only_its_own_window() -> None:
+    # Two confident frames three apart: neither 2 of the last 3 nor (with a weak one between) 3 of 5 hits.
+    changes = feed(confirmer(quick_margin=0.3), [gun(0.9), NOTHING, gun(0.4), gun(0.9), NOTHING])
+    assert states(changes) == [[], [], [], [], []]
+
+
+def test_the_quick_lane_rides_on_the_camera_threshold() -> None:
+    # The camera's own threshold 0.7 moves the quick lane to 0.8: 0.75 twice is not enough, 0.85 is.
+    slow = feed(confirmer(quick_margin=0.1, threshold=0.7), [gun(0.75), gun(0.75)])
+    quick = feed(confirmer(quick_margin=0.1, threshold=0.7), [gun(0.85), gun(0.85)])
+    assert (states(slow), states(quick)) == ([[], []], [[], ["open"]])
+
+
+def test_without_a_quick_margin_confident_guns_need_the_full_window() -> None:
+    changes = feed(confirmer(quick_margin=None), [gun(0.99), gun(0.99), gun(0.99)])
     assert states(changes) == [[], [], ["open"]]

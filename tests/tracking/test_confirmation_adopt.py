@@ -27,7 +27,7 @@ def gun(score: float) -> Detections:
 
 
 def confirmer(close_after_s: float = CLOSE_AFTER_S) -> ThreatConfirmer:
-    settings = ConfirmationSettings(window=5, min_hits=3, close_after_s=close_after_s)
+    settings = ConfirmationSettings(window=5, min_hits=3, quick_margin=None, close_after_s=close_after_s)
     return ThreatConfirmer("lobby", Camera(url="clip.mp4"), settings, model_threshold=0.5)
 
 

@@ -199,21 +199,48 @@ class ReplayedEvent:
 
 
 @dataclass(frozen=True)
-class ConfirmSetting:
-    threshold: float
-    min_hits: int
+class QuickLane:
+    """Confirmation's quick lane: `hits` of the last `window` frames at `margin` over the threshold."""
+
+    margin: float
+    hits: int
     window: int
 
     @property
     def label(self) -> str:
-        return f"threshold {self.threshold:.2f}, {self.min_hits} of {self.window}"
+        return f"+{self.margin:.2f}: {self.hits} of {self.window}"
+
+    @classmethod
+    def of(cls, settings: ConfirmationSettings) -> QuickLane | None:
+        if settings.quick_margin is None:
+            return None
+        return cls(settings.quick_margin, settings.quick_hits, settings.quick_window)
+
+
+@dataclass(frozen=True)
+class ConfirmSetting:
+    threshold: float
+    min_hits: int
+    window: int
+    quick: QuickLane | None = None
+
+    @property
+    def label(self) -> str:
+        quick = f", quick {self.quick.label}" if self.quick else ""
+        return f"threshold {self.threshold:.2f}, {self.min_hits} of {self.window}{quick}"
+
+    def confirmation(self, close_after_s: float) -> ConfirmationSettings:
+        quick = self.quick
+        lane = ({"quick_margin": quick.margin, "quick_hits": quick.hits, "quick_window": quick.window} if quick
+                else {"quick_margin": None})
+        return ConfirmationSettings(window=self.window, min_hits=self.min_hits, close_after_s=close_after_s, **lane)
 
 
 def confirm(play: ClipPlay, camera: Camera, setting: ConfirmSetting, close_after_s: float, model_threshold: float,
             gun_class_id: int) -> list[ReplayedEvent]:
     """The clip's threat events under one setting, in the order they opened."""
     detect = camera.detect.model_copy(update={"threshold": setting.threshold})
-    confirmation = ConfirmationSettings(window=setting.window, min_hits=setting.min_hits, close_after_s=close_after_s)
+    confirmation = setting.confirmation(close_after_s)
     confirmer = ThreatConfirmer(play.clip.name, camera.model_copy(update={"detect": detect}), confirmation,
                                 model_threshold, gun_class_id)
     events: dict[str, ReplayedEvent] = {}

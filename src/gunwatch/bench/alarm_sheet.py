@@ -19,7 +19,8 @@ from gunwatch.metrics.plots import GalleryItem, plot_gallery
 
 def sheet_name(run: SettingRun) -> str:
     s = run.setting
-    return f"alarms-t{s.threshold:.2f}-{s.min_hits}of{s.window}.png"
+    quick = f"-q{s.quick.margin:.2f}-{s.quick.hits}of{s.quick.window}" if s.quick else ""
+    return f"alarms-t{s.threshold:.2f}-{s.min_hits}of{s.window}{quick}.png"
 
 
 def short_name(name: str, limit: int = 40) -> str:

@@ -24,7 +24,15 @@ from tqdm import tqdm
 
 from gunwatch.bench.alarm_clips import OVERLAY_DIR, BenchClip, find_clips
 from gunwatch.bench.alarm_matching import Alarm, AlarmTally, ClipMatch, MatchRules, match_clip
-from gunwatch.bench.alarm_replay import ClipPlay, ConfirmSetting, ReplayedEvent, confirm, play_clip, play_label
+from gunwatch.bench.alarm_replay import (
+    ClipPlay,
+    ConfirmSetting,
+    QuickLane,
+    ReplayedEvent,
+    confirm,
+    play_clip,
+    play_label,
+)
 from gunwatch.config.camera import Camera, DetectSettings
 from gunwatch.config.sections import ConfirmationSettings, MotionSettings
 from gunwatch.config.site import SiteConfig
@@ -37,6 +45,7 @@ from gunwatch.pipeline.watch_command import input_side, second_look_params
 MAX_FALSE_PER_HOUR = 0.1  # the target on gun-free footage (issue 11)
 LIVE_DETECT = DetectSettings()
 LIVE_CONFIRMATION = ConfirmationSettings()
+LIVE_QUICK = QuickLane.of(LIVE_CONFIRMATION)
 PROGRESS_FORMAT = "{desc}: {percentage:3.0f}% {bar} {n:.1f}/{total:.1f} s [{elapsed}]"
 
 
@@ -51,6 +60,7 @@ class AlarmBenchSettings:
     phases: int = 1  # plays per clip, their sampling clocks spread evenly over one sampling period
     thresholds: tuple[float, ...] | None = None  # None: the model's own
     windows: tuple[tuple[int, int], ...] = ((LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window),)
+    quicks: tuple[QuickLane | None, ...] = (LIVE_QUICK,)  # None: no quick lane
     close_after_s: float = LIVE_CONFIRMATION.close_after_s
     rules: MatchRules = field(default_factory=MatchRules)
     overlay: Path | None = OVERLAY_DIR  # hand-made gun boxes for clips whose sidecars are read-only
@@ -63,6 +73,9 @@ class AlarmBenchSettings:
         for min_hits, window in self.windows:
             if not 1 <= min_hits <= window:
                 raise ValueError(f"a window needs 1 <= hits <= frames, got {min_hits}/{window}")
+        for quick in self.quicks:
+            if quick is not None and not (1 <= quick.hits <= quick.window and 0 <= quick.margin <= 1):
+                raise ValueError(f"a quick lane needs a margin in [0, 1] and 1 <= hits <= frames, got {quick.label}")
         if self.thresholds is not None and not all(0 <= t <= 1 for t in self.thresholds):
             raise ValueError(f"thresholds must be in [0, 1], got {self.thresholds}")
 
@@ -76,6 +89,23 @@ def parse_windows(text: str) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"a window is HITS/FRAMES like 3/5, not {part.strip()!r}")
         windows.append((int(hits), int(frames)))
     return tuple(windows)
+
+
+def parse_quicks(text: str) -> tuple[QuickLane | None, ...]:
+    """'0.05:2/3,off' -> (QuickLane(0.05, 2, 3), None): margin over the threshold, then hits / frames."""
+    quicks: list[QuickLane | None] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part == "off":
+            quicks.append(None)
+            continue
+        margin, _, rule = part.partition(":")
+        try:
+            (hits, frames), value = parse_windows(rule)[0], float(margin)
+        except ValueError:
+            raise ValueError(f"a quick lane is MARGIN:HITS/FRAMES like 0.05:2/3, or off, not {part!r}") from None
+        quicks.append(QuickLane(value, hits, frames))
+    return tuple(quicks)
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
@@ -163,17 +193,20 @@ class AlarmBench:
 def recommend(runs: list[SettingRun], max_per_hour: float = MAX_FALSE_PER_HOUR) -> SettingRun | None:
     """The rule: at most `max_per_hour` false alarms per camera-hour on gun-free footage first, then the most
     episodes alarmed (of >= 2 s), then the lowest median latency, then p95; ties go to fewer false alarms
-    elsewhere (outside episodes, off the gun), then to the live confirmation window (no change without a
-    reason), then to the stricter setting (higher threshold; more hits per frame of the window, as 2 of 3 fires
-    only where 2 of 5 would too). None when no setting qualifies."""
+    elsewhere (outside episodes, off the gun), then to the live confirmation window and quick lane (no change
+    without a reason), then to the stricter setting (higher threshold; more hits per frame of the window, as 2 of
+    3 fires only where 2 of 5 would too; a wider quick margin, none at all strictest). None when no setting
+    qualifies."""
     live_window = (LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window)
 
     def key(run: SettingRun) -> tuple[float, ...]:
         t, s = run.total, run.setting
         p50 = t.latency_p50 if not math.isnan(t.latency_p50) else math.inf
         p95 = t.latency_p95 if not math.isnan(t.latency_p95) else math.inf
+        quick_margin = s.quick.margin if s.quick is not None else math.inf  # no quick lane: the strictest
         return (-(t.alarmed + t.covered), p50, p95, t.false_outside + t.off_gun,
-                (s.min_hits, s.window) != live_window, -s.threshold, -s.min_hits / s.window, -s.min_hits)
+                (s.min_hits, s.window) != live_window, s.quick != LIVE_QUICK, -s.threshold, -s.min_hits / s.window,
+                -s.min_hits, -quick_margin)
 
     qualifying = [run for run in runs if run.false_per_hour <= max_per_hour]
     return min(qualifying, key=key) if qualifying else None
@@ -225,7 +258,8 @@ def phase_offsets(settings: AlarmBenchSettings) -> list[float]:
 
 def settings_grid(settings: AlarmBenchSettings, model_threshold: float) -> list[ConfirmSetting]:
     thresholds = settings.thresholds or (model_threshold,)
-    return [ConfirmSetting(t, hits, frames) for t in thresholds for hits, frames in settings.windows]
+    return [ConfirmSetting(t, hits, frames, quick)
+            for t in thresholds for hits, frames in settings.windows for quick in settings.quicks]
 
 
 def replay(plays: list[ClipPlay], setting: ConfirmSetting, settings: AlarmBenchSettings, model_threshold: float,

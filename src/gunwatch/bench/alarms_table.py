@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from gunwatch.bench.alarm_matching import AlarmTally
+from gunwatch.bench.alarm_replay import QuickLane
 from gunwatch.bench.alarms import MAX_FALSE_PER_HOUR, AlarmBench, SettingRun, phase_offsets
 
 NAME_WIDTH = 24  # at least
@@ -75,15 +76,21 @@ def legend() -> str:
     return (
         "alarmed = episodes of >= 2 s that raised an alarm on the gun, or found the camera's event already open "
         "(covered; one event per camera); short = episodes under 2 s, alarmed / all; p50, p95 = episode start -> "
-        "event (stream time; live processing adds ~0.1 s, see `gunwatch bench pipeline`); true = alarms on a gun "
+        "event (stream time; live processing adds ~0.1 s, see `gunwatch bench pipeline`); quick = the quick lane "
+        "(a gun this far over the threshold confirms on hits/frames; off: none); true = alarms on a gun "
         "(unchecked: no gun box near the best frame, a person should look at the contact sheet); false = alarms "
         "confirmed outside every episode; off gun = confirmed in an episode, box not on the gun"
     )
 
 
+def _quick(quick: QuickLane | None) -> str:
+    return f"+{quick.margin:.2f} {quick.hits}/{quick.window}" if quick else "off"
+
+
 def format_sweep_table(bench: AlarmBench) -> str:
-    header = (f"{'threshold':>9} {'window':>7} {'alarmed':>8} {'p50 s':>6} {'p95 s':>6} {'false gun-free':>14} "
-              f"{'/ cam-h':>7} {'false outside':>13} {'/ cam-h':>7} {'off gun':>7} {'unchecked':>9}")
+    header = (f"{'threshold':>9} {'window':>7} {'quick':>9} {'alarmed':>8} {'p50 s':>6} {'p95 s':>6} "
+              f"{'false gun-free':>14} {'/ cam-h':>7} {'false outside':>13} {'/ cam-h':>7} {'off gun':>7} "
+              f"{'unchecked':>9}")
     lines = [header, "-" * len(header)]
     best = bench.recommended()
     for run in bench.runs:
@@ -91,7 +98,8 @@ def format_sweep_table(bench: AlarmBench) -> str:
         own = " (model)" if math.isclose(s.threshold, bench.model_threshold) else ""
         mark = "  <- recommended" if run is best else ""
         lines.append(
-            f"{s.threshold:>9.2f} {f'{s.min_hits}/{s.window}':>7} {f'{t.alarmed + t.covered}/{t.episodes}':>8} "
+            f"{s.threshold:>9.2f} {f'{s.min_hits}/{s.window}':>7} {_quick(s.quick):>9} "
+            f"{f'{t.alarmed + t.covered}/{t.episodes}':>8} "
             f"{_s(t.latency_p50):>6} {_s(t.latency_p95):>6} {t.false_gun_free:>14} {_rate(t.per_hour_gun_free):>7} "
             f"{t.false_outside:>13} {_rate(t.per_hour_outside):>7} {t.off_gun:>7} {t.unchecked:>9}{own}{mark}"
         )

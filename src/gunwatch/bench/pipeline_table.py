@@ -33,7 +33,8 @@ def format_latency_table(bench: PipelineBench) -> str:
     lines.append(
         f"{len(latency.samples)} events from {latency.cameras} cameras looping a gun clip ({clip.width}x{clip.height}, "
         f"{clip.fps:g} fps, 5 fps analysed, tiles {settings.tiles}, motion gating on, "
-        f"confirmation {rule.min_hits} of {rule.window}); "
+        f"confirmation {rule.min_hits} of {rule.window}"
+        f"{f', or {rule.quick_hits} of {rule.quick_window} at +{rule.quick_margin:g}' if rule.quick_margin else ''}); "
         f"gun appearances missed: {latency.missed} of {latency.appearances}; "
         f"extra events (false or re-opened): {len(latency.extra_events)}; "
         f"each part's percentiles on their own; p95 {verdict} the {LATENCY_TARGET_S:g} s target"

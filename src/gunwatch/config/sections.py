@@ -63,21 +63,40 @@ def detector_parallelism(settings: DetectorSettings, cores: int | None = None) -
 
 
 class ConfirmationSettings(StrictModel):
-    """When gun detections become a threat event, and when the event ends."""
+    """When gun detections become a threat event, and when the event ends.
 
-    # window comes first so that min_hits can be checked against it. 2 of 3 was chosen with `gunwatch bench
-    # alarms` on ../shared/videos (README, "Benchmarks"): as many episodes as 3 of 5, 0.2 s sooner.
-    window: int = Field(3, ge=1, le=100, description="analysed frames looked back over")
-    min_hits: int = Field(2, ge=1, description="frames of the window with the gun, to confirm it")
+    Two lanes, either of which confirms a track: `min_hits` of the last `window` analysed frames at the
+    camera's threshold, or, for a gun scored at least `quick_margin` above it, `quick_hits` of the last
+    `quick_window` (certainty buys time). Each lane alone raised no false alarm on the gun-free footage, so
+    their union raises only what one of them would.
+    """
+
+    # window comes first so that min_hits can be checked against it. Chosen with `gunwatch bench alarms
+    # --phases 3` on ../shared/videos and checked on three other phases (README, "Benchmarks"): 2 of 3 at the
+    # threshold alone raised false alarms at some sampling phases; 3 of 5 raised none, and the quick lane
+    # gives back the latency of confident guns.
+    window: int = Field(5, ge=1, le=100, description="analysed frames looked back over")
+    min_hits: int = Field(3, ge=1, description="frames of the window with the gun, to confirm it")
+    quick_margin: float | None = Field(
+        0.05, ge=0, le=1, description="a gun this far above the threshold confirms on quick_hits of quick_window "
+                                      "(null: no quick lane)")
+    quick_window: int = Field(3, ge=1, le=100, description="analysed frames the quick lane looks back over")
+    quick_hits: int = Field(2, ge=1, description="frames of quick_window with the gun that far above")
     close_after_s: float = Field(10.0, gt=0, description="seconds without the gun before the event closes")
 
-    @field_validator("min_hits")
+    @field_validator("min_hits", "quick_hits")
     @classmethod
-    def _fits_window(cls, min_hits: int, info: ValidationInfo) -> int:
-        window = info.data.get("window")
-        if window is not None and min_hits > window:
-            raise ValueError(f"must be <= window ({window}), got {min_hits}")
-        return min_hits
+    def _fits_window(cls, hits: int, info: ValidationInfo) -> int:
+        key = "window" if info.field_name == "min_hits" else "quick_window"
+        window = info.data.get(key)  # absent when it failed its own check
+        if window is not None and hits > window:
+            raise ValueError(f"must be <= {key} ({window}), got {hits}")
+        return hits
+
+    @property
+    def longest_window(self) -> int:
+        """The frames a track's history must hold for both lanes."""
+        return max(self.window, self.quick_window if self.quick_margin is not None else 0)
 
 
 class MotionSettings(StrictModel):

@@ -3,7 +3,8 @@
 A gun counts when its box's centre is in an enabled zone (anywhere, with none) and outside every mask.
 The tracker follows the counted guns; a hit is a frame in which a track matched a detection at or above
 the camera's threshold. A track with `min_hits` hits among the last `window` analysed frames is
-confirmed, and a confirmed track opens the camera's threat event.
+confirmed, and so is one scored `quick_margin` over the threshold in `quick_hits` of the last `quick_window`
+(the quick lane: a confident gun needs fewer frames); a confirmed track opens the camera's threat event.
 
 One event per camera at a time: a gun confirmed while an event is open joins it. The site's protocol
 answers "a gun at this camera", and two guns in one picture are one incident; an event per track would
@@ -36,24 +37,25 @@ HANDGUN_CLASS_ID = 1  # in the shipped detector's ("person", "handgun"); the loc
 
 @dataclass
 class HitHistory:
-    """One track's hits over the last `window` analysed frames, and when it first held the gun."""
+    """One track's score in each of the last `length` analysed frames (0: not seen), and when it first held the
+    gun (a score at or over the camera's threshold)."""
 
-    window: int
-    hits: deque[bool] = field(init=False)
+    length: int
+    scores: deque[float] = field(init=False)
     first_hit: float | None = None  # wall-clock time of the first hit
     first_pts: float | None = None  # and its stream timestamp
 
     def __post_init__(self) -> None:
-        self.hits = deque(maxlen=self.window)
+        self.scores = deque(maxlen=self.length)
 
-    def add(self, hit: bool, now: float, pts: float | None) -> None:
-        self.hits.append(hit)
+    def add(self, score: float, hit: bool, now: float, pts: float | None) -> None:
+        self.scores.append(score)
         if hit and self.first_hit is None:
             self.first_hit, self.first_pts = now, pts
 
-    @property
-    def count(self) -> int:
-        return sum(self.hits)
+    def count(self, at_least: float, last: int) -> int:
+        """Frames among the last `last` whose score reached `at_least`."""
+        return sum(score >= at_least for score in list(self.scores)[-last:])
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class ThreatConfirmer:
         closed = dataclasses.replace(event, state="closed", closed_at=now)
         for track_id in self._event_tracks:  # a new event must be confirmed afresh
             if track_id in self._histories:
-                self._histories[track_id] = HitHistory(self.settings.window)
+                self._histories[track_id] = HitHistory(self.settings.longest_window)
         self._event, self._event_tracks, self._adopted_at = None, set(), float("-inf")
         return [closed]
 
@@ -140,10 +142,11 @@ class ThreatConfirmer:
     def _record(self, sightings: list[Sighting], zones: list[str | None], now: float, pts: float | None) -> list[Hit]:
         """Adds this frame to every live track's history; returns the hits."""
         hits = [Hit(s.track_id, s.box, s.score, zones[s.index]) for s in sightings if s.score >= self.threshold]
-        hit_ids = {hit.track_id for hit in hits}
+        scores = {s.track_id: s.score for s in sightings}
         for track_id in self.tracker.track_ids:
-            history = self._histories.setdefault(track_id, HitHistory(self.settings.window))
-            history.add(track_id in hit_ids, now, pts)
+            history = self._histories.setdefault(track_id, HitHistory(self.settings.longest_window))
+            score = scores.get(track_id, 0.0)
+            history.add(score, score >= self.threshold, now, pts)
         return hits
 
     def _forget_dead_tracks(self) -> None:
@@ -152,20 +155,25 @@ class ThreatConfirmer:
         self._event_tracks &= live
 
     def _confirm(self, hits: list[Hit], now: float) -> ThreatEvent | None:
-        confirmed = [
-            hit
-            for hit in hits
-            if hit.track_id not in self._event_tracks and self._histories[hit.track_id].count >= self.settings.min_hits
-        ]
+        fresh = [hit for hit in hits if hit.track_id not in self._event_tracks]
+        confirmed = [hit for hit in fresh if self._confirms(self._histories[hit.track_id])]
         self._event_tracks.update(hit.track_id for hit in confirmed)
         if self._event is None:
             return self._open(confirmed, hits, now) if confirmed else None
         return self._extend(hits, now)
 
+    def _confirms(self, history: HitHistory) -> bool:
+        """Either lane: enough hits at the threshold, or fewer well over it."""
+        rule = self.settings
+        if history.count(self.threshold, rule.window) >= rule.min_hits:
+            return True
+        return (rule.quick_margin is not None
+                and history.count(self.threshold + rule.quick_margin, rule.quick_window) >= rule.quick_hits)
+
     def _open(self, confirmed: list[Hit], hits: list[Hit], now: float) -> ThreatEvent:
         lead = max(confirmed, key=lambda hit: hit.score)
         history = self._histories[lead.track_id]
-        assert history.first_hit is not None  # it has at least min_hits hits
+        assert history.first_hit is not None  # a lane's frames are hits
         self._event = ThreatEvent(
             camera=self.camera_name,
             state="open",
