@@ -115,6 +115,10 @@ SecondLookOption = Annotated[
     bool, typer.Option("--second-look/--no-second-look",
                        help="look again at each person, cropped from the full-resolution image and zoomed")
 ]
+FlipOption = Annotated[
+    bool, typer.Option("--flip/--no-flip", help="also run every image mirrored and merge the two views (twice the "
+                                                "model runs)")
+]
 GunClassOption = Annotated[
     list[str] | None,
     typer.Option("--gun-class", help="class id or name that is a gun (repeatable; default: names like gun/pistol)"),
@@ -297,6 +301,7 @@ def eval_command(
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
     tiles: TilesOption = "off",
     second_look: SecondLookOption = False,
+    flip: FlipOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed."""
@@ -307,7 +312,7 @@ def eval_command(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look)
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip)
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
         result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
     except (DatasetError, ModelError, ValueError) as error:
@@ -326,6 +331,7 @@ def detect(
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
     tiles: TilesOption = "auto",
     second_look: SecondLookOption = True,
+    flip: FlipOption = False,
     threshold: Annotated[float | None, typer.Option(help="score threshold (default: the model's own)")] = None,
     out: Annotated[Path | None, typer.Option(help="folder for annotated copies (default: runs/detect/<name>)")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="do not write annotated copies")] = False,
@@ -340,7 +346,7 @@ def detect(
     from gunwatch.video.files import SourceError
 
     try:
-        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look)
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip)
     except ModelError as error:
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem
@@ -571,6 +577,7 @@ def bench_alarms(
         bool, typer.Option("--second-look/--no-second-look", help="look again at each person (detect.second_look)")
     ] = True,
     tiles: TilesOption = "off",
+    flip: FlipOption = False,
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="the motion gate, as live")] = True,
     phases: Annotated[
         int, typer.Option(min=1, max=12, help="plays per clip, each sampling from another offset within one period "
@@ -620,7 +627,8 @@ def bench_alarms(
         given = {"fps": fps, "close_after_s": close_after, "windows": parse_windows(windows) if windows else None,
                  "quicks": parse_quicks(quick) if quick else None}
         settings = AlarmBenchSettings(
-            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), motion=motion, phases=phases,
+            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), flip=flip, motion=motion,
+            phases=phases,
             thresholds=parse_thresholds(thresholds) if thresholds else None,
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
         )

@@ -46,3 +46,18 @@ def test_watch_refuses_a_bad_site_file_with_the_key_path(tmp_path: Path) -> None
     result = gunwatch("watch", "--config", str(site))
     assert result.returncode == 1
     assert "cameras.lobby.detect.fps" in result.stderr
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_site_files_detector_flip_decides_what_the_analyzer_runs(flip: bool) -> None:
+    from gunwatch.config.site import SiteConfig
+    from gunwatch.inference.flip import FlippedDetector
+    from gunwatch.pipeline.watch_command import build_service
+
+    site = SiteConfig.model_validate({"cameras": {"lobby": {"url": str(DEMO)}}, "detector": {"flip": flip}})
+    service = build_service(site, None, None, None)
+    try:
+        assert isinstance(service.analyzer.detector, FlippedDetector) is flip
+        assert service.analyzer.threshold == pytest.approx(0.65)  # the model's alarm threshold, either way
+    finally:
+        service.close()

@@ -34,7 +34,7 @@ from gunwatch.bench.alarm_replay import (
     play_label,
 )
 from gunwatch.config.camera import Camera, DetectSettings
-from gunwatch.config.sections import ConfirmationSettings, MotionSettings
+from gunwatch.config.sections import ConfirmationSettings, DetectorSettings, MotionSettings
 from gunwatch.config.site import SiteConfig
 from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.loading import load_detector
@@ -56,6 +56,7 @@ class AlarmBenchSettings:
     fps: float = LIVE_DETECT.fps
     second_look: bool = LIVE_DETECT.second_look
     tiles: TileMode = LIVE_DETECT.tiles
+    flip: bool = DetectorSettings().flip  # the test-time flip, as `detector.flip`
     motion: bool = True
     phases: int = 1  # plays per clip, their sampling clocks spread evenly over one sampling period
     thresholds: tuple[float, ...] | None = None  # None: the model's own
@@ -278,7 +279,7 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
                     say: Callable[[str], None] = lambda _: None) -> tuple[AlarmBench, list[ClipPlay]]:
     """The bench, and each clip's play (its detections and pictures, for the contact sheets)."""
     clips = find_clips(list(settings.clips), settings.overlay)
-    detector = load_detector(settings.model)  # one call at a time, on every core
+    detector = load_detector(settings.model, flip=settings.flip)  # one call at a time, on every core
     gun_class_id = detector.class_names.index("handgun")
     live_threshold = alarm_threshold(detector)  # what `watch` confirms with (the grid's default)
     grid = settings_grid(settings, live_threshold)

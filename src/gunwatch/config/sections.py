@@ -52,6 +52,8 @@ class DetectorSettings(StrictModel):
         None, ge=64, le=1280, multiple_of=32, description="square input side (default: the model's own)"
     )
     max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
+    flip: bool = Field(False, description="also run every frame (and crop) mirrored and merge the two views: twice "
+                                          "the model runs (README, \"Test-time flip\")")
     second_look: SecondLookSettings = Field(default_factory=SecondLookSettings)
 
 

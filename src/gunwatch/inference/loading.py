@@ -12,6 +12,7 @@ import onnxruntime as ort
 
 from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
+from gunwatch.inference.flip import FlippedDetector
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLookDetector, first_pass_scale
@@ -51,12 +52,13 @@ def default_model_path() -> Path:
 
 def load_detector(
     path: Path | str | None = None, threads: int | None = None, input_size: int | None = None,
-    tiles: TileMode = "off", spinning: bool = True, second_look: bool | SecondLookParams = False,
+    tiles: TileMode = "off", spinning: bool = True, second_look: bool | SecondLookParams = False, flip: bool = False,
 ) -> Detector:
     """The model behind the Detector interface; `input_size` runs a YOLOX export at another square side,
-    `tiles` wraps it for large frames (see `gunwatch.inference.tiling`), `second_look` looks again at each
-    person (see `gunwatch.inference.second_look`), `spinning=False` for a process whose cores are shared
-    with other work (see `onnx_session.session_options`)."""
+    `flip` runs every image (tile, crop) mirrored too (see `gunwatch.inference.flip`), `tiles` wraps it for
+    large frames (see `gunwatch.inference.tiling`), `second_look` looks again at each person (see
+    `gunwatch.inference.second_look`), `spinning=False` for a process whose cores are shared with other
+    work (see `onnx_session.session_options`)."""
     path = Path(path) if path is not None else default_model_path()
     session = open_session(path, threads, spinning)
     kind = gunwatch_metadata(session).get("gunwatch.kind")
@@ -69,6 +71,8 @@ def load_detector(
         detector = onnx_yolox.OnnxYolox(path, session, {"gunwatch.input_size": str(input_size)})
     else:
         raise ModelError(f"{path}: a {kind} model runs only at its own input size")
+    if flip:
+        detector = FlippedDetector(detector)
     size = detector.input_size  # (height, width) for YOLOX, one int for the localizer
     side = max(size) if isinstance(size, tuple) else size
     first_pass = detector if tiles == "off" else TiledDetector(detector, side, tiles)
