@@ -5,7 +5,7 @@ runs (`alarm_replay`: file reader, sampling at `detect.fps`, motion gate, detect
 tracker, confirmation) in accelerated time, by its own timestamps, once per sampling phase (`phases`: a live
 camera's samples fall wherever its frames arrive, so one phase alone can miss, or never meet, what another
 frame of the same second shows). The detector runs once per play; each setting of the sweep (threshold x
-confirmation window) replays only tracking and confirmation. Every setting's alarms are matched to the
+confirmation window x quick lane) replays only tracking and confirmation. Every setting's alarms are matched to the
 episodes (`alarm_matching`): episodes alarmed, latency from the episode's start to the event, false alarms,
 and false alarms per camera-hour on the gun-free clips and over all footage outside episodes (the plays'
 counts add up: the rate is the mean over phases).

@@ -53,7 +53,8 @@ class DetectorSettings(StrictModel):
     )
     max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
     flip: bool = Field(False, description="also run every frame (and crop) mirrored and merge the two views: twice "
-                                          "the model runs (README, \"Test-time flip\")")
+                                          "the model runs, and more false alarms on surveillance footage (README, "
+                                          "\"Test-time flip\")")
     second_look: SecondLookSettings = Field(default_factory=SecondLookSettings)
 
 
