@@ -88,10 +88,6 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
     def where() -> dict[str, str]:
         return {camera: lease.node for camera, lease in leases.live().items()}
 
-    def online(since: float = 0.0) -> set[str]:
-        return {camera.name for camera in store.camera_status(recent=0)
-                if camera.state == "online" and (camera.state_at or 0) >= since}
-
     def alerts() -> list[str]:
         return [request.headers.get("x-gunwatch-key", "") for request in http_receiver.requests
                 if request.headers.get("x-gunwatch-kind") == "alert"]
@@ -100,7 +96,8 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
     try:
         # --- 4 cameras over the 2 worker nodes; the gun raises one event and one alert -----------------------
         cameras = {"lobby", "dock", "gate", "yard"}
-        assert wait_while_running(lambda: set(where()) == cameras and online() >= cameras, watch), log_of(site)
+        assert wait_while_running(lambda: set(where()) == cameras and store.online_since() >= cameras,
+                                  watch), log_of(site)
         workers = {node.rsplit("/", 1)[1] for node in where().values()}
         assert workers == set(ray_cluster.ips.values()), where()  # both workers, never the head (no CPUs)
         assert sorted(Counter(where().values()).values()) == [2, 2], where()
@@ -151,7 +148,7 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         killed_at = time.time()
         ray_cluster.kill(victim)
         assert wait_while_running(lambda: set(where()) == cameras and lost not in where().values()
-                                  and online(killed_at) >= set(moved), watch), log_of(site)
+                                  and store.online_since(killed_at) >= set(moved), watch), log_of(site)
         print(f"failover: {', '.join(moved)} back online {time.time() - killed_at:.1f} s after the SIGKILL")
         [survivor] = set(where().values())
         history = {camera.name: camera.recent for camera in store.camera_status(recent=10)}
@@ -173,8 +170,9 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         # --- the site file: a camera added starts, one removed stops, the others run on; a bad file is refused
         running = {camera: lease.token for camera, lease in lease_rows(leases).items() if camera != "yard"}
         site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock", "gate", "hall"], port))
-        assert wait_while_running(lambda: set(where()) == {"lobby", "dock", "gate", "hall"} and "hall" in online()
-                                  and stopped(store) == {"yard"}, watch), log_of(site)
+        assert wait_while_running(lambda: set(where()) == {"lobby", "dock", "gate", "hall"}
+                                  and "hall" in store.online_since() and stopped(store) == {"yard"},
+                                  watch), log_of(site)
         assert {camera: lease_rows(leases)[camera].token for camera in running} == running  # never taken again
         site.write_text(site_text(tmp_path, postgres_url, http_receiver.url(), ["lobby", "dock"], port).replace(
             "fps: 2", "fps: zero", 1))

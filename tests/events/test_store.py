@@ -123,6 +123,16 @@ def test_health_history_and_current_state(store: EventStore, t0: float) -> None:
     assert store.camera_status(recent=0)[0].recent == []
 
 
+def test_online_since_names_the_cameras_that_came_online_then_or_later(store: EventStore, t0: float) -> None:
+    store.record_health("lobby", "online", "connected", t0)
+    store.record_health("gate", "online", "connected", t0 + 30)
+    store.record_health("dock", "online", "connected", t0 + 40)
+    store.record_health("dock", "offline", "connection refused", t0 + 50)
+    assert store.online_since() == {"lobby", "gate"}
+    assert store.online_since(t0 + 30) == {"gate"}  # lobby has been online since before
+    assert store.online_since(t0 + 31) == set()
+
+
 def test_a_late_older_health_record_does_not_replace_the_current_state(store: EventStore, t0: float) -> None:
     store.record_health("lobby", "offline", "timeout", t0 + 10)
     store.record_health("lobby", "online", "connected", t0 + 5)  # arrives last, happened first

@@ -60,7 +60,7 @@ def measure_failover(bench: Bench, watch: WatchProcess) -> Failover:
     while True:
         watch.check_running()
         now_where = bench.placement(watch)
-        back = watch.online(bench.store, killed_at)
+        back = bench.store.online_since(killed_at)
         if set(now_where) == set(where) and victim not in now_where.values() and back >= set(moved):
             break
         if time.monotonic() > deadline:

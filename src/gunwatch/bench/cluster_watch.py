@@ -88,17 +88,13 @@ class WatchProcess:
         """camera -> node label of its live lease (a cluster's)."""
         return {camera: lease.node for camera, lease in CameraLeases(store).live().items()}
 
-    def online(self, store: EventStore, since: float) -> set[str]:
-        return {camera.name for camera in store.camera_status(recent=0)
-                if camera.state == "online" and (camera.state_at or 0) >= since}
-
     def wait_ready(self, store: EventStore, timeout_s: float) -> None:
         """Until every camera is online (since this watch started) and, on a cluster, holds a live lease."""
         deadline = time.monotonic() + timeout_s
         wanted = set(self.cameras)
         while True:
             self.check_running()
-            online = self.online(store, self.started_at)
+            online = store.online_since(self.started_at)
             leased = set(self.leased(store)) if self.address is not None else wanted
             if wanted <= online and wanted <= leased:
                 return

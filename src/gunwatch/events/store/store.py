@@ -172,6 +172,11 @@ class EventStore:
             changes = _recent_health(session, recent) if recent > 0 else {}
             return [_camera_status(row, changes.get(row.name, [])) for row in cameras]
 
+    def online_since(self, since: float = 0.0) -> set[str]:
+        """The cameras online now whose state last changed at or after `since` (a watch started then)."""
+        return {camera.name for camera in self.camera_status(recent=0)
+                if camera.state == "online" and (camera.state_at or 0) >= since}
+
     def close(self) -> None:
         self._engine.dispose()
 
