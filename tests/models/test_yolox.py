@@ -26,12 +26,7 @@ needs_coco_onnx = pytest.mark.skipif(not COCO_ONNX.is_file(), reason=f"{COCO_ONN
 SMALL = 64  # input side for the tests that do not need the real resolution
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +160,17 @@ def test_decode_boxes_uses_grid_and_stride() -> None:
     torch.testing.assert_close(boxes[0, -1, :4], torch.tensor([32.0, 32.0, 32.0, 32.0]))  # stride 32, cell (1, 1)
     with pytest.raises(ValueError, match="multiple"):
         decode_boxes(predictions, (SMALL + 8, SMALL))
+
+
+def test_an_export_whose_equal_tensors_are_stored_once_loads_back(tiny_detector_onnx: Path) -> None:
+    # The untrained head's biases are equal on all levels: the exporter keeps one and names the rest by Identity.
+    import onnxruntime as ort
+
+    from gunwatch.models.yolox import coco_person_plus
+
+    model = coco_person_plus(yolox_nano(), 1)
+    load_yolox_onnx_weights(model, tiny_detector_onnx, expected_sha256=None)
+    pixels = images(SMALL).numpy()
+    (expected,) = ort.InferenceSession(str(tiny_detector_onnx)).run(None, {"images": pixels})
+    with torch.no_grad():
+        np.testing.assert_allclose(model.eval()(torch.from_numpy(pixels)).numpy(), expected, atol=2e-5, rtol=1e-4)

@@ -88,3 +88,38 @@ def test_fine_tuning_starts_from_a_checkpoints_ema_weights_in_any_precision(tmp_
     loaded = initial_weights(tmp_path / "half.pt")
     assert loaded["w"].dtype == torch.float32
     torch.testing.assert_close(loaded["w"], weights["w"], atol=1e-2, rtol=1e-3)
+
+
+def test_a_wider_run_starts_from_a_narrow_models_outputs_and_keeps_its_width(
+    tmp_path: Path, synthetic_set, coco_weights: Path, tiny_detector_onnx: Path
+) -> None:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from gunwatch.models.yolox.model import model_width, onnx_width
+    from gunwatch.training.config import load_train_config
+    from gunwatch.training.detector_train import initial_detector, load_training_data
+
+    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    config_path.write_text(config_path.read_text() + f"init_weights: {tiny_detector_onnx}\nwidth: 0.375\n")
+    config = load_train_config(config_path)
+    train, _, _ = load_training_data(config)
+
+    wide = initial_detector(config, train).eval()
+    assert model_width(wide) == 0.375
+    pixels = np.random.default_rng(0).uniform(0, 255, (1, 3, SIDE, SIDE)).astype(np.float32)
+    (expected,) = ort.InferenceSession(str(tiny_detector_onnx)).run(None, {"images": pixels})
+    with torch.no_grad():
+        got = wide(torch.from_numpy(pixels)).numpy()
+    np.testing.assert_allclose(got, expected, atol=2e-4, rtol=1e-3)
+
+    model_path = train_from_config(config_path, resume=False, overrides={})
+    assert onnx_width(model_path) == 0.375
+    train_from_config(config_path, resume=True, overrides={"epochs": 2})  # the checkpoint holds the wide network
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2]
+    # A later stage from the wide export keeps its width; a narrower setting is refused.
+    later = config.model_copy(update={"init_weights": model_path, "out": tmp_path / "later"})
+    assert model_width(initial_detector(later, train)) == 0.375
+    with pytest.raises(ValueError, match="narrower"):
+        initial_detector(later.model_copy(update={"width": 0.25}), train)

@@ -63,6 +63,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, synthetic_set
         ("data: d\nsplit: s\nepochz: 3\n", "epochz: Extra inputs are not permitted"),
         ("data: d\nsplit: s\nepochs: 0\n", "epochs: Input should be greater than or equal to 1"),
         ("data: d\nsplit: s\nnegative_box_target: corner\n", "negative_box_target"),
+        ("model: yolox-nano\ndata: d\nsplit: s\nwidth: 0.3\n", "width: Value error, 0.3 x 64 stem channels"),
         ("data: d\n  split: [\n", "train.yaml:"),
         ("- a list\n", "expected a mapping"),
     ],

@@ -73,6 +73,9 @@ class DetectorTrainConfig(TrainRunConfig):
     person_min_score: float = Field(0.5, gt=0, lt=1, description="COCO person score kept as a pseudo-label")
     people_cache: Path | None = Field(None, description="person pseudo-labels file (default: <out>/people.json)")
 
+    # Network: Nano's layout; a larger width starts as the initial weights widened (models/yolox/widen.py)
+    width: float = Field(0.25, ge=0.25, le=1.0, description="channel multiplier: 0.25 is Nano, 0.375 Tiny's width")
+
     # Input
     input_size: int = Field(416, ge=64, le=1280, description="export and validation side (multiple of 32)")
     train_sizes: list[int] = Field([352, 384, 416, 448], description="square sides drawn per batch")
@@ -120,6 +123,13 @@ class DetectorTrainConfig(TrainRunConfig):
     hard_negative_repeats: int = Field(3, ge=1, le=20, description="times a hard negative is drawn per epoch")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("width")
+    @classmethod
+    def _whole_channels(cls, value: float) -> float:
+        if not float(value * 64).is_integer():
+            raise ValueError(f"{value} x 64 stem channels is not a whole number (use a multiple of 1/64)")
+        return value
 
     @field_validator("input_size", "train_sizes")
     @classmethod

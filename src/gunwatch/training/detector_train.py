@@ -22,7 +22,9 @@ from gunwatch.inference.onnx_yolox import postprocess
 from gunwatch.metrics.coco_map import coco_map
 from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.models.yolox import YOLOX, coco_person_plus, load_yolox_onnx_weights, yolox_nano
+from gunwatch.models.yolox.model import model_width, onnx_width, state_dict_width
 from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
+from gunwatch.models.yolox.widen import widen_yolox
 from gunwatch.training.augment import AugmentSettings
 from gunwatch.training.batches import Batch, BatchBuilder, BatchPlan, build_batch, plan_epoch
 from gunwatch.training.checkpoints import load_checkpoint
@@ -46,6 +48,41 @@ def build_detector(config: DetectorTrainConfig) -> YOLOX:
     if config.coco_weights is not None:
         load_yolox_onnx_weights(model, config.coco_weights)
     return coco_person_plus(model, len(DETECTOR_CLASSES) - 1)
+
+
+def detector_at_width(width: float) -> YOLOX:
+    """An uninitialised person + handgun network of the Nano layout at `width`."""
+    return coco_person_plus(yolox_nano(width=width), len(DETECTOR_CLASSES) - 1)
+
+
+def initial_detector(config: DetectorTrainConfig, train: list[DetectorSample]) -> YOLOX:
+    """The network a new run starts from: COCO, a finished run or a shipped model, widened to `config.width`."""
+    if config.init_weights is not None and config.init_weights.suffix == ".onnx":
+        # A shipped model (its checkpoint is not kept): folded like the COCO file, so calibrated the same way.
+        model = detector_at_width(onnx_width(config.init_weights))
+        load_yolox_onnx_weights(model, config.init_weights, expected_sha256=None)
+        calibrate_folded_batchnorms(model, calibration_batches(train, config))
+    elif config.init_weights is not None:
+        # Fine-tune a finished run further (new data, new augmentation) rather than start from COCO.
+        weights = initial_weights(config.init_weights)
+        model = detector_at_width(state_dict_width(weights))
+        model.load_state_dict(weights)
+    else:
+        model = build_detector(config)
+        if config.coco_weights is not None:
+            # The COCO file has its batch norms folded; give them real statistics before they train.
+            calibrate_folded_batchnorms(model, calibration_batches(train, config))
+    return widened_to(model, config)
+
+
+def widened_to(model: YOLOX, config: DetectorTrainConfig) -> YOLOX:
+    """`model` at the configured width, computing what it computed (issue 11 item 6: does a wider one pay?)."""
+    width = model_width(model)
+    if math.isclose(width, config.width):
+        return model
+    if config.width < width:
+        raise ValueError(f"width: {config.width} is narrower than the initial weights' {width}")
+    return widen_yolox(model, config.width, seed=config.seed)
 
 
 class ModelEMA:
@@ -251,19 +288,10 @@ def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
 
 def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample], val: list[DetectorSample],
            builder: BatchBuilder, device: torch.device, started: float, repeats: list[int] | None = None) -> Path:
-    model = build_detector(config)
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
-    if config.init_weights is not None and config.init_weights.suffix == ".onnx" and state is None:
-        # A shipped model (its checkpoint is not kept): folded like the COCO file, so calibrated the same way.
-        load_yolox_onnx_weights(model, config.init_weights, expected_sha256=None)
-        calibrate_folded_batchnorms(model, calibration_batches(train, config))
-    elif config.init_weights is not None and state is None:
-        # Fine-tune a finished run further (new data, new augmentation) rather than start from COCO.
-        model.load_state_dict(initial_weights(config.init_weights))
-    elif config.coco_weights is not None and state is None:
-        # The COCO file has its batch norms folded; give them real statistics before they train.
-        calibrate_folded_batchnorms(model, calibration_batches(train, config))
+    # A resumed run's weights come from its checkpoint below; only the shape matters here.
+    model = initial_detector(config, train) if state is None else detector_at_width(config.width)
     if state is not None and config.time_limit_minutes:
         # A time-limited run may have shortened its plan; keep to it.
         config = config.model_copy(update={"epochs": min(config.epochs, state.get("planned_epochs", config.epochs))})
@@ -324,6 +352,6 @@ def detector_from_checkpoint(path: Path) -> tuple[YOLOX, DetectorTrainConfig]:
     """The EMA weights of a checkpoint in a fresh network (no COCO file needed)."""
     state = load_checkpoint(path)
     config = DetectorTrainConfig.model_validate(state["config"])
-    model = coco_person_plus(yolox_nano(), len(DETECTOR_CLASSES) - 1)
+    model = detector_at_width(config.width)
     model.load_state_dict(state["ema"])
     return model.eval(), config

@@ -4,7 +4,8 @@ The network only: CSPDarknet backbone -> PAFPN neck -> decoupled head, built fro
 `blocks.py` and put together by `YOLOX(backbone, neck, head)`. Loss and label assignment live in
 `gunwatch.training.yolox_loss`.
 
-- `yolox_nano(num_classes=80)` builds the Nano variant (depth 0.33, width 0.25, depthwise convolutions).
+- `yolox_nano(num_classes=80)` builds the Nano variant (depth 0.33, width 0.25, depthwise convolutions);
+  `width=` builds the same layout wider, and `widen.widen_yolox` fills it from a trained Nano.
 - `load_yolox_onnx_weights(model, path)` loads the COCO weights of the batch-norm-folded ONNX export.
 - `YOLOX.forward(images)` takes BGR pixel values 0..255 (no mean/std), letterboxed, sides a multiple of 32,
   and returns `[N, points, 5 + num_classes]` exactly like the ONNX file: x, y, w, h still in grid units,

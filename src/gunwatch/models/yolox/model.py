@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from torch import Tensor, nn
 
 from gunwatch.models.yolox.backbone import CSPDarknet
 from gunwatch.models.yolox.head import STRIDES, YoloxHead, append_classes, flatten_levels, keep_head_classes
 from gunwatch.models.yolox.neck import PAFPN
+from gunwatch.models.yolox.onnx_weights import read_onnx_convs
 
 COCO_NUM_CLASSES = 80
 COCO_PERSON = 0
@@ -16,6 +18,7 @@ COCO_PERSON = 0
 # YOLOX-Nano: depth and width multipliers, depthwise separable 3x3 convolutions.
 NANO_DEPTH = 0.33
 NANO_WIDTH = 0.25
+STEM_CHANNELS = 64  # the stem's channels at width 1; every other layer's follow from it
 
 
 class YOLOX(nn.Module):
@@ -45,12 +48,31 @@ class YOLOX(nn.Module):
         return flatten_levels(self.forward_levels(images))
 
 
-def yolox_nano(num_classes: int = COCO_NUM_CLASSES) -> YOLOX:
-    """YOLOX-Nano (0.91 M parameters with 80 classes), randomly initialised."""
-    backbone = CSPDarknet(NANO_DEPTH, NANO_WIDTH, depthwise=True)
+def yolox_nano(num_classes: int = COCO_NUM_CLASSES, width: float = NANO_WIDTH) -> YOLOX:
+    """YOLOX-Nano (0.91 M parameters with 80 classes), randomly initialised.
+
+    Another `width` keeps Nano's depth and depthwise blocks with more channels (0.375 is YOLOX-Tiny's
+    width); `widen.widen_yolox` fills such a network from a trained Nano.
+    """
+    backbone = CSPDarknet(NANO_DEPTH, width, depthwise=True)
     neck = PAFPN(backbone.out_channels, NANO_DEPTH, depthwise=True)
-    head = YoloxHead(num_classes, neck.out_channels, NANO_WIDTH, depthwise=True)
+    head = YoloxHead(num_classes, neck.out_channels, width, depthwise=True)
     return YOLOX(backbone, neck, head)
+
+
+def model_width(model: YOLOX) -> float:
+    """The width multiplier a network was built with (its stem has 64 x width channels)."""
+    return model.backbone.stem.conv.conv.out_channels / STEM_CHANNELS
+
+
+def state_dict_width(weights: Mapping[str, Tensor]) -> float:
+    """The width multiplier of a YOLOX state dict."""
+    return weights["backbone.stem.conv.conv.weight"].shape[0] / STEM_CHANNELS
+
+
+def onnx_width(path: Path) -> float:
+    """The width multiplier of a YOLOX ONNX export: its first convolution is the stem's."""
+    return read_onnx_convs(path)[0].weight.shape[0] / STEM_CHANNELS
 
 
 def keep_classes(model: YOLOX, class_ids: Sequence[int]) -> YOLOX:

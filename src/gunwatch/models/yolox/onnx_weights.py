@@ -53,6 +53,11 @@ def read_onnx_convs(onnx_path: Path | str, expected_sha256: str | None = None) -
         verify_sha256(onnx_path, expected_sha256)
     graph = onnx.load(str(onnx_path)).graph
     initializers = {init.name: init for init in graph.initializer}
+    # The exporter stores equal tensors once (e.g. the head's untrained biases) and names the copies through
+    # Identity nodes.
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in initializers:
+            initializers[node.output[0]] = initializers[node.input[0]]
     return [_read_conv(node, initializers) for node in graph.node if node.op_type == "Conv"]
 
 
