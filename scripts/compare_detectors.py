@@ -3,44 +3,29 @@
     python scripts/compare_detectors.py shipped=models/gunwatch-nano.onnx wide=runs/detector-wide/model.onnx ...
 
 Prints one JSON line per model: mAP, gun-image recall at its threshold and at 2 % and 5 % of gun-free
-images flagged, gun-free scores by origin, and the median milliseconds of one network run at 416 px on one
-thread (a ratio between the models of one run means something; the absolute number depends on what else
-the machine runs).
+images flagged, gun-free scores by origin, and the median milliseconds of one test image on one thread
+(`gunwatch bench`'s timing: letterbox, network, NMS; a ratio between the models of one run means
+something, the absolute number depends on what else the machine runs).
 Used for mining (configs/detector-cameras*.yaml) and width (configs/detector-wide*.yaml).
 """
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
+from gunwatch.bench.table import ms_per_frame
+from gunwatch.data.images import load_rgb
 from gunwatch.evaluation.report import build_report
 from gunwatch.evaluation.runner import predict_guns
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.loading import load_detector
 from gunwatch.metrics.operating import threshold_for_image_fpr
 
-
-def ms_per_run(path: Path, side: int = 416, runs: int = 50) -> float:
-    """Median time of the network alone (no decoding, letterbox or NMS), one thread, one image."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    pixels = np.random.default_rng(0).uniform(0, 255, (1, 3, side, side)).astype(np.float32)
-    timings = []
-    for run in range(runs + 5):
-        started = time.perf_counter()
-        session.run(None, {"images": pixels})
-        if run >= 5:  # the first runs warm the caches
-            timings.append(time.perf_counter() - started)
-    return 1000 * float(np.median(timings))
-
-
 DATA = Path("../shared/datasets/PistolData_merged")
 models = dict(argument.split("=", 1) for argument in sys.argv[1:]) or {"shipped": "models/gunwatch-nano.onnx"}
 test = select_records(DATA, "test", Path("splits/pistoldata_merged.json"), None, None).records
+frame = load_rgb(test[0].image_path)  # the one timed
 for name, path in models.items():
     det = load_detector(Path(path), threads=1, spinning=False)
     pred = predict_guns(det, test, progress=False)
@@ -50,7 +35,8 @@ for name, path in models.items():
     origins = [r.origin for r in test]
     maxima = np.array([float(d.scores.max()) if d.scores.size else 0.0 for d in pred.detections])
     row = {"model": name, "map50": report.map50, "map50_95": report.map50_95, "threshold": det.threshold,
-           "recall_at_thr": report.image_recall, "fpr_at_thr": report.image_fpr, "ms_per_run": ms_per_run(Path(path))}
+           "recall_at_thr": report.image_recall, "fpr_at_thr": report.image_fpr,
+           "ms_per_frame": ms_per_frame(det, frame, 200)}
     for fpr in (0.02, 0.05):
         t = threshold_for_image_fpr(pairs, neg, fpr)
         row[f"recall_at_{fpr}"] = float((maxima[~neg] >= t).mean())
