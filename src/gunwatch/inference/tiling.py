@@ -24,7 +24,7 @@ import numpy as np
 from gunwatch.boxes import box_ios
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
-from gunwatch.inference.nms import batched_nms
+from gunwatch.inference.nms import batched_nms, class_separated, greedy_keep
 
 TileMode = Literal["auto", "off", "on"]
 DEFAULT_OVERLAP = 0.2
@@ -93,13 +93,7 @@ def merge_detections(parts: list[Detections], iou: float = MERGE_IOU, containmen
         np.concatenate([p.class_ids for p in parts]) if parts else np.zeros(0),
     )
     merged = merged[batched_nms(merged.xyxy, merged.scores, merged.class_ids, iou)]  # best first
-    kept: list[int] = []
-    for i in range(len(merged)):
-        same_class = [k for k in kept if merged.class_ids[k] == merged.class_ids[i]]
-        if same_class and box_ios(merged.xyxy[i : i + 1], merged.xyxy[same_class]).max() > containment:
-            continue
-        kept.append(i)
-    return merged[np.array(kept, dtype=np.int64)]
+    return merged[greedy_keep(class_separated(merged.xyxy, merged.class_ids), box_ios, containment)]
 
 
 class TiledDetector:
