@@ -37,6 +37,16 @@ def store(store_url: str) -> Iterator[EventStore]:
         yield opened
 
 
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: small graphs run no faster on more, and the results do not depend on the count."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_localizer():
     """A seeded, untrained torch Localizer (width 0.35: small and fast), in eval mode.

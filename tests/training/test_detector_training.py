@@ -123,3 +123,27 @@ def test_a_wider_run_starts_from_a_narrow_models_outputs_and_keeps_its_width(
     assert model_width(initial_detector(later, train)) == 0.375
     with pytest.raises(ValueError, match="narrower"):
         initial_detector(later.model_copy(update={"width": 0.25}), train)
+
+
+@pytest.mark.slow
+def test_a_short_quantization_aware_run_exports_a_plain_model(tmp_path: Path, synthetic_set,
+                                                              coco_weights: Path) -> None:
+    import onnx
+    import torch
+
+    from gunwatch.inference.quantize import quantize_yolox
+    from gunwatch.training.checkpoints import load_checkpoint
+
+    data, _, config = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    model_path = train_from_config(config, resume=False, overrides={"quantization_aware": True})
+    train_from_config(config, resume=True, overrides={"quantization_aware": True, "epochs": 2})
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2]
+    # The checkpoint carries the ranges the rounding learned (resume needs them); the export does not.
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    scales = [v for k, v in state["ema"].items() if k.endswith("fake_quant_input.scale")]
+    assert len(scales) == 113 and all(bool(torch.isfinite(s).all() and (s > 0).all()) for s in scales)
+    assert {node.op_type for node in onnx.load(str(model_path)).graph.node}.isdisjoint({"QuantizeLinear",
+                                                                                       "DequantizeLinear"})
+    images = sorted((data / "pistol_images").glob("*.jpg"))[:4]
+    int8 = quantize_yolox(model_path, images, tmp_path / "int8.onnx")
+    assert load_detector(int8).class_names == load_detector(model_path).class_names == ("person", "handgun")

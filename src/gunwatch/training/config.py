@@ -75,6 +75,9 @@ class DetectorTrainConfig(TrainRunConfig):
 
     # Network: Nano's layout; a larger width starts as the initial weights widened (models/yolox/widen.py)
     width: float = Field(0.25, ge=0.25, le=1.0, description="channel multiplier: 0.25 is Nano, 0.375 Tiny's width")
+    quantization_aware: bool = Field(
+        False, description="train through INT8 rounding (training/quantization_aware.py), for `gunwatch quantize`"
+    )
 
     # Input
     input_size: int = Field(416, ge=64, le=1280, description="export and validation side (multiple of 32)")

@@ -35,6 +35,7 @@ from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.paste import PasteBank
 from gunwatch.training.pseudo_labels import person_boxes
+from gunwatch.training.quantization_aware import freeze_ranges, observe_ranges, plain_weights, simulate_int8
 from gunwatch.training.yolox_loss import Target, yolox_loss
 
 LOSS_CURVES = ("train_loss", "train_box", "train_obj", "train_cls")
@@ -292,6 +293,10 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
     # A resumed run's weights come from its checkpoint below; only the shape matters here.
     model = initial_detector(config, train) if state is None else detector_at_width(config.width)
+    if config.quantization_aware:
+        simulate_int8(model)
+        if state is None:  # a resumed run's ranges come from its checkpoint
+            observe_ranges(model, calibration_batches(train, config))
     if state is not None and config.time_limit_minutes:
         # A time-limited run may have shortened its plan; keep to it.
         config = config.model_copy(update={"epochs": min(config.epochs, state.get("planned_epochs", config.epochs))})
@@ -317,6 +322,8 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
         epoch_started = time.monotonic()
         train_metrics = train_one_epoch(model, ema, builder, optimizer, scheduler, config, epoch, writer, device,
                                         repeats)
+        if config.quantization_aware:
+            freeze_ranges(ema.model)  # validated with the averaged ranges, not ranges fitted to val
         metrics = {"epoch": epoch, **train_metrics, **validate(ema.model, val, config, device)}
         history.append(metrics)
         report_epoch(metrics, writer)
@@ -344,7 +351,7 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     """The EMA weights of a training checkpoint, or a bare state dict (e.g. saved in half precision)."""
     state = load_checkpoint(path)
-    weights = state.get("ema", state)
+    weights = plain_weights(state.get("ema", state))
     return {name: value.float() if value.is_floating_point() else value for name, value in weights.items()}
 
 
@@ -353,5 +360,5 @@ def detector_from_checkpoint(path: Path) -> tuple[YOLOX, DetectorTrainConfig]:
     state = load_checkpoint(path)
     config = DetectorTrainConfig.model_validate(state["config"])
     model = detector_at_width(config.width)
-    model.load_state_dict(state["ema"])
+    model.load_state_dict(plain_weights(state["ema"]))  # a quantisation-aware run exports its float network
     return model.eval(), config
