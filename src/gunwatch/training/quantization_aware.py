@@ -47,11 +47,16 @@ def rounded_weight(weight: Tensor) -> Tensor:
     return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, *WEIGHT_LEVELS)
 
 
+def fold_scale(bn: nn.BatchNorm2d) -> Tensor:
+    """Per output channel, what the batch norm (running statistics) multiplies a convolution's output by."""
+    return bn.weight / torch.sqrt(bn.running_var + bn.eps)
+
+
 def folded(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[Tensor, Tensor | None]:
     """The weight and bias the runtime sees: the batch norm (running statistics) folded into the convolution."""
     if bn is None:
         return conv.weight, conv.bias
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    scale = fold_scale(bn)
     bias = bn.bias - bn.running_mean * scale
     if conv.bias is not None:
         bias = bias + conv.bias * scale
@@ -81,7 +86,7 @@ class RoundedBaseConv(BaseConv, RoundedConv):
         # the frozen fold instead (tried first, from the shipped model) did not train: the loss rose from 3
         # to 8 in an epoch and val mAP@0.5 fell to 0.22; this way the first epoch ends at 3.8 and 0.79.
         conv, bn = self.conv, self.bn
-        scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).reshape(-1, 1, 1, 1)
+        scale = fold_scale(bn).reshape(-1, 1, 1, 1)
         safe = torch.where(scale.abs() > 1e-12, scale, torch.full_like(scale, 1e-12))  # a dead channel's scale
         weight = rounded_weight(conv.weight * scale) / safe
         x = getattr(self, f"{MARK}input")(x)
@@ -99,18 +104,15 @@ class RoundedPlainConv(nn.Conv2d, RoundedConv):
 def simulate_int8(model: nn.Module) -> nn.Module:
     """Make every convolution of `model` train through INT8 rounding, in place (the module tree keeps its
     names, so the float weights load and save as before)."""
+    inside_base_conv = {id(m.conv) for m in model.modules() if isinstance(m, BaseConv)}
     for module in list(model.modules()):
         if isinstance(module, BaseConv) and not isinstance(module, RoundedBaseConv):
             module.__class__ = RoundedBaseConv
             module.add_rounding()
-        elif type(module) is nn.Conv2d and not _inside_base_conv(model, module):
+        elif type(module) is nn.Conv2d and id(module) not in inside_base_conv:
             module.__class__ = RoundedPlainConv
             module.add_rounding()
     return model
-
-
-def _inside_base_conv(model: nn.Module, conv: nn.Conv2d) -> bool:
-    return any(isinstance(m, BaseConv) and m.conv is conv for m in model.modules())
 
 
 @torch.no_grad()
