@@ -1,6 +1,7 @@
 """Detectors side by side on the test split, for ablations of training (issue 11).
 
     python scripts/compare_detectors.py shipped=models/gunwatch-nano.onnx wide=runs/detector-wide/model.onnx ...
+    python scripts/compare_detectors.py verified=models/gunwatch-nano.onnx+runs/verifier/model.onnx   # with a verifier
 
 Prints one JSON line per model: mAP, gun-image recall at its threshold and at 2 % and 5 % of gun-free
 images flagged, gun-free scores by origin, and the median milliseconds of one test image on one thread
@@ -26,8 +27,9 @@ DATA = Path("../shared/datasets/PistolData_merged")
 models = dict(argument.split("=", 1) for argument in sys.argv[1:]) or {"shipped": "models/gunwatch-nano.onnx"}
 test = select_records(DATA, "test", Path("splits/pistoldata_merged.json"), None, None).records
 frame = load_rgb(test[0].image_path)  # the one timed
-for name, path in models.items():
-    det = load_detector(Path(path), threads=1, spinning=False)
+for name, spec in models.items():
+    path, _, verifier = spec.partition("+")
+    det = load_detector(Path(path), threads=1, spinning=False, verifier=verifier or "none")
     pred = predict_guns(det, test, progress=False)
     report, _ = build_report(test, pred, det.threshold)
     pairs = [(d.xyxy, d.scores) for d in pred.detections]

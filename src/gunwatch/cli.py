@@ -119,6 +119,10 @@ FlipOption = Annotated[
     bool, typer.Option("--flip/--no-flip", help="also run every image mirrored and merge the two views (twice the "
                                                 "model runs)")
 ]
+VerifierOption = Annotated[
+    str, typer.Option("--verifier", help="gun verifier judging every gun candidate: auto (the shipped one, when the "
+                                         "model is the detector it was calibrated with), none, or a file")
+]
 GunClassOption = Annotated[
     list[str] | None,
     typer.Option("--gun-class", help="class id or name that is a gun (repeatable; default: names like gun/pistol)"),
@@ -302,6 +306,7 @@ def eval_command(
     tiles: TilesOption = "off",
     second_look: SecondLookOption = False,
     flip: FlipOption = False,
+    verifier: VerifierOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed."""
@@ -312,7 +317,8 @@ def eval_command(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip)
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
+                                 verifier=verifier)
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
         result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
     except (DatasetError, ModelError, ValueError) as error:
@@ -332,6 +338,7 @@ def detect(
     tiles: TilesOption = "auto",
     second_look: SecondLookOption = True,
     flip: FlipOption = False,
+    verifier: VerifierOption = "auto",
     threshold: Annotated[float | None, typer.Option(help="score threshold (default: the model's own)")] = None,
     out: Annotated[Path | None, typer.Option(help="folder for annotated copies (default: runs/detect/<name>)")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="do not write annotated copies")] = False,
@@ -346,7 +353,8 @@ def detect(
     from gunwatch.video.files import SourceError
 
     try:
-        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip)
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
+                                 verifier=verifier)
     except ModelError as error:
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem
@@ -578,6 +586,7 @@ def bench_alarms(
     ] = True,
     tiles: TilesOption = "off",
     flip: FlipOption = False,
+    verifier: VerifierOption = "auto",
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="the motion gate, as live")] = True,
     phases: Annotated[
         int, typer.Option(min=1, max=12, help="plays per clip, each sampling from another offset within one period "
@@ -627,8 +636,8 @@ def bench_alarms(
         given = {"fps": fps, "close_after_s": close_after, "windows": parse_windows(windows) if windows else None,
                  "quicks": parse_quicks(quick) if quick else None}
         settings = AlarmBenchSettings(
-            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), flip=flip, motion=motion,
-            phases=phases,
+            tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), flip=flip, verifier=verifier,
+            motion=motion, phases=phases,
             thresholds=parse_thresholds(thresholds) if thresholds else None,
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
         )

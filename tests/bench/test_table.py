@@ -9,8 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gunwatch.bench.table import BenchCase, bench_case, default_cases, format_bench_table
+from gunwatch.checksums import sha256_of
 from gunwatch.cli import app
 from gunwatch.inference.quantize import quantize_yolox
+from support.verifier_graph import write_redness_verifier
 from support.yolox_graph import yolox_graph
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "pistol-sample"
@@ -84,3 +86,15 @@ def test_missing_reference_is_a_clear_error(tiny_localizer_onnx: Path, tmp_path:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert f"{tmp_path / 'none.onnx'}: reference model file not found" in result.stderr
+
+
+def test_a_verified_row_counts_the_crops_its_verifier_judged(tiny_detector_onnx: Path, coco_weights: Path,
+                                                             tmp_path: Path) -> None:
+    verifier = write_redness_verifier(tmp_path / "verifier.onnx", sha256_of(tiny_detector_onnx),
+                                      **{"gunwatch.floor": "0.0001", "gunwatch.top_k": "2"})
+    row = bench_case(BenchCase(tiny_detector_onnx, 96, "off", SAMPLE, "all", "sample", second_look=True,
+                               verifier=str(verifier)), coco_weights, runs=2, progress=False)
+    assert row.input == "96 2nd look +verifier"
+    assert 0 < row.crops_per_frame <= 2 * row.runs_per_frame  # at most top_k per detector run
+    header, _, *rows = format_bench_table([row], "yolox_nano_coco").splitlines()
+    assert rows[0].split()[header.split().index("crops") + 3] == f"{row.crops_per_frame:.2f}"

@@ -15,7 +15,8 @@ ONE_CAMERA = "cameras: {lobby: {url: a.mp4}}\n"
 def test_defaults(parse) -> None:
     config = parse(ONE_CAMERA)
     assert config.detector.model_dump(exclude={"second_look"}) == {
-        "model": None, "threads": None, "parallel": None, "input_size": None, "max_batch": 8, "flip": False}
+        "model": None, "threads": None, "parallel": None, "input_size": None, "max_batch": 8, "flip": False,
+        "verifier": "auto"}
     # The site file's defaults are the runtime's own (the runtime has two more, fixed geometry).
     runtime = asdict(SecondLookParams())
     assert config.detector.second_look.model_dump().items() <= runtime.items()

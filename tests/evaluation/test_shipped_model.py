@@ -9,7 +9,14 @@ import pytest
 
 from gunwatch.evaluation.evaluate import evaluate
 from gunwatch.evaluation.report import REPORT_KEYS
-from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, SHIPPED_MODEL, load_detector
+from gunwatch.inference.loading import (
+    SHIPPED_DETECTOR,
+    SHIPPED_LOCALIZER,
+    SHIPPED_MODEL,
+    SHIPPED_VERIFIER,
+    load_detector,
+    resolve_verifier,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "pistol-sample"
@@ -42,5 +49,23 @@ def test_published_test_split_numbers_are_reproduced(pistol_data: Path, model: P
     published = json.loads(model.with_suffix(".eval.json").read_text())
     report = evaluate(load_detector(model), pistol_data, "test", SPLIT_FILE, progress=False).report
     measured = report.to_json_dict()
+    for key in UNTIMED_KEYS:
+        assert measured[key] == pytest.approx(published[key], abs=2e-3), key
+
+
+def test_the_shipped_verifier_pairs_with_the_shipped_detector_and_finds_guns_in_the_sample() -> None:
+    assert resolve_verifier("auto", SHIPPED_DETECTOR) == SHIPPED_VERIFIER
+    assert resolve_verifier("auto", SHIPPED_LOCALIZER) is None  # calibrated with the detector only
+    detector = load_detector(SHIPPED_DETECTOR, verifier="auto")
+    assert detector.name == "gunwatch-nano+verifier" and 0.0 < detector.threshold < 1.0
+    report = evaluate(detector, SAMPLE, split="all", progress=False).report
+    assert report.image_recall >= 0.5 and report.image_fpr == 0.0 and report.map50 >= 0.3
+
+
+@pytest.mark.slow
+def test_the_verified_detectors_published_numbers_are_reproduced(pistol_data: Path) -> None:
+    published = json.loads(SHIPPED_VERIFIER.with_suffix(".eval.json").read_text())
+    detector = load_detector(SHIPPED_DETECTOR, verifier=SHIPPED_VERIFIER)
+    measured = evaluate(detector, pistol_data, "test", SPLIT_FILE, progress=False).report.to_json_dict()
     for key in UNTIMED_KEYS:
         assert measured[key] == pytest.approx(published[key], abs=2e-3), key

@@ -57,6 +57,7 @@ class AlarmBenchSettings:
     second_look: bool = LIVE_DETECT.second_look
     tiles: TileMode = LIVE_DETECT.tiles
     flip: bool = DetectorSettings().flip  # the test-time flip, as `detector.flip`
+    verifier: str = str(DetectorSettings().verifier)  # the gun verifier, as `detector.verifier`
     motion: bool = True
     phases: int = 1  # plays per clip, their sampling clocks spread evenly over one sampling period
     thresholds: tuple[float, ...] | None = None  # None: the model's own
@@ -279,7 +280,8 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
                     say: Callable[[str], None] = lambda _: None) -> tuple[AlarmBench, list[ClipPlay]]:
     """The bench, and each clip's play (its detections and pictures, for the contact sheets)."""
     clips = find_clips(list(settings.clips), settings.overlay)
-    detector = load_detector(settings.model, flip=settings.flip)  # one call at a time, on every core
+    # One call at a time, on every core.
+    detector = load_detector(settings.model, flip=settings.flip, verifier=settings.verifier)
     gun_class_id = detector.class_names.index("handgun")
     live_threshold = alarm_threshold(detector)  # what `watch` confirms with (the grid's default)
     grid = settings_grid(settings, live_threshold)

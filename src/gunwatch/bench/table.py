@@ -28,7 +28,7 @@ from gunwatch.evaluation.runner import predict_guns
 from gunwatch.evaluation.selection import default_split_file, select_records
 from gunwatch.evaluation.small_guns import build_small_gun_set
 from gunwatch.inference.base import Detector
-from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector
+from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector, resolve_verifier
 from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.quantize import INT8_DETECTOR, quantized_from
 from gunwatch.inference.second_look import SecondLookDetector
@@ -48,6 +48,7 @@ class BenchCase:
     split_file: Path | None = None
     fp32: Path | None = None  # for an INT8 model: the FP32 file it was made from, timed in the same run
     second_look: bool = False  # the person-guided second look after the first pass
+    verifier: str = "none"  # the gun verifier: "none", "auto" (the shipped one) or a file
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class BenchRow:
     fp32_ms_1_thread: float | None = None
     fp32_ms_all_cores: float | None = None
     runs_per_frame: float = 1.0  # model runs per image over the split (tiles and second-look crops count)
+    crops_per_frame: float = 0.0  # gun candidates the verifier judged per image
 
     @property
     def ratio_1_thread(self) -> float:
@@ -115,8 +117,11 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
             for tiles in ("off", "on"):
                 cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p", fp32=fp32))
             if fp32 is None:  # the second look's cost and gain beside tiling's (an INT8 copy's is the same)
-                cases.append(BenchCase(path, None, "off", data, None, label, second_look=True))
-                cases.append(BenchCase(path, None, "off", small_guns, "all", "small guns 1080p", second_look=True))
+                verifiers = ["none"] + (["auto"] if resolve_verifier("auto", path) else [])
+                for verifier in verifiers:  # and the verifier's on top, where this detector has one
+                    cases.append(BenchCase(path, None, "off", data, None, label, second_look=True, verifier=verifier))
+                    cases.append(BenchCase(path, None, "off", small_guns, "all", "small guns 1080p", second_look=True,
+                                           verifier=verifier))
     return cases
 
 
@@ -149,17 +154,19 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
     cores = os.cpu_count() or 1
     records = select_records(case.data, case.split, case.split_file).records
     detector = load_detector(case.model, threads=cores, input_size=case.input_size, tiles=case.tiles,
-                             second_look=case.second_look)
+                             second_look=case.second_look, verifier=case.verifier)
     predictions = predict_guns(detector, records, progress=progress)
     report, _ = build_report(records, predictions, detector.threshold)
     runs_per_frame = getattr(network_of(detector), "images_run", len(records)) / max(len(records), 1)
+    verifier = getattr(network_of(detector), "verifier", None)
+    crops_per_frame = getattr(verifier, "crops_run", 0) / max(len(records), 1)
 
     frame = load_rgb(records[0].image_path)
     side = input_side(network_of(detector))
     timings, fp32_timings = {}, {}
     for threads in (1, cores):
         ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles,
-                             second_look=case.second_look)
+                             second_look=case.second_look, verifier=case.verifier)
         theirs: Detector = reference_detector(reference, side, threads)
         if case.tiles != "off":
             theirs = TiledDetector(theirs, side, case.tiles)
@@ -168,6 +175,7 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
             fp32 = load_detector(case.fp32, threads=threads, input_size=case.input_size, tiles=case.tiles)
             fp32_timings[threads] = ms_per_frame(fp32, frame, runs)
     tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles] + (" 2nd look" if case.second_look else "")
+    tiles += " +verifier" if case.verifier != "none" else ""
     return BenchRow(
         model=case.model.stem, input=f"{side}{tiles}", data=case.data_label, images=len(records),
         map50=report.map50, map50_95=report.map50_95, recall=report.image_recall, image_fpr=report.image_fpr,
@@ -175,7 +183,7 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
         ms_1_thread=timings[1][0], ms_all_cores=timings[cores][0],
         reference_ms_1_thread=timings[1][1], reference_ms_all_cores=timings[cores][1],
         fp32_ms_1_thread=fp32_timings.get(1), fp32_ms_all_cores=fp32_timings.get(cores),
-        runs_per_frame=runs_per_frame,
+        runs_per_frame=runs_per_frame, crops_per_frame=crops_per_frame,
     )
 
 
@@ -183,21 +191,22 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     cores = os.cpu_count() or 1
     header = (
         f"{'model':<22} {'input':<20} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
-        f"{'FP/neg':>6} {'runs':>5} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} {'x fp32 1t':>9} "
-        f"{f'x fp32 {cores}t':>9}"
+        f"{'FP/neg':>6} {'runs':>5} {'crops':>5} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} "
+        f"{'x fp32 1t':>9} {f'x fp32 {cores}t':>9}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
             f"{r.model:<22} {r.input:<20} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
             f"{r.image_fpr:>6.3f} {r.fp_per_negative_image:>6.3f} {r.runs_per_frame:>5.2f} "
-            f"{r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
+            f"{r.crops_per_frame:>5.2f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
             f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f} {_ratio(r.ratio_fp32_1_thread):>9} "
             f"{_ratio(r.ratio_fp32_all_cores):>9}"
         )
     lines.append(
         f"recall and image FPR at each model's own threshold; runs = model runs per image (tiles and second-look "
-        f"crops); ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
+        f"crops); crops = gun candidates the verifier judged per image; "
+        f"ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
         f"the same input size and tiling (its first pass only on second-look rows: it has no handgun class), "
         f"timed in this run; "
         f"x fp32 = an INT8 model's ms / the FP32 model it was made from, timed in this run"

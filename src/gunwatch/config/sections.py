@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -55,6 +56,9 @@ class DetectorSettings(StrictModel):
     flip: bool = Field(False, description="also run every frame (and crop) mirrored and merge the two views: twice "
                                           "the model runs, and more false alarms on surveillance footage (README, "
                                           "\"Test-time flip\")")
+    verifier: Path | Literal["auto", "none"] = Field(
+        "auto", description="gun verifier judging every gun candidate (README, \"Gun verifier\"): auto (the shipped "
+                            "one, when `model` is the detector it was calibrated with), none, or a file")
     second_look: SecondLookSettings = Field(default_factory=SecondLookSettings)
 
 

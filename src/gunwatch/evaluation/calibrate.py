@@ -11,10 +11,11 @@ from gunwatch.metrics.operating import threshold_for_image_fpr
 
 
 def calibrate_threshold(model: Path, data: Path, split_file: Path, split: str, max_image_fpr: float,
-                        max_images: int | None = None) -> float:
+                        max_images: int | None = None, verifier: Path | None = None) -> float:
     """The lowest threshold at which at most max_image_fpr of the split's gun-free images are flagged;
-    `max_images`: on a fixed sample of the split (a detector that takes seconds per image)."""
+    `max_images`: on a fixed sample of the split (a detector that takes seconds per image); `verifier`: the
+    threshold of the detector's scores combined with this gun verifier's."""
     records = sample_records(select_records(data, split, split_file).records, max_images)
-    predictions = predict_guns(load_detector(model), records)
+    predictions = predict_guns(load_detector(model, verifier=verifier), records)
     negatives = [not record.has_gun for record in records]
     return threshold_for_image_fpr(predictions.detections, negatives, max_image_fpr)

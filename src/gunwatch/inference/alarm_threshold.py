@@ -17,7 +17,11 @@ ALARM_THRESHOLD_KEY = "gunwatch.alarm_threshold"
 
 
 def alarm_threshold(detector: Detector) -> float:
-    """The model's live alarm threshold; its image threshold when it carries none (or is not an ONNX model)."""
+    """The model's live alarm threshold; its image threshold when it carries none (or is not an ONNX model).
+    A detector whose scores are not its network's own (the gun verifier's combined score) says its own."""
+    own = getattr(detector, "live_threshold", None)
+    if isinstance(own, float):
+        return own
     session = getattr(detector, "session", None)
     if session is None:
         return detector.threshold

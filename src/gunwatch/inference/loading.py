@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from gunwatch.checksums import sha256_of
 from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.flip import FlippedDetector
@@ -17,6 +18,7 @@ from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLookDetector, first_pass_scale
 from gunwatch.inference.tiling import TiledDetector, TileMode
+from gunwatch.inference.verifier import OnnxGunVerifier, VerifiedDetector
 
 # Explicit registry: the `gunwatch.kind` metadata of an ONNX file names its runtime.
 RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
@@ -36,7 +38,23 @@ LINEAGE_RUNTIMES: dict[str, str] = {
 MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 SHIPPED_DETECTOR = MODELS_DIR / "gunwatch-nano.onnx"
 SHIPPED_LOCALIZER = MODELS_DIR / "gunwatch-localizer.onnx"
+SHIPPED_VERIFIER = MODELS_DIR / "gunwatch-verifier.onnx"
 SHIPPED_MODEL = SHIPPED_DETECTOR
+VerifierChoice = Path | str | None  # a file, "auto" or "none"
+
+
+def resolve_verifier(choice: VerifierChoice, model: Path | str | None) -> Path | None:
+    """The verifier file a detector runs with: a named file; for "auto" the shipped verifier when it was
+    calibrated with this very detector file (another detector has no verifier of its own); None for "none"."""
+    if choice is None or str(choice) == "none":
+        return None
+    if str(choice) != "auto":
+        return Path(choice)
+    model_path = Path(model) if model is not None else default_model_path()
+    if not SHIPPED_VERIFIER.is_file() or not model_path.is_file():
+        return None
+    paired = OnnxGunVerifier.load(SHIPPED_VERIFIER, threads=1).detector_sha256 == sha256_of(model_path)
+    return SHIPPED_VERIFIER if paired else None
 
 
 def runtime_of(kind: str) -> Callable[[Path, ort.InferenceSession], Detector]:
@@ -53,13 +71,16 @@ def default_model_path() -> Path:
 def load_detector(
     path: Path | str | None = None, threads: int | None = None, input_size: int | None = None,
     tiles: TileMode = "off", spinning: bool = True, second_look: bool | SecondLookParams = False, flip: bool = False,
+    verifier: VerifierChoice = None,
 ) -> Detector:
     """The model behind the Detector interface; `input_size` runs a YOLOX export at another square side,
     `flip` runs every image (tile, crop) mirrored too (see `gunwatch.inference.flip`), `tiles` wraps it for
     large frames (see `gunwatch.inference.tiling`), `second_look` looks again at each person (see
-    `gunwatch.inference.second_look`), `spinning=False` for a process whose cores are shared with other
-    work (see `onnx_session.session_options`)."""
+    `gunwatch.inference.second_look`), `verifier` has a gun verifier judge every gun candidate of every
+    image, tile and crop (see `gunwatch.inference.verifier`), `spinning=False` for a process whose cores are
+    shared with other work (see `onnx_session.session_options`)."""
     path = Path(path) if path is not None else default_model_path()
+    verifier_path = resolve_verifier(verifier, path)
     session = open_session(path, threads, spinning)
     kind = gunwatch_metadata(session).get("gunwatch.kind")
     if kind not in RUNTIMES and kind not in LINEAGE_RUNTIMES:
@@ -73,6 +94,8 @@ def load_detector(
         raise ModelError(f"{path}: a {kind} model runs only at its own input size")
     if flip:
         detector = FlippedDetector(detector)
+    if verifier_path is not None:
+        detector = VerifiedDetector(detector, OnnxGunVerifier.load(verifier_path, threads, spinning))
     size = detector.input_size  # (height, width) for YOLOX, one int for the localizer
     side = max(size) if isinstance(size, tuple) else size
     first_pass = detector if tiles == "off" else TiledDetector(detector, side, tiles)

@@ -13,6 +13,7 @@ from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
 from gunwatch.training.lineage.rcnn.config import RcnnTrainConfig
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
 from gunwatch.training.run_config import TrainRunConfig
+from gunwatch.training.verifier_config import VerifierTrainConfig
 
 
 class LocalizerTrainConfig(TrainRunConfig):
@@ -144,7 +145,7 @@ class DetectorTrainConfig(TrainRunConfig):
 
 
 LineageConfig = SlidingWindowTrainConfig | RcnnTrainConfig | FastRcnnTrainConfig | FasterRcnnTrainConfig
-AnyTrainConfig = LocalizerTrainConfig | DetectorTrainConfig | LineageConfig
+AnyTrainConfig = LocalizerTrainConfig | DetectorTrainConfig | VerifierTrainConfig | LineageConfig
 TrainConfig = Annotated[AnyTrainConfig, Field(discriminator="model")]
 _CONFIG_ADAPTER: TypeAdapter[AnyTrainConfig] = TypeAdapter(TrainConfig)
 
@@ -166,7 +167,7 @@ def load_train_config(path: Path | str, overrides: dict[str, object] | None = No
         raise ValueError(f"{path}: {details}") from error
 
 
-MODEL_NAMES = ("localizer", "yolox-nano", "sliding-window", "rcnn", "fast-rcnn", "faster-rcnn")
+MODEL_NAMES = ("localizer", "yolox-nano", "gun-verifier", "sliding-window", "rcnn", "fast-rcnn", "faster-rcnn")
 
 
 def _key_path(location: tuple[object, ...]) -> str:

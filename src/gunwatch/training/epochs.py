@@ -8,11 +8,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from gunwatch.training.checkpoints import save_checkpoint
 from gunwatch.training.curves import LOCALIZER_CURVES, plot_training_curves
+
+
+def restore_run(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator | None,
+                path: Path) -> tuple[list[dict[str, float]], int]:
+    """A run's last checkpoint back into its model, optimiser, schedule and random stream (where it keeps
+    one); returns its history and the epoch to go on with."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if generator is not None:
+        generator.set_state(state["generator"])
+    tqdm.write(f"resuming after epoch {state['epoch']} from {path}")
+    return state["history"], state["epoch"] + 1
 
 
 def finite_or_zero(value: float) -> float:

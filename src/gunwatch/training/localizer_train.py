@@ -14,7 +14,7 @@ from gunwatch.data.split import load_split
 from gunwatch.models.localizer import Localizer, cxcywh_to_xyxy
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import LocalizerTrainConfig
-from gunwatch.training.epochs import report_epoch, save_epoch
+from gunwatch.training.epochs import report_epoch, restore_run, save_epoch
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
 from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
@@ -123,13 +123,8 @@ def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
     start_epoch = 1
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     if resume and last_path.exists():
-        state = load_checkpoint(last_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        history, start_epoch = state["history"], state["epoch"] + 1
-        tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
+        history, start_epoch = restore_run(load_checkpoint(last_path), model, optimizer, scheduler, generator,
+                                           last_path)
 
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
     augment = Augment(config.hflip, config.grayscale, config.brightness_contrast)

@@ -7,10 +7,13 @@ from pathlib import Path
 
 from gunwatch.training.config import DetectorTrainConfig, LineageConfig, LocalizerTrainConfig, load_train_config
 from gunwatch.training.export import export_localizer, export_yolox, localizer_from_checkpoint, write_metadata
+from gunwatch.training.verifier_config import VerifierTrainConfig
 
 
 def train_from_config(config_path: Path, resume: bool, overrides: dict[str, object]) -> Path:
     config = load_train_config(config_path, overrides)
+    if isinstance(config, VerifierTrainConfig):
+        return train_export_and_calibrate_verifier(config, resume)
     if isinstance(config, DetectorTrainConfig):
         onnx_path = train_and_export_detector(config, resume)
     elif not isinstance(config, LocalizerTrainConfig):
@@ -23,6 +26,18 @@ def train_from_config(config_path: Path, resume: bool, overrides: dict[str, obje
     threshold = calibrate_threshold(onnx_path, config.data, config.split, "val", config.max_val_image_fpr,
                                     getattr(config, "calibration_images", None))
     # repr keeps every digit: a threshold rounded down would flag the gun-free image it was chosen to pass.
+    write_metadata(onnx_path, {"gunwatch.threshold": repr(float(threshold))})
+    return onnx_path
+
+
+def train_export_and_calibrate_verifier(config: VerifierTrainConfig, resume: bool) -> Path:
+    """The verifier's threshold is the combined score's: measured with its detector, through the runtime."""
+    from gunwatch.evaluation.calibrate import calibrate_threshold
+    from gunwatch.training.verifier_train import train_and_export_verifier
+
+    onnx_path = train_and_export_verifier(config, resume)
+    threshold = calibrate_threshold(config.detector, config.data, config.split, "val", config.max_val_image_fpr,
+                                    verifier=onnx_path)
     write_metadata(onnx_path, {"gunwatch.threshold": repr(float(threshold))})
     return onnx_path
 

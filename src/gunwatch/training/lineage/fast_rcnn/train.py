@@ -36,7 +36,7 @@ from gunwatch.inference.proposals import ProposalSettings
 from gunwatch.metrics.coco_map import coco_map
 from gunwatch.models.lineage.fast_rcnn import BOX_STDS, FastRcnn
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import finite_or_zero, report_epoch, save_epoch
+from gunwatch.training.epochs import finite_or_zero, report_epoch, restore_run, save_epoch
 from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.fast_rcnn.export import build_network, export_fast_rcnn, fast_rcnn_from_checkpoint
 from gunwatch.training.lineage.proposal_cache import split_proposals
@@ -247,11 +247,7 @@ def train_fast_rcnn(config: FastRcnnTrainConfig, resume: bool = False) -> Path:
     history: list[dict[str, float]] = []
     start_epoch = 1
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, start_epoch = state["history"], state["epoch"] + 1
-        tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
+        history, start_epoch = restore_run(state, model, optimizer, scheduler, None, last_path)
 
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
     epoch, epoch_cap = start_epoch, config.epochs

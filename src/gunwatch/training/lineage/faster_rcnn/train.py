@@ -41,7 +41,7 @@ from gunwatch.models.lineage.faster_rcnn import (
     settings_to_dict,
 )
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, save_epoch
+from gunwatch.training.epochs import report_epoch, restore_run, save_epoch
 from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
 from gunwatch.training.lineage.faster_rcnn.export import (
     export_faster_rcnn,
@@ -236,12 +236,7 @@ def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Pa
     history: list[dict[str, float]] = []
     start_epoch = 1
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        history, start_epoch = state["history"], state["epoch"] + 1
-        tqdm.write(f"resuming after epoch {state['epoch']} from {last_path}")
+        history, start_epoch = restore_run(state, model, optimizer, scheduler, generator, last_path)
 
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
     epoch, epoch_cap = start_epoch, config.epochs

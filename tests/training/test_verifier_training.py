@@ -1,0 +1,88 @@
+"""A short real run of the gun verifier on synthetic images, with the shipped detector proposing candidates:
+it cuts crops, trains, checkpoints, resumes, exports an ONNX file the runtime takes, calibrated through it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import torch
+
+from gunwatch.inference.loading import load_detector
+from gunwatch.inference.onnx_session import gunwatch_metadata
+from gunwatch.inference.verifier import OnnxGunVerifier
+from gunwatch.training.pipeline import train_from_config
+from gunwatch.training.verifier_data import VerifierCrops
+from gunwatch.training.verifier_train import verifier_from_checkpoint
+
+SHIPPED = Path(__file__).parents[2] / "models" / "gunwatch-nano.onnx"
+
+
+def write_run(tmp_path: Path, synthetic_set, epochs: int) -> Path:
+    data = synthetic_set(tmp_path / "data", guns=8, negatives=4, side=96)
+    keys = sorted(p.name for p in (data / "pistol_images").iterdir())
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": keys, "val": keys, "test": keys}))
+    config = tmp_path / "verifier.yaml"
+    config.write_text(
+        f"model: gun-verifier\ndata: {data}\nsplit: {split}\nout: {tmp_path / 'run'}\ndetector: {SHIPPED}\n"
+        f"pretrained: none\ninput_size: 32\nfloor: 0.001\ntop_k: 4\nepochs: {epochs}\nbatch_size: 8\n"
+        "max_steps_per_epoch: 2\nthreads: 1\n"
+    )
+    return config
+
+
+@pytest.mark.slow
+def test_a_short_run_exports_a_verifier_the_runtime_pairs_with_its_detector(tmp_path: Path, synthetic_set) -> None:
+    config = write_run(tmp_path, synthetic_set, epochs=1)
+    model_path = train_from_config(config, resume=False, overrides={})
+    run = tmp_path / "run"
+    for artefact in ("best.pt", "last.pt", "curves.png", "crops-train.npz", "crops-val.npz"):
+        assert (run / artefact).is_file(), artefact
+
+    verifier = OnnxGunVerifier.load(model_path)
+    assert (verifier.side, verifier.floor, verifier.top_k) == (32, 0.001, 4)
+    history = json.loads((run / "history.json").read_text())
+    assert verifier.detector_weight == history[-1]["detector_weight"]
+    # The threshold was measured through the runtime on val, not left at the export's placeholder.
+    assert gunwatch_metadata(verifier.session)["gunwatch.threshold"] != "0.5"
+
+    # The ONNX graph judges crops as the trained network does.
+    crops = VerifierCrops.load(run / "crops-val.npz").crops[:6]
+    network, _ = verifier_from_checkpoint(run / "best.pt")
+    with torch.no_grad():
+        expected = network(torch.from_numpy(crops).permute(0, 3, 1, 2).float()).numpy()
+    assert np.allclose(verifier.judge(crops), expected, atol=1e-5)
+
+    detector = load_detector(SHIPPED, verifier=model_path)
+    assert detector.name == "gunwatch-nano+verifier" and detector.threshold == verifier.threshold
+
+
+def test_resume_continues_and_reuses_the_cut_crops(tmp_path: Path, synthetic_set) -> None:
+    config = write_run(tmp_path, synthetic_set, epochs=1)
+    train_from_config(config, resume=False, overrides={})
+    crops = tmp_path / "run" / "crops-train.npz"
+    cut_at = crops.stat().st_mtime_ns
+    train_from_config(config, resume=True, overrides={"epochs": 2})
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert crops.stat().st_mtime_ns == cut_at
+
+
+def test_low_resolution_augmentation_takes_the_fine_detail_away() -> None:
+    from gunwatch.training.verifier_train import augment
+
+    checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    crops = np.repeat(checkerboard[None, :, :, None], 3, axis=3).repeat(8, axis=0)
+
+    def detail(images: torch.Tensor) -> float:  # mean step between horizontal neighbours
+        return float((images[..., 1:] - images[..., :-1]).abs().mean())
+
+    sharp = augment(crops, torch.Generator().manual_seed(0), low_resolution=0.0)
+    blurred = augment(crops, torch.Generator().manual_seed(0), low_resolution=1.0)
+    assert detail(blurred) < 5 < 20 < detail(sharp)
