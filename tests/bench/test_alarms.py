@@ -15,6 +15,8 @@ from gunwatch.bench.alarm_matching import Alarm, Episode, match_clip
 from gunwatch.bench.alarm_replay import ConfirmSetting, QuickLane
 from gunwatch.bench.alarms import AlarmBenchSettings, ClipResult, SettingRun, parse_quicks, recommend
 from gunwatch.cli import app
+from gunwatch.inference.loading import SHIPPED_VERIFIER
+from gunwatch.inference.verifier import OnnxGunVerifier
 from support.videos import write_video
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"  # a handgun from 3 s to 7 s
@@ -112,11 +114,13 @@ def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path
         assert [a["verdict"] for a in lobby["alarms"]] == ["unchecked"]  # no gun boxes in this sidecar
     assert report["recommended"] is not None
     assert json.loads((out / "report.json").read_text()) == report
-    # Without --thresholds, the model's live alarm threshold (gunwatch.alarm_threshold in the shipped file).
-    # Each window with the live quick lane (0.05 over the threshold, 2 of 3).
-    assert sorted(p.name for p in out.glob("*.png")) == ["alarms-t0.65-2of4-q0.05-2of3.png",
-                                                         "alarms-t0.65-3of5-q0.05-2of3.png"]
-    assert "threshold 0.65, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
+    # Without --thresholds, the live alarm threshold: by default the shipped detector runs with the shipped gun
+    # verifier, whose file carries it (gunwatch.alarm_threshold). Each window with the live quick lane.
+    assert "gunwatch-nano+verifier" in result.stderr
+    live = OnnxGunVerifier.load(SHIPPED_VERIFIER).alarm_threshold
+    assert sorted(p.name for p in out.glob("*.png")) == [f"alarms-t{live:.2f}-2of4-q0.05-2of3.png",
+                                                         f"alarms-t{live:.2f}-3of5-q0.05-2of3.png"]
+    assert f"threshold {live:.2f}, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
 
 
 def test_a_clip_without_a_sidecar_is_a_clear_error(tmp_path: Path):

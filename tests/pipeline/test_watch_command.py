@@ -48,16 +48,24 @@ def test_watch_refuses_a_bad_site_file_with_the_key_path(tmp_path: Path) -> None
     assert "cameras.lobby.detect.fps" in result.stderr
 
 
-@pytest.mark.parametrize("flip", [False, True])
-def test_the_site_files_detector_flip_decides_what_the_analyzer_runs(flip: bool) -> None:
+@pytest.mark.parametrize(("flip", "verifier"), [(False, "auto"), (True, "auto"), (False, "none")])
+def test_the_site_files_detector_settings_decide_what_the_analyzer_runs(flip: bool, verifier: str) -> None:
     from gunwatch.config.site import SiteConfig
     from gunwatch.inference.flip import FlippedDetector
+    from gunwatch.inference.loading import SHIPPED_VERIFIER
+    from gunwatch.inference.verifier import OnnxGunVerifier, VerifiedDetector
     from gunwatch.pipeline.watch_command import build_service
 
-    site = SiteConfig.model_validate({"cameras": {"lobby": {"url": str(DEMO)}}, "detector": {"flip": flip}})
+    site = SiteConfig.model_validate({"cameras": {"lobby": {"url": str(DEMO)}},
+                                      "detector": {"flip": flip, "verifier": verifier}})
     service = build_service(site, None, None, None)
     try:
-        assert isinstance(service.analyzer.detector, FlippedDetector) is flip
-        assert service.analyzer.threshold == pytest.approx(0.65)  # the model's alarm threshold, either way
+        detector = service.analyzer.detector
+        verified = isinstance(detector, VerifiedDetector)
+        assert verified is (verifier == "auto")  # the shipped verifier pairs with the shipped detector
+        assert isinstance(detector.inner if verified else detector, FlippedDetector) is flip
+        # The live alarm threshold of what runs: the verifier file's, or the detector file's.
+        expected = OnnxGunVerifier.load(SHIPPED_VERIFIER).alarm_threshold if verified else 0.65
+        assert service.analyzer.threshold == pytest.approx(expected)
     finally:
         service.close()
