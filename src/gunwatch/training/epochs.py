@@ -14,6 +14,18 @@ from tqdm import tqdm
 
 from gunwatch.training.checkpoints import save_checkpoint
 from gunwatch.training.curves import LOCALIZER_CURVES, plot_training_curves
+from gunwatch.training.optimisation import seed_everything
+
+
+def start_run(config: Any) -> torch.Generator:
+    """What every run does first: its torch threads, its seed, its folder and the config it ran with (a
+    `TrainRunConfig` with `out`); returns the seeded generator for its batches."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    generator = seed_everything(config.seed)
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    return generator
 
 
 def restore_run(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,

@@ -14,10 +14,10 @@ from gunwatch.data.split import load_split
 from gunwatch.models.localizer import Localizer, cxcywh_to_xyxy
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import LocalizerTrainConfig
-from gunwatch.training.epochs import report_epoch, restore_run, save_epoch
+from gunwatch.training.epochs import report_epoch, restore_run, save_epoch, start_run
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
-from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
 
@@ -101,11 +101,7 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    generator = seed_everything(config.seed)
-    config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    generator = start_run(config)
     dataset = read_dataset(config.data)
     split = load_split(config.split)
     train = load_samples(split.select(dataset, "train"), config.input_size, "loading train")

@@ -26,9 +26,9 @@ from gunwatch.inference.loading import load_detector
 from gunwatch.inference.verifier import combined_score
 from gunwatch.models.gun_verifier import GunVerifier
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, restore_run, save_epoch
+from gunwatch.training.epochs import report_epoch, restore_run, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
-from gunwatch.training.optimisation import optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 from gunwatch.training.verifier_config import VerifierTrainConfig
 from gunwatch.training.verifier_data import CANDIDATE, GUN, CropPlan, VerifierCrops, mine_verifier_crops
@@ -139,11 +139,7 @@ def build_model(config: VerifierTrainConfig) -> GunVerifier:
 
 def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    generator = seed_everything(config.seed)
-    config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    generator = start_run(config)
     train, val = split_crops(config, "train"), split_crops(config, "val")
     labelled = np.flatnonzero(train.label != -1)
     is_gun = torch.from_numpy((train.label[labelled] == GUN).astype(np.float32))

@@ -36,13 +36,13 @@ from gunwatch.inference.proposals import ProposalSettings
 from gunwatch.metrics.coco_map import coco_map
 from gunwatch.models.lineage.fast_rcnn import BOX_STDS, FastRcnn
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import finite_or_zero, report_epoch, restore_run, save_epoch
+from gunwatch.training.epochs import finite_or_zero, report_epoch, restore_run, save_epoch, start_run
 from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.fast_rcnn.export import build_network, export_fast_rcnn, fast_rcnn_from_checkpoint
 from gunwatch.training.lineage.proposal_cache import split_proposals
 from gunwatch.training.lineage.proposal_labels import FOREGROUND, sample_training_rois
 from gunwatch.training.lineage.records import split_records
-from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import epochs_within, optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
 LOSS_CURVES = ("train_loss", "train_cls", "train_box", "val_loss", "val_cls", "val_box")
@@ -227,11 +227,7 @@ def load_data(config: FastRcnnTrainConfig) -> tuple[list[ImageRecord], list[Imag
 
 def train_fast_rcnn(config: FastRcnnTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    seed_everything(config.seed)
-    config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    start_run(config)
     train, val, proposals = load_data(config)
     started = time.monotonic()  # the time limit counts the training loop, not the selective search above
 

@@ -41,7 +41,7 @@ from gunwatch.models.lineage.faster_rcnn import (
     settings_to_dict,
 )
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, restore_run, save_epoch
+from gunwatch.training.epochs import report_epoch, restore_run, save_epoch, start_run
 from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
 from gunwatch.training.lineage.faster_rcnn.export import (
     export_faster_rcnn,
@@ -49,7 +49,7 @@ from gunwatch.training.lineage.faster_rcnn.export import (
     parity,
 )
 from gunwatch.training.lineage.records import split_records
-from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import epochs_within, optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
 LOSS_CURVES = ("train_loss", *(f"train_{name}" for name in LOSS_NAMES))
@@ -210,11 +210,7 @@ def fitness(metrics: dict[str, float]) -> float:
 def train_faster_rcnn(config: FasterRcnnTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path (highest val mAP@0.5)."""
     started = time.monotonic()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    generator = seed_everything(config.seed)
-    config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    generator = start_run(config)
     train, val = split_records(config)
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None

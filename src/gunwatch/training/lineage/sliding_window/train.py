@@ -26,14 +26,14 @@ from gunwatch.evaluation.selection import sample_records
 from gunwatch.inference.lineage.sliding_window import OnnxSlidingWindow, pyramid_scales
 from gunwatch.models.lineage.sliding_window import WindowClassifier
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import finite_or_zero, report_epoch, save_epoch
+from gunwatch.training.epochs import finite_or_zero, report_epoch, save_epoch, start_run
 from gunwatch.training.lineage.records import split_records
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
 from gunwatch.training.lineage.sliding_window.export import export_sliding_window
 from gunwatch.training.lineage.sliding_window.mining import merge, mine_hard_negatives, runtime_of
 from gunwatch.training.lineage.sliding_window.windows import WindowSamples, sample_windows
 from gunwatch.training.localizer_data import Augment
-from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
+from gunwatch.training.optimisation import epochs_within, optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 
 CURVES = (("train_loss", "val_loss"), ("val_accuracy", "val_recall", "val_mean_iou", "val_map50", "val_map50_95"))
@@ -156,11 +156,7 @@ def detection_map(detector: OnnxSlidingWindow, records: list[ImageRecord]) -> di
 def train_windows(config: SlidingWindowTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
     started = time.monotonic()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    generator = seed_everything(config.seed)
-    config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "config.json").write_text(config.model_dump_json(indent=1))
+    generator = start_run(config)
     train_records, val_records = split_records(config)
     model = build_model(config)
     scales = pyramid_for(train_records, config, model.window)
