@@ -12,7 +12,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from gunwatch.training.checkpoints import save_checkpoint
+from gunwatch.training.checkpoints import load_checkpoint, save_checkpoint
 from gunwatch.training.curves import LOCALIZER_CURVES, plot_training_curves
 from gunwatch.training.optimisation import seed_everything
 
@@ -40,6 +40,17 @@ def restore_run(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.
         generator.set_state(state["generator"])
     tqdm.write(f"resuming after epoch {state['epoch']} from {path}")
     return state["history"], state["epoch"] + 1
+
+
+def resume_if_asked(out: Path, resume: bool, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler,
+                    generator: torch.Generator | None) -> tuple[list[dict[str, float]], int]:
+    """(history, first epoch): the run folder's last checkpoint restored when `resume` and there is one,
+    else a fresh start."""
+    last = out / "last.pt"
+    if not (resume and last.exists()):
+        return [], 1
+    return restore_run(load_checkpoint(last), model, optimizer, scheduler, generator, last)
 
 
 def finite_or_zero(value: float) -> float:

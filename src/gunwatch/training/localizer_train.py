@@ -12,9 +12,8 @@ from tqdm import tqdm
 from gunwatch.data.layouts import read_dataset
 from gunwatch.data.split import load_split
 from gunwatch.models.localizer import Localizer, cxcywh_to_xyxy
-from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import LocalizerTrainConfig
-from gunwatch.training.epochs import report_epoch, restore_run, save_epoch, start_run
+from gunwatch.training.epochs import report_epoch, resume_if_asked, save_epoch, start_run
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
@@ -115,12 +114,7 @@ def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps_per_epoch * config.epochs))
-    history: list[dict[str, float]] = []
-    start_epoch = 1
-    last_path, best_path = config.out / "last.pt", config.out / "best.pt"
-    if resume and last_path.exists():
-        history, start_epoch = restore_run(load_checkpoint(last_path), model, optimizer, scheduler, generator,
-                                           last_path)
+    history, start_epoch = resume_if_asked(config.out, resume, model, optimizer, scheduler, generator)
 
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
     augment = Augment(config.hflip, config.grayscale, config.brightness_contrast)
@@ -136,4 +130,4 @@ def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
         }
         save_epoch(config.out, state, history, metrics["val_loss"] <= min(h["val_loss"] for h in history))
     writer.close()
-    return best_path
+    return config.out / "best.pt"

@@ -26,7 +26,7 @@ from gunwatch.inference.loading import load_detector
 from gunwatch.inference.verifier import combined_score
 from gunwatch.models.gun_verifier import GunVerifier
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, restore_run, save_epoch, start_run
+from gunwatch.training.epochs import report_epoch, resume_if_asked, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
@@ -152,12 +152,7 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps_per_epoch * config.epochs, 0.1))
-    history: list[dict[str, float]] = []
-    start_epoch = 1
-    last_path, best_path = config.out / "last.pt", config.out / "best.pt"
-    if resume and last_path.exists():
-        history, start_epoch = restore_run(load_checkpoint(last_path), model, optimizer, scheduler, generator,
-                                           last_path)
+    history, start_epoch = resume_if_asked(config.out, resume, model, optimizer, scheduler, generator)
 
     # Not-gun crops outnumber gun crops on real footage; weighted so both count alike in the loss.
     pos_weight = torch.tensor((1 - gun_share) / max(gun_share, 1e-6))
@@ -185,7 +180,7 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
         is_best = metrics["val_recall_mean"] >= max(h["val_recall_mean"] for h in history)
         save_epoch(config.out, state, history, is_best, VERIFIER_CURVES)
     writer.close()
-    return best_path
+    return config.out / "best.pt"
 
 
 def verifier_from_checkpoint(path: Path) -> tuple[GunVerifier, dict[str, float]]:
