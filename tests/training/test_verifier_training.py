@@ -86,3 +86,19 @@ def test_low_resolution_augmentation_takes_the_fine_detail_away() -> None:
     sharp = augment(crops, torch.Generator().manual_seed(0), low_resolution=0.0)
     blurred = augment(crops, torch.Generator().manual_seed(0), low_resolution=1.0)
     assert detail(blurred) < 5 < 20 < detail(sharp)
+
+
+def test_image_recall_counts_gun_images_above_all_but_the_allowed_gun_free_ones() -> None:
+    from gunwatch.training.verifier_data import CANDIDATE, VerifierCrops
+    from gunwatch.training.verifier_train import image_recalls
+
+    # 4 gun images (best 0.9, 0.8, 0.3, none) and 100 gun-free ones (best 0.85 on one, 0.5 on two, 0.1 on the rest).
+    has_gun = np.array([True] * 4 + [False] * 100)
+    image = np.array([0, 1, 2, *range(4, 104)])
+    scores = np.array([0.9, 0.8, 0.3, 0.85, 0.5, 0.5, *[0.1] * 97], np.float32)
+    crops = VerifierCrops(np.zeros((len(image), 1, 1, 3), np.uint8), np.zeros(len(image), np.int8), scores,
+                          image.astype(np.int32), np.full(len(image), CANDIDATE, np.int8),
+                          np.array([str(i) for i in range(104)]), has_gun)
+    # 1 %: one gun-free image may score above the bar (0.85), so the bar is 0.5; 2 %: 0.5 twice, still 0.5 (ties
+    # flag both); 5 %: 0.1.
+    assert image_recalls(crops, scores) == {0.01: 0.5, 0.02: 0.5, 0.05: 0.75}

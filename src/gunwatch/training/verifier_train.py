@@ -10,7 +10,6 @@ for each candidate `detector_weight`; the epoch and weight with the best mean of
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from gunwatch.data.layouts import read_dataset
 from gunwatch.data.split import load_split
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.verifier import combined_score
+from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.models.gun_verifier import GunVerifier
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, resume_if_asked, save_epoch, start_run
@@ -99,13 +99,14 @@ def image_recalls(crops: VerifierCrops, scores: np.ndarray) -> dict[float, float
     candidate = crops.source == CANDIDATE
     best = np.zeros(len(crops.keys))
     np.maximum.at(best, crops.image[candidate], scores[candidate])
-    negatives = np.sort(best[~crops.has_gun])[::-1]
+    if not crops.has_gun.any():  # nothing to find: counted as nothing found, as a NaN mAP is
+        return dict.fromkeys(FPR_POINTS, 0.0)
+    per_image = [(np.zeros((1, 4)), np.array([score])) for score in best]
     recalls = {}
     for fpr in FPR_POINTS:
-        # As `threshold_for_image_fpr` counts: the most gun-free images k with k / negatives <= fpr.
-        allowed = int(np.count_nonzero(np.arange(len(negatives) + 1) / max(len(negatives), 1) <= fpr)) - 1
-        bar = negatives[allowed] if allowed < len(negatives) else -1.0
-        recalls[fpr] = float((best[crops.has_gun] > bar).mean()) if crops.has_gun.any() else math.nan
+        # Without gun-free images every score is allowed.
+        threshold = threshold_for_image_fpr(per_image, ~crops.has_gun, fpr) if not crops.has_gun.all() else 0.0
+        recalls[fpr] = float((best[crops.has_gun] >= threshold).mean())
     return recalls
 
 
