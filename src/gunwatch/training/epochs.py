@@ -28,6 +28,17 @@ def start_run(config: Any) -> torch.Generator:
     return generator
 
 
+def run_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+              scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator, epoch: int,
+              history: list[dict[str, float]], config: Any) -> dict[str, Any]:
+    """An epoch's checkpoint: everything `restore_run` puts back, and the config it ran with."""
+    return {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(), "epoch": epoch, "history": history,
+        "config": config.model_dump(mode="json"),
+    }
+
+
 def restore_run(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator | None,
                 path: Path) -> tuple[list[dict[str, float]], int]:

@@ -13,7 +13,7 @@ from gunwatch.data.layouts import read_dataset
 from gunwatch.data.split import load_split
 from gunwatch.models.localizer import Localizer, cxcywh_to_xyxy
 from gunwatch.training.config import LocalizerTrainConfig
-from gunwatch.training.epochs import report_epoch, resume_if_asked, save_epoch, start_run
+from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
@@ -123,11 +123,7 @@ def train_localizer(config: LocalizerTrainConfig, resume: bool = False) -> Path:
         metrics = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, val, config)}
         history.append(metrics)
         report_epoch(metrics, writer)
-        state = {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(), "epoch": epoch, "history": history,
-            "config": config.model_dump(mode="json"),
-        }
+        state = run_state(model, optimizer, scheduler, generator, epoch, history, config)
         save_epoch(config.out, state, history, metrics["val_loss"] <= min(h["val_loss"] for h in history))
     writer.close()
     return config.out / "best.pt"

@@ -26,7 +26,7 @@ from gunwatch.inference.verifier import combined_score
 from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.models.gun_verifier import GunVerifier
 from gunwatch.training.checkpoints import load_checkpoint
-from gunwatch.training.epochs import report_epoch, resume_if_asked, save_epoch, start_run
+from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
@@ -173,11 +173,7 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
         metrics = {"epoch": epoch, "train_loss": total / max(len(batches), 1), **validate(model, val, config)}
         history.append(metrics)
         report_epoch(metrics, writer)
-        state = {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(), "epoch": epoch, "history": history,
-            "config": config.model_dump(mode="json"),
-        }
+        state = run_state(model, optimizer, scheduler, generator, epoch, history, config)
         is_best = metrics["val_recall_mean"] >= max(h["val_recall_mean"] for h in history)
         save_epoch(config.out, state, history, is_best, VERIFIER_CURVES)
     writer.close()
