@@ -435,6 +435,7 @@ def bench_pipeline(
         float, typer.Option(min=3, help="capacity: a figure crosses each static scene once per this many seconds")
     ] = 10.0,
     tiles: TilesOption = "off",
+    verifier: VerifierOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """The live pipeline: a gun's first frame to its stored event, and how many 720p cameras it keeps up with."""
@@ -447,7 +448,7 @@ def bench_pipeline(
     try:
         counts = tuple(int(count) for count in cameras.split(","))
         settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles),
-                                         walk_every_s=walk_every)
+                                         walk_every_s=walk_every, verifier=verifier)
         result = run_pipeline_bench(settings, progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error
@@ -463,6 +464,7 @@ def bench_isolation(
         Path | None, typer.Option(help="the cheap camera's clip (default: ../shared/videos/jpadwor1_range-pistol.mp4 "
                                        "when there, else samples/demo/lobby.mp4)")
     ] = None,
+    verifier: VerifierOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Cameras isolated: a cheap 640x360 camera alone, then beside a 1080p camera with tiles on."""
@@ -471,7 +473,7 @@ def bench_isolation(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        result = run_isolation_bench(IsolationSettings(seconds, clip), progress=say)
+        result = run_isolation_bench(IsolationSettings(seconds, clip, verifier=verifier), progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error
     say(format_isolation_table(result))

@@ -18,7 +18,7 @@ from gunwatch.cli import app
 def made_up_bench() -> IsolationBench:
     alone = IsolationRow("alone", 20.0, 100, 1, Spread(0.08, 0.1, 0.12))
     beside = IsolationRow("beside a 1080p camera, tiles on", 20.0, 90, 1, Spread(0.1, 0.25, 0.3), 40, 380.0)
-    return IsolationBench(IsolationSettings(20.0), Path("range.mp4"), alone, beside)
+    return IsolationBench(IsolationSettings(20.0), Path("range.mp4"), alone, beside, "gunwatch-nano+verifier")
 
 
 def test_the_table_compares_the_cheap_camera_beside_the_expensive_one_with_it_alone() -> None:
@@ -27,6 +27,7 @@ def test_the_table_compares_the_cheap_camera_beside_the_expensive_one_with_it_al
     assert lines[2].split() == ["alone", "100", "1.00", "1", "80", "100", "1.00", "-", "-"]
     assert lines[3].split()[-8:] == ["90", "0.90", "1", "100", "250", "2.50", "40", "380"]
     assert "loops range.mp4 at 5 fps" in lines[4] and "20 s per run" in lines[4]
+    assert lines[4].startswith("detector gunwatch-nano+verifier;")
 
 
 def test_the_command_prints_the_table_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,3 +66,4 @@ def test_a_short_real_run_measures_both_cases() -> None:
         assert row.analysed > 0 and row.latency.p50 <= row.latency.p95
     assert bench.alone.other_analysed is None and bench.beside.other_analysed is not None
     assert "beside a 1080p camera" in format_isolation_table(bench)
+    assert bench.detector == "gunwatch-nano+verifier"  # as `gunwatch watch` runs by default

@@ -115,7 +115,7 @@ def made_up_bench() -> PipelineBench:
     latency = LatencyResult(samples, 1, 6, 1, [ExtraEvent("gun01", 5.0, None)], 40.0)
     rows = [capacity_row(1, True, 4.9), capacity_row(1, False, 4.9), capacity_row(4, True, 4.8),
             capacity_row(4, False, 3.1)]
-    return PipelineBench(PipelineBenchSettings(cameras=(1, 4)), latency, rows)
+    return PipelineBench(PipelineBenchSettings(cameras=(1, 4)), latency, rows, "gunwatch-nano+verifier")
 
 
 def test_the_tables_and_the_largest_counts_that_keep_up() -> None:
@@ -124,6 +124,7 @@ def test_the_tables_and_the_largest_counts_that_keep_up() -> None:
     latency = format_latency_table(bench)
     assert latency.splitlines()[0].split()[-3:] == ["p50", "p95", "max"]
     assert "5 events from 1 cameras" in latency and "missed: 1 of 6" in latency and "meets the 1 s target" in latency
+    assert "detector gunwatch-nano+verifier," in latency
     capacity = format_capacity_table(bench)
     assert "keeps up" in capacity.splitlines()[0]
     assert "largest count that keeps up: 4 cameras with motion gating, 1 camera without" in capacity

@@ -28,6 +28,7 @@ def test_a_tiny_run_measures_latency_and_capacity() -> None:
         # frame <= commit, EPS for timestamps in floating point); how long they take is the bench's to print.
         assert -EPS <= sample.confirmation_s < math.inf and 0 <= sample.processing_s < math.inf
     assert latency.total.p50 <= latency.total.p95 <= latency.total.max
+    assert bench.detector == "gunwatch-nano+verifier"  # as `gunwatch watch` runs by default
 
     assert [(row.cameras, row.gating) for row in bench.capacity] == [(1, True), (1, False)]
     for row in bench.capacity:

@@ -56,6 +56,7 @@ class IsolationSettings:
     clip: Path | None = None  # the cheap camera's clip (None: `default_clip()`)
     model: Path | None = None  # None: the shipped detector
     threads: int | None = None  # detector threads per call (None: as `gunwatch watch`)
+    verifier: str = "auto"  # as `gunwatch watch` runs it by default (see inference.loading.resolve_verifier)
 
     def __post_init__(self) -> None:
         if self.seconds <= 0:
@@ -88,10 +89,11 @@ class IsolationBench:
     clip: Path
     alone: IsolationRow
     beside: IsolationRow
+    detector: str  # the detector's name as loaded (with "+verifier" when one judges its candidates)
 
     def to_json_dict(self) -> dict[str, object]:
-        return {"seconds": self.settings.seconds, "clip": str(self.clip), "alone": self.alone.to_json_dict(),
-                "beside": self.beside.to_json_dict()}
+        return {"seconds": self.settings.seconds, "clip": str(self.clip), "detector": self.detector,
+                "alone": self.alone.to_json_dict(), "beside": self.beside.to_json_dict()}
 
 
 def isolation_site(cameras: dict[str, tuple[Path, str, bool]], folder: Path) -> SiteConfig:
@@ -144,7 +146,7 @@ def warm_up(analyzer: TimedAnalyzer) -> None:
 def run_isolation_bench(settings: IsolationSettings, progress: Callable[[str], None] = lambda _: None
                         ) -> IsolationBench:
     _, threads = detector_parallelism(DetectorSettings(threads=settings.threads))
-    detector = load_detector(settings.model, threads=threads, spinning=False)
+    detector = load_detector(settings.model, threads=threads, spinning=False, verifier=settings.verifier)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer)
     clip = settings.cheap_clip
@@ -158,4 +160,4 @@ def run_isolation_bench(settings: IsolationSettings, progress: Callable[[str], N
         progress(f"beside a {HD.height}p camera with tiles on: {settings.seconds:g} s")
         site = isolation_site({CHEAP: (clip, "off", False), EXPENSIVE: (hd, "on", True)}, folder / "beside")
         beside = measure(f"beside a {HD.height}p camera, tiles on", site, analyzer, settings.seconds)
-    return IsolationBench(settings, clip, alone, beside)
+    return IsolationBench(settings, clip, alone, beside, detector.name)

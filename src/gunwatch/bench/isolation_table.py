@@ -21,7 +21,8 @@ def format_isolation_table(bench: IsolationBench) -> str:
             f"{_ratio(row.latency.p95, alone.latency.p95):>7} {other}"
         )
     lines.append(
-        f"the cheap camera loops {bench.clip.name} at {DETECT_FPS:g} fps analysed, motion gating off, tiles and "
+        f"detector {bench.detector}; the cheap camera loops {bench.clip.name} at {DETECT_FPS:g} fps analysed, "
+        f"motion gating off, tiles and "
         f"second look off; {bench.settings.seconds:g} s per run from the service's start; latency = a frame's "
         f"arrival to its detections back; the other camera loops a {HD.width}x{HD.height} scene, tiles on, gating "
         f"off (infer ms: its detector time per frame); / alone = against the cheap camera alone, measured in the "

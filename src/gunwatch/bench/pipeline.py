@@ -51,6 +51,7 @@ class PipelineBenchSettings:
     model: Path | None = None  # None: the shipped detector
     threads: int | None = None  # detector threads per call (None: as `gunwatch watch`, 1 with a call per core)
     walk_every_s: float = STATIC_S  # capacity: the static scene's figure walks across once per this many seconds
+    verifier: str = "auto"  # as `gunwatch watch` runs it by default (see inference.loading.resolve_verifier)
 
     def __post_init__(self) -> None:
         if not self.cameras or min(self.cameras) < 1 or self.samples < 1 or self.latency_cameras < 1:
@@ -72,6 +73,7 @@ class PipelineBench:
     settings: PipelineBenchSettings
     latency: LatencyResult
     capacity: list[CapacityRow]
+    detector: str  # the detector's name as loaded (with "+verifier" when one judges its candidates)
 
     def largest_keeping_up(self, gating: bool) -> int | None:
         counts = [row.cameras for row in self.capacity if row.gating == gating and row.keeps_up]
@@ -89,6 +91,7 @@ class PipelineBench:
                 "samples": [{**asdict(s), "total_s": s.total_s} for s in latency.samples],
             },
             "capacity": [row.to_json_dict() for row in self.capacity],
+            "detector": self.detector,
             "largest_keeping_up": {"gating_on": self.largest_keeping_up(True),
                                    "gating_off": self.largest_keeping_up(False)},
         }
@@ -120,7 +123,7 @@ def run_pipeline_bench(settings: PipelineBenchSettings, progress: Callable[[str]
                        ) -> PipelineBench:
     # As `gunwatch watch` loads it: one thread per call, one call at once per core.
     _, threads = detector_parallelism(DetectorSettings(threads=settings.threads))
-    detector = load_detector(settings.model, threads=threads, spinning=False)
+    detector = load_detector(settings.model, threads=threads, spinning=False, verifier=settings.verifier)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer, settings)
     with tempfile.TemporaryDirectory(prefix="gunwatch-bench-pipeline-") as temp:
@@ -138,4 +141,4 @@ def run_pipeline_bench(settings: PipelineBenchSettings, progress: Callable[[str]
                 run_folder = folder / f"capacity-{count}-{'on' if gating else 'off'}"
                 rows.append(measure_capacity(analyzer, static, count, run_folder, SiteOptions(settings.tiles, gating),
                                              settings.seconds, settings.warmup_s))
-    return PipelineBench(settings, latency, rows)
+    return PipelineBench(settings, latency, rows, detector.name)

@@ -32,7 +32,7 @@ def format_latency_table(bench: PipelineBench) -> str:
     verdict = "meets" if latency.total.p95 <= LATENCY_TARGET_S else "misses"
     lines.append(
         f"{len(latency.samples)} events from {latency.cameras} cameras looping a gun clip ({clip.width}x{clip.height}, "
-        f"{clip.fps:g} fps, 5 fps analysed, tiles {settings.tiles}, motion gating on, "
+        f"{clip.fps:g} fps, 5 fps analysed, detector {bench.detector}, tiles {settings.tiles}, motion gating on, "
         f"confirmation {rule.min_hits} of {rule.window}"
         f"{f', or {rule.quick_hits} of {rule.quick_window} at +{rule.quick_margin:g}' if rule.quick_margin else ''}); "
         f"gun appearances missed: {latency.missed} of {latency.appearances}; "
@@ -67,7 +67,8 @@ def format_capacity_table(bench: PipelineBench) -> str:
     )
     lines.append(
         f"cameras loop a mostly static {clip.width}x{clip.height} {clip.fps:g} fps scene (sensor noise, a figure "
-        f"walking across once per {settings.walk_every_s:g} s), analysed at 5 fps, tiles {settings.tiles}, "
+        f"walking across once per {settings.walk_every_s:g} s), analysed at 5 fps, detector {bench.detector}, "
+        f"tiles {settings.tiles}, "
         f"{settings.seconds:g} s "
         f"measured per row; sampled fps = frames sampled per second by the worst camera; inferred = sampled frames "
         f"that ran inference (the rest were still); dropped = decoded frames replaced before being sampled (2/3 by "
