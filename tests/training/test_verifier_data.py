@@ -9,6 +9,7 @@ from PIL import Image
 from gunwatch.data.records import ImageRecord
 from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
+from gunwatch.inference.second_look import SecondLook
 from gunwatch.training.verifier_data import (
     CANDIDATE,
     GUN,
@@ -16,6 +17,7 @@ from gunwatch.training.verifier_data import (
     LABELLED,
     NOT_GUN,
     PERSON,
+    SECOND_LOOK,
     CropPlan,
     VerifierCrops,
     candidate_labels,
@@ -64,3 +66,47 @@ def test_mined_crops_hold_the_candidates_and_every_labelled_gun(tmp_path: Path) 
     crops.save(tmp_path / "crops.npz")
     again = VerifierCrops.load(tmp_path / "crops.npz")
     assert np.array_equal(again.crops, crops.crops) and again.keys.tolist() == ["a.png", "b.png"]
+
+
+class PersonThenGunDetector:
+    """On the whole 1600 x 900 frame: a person, 400 px tall. On anything smaller (a second-look crop): a gun
+    near the crop's left edge (its context reaches past the crop) and a second box touching that edge."""
+
+    name, class_names, threshold = "person-then-gun", ("person", "handgun"), 0.5
+    input_size = (416, 416)
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        return [Detections(np.array([[700, 300, 800, 700]], np.float32), np.array([0.9], np.float32), np.array([0]))
+                if image.shape[:2] == (900, 1600) else
+                Detections(np.array([[12, 100, 52, 120], [0, 50, 20, 70]], np.float32),
+                           np.array([0.6, 0.5], np.float32), np.array([1, 1]))
+                for image in images]
+
+
+def test_second_look_candidates_are_cut_from_the_crop_and_labelled_in_frame_pixels(tmp_path: Path) -> None:
+    frame = np.random.default_rng(1).integers(0, 255, (900, 1600, 3), dtype=np.uint8)
+    Image.fromarray(frame).save(tmp_path / "frame.png")
+    detector = PersonThenGunDetector()
+    look = SecondLook(detector, 416)
+    (tile,) = look.plan(frame, detector.detect([frame])[0], 416 / 1600)
+    gun_in_frame = np.array([[tile.x1 + 12, tile.y1 + 100, tile.x1 + 52, tile.y1 + 120]], np.float32)
+    records = [ImageRecord(tmp_path / "frame.png", 1600, 900, gun_in_frame, ("handgun",)),
+               ImageRecord(tmp_path / "frame.png", 1600, 900, key="gun-free.png")]
+    plan = CropPlan(side=32, context=1.8, person_negatives=0)
+
+    crops = mine_verifier_crops(detector, records, plan, second_look=look)
+    looked = crops.source == SECOND_LOOK
+    # One candidate per crop: the box on the crop's edge is dropped, as the second look drops it.
+    assert crops.image[looked].tolist() == [0, 1]
+    # A gun where the labelled gun is in frame pixels, not one in the frame without it.
+    assert crops.label[looked].tolist() == [GUN, NOT_GUN]
+    assert crops.score[looked].tolist() == pytest.approx([0.6, 0.6])
+    # Cut from the crop the detector was given, as the runtime cuts it: grey beyond the crop's edge where the
+    # whole frame has pixels.
+    view = frame[tile.y1 : tile.y2, tile.x1 : tile.x2]
+    expected = cut_context_crops(view, np.array([[12, 100, 52, 120]], np.float32), 1.8, 32)[0]
+    assert np.array_equal(crops.crops[np.flatnonzero(looked)[0]], expected)
+    assert not np.array_equal(expected, cut_context_crops(frame, gun_in_frame, 1.8, 32)[0])
+    # Without the second look only the whole frame's candidates (none here) and the labelled gun.
+    assert crops.source[~looked].tolist() == [LABELLED]
+    assert mine_verifier_crops(detector, records, plan).source.tolist() == [LABELLED]

@@ -16,9 +16,10 @@ import torch
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.onnx_session import gunwatch_metadata
 from gunwatch.inference.verifier import OnnxGunVerifier
+from gunwatch.training.config import load_train_config
 from gunwatch.training.pipeline import train_from_config
 from gunwatch.training.verifier_data import VerifierCrops
-from gunwatch.training.verifier_train import verifier_from_checkpoint
+from gunwatch.training.verifier_train import training_pool, verifier_from_checkpoint
 
 SHIPPED = Path(__file__).parents[2] / "models" / "gunwatch-nano.onnx"
 
@@ -102,3 +103,18 @@ def test_image_recall_counts_gun_images_above_all_but_the_allowed_gun_free_ones(
     # 1 %: one gun-free image may score above the bar (0.85), so the bar is 0.5; 2 %: 0.5 twice, still 0.5 (ties
     # flag both); 5 %: 0.1.
     assert image_recalls(crops, scores) == {0.01: 0.5, 0.02: 0.5, 0.05: 0.75}
+
+
+def test_an_extra_training_set_joins_the_pool_its_repeats_times(tmp_path: Path, synthetic_set) -> None:
+    config_path = write_run(tmp_path, synthetic_set, epochs=1)
+    extra = synthetic_set(tmp_path / "extra", guns=3, negatives=0, side=96)
+    extra_split = tmp_path / "extra-split.json"
+    extra_split.write_text(json.dumps({"train": sorted(p.name for p in (extra / "pistol_images").iterdir())}))
+    alone = training_pool(load_train_config(config_path))
+    crops, labels = training_pool(load_train_config(
+        config_path, overrides={"extra_train": [{"data": extra, "split": extra_split, "repeats": 2}]}))
+    extra_crops = VerifierCrops.load(tmp_path / "run" / "crops-train-extra-split.npz")
+    labelled = extra_crops.label != -1
+    assert len(labels) == len(alone[1]) + 2 * int(labelled.sum())
+    assert np.array_equal(labels[len(alone[1]):], np.tile(extra_crops.label[labelled], 2))
+    assert np.array_equal(crops[-1], extra_crops.crops[labelled][-1])

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
 from gunwatch.training.lineage.rcnn.config import RcnnTrainConfig
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
-from gunwatch.training.run_config import TrainRunConfig
+from gunwatch.training.run_config import ExtraTrainData, TrainRunConfig
 from gunwatch.training.verifier_config import VerifierTrainConfig
 
 
@@ -44,16 +44,6 @@ class LocalizerTrainConfig(TrainRunConfig):
     hflip: float = Field(0.5, ge=0, le=1)
     grayscale: float = Field(0.2, ge=0, le=1, description="probability of a grey image (CCTV footage)")
     brightness_contrast: float = Field(0.25, ge=0, le=1, description="max relative jitter")
-
-
-class ExtraTrainData(BaseModel):
-    """Another data set whose `train` split joins the training images (e.g. frames from camera views)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: Path = Field(description="data set root (any supported layout)")
-    split: Path = Field(description="its split file; only the `train` split is used")
-    repeats: int = Field(1, ge=1, le=20, description="times each of its images is drawn per epoch (a small set)")
 
 
 class DetectorTrainConfig(TrainRunConfig):

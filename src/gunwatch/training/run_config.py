@@ -18,3 +18,13 @@ class TrainRunConfig(BaseModel):
     # Operating threshold chosen on the validation split
     max_val_image_fpr: float = Field(0.01, ge=0, le=1)
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores)")
+
+
+class ExtraTrainData(BaseModel):
+    """Another data set whose `train` split joins the training images (e.g. frames from camera views)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path = Field(description="data set root (any supported layout)")
+    split: Path = Field(description="its split file; only the `train` split is used")
+    repeats: int = Field(1, ge=1, le=20, description="times each of its images is drawn per epoch (a small set)")

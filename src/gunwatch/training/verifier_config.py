@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gunwatch.training.run_config import TrainRunConfig
+from gunwatch.training.run_config import ExtraTrainData, TrainRunConfig
 
 
 class VerifierTrainConfig(TrainRunConfig):
@@ -30,6 +30,10 @@ class VerifierTrainConfig(TrainRunConfig):
     negative_iou: float = Field(0.1, ge=0, le=1, description="one overlapping every gun less is not a gun")
     person_negatives: int = Field(2, ge=0, le=16, description="the detector's people per image added as not-gun "
                                                               "crops (a whole person is no gun)")
+    second_look: bool = Field(False, description="add the candidates of the second look's person crops (as the "
+                                                "live pipeline's verifier judges them)")
+    extra_train: list[ExtraTrainData] = Field(default_factory=list,
+                                              description="more training sets (their `train` split), e.g. camera views")
     low_resolution: float = Field(0.3, ge=0, le=1, description="share of crops shrunk 2-6x and enlarged back, as a "
                                                                "far camera's few pixels come out")
 

@@ -12,6 +12,11 @@ The detector's people are added as not-gun crops too (up to `person_negatives` p
 confident, unless a labelled gun fills the box): on footage from high cameras the detector sometimes boxes
 a whole small person as a handgun, a candidate web photos never offer, and a verifier that has never seen
 a whole person agrees with it (`gunwatch bench alarms`: a woman walking away, a shopper seen from above).
+
+With a `SecondLook`, the candidates the detector makes on the second look's person crops join them
+(source SECOND_LOOK): at run time the verifier judges those too, cut from the zoomed crop the detector
+was given, and on camera views they are most of what it sees. They are labelled in frame pixels, and a
+candidate cut by its crop's edge is left out, as the second look drops it.
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from gunwatch.data.records import ImageRecord
 from gunwatch.inference.base import Detector
 from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
+from gunwatch.inference.second_look import SecondLook
+from gunwatch.inference.tiling import cut_by_tile
 from gunwatch.inference.verifier import top_candidates
 
 GUN, NOT_GUN, IGNORED = 1, 0, -1
-CANDIDATE, LABELLED, PERSON = 0, 1, 2  # where a crop came from
+CANDIDATE, LABELLED, PERSON, SECOND_LOOK = 0, 1, 2, 3  # where a crop came from
 PERSON_LABEL = "person"
 PERSON_MIN_SCORE = 0.5
 
@@ -59,7 +66,7 @@ class VerifierCrops:
     label: np.ndarray  # N int8: GUN, NOT_GUN, IGNORED
     score: np.ndarray  # N float32
     image: np.ndarray  # N int32
-    source: np.ndarray  # N int8: CANDIDATE, LABELLED
+    source: np.ndarray  # N int8: CANDIDATE, LABELLED, PERSON, SECOND_LOOK
     keys: np.ndarray  # images: record keys
     has_gun: np.ndarray  # images: bool
 
@@ -101,11 +108,33 @@ def person_boxes(found: Detections, person_class: int | None, guns: np.ndarray, 
     return people.xyxy[order]
 
 
+Group = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # crops, labels, detector scores, source
+
+
+def second_look_groups(detector: Detector, look: SecondLook, image: np.ndarray, found: Detections,
+                       guns: np.ndarray, gun_class: int, plan: CropPlan) -> list[Group]:
+    """The candidates of the second look's crops of one image, cut from the crop the detector was given."""
+    height, width = image.shape[:2]
+    tiles = look.plan(image, found, look.input_side / max(height, width))
+    views = [image[t.y1 : t.y2, t.x1 : t.x2] for t in tiles]
+    groups = []
+    for tile, view, seen in zip(tiles, views, detector.detect(views) if views else [], strict=True):
+        candidates = seen.of_class(gun_class)
+        candidates = candidates[top_candidates(candidates.scores, plan.floor, plan.top_k)]
+        offset = np.array([tile.x1, tile.y1, tile.x1, tile.y1], np.float32)
+        kept = ~cut_by_tile(candidates.xyxy + offset, tile, width, height)
+        boxes = candidates.xyxy[kept]
+        groups.append((cut_context_crops(view, boxes, plan.context, plan.side),
+                       candidate_labels(boxes + offset, guns, plan), candidates.scores[kept],
+                       np.full(len(boxes), SECOND_LOOK, np.int8)))
+    return groups
+
+
 def mine_verifier_crops(detector: Detector, records: list[ImageRecord], plan: CropPlan,
-                        description: str = "cutting crops") -> VerifierCrops:
+                        description: str = "cutting crops", second_look: SecondLook | None = None) -> VerifierCrops:
     gun_class = detector.class_names.index(GUN_LABEL)
     person_class = detector.class_names.index(PERSON_LABEL) if PERSON_LABEL in detector.class_names else None
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # crops, labels, scores, source
+    parts: list[Group] = []
     image_of: list[np.ndarray] = []
     for index, record in enumerate(tqdm(records, desc=description, unit="img")):
         image = load_rgb(record.image_path)
@@ -121,16 +150,18 @@ def mine_verifier_crops(detector: Detector, records: list[ImageRecord], plan: Cr
             (people, np.full(len(people), NOT_GUN, np.int8), np.full(len(people), -1.0), PERSON),
         ]
         boxes = np.concatenate([g[0] for g in groups]).reshape(-1, 4)
-        labels = np.concatenate([g[1] for g in groups]).astype(np.int8)
-        scores = np.concatenate([g[2] for g in groups]).astype(np.float32)
-        source = np.concatenate([np.full(len(g[0]), g[3], np.int8) for g in groups])
-        parts.append((cut_context_crops(image, boxes, plan.context, plan.side), labels, scores, source))
-        image_of.append(np.full(len(boxes), index, np.int32))
+        parts.append((cut_context_crops(image, boxes, plan.context, plan.side),
+                      np.concatenate([g[1] for g in groups]).astype(np.int8),
+                      np.concatenate([g[2] for g in groups]).astype(np.float32),
+                      np.concatenate([np.full(len(g[0]), g[3], np.int8) for g in groups])))
+        if second_look is not None:
+            parts += second_look_groups(detector, second_look, image, found, record.gun_boxes, gun_class, plan)
+        image_of += [np.full(len(part[1]), index, np.int32) for part in parts[len(image_of):]]  # this image's parts
     side = plan.side
     return VerifierCrops(
         crops=np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, side, side, 3), np.uint8),
         label=np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int8),
-        score=np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32),
+        score=np.concatenate([p[2] for p in parts]).astype(np.float32) if parts else np.zeros(0, np.float32),
         image=np.concatenate(image_of) if image_of else np.zeros(0, np.int32),
         source=np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int8),
         keys=np.array([record.key for record in records]),

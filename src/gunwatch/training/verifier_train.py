@@ -1,7 +1,8 @@
 """Train the gun verifier on the detector's candidates (see training/verifier_data.py), export it to ONNX.
 
-Each epoch: every labelled crop once (gun and not-gun weighted to balance), augmented on the fly (mirror,
-a random zoom and shift of the crop, brightness and contrast, grey). Validation is what the verifier is
+Each epoch: every labelled crop once (an extra training set's `repeats` times; gun and not-gun weighted
+to balance), augmented on the fly (mirror, a random zoom and shift of the crop, brightness and contrast,
+grey, low resolution). Validation is what the verifier is
 for: on the val split's images, each image's highest combined gun score (`inference.verifier.
 combined_score`), and the share of gun images found at 1 %, 2 % and 5 % of gun-free images flagged,
 for each candidate `detector_weight`; the epoch and weight with the best mean of the three are kept.
@@ -22,6 +23,7 @@ from gunwatch.checksums import sha256_of
 from gunwatch.data.layouts import read_dataset
 from gunwatch.data.split import load_split
 from gunwatch.inference.loading import load_detector
+from gunwatch.inference.second_look import SecondLook
 from gunwatch.inference.verifier import combined_score
 from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.models.gun_verifier import GunVerifier
@@ -30,6 +32,7 @@ from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, s
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.run_config import ExtraTrainData
 from gunwatch.training.verifier_config import VerifierTrainConfig
 from gunwatch.training.verifier_data import CANDIDATE, GUN, CropPlan, VerifierCrops, mine_verifier_crops
 
@@ -42,19 +45,37 @@ def crop_plan(config: VerifierTrainConfig) -> CropPlan:
                     config.negative_iou, config.person_negatives)
 
 
-def split_crops(config: VerifierTrainConfig, split_name: str) -> VerifierCrops:
-    """The split's crops, cut once and kept in the run folder for this detector and plan."""
+def split_crops(config: VerifierTrainConfig, split_name: str, extra: ExtraTrainData | None = None) -> VerifierCrops:
+    """A split's crops (of the main data set, or of an extra training set), cut once and kept in the run
+    folder for this detector and plan."""
     plan = crop_plan(config)
-    stamp = {"detector_sha256": sha256_of(config.detector), "plan": plan.__dict__, "split": split_name}
-    path, stamp_path = config.out / f"crops-{split_name}.npz", config.out / f"crops-{split_name}.json"
+    data, split = (extra.data, extra.split) if extra else (config.data, config.split)
+    stamp = {"detector_sha256": sha256_of(config.detector), "plan": plan.__dict__, "split": split_name,
+             "second_look": config.second_look, "data": str(data), "split_file": str(split)}
+    name = f"{split_name}-{split.stem}" if extra else split_name
+    path, stamp_path = config.out / f"crops-{name}.npz", config.out / f"crops-{name}.json"
     if path.exists() and stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp:
         return VerifierCrops.load(path)
-    records = load_split(config.split).select(read_dataset(config.data), split_name)
+    records = load_split(split).select(read_dataset(data), split_name)
     detector = load_detector(config.detector, threads=config.threads)
-    crops = mine_verifier_crops(detector, records, plan, f"cutting {split_name} crops")
+    look = SecondLook(detector, max(detector.input_size)) if config.second_look else None
+    crops = mine_verifier_crops(detector, records, plan, f"cutting {name} crops", second_look=look)
     crops.save(path)
     stamp_path.write_text(json.dumps(stamp, indent=1))
     return crops
+
+
+def training_pool(config: VerifierTrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The crops an epoch draws from and their labels: the train split's labelled crops, and each extra
+    set's `repeats` times."""
+    sets = [(split_crops(config, "train"), 1)] + [(split_crops(config, "train", extra), extra.repeats)
+                                                   for extra in config.extra_train]
+    crops, labels = [], []
+    for found, repeats in sets:
+        labelled = np.tile(np.flatnonzero(found.label != -1), repeats)
+        crops.append(found.crops[labelled])
+        labels.append(found.label[labelled])
+    return np.concatenate(crops), np.concatenate(labels)
 
 
 def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0) -> torch.Tensor:
@@ -141,15 +162,15 @@ def build_model(config: VerifierTrainConfig) -> GunVerifier:
 def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
     generator = start_run(config)
-    train, val = split_crops(config, "train"), split_crops(config, "val")
-    labelled = np.flatnonzero(train.label != -1)
-    is_gun = torch.from_numpy((train.label[labelled] == GUN).astype(np.float32))
+    train_crops, train_labels = training_pool(config)
+    val = split_crops(config, "val")
+    is_gun = torch.from_numpy((train_labels == GUN).astype(np.float32))
     gun_share = float(is_gun.mean())
-    tqdm.write(f"verifier crops: train {len(labelled)} ({int(is_gun.sum())} guns), val {len(val)}")
+    tqdm.write(f"verifier crops: train {len(train_labels)} ({int(is_gun.sum())} guns), val {len(val)}")
 
     model = build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, len(labelled) // config.batch_size)
+    steps_per_epoch = max(1, len(train_labels) // config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps_per_epoch * config.epochs, 0.1))
@@ -160,12 +181,12 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
     writer = SummaryWriter(log_dir=str(config.out / "tensorboard"))
     for epoch in range(start_epoch, config.epochs + 1):
         model.train()
-        order = torch.randperm(len(labelled), generator=generator)
+        order = torch.randperm(len(train_labels), generator=generator)
         batches = list(order.split(config.batch_size))[:steps_per_epoch]
         total = 0.0
         progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
         for step, index in enumerate(progress):
-            logits = model.logits(augment(train.crops[labelled[index.numpy()]], generator, config.low_resolution))
+            logits = model.logits(augment(train_crops[index.numpy()], generator, config.low_resolution))
             loss = F.binary_cross_entropy_with_logits(logits, is_gun[index], pos_weight=pos_weight)
             optimisation_step(loss, optimizer, scheduler, f"epoch {epoch} step {step}")
             total += loss.item()
