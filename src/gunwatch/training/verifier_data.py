@@ -34,7 +34,7 @@ from gunwatch.data.records import ImageRecord
 from gunwatch.inference.base import Detector
 from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
-from gunwatch.inference.second_look import SecondLook
+from gunwatch.inference.second_look import SecondLook, first_pass_scale
 from gunwatch.inference.tiling import cut_by_tile
 from gunwatch.inference.verifier import top_candidates
 
@@ -115,7 +115,8 @@ def second_look_groups(detector: Detector, look: SecondLook, image: np.ndarray, 
                        guns: np.ndarray, gun_class: int, plan: CropPlan) -> list[Group]:
     """The candidates of the second look's crops of one image, cut from the crop the detector was given."""
     height, width = image.shape[:2]
-    tiles = look.plan(image, found, look.input_side / max(height, width))
+    # Mining runs the detector on the whole image untiled, as `first_pass_scale` says for tiles off.
+    tiles = look.plan(image, found, first_pass_scale(width, (width, height), look.input_side, "off"))
     views = [image[t.y1 : t.y2, t.x1 : t.x2] for t in tiles]
     groups = []
     for tile, view, seen in zip(tiles, views, detector.detect(views) if views else [], strict=True):
