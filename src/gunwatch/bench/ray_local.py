@@ -2,11 +2,11 @@
 
     cluster = RayCluster(["node_a", "node_b"]).start()   # head + one worker node per name, on loopback
     cluster.address                                       # "127.0.0.2:PORT", for --cluster / ray.init
-    cluster.kill("node_a")                                # SIGKILL the whole process group of that node
-    cluster.stop()                                        # every node's process group, and the temp dir
+    cluster.kill("node_a")                                # SIGKILL every process of that node's session
+    cluster.stop()                                        # every node's session, and the temp dir
 
 Used by the tests (tests/support/ray_cluster.py) and by `gunwatch bench cluster`. Each node has its own
-session and process group (its raylet and workers die with it; their CPU time is summed per node) and every
+session (its raylet and workers die with it; their CPU time is summed per node) and every
 node of the cluster its own loopback address (127.0.0.2 the head, 127.0.0.3, ... the workers): Ray rewrites
 127.0.0.1 to the machine's outward address, and tests talk to loopback only. The head has no CPUs (no agent
 goes there); the workers `worker_cpus` each and a custom resource named after them. The head checks node
@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 RAY = Path(sys.executable).with_name("ray")
@@ -101,18 +102,44 @@ class RayCluster:
         return next((name for name, ip in self.ips.items() if node_label.endswith(f"/{ip}")), None)
 
     def kill(self, name: str) -> None:
-        """SIGKILL a node's whole process group: `ray start`, its raylet and every worker (actors) on it."""
+        """SIGKILL every process of a node's session: `ray start`, its raylet and every worker (actors) on it, as a
+        machine that loses power. Ray gives each worker a process group of its own, so killing the node's group
+        alone left its actors running until they noticed their raylet gone: seconds in which a lost node's agent
+        still renewed its leases and stored its cameras' events."""
         process = self.nodes[name]
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_session(process.pid)
         process.wait()
 
     def stop(self) -> None:
         for process in self.nodes.values():
-            with contextlib.suppress(ProcessLookupError):  # killed already
-                os.killpg(process.pid, signal.SIGKILL)
+            kill_session(process.pid)
             process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log_tail(self, chars: int = 3000) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}"
                          for path in sorted(self.root.glob("*.log")))
+
+
+def kill_session(session_id: int) -> None:
+    """SIGKILL every live process of a session until none is left (a raylet may start a worker meanwhile)."""
+    while members := session_members(session_id):
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)  # a killed process is still listed until the kernel ends it: no busy loop over /proc
+
+
+def session_members(session_id: int) -> list[int]:
+    """The live processes (not zombies) whose session is `session_id`, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        # pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses, so split after the last ")".
+        state, _ppid, _pgrp, session = text[text.rindex(")") + 2:].split()[:4]
+        if int(session) == session_id and state not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
