@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +69,29 @@ def _use_sqlite_transactions(engine: Engine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # sqlite3 stops issuing BEGIN; the hook below does it
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a power cut loses at most the last commits
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql(connection.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
+
+
+def use_wal(cursor: sqlite3.Cursor, wait_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+    """Put the database in WAL mode (it stays so in the file), waiting up to `wait_s` for other processes.
+
+    Switching a fresh file to WAL takes an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy timeout, when processes opening the file at the same moment would otherwise wait on each
+    other (seen with three at once, about one start in twenty): so try again until one of them has switched
+    it. A file already in WAL mode needs no lock for this."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
