@@ -121,9 +121,12 @@ class RayCluster:
                          for path in sorted(self.root.glob("*.log")))
 
 
-def kill_session(session_id: int) -> None:
+def kill_session(session_id: int, wait_s: float = 60.0) -> None:
     """SIGKILL every live process of a session until none is left (a raylet may start a worker meanwhile)."""
+    deadline = time.monotonic() + wait_s
     while members := session_members(session_id):
+        if time.monotonic() > deadline:  # stuck in the kernel (uninterruptible): say so rather than hang
+            raise RuntimeError(f"processes {members} of session {session_id} still alive {wait_s:g} s after SIGKILL")
         for pid in members:
             with contextlib.suppress(ProcessLookupError):  # gone meanwhile
                 os.kill(pid, signal.SIGKILL)
