@@ -3,19 +3,19 @@
     pip install openvino nncf     # not gunwatch dependencies: this comparison only
     python scripts/compare_runtimes.py [--int8 runs/shipped-int8/gunwatch-nano-int8.onnx] [--threads 1,2] [--accuracy]
 
-Rows: ONNX Runtime FP32 (what gunwatch runs; the reference), ONNX Runtime INT8 (a `gunwatch quantize` copy, when
-given), OpenVINO at FP32 and at BF16 (where the CPU has BF16 instructions: OpenVINO's default there), and
-OpenVINO INT8 made by NNCF (static, mixed preset, calibrated on 300 seeded training images through the runtime's
-own letterbox). Speed: one 416 px image per call, interleaved rounds of 20 calls, median ms per call and the
-ratio to ONNX Runtime FP32 timed in the same run. `--accuracy`: mAP@0.5 and gun-image recall at the model's
-threshold on the val split, each runtime behind the same `OnnxYolox` pre- and post-processing.
+Rows: ONNX Runtime FP32 (what gunwatch runs; the reference), ONNX Runtime INT8 (a `gunwatch quantize` copy,
+when given), OpenVINO at FP32 and at BF16 (where the CPU has BF16 instructions: OpenVINO's default there), and
+OpenVINO INT8 made by NNCF (static, mixed preset, calibrated on 300 training images drawn as `gunwatch
+quantize` draws them, through the runtime's own letterbox). Speed: one 416 px image per call, interleaved
+rounds of 20 calls, median ms per call and the ratio to ONNX Runtime FP32 timed in the same run. `--accuracy`:
+mAP@0.5 and gun-image recall at the model's threshold on the val split, each runtime behind the same
+`OnnxYolox` pre- and post-processing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from gunwatch.data.images import load_rgb
 from gunwatch.evaluation.evaluate import evaluate
-from gunwatch.evaluation.selection import select_records
+from gunwatch.evaluation.int8_build import calibration_images
 from gunwatch.inference.loading import SHIPPED_DETECTOR
 from gunwatch.inference.onnx_session import gunwatch_metadata, session_options
 from gunwatch.inference.onnx_yolox import OnnxYolox
@@ -84,10 +84,10 @@ def openvino_sessions(model: Path, threads: int, metadata: dict[str, str]) -> di
 
 
 def calibration_batches(model: Path) -> list[np.ndarray]:
+    """`gunwatch quantize`'s draw of training images (seed 0), as network inputs."""
     detector = OnnxYolox(model, onnxruntime_session(model, 1))
-    train = select_records(DATA, "train", None, None, None).records
-    random.Random(0).shuffle(train)
-    return [detector.input_batch([load_rgb(record.image_path)])[0] for record in train[:CALIBRATION_IMAGES]]
+    paths = calibration_images(DATA, None, CALIBRATION_IMAGES, seed=0)
+    return [detector.input_batch([load_rgb(path)])[0] for path in paths]
 
 
 def median_ms(calls: dict[str, Callable[[], object]]) -> dict[str, float]:
