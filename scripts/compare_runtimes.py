@@ -58,29 +58,30 @@ def onnxruntime_session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
 
 
-def openvino_sessions(model: Path, threads: int, metadata: dict[str, str]) -> dict[str, OpenVinoSession]:
-    """OpenVINO FP32, BF16 (where the CPU has it) and NNCF INT8 of `model`; empty without openvino and nncf."""
+def openvino_networks(model: Path) -> tuple[Any, dict[str, tuple[Any, str]]]:
+    """OpenVINO's core and, by row name, each network with its inference precision: FP32, NNCF INT8 (quantised
+    once for every thread count) and BF16 where the CPU has it; no rows without openvino and nncf."""
     try:
         import nncf
         import openvino as ov
     except ImportError:
         print("openvino and nncf are not installed: ONNX Runtime rows only (pip install openvino nncf)")
-        return {}
+        return None, {}
     core = ov.Core()
     network = core.read_model(str(model))
     network.reshape([-1, 3, SIDE, SIDE])
     int8 = nncf.quantize(network.clone(), nncf.Dataset(calibration_batches(model)),
                          preset=nncf.QuantizationPreset.MIXED, subset_size=CALIBRATION_IMAGES)
-
-    def compiled(net: Any, precision: str) -> OpenVinoSession:
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-                  "INFERENCE_PRECISION_HINT": precision}
-        return OpenVinoSession(core.compile_model(net, "CPU", config), metadata)
-
-    sessions = {"OpenVINO FP32": compiled(network, "f32"), "OpenVINO INT8 (NNCF)": compiled(int8, "f32")}
+    networks = {"OpenVINO FP32": (network, "f32"), "OpenVINO INT8 (NNCF)": (int8, "f32")}
     if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-        sessions["OpenVINO BF16"] = compiled(network, "bf16")
-    return sessions
+        networks["OpenVINO BF16"] = (network, "bf16")
+    return core, networks
+
+
+def openvino_session(core: Any, network: Any, precision: str, threads: int,
+                     metadata: dict[str, str]) -> OpenVinoSession:
+    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
+    return OpenVinoSession(core.compile_model(network, "CPU", config), metadata)
 
 
 def calibration_batches(model: Path) -> list[np.ndarray]:
@@ -114,12 +115,14 @@ def main() -> None:
     args = parser.parse_args()
     metadata = gunwatch_metadata(onnxruntime_session(args.model, 1))
     image = np.random.default_rng(0).integers(0, 256, (1, 3, SIDE, SIDE)).astype(np.float32)
+    core, networks = openvino_networks(args.model)
     rows: dict[str, dict[str, float]] = {}
     for threads in [int(t) for t in args.threads.split(",")]:
         sessions: dict[str, Any] = {"ONNX Runtime FP32": onnxruntime_session(args.model, threads)}
         if args.int8:
             sessions["ONNX Runtime INT8"] = onnxruntime_session(args.int8, threads)
-        sessions.update(openvino_sessions(args.model, threads, metadata))
+        for name, (network, precision) in networks.items():
+            sessions[name] = openvino_session(core, network, precision, threads, metadata)
         calls = {name: (lambda s=session: s.run(None, {"images": image})) for name, session in sessions.items()}
         for name, ms in median_ms(calls).items():
             rows.setdefault(name, {})[f"ms_{threads}"] = ms
