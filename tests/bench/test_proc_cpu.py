@@ -27,7 +27,8 @@ def test_a_stat_line_is_read_after_the_last_parenthesis_of_its_command_name() ->
     # The command name may hold spaces and parentheses: "(ray::Agent (x))".
     fields = ["S", "17", "40", "40"] + ["0"] * 7 + [str(3 * TICKS), str(TICKS)] + ["0"] * 6 + ["12345"]
     row = parse_stat(f"42 (ray::Agent (x)) {' '.join(fields)} 0 0")
-    assert row == ProcessRow(pid=42, ppid=17, session=40, start=12345, cpu_s=4.0, name="ray::Agent (x)")
+    assert row == ProcessRow(pid=42, ppid=17, session=40, start=12345, cpu_s=4.0, name="ray::Agent (x)", state="S")
+    assert row.alive and not parse_stat(f"42 (ray::Agent (x)) Z {' '.join(fields[1:])} 0 0").alive
 
 
 def table(*rows: tuple[int, int, int, float]) -> dict[int, ProcessRow]:

@@ -33,6 +33,11 @@ class ProcessRow:
     start: int  # clock ticks after boot
     cpu_s: float  # user + system, this process only (children that ended are not added)
     name: str = ""  # the command name (/proc/PID/comm, at most 15 characters: "raylet", "ray::NodeAgent")
+    state: str = ""  # R, S, D, ...; Z: ended, not yet reaped by its parent
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("Z", "X")
 
     @property
     def key(self) -> ProcessKey:
@@ -48,7 +53,7 @@ def parse_stat(text: str) -> ProcessRow:
     # fields[0] is field 3 (state): ppid 4, session 6, utime 14, stime 15, starttime 22 (proc(5), 1-based).
     ppid, session = int(fields[1]), int(fields[3])
     utime, stime, start = int(fields[11]), int(fields[12]), int(fields[19])
-    return ProcessRow(pid, ppid, session, start, (utime + stime) / TICKS, name)
+    return ProcessRow(pid, ppid, session, start, (utime + stime) / TICKS, name, fields[0])
 
 
 def read_processes(proc: Path = PROC) -> dict[int, ProcessRow]:

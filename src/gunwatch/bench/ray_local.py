@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gunwatch.bench.proc_cpu import read_processes
+
 RAY = Path(sys.executable).with_name("ray")
 START_TIMEOUT_S = 120.0
 HEALTH = {"RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "1000",
@@ -134,15 +136,5 @@ def kill_session(session_id: int, wait_s: float = 60.0) -> None:
 
 
 def session_members(session_id: int) -> list[int]:
-    """The live processes (not zombies) whose session is `session_id`, from /proc."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # ended meanwhile
-            continue
-        # pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses, so split after the last ")".
-        state, _ppid, _pgrp, session = text[text.rindex(")") + 2:].split()[:4]
-        if int(session) == session_id and state not in ("Z", "X"):
-            members.append(int(stat.parent.name))
-    return members
+    """The live processes (not zombies) whose session is `session_id`."""
+    return [pid for pid, row in read_processes().items() if row.session == session_id and row.alive]
