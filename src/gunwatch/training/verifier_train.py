@@ -34,7 +34,7 @@ from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import mobilenet_v2_weights_path
 from gunwatch.training.run_config import ExtraTrainData
 from gunwatch.training.verifier_config import VerifierTrainConfig
-from gunwatch.training.verifier_data import CANDIDATE, GUN, CropPlan, VerifierCrops, mine_verifier_crops
+from gunwatch.training.verifier_data import CANDIDATE, GUN, IGNORED, CropPlan, VerifierCrops, mine_verifier_crops
 
 VERIFIER_CURVES = (("train_loss", "val_loss"), ("val_recall_1", "val_recall_2", "val_recall_5"))
 FPR_POINTS = (0.01, 0.02, 0.05)
@@ -72,7 +72,7 @@ def training_pool(config: VerifierTrainConfig) -> tuple[np.ndarray, np.ndarray]:
                                                    for extra in config.extra_train]
     crops, labels = [], []
     for found, repeats in sets:
-        labelled = np.tile(np.flatnonzero(found.label != -1), repeats)
+        labelled = np.tile(np.flatnonzero(found.label != IGNORED), repeats)
         crops.append(found.crops[labelled])
         labels.append(found.label[labelled])
     return np.concatenate(crops), np.concatenate(labels)
@@ -133,7 +133,7 @@ def image_recalls(crops: VerifierCrops, scores: np.ndarray) -> dict[float, float
 
 def validate(model: GunVerifier, val: VerifierCrops, config: VerifierTrainConfig) -> dict[str, float]:
     opinion = judge(model, val.crops, config.batch_size * 2)
-    labelled = val.label != -1
+    labelled = val.label != IGNORED
     target = torch.from_numpy((val.label[labelled] == GUN).astype(np.float32))
     probability = torch.from_numpy(opinion[labelled]).clamp(1e-6, 1 - 1e-6)
     metrics: dict[str, float] = {"val_loss": F.binary_cross_entropy(probability, target).item()}
