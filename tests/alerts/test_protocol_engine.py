@@ -380,7 +380,6 @@ def test_trigger_filters(
     assert engine.on_event(make_event(camera="parking", max_score=0.9)) == []  # camera not listed
     assert engine.on_event(make_event(camera="lobby", max_score=0.69)) == []  # below min_score
     assert engine.on_event(make_event(camera="lobby", zone="yard", max_score=0.9)) == []  # zone not listed
-    assert engine.on_event(make_event(camera="lobby", state="closed", max_score=0.9)) == []  # over already
     assert outbox.list() == []
 
     # An update whose score rises past the threshold starts the run the opening frame did not.
@@ -390,6 +389,40 @@ def test_trigger_filters(
     [run] = engine.on_event(rising)
     [delivery] = outbox.list()
     assert (delivery.event_id, delivery.run_id, delivery.kind) == (rising.id, run, "alert")
+
+
+@SQLITE_ONLY
+def test_an_event_first_heard_of_once_closed_still_alerts_saying_it_is_late(
+    store: EventStore, make_event: Events, channel: Channels,
+) -> None:
+    """Its open versions never reached the alerts (its node died or was cut off, the watch crashed): a late
+    alert beats none. An event heard of while open starts nothing more when it closes, in this process or
+    another (a restarted alerts actor: the store says a run exists)."""
+    settings = AlertSettings.model_validate(site({"entrances": protocol(notify("hook"))},
+                                                 hook=channel("http://127.0.0.1:9/unused")))
+    outbox = Outbox(store)
+    engine = ProtocolEngine(settings, store, outbox)
+    heard = make_event(camera="lobby")
+    assert len(engine.on_event(heard)) == 1
+    heard_closed = dataclasses.replace(heard, state="closed", closed_at=heard.confirmed_at + 30)
+    assert engine.on_event(heard_closed) == []
+    assert ProtocolEngine(settings, store, outbox).on_event(heard_closed) == []
+    assert [d.event_id for d in outbox.list()] == [heard.id]
+
+    missed = make_event(camera="gate", last_seen=time.time() - 40)
+    missed = dataclasses.replace(missed, state="closed", closed_at=missed.last_seen + 30)
+    [run] = ProtocolEngine(settings, store, outbox).on_event(missed)
+    [alert] = [d for d in outbox.list() if d.event_id == missed.id]
+    assert (alert.run_id, alert.kind) == (run, "alert")
+    assert alert.payload["title"] == f"[{SITE}] LATE ALERT - GUN DETECTED: gate (door)"
+    assert alert.payload["body"].splitlines()[1].startswith("LATE: gunwatch could not raise this alert")
+    assert ProtocolEngine(settings, store, outbox).on_event(missed) == []  # heard again: once is enough
+
+    # Closed and never matching (below the trigger's score) stays quiet, as it did while open.
+    quiet = AlertSettings.model_validate(site({"entrances": protocol(notify("hook"), trigger={"min_score": 0.9})},
+                                              hook=channel("http://127.0.0.1:9/unused")))
+    low = dataclasses.replace(make_event(camera="yard"), state="closed", closed_at=time.time())
+    assert ProtocolEngine(quiet, store, outbox).on_event(low) == []
 
 
 @SQLITE_ONLY

@@ -54,7 +54,7 @@ def test_a_clean_stop_marks_its_cameras_stopped_and_closes_their_open_events(
 
     closed = runs.end(run.id, "stopped", now=t0 + 10)
 
-    assert [(event.id, event.state) for event in closed] == [(ours.id, "open")]  # as it was
+    assert [(event.id, event.state, event.closed_at) for event in closed] == [(ours.id, "closed", t0 + 10)]
     stored = store.get_event(ours.id)
     assert stored is not None and (stored.state, stored.closed_at, stored.last_seen) == ("closed", t0 + 10, t0 + 0.5)
     assert audit_of(store, ours.id) == [("watch", "event.closed", {"reason": CLOSED_AT_STOP, "run": run.id})]
@@ -92,7 +92,7 @@ def test_a_crashed_run_is_recorded_once(store: EventStore, make_event: Callable[
 
     closed = runs.crashed(dead, "run 2 (host-a:99)", now=t0 + 65)
 
-    assert [(e.id, e.state) for e in closed or []] == [(event.id, "updated")]
+    assert [(e.id, e.state, e.max_score) for e in closed or []] == [(event.id, "closed", event.max_score)]
     assert store.get_event(event.id).state == "closed"
     assert audit_of(store, event.id) == [("watch", "event.closed", {"reason": CLOSED_AT_RESTART, "run": dead.id})]
     assert states(store) == {"lobby": ("stopped", CRASHED_REASON)}

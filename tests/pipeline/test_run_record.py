@@ -77,7 +77,7 @@ def test_a_start_records_a_crashed_run_and_hands_on_its_open_event(store: EventS
 
     record = RunRecord(store, ["lobby"]).start(recovered.append)
 
-    assert [(e.id, e.state) for e in recovered] == [(event.id, "open")]  # as it was: its alert may not have started
+    assert [(e.id, e.state) for e in recovered] == [(event.id, "closed")]  # its alert may not have started
     assert store.get_event(event.id).state == "closed"
     found = run_of(store, crashed.id)
     assert found.ending == "crashed" and found.note.startswith(f"found by run {record.run.id} ")

@@ -3,7 +3,8 @@ stopped by a signal. Real processes on the demo clip, a file-sink channel, SQLit
 
 What must hold: the crash is recorded by the next start; the event is closed, with a note, and its protocol
 goes on; every delivery arrives exactly once, under its original key (a delivery the crash cut off goes out
-again under that key); cameras say `stopped`, never `online`, once nobody watches them.
+again under that key); cameras say `stopped`, never `online`, once nobody watches them. An event the crash left
+before any protocol had started for it is still alerted by the next start, the alert saying it is late.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from sqlalchemy import select
 
 from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.outbox import Outbox
+from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.runs import CLOSED_AT_RESTART, CLOSED_AT_STOP, CRASHED_REASON, STOPPED_REASON, RunLog
 from gunwatch.events.store.schema import ProtocolRunRow
@@ -83,6 +86,41 @@ def protocol_runs(store: EventStore) -> list[ProtocolRunRow]:
         rows = list(session.scalars(select(ProtocolRunRow).order_by(ProtocolRunRow.id)))
         session.expunge_all()
         return rows
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the store's part is the other test's
+def test_an_event_a_crash_left_before_its_alert_started_is_alerted_late_by_the_next_start(
+        store_url: str, tmp_path: Path) -> None:
+    """The watch died after storing the event and before its protocol started (the event as it left it, no run):
+    the next start closes it and raises its alert all the same, late and saying so."""
+    store = EventStore(store_url)
+    seen = time.time() - 120
+    event = ThreatEvent("lobby", "open", seen - 1, seen, seen + 4, 0.83, (10.0, 20.0, 60.0, 90.0))
+    store.save_event(event)
+    quiet = write_video(tmp_path / "quiet.mp4", frames=20, size=(320, 240), fps=10.0)
+    site = site_file(tmp_path, "site.yaml", store_url, quiet, loop=True, pager=tmp_path / "pager.jsonl")
+    desk = tmp_path / "desk.jsonl"
+
+    def alerted() -> list[dict]:
+        return [line for line in sink_lines(desk) if line.get("event_id") == event.id]
+
+    watch = start_watch(site, "--duration", "600")  # stopped below; the duration only bounds the wait
+    try:
+        # And the camera watched: the watch has started (its signal handlers in place) before it is stopped.
+        assert wait_while_running(lambda: bool(alerted()) and "lobby" in store.online_since(), watch), log_of(site)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        code = watch.wait(timeout=120)
+    assert code == 0, log_of(site)
+    [alert] = alerted()
+    assert (alert["kind"], alert["recipient"]) == ("alert", "Guard")
+    assert alert["title"] == "[gunwatch] LATE ALERT - GUN DETECTED: lobby", alert
+    assert "LATE: gunwatch could not raise this alert while it happened" in alert["body"]
+    closed = store.get_event(event.id)
+    assert closed is not None and closed.state == "closed"
+    assert [a.detail["reason"] for a in AuditLog(store).of_event(event.id) if a.action == "event.closed"] == [
+        CLOSED_AT_RESTART]
+    store.close()
 
 
 @pytest.mark.slow

@@ -43,10 +43,21 @@ TITLES: dict[str, str] = {
 }
 
 
+LATE_TITLE = "LATE ALERT - "  # before a threat's title when the alerts heard of the event only once it was over
+
+
 def title(kind: MessageKind, context: dict[str, Any]) -> str:
     site = context.get("site")
     text = TITLES[kind].format(where=_where(context))
+    if context.get("late") and kind in THREAT_KINDS:
+        text = LATE_TITLE + text
     return f"[{site}] {text}" if site else text
+
+
+def _late(context: dict[str, Any]) -> str:
+    return (f"LATE: gunwatch could not raise this alert while it happened (a node or the watch failed meanwhile). "
+            f"The gun was last seen {_clock(context.get('last_seen'))}; the event closed "
+            f"{_clock(context.get('closed_at'))}. Where the person went is not known.")
 
 
 def body(kind: MessageKind, context: dict[str, Any]) -> str:
@@ -72,6 +83,8 @@ def body(kind: MessageKind, context: dict[str, Any]) -> str:
                  f"{_clock(context.get('created_at'))} by `gunwatch alert test`.",
                  "Nothing happened: do not act on it. It shows that alerts on this channel reach you."],
     }[kind]
+    if kind in THREAT_KINDS and context.get("late"):
+        lines.insert(1, _late(context))
     if kind in THREAT_KINDS and context.get("event_id") and not context.get("snapshot"):
         lines.append(NO_SNAPSHOT)
     if context.get("actor") and kind in ("cancel", "all_clear"):

@@ -11,7 +11,7 @@ Open events are closed, not resumed: after a restart only the camera can tell wh
 there, and if it is, confirmation opens a new event within a second or two (a protocol's cool-down merges
 it into the earlier alert). Closing loses no alert: the event's protocol runs and deliveries stay and go on
 (a closed event does not stop them), and an event whose alert had not started yet (the process died between
-storing it and handing it over) is handed to the alert service now, as it was.
+storing it and handing it over) is handed to the alert service now, closed: its alert starts, saying it is late.
 
 While the watch runs, the heartbeat is written only while `liveness` (the watchdog's) says it lives: a watch
 whose pipeline is stuck looks to the next start, and to `camera status`, like the dead one it is.
@@ -69,8 +69,8 @@ class RunRecord:
         self._heart = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
     def start(self, on_recovered: Callable[[ThreatEvent], None] | None = None) -> RunRecord:
-        """Record this run and what earlier ones left behind; `on_recovered` hears each event closed now, as it
-        was (open), so that an alert the crash cut off still starts."""
+        """Record this run and what earlier ones left behind; `on_recovered` hears each event closed now, as
+        closed: an alert the crash cut off still starts, saying it is late (`ProtocolEngine.on_event`)."""
         self.run = self.runs.begin(self.host, self.pid, self.cameras)
         log.info("watch: %s started", self.run.label)
         closed = self._recover(self.run)

@@ -73,9 +73,10 @@ class ProtocolEngine:
 
     def on_event(self, event: ThreatEvent, now: float | None = None) -> list[int]:
         """Start every protocol whose trigger the event matches (an update can match a score threshold
-        the opening frame did not reach); returns the new runs' ids."""
-        if event.state not in ("open", "updated"):
-            return []
+        the opening frame did not reach); returns the new runs' ids. A closed event starts those that did not
+        run for it while it was open: the alerts never heard of it then (its node died or was cut off from the
+        cluster, or the watch crashed, before handing it over), and a late alert, saying it is late, beats none.
+        A protocol that ran for it (merged or called off included) never starts again."""
         now = time.time() if now is None else now
         started = []
         failed: Exception | None = None
@@ -99,6 +100,8 @@ class ProtocolEngine:
         context = self._context(name, event_id=event.id, camera=event.camera, zone=event.zone,
                                 score=event.max_score, first_seen=event.first_seen,
                                 confirmed_at=event.confirmed_at, snapshot=picture_to_send(event.evidence))
+        if event.state == "closed":  # heard of only once over (`on_event`): its messages say so
+            context.update(late=True, last_seen=event.last_seen, closed_at=event.closed_at)
         run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now)
         self._started.add((name, event.id))  # after the commit: a failed start is tried again
         return run_id

@@ -86,7 +86,7 @@ class RunLog:
             spare: Collection[str] = (), now: float | None = None) -> list[ThreatEvent]:
         """This process's own end: the run `ending`, its cameras `stopped`, its open events closed (a stop is
         the truth even if a start took the run for dead meanwhile). Cameras in `spare` (another live run
-        watches them) keep their state and events. Returns the events closed, as they were before."""
+        watches them) keep their state and events. Returns the events closed, as closed."""
         now = time.time() if now is None else now
         with self.store.errors("cannot record the end of the watch run in"), \
                 self.store.write_session.begin() as session:
@@ -140,7 +140,7 @@ class RunLog:
 def _close_events(session: Session, run_id: int | None, note: str, spare: Collection[str],
                   cameras: Collection[str] | None, now: float) -> list[ThreatEvent]:
     """Close the open events of `cameras` (None: of every camera) but those in `spare`, each with an audit
-    entry; returns them as they were before."""
+    entry; returns them as closed."""
     query = select(EventRow).where(EventRow.state.in_(OPEN_STATES)).order_by(EventRow.confirmed_at, EventRow.id)
     if cameras is not None:
         query = query.where(EventRow.camera.in_(list(cameras)))
@@ -148,10 +148,9 @@ def _close_events(session: Session, run_id: int | None, note: str, spare: Collec
         query = query.where(EventRow.camera.not_in(list(spare)))
     # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): two starts closing at once close each once.
     rows = session.scalars(query.with_for_update()).all()
-    closed = [event_from_row(row) for row in rows]
     for row in rows:
         close_event_row(session, row, now, ACTOR, {"reason": note, "run": run_id})
-    return closed
+    return [event_from_row(row) for row in rows]
 
 
 def close_event_row(session: Session, row: EventRow, now: float, actor: str, detail: dict[str, object]) -> None:
