@@ -1,10 +1,13 @@
-"""The node agent without Ray (its body is a plain class): a camera is watched only under its lease, and a lease
-lost stops the camera at once. Real SQLite store, a looping file camera, the stand-in model."""
+"""The node agent without Ray (its body is a plain class): a camera is watched only under its lease, a lease
+lost stops the camera at once, and an agent that stops hearing from the supervisor stops its cameras and frees
+their leases; each camera it stops of its own accord is named, with why, in its answer to the supervisor's ping.
+Real SQLite store, a looping file camera, the stand-in model."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +25,8 @@ from support.stand_in_cameras import WAIT_S
 from support.waiting import wait_until
 
 LEASE_S = 1.5
+FENCE_S = 3.0  # short, for the test (the supervisor sets 2 1/3 leases and 6 s)
+HEARTBEAT_S = 0.2
 
 
 @pytest.fixture
@@ -36,13 +41,17 @@ store: {{url: "sqlite:///{tmp_path / 'events.db'}"}}
 
 @pytest.fixture
 def agent(site: SiteConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeAgent]:
+    created = start_agent(site, monkeypatch)
+    yield created
+    created.close()
+
+
+def start_agent(site: SiteConfig, monkeypatch: pytest.MonkeyPatch, fence_s: float | None = None) -> NodeAgent:
     def stand_in_service(empty, _on_event, on_health, store, on_evidence):  # the model is not the point here
         return WatchService(empty, FrameAnalyzer(GunWhileHeld(), 64), store, None, on_health, on_evidence=on_evidence)
 
     monkeypatch.setattr("gunwatch.pipeline.watch_command.build_service", stand_in_service)
-    created = NodeAgent(site, "agent-1", LEASE_S, None, "test")
-    yield created
-    created.close()
+    return NodeAgent(site, "agent-1", LEASE_S, None, "test", fence_s=fence_s)
 
 
 def test_a_camera_runs_only_under_its_lease_and_stops_when_the_lease_is_lost(agent: NodeAgent,
@@ -67,6 +76,12 @@ def test_a_camera_runs_only_under_its_lease_and_stops_when_the_lease_is_lost(age
     assert leases.acquire("lobby", "agent-2", "elsewhere", ttl_s=60) is not None
     assert wait_until(lambda: agent.cameras() == [] and agent.service.status() == [], WAIT_S)
     assert leases.all()[0].holder == "agent-2"
+    report = agent.ping()  # the supervisor hears which camera stopped, and why
+    assert (report.cameras, report.stopped) == ((), {"lobby": f"lease lost on {agent.node}"})
+
+    leases.release(leases.all()[0])
+    assert agent.assign("lobby", lobby) is True  # given it again: the reason is gone
+    assert (agent.ping().cameras, agent.ping().stopped) == (("lobby",), {})
 
 
 def test_unassign_stops_the_camera_and_gives_the_lease_back_at_once(agent: NodeAgent, site: SiteConfig) -> None:
@@ -85,3 +100,36 @@ def test_importing_cluster_mode_does_not_import_ray() -> None:
             "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_agent_that_stops_hearing_from_the_supervisor_stops_its_cameras_and_frees_their_leases(
+        site: SiteConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = start_agent(site, monkeypatch, fence_s=FENCE_S)
+    silent = threading.Event()  # set: the supervisor's heartbeats stop
+
+    def supervisor_heartbeats() -> None:
+        while not silent.wait(HEARTBEAT_S):
+            agent.heartbeat()
+
+    beats = threading.Thread(target=supervisor_heartbeats)
+    try:
+        beats.start()
+        assert agent.assign("lobby", site.cameras["lobby"])
+        leases = CameraLeases(agent.store)
+        [assigned] = leases.all()
+        # Heard from: still renewed well after fence_s had passed since the assign, and still watched.
+        assert wait_until(lambda: leases.all()[0].expires_at > assigned.expires_at + FENCE_S + LEASE_S, WAIT_S)
+        assert agent.cameras() == ["lobby"]
+
+        silent.set()
+        beats.join()
+        # `cameras()`, not `ping()`, while waiting: a ping is the supervisor being heard from.
+        assert wait_until(lambda: agent.cameras() == [] and agent.service.status() == [], WAIT_S)
+        assert leases.acquire("lobby", "agent-2", "elsewhere", ttl_s=60) is not None  # free at once, not a lease later
+        [lobby] = agent.store.camera_status()
+        assert lobby.state == "offline" and lobby.reason.startswith(f"the supervisor not heard from on {agent.node}")
+        report = agent.ping()
+        assert report.cameras == () and report.stopped == {"lobby": lobby.reason}
+    finally:
+        silent.set()
+        agent.close()

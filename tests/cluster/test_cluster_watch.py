@@ -7,7 +7,9 @@ of the head's /metrics has every node's cameras; the alerts actor is killed and 
 watching the gun camera is SIGKILLed while the gun's event is open: its cameras come back on the other node, each
 move a health event naming both nodes, the open event continues there under its id (no second event for that
 episode), and the gun seen again there merges into the alert under way (no second alert under another key); a
-camera added to the site file starts and one removed stops while the others keep their leases, a bad site
+supervisor stopped (SIGSTOP) is no longer heard from: the agent stops its cameras and frees their leases, and once
+it runs again it starts them again, each stop recorded with its reason; a camera added to the site file starts
+and one removed stops while the others keep their leases, a bad site
 file is refused naming its key, and a good one whose mtime did not change is applied when `gunwatch reload`
 asks (SIGHUP); SIGTERM stops everything and gives the leases back. Every wait is on a condition while the watch
 runs; the failover time is printed, never asserted.
@@ -36,7 +38,7 @@ from gunwatch.events.store.schema import AuditRow, ProtocolRunRow
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - provides `http_receiver`
 from support.ray_cluster import RayCluster, free_port, ray_cluster_fixture  # noqa: F401 - provides `ray_cluster`
 from support.stand_in import grey_clip
-from support.waiting import wait_while_running
+from support.waiting import wait_until, wait_while_running
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"  # a handgun from 3 s to 7 s
 LEASE_S = 4
@@ -166,6 +168,24 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
         assert wait_while_running(lambda: merged_since(store, killed_at), watch), log_of(site)
         deliveries = outbox.list()
         assert [d.kind for d in deliveries] == ["alert"] and alerts() == [deliveries[0].key], (alerts(), deliveries)
+
+        # --- the supervisor goes silent (its process stopped): the agent, no longer hearing from it, stops its
+        # cameras and frees their leases itself (a node cut off from the cluster keeps no camera it cannot alert
+        # for); heard from again, the supervisor starts them again, each stop recorded with the agent's reason.
+        silenced_at = time.time()
+        watch.send_signal(signal.SIGSTOP)
+        try:
+            assert wait_until(lambda: where() == {}, 300), log_of(site)  # no lease left, none taken over
+        finally:
+            watch.send_signal(signal.SIGCONT)
+        assert wait_while_running(lambda: set(where()) == cameras and store.online_since(silenced_at) >= cameras,
+                                  watch), log_of(site)
+        print(f"cut off: every camera back online {time.time() - silenced_at:.1f} s after the supervisor stopped")
+        history = {camera.name: camera.recent for camera in store.camera_status(recent=10)}
+        for camera in cameras:
+            assert any(change.state == "offline" and change.at >= silenced_at
+                       and change.reason.startswith(f"the supervisor not heard from on {survivor}")
+                       for change in history[camera]), history[camera]
 
         # --- the site file: a camera added starts, one removed stops, the others run on; a bad file is refused
         running = {camera: lease.token for camera, lease in lease_rows(leases).items() if camera != "yard"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from gunwatch.cluster.forwarding import Forwarder
 from support.waiting import wait_until
@@ -67,3 +68,19 @@ def test_close_says_when_items_were_left() -> None:
     forwarder = Forwarder(lambda item: False, retry_first_s=0.01, retry_max_s=0.02).start()
     forwarder.put("never")
     assert not forwarder.close(drain_s=0.1)
+
+
+def test_it_says_since_when_the_oldest_item_waits() -> None:
+    gate = threading.Event()
+    forwarder = Forwarder(lambda item: gate.wait() or True).start()
+    assert forwarder.waiting_since is None
+    before = time.time()
+    forwarder.put("first")
+    after = time.time()
+    forwarder.put("second")
+    waiting = forwarder.waiting_since
+    assert waiting is not None and before <= waiting <= after  # the first item's, while it waits
+    gate.set()
+    assert wait_until(lambda: forwarder.pending == 0, timeout=30)
+    assert forwarder.waiting_since is None
+    assert forwarder.close(drain_s=5)

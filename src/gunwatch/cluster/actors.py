@@ -35,15 +35,16 @@ def _remote(kind: str) -> Any:
     return ray.remote({"agent": NodeAgent, "alerts": AlertsHost}[kind])
 
 
-def start_agent(site: SiteConfig, node_id: str, name: str, namespace: str, lease_s: float, cpus: float,
-                with_alerts: bool, log_format: str = "text") -> Any:
-    """The agent `name` of node `node_id` (its handle; it starts on that node or not at all)."""
+def start_agent(site: SiteConfig, node_id: str, name: str, namespace: str, lease_s: float, fence_s: float,
+                cpus: float, with_alerts: bool, log_format: str = "text") -> Any:
+    """The agent `name` of node `node_id` (its handle; it starts on that node or not at all), which stops its
+    cameras when it has not heard from the supervisor for `fence_s`."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return _remote("agent").options(
         name=name, namespace=namespace, num_cpus=cpus, max_restarts=0, max_task_retries=0,
         max_concurrency=AGENT_CONCURRENCY, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-    ).remote(site, name, lease_s, ALERTS_ACTOR if with_alerts else None, namespace, log_format)
+    ).remote(site, name, lease_s, ALERTS_ACTOR if with_alerts else None, namespace, log_format, fence_s)
 
 
 def start_alerts_host(site: SiteConfig, namespace: str, node_id: str, log_format: str = "text") -> Any:

@@ -18,6 +18,14 @@ paused past the lease's expiry) can overwrite what the new holder wrote: such wr
 handed to the alerts actor either. A lost lease also stops the camera. What fencing does not cover: files (a
 snapshot or clip being written when the lease was lost still lands in the evidence folder, unreferenced).
 
+Cut off (`fence_s`). The supervisor sends a heartbeat every `lease_s / 3`. An agent that has not heard from it
+for `fence_s` (`supervisor.fence_after`: past the supervisor's own rule for giving up on a silent agent) stops
+its cameras and gives their leases back: its node is cut off from the cluster (its alerts cannot reach the alerts
+actor) or the supervisor is gone, and by now the supervisor has given up on it and places the cameras elsewhere,
+where they can start only once these leases are free. Each camera it stops of its own accord (this, or a lease
+lost) is named in its next `ping` answer (`AgentReport`) with the reason, so the supervisor places it again and
+says why: no camera stops quietly.
+
 Threat events and health changes go to the alerts actor through a `Forwarder` (sent again until handled).
 """
 
@@ -27,13 +35,14 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gunwatch.config.camera import Camera
 from gunwatch.config.site import SiteConfig
 from gunwatch.events.store import EventStore, StoreError
 from gunwatch.events.store.leases import CameraLease, CameraLeases
+from gunwatch.video.health import HealthChange
 
 if TYPE_CHECKING:
     from gunwatch.events.model import ThreatEvent
@@ -42,6 +51,18 @@ log = logging.getLogger(__name__)
 
 UNASSIGN_DRAIN_S = 10.0  # a camera given back waits this long at most for its last writes to be stored
 FORWARD_TIMEOUT_S = 30.0  # one hand-over to the alerts actor; it waits up to its own HANDLE_WAIT_S
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    """An agent's answer to the supervisor's ping: its node, the cameras it watches now, why it stopped each
+    camera it stopped of its own accord since the supervisor last gave it that camera, and since when (wall
+    clock) items wait in its hand-over queue to the alerts actor (None: nothing waits)."""
+
+    node: str
+    cameras: tuple[str, ...]
+    stopped: dict[str, str] = field(default_factory=dict)
+    unforwarded_since: float | None = None
 
 
 def node_label() -> str:
@@ -59,13 +80,15 @@ class NodeAgent:
     """The body of a node agent actor (plain Python; `gunwatch.cluster.actors` makes it a Ray actor)."""
 
     def __init__(self, site: SiteConfig, agent_id: str, lease_s: float, alerts_actor: str | None,
-                 namespace: str, log_format: str = "text") -> None:
+                 namespace: str, log_format: str = "text", fence_s: float | None = None) -> None:
         from gunwatch.ops.logs import configure_logging
         from gunwatch.ops.memory import tune_malloc
 
         configure_logging(log_format)  # type: ignore[arg-type]
         tune_malloc()
-        self.agent_id, self.lease_s = agent_id, lease_s
+        self.agent_id, self.lease_s, self.fence_s = agent_id, lease_s, fence_s
+        self.heard_at = time.monotonic()  # the supervisor's last heartbeat or ping
+        self.stopped_here: dict[str, str] = {}  # camera -> why this agent stopped it of its own accord
         self.adopt_within_s = adoption_window(site)
         self.node = node_label()
         self.store = EventStore(site.store.url)
@@ -101,6 +124,7 @@ class NodeAgent:
 
     def assign(self, name: str, camera: Camera) -> bool:
         """Watch `name` under its lease: False while another holder's lease on it is live."""
+        self.heartbeat()  # asked by the supervisor: it is there (its heartbeat may come later)
         with self._lock:
             if name in self.held:
                 return True
@@ -109,6 +133,7 @@ class NodeAgent:
             if lease is None:
                 return False
             self.held[name] = lease  # before the camera starts: its first writes are fenced by this lease
+            self.stopped_here.pop(name, None)
             try:
                 self.service.add_camera(name, camera, self._take_over(name, watched_until))
             except BaseException:
@@ -171,7 +196,30 @@ class NodeAgent:
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.lease_s / 3):
             with self._lock:
-                self._renew_all()
+                if self._cut_off():
+                    self._fence()
+                else:
+                    self._renew_all()
+
+    def _cut_off(self) -> bool:
+        return self.fence_s is not None and bool(self.held) and time.monotonic() - self.heard_at > self.fence_s
+
+    def _fence(self) -> None:
+        """Every camera stopped here and its lease given back: the supervisor has not been heard from for
+        `fence_s`. Their open events stay open for their next holder to continue (`handover`)."""
+        why = f"the supervisor not heard from on {self.node} for {time.monotonic() - self.heard_at:.0f} s"
+        log.error("agent %s: %s: its cameras stop here so that other nodes can take them: %s", self.agent_id, why,
+                  ", ".join(sorted(self.held)))
+        for name in sorted(self.held):
+            self._stop_camera(name, why, stopped=False, handed_over=True)
+            # In the store (the console) at once, under the lease; the supervisor tells the alerts when it places
+            # the camera again.
+            self.service.store_writer.camera_health(HealthChange(name, "offline", why, time.time()))
+            self.stopped_here[name] = why
+        self.service.store_writer.wait_idle(UNASSIGN_DRAIN_S)  # what was queued stored before the leases go
+        for lease in self.held.values():
+            self._release_quietly(lease)
+        self.held.clear()
 
     def _renew_all(self) -> None:
         """Every lease held here renewed in one statement (one transaction per node and period, whatever its
@@ -193,12 +241,22 @@ class NodeAgent:
             del self.held[name]
             log.error("camera %s: lease lost on %s: stopped here (another node takes it)", name, self.node,
                       extra={"camera": name})
-            self._stop_camera(name, f"lease lost on {self.node}", stopped=False, handed_over=True)
+            self.stopped_here[name] = f"lease lost on {self.node}"
+            self._stop_camera(name, self.stopped_here[name], stopped=False, handed_over=True)
 
     # --- looking ---------------------------------------------------------------------------------------
 
-    def ping(self) -> str:
-        return self.node
+    def heartbeat(self) -> None:
+        """The supervisor is there (sent every lease_s / 3, apart from its polls, which may wait on a camera)."""
+        self.heard_at = time.monotonic()
+
+    def ping(self) -> AgentReport:
+        self.heartbeat()
+        # Without the lock: an assign holds it while a camera opens (up to a minute), and a ping must answer.
+        # Copies of dicts are atomic in CPython; an assign in progress shows its camera, which the supervisor
+        # has not placed yet, so nothing is misread.
+        waiting = self.forwarder.waiting_since if self.forwarder is not None else None
+        return AgentReport(self.node, tuple(sorted(list(self.held))), dict(self.stopped_here), waiting)
 
     def live(self) -> list[Any]:
         """Its cameras now (`CameraLive` rows), for the console and /metrics on the head."""

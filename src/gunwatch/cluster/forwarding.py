@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -27,7 +28,7 @@ class Forwarder:
         self.send, self.capacity = send, capacity
         self.retry_first_s, self.retry_max_s = retry_first_s, retry_max_s
         self.sent = 0
-        self._items: deque[object] = deque()
+        self._items: deque[tuple[float, object]] = deque()  # (when it was put, the item), oldest first
         self._changed = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="forward-alerts", daemon=True)
@@ -45,13 +46,19 @@ class Forwarder:
                     told = True
                     log.error("alerts: %d items wait for the alerts actor; the pipeline waits for room", self.capacity)
                 self._changed.wait(1.0)
-            self._items.append(item)
+            self._items.append((time.time(), item))
             self._changed.notify_all()
 
     @property
     def pending(self) -> int:
         with self._changed:
             return len(self._items)
+
+    @property
+    def waiting_since(self) -> float | None:
+        """When the oldest item still waiting was put (wall clock); None when nothing waits."""
+        with self._changed:
+            return self._items[0][0] if self._items else None
 
     def close(self, drain_s: float) -> bool:
         """Send what is queued for up to `drain_s`; True when nothing was left."""
@@ -72,7 +79,7 @@ class Forwarder:
                 self._changed.wait_for(lambda: self._items or self._stopping)
                 if self._stopping:
                     return
-                item = self._items[0]
+                _, item = self._items[0]
             try:
                 done = self.send(item)
             except Exception as error:  # the actor restarting, its node gone: sent again

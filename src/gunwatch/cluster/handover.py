@@ -83,6 +83,15 @@ def open_events(store: EventStore, cameras: Collection[str]) -> list[ThreatEvent
         return [event_from_row(row) for row in session.scalars(query)]
 
 
+def changed_since(store: EventStore, cameras: Collection[str], since: float) -> list[ThreatEvent]:
+    """The events of `cameras` stored (opened, updated or closed) at or after `since`, in any state, oldest
+    first."""
+    query = (select(EventRow).where(EventRow.camera.in_(list(cameras)), EventRow.updated_at >= since)
+             .order_by(EventRow.confirmed_at, EventRow.id))
+    with store.errors("cannot read the recent events in"), store.read_session() as session:
+        return [event_from_row(row) for row in session.scalars(query)]
+
+
 def retire(store: EventStore, camera: str, now: float | None = None) -> list[ThreatEvent]:
     """Every open event of `camera`, removed from the site file with no holder left, closed now with an audit
     entry saying why (the caller holds the camera's lease); the events as closed."""

@@ -5,20 +5,33 @@ It runs in the driver (`gunwatch watch --cluster`). Every poll (`POLL_S`) it:
    placed, removed ones stopped, changed ones restarted on their node, the others untouched; a file with errors
    is logged (file, key) and the running site goes on;
 2. pings the agents: one whose node left `ray.nodes()`, whose actor died, or that stayed silent for two
-   leases (then killed) is dropped, and its cameras are recorded `offline` ("node ... lost") in the store;
+   leases (then killed) is dropped, and its cameras are recorded `offline` ("node ... lost") in the store; a
+   camera an agent that answers no longer watches (it stopped it of its own accord: a lost lease, or cut off
+   from the supervisor, `agent.AgentReport`) is recorded `offline` with the agent's reason and placed again;
 3. starts an agent on each alive node that has CPUs for a detector and none yet;
 4. places the cameras not running (`placement.place`: balanced by count, within each node's capacity; the
    first placement waits, up to a minute, for every first agent to load its detector) and asks their agents
    to start them. The move is recorded per camera as a health change naming both nodes. The camera's open
    event is left open: its new node's agent continues it under the same id, or closes it when too old
    (`handover`); it is handed to the alerts actor as it was, in case the lost node died before handing it over.
+   Once the camera runs on its new node (the lost node's lease, and so its writes, over), every event of the
+   camera stored since the lost agent's last account of its hand-over queue is handed on as well, closed ones
+   included: an episode that began and ended while its node was cut off still raises its alert, late and
+   saying so (`ProtocolEngine.on_event`; a protocol that ran for an event never runs for it again).
+
+A heartbeat thread tells every agent every `lease_s / 3` that the supervisor is there, apart from the polls
+(which can wait up to ASSIGN_TIMEOUT_S on a camera's source): an agent that has not heard from it for
+`fence_after(lease_s)` stops its cameras and frees their leases, so a node cut off from the cluster but still
+reaching the store does not keep cameras it cannot raise alerts for.
 
 Failover bound. An agent starts a camera only under its lease, so a lost node's camera starts elsewhere once
 both (a) the loss is seen (its actor's death, or at the latest Ray's node health check: some 15 s with Ray's
 defaults, a 3 s period and 5 failures; ~2 s with the tests' settings) and (b) its lease has lapsed (at most
 lease_s after the dead node's last renewal), then within a poll (POLL_S) and a camera start:
 max(a, b) + POLL_S + start. Measured on the loopback test cluster (lease_s 4): back online 5-7 s after the
-SIGKILL. A move longer than cluster.restart_bound_s is logged as an error.
+SIGKILL. A node cut off from the cluster, its agent still running, frees its leases itself after
+fence_after(lease_s) instead: fence_after(lease_s) + POLL_S + start. A move longer than cluster.restart_bound_s
+is logged as an error.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ from gunwatch.pipeline.reload import plan_reload
 from gunwatch.video.health import HealthChange
 
 if TYPE_CHECKING:
+    from gunwatch.cluster.agent import AgentReport
     from gunwatch.config.cluster import ClusterSettings
 
 log = logging.getLogger(__name__)
@@ -50,7 +64,19 @@ ASSIGN_TIMEOUT_S = 60.0  # opening a camera's source; an agent that takes longer
 FIRST_PLACEMENT_WAIT_S = 60.0  # at start, at most this long for the agents still loading their detector
 RETRY_AGENT_S = 30.0  # a node whose agent failed to start is tried again after this
 CLOSE_TIMEOUT_S = 60.0
+# Between an event's commit and its entry in the agent's hand-over queue lies the wait for its snapshot (at most
+# evidence.alert_wait_s, 10 s) and the writer's queue: events stored this long before a lost agent's last
+# account of that queue are handed on again too.
+HAND_ON_MARGIN_S = 60.0
 HEAD_RESOURCE = "node:__internal_head__"  # Ray's mark of the head node
+
+
+def fence_after(lease_s: float) -> float:
+    """How long an agent goes without hearing from the supervisor before it stops its cameras: past the
+    supervisor's own rule for giving up on a silent agent (two leases of unanswered pings, counted from the first
+    unanswered one, which comes up to a heartbeat period, a poll and a ping's wait after the last heartbeat), so
+    the supervisor has given up on it and recorded its cameras offline first."""
+    return 2 * lease_s + lease_s / 3 + POLL_S + PING_TIMEOUT_S
 
 
 @dataclass
@@ -62,7 +88,8 @@ class Agent:
     capacity: int
     ready: bool = False
     silent_since: float | None = None
-    cameras: set[str] = field(default_factory=set)
+    # Wall clock: what its node stored before then had reached the alerts actor, as its last ping answer told.
+    handed_up_to: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,8 @@ class Supervisor:
         self.placement: dict[str, str] = {}  # camera -> node id, for cameras an agent runs
         self.lost_from: dict[str, str] = {}  # camera -> the node it ran on when that node was lost
         self.lost_at: dict[str, float] = {}  # camera -> when that loss was seen (monotonic)
+        # camera -> since when (wall clock) its lost node's events may not have reached the alerts actor
+        self.unalerted_since: dict[str, float] = {}
         self.retry_at: dict[str, float] = {}  # node id -> when to try its agent again
         self.started_at = time.monotonic()
         self.waiting: list[str] = []  # cameras no node has room for, as last said
@@ -93,6 +122,8 @@ class Supervisor:
         # lease has lapsed (`_retire_removed`).
         self.retiring: set[str] = set()
         self._mtime = _mtime(config)
+        self._closing = threading.Event()
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
 
     @property
     def with_alerts(self) -> bool:
@@ -112,6 +143,7 @@ class Supervisor:
             self.alerts = start_alerts_host(self.site, self.settings.namespace, head, self.log_format)
             # Its channels open (or it fails) before any camera starts.
             log.info("cluster: alerts actor on %s", ray.get(self.alerts.ping.remote()))
+        self._heartbeat.start()
         return self
 
     def poll(self) -> None:
@@ -126,6 +158,7 @@ class Supervisor:
         """The agents closed (if they were not), then the alerts actor drained and stopped."""
         import ray
 
+        self._closing.set()
         self.close_agents()
         if self.alerts is not None:
             _quietly(ray.get, self.alerts.close.remote(), timeout=CLOSE_TIMEOUT_S)
@@ -145,6 +178,16 @@ class Supervisor:
         self.agents.clear()
 
     # --- nodes and agents ------------------------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        """Every agent told the supervisor is there, every lease_s / 3 (answers are not awaited: the polls' pings
+        judge the agents)."""
+        while not self._closing.wait(self.settings.lease_s / 3):
+            for agent in list(self.agents.values()):  # a copy: the poll adds and drops agents meanwhile
+                try:
+                    agent.handle.heartbeat.remote()
+                except Exception as error:  # Ray shutting down: the poll's pings tell the rest
+                    log.warning("cluster: heartbeat to %s not sent: %s", agent.node, error)
 
     def _alive_nodes(self) -> dict[str, Node]:
         import ray
@@ -179,7 +222,7 @@ class Supervisor:
                 return f"agent on {agent.node} silent for {now - agent.silent_since:.0f} s"
             return None
         try:
-            ray.get(ping)
+            report = ray.get(ping)
         except Exception as error:  # RayActorError: it died (or its constructor failed)
             if not agent.ready:
                 log.error("cluster: the agent on %s did not start: %s", agent.node, error)
@@ -190,7 +233,23 @@ class Supervisor:
         if not agent.ready:
             log.info("cluster: agent %s ready on %s (room for %d cameras)", agent.name, agent.node, agent.capacity)
         agent.ready, agent.silent_since = True, None
+        agent.handed_up_to = min(time.time(), report.unforwarded_since or float("inf"))
+        self._reconcile(agent, report)
         return None
+
+    def _reconcile(self, agent: Agent, report: AgentReport) -> None:
+        """The cameras placed on `agent` that it no longer watches (it stopped them of its own accord) recorded
+        `offline` with its reason and placed again (on any node with room, its own included)."""
+        gone = sorted(camera for camera, node in self.placement.items()
+                      if node == agent.node_id and camera not in report.cameras)
+        for camera in gone:
+            why = report.stopped.get(camera, f"no longer watched on {agent.node}")
+            del self.placement[camera]
+            self.lost_from[camera] = agent.node
+            self.lost_at[camera] = time.monotonic()
+            log.error("cluster: camera %s stopped on %s: %s; placing it again", camera, agent.node, why,
+                      extra={"camera": camera})
+            self._health(HealthChange(camera, "offline", f"{why}; placing it again", time.time()))
 
     def _drop(self, agent: Agent, why: str) -> None:
         import ray
@@ -203,6 +262,7 @@ class Supervisor:
             del self.placement[camera]
             self.lost_from[camera] = agent.node
             self.lost_at[camera] = time.monotonic()
+            self.unalerted_since[camera] = agent.handed_up_to - HAND_ON_MARGIN_S
             self._health(HealthChange(camera, "offline", f"{why}; moving to another node", time.time()))
         if cameras:
             self._hand_on_events(cameras, agent.node)
@@ -225,6 +285,26 @@ class Supervisor:
             if self.alerts is not None:
                 self.alerts.handle.remote(event)
 
+    def _hand_on_since(self, camera: str) -> None:
+        """The camera's events stored since its lost node's last account of its hand-over queue, whatever their
+        state, to the alerts actor: what that node may have stored and never handed over (`_drop`)."""
+        from gunwatch.cluster.handover import changed_since
+
+        since = self.unalerted_since.pop(camera, None)
+        if since is None or self.alerts is None:
+            return
+        try:
+            events = changed_since(self.store, [camera], since)
+        except StoreError as error:
+            log.error("cluster: camera %s: the events its lost node stored not read again: %s", camera, error,
+                      extra={"camera": camera})
+            return
+        for event in events:
+            self.alerts.handle.remote(event)  # each protocol at most once per event, however often it hears of it
+        if events:
+            log.info("cluster: camera %s: %d event(s) its lost node stored handed to the alerts again", camera,
+                     len(events), extra={"camera": camera})
+
     def _add_agents(self, nodes: dict[str, Node]) -> None:
         now = time.monotonic()
         for node in nodes.values():
@@ -238,7 +318,7 @@ class Supervisor:
             # Its detector's CPUs and its cameras', reserved in Ray: the node is full in Ray's books as it is here.
             cpus = min(node.cpus, round(self.settings.detector_cpus + capacity * self.settings.camera_cpus, 4))
             handle = start_agent(self.site, node.node_id, name, self.settings.namespace, self.settings.lease_s,
-                                 cpus, self.with_alerts, self.log_format)
+                                 fence_after(self.settings.lease_s), cpus, self.with_alerts, self.log_format)
             self.agents[node.node_id] = Agent(node.node_id, name, handle, node.label, capacity)
             log.info("cluster: starting agent %s on %s", name, node.label)
 
@@ -289,7 +369,9 @@ class Supervisor:
         if moved_from is None:
             log.info("cluster: camera %s runs on %s", camera, agent.node, extra={"camera": camera})
             return
-        reason = f"moved from {moved_from} to {agent.node}"
+        self._hand_on_since(camera)  # its lost node's lease is over: nothing more of that node can be stored
+        reason = f"moved from {moved_from} to {agent.node}" if moved_from != agent.node else \
+            f"running again on {agent.node}"
         took = time.monotonic() - self.lost_at.pop(camera, time.monotonic())
         log.warning("cluster: camera %s %s, %.1f s after the loss was seen", camera, reason, took,
                     extra={"camera": camera})
@@ -377,6 +459,7 @@ class Supervisor:
                 continue
             self.retiring.discard(camera)
             self.lost_from.pop(camera, None)
+            self._hand_on_since(camera)
             for event in closed:
                 log.warning("cluster: event %s of camera %s closed: the camera was removed while its node was lost",
                             event.id, camera, extra={"camera": camera, "event": event.id})
