@@ -2,22 +2,23 @@
 placed there quietly: at the agent's next ping answer the supervisor records it `offline` with the agent's reason
 (to the store and the alerts) and places it again. Once a lost node's camera runs elsewhere, every event that
 node stored since its last account of its hand-over queue goes to the alerts again, closed ones included. Real
-SQLite store; the supervisor's poll without Ray (the alerts actor's `handle.remote` recorded)."""
+SQLite store; the supervisor's poll without Ray (what its forwarder hands the alerts actor recorded)."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from types import SimpleNamespace
 
 from sqlalchemy import update
 
 from gunwatch.cluster.agent import AgentReport
+from gunwatch.cluster.forwarding import Forwarder
 from gunwatch.cluster.supervisor import Agent, Supervisor
 from gunwatch.config import parse_site_config
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.schema import EventRow
+from support.waiting import wait_until
 
 NODE = "worker-1/10.0.0.2"
 
@@ -63,19 +64,13 @@ def test_cameras_an_agent_no_longer_watches_are_recorded_offline_with_its_reason
 
 
 
-class RecordedAlerts:
-    """Where the supervisor hands items to the alerts actor (`alerts.handle.remote(item)`), recorded."""
-
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self.handle = SimpleNamespace(remote=self.items.append)
-
-
 def test_a_lost_nodes_events_since_its_last_account_go_to_the_alerts_again_once_its_camera_runs_elsewhere(
         tmp_path: Path) -> None:
     with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
         supervisor = supervisor_of(tmp_path, store)
-        supervisor.alerts = RecordedAlerts()
+        handled: list[ThreatEvent] = []
+        # The supervisor's own forwarder, its receiver (the alerts actor's `handle`) recording what it is given.
+        supervisor.hand_over = Forwarder(lambda item: handled.append(item) is None).start()
         since = 1_000.0
 
         def stored(camera: str, at: float, state: str = "open") -> ThreatEvent:
@@ -97,7 +92,10 @@ def test_a_lost_nodes_events_since_its_last_account_go_to_the_alerts_again_once_
 
         supervisor._started("gate", Agent("node-2", "gunwatch-agent-node-2", None, "worker-2/10.0.0.3", 4), 1.0)
 
-        assert [(event.id, event.state) for event in supervisor.alerts.items] == [
+        forwarder = supervisor.hand_over
+        assert wait_until(lambda: forwarder.sent == 2, timeout=30)
+        assert [(event.id, event.state) for event in handled] == [
             (began_and_ended.id, "closed"), (still_open.id, "open")]
-        supervisor._hand_on_since("gate")  # once
-        assert len(supervisor.alerts.items) == 2
+        supervisor._hand_on_since("gate")  # once: its account is used up
+        assert forwarder.pending + forwarder.sent == 2  # a put is queued at once: none was
+        assert forwarder.close(drain_s=30)

@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNASSIGN_DRAIN_S = 10.0  # a camera given back waits this long at most for its last writes to be stored
-FORWARD_TIMEOUT_S = 30.0  # one hand-over to the alerts actor; it waits up to its own HANDLE_WAIT_S
 
 
 @dataclass(frozen=True)
@@ -98,9 +97,9 @@ class NodeAgent:
         self._stop = threading.Event()
         self.forwarder = None
         if alerts_actor is not None and (site.alerts.channels or site.alerts.protocols):
-            from gunwatch.cluster.forwarding import Forwarder
+            from gunwatch.cluster.forwarding import Forwarder, alerts_sender
 
-            self.forwarder = Forwarder(_alerts_sender(alerts_actor, namespace)).start()
+            self.forwarder = Forwarder(alerts_sender(alerts_actor, namespace)).start()
         self.service, self.watchdog = self._start_pipeline(site)
         from gunwatch.pipeline.live_view import PipelineLiveView
 
@@ -305,22 +304,3 @@ def adoption_window(site: SiteConfig) -> float:
     bound = site.cluster.restart_bound_s if site.cluster is not None else \
         ClusterSettings.model_fields["restart_bound_s"].default
     return site.confirmation.close_after_s + bound
-
-
-def _alerts_sender(name: str, namespace: str) -> Any:
-    """`send(item) -> bool` for a Forwarder: the named alerts actor's `handle`, looked up again when lost."""
-    import ray
-
-    handles: list[Any] = []
-
-    def send(item: object) -> bool:
-        if not handles:
-            handles.append(ray.get_actor(name, namespace=namespace))
-        try:
-            return bool(ray.get(handles[0].handle.remote(item), timeout=FORWARD_TIMEOUT_S))
-        except ray.exceptions.RayActorError:
-            handles.clear()  # dead for good (not restarting): look it up again next time
-            raise
-
-    return send
-

@@ -1,4 +1,5 @@
-"""A node agent's events and health changes to the alerts actor: in order, each sent again until acknowledged.
+"""Events and health changes to the alerts actor (a node agent's, and the supervisor's): in order, each sent
+again until acknowledged.
 
 The alerts actor acknowledges an item only once its alert thread has handled it (its protocol runs are in the
 store), and handling is idempotent (a protocol starts once per event), so an item sent twice does no harm and
@@ -14,11 +15,31 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 CAPACITY = 10_000
 RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0
+FORWARD_TIMEOUT_S = 30.0  # one hand-over to the alerts actor; it waits up to its own HANDLE_WAIT_S
+
+
+def alerts_sender(name: str, namespace: str) -> Callable[[object], bool]:
+    """`send(item) -> bool` for a Forwarder: the named alerts actor's `handle`, looked up again when lost."""
+    import ray
+
+    handles: list[Any] = []
+
+    def send(item: object) -> bool:
+        if not handles:
+            handles.append(ray.get_actor(name, namespace=namespace))
+        try:
+            return bool(ray.get(handles[0].handle.remote(item), timeout=FORWARD_TIMEOUT_S))
+        except ray.exceptions.RayActorError:
+            handles.clear()  # dead for good (not restarting): look it up again next time
+            raise
+
+    return send
 
 
 class Forwarder:

@@ -72,8 +72,7 @@ def watch_cluster(config: Path, site: SiteConfig, duration_s: float | None, stat
         supervisor = Supervisor(config, site, settings, store, log_format=log_format, reload_asked=reload_asked).start()
         started.callback(supervisor.close)
         alerts = supervisor.alerts
-        record = RunRecord(store, list(site.enabled_cameras)).start(
-            (lambda event: alerts.handle.remote(event)) if alerts is not None else None)
+        record = RunRecord(store, list(site.enabled_cameras)).start(supervisor.to_alerts)
         started.push(record.exit)
         web = start_cluster_web(config, site, store, supervisor)
         if web is not None:

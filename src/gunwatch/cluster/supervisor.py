@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gunwatch.cluster.actors import agent_name, start_agent, start_alerts_host
+from gunwatch.cluster.actors import ALERTS_ACTOR, agent_name, start_agent, start_alerts_host
+from gunwatch.cluster.forwarding import Forwarder, alerts_sender
 from gunwatch.cluster.placement import node_capacity, per_node, place
 from gunwatch.config import ConfigError, load_site_config
 from gunwatch.config.site import SiteConfig
@@ -117,6 +118,9 @@ class Supervisor:
         self.started_at = time.monotonic()
         self.waiting: list[str] = []  # cameras no node has room for, as last said
         self.alerts: Any = None
+        # What the supervisor tells the alerts actor (moves, lost nodes' events), sent again until handled, as
+        # the agents' own items are: a fire-and-forget call is lost with an actor that dies before handling it.
+        self.hand_over: Forwarder | None = None
         self.on_cameras: Any = None  # hears the site's cameras after a reload (the run's record)
         # Removed from the site file while their node was lost: their open events are closed here once their
         # lease has lapsed (`_retire_removed`).
@@ -143,6 +147,7 @@ class Supervisor:
             self.alerts = start_alerts_host(self.site, self.settings.namespace, head, self.log_format)
             # Its channels open (or it fails) before any camera starts.
             log.info("cluster: alerts actor on %s", ray.get(self.alerts.ping.remote()))
+            self.hand_over = Forwarder(alerts_sender(ALERTS_ACTOR, self.settings.namespace)).start()
         self._heartbeat.start()
         return self
 
@@ -160,6 +165,9 @@ class Supervisor:
 
         self._closing.set()
         self.close_agents()
+        if self.hand_over is not None:
+            self.hand_over.close(drain_s=CLOSE_TIMEOUT_S)
+            self.hand_over = None
         if self.alerts is not None:
             _quietly(ray.get, self.alerts.close.remote(), timeout=CLOSE_TIMEOUT_S)
             _quietly(ray.kill, self.alerts)
@@ -282,8 +290,7 @@ class Supervisor:
             log.warning("cluster: event %s of camera %s open: its node %s was lost; the camera's new node "
                         "continues it (or closes it, when too old)", event.id, event.camera, node,
                         extra={"camera": event.camera, "event": event.id})
-            if self.alerts is not None:
-                self.alerts.handle.remote(event)
+            self.to_alerts(event)
 
     def _hand_on_since(self, camera: str) -> None:
         """The camera's events stored since its lost node's last account of its hand-over queue, whatever their
@@ -291,7 +298,7 @@ class Supervisor:
         from gunwatch.cluster.handover import changed_since
 
         since = self.unalerted_since.pop(camera, None)
-        if since is None or self.alerts is None:
+        if since is None or self.hand_over is None:
             return
         try:
             events = changed_since(self.store, [camera], since)
@@ -300,7 +307,7 @@ class Supervisor:
                       extra={"camera": camera})
             return
         for event in events:
-            self.alerts.handle.remote(event)  # each protocol at most once per event, however often it hears of it
+            self.to_alerts(event)  # each protocol at most once per event, however often it hears of it
         if events:
             log.info("cluster: camera %s: %d event(s) its lost node stored handed to the alerts again", camera,
                      len(events), extra={"camera": camera})
@@ -463,16 +470,21 @@ class Supervisor:
             for event in closed:
                 log.warning("cluster: event %s of camera %s closed: the camera was removed while its node was lost",
                             event.id, camera, extra={"camera": camera, "event": event.id})
-                if self.alerts is not None:
-                    self.alerts.handle.remote(event)
+                self.to_alerts(event)
+
+    # --- to the alerts ---------------------------------------------------------------------------------
+
+    def to_alerts(self, item: Any) -> None:
+        """An event or health change to the alerts actor, sent again until handled (none without alerts)."""
+        if self.hand_over is not None:
+            self.hand_over.put(item)
 
     # --- health ----------------------------------------------------------------------------------------
 
     def _health(self, change: HealthChange) -> None:
         """A camera's health change from the supervisor: to the store and the alerts actor (offline protocols)."""
         self._record(change)
-        if self.alerts is not None:
-            self.alerts.handle.remote(change)  # the actor retries it across its restarts
+        self.to_alerts(change)
 
     def _record(self, change: HealthChange) -> None:
         try:
