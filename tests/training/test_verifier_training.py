@@ -24,7 +24,7 @@ from gunwatch.training.verifier_train import training_pool, verifier_from_checkp
 SHIPPED = Path(__file__).parents[2] / "models" / "gunwatch-nano.onnx"
 
 
-def write_run(tmp_path: Path, synthetic_set, epochs: int) -> Path:
+def write_run(tmp_path: Path, synthetic_set, epochs: int, backbone: str = "mobilenet_v2") -> Path:
     data = synthetic_set(tmp_path / "data", guns=8, negatives=4, side=96)
     keys = sorted(p.name for p in (data / "pistol_images").iterdir())
     split = tmp_path / "split.json"
@@ -33,14 +33,16 @@ def write_run(tmp_path: Path, synthetic_set, epochs: int) -> Path:
     config.write_text(
         f"model: gun-verifier\ndata: {data}\nsplit: {split}\nout: {tmp_path / 'run'}\ndetector: {SHIPPED}\n"
         f"pretrained: none\ninput_size: 32\nfloor: 0.001\ntop_k: 4\nepochs: {epochs}\nbatch_size: 8\n"
-        "max_steps_per_epoch: 2\nthreads: 1\n"
+        f"max_steps_per_epoch: 2\nthreads: 1\nbackbone: {backbone}\n"
     )
     return config
 
 
 @pytest.mark.slow
-def test_a_short_run_exports_a_verifier_the_runtime_pairs_with_its_detector(tmp_path: Path, synthetic_set) -> None:
-    config = write_run(tmp_path, synthetic_set, epochs=1)
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "efficientnet_lite0"])
+def test_a_short_run_exports_a_verifier_the_runtime_pairs_with_its_detector(tmp_path: Path, synthetic_set,
+                                                                             backbone: str) -> None:
+    config = write_run(tmp_path, synthetic_set, epochs=1, backbone=backbone)
     model_path = train_from_config(config, resume=False, overrides={})
     run = tmp_path / "run"
     for artefact in ("best.pt", "last.pt", "curves.png", "crops-train.npz", "crops-val.npz"):

