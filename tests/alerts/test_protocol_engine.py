@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.channels.webhook import verify_signature
 from gunwatch.alerts.event_actions import EventActions
 from gunwatch.alerts.outbox import Delivery, Outbox
-from gunwatch.alerts.protocols.engine import ProtocolEngine
+from gunwatch.alerts.protocols.engine import LATE_ALERT_WITHIN_S, ProtocolEngine
 from gunwatch.alerts.service import AlertService
 from gunwatch.config.alerts import AlertSettings
 from gunwatch.events.model import ThreatEvent
@@ -417,6 +418,15 @@ def test_an_event_first_heard_of_once_closed_still_alerts_saying_it_is_late(
     assert alert.payload["title"] == f"[{SITE}] LATE ALERT - GUN DETECTED: gate (door)"
     assert alert.payload["body"].splitlines()[1].startswith("LATE: gunwatch could not raise this alert")
     assert ProtocolEngine(settings, store, outbox).on_event(missed) == []  # heard again: once is enough
+
+    # One whose gun was last seen too long ago (a restored store, a watch restarted after months) starts
+    # nothing, and its audit log says why.
+    stale = make_event(camera="dock", last_seen=time.time() - 2 * LATE_ALERT_WITHIN_S)
+    stale = dataclasses.replace(stale, state="closed", closed_at=stale.last_seen + 30)
+    assert ProtocolEngine(settings, store, outbox).on_event(stale) == []
+    [refused] = [entry for entry in AuditLog(store).of_event(stale.id) if entry.action == "protocol.not_started"]
+    assert "too old for a late alert" in refused.detail["reason"]
+    assert [d for d in outbox.list() if d.event_id == stale.id] == []
 
     # Closed and never matching (below the trigger's score) stays quiet, as it did while open.
     quiet = AlertSettings.model_validate(site({"entrances": protocol(notify("hook"), trigger={"min_score": 0.9})},

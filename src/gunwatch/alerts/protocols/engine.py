@@ -45,6 +45,10 @@ ACTIVE_STATES = ("verifying", "running", "waiting_ack")
 # A merged run waits on the run it merged into: if that one is called a false alarm, this event was never
 # alerted on, so its own run starts then. Looked at for this long after it merged.
 MERGE_WATCH_S = 3600.0
+# A closed event the alerts hear of only now starts its protocols late; one whose gun was last seen longer ago
+# than this (a store restored from a backup, a watch restarted after months with protocols added meanwhile)
+# does not: sirens and door locks for a gun gone an hour help nobody. Its audit log says why.
+LATE_ALERT_WITHIN_S = 3600.0
 
 
 def offline_subject() -> str:
@@ -100,9 +104,13 @@ class ProtocolEngine:
         context = self._context(name, event_id=event.id, camera=event.camera, zone=event.zone,
                                 score=event.max_score, first_seen=event.first_seen,
                                 confirmed_at=event.confirmed_at, snapshot=picture_to_send(event.evidence))
+        refuse = None
         if event.state == "closed":  # heard of only once over (`on_event`): its messages say so
             context.update(late=True, last_seen=event.last_seen, closed_at=event.closed_at)
-        run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now)
+            if now - event.last_seen > LATE_ALERT_WITHIN_S:
+                refuse = (f"heard of only after it closed, its gun last seen {(now - event.last_seen) / 60:.0f} min "
+                          f"ago: too old for a late alert (over {LATE_ALERT_WITHIN_S / 60:.0f} min)")
+        run_id = self._start(name, protocol, event.id, "threat", event.camera, context, now, refuse)
         self._started.add((name, event.id))  # after the commit: a failed start is tried again
         return run_id
 
@@ -138,12 +146,16 @@ class ProtocolEngine:
         return {"site": self.settings.site_name, "protocol": protocol, **facts}
 
     def _start(self, name: str, protocol: Protocol, subject: str, trigger: str, camera: str,
-               context: dict[str, Any], now: float) -> int | None:
+               context: dict[str, Any], now: float, refuse: str | None = None) -> int | None:
+        """The run of `name` for `subject`, unless one exists; `refuse`: why none may start (audited)."""
         actor = f"protocol:{name}"
         with self.store.errors(f"cannot start protocol {name} in"), self.store.write_session.begin() as session:
             lock_event(session, subject)
             if session.scalars(select(ProtocolRunRow.id).where(ProtocolRunRow.protocol == name,
                                                                ProtocolRunRow.subject == subject)).first():
+                return None
+            if refuse is not None:
+                audit.append(session, actor, "protocol.not_started", subject, camera, at=now, reason=refuse)
                 return None
             called_off = _disposition(session, subject)
             if called_off is not None and called_off.disposition in FINAL:
