@@ -15,7 +15,7 @@ from torch import nn
 from gunwatch.models.efficientnet_lite import EfficientNetLite0Features
 from gunwatch.models.localizer import IMAGENET_MEAN, IMAGENET_STD
 from gunwatch.models.mobilenet_v2 import MobileNetV2Features
-from gunwatch.training.verifier_config import Backbone
+from gunwatch.models.verifier_backbones import Backbone
 
 
 class GunVerifier(nn.Module):

@@ -7,11 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from gunwatch.models.verifier_backbones import Backbone
 from gunwatch.training.run_config import ExtraTrainData, TrainRunConfig
-
-# The ImageNet networks a verifier can be made from (`models.gun_verifier`); here without torch, which the
-# config's readers may not have.
-Backbone = Literal["mobilenet_v2", "efficientnet_lite0"]
 
 
 class VerifierTrainConfig(TrainRunConfig):
