@@ -252,12 +252,16 @@ class Supervisor:
                       if node == agent.node_id and camera not in report.cameras)
         for camera in gone:
             why = report.stopped.get(camera, f"no longer watched on {agent.node}")
-            del self.placement[camera]
-            self.lost_from[camera] = agent.node
-            self.lost_at[camera] = time.monotonic()
+            self._unplace(camera, agent.node)
             log.error("cluster: camera %s stopped on %s: %s; placing it again", camera, agent.node, why,
                       extra={"camera": camera})
             self._health(HealthChange(camera, "offline", f"{why}; placing it again", time.time()))
+
+    def _unplace(self, camera: str, node: str) -> None:
+        """`camera` no longer runs on `node` (its label): to be placed again, the move timed from now."""
+        del self.placement[camera]
+        self.lost_from[camera] = node
+        self.lost_at[camera] = time.monotonic()
 
     def _drop(self, agent: Agent, why: str) -> None:
         import ray
@@ -267,9 +271,7 @@ class Supervisor:
         cameras = sorted(camera for camera, node in self.placement.items() if node == agent.node_id)
         log.warning("cluster: %s; its cameras move: %s", why, ", ".join(cameras) or "none")
         for camera in cameras:
-            del self.placement[camera]
-            self.lost_from[camera] = agent.node
-            self.lost_at[camera] = time.monotonic()
+            self._unplace(camera, agent.node)
             self.unalerted_since[camera] = agent.handed_up_to - HAND_ON_MARGIN_S
             self._health(HealthChange(camera, "offline", f"{why}; moving to another node", time.time()))
         if cameras:
