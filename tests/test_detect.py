@@ -49,8 +49,11 @@ def test_a_folder_with_and_without_tiles(tiny_detector_onnx: Path, tmp_path: Pat
                 "--threshold", "0.2", "--threads", "1")
     tiled = run(str(folder), "--model", str(tiny_detector_onnx), "--tiles", "on", "--json", "--no-save",
                 "--threshold", "0.2", "--threads", "1")
-    assert plain.exit_code == 0 and tiled.exit_code == 0, plain.stderr + tiled.stderr
+    default = run(str(folder), "--model", str(tiny_detector_onnx), "--json", "--no-save", "--threshold", "0.2",
+                  "--threads", "1")
+    assert plain.exit_code == 0 and tiled.exit_code == 0 and default.exit_code == 0, plain.stderr + tiled.stderr
     plain_lines, tiled_lines = json_lines(plain.stdout), json_lines(tiled.stdout)
+    assert json_lines(default.stdout) == plain_lines  # untiled unless asked, as watch and eval
     assert [line["source"] for line in plain_lines] == [str(folder / "0.jpg"), str(folder / "1.jpg")]
     assert [line["source"] for line in tiled_lines] == [line["source"] for line in plain_lines]
     assert plain_lines != tiled_lines  # tiles look at 128 px crops at full resolution: other boxes
