@@ -17,7 +17,7 @@ from gunwatch.data.images import resize_by
 from gunwatch.inference.letterbox import PAD_VALUE
 from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
-from gunwatch.training.paste import PasteBank, paste_small_guns
+from gunwatch.training.paste import PasteBank, paste_held_guns, paste_small_guns
 
 # The second look's geometry (reach, gun-to-person share), so training crops frame people as it does.
 CROP_GEOMETRY = SecondLookParams()
@@ -41,6 +41,8 @@ class AugmentSettings:
     small_gun_px: tuple[float, float] = (10.0, 48.0)  # pasted gun width in input pixels (log-uniform)
     person_crops: float = 0.0  # probability of a zoomed crop around a person instead of the whole image
     person_crop_gun_px: tuple[float, float] = (24.0, 96.0)  # the expected gun's width in that crop (log-uniform)
+    held_guns: float = 0.0  # probability of pasting a gun at a labelled person's hand (training/paste.py)
+    held_gun_share: tuple[float, float] = (0.07, 0.15)  # its width as a share of the person's height (log-uniform)
 
 
 def paste(canvas: np.ndarray, image: np.ndarray, x0: int, y0: int) -> None:
@@ -197,7 +199,8 @@ def training_image(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One augmented size x size RGB image with its boxes and classes, built around samples[index].
 
-    Small guns are pasted only when a `bank` of paste sources is given and `settings.small_guns` > 0.
+    Guns are pasted (held by a person, or small anywhere) only when a `bank` of paste sources is given and
+    `settings.held_guns` or `settings.small_guns` is above 0.
     """
     if use_mosaic and rng.random() < settings.mosaic:
         others = rng.integers(0, len(samples), 3)
@@ -205,6 +208,8 @@ def training_image(
     else:
         cropped = person_crop(samples[index], size, settings, rng) if rng.random() < settings.person_crops else None
         image, boxes, classes = cropped or single_image(samples[index], size, settings, rng)
+    if bank is not None and settings.held_guns > 0 and rng.random() < settings.held_guns:
+        image, boxes, classes = paste_held_guns(image, boxes, classes, samples, bank, settings.held_gun_share, rng)
     if bank is not None and settings.small_guns > 0 and rng.random() < settings.small_guns:
         guns, distractors = int(rng.integers(1, 3)), int(rng.integers(0, 3))
         image, boxes, classes = paste_small_guns(

@@ -111,6 +111,12 @@ class DetectorTrainConfig(TrainRunConfig):
     person_crop_gun_px: tuple[float, float] = Field(
         (24.0, 96.0), description="the holder's expected gun width in the crop, input pixels (log-uniform)"
     )
+    # Guns pasted at the hands of labelled people (training/paste.py: paste_held_guns), so gun-free scenes
+    # with people, surveillance frames among them, also show armed people at a camera's distances.
+    held_guns: float = Field(0.0, ge=0, le=1, description="probability of pasting a gun at a person's hand")
+    held_gun_share: tuple[float, float] = Field(
+        (0.07, 0.15), description="the pasted gun's width as a share of its holder's height (log-uniform)"
+    )
     # Hard negatives mined with `gunwatch data mine-negatives`: the gun-free images scoring highest, repeated.
     hard_negatives: Path | None = Field(None, description="JSON written by `gunwatch data mine-negatives`")
     hard_negative_share: float = Field(0.2, ge=0, le=1, description="share of the mined images that count as hard")
@@ -123,6 +129,13 @@ class DetectorTrainConfig(TrainRunConfig):
     def _whole_channels(cls, value: float) -> float:
         if not float(value * 64).is_integer():
             raise ValueError(f"{value} x 64 stem channels is not a whole number (use a multiple of 1/64)")
+        return value
+
+    @field_validator("held_gun_share")
+    @classmethod
+    def _a_share_of_the_height(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] <= value[1] <= 1:
+            raise ValueError(f"{list(value)}: need 0 < low <= high <= 1 (shares of the holder's height)")
         return value
 
     @field_validator("input_size", "train_sizes")

@@ -130,7 +130,8 @@ def augment_settings(config: DetectorTrainConfig) -> AugmentSettings:
         color=config.color, grey=config.grey, low_light=config.low_light, blur=config.blur,
         motion_blur=config.motion_blur, jpeg=config.jpeg, small_guns=config.small_guns,
         small_gun_px=config.small_gun_px, person_crops=config.person_crops,
-        person_crop_gun_px=config.person_crop_gun_px,
+        person_crop_gun_px=config.person_crop_gun_px, held_guns=config.held_guns,
+        held_gun_share=config.held_gun_share,
     )
 
 
@@ -281,7 +282,7 @@ def train_detector(config: DetectorTrainConfig, resume: bool = False) -> Path:
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "config.json").write_text(config.model_dump_json(indent=1))
     train, val, repeats = load_training_data(config)
-    bank = PasteBank.from_samples(train) if config.small_guns > 0 else None
+    bank = PasteBank.from_samples(train) if config.small_guns > 0 or config.held_guns > 0 else None
     # Forked before this process touches CUDA.
     with BatchBuilder(train, augment_settings(config), bank, config.loader_workers) as builder:
         return _train(config, resume, train, val, builder, device, started, repeats)
