@@ -6,6 +6,9 @@ does for the test set, but from the train split only), shrunk to a gun width dra
 `px`, and blended into the training canvas with feathered edges, so no hard patch border is there to
 learn. Distractor patches of the same sizes, cut from gun-free images, are pasted too: "a pasted patch"
 must not mean "a gun". A box mostly hidden under a pasted patch is dropped, as its pixels are.
+
+Held guns (`paste_held_guns`) go where a camera sees guns: at a hand of a labelled person, sized as a share
+of that person's height, so gun-free scenes with people become scenes of an armed person.
 """
 
 from __future__ import annotations
