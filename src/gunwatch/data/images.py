@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# RGB -> luma (ITU-R BT.601), how a grey camera frame is made from colour wherever training needs one.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
 
 # The largest image decoded: a 61-Mpx photograph (9504 x 6336) fits, and decodes to at most 192 MB of RGB.
 MAX_IMAGE_PIXELS = 64_000_000

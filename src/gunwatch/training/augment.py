@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from gunwatch.data.images import resize_by
+from gunwatch.data.images import LUMA_WEIGHTS, resize_by
 from gunwatch.inference.letterbox import PAD_VALUE
 from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
@@ -167,7 +167,7 @@ def camera_effects(image: np.ndarray, settings: AugmentSettings, rng: np.random.
         grey = pixels.mean(axis=2, keepdims=True)
         pixels = grey + (pixels - grey) * rng.uniform(0.6, 1.4)
     if rng.random() < settings.grey:
-        pixels = np.repeat(pixels @ np.array([[0.299], [0.587], [0.114]], np.float32), 3, axis=2)
+        pixels = np.repeat(pixels @ LUMA_WEIGHTS[:, None], 3, axis=2)
     if rng.random() < settings.low_light:
         pixels = 255 * (pixels.clip(0, 255) / 255) ** rng.uniform(1.3, 2.5) * rng.uniform(0.4, 0.9)
         pixels += rng.normal(0, rng.uniform(2, 8), (*pixels.shape[:2], 1)).astype(np.float32)

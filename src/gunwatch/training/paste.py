@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gunwatch.boxes import box_area, box_intersection
-from gunwatch.data.images import resize_by
+from gunwatch.data.images import LUMA_WEIGHTS, resize_by
 from gunwatch.evaluation.small_guns import cut_gun
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
 
@@ -191,7 +191,7 @@ def is_grey(image: np.ndarray, tolerance: float = GREY_TOLERANCE) -> bool:
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
-    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = image.astype(np.float32) @ LUMA_WEIGHTS
     return np.repeat(luma.round().clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
