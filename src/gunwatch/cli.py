@@ -249,8 +249,9 @@ def data_pack(
     out: Annotated[Path, typer.Option(help="folder to write the packed copy to (notebook layout)")],
     splits: Annotated[str, typer.Option(help="comma-separated splits to pack")] = "train,val",
     split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
-    side: Annotated[int, typer.Option(min=32, help="longest image side after packing (never enlarged)")] = 512,
+    side: Annotated[int, typer.Option(min=32, help="longest image side (see --enlarge)")] = 512,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality")] = 85,
+    enlarge: Annotated[bool, typer.Option(help="scale every image to exactly --side, smaller ones up")] = False,
 ) -> None:
     """Copy some splits, shrunk and re-encoded, to carry to a training machine (the split file still applies)."""
     from gunwatch.data.pack import pack_records
@@ -258,7 +259,7 @@ def data_pack(
 
     try:
         records = [r for name in splits.split(",") for r in select_records(data, name.strip(), split_file).records]
-        summary = pack_records(records, out, side, quality)
+        summary = pack_records(records, out, side, quality, enlarge)
     except (DatasetError, ValueError) as error:
         raise fail(str(error)) from error
     say(f"wrote {summary.images} images ({summary.guns} guns, {summary.bytes / 2**20:.1f} MiB) to {out}")

@@ -1,4 +1,4 @@
-"""gunwatch data pack: a shrunk copy of some splits whose boxes and split keys still line up."""
+"""gunwatch data pack: a shrunk (or enlarged) copy of some splits whose boxes and split keys still line up."""
 
 from __future__ import annotations
 
@@ -43,3 +43,13 @@ def test_packed_copy_keeps_boxes_origins_and_keys(tmp_path: Path) -> None:
     split_file = tmp_path / "split.json"
     split_file.write_text(json.dumps({"train": ["1.jpg"], "val": ["2.jpg"]}))
     assert [r.key for r in load_split(split_file).select(read_dataset(tmp_path / "packed"), "val")] == ["2.jpg"]
+
+
+def test_an_enlarged_copy_brings_every_image_to_the_side(tmp_path: Path) -> None:
+    source = read_dataset(write_set(tmp_path / "full"))
+    pack_records(source.records, tmp_path / "big", longest_side=1600, quality=90, enlarge=True)
+    packed = read_dataset(tmp_path / "big").by_key()
+    big, small = packed["1.jpg"], packed["2.jpg"]
+    assert (big.width, big.height) == (1600, 800)
+    assert (small.width, small.height) == (1600, 1333)
+    np.testing.assert_allclose(big.gun_boxes, [[400, 200, 800, 600]], atol=0.1)

@@ -1,8 +1,9 @@
 """A small copy of some splits of a data set, to carry to a training machine that cannot see the original.
 
-Images are shrunk to a longest side (never enlarged) and re-encoded; boxes are written normalised in
-the notebook layout, so they stay exact whatever the new size. File names are kept, so the original
-split file still selects the same images.
+Images are shrunk to a longest side (never enlarged, unless asked: a copy at the size of users' photos
+measures what the pipeline does with them) and re-encoded; boxes are written normalised in the notebook
+layout, so they stay exact whatever the new size. File names are kept, so the original split file still
+selects the same images.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from gunwatch.data.images import load_rgb, shrink_to
+from gunwatch.data.images import load_rgb, resize_by, shrink_to
 from gunwatch.data.layouts.notebook import IMAGES_DIR, LABELS_DIR
 from gunwatch.data.records import ImageRecord
 
@@ -37,8 +38,10 @@ def annotation_lines(record: ImageRecord) -> list[str]:
     return lines
 
 
-def pack_records(records: list[ImageRecord], out: Path, longest_side: int, quality: int) -> PackSummary:
-    """Write `records` to `out` in the notebook layout, images at most `longest_side` px at `quality`."""
+def pack_records(records: list[ImageRecord], out: Path, longest_side: int, quality: int,
+                 enlarge: bool = False) -> PackSummary:
+    """Write `records` to `out` in the notebook layout, images at most `longest_side` px at `quality`
+    (`enlarge`: exactly `longest_side`, smaller images scaled up)."""
     stems = [Path(record.key).stem for record in records]
     if len(set(stems)) != len(stems):
         raise ValueError("two images share a file stem; the notebook layout pairs image and label by stem")
@@ -46,7 +49,8 @@ def pack_records(records: list[ImageRecord], out: Path, longest_side: int, quali
     (out / LABELS_DIR).mkdir(parents=True, exist_ok=True)
     manifest, total, guns = [], 0, 0
     for record, stem in tqdm(list(zip(records, stems, strict=True)), desc="packing", unit="img"):
-        image, _ = shrink_to(load_rgb(record.image_path), longest_side)
+        image = load_rgb(record.image_path)
+        image = resize_by(image, longest_side / max(image.shape[:2])) if enlarge else shrink_to(image, longest_side)[0]
         target = out / IMAGES_DIR / record.key
         # The format follows the kept file name (JPEG for .jpg); quality applies where the format has one.
         Image.fromarray(image).save(target, quality=quality)
