@@ -157,6 +157,9 @@ def test_an_alert_pops_up_a_false_alarm_cancels_it_and_the_event_names_who(brows
         for which in ("annotated", "snapshot"):
             answer = olga.request.get(f"{url}/api/events/{event_id}/{which}")
             assert answer.status == 200 and answer.body()[:2] == b"\xff\xd8", (which, answer.status)
+        # An image the page swapped in after `load` (a pushed update) may still be fetching: wait until every
+        # image has finished, loaded or failed, then none may be broken.
+        olga.wait_for_function("[...document.querySelectorAll('main img')].every(i => i.complete)", timeout=WAIT_MS)
         broken = olga.evaluate("[...document.querySelectorAll('main img')].filter(i => !i.naturalWidth)"
                                ".map(i => i.src)")
         assert broken == []
