@@ -2,14 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gunwatch.inference.context_crops import (
-    PAD_VALUE,
-    context_squares,
-    cut_context_crops,
-    cut_square,
-    from_crop_units,
-    to_crop_units,
-)
+from gunwatch.inference.context_crops import PAD_VALUE, context_squares, cut_context_crops, cut_square
 
 
 def test_squares_are_centred_on_the_box_and_context_times_its_longer_side() -> None:
@@ -44,22 +37,3 @@ def test_crops_come_out_at_the_requested_side_in_box_order() -> None:
     assert crops.shape == (2, 16, 16, 3)
     assert crops[0, ..., 0].mean() > 200 and crops[1, ..., 2].mean() > 200
     assert cut_context_crops(image, np.zeros((0, 4)), 1.5, 16).shape == (0, 16, 16, 3)
-
-
-def test_crop_units_map_boxes_to_their_square_and_back_exactly() -> None:
-    boxes = np.array([[10, 20, 30, 60], [0, 0, 50, 10]], np.float32)
-    squares = context_squares(boxes, 2.0)  # [-20, 0, 60, 80] and [-25, -45, 75, 55]
-    units = to_crop_units(boxes, squares)
-    assert np.allclose(units, [[0.375, 0.25, 0.625, 0.75], [0.25, 0.45, 0.75, 0.55]])
-    assert np.allclose(from_crop_units(units, squares), boxes, atol=1e-5)
-
-
-def test_a_point_in_crop_units_is_the_pixel_the_crop_shows_there() -> None:
-    image = np.zeros((100, 100, 3), np.uint8)
-    image[30:40, 60:70] = 255  # a white patch
-    (square,) = context_squares(np.array([[50, 20, 90, 60]]), 1.5)  # 60 px square, resized to 30: half scale
-    crop = cut_square(image, square, 30)
-    found = np.argwhere(crop[..., 0] > 128)
-    (y1, x1), (y2, x2) = found.min(axis=0), found.max(axis=0) + 1
-    (patch,) = from_crop_units(np.array([[x1, y1, x2, y2]]) / 30, square[None])
-    assert np.allclose(patch, [60, 30, 70, 40], atol=2)

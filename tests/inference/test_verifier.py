@@ -11,7 +11,6 @@ import pytest
 from gunwatch.checksums import sha256_of
 from gunwatch.inference import loading
 from gunwatch.inference.alarm_threshold import alarm_threshold
-from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.onnx_session import ModelError
 from gunwatch.inference.verifier import OnnxGunVerifier, VerifiedDetector, combined_score, top_candidates
@@ -126,71 +125,3 @@ def test_auto_takes_the_shipped_verifier_only_for_the_detector_it_was_calibrated
     assert loading.resolve_verifier(str(shipped), other) == shipped  # named: the pairing is checked on loading
     monkeypatch.setattr(loading, "SHIPPED_VERIFIER", tmp_path / "absent.onnx")
     assert loading.resolve_verifier("auto", detector) is None
-
-
-def boxed_verifier(tmp_path: Path, scale: float, shift: list[float], blend: str) -> OnnxGunVerifier:
-    return OnnxGunVerifier.load(write_redness_verifier(tmp_path / f"boxed-{scale}-{blend}.onnx", "0" * 64,
-                                                       box=(scale, shift), **{"gunwatch.box_blend": blend}))
-
-
-def verified(detections: Detections, verifier: OnnxGunVerifier) -> Detections:
-    (found,) = VerifiedDetector(FixedDetector(detections), verifier, check_pairing=False).detect([scene()])
-    return found
-
-
-def test_a_box_head_is_given_each_candidates_box_in_its_crop_and_leaves_a_right_one_in_place(
-        tmp_path: Path) -> None:
-    verifier = boxed_verifier(tmp_path, 1.0, [0, 0, 0, 0], "1.0")  # gives back the box it was given
-    assert verifier.has_box_head and verifier.box_blend == 1.0
-    found = verified(detections(), verifier)
-    assert np.allclose(sorted(found.of_class(GUN).xyxy.tolist()), [[20, 40, 40, 60], [120, 40, 140, 60]], atol=1e-4)
-
-
-def test_a_box_head_moves_the_candidate_to_where_it_puts_the_gun_in_frame_pixels(tmp_path: Path) -> None:
-    found = verified(detections(), boxed_verifier(tmp_path, 0.0, [0.25, 0.25, 0.75, 0.75], "1.0"))
-    # [20, 40, 40, 60] with context 1.5 is judged in the square [15, 35, 45, 65]; the middle half of it is
-    # [22.5, 42.5, 37.5, 57.5]. The same for the blue candidate; the person is not moved.
-    assert sorted(found.of_class(GUN).xyxy.tolist()) == [[22.5, 42.5, 37.5, 57.5], [122.5, 42.5, 137.5, 57.5]]
-    assert found.of_class(PERSON).xyxy.tolist() == [[0, 0, 90, 99]]
-    shifted = verified(detections(), boxed_verifier(tmp_path, 1.0, [0.1, 0, 0.1, 0], "1.0"))  # 0.1 of 30 px
-    assert np.allclose(sorted(shifted.of_class(GUN).xyxy.tolist()), [[23, 40, 43, 60], [123, 40, 143, 60]], atol=1e-4)
-
-
-def test_the_blend_weighs_the_detectors_box_against_the_verifiers(tmp_path: Path) -> None:
-    half = verified(detections(), boxed_verifier(tmp_path, 0.0, [0.25, 0.25, 0.75, 0.75], "0.5"))
-    assert [21.25, 41.25, 38.75, 58.75] in half.of_class(GUN).xyxy.tolist()
-    kept = verified(detections(), boxed_verifier(tmp_path, 0.0, [0.25, 0.25, 0.75, 0.75], "0.0"))
-    assert sorted(kept.of_class(GUN).xyxy.tolist()) == [[20, 40, 40, 60], [120, 40, 140, 60]]
-
-
-def test_candidates_moved_onto_one_gun_are_merged_keeping_the_better(tmp_path: Path) -> None:
-    # Two candidates on the red patch, the whole of it and a thin slice (IoU 0.3: the detector kept both); their
-    # squares are the same, and the head puts both on its middle half.
-    two = Detections(np.array([[20, 40, 40, 60], [20, 47, 40, 53]], np.float32), np.array([0.5, 0.9], np.float32),
-                     np.array([GUN, GUN]))
-    verifier = boxed_verifier(tmp_path, 0.0, [0.25, 0.25, 0.75, 0.75], "1.0")
-    merged = verified(two, verifier)
-    assert merged.xyxy.tolist() == [[22.5, 42.5, 37.5, 57.5]]
-    crops = cut_context_crops(scene(), two.xyxy, 1.5, verifier.side)
-    scores = combined_score(two.scores, verifier.judge(crops, np.zeros((2, 4), np.float32)), 0.5)
-    assert merged.scores[0] == pytest.approx(scores.max())
-    unmoved = verified(two, boxed_verifier(tmp_path, 1.0, [0, 0, 0, 0], "1.0"))
-    assert len(unmoved) == 2
-
-
-def test_a_moved_box_stays_inside_the_image_with_its_corners_in_order(tmp_path: Path) -> None:
-    edge = Detections(np.array([[0, 0, 20, 20]], np.float32), np.array([0.9], np.float32), np.array([GUN]))
-    found = verified(edge, boxed_verifier(tmp_path, 0.0, [1.2, -0.5, -0.1, 0.4], "1.0"))  # inverted, beyond the crop
-    (x1, y1, x2, y2), = found.xyxy.tolist()
-    assert 0 <= x1 <= x2 <= 200 and 0 <= y1 <= y2 <= 100
-
-
-def test_a_blend_outside_0_to_1_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="box_blend"):
-        boxed_verifier(tmp_path, 0.0, [0.25, 0.25, 0.75, 0.75], "1.5")
-
-
-def test_a_box_head_needs_the_candidates_boxes(tmp_path: Path) -> None:
-    verifier = boxed_verifier(tmp_path, 1.0, [0, 0, 0, 0], "1.0")
-    with pytest.raises(ValueError, match="box head"):
-        verifier.judge(np.zeros((1, 16, 16, 3), np.uint8))

@@ -10,11 +10,8 @@ from onnx import TensorProto, helper
 SIDE = 16
 
 
-def write_redness_verifier(path: Path, detector_sha256: str, box: tuple[float, list[float]] | None = None,
-                           **metadata: str) -> Path:
-    """sigmoid((mean red - mean blue) / 20) over the crop: red crops are guns, blue ones are not. With `box`
-    = (scale, shift), a box head too: it takes the candidates' boxes (crop units) and gives boxes * scale +
-    shift (scale 0: the same place in every crop; 1 with no shift: the candidate's own box)."""
+def write_redness_verifier(path: Path, detector_sha256: str, **metadata: str) -> Path:
+    """sigmoid((mean red - mean blue) / 20) over the crop: red crops are guns, blue ones are not."""
     crops = helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", 3, SIDE, SIDE])
     out = helper.make_tensor_value_info("gun_probability", TensorProto.FLOAT, ["batch"])
     constants = [helper.make_tensor(name, TensorProto.INT64, [len(v)], v) for name, v in
@@ -28,16 +25,7 @@ def write_redness_verifier(path: Path, detector_sha256: str, box: tuple[float, l
         helper.make_node("Sigmoid", ["scaled"], ["gun_probability"]),
     ]
     twenty = helper.make_tensor("twenty", TensorProto.FLOAT, [], [20.0])
-    inputs, outputs, initializers = [crops], [out], [*constants, twenty]
-    if box is not None:
-        scale, shift = box
-        inputs.append(helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["batch", 4]))
-        outputs.append(helper.make_tensor_value_info("gun_box", TensorProto.FLOAT, ["batch", 4]))
-        initializers += [helper.make_tensor("box_scale", TensorProto.FLOAT, [], [scale]),
-                         helper.make_tensor("box_shift", TensorProto.FLOAT, [4], shift)]
-        nodes += [helper.make_node("Mul", ["boxes", "box_scale"], ["scaled_boxes"]),
-                  helper.make_node("Add", ["scaled_boxes", "box_shift"], ["gun_box"])]
-    graph = helper.make_graph(nodes, "redness", inputs, outputs, initializer=initializers)
+    graph = helper.make_graph(nodes, "redness", [crops], [out], initializer=[*constants, twenty])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     entries = {"gunwatch.kind": "gun-verifier", "gunwatch.input_size": str(SIDE), "gunwatch.context": "1.5",
                "gunwatch.floor": "0.1", "gunwatch.top_k": "3", "gunwatch.detector_weight": "0.5",

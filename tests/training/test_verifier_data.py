@@ -110,30 +110,3 @@ def test_second_look_candidates_are_cut_from_the_crop_and_labelled_in_frame_pixe
     # Without the second look only the whole frame's candidates (none here) and the labelled gun.
     assert crops.source[~looked].tolist() == [LABELLED]
     assert mine_verifier_crops(detector, records, plan).source.tolist() == [LABELLED]
-
-
-def test_crops_carry_their_own_box_and_the_gun_they_meant_in_crop_units(tmp_path: Path) -> None:
-    path = tmp_path / "a.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(path)
-    record = ImageRecord(path, 64, 64, np.array([[12, 12, 30, 30], [50, 0, 60, 10]]), ("handgun", "handgun"))
-    gun_free = ImageRecord(path, 64, 64, key="b.png")
-    crops = mine_verifier_crops(FixedDetector(), [record, gun_free], CropPlan(side=16, context=1.5, target_iou=0.25))
-    assert crops.source.tolist() == [CANDIDATE, CANDIDATE, LABELLED, LABELLED, CANDIDATE, CANDIDATE, PERSON]
-    # The candidate [10, 10, 30, 30] (IoU 0.81 with the first gun) sits in the square [5, 5, 35, 35]: its own box
-    # and the gun it meant, in thirtieths of that square.
-    assert np.allclose(crops.box[0], [5 / 30, 5 / 30, 25 / 30, 25 / 30])
-    assert np.allclose(crops.target[0], [7 / 30, 7 / 30, 25 / 30, 25 / 30])
-    # Candidates on no gun and the person have no target; a labelled gun's crop is its own target.
-    assert np.isnan(crops.target[[1, 4, 5, 6]]).all()
-    assert np.allclose(crops.target[2:4], crops.box[2:4])
-    assert np.allclose(crops.box[2], [4 / 27, 4 / 27, 22 / 27, 22 / 27])  # 18 px, in its square [8, 8, 35, 35]
-
-
-def test_a_candidate_too_far_off_its_gun_gets_no_target() -> None:
-    from gunwatch.training.verifier_data import box_targets
-
-    guns = np.array([[0, 0, 100, 100]], np.float32)
-    boxes = np.array([[0, 0, 100, 30], [0, 0, 100, 20]], np.float32)  # IoU 0.3 and 0.2
-    squares = np.array([[0, 0, 200, 200], [0, 0, 200, 200]])
-    targets = box_targets(boxes, guns, squares, 0.25)
-    assert np.allclose(targets[0], [0, 0, 0.5, 0.5]) and np.isnan(targets[1]).all()

@@ -5,10 +5,6 @@ hand, the sleeve, the table around it), made square about the box's centre and r
 input side. Where the square leaves the image, the missing part is the letterbox grey (114), as the
 detector sees beyond a frame's edge. Training crops and run-time crops come from this one function, so
 the verifier never sees a crop cut differently from those it learned on.
-
-A verifier with a box head answers where the gun lies in its crop, in crop units (0..1 of the square's
-side, from its top-left corner); `to_crop_units` and `from_crop_units` map boxes between those and image
-pixels, exactly, through the same squares.
 """
 
 from __future__ import annotations
@@ -52,17 +48,3 @@ def cut_context_crops(image: np.ndarray, boxes: np.ndarray, context: float, side
     if len(squares) == 0:
         return np.zeros((0, side, side, 3), np.uint8)
     return np.stack([cut_square(image, square, side) for square in squares])
-
-
-def to_crop_units(boxes: np.ndarray, squares: np.ndarray) -> np.ndarray:
-    """(N, 4) xyxy image boxes -> (N, 4) xyxy in units of their (N, 4) squares: 0..1 inside, beyond outside."""
-    boxes, squares = np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(squares, np.float64).reshape(-1, 4)
-    origin, side = squares[:, [0, 1, 0, 1]], (squares[:, 2] - squares[:, 0])[:, None]
-    return ((boxes - origin) / side).astype(np.float32)
-
-
-def from_crop_units(units: np.ndarray, squares: np.ndarray) -> np.ndarray:
-    """The inverse of `to_crop_units`: boxes in crop units -> xyxy image pixels."""
-    units, squares = np.asarray(units, np.float64).reshape(-1, 4), np.asarray(squares, np.float64).reshape(-1, 4)
-    origin, side = squares[:, [0, 1, 0, 1]], (squares[:, 2] - squares[:, 0])[:, None]
-    return (origin + units * side).astype(np.float32)

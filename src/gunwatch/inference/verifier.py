@@ -7,11 +7,6 @@ best scoring at least `floor`), cuts a context crop around each from the image t
 batch, and scores each candidate `detector ** w * verifier ** (1 - w)`: a gun must look like a gun to
 both. Candidates too weak to be judged are dropped; people and other classes pass unchanged.
 
-A verifier with a box head (a second input, `boxes`: each candidate's box in its crop's units; a second
-output, `gun_box`) also moves the candidate's box onto the gun it sees; the candidate keeps the blend of
-the detector's box and the moved one that hit best on val (`gunwatch.box_blend`, 0 = the detector's), and
-candidates that now cover the same gun are merged by NMS, the better one kept.
-
 The combined score has its own thresholds, chosen for this detector and verifier together and stored in
 the verifier file with the sha256 of the detector they were measured with: a verifier used with another
 detector is refused, since its thresholds would mean nothing there.
@@ -28,14 +23,12 @@ import onnxruntime as ort
 from gunwatch import GUN_LABEL
 from gunwatch.checksums import sha256_of
 from gunwatch.inference.base import Detector
-from gunwatch.inference.context_crops import context_squares, cut_context_crops, from_crop_units, to_crop_units
+from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
-from gunwatch.inference.nms import nms
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, metadata_float, open_session
 
 KIND = "gun-verifier"
 MAX_BATCH = 64
-MERGE_IOU = 0.45  # the detector's own NMS overlap, for candidates moved onto the same gun
 
 
 def combined_score(detector: np.ndarray, verifier: np.ndarray, detector_weight: float) -> np.ndarray:
@@ -51,18 +44,8 @@ def top_candidates(scores: np.ndarray, floor: float, top_k: int) -> np.ndarray:
     return order[scores[order] >= floor]
 
 
-def ordered_corners(boxes: np.ndarray, image_shape: tuple[int, int] | None) -> np.ndarray:
-    """Boxes with x1 <= x2 and y1 <= y2 (a regressed box may come out inverted), inside the image if given."""
-    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
-    if image_shape is not None:
-        height, width = image_shape
-        boxes = np.clip(boxes, 0, [width, height, width, height])
-    return boxes.astype(np.float32)
-
-
 class OnnxGunVerifier:
-    """The verifier network (ONNX): N x 3 x side x side RGB pixel values in, N gun probabilities out (and,
-    with a box head, the candidates' N x 4 boxes in crop units in and moved out)."""
+    """The verifier network (ONNX): N x 3 x side x side RGB pixel values in, N gun probabilities out."""
 
     def __init__(self, path: Path, session: ort.InferenceSession):
         metadata = gunwatch_metadata(session)
@@ -71,7 +54,6 @@ class OnnxGunVerifier:
                              f"{metadata.get('gunwatch.kind')!r}, expected {KIND!r})")
         self.path, self.session = path, session
         self.input_name = session.get_inputs()[0].name
-        self.boxes_name = session.get_inputs()[1].name if len(session.get_inputs()) > 1 else ""
         self.side = int(metadata_float(metadata, "gunwatch.input_size", path))
         self.context = metadata_float(metadata, "gunwatch.context", path)
         self.floor = metadata_float(metadata, "gunwatch.floor", path)
@@ -80,14 +62,6 @@ class OnnxGunVerifier:
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path)
         self.alarm_threshold = metadata_float(metadata, "gunwatch.alarm_threshold", path, default=self.threshold)
         self.detector_sha256 = metadata.get("gunwatch.detector_sha256", "")
-        inputs, outputs = len(session.get_inputs()), len(session.get_outputs())
-        if (inputs, outputs) not in ((1, 1), (2, 2)):
-            raise ModelError(f"{path}: a gun verifier takes crops (and with a box head their boxes) and gives gun "
-                             f"probabilities (and the moved boxes); this file has {inputs} inputs, {outputs} outputs")
-        self.has_box_head = inputs == 2
-        self.box_blend = metadata_float(metadata, "gunwatch.box_blend", path, default=0.0) if self.has_box_head else 0.0
-        if not 0.0 <= self.box_blend <= 1.0:
-            raise ModelError(f"{path}: metadata gunwatch.box_blend is {self.box_blend}, expected 0..1")
         self.crops_run = 0  # crops judged so far (the cost `bench` reports)
 
     @classmethod
@@ -95,28 +69,14 @@ class OnnxGunVerifier:
         path = Path(path)
         return cls(path, open_session(path, threads, spinning))
 
-    def judge(self, crops: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+    def judge(self, crops: np.ndarray) -> np.ndarray:
         """(N, side, side, 3) uint8 RGB crops -> (N,) gun probabilities."""
-        return self.judge_with_boxes(crops, own)[0]
-
-    def judge_with_boxes(self, crops: np.ndarray, own: np.ndarray | None = None
-                         ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(N, side, side, 3) uint8 RGB crops and their candidates' (N, 4) boxes in crop units -> (N,) gun
-        probabilities and, with a box head, the (N, 4) boxes moved onto the gun (else None)."""
-        if self.has_box_head and own is None:
-            raise ValueError(f"{self.path}: a verifier with a box head judges crops with their candidates' boxes")
-        opinions, boxes = [np.zeros(0, np.float32)], [np.zeros((0, 4), np.float32)]
+        out = [np.zeros(0, np.float32)]
         for start in range(0, len(crops), MAX_BATCH):
             batch = np.ascontiguousarray(crops[start : start + MAX_BATCH].transpose(0, 3, 1, 2), dtype=np.float32)
-            feed = {self.input_name: batch}
-            if own is not None and self.has_box_head:
-                feed[self.boxes_name] = np.ascontiguousarray(own[start : start + MAX_BATCH], dtype=np.float32)
-            outputs = self.session.run(None, feed)
-            opinions.append(outputs[0].reshape(-1).astype(np.float32))
-            if self.has_box_head:
-                boxes.append(outputs[1].reshape(-1, 4).astype(np.float32))
+            out.append(self.session.run(None, {self.input_name: batch})[0].reshape(-1).astype(np.float32))
         self.crops_run += len(crops)
-        return np.concatenate(opinions), np.concatenate(boxes) if self.has_box_head else None
+        return np.concatenate(out)
 
 
 class VerifiedDetector:
@@ -147,33 +107,17 @@ class VerifiedDetector:
                                  self.verifier.top_k) for d in found]
         crops = [cut_context_crops(image, d.xyxy[index], self.verifier.context, self.verifier.side)
                  for image, d, index in zip(images, found, chosen, strict=True)]
-        own = [to_crop_units(d.xyxy[index], context_squares(d.xyxy[index], self.verifier.context))
-               for d, index in zip(found, chosen, strict=True)]
-        if any(len(c) for c in crops):
-            opinions, boxes = self.verifier.judge_with_boxes(np.concatenate(crops), np.concatenate(own))
-        else:
-            opinions, boxes = np.zeros(0, np.float32), None
+        opinions = self.verifier.judge(np.concatenate(crops)) if any(len(c) for c in crops) else np.zeros(0)
         results, start = [], 0
-        for image, detections, index in zip(images, found, chosen, strict=True):
-            end = start + len(index)
-            results.append(self.rescored(detections, index, opinions[start:end],
-                                         boxes[start:end] if boxes is not None else None, image.shape[:2]))
-            start = end
+        for detections, index in zip(found, chosen, strict=True):
+            opinion, start = opinions[start : start + len(index)], start + len(index)
+            results.append(self.rescored(detections, index, opinion))
         return results
 
-    def rescored(self, detections: Detections, judged: np.ndarray, opinion: np.ndarray,
-                 crop_boxes: np.ndarray | None = None, image_shape: tuple[int, int] | None = None) -> Detections:
-        """Other classes as they were; the judged guns with the combined score (and, with the verifier's
-        boxes, moved toward them and merged where they now cover the same gun); unjudged guns dropped."""
+    def rescored(self, detections: Detections, judged: np.ndarray, opinion: np.ndarray) -> Detections:
+        """Other classes as they were; the judged guns with the combined score; unjudged guns dropped."""
         others = np.flatnonzero(detections.class_ids != self.gun_id)
+        keep = np.concatenate([others, judged]).astype(np.int64)
         scores = detections.scores.copy()
         scores[judged] = combined_score(scores[judged], opinion, self.verifier.detector_weight)
-        xyxy = detections.xyxy.copy()
-        if crop_boxes is not None and self.verifier.box_blend > 0 and len(judged):
-            squares = context_squares(xyxy[judged], self.verifier.context)
-            blend = self.verifier.box_blend
-            xyxy[judged] = ordered_corners((1 - blend) * xyxy[judged] + blend * from_crop_units(crop_boxes, squares),
-                                           image_shape)
-            judged = judged[nms(xyxy[judged], scores[judged], MERGE_IOU)]
-        keep = np.concatenate([others, judged]).astype(np.int64)
-        return Detections(xyxy[keep], scores[keep], detections.class_ids[keep])
+        return Detections(detections.xyxy[keep], scores[keep], detections.class_ids[keep])

@@ -37,9 +37,6 @@ class VerifierTrainConfig(TrainRunConfig):
                                                 "live pipeline's verifier judges them)")
     extra_train: list[ExtraTrainData] = Field(default_factory=list,
                                               description="more training sets (their `train` split), e.g. camera views")
-    box_head: bool = Field(False, description="also learn where the gun lies in the crop, to correct the detector's "
-                                              "box (Fast R-CNN's box regression)")
-    box_loss_weight: float = Field(0.5, ge=0, description="the box loss's weight beside the gun / not-gun loss")
     low_resolution: float = Field(0.3, ge=0, le=1, description="share of crops shrunk 2-6x and enlarged back, as a "
                                                                "far camera's few pixels come out")
 

@@ -17,11 +17,6 @@ With a `SecondLook`, the candidates the detector makes on the second look's pers
 (source SECOND_LOOK): at run time the verifier judges those too, cut from the zoomed crop the detector
 was given, and on camera views they are most of what it sees. They are labelled in frame pixels, and a
 candidate cut by its crop's edge is left out, as the second look drops it.
-
-For a verifier with a box head each crop also carries its own box and its target, both in crop units
-(`inference.context_crops.to_crop_units`): the labelled gun the box overlaps most, where that overlap is
-at least `target_iou` (NaN elsewhere: not-guns, people, boxes too far off to say which gun they meant). A
-candidate a little off its gun (IoU 0.25-0.5: a hand and half a pistol) is what the head learns to move.
 """
 
 from __future__ import annotations
@@ -37,7 +32,7 @@ from gunwatch.boxes import box_iou
 from gunwatch.data.images import load_rgb
 from gunwatch.data.records import ImageRecord
 from gunwatch.inference.base import Detector
-from gunwatch.inference.context_crops import context_squares, cut_context_crops, to_crop_units
+from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.second_look import SecondLook, first_pass_scale
 from gunwatch.inference.tiling import cut_by_tile
@@ -60,7 +55,6 @@ class CropPlan:
     positive_iou: float = 0.4
     negative_iou: float = 0.1
     person_negatives: int = 2
-    target_iou: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -75,8 +69,6 @@ class VerifierCrops:
     source: np.ndarray  # N int8: CANDIDATE, LABELLED, PERSON, SECOND_LOOK
     keys: np.ndarray  # images: record keys
     has_gun: np.ndarray  # images: bool
-    box: np.ndarray  # N x 4 float32: the crop's own box in crop units
-    target: np.ndarray  # N x 4 float32: the labelled gun it overlaps most in crop units, NaN where none
 
     def __len__(self) -> int:
         return len(self.label)
@@ -116,30 +108,7 @@ def person_boxes(found: Detections, person_class: int | None, guns: np.ndarray, 
     return people.xyxy[order]
 
 
-def box_targets(boxes: np.ndarray, guns: np.ndarray, squares: np.ndarray, min_iou: float) -> np.ndarray:
-    """(N, 4) crop-unit boxes of the labelled gun each box overlaps most (at least `min_iou`), NaN elsewhere."""
-    targets = np.full((len(boxes), 4), np.nan, np.float32)
-    if len(boxes) == 0 or len(guns) == 0:
-        return targets
-    overlaps = box_iou(boxes, guns)
-    best = overlaps.argmax(axis=1)
-    matched = overlaps[np.arange(len(boxes)), best] >= min_iou
-    targets[matched] = to_crop_units(guns[best[matched]], squares[matched])
-    return targets
-
-
-# crops, labels, detector scores, source, own boxes and targets in crop units
-Group = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def crop_group(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray, source: np.ndarray,
-               guns: np.ndarray, plan: CropPlan) -> Group:
-    """The crops of `boxes` (image pixels, as `guns`) with their labels, scores, sources, boxes and targets."""
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    squares = context_squares(boxes, plan.context)
-    return (cut_context_crops(image, boxes, plan.context, plan.side), labels.astype(np.int8),
-            scores.astype(np.float32), source.astype(np.int8), to_crop_units(boxes, squares),
-            box_targets(boxes, np.asarray(guns, np.float32).reshape(-1, 4), squares, plan.target_iou))
+Group = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # crops, labels, detector scores, source
 
 
 def second_look_groups(detector: Detector, look: SecondLook, image: np.ndarray, found: Detections,
@@ -156,8 +125,9 @@ def second_look_groups(detector: Detector, look: SecondLook, image: np.ndarray, 
         offset = np.array([tile.x1, tile.y1, tile.x1, tile.y1], np.float32)
         kept = ~cut_by_tile(candidates.xyxy + offset, tile, width, height)
         boxes = candidates.xyxy[kept]
-        groups.append(crop_group(view, boxes, candidate_labels(boxes + offset, guns, plan), candidates.scores[kept],
-                                 np.full(len(boxes), SECOND_LOOK, np.int8), guns - offset, plan))
+        groups.append((cut_context_crops(view, boxes, plan.context, plan.side),
+                       candidate_labels(boxes + offset, guns, plan), candidates.scores[kept],
+                       np.full(len(boxes), SECOND_LOOK, np.int8)))
     return groups
 
 
@@ -180,10 +150,11 @@ def mine_verifier_crops(detector: Detector, records: list[ImageRecord], plan: Cr
              LABELLED),
             (people, np.full(len(people), NOT_GUN, np.int8), np.full(len(people), -1.0), PERSON),
         ]
-        parts.append(crop_group(image, np.concatenate([g[0] for g in groups]).reshape(-1, 4),
-                                np.concatenate([g[1] for g in groups]), np.concatenate([g[2] for g in groups]),
-                                np.concatenate([np.full(len(g[0]), g[3], np.int8) for g in groups]),
-                                record.gun_boxes, plan))
+        boxes = np.concatenate([g[0] for g in groups]).reshape(-1, 4)
+        parts.append((cut_context_crops(image, boxes, plan.context, plan.side),
+                      np.concatenate([g[1] for g in groups]).astype(np.int8),
+                      np.concatenate([g[2] for g in groups]).astype(np.float32),
+                      np.concatenate([np.full(len(g[0]), g[3], np.int8) for g in groups])))
         if second_look is not None:
             parts += second_look_groups(detector, second_look, image, found, record.gun_boxes, gun_class, plan)
         image_of += [np.full(len(part[1]), index, np.int32) for part in parts[len(image_of):]]  # this image's parts
@@ -196,6 +167,4 @@ def mine_verifier_crops(detector: Detector, records: list[ImageRecord], plan: Cr
         source=np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int8),
         keys=np.array([record.key for record in records]),
         has_gun=np.array([record.has_gun for record in records], dtype=bool),
-        box=np.concatenate([p[4] for p in parts]) if parts else np.zeros((0, 4), np.float32),
-        target=np.concatenate([p[5] for p in parts]) if parts else np.zeros((0, 4), np.float32),
     )

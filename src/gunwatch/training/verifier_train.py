@@ -6,11 +6,6 @@ grey, low resolution). Validation is what the verifier is
 for: on the val split's images, each image's highest combined gun score (`inference.verifier.
 combined_score`), and the share of gun images found at 1 %, 2 % and 5 % of gun-free images flagged,
 for each candidate `detector_weight`; the epoch and weight with the best mean of the three are kept.
-
-With `box_head`, the crops that overlap a labelled gun also teach where it is (L1 and generalised IoU in
-crop units, the boxes moved with the pixels by the augmentation), and validation measures how many of the
-val candidates' boxes hit their gun before and after (IoU 0.5 to 0.95) and picks the blend of the
-detector's box and the verifier's that hits most; it goes into the file's metadata.
 """
 
 from __future__ import annotations
@@ -39,20 +34,11 @@ from gunwatch.training.optimisation import optimisation_step, warmup_cosine
 from gunwatch.training.pretrained import efficientnet_lite0_weights_path, mobilenet_v2_weights_path
 from gunwatch.training.run_config import ExtraTrainData
 from gunwatch.training.verifier_config import VerifierTrainConfig
-from gunwatch.training.verifier_data import (
-    CANDIDATE,
-    GUN,
-    IGNORED,
-    SECOND_LOOK,
-    CropPlan,
-    VerifierCrops,
-    mine_verifier_crops,
-)
+from gunwatch.training.verifier_data import CANDIDATE, GUN, IGNORED, CropPlan, VerifierCrops, mine_verifier_crops
 
 VERIFIER_CURVES = (("train_loss", "val_loss"), ("val_recall_1", "val_recall_2", "val_recall_5"))
-IMAGENET_WEIGHTS = {"mobilenet_v2": mobilenet_v2_weights_path, "efficientnet_lite0": efficientnet_lite0_weights_path}
-BOX_BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)  # share of the verifier's box in the box a candidate keeps
 FPR_POINTS = (0.01, 0.02, 0.05)
+IMAGENET_WEIGHTS = {"mobilenet_v2": mobilenet_v2_weights_path, "efficientnet_lite0": efficientnet_lite0_weights_path}
 
 
 def crop_plan(config: VerifierTrainConfig) -> CropPlan:
@@ -80,37 +66,27 @@ def split_crops(config: VerifierTrainConfig, split_name: str, extra: ExtraTrainD
     return crops
 
 
-def training_pool(config: VerifierTrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The crops an epoch draws from, their labels, and their own boxes and targets (N x 2 x 4 in crop units):
-    the train split's labelled crops, and each extra set's `repeats` times."""
+def training_pool(config: VerifierTrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The crops an epoch draws from and their labels: the train split's labelled crops, and each extra
+    set's `repeats` times."""
     sets = [(split_crops(config, "train"), 1)] + [(split_crops(config, "train", extra), extra.repeats)
                                                    for extra in config.extra_train]
-    crops, labels, targets = [], [], []
+    crops, labels = [], []
     for found, repeats in sets:
-        used = found.label != IGNORED
-        if config.box_head:  # a crop between "gun" and "not a gun" teaches no class, but it teaches the box
-            used |= np.isfinite(found.target).all(axis=1)
-        chosen = np.tile(np.flatnonzero(used), repeats)
-        crops.append(found.crops[chosen])
-        labels.append(found.label[chosen])
-        targets.append(np.stack([found.box[chosen], found.target[chosen]], axis=1))
-    return np.concatenate(crops), np.concatenate(labels), np.concatenate(targets)
+        labelled = np.tile(np.flatnonzero(found.label != IGNORED), repeats)
+        crops.append(found.crops[labelled])
+        labels.append(found.label[labelled])
+    return np.concatenate(crops), np.concatenate(labels)
 
 
-def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0,
-            boxes: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0) -> torch.Tensor:
     """uint8 N x S x S x 3 -> float N x 3 x S x S pixel values, mirrored, zoomed and shifted, recoloured, and
-    a `low_resolution` share of them blurred by shrinking and enlarging back; `boxes` (N x 4 or N x K x 4 in
-    crop units, NaN where none) follow the pixels."""
+    a `low_resolution` share of them blurred by shrinking and enlarging back."""
     x = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
     n, side = len(x), x.shape[-1]
-    moved = torch.from_numpy(np.asarray(boxes, np.float32)).clone().reshape(n, -1, 4) if boxes is not None else None
     rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
     flip = rand(n) < 0.5
     x[flip] = x[flip].flip(3)
-    if moved is not None:
-        mirrored = moved[flip]
-        moved[flip] = torch.stack([1 - mirrored[..., 2], mirrored[..., 1], 1 - mirrored[..., 0], mirrored[..., 3]], -1)
     # The crop's frame moves as a detector's box would: 0.8-1.15 of the side, shifted up to 1/8 of it.
     scale = 0.8 + 0.35 * rand(n)
     theta = torch.zeros(n, 2, 3)
@@ -118,11 +94,6 @@ def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float
     theta[:, :, 2] = (rand(n, 2) - 0.5) * 0.25
     grid = F.affine_grid(theta, [n, 3, side, side], align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    if moved is not None:
-        # Output point u (in -1..1) shows input point scale * u + shift: a point p moves to (p - shift) / scale.
-        shift = theta[:, None, :, 2].repeat(1, 1, 2)
-        moved = ((2 * moved - 1 - shift) / scale[:, None, None] + 1) / 2
-        moved = moved.reshape(np.shape(boxes))
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x - mean) * (0.7 + 0.6 * rand(n, 1, 1, 1)) + mean) * (0.7 + 0.6 * rand(n, 1, 1, 1))
     grey = rand(n) < 0.2
@@ -131,26 +102,7 @@ def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float
         small = max(4, round(side / (2 + 4 * rand(1).item())))
         shrunk = F.interpolate(x[index : index + 1], size=(small, small), mode="area")
         x[index : index + 1] = F.interpolate(shrunk, size=(side, side), mode="bilinear", align_corners=False)
-    return x.clamp(0, 255), moved
-
-
-def box_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 in crop units plus generalised IoU loss (DETR's pair, 5 : 2), over the crops with a target."""
-    known = torch.isfinite(target).all(dim=1)
-    if not known.any():
-        return predicted.sum() * 0.0
-    p, t = predicted[known], target[known]
-    # A predicted box may come out inverted early on; its corners are put in order for the IoU terms.
-    p_sorted = torch.stack([torch.minimum(p[:, 0], p[:, 2]), torch.minimum(p[:, 1], p[:, 3]),
-                            torch.maximum(p[:, 0], p[:, 2]), torch.maximum(p[:, 1], p[:, 3])], dim=1)
-    area = lambda b: (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)  # noqa: E731
-    inner = torch.cat([torch.maximum(p_sorted[:, :2], t[:, :2]), torch.minimum(p_sorted[:, 2:], t[:, 2:])], dim=1)
-    outer = torch.cat([torch.minimum(p_sorted[:, :2], t[:, :2]), torch.maximum(p_sorted[:, 2:], t[:, 2:])], dim=1)
-    intersection = area(inner)
-    union = area(p_sorted) + area(t) - intersection
-    iou = intersection / union.clamp(min=1e-9)
-    giou = iou - (area(outer) - union) / area(outer).clamp(min=1e-9)
-    return 5 * F.l1_loss(p, t) + 2 * (1 - giou).mean()
+    return x.clamp(0, 255)
 
 
 def as_input(crops: np.ndarray) -> torch.Tensor:
@@ -158,48 +110,10 @@ def as_input(crops: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def judge(model: GunVerifier, crops: np.ndarray, batch_size: int, own: np.ndarray | None = None
-          ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Gun probabilities, and with a box head the crops' own boxes (`own`, crop units) moved."""
+def judge(model: GunVerifier, crops: np.ndarray, batch_size: int) -> np.ndarray:
     model.eval()
-    opinions, boxes = [np.zeros(0, np.float32)], [np.zeros((0, 4), np.float32)]
-    for start in range(0, len(crops), batch_size):
-        given = torch.from_numpy(own[start : start + batch_size]) if own is not None else None
-        logits, found = model.logits_and_boxes(as_input(crops[start : start + batch_size]), given)
-        opinions.append(torch.sigmoid(logits).numpy())
-        if found is not None:
-            boxes.append(found.numpy())
-    return np.concatenate(opinions), np.concatenate(boxes) if model.box_head is not None else None
-
-
-def paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each box of `a` with the box of `b` in the same row."""
-    width = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    height = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    area = lambda box: np.clip(box[:, 2] - box[:, 0], 0, None) * np.clip(box[:, 3] - box[:, 1], 0, None)  # noqa: E731
-    intersection = width * height
-    return intersection / np.maximum(area(a) + area(b) - intersection, 1e-12)
-
-
-def hit_rates(boxes: np.ndarray, targets: np.ndarray) -> float:
-    """Mean over IoU 0.5, 0.55 ... 0.95 of the share of boxes that hit their target (COCO's thresholds)."""
-    if len(boxes) == 0:
-        return 0.0
-    ious = paired_iou(boxes, targets)
-    return float(np.mean([(ious >= threshold).mean() for threshold in np.arange(0.5, 0.96, 0.05)]))
-
-
-def box_metrics(val: VerifierCrops, found: np.ndarray) -> dict[str, float]:
-    """How far the box head moves the detector's candidates toward their guns on val, and the blend of the
-    two boxes (the share of the verifier's) that hits best."""
-    measured = np.isin(val.source, (CANDIDATE, SECOND_LOOK)) & np.isfinite(val.target).all(axis=1)
-    own, target, refined = val.box[measured], val.target[measured], found[measured]
-    rates = {blend: hit_rates((1 - blend) * own + blend * refined, target) for blend in BOX_BLENDS}
-    best = max(rates, key=lambda blend: (rates[blend], -blend))
-    at_half = {blend: float((paired_iou((1 - blend) * own + blend * refined, target) >= 0.5).mean()) if len(own)
-               else 0.0 for blend in (0.0, best)}
-    return {"val_box_hits_detector": rates[0.0], "val_box_hits": rates[best], "box_blend": best,
-            "val_box_hits_50_detector": at_half[0.0], "val_box_hits_50": at_half[best]}
+    return np.concatenate([model(as_input(crops[i : i + batch_size])).numpy()
+                           for i in range(0, len(crops), batch_size)] or [np.zeros(0)])
 
 
 def image_recalls(crops: VerifierCrops, scores: np.ndarray) -> dict[float, float]:
@@ -219,7 +133,7 @@ def image_recalls(crops: VerifierCrops, scores: np.ndarray) -> dict[float, float
 
 
 def validate(model: GunVerifier, val: VerifierCrops, config: VerifierTrainConfig) -> dict[str, float]:
-    opinion, found = judge(model, val.crops, config.batch_size * 2, val.box if model.box_head is not None else None)
+    opinion = judge(model, val.crops, config.batch_size * 2)
     labelled = val.label != IGNORED
     target = torch.from_numpy((val.label[labelled] == GUN).astype(np.float32))
     probability = torch.from_numpy(opinion[labelled]).clamp(1e-6, 1 - 1e-6)
@@ -234,13 +148,11 @@ def validate(model: GunVerifier, val: VerifierCrops, config: VerifierTrainConfig
     detector_alone = image_recalls(val, val.score)
     metrics.update({"val_recall_mean": best_mean, "detector_weight": best_weight,
                     "detector_alone_recall_mean": float(np.mean(list(detector_alone.values())))})
-    if found is not None:
-        metrics.update(box_metrics(val, found))
     return metrics
 
 
 def build_model(config: VerifierTrainConfig) -> GunVerifier:
-    model = GunVerifier(config.backbone, box_head=config.box_head, crop_side=config.input_size)
+    model = GunVerifier(config.backbone)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
         weights = IMAGENET_WEIGHTS[config.backbone](explicit)
@@ -251,11 +163,10 @@ def build_model(config: VerifierTrainConfig) -> GunVerifier:
 def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
     """Train, checkpointing every epoch; returns the best checkpoint's path."""
     generator = start_run(config)
-    train_crops, train_labels, train_boxes = training_pool(config)
+    train_crops, train_labels = training_pool(config)
     val = split_crops(config, "val")
     is_gun = torch.from_numpy((train_labels == GUN).astype(np.float32))
-    classified = torch.from_numpy(train_labels != IGNORED)  # all of them, but with a box head
-    gun_share = float(is_gun[classified].mean())
+    gun_share = float(is_gun.mean())
     tqdm.write(f"verifier crops: train {len(train_labels)} ({int(is_gun.sum())} guns), val {len(val)}")
 
     model = build_model(config)
@@ -276,13 +187,8 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
         total = 0.0
         progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
         for step, index in enumerate(progress):
-            crops, boxes = augment(train_crops[index.numpy()], generator, config.low_resolution,
-                                   train_boxes[index.numpy()] if config.box_head else None)
-            logits, moved = model.logits_and_boxes(crops, boxes[:, 0] if boxes is not None else None)
-            losses = F.binary_cross_entropy_with_logits(logits, is_gun[index], pos_weight=pos_weight, reduction="none")
-            loss = losses[classified[index]].mean() if classified[index].any() else logits.sum() * 0.0
-            if moved is not None and boxes is not None:
-                loss = loss + config.box_loss_weight * box_loss(moved, boxes[:, 1])
+            logits = model.logits(augment(train_crops[index.numpy()], generator, config.low_resolution))
+            loss = F.binary_cross_entropy_with_logits(logits, is_gun[index], pos_weight=pos_weight)
             optimisation_step(loss, optimizer, scheduler, f"epoch {epoch} step {step}")
             total += loss.item()
             progress.set_postfix(loss=f"{total / (step + 1):.4f}")
@@ -299,31 +205,22 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
 def verifier_from_checkpoint(path: Path) -> tuple[GunVerifier, dict[str, float]]:
     """The network and the validation metrics of the epoch it was saved at."""
     state = load_checkpoint(path)
-    config = state["config"]  # checkpoints from before a choice have no key for it
-    model = GunVerifier(config.get("backbone", "mobilenet_v2"), box_head=config.get("box_head", False),
-                        crop_side=config.get("input_size", 128))
+    model = GunVerifier(state["config"].get("backbone", "mobilenet_v2"))  # checkpoints from before the choice
     model.load_state_dict(state["model"])
     return model.eval(), state["history"][-1]
 
 
-def export_verifier(model: GunVerifier, config: VerifierTrainConfig, detector_weight: float, path: Path,
-                    box_blend: float = 0.0) -> Path:
-    """ONNX graph: `crops` N x 3 x S x S RGB 0..255 -> `gun_probability` N (with a box head also `boxes`, the
-    candidates' N x 4 boxes in crop units, in and `gun_box` N x 4 out); the crop plan in the metadata."""
+def export_verifier(model: GunVerifier, config: VerifierTrainConfig, detector_weight: float, path: Path) -> Path:
+    """ONNX graph: `crops` N x 3 x S x S RGB 0..255 -> `gun_probability` N; the crop plan in the metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    example: tuple[torch.Tensor, ...] = (torch.rand(1, 3, config.input_size, config.input_size) * 255,)
-    inputs, outputs = ["crops"], ["gun_probability"]
-    if model.box_head is not None:
-        example += (torch.tensor([[0.2, 0.3, 0.8, 0.7]]),)
-        inputs.append("boxes")
-        outputs.append("gun_box")
-    torch.onnx.export(model.eval(), example, str(path), input_names=inputs, output_names=outputs,
-                      dynamic_axes={name: {0: "batch"} for name in inputs + outputs}, opset_version=OPSET, dynamo=False)
+    example = torch.rand(1, 3, config.input_size, config.input_size) * 255
+    torch.onnx.export(model.eval(), (example,), str(path), input_names=["crops"], output_names=["gun_probability"],
+                      dynamic_axes={"crops": {0: "batch"}, "gun_probability": {0: "batch"}}, opset_version=OPSET,
+                      dynamo=False)
     write_metadata(path, {
         "gunwatch.kind": "gun-verifier", "gunwatch.input_size": str(config.input_size),
         "gunwatch.context": repr(config.context), "gunwatch.floor": repr(config.floor),
         "gunwatch.top_k": str(config.top_k), "gunwatch.detector_weight": repr(float(detector_weight)),
-        "gunwatch.box_blend": repr(float(box_blend)),
         "gunwatch.detector": config.detector.name, "gunwatch.detector_sha256": sha256_of(config.detector),
         # Replaced by `gunwatch train` with the threshold measured through the runtime on val.
         "gunwatch.threshold": "0.5",
@@ -334,5 +231,4 @@ def export_verifier(model: GunVerifier, config: VerifierTrainConfig, detector_we
 def train_and_export_verifier(config: VerifierTrainConfig, resume: bool) -> Path:
     best = train_verifier(config, resume=resume)
     model, metrics = verifier_from_checkpoint(best)
-    return export_verifier(model, config, metrics["detector_weight"], config.out / "model.onnx",
-                           metrics.get("box_blend", 0.0))
+    return export_verifier(model, config, metrics["detector_weight"], config.out / "model.onnx")
