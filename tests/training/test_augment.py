@@ -133,6 +133,25 @@ def test_person_crop_zooms_the_held_gun_to_the_drawn_size_and_boxes_follow() -> 
     assert whole >= 5
 
 
+def test_a_person_crop_captured_from_afar_keeps_its_boxes_and_loses_its_detail() -> None:
+    """The same crop (same seed), once as sharp as the photo, once as a camera that saw the gun 8 px wide."""
+    sharp_settings = AugmentSettings(person_crops=1.0, person_crop_gun_px=(60, 60), **NO_CAMERA)
+    far_settings = AugmentSettings(person_crops=1.0, person_crop_gun_px=(60, 60), person_crop_capture_px=(8, 8),
+                                   **NO_CAMERA)
+    compared = 0
+    for seed in range(10):
+        sharp, sharp_boxes, _ = person_crop(held_gun_sample(), 128, sharp_settings, np.random.default_rng(seed))
+        far, far_boxes, _ = person_crop(held_gun_sample(), 128, far_settings, np.random.default_rng(seed))
+        assert far.shape == sharp.shape == (128, 128, 3)
+        np.testing.assert_array_equal(far_boxes, sharp_boxes)
+        # Detail is what differs between neighbouring pixels: enlarged from 8 / 60 of the size, little is left.
+        detail = lambda image: np.abs(np.diff(image.astype(int), axis=1)).max()  # noqa: E731
+        if detail(sharp) > 50:  # the red gun's edges are in this crop
+            assert detail(far) < detail(sharp) / 2
+            compared += 1
+    assert compared >= 3
+
+
 def test_person_crop_needs_a_person() -> None:
     sample = red_square_sample(300, 200, (120, 60, 200, 120))
     assert person_crop(sample, 128, AugmentSettings(person_crops=1.0), np.random.default_rng(0)) is None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from gunwatch.data.images import LUMA_WEIGHTS, resize_by
+from gunwatch.data.images import LUMA_WEIGHTS, resize_by, resize_to
 from gunwatch.inference.letterbox import PAD_VALUE
 from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
@@ -41,6 +41,9 @@ class AugmentSettings:
     small_gun_px: tuple[float, float] = (10.0, 48.0)  # pasted gun width in input pixels (log-uniform)
     person_crops: float = 0.0  # probability of a zoomed crop around a person instead of the whole image
     person_crop_gun_px: tuple[float, float] = (24.0, 96.0)  # the expected gun's width in that crop (log-uniform)
+    # The gun's width when the camera caught it (log-uniform; None: as sharp as the photo): the crop is shrunk
+    # to that and enlarged back, as a far person's few pixels come out of the second look's zoom.
+    person_crop_capture_px: tuple[float, float] | None = None
     held_guns: float = 0.0  # probability of pasting a gun at a labelled person's hand (training/paste.py)
     held_gun_share: tuple[float, float] = (0.07, 0.15)  # its width as a share of the person's height (log-uniform)
 
@@ -120,6 +123,10 @@ def person_crop(
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
     paste(canvas, image, ox, oy)
     boxes = sample.boxes * scale + np.array([ox, oy, ox, oy], np.float32)
+    if settings.person_crop_capture_px is not None:
+        captured = float(np.exp(rng.uniform(*np.log(settings.person_crop_capture_px))))
+        if captured < gun_px:
+            canvas = resize_to(resize_by(canvas, captured / gun_px), (size, size))
     return canvas, *keep_visible(boxes, sample.classes, size, size, settings.min_visible)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, PositiveFloat, TypeAdapter, ValidationError, field_validator
 
 from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
@@ -110,6 +110,11 @@ class DetectorTrainConfig(TrainRunConfig):
     person_crops: float = Field(0.0, ge=0, le=1, description="probability of a person crop instead of one image")
     person_crop_gun_px: tuple[float, float] = Field(
         (24.0, 96.0), description="the holder's expected gun width in the crop, input pixels (log-uniform)"
+    )
+    person_crop_capture_px: tuple[PositiveFloat, PositiveFloat] | None = Field(
+        None, description="that gun's width when the camera caught it (log-uniform): the crop is shrunk to it and "
+                          "enlarged back, as a far person comes out of the second look's zoom; null: as sharp as "
+                          "the photo"
     )
     # Guns pasted at the hands of labelled people (training/paste.py: paste_held_guns), so gun-free scenes
     # with people, surveillance frames among them, also show armed people at a camera's distances.

@@ -130,7 +130,8 @@ def augment_settings(config: DetectorTrainConfig) -> AugmentSettings:
         color=config.color, grey=config.grey, low_light=config.low_light, blur=config.blur,
         motion_blur=config.motion_blur, jpeg=config.jpeg, small_guns=config.small_guns,
         small_gun_px=config.small_gun_px, person_crops=config.person_crops,
-        person_crop_gun_px=config.person_crop_gun_px, held_guns=config.held_guns,
+        person_crop_gun_px=config.person_crop_gun_px, person_crop_capture_px=config.person_crop_capture_px,
+        held_guns=config.held_guns,
         held_gun_share=config.held_gun_share,
     )
 
