@@ -222,6 +222,13 @@ def data_split(
         typer.echo(json.dumps({"path": str(target), **counts}))
 
 
+# The COCO YOLOX-Nano and the data set beside the checkout: the references the project measures against.
+REFERENCE_MODEL = Path("../shared/weights/yolox_nano_coco.onnx")
+DEFAULT_DATA = Path("../shared/datasets/PistolData_merged")
+SMALL_GUNS = Path("runs/small-guns-1080p")
+ARMED_PEOPLE = Path("runs/armed-people-1080p")
+
+
 @data_app.command("small-guns")
 def data_small_guns(
     data: Annotated[Path, typer.Option("--data", help="data set folder")],
@@ -239,6 +246,32 @@ def data_small_guns(
         records = select_records(data, split, split_file).records
         build_small_gun_set(records, out, SmallGunSettings(frames_with_guns=frames, frames_without=frames, seed=seed))
     except (DatasetError, ValueError) as error:
+        raise fail(str(error)) from error
+    say(f"wrote {2 * frames} frames to {out}")
+
+
+@data_app.command("armed-people")
+def data_armed_people(
+    data: Annotated[Path, typer.Option("--data", help="data set folder")],
+    out: Annotated[Path, typer.Option(help="folder to write the 1080p set to")] = ARMED_PEOPLE,
+    split: Annotated[str, typer.Option(help="split whose images are used (never train)")] = "test",
+    split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
+    people_model: Annotated[
+        Path, typer.Option(help="COCO YOLOX model that finds the people (as the training's pseudo-labels)")
+    ] = REFERENCE_MODEL,
+    frames: Annotated[int, typer.Option(min=1, help="frames with an armed person, and as many without")] = 100,
+    seed: Annotated[int, typer.Option(help="random seed (the set is reproducible)")] = 0,
+) -> None:
+    """Build 1080p frames of armed and unarmed people seen from afar (guns 1-2 % of the frame wide), cut from
+    the split's images, to measure the second look where it should pay."""
+    from gunwatch.bench.table import build_armed_people_from_split
+    from gunwatch.evaluation.armed_people import ArmedPeopleSettings
+    from gunwatch.inference.onnx_session import ModelError
+
+    try:
+        settings = ArmedPeopleSettings(frames_with_guns=frames, frames_without=frames, seed=seed)
+        build_armed_people_from_split(data, split, split_file, people_model, out, settings)
+    except (DatasetError, ModelError, ValueError) as error:
         raise fail(str(error)) from error
     say(f"wrote {2 * frames} frames to {out}")
 
@@ -383,12 +416,6 @@ def tile_mode(value: str) -> Literal["auto", "on", "off"]:
     return value  # type: ignore[return-value]
 
 
-# The COCO YOLOX-Nano and the data set beside the checkout: the references the project measures against.
-REFERENCE_MODEL = Path("../shared/weights/yolox_nano_coco.onnx")
-DEFAULT_DATA = Path("../shared/datasets/PistolData_merged")
-SMALL_GUNS = Path("runs/small-guns-1080p")
-
-
 @bench_app.callback(invoke_without_command=True)
 def bench(
     ctx: typer.Context,
@@ -400,6 +427,10 @@ def bench(
     small_guns: Annotated[
         Path, typer.Option(help="1080p small-gun set (built from the test split when missing)")
     ] = SMALL_GUNS,
+    armed_people: Annotated[
+        Path, typer.Option(help="1080p armed-people set (built from the test split when missing, its people found "
+                                "by the reference model)")
+    ] = ARMED_PEOPLE,
     reference: Annotated[Path, typer.Option(help="reference ONNX model timed in the same run")] = REFERENCE_MODEL,
     runs: Annotated[int, typer.Option(min=1, help="timed calls per model and thread count")] = 30,
     as_json: JsonOption = False,
@@ -418,7 +449,7 @@ def bench(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        cases = default_cases(model, data, [int(s) for s in sizes.split(",")], small_guns)
+        cases = default_cases(model, data, [int(s) for s in sizes.split(",")], small_guns, armed_people, reference)
         rows = [bench_case(case, reference, runs) for case in cases]
     except (DatasetError, ModelError, ValueError) as error:
         raise fail(str(error)) from error

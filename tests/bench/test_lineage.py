@@ -6,36 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 from typer.testing import CliRunner
 
-from gunwatch.bench.lineage import LineageRow, recall_at_fpr, train_minutes
+from gunwatch.bench.lineage import LineageRow, train_minutes
 from gunwatch.bench.lineage_table import format_markdown
 from gunwatch.cli import app
-from gunwatch.data.records import ImageRecord
-from gunwatch.evaluation.runner import Predictions
-from gunwatch.inference.detections import Detections
 from gunwatch.inference.loading import SHIPPED_DETECTOR
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "datasets" / "notebook"
-
-
-def record(name: str, gun: bool) -> ImageRecord:
-    boxes = np.array([[1, 1, 5, 5]], np.float32) if gun else np.zeros((0, 4), np.float32)
-    return ImageRecord(Path(name), 10, 10, boxes, ("handgun",) * len(boxes))
-
-
-def scored(*tops: float | None) -> Predictions:
-    return Predictions([Detections() if top is None else Detections([[0, 0, 4, 4]], [top], [0]) for top in tops], 0.0)
-
-
-def test_recall_at_two_percent_counts_gun_images_above_the_score_that_passes_one_in_fifty_gun_free() -> None:
-    free = [record(f"free{i}", False) for i in range(100)]
-    guns = [record(f"gun{i}", True) for i in range(4)]
-    free_scores = [0.9, 0.8, 0.7] + [0.1] * 97  # two may pass at 2 % of 100: the line is the third, 0.7
-    recall, score = recall_at_fpr([*free, *guns], scored(*free_scores, 0.95, 0.75, 0.7, None))
-    assert score == np.float32(0.7)
-    assert recall == 0.5  # 0.95 and 0.75 pass; 0.7 does not (it ties the gun-free line); no detection does not
 
 
 def test_training_minutes_from_the_run_history(tmp_path: Path) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gunwatch.bench.table import BenchCase, bench_case, default_cases, format_bench_table
+from gunwatch.bench.table import BenchCase, bench_case, default_cases, format_bench_table, recall_at_fpr
 from gunwatch.checksums import sha256_of
 from gunwatch.cli import app
+from gunwatch.data.records import ImageRecord
+from gunwatch.evaluation.runner import Predictions
+from gunwatch.inference.detections import Detections
 from gunwatch.inference.quantize import quantize_yolox
 from support.verifier_graph import write_redness_verifier
 from support.yolox_graph import yolox_graph
@@ -39,7 +43,7 @@ def test_plain_and_second_look_rows_count_their_model_runs(tiny_detector_onnx: P
     assert looked.runs_per_frame >= 1.0 and looked.input == "96 2nd look"
     header, _, *rows = format_bench_table([plain, looked], "yolox_nano_coco").splitlines()
     assert "runs" in header.split()
-    assert rows[0].split()[8] == "1.00" and rows[1].split()[10] == f"{looked.runs_per_frame:.2f}"
+    assert rows[0].split()[9] == "1.00" and rows[1].split()[11] == f"{looked.runs_per_frame:.2f}"
 
 
 def test_an_int8_model_is_timed_against_its_fp32_source(coco_weights: Path, tmp_path: Path) -> None:
@@ -98,3 +102,51 @@ def test_a_verified_row_counts_the_crops_its_verifier_judged(tiny_detector_onnx:
     assert 0 < row.crops_per_frame <= 2 * row.runs_per_frame  # at most top_k per detector run
     header, _, *rows = format_bench_table([row], "yolox_nano_coco").splitlines()
     assert rows[0].split()[header.split().index("crops") + 3] == f"{row.crops_per_frame:.2f}"
+
+
+def test_armed_people_rows_compare_first_pass_tiles_and_second_look(tmp_path: Path) -> None:
+    detector = yolox_graph(tmp_path / "tiny-yolox.onnx", input_size=64)
+    (tmp_path / "small-guns" / "pistol_images").mkdir(parents=True)
+    (tmp_path / "armed" / "pistol_images").mkdir(parents=True)  # present: not rebuilt
+    cases = default_cases([detector], SAMPLE, [64], tmp_path / "small-guns", tmp_path / "armed")
+    armed = [(c.tiles, c.second_look, c.verifier) for c in cases if c.data == tmp_path / "armed"]
+    assert armed == [("off", False, "none"), ("on", False, "none"), ("off", True, "none")]
+    assert all(c.data_label == "armed people 1080p" and c.split == "all" for c in cases if c.data == tmp_path / "armed")
+
+
+def test_an_armed_people_set_that_cannot_be_built_says_why(tmp_path: Path) -> None:
+    detector = yolox_graph(tmp_path / "tiny-yolox.onnx", input_size=64)
+    (tmp_path / "small-guns" / "pistol_images").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"armed: no armed-people set there and no person model"):
+        default_cases([detector], SAMPLE, [64], tmp_path / "small-guns", tmp_path / "armed")
+    with pytest.raises(ValueError, match=r"none\.onnx: the person model .* is not there"):
+        default_cases([detector], SAMPLE, [64], tmp_path / "small-guns", tmp_path / "armed", tmp_path / "none.onnx")
+
+
+def test_cli_builds_the_armed_people_set_with_the_coco_model(coco_weights: Path, tmp_path: Path) -> None:
+    args = ["data", "armed-people", "--data", str(SAMPLE), "--split", "all", "--people-model", str(coco_weights),
+            "--frames", "2", "--out", str(tmp_path / "armed")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    manifest = (tmp_path / "armed" / "manifest.jsonl").read_text().splitlines()
+    assert [json.loads(line)["origin"] for line in manifest] == ["armed-people"] * 2 + ["unarmed-people"] * 2
+    missing = CliRunner().invoke(app, [*args[:6], "--people-model", str(tmp_path / "none.onnx")])
+    assert missing.exit_code == 2 and "none.onnx: the person model" in missing.stderr
+
+
+def record(name: str, gun: bool) -> ImageRecord:
+    boxes = np.array([[1, 1, 5, 5]], np.float32) if gun else np.zeros((0, 4), np.float32)
+    return ImageRecord(Path(name), 10, 10, boxes, ("handgun",) * len(boxes))
+
+
+def scored(*tops: float | None) -> Predictions:
+    return Predictions([Detections() if top is None else Detections([[0, 0, 4, 4]], [top], [0]) for top in tops], 0.0)
+
+
+def test_recall_at_two_percent_counts_gun_images_above_the_score_that_passes_one_in_fifty_gun_free() -> None:
+    free = [record(f"free{i}", False) for i in range(100)]
+    guns = [record(f"gun{i}", True) for i in range(4)]
+    free_scores = [0.9, 0.8, 0.7] + [0.1] * 97  # two may pass at 2 % of 100: the line is the third, 0.7
+    recall, score = recall_at_fpr([*free, *guns], scored(*free_scores, 0.95, 0.75, 0.7, None), 0.02)
+    assert score == np.float32(0.7)
+    assert recall == 0.5  # 0.95 and 0.75 pass; 0.7 does not (it ties the gun-free line); no detection does not

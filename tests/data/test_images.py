@@ -13,6 +13,8 @@ from gunwatch.data.images import (
     MAX_IMAGE_SIDE,
     ImageDecodeError,
     ImageTooLarge,
+    blend,
+    feather_mask,
     image_size,
     load_rgb,
 )
@@ -55,3 +57,18 @@ def test_the_size_alone_is_read_from_the_header_without_a_cap(tmp_path: Path) ->
     assert image_size(blank_png(tmp_path / "tall.png", 640, 130_000)) == (640, 130_000)
     with pytest.raises(ImageTooLarge, match=r"huge\.png"):
         image_size(blank_png(tmp_path / "huge.png", 20_000, 20_000))
+
+
+def test_feather_mask_is_opaque_inside_and_fades_at_every_edge() -> None:
+    alpha = feather_mask(20, 40)[..., 0]
+    assert alpha[10, 20] == 1.0
+    for edge in (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]):
+        assert edge.max() < 0.5
+    assert np.all(np.diff(alpha[10, :20]) >= 0)  # rises towards the middle
+
+
+def test_blend_keeps_the_canvas_outside_the_patch() -> None:
+    canvas = np.zeros((50, 50, 3), np.uint8)
+    blend(canvas, np.full((10, 10, 3), 200, np.uint8), 5, 5)
+    assert canvas[:5].max() == 0 and canvas[:, :5].max() == 0 and canvas[15:].max() == 0
+    assert canvas[10, 10, 0] == 200

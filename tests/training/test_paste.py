@@ -9,8 +9,6 @@ import pytest
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
 from gunwatch.training.paste import (
     PasteBank,
-    blend,
-    feather_mask,
     is_grey,
     paste_held_guns,
     paste_small_guns,
@@ -42,21 +40,6 @@ def test_bank_lists_every_gun_and_every_gun_free_image() -> None:
     bank = PasteBank.from_samples([gun_sample(), gun_free_sample(), gun_sample()])
     assert bank.guns == ((0, 1), (2, 1))
     assert bank.gun_free == (1,)
-
-
-def test_feather_mask_is_opaque_inside_and_fades_at_every_edge() -> None:
-    alpha = feather_mask(20, 40)[..., 0]
-    assert alpha[10, 20] == 1.0
-    for edge in (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]):
-        assert edge.max() < 0.5
-    assert np.all(np.diff(alpha[10, :20]) >= 0)  # rises towards the middle
-
-
-def test_blend_keeps_the_canvas_outside_the_patch() -> None:
-    canvas = np.zeros((50, 50, 3), np.uint8)
-    blend(canvas, np.full((10, 10, 3), 200, np.uint8), 5, 5)
-    assert canvas[:5].max() == 0 and canvas[:, :5].max() == 0 and canvas[15:].max() == 0
-    assert canvas[10, 10, 0] == 200
 
 
 @pytest.mark.parametrize("seed", range(10))

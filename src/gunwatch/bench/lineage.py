@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gunwatch.bench.table import network_of
+from gunwatch.bench.table import network_of, recall_at_fpr
 from gunwatch.data.images import load_rgb
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.report import build_report
-from gunwatch.evaluation.runner import Predictions, predict_guns
+from gunwatch.evaluation.runner import predict_guns
 from gunwatch.evaluation.selection import default_split_file, sample_records, select_records
 from gunwatch.inference.base import Detector
 from gunwatch.inference.loading import load_detector
@@ -84,20 +84,6 @@ class LineageRow:
 
     def to_json_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def recall_at_fpr(records: list[ImageRecord], predictions: Predictions,
-                  max_fpr: float = MAX_IMAGE_FPR) -> tuple[float, float]:
-    """(share of gun images whose top score passes, the score) at the lowest score that flags at most
-    `max_fpr` of the gun-free images. Without gun-free images every gun image with a detection counts."""
-    top = [float(d.scores.max()) if len(d.scores) else 0.0 for d in predictions.detections]
-    free = sorted((s for s, r in zip(top, records, strict=True) if not r.has_gun), reverse=True)
-    guns = [s for s, r in zip(top, records, strict=True) if r.has_gun]
-    allowed = int(np.floor(max_fpr * len(free)))
-    # Flag strictly above the (allowed + 1)-th highest gun-free score: at most `allowed` gun-free images pass.
-    score = free[allowed] if allowed < len(free) else 0.0
-    recall = sum(s > score for s in guns) / len(guns) if guns else float("nan")
-    return recall, score
 
 
 def regions_per_image(detector: Detector, image: np.ndarray) -> float:
@@ -161,7 +147,7 @@ def bench_lineage_model(model: Path, records: list[ImageRecord], runs: int, seco
     progress(f"{model.stem}{' + second look' if second_look else ''}: {len(records)} images")
     predictions = predict_guns(detector, records, progress=True)
     report, _ = build_report(records, predictions, detector.threshold)
-    recall, score = recall_at_fpr(records, predictions)
+    recall, score = recall_at_fpr(records, predictions, MAX_IMAGE_FPR)
     timed = [load_rgb(r.image_path) for r in [r for r in records if r.has_gun][:TIMED_IMAGES]]
     network = network_of(detector)  # under the second look: the crops are more passes of the same network
     runs_per_image = getattr(network, "images_run", len(records)) / max(len(records), 1)

@@ -23,8 +23,10 @@ import numpy as np
 
 from gunwatch.bench.reference import reference_detector
 from gunwatch.data.images import load_rgb
+from gunwatch.data.records import ImageRecord
+from gunwatch.evaluation.armed_people import PEOPLE_MIN_SCORE, ArmedPeopleSettings, build_armed_people_set
 from gunwatch.evaluation.report import build_report
-from gunwatch.evaluation.runner import predict_guns
+from gunwatch.evaluation.runner import Predictions, predict_guns
 from gunwatch.evaluation.selection import default_split_file, select_records
 from gunwatch.evaluation.small_guns import build_small_gun_set
 from gunwatch.inference.base import Detector
@@ -33,6 +35,7 @@ from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.quantize import INT8_DETECTOR, quantized_from
 from gunwatch.inference.second_look import SecondLookDetector
 from gunwatch.inference.tiling import TiledDetector, TileMode
+from gunwatch.training.pseudo_labels import person_boxes
 
 WARMUP_CALLS = 3
 
@@ -71,6 +74,7 @@ class BenchRow:
     fp32_ms_all_cores: float | None = None
     runs_per_frame: float = 1.0  # model runs per image over the split (tiles and second-look crops count)
     crops_per_frame: float = 0.0  # gun candidates the verifier judged per image
+    recall_at_5: float = float("nan")  # share of gun images found at <= 5 % of the gun-free ones flagged
 
     @property
     def ratio_1_thread(self) -> float:
@@ -95,12 +99,15 @@ class BenchRow:
         }
 
 
-def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small_guns: Path) -> list[BenchCase]:
-    """Each model on the test split (YOLOX ones at every size), then YOLOX on 1080p small guns, tiles off and on.
+def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small_guns: Path,
+                  armed_people: Path | None = None, people_model: Path | None = None) -> list[BenchCase]:
+    """Each model on the test split (YOLOX ones at every size), then YOLOX on 1080p small guns, tiles off and on,
+    and with `armed_people`, on 1080p armed and unarmed people: first pass, tiles and second look.
 
     Without `models`, the shipped localizer and detector, and the detector's INT8 copy when there is one. An
     INT8 model's rows time the FP32 file it was made from alongside. The small-gun set is built from the
-    test split when `small_guns` does not hold it yet.
+    test split when `small_guns` does not hold it yet, the armed-people set likewise, its people found by
+    `people_model` (the COCO YOLOX-Nano, as the training's people are).
     """
     paths = models or [p for p in (SHIPPED_LOCALIZER, SHIPPED_DETECTOR, INT8_DETECTOR) if p.is_file()]
     # The test split where the data set has a split file, else all of it (e.g. the bundled sample).
@@ -122,7 +129,33 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
                     cases.append(BenchCase(path, None, "off", data, None, label, second_look=True, verifier=verifier))
                     cases.append(BenchCase(path, None, "off", small_guns, "all", "small guns 1080p", second_look=True,
                                            verifier=verifier))
+                if armed_people is not None:
+                    ensure_armed_people_set(data, armed_people, people_model)
+                    for verifier in verifiers:  # where the second look should pay: people seen from afar
+                        for tiles, looked in (("off", False), ("on", False), ("off", True)):
+                            cases.append(BenchCase(path, None, tiles, armed_people, "all", "armed people 1080p",
+                                                   second_look=looked, verifier=verifier))
     return cases
+
+
+def ensure_armed_people_set(data: Path, out: Path, people_model: Path | None) -> None:
+    """Build the 1080p armed-people set from the test split into `out` unless it is there."""
+    if (out / "pistol_images").is_dir():
+        return
+    if people_model is None:
+        raise ValueError(f"{out}: no armed-people set there and no person model to build it with")
+    build_armed_people_from_split(data, "test", None, people_model, out)
+
+
+def build_armed_people_from_split(data: Path, split: str, split_file: Path | None, people_model: Path, out: Path,
+                                  settings: ArmedPeopleSettings | None = None) -> Path:
+    """The armed-people set from a data set's split, its people found by `people_model` (a COCO YOLOX, as the
+    training's pseudo-labelled people are)."""
+    if not people_model.is_file():
+        raise ValueError(f"{people_model}: the person model that finds the armed-people set's people is not there")
+    records = select_records(data, split, split_file).records
+    people = person_boxes(records, people_model, PEOPLE_MIN_SCORE)
+    return build_armed_people_set(records, people, out, settings or ArmedPeopleSettings())
 
 
 def network_of(detector: Detector) -> Detector:
@@ -157,6 +190,7 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
                              second_look=case.second_look, verifier=case.verifier)
     predictions = predict_guns(detector, records, progress=progress)
     report, _ = build_report(records, predictions, detector.threshold)
+    recall_at_5, _ = recall_at_fpr(records, predictions, 0.05)  # the issue's 1080p operating point
     runs_per_frame = getattr(network_of(detector), "images_run", len(records)) / max(len(records), 1)
     verifier = getattr(network_of(detector), "verifier", None)
     crops_per_frame = getattr(verifier, "crops_run", 0) / max(len(records), 1)
@@ -183,14 +217,29 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
         ms_1_thread=timings[1][0], ms_all_cores=timings[cores][0],
         reference_ms_1_thread=timings[1][1], reference_ms_all_cores=timings[cores][1],
         fp32_ms_1_thread=fp32_timings.get(1), fp32_ms_all_cores=fp32_timings.get(cores),
-        runs_per_frame=runs_per_frame, crops_per_frame=crops_per_frame,
+        runs_per_frame=runs_per_frame, crops_per_frame=crops_per_frame, recall_at_5=recall_at_5,
     )
+
+
+def recall_at_fpr(records: list[ImageRecord], predictions: Predictions,
+                  max_fpr: float) -> tuple[float, float]:
+    """(share of gun images whose top score passes, the score) at the lowest score that flags at most
+    `max_fpr` of the gun-free images. Without gun-free images every gun image with a detection counts."""
+    top = [float(d.scores.max()) if len(d.scores) else 0.0 for d in predictions.detections]
+    free = sorted((s for s, r in zip(top, records, strict=True) if not r.has_gun), reverse=True)
+    guns = [s for s, r in zip(top, records, strict=True) if r.has_gun]
+    allowed = int(np.floor(max_fpr * len(free)))
+    # Flag strictly above the (allowed + 1)-th highest gun-free score: at most `allowed` gun-free images pass.
+    score = free[allowed] if allowed < len(free) else 0.0
+    recall = sum(s > score for s in guns) / len(guns) if guns else float("nan")
+    return recall, score
 
 
 def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     cores = os.cpu_count() or 1
     header = (
         f"{'model':<22} {'input':<20} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
+        f"{'rec@5%':>6} "
         f"{'FP/neg':>6} {'runs':>5} {'crops':>5} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} "
         f"{'x fp32 1t':>9} {f'x fp32 {cores}t':>9}"
     )
@@ -198,13 +247,14 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     for r in rows:
         lines.append(
             f"{r.model:<22} {r.input:<20} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
-            f"{r.image_fpr:>6.3f} {r.fp_per_negative_image:>6.3f} {r.runs_per_frame:>5.2f} "
+            f"{r.image_fpr:>6.3f} {r.recall_at_5:>6.3f} {r.fp_per_negative_image:>6.3f} {r.runs_per_frame:>5.2f} "
             f"{r.crops_per_frame:>5.2f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
             f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f} {_ratio(r.ratio_fp32_1_thread):>9} "
             f"{_ratio(r.ratio_fp32_all_cores):>9}"
         )
     lines.append(
-        f"recall and image FPR at each model's own threshold; runs = model runs per image (tiles and second-look "
+        f"recall and image FPR at each model's own threshold; rec@5% = gun-image recall at <= 5 % of the gun-free "
+        f"images flagged; runs = model runs per image (tiles and second-look "
         f"crops); crops = gun candidates the verifier judged per image; "
         f"ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
         f"the same input size and tiling (its first pass only on second-look rows: it has no handgun class), "

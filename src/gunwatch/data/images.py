@@ -91,3 +91,25 @@ def list_images(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+FEATHER = 0.2  # share of a pasted patch's shorter side over which it fades in
+
+
+def feather_mask(height: int, width: int, feather: float = FEATHER) -> np.ndarray:
+    """Alpha (H, W, 1) in 0..1: 1 inside, ramping linearly to ~0 over `feather` of the shorter side."""
+    ramp = max(1.0, feather * min(height, width))
+
+    def edge(n: int) -> np.ndarray:
+        distance = np.minimum(np.arange(n), np.arange(n)[::-1]) + 0.5
+        return np.clip(distance / ramp, 0, 1)
+
+    return np.minimum.outer(edge(height), edge(width))[..., None].astype(np.float32)
+
+
+def blend(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
+    """Blend `patch` (fully inside the canvas) at (x0, y0) with feathered edges, in place."""
+    height, width = patch.shape[:2]
+    alpha = feather_mask(height, width)
+    region = canvas[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
+    canvas[y0 : y0 + height, x0 : x0 + width] = (alpha * patch + (1 - alpha) * region).round().astype(np.uint8)

@@ -83,8 +83,6 @@ def build_small_gun_set(records: list[ImageRecord], out: Path, settings: SmallGu
     guns = [(r, box) for r in records for box in r.gun_boxes]
     if not scenes or not guns:
         raise ValueError("the split needs gun-free images (scenes) and gun images to build the small-gun set")
-    (out / "pistol_images").mkdir(parents=True, exist_ok=True)
-    (out / "pistol_annotations").mkdir(parents=True, exist_ok=True)
     manifest = []
     total = settings.frames_with_guns + settings.frames_without
     for index in tqdm(range(1, total + 1), desc="building 1080p small-gun frames", unit="frame"):
@@ -99,17 +97,30 @@ def build_small_gun_set(records: list[ImageRecord], out: Path, settings: SmallGu
                 pasted = paste_gun(frame, patch, gun_box, gun_width, rng)
                 if pasted is not None:
                     boxes.append(pasted)
-        Image.fromarray(frame).save(out / "pistol_images" / f"{index}.jpg", quality=90)
-        lines = [_notebook_line(box) for box in boxes] or ["0 0 0 0 0"]
-        (out / "pistol_annotations" / f"{index}.txt").write_text("\n".join(lines) + "\n")
+        write_frame(out, index, frame, boxes)
         manifest.append({"id": index, "origin": "small-guns" if boxes else "scene",
                          "scene": scene_record.key, "guns": len(boxes)})
+    return finish_set(out, manifest, _readme(settings))
+
+
+def write_frame(out: Path, index: int, frame: np.ndarray, boxes: list[np.ndarray]) -> None:
+    """One frame of a generated set and its gun boxes, in the notebook layout (no box: the layout's gun-free
+    line)."""
+    (out / "pistol_images").mkdir(parents=True, exist_ok=True)
+    (out / "pistol_annotations").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame).save(out / "pistol_images" / f"{index}.jpg", quality=90)
+    lines = [notebook_line(box) for box in boxes] or ["0 0 0 0 0"]
+    (out / "pistol_annotations" / f"{index}.txt").write_text("\n".join(lines) + "\n")
+
+
+def finish_set(out: Path, manifest: list[dict[str, object]], readme: str) -> Path:
+    """A generated set's manifest (one JSON line per frame) and README; returns the set's folder."""
     (out / "manifest.jsonl").write_text("\n".join(json.dumps(m) for m in manifest) + "\n")
-    (out / "README.md").write_text(_readme(settings))
+    (out / "README.md").write_text(readme)
     return out
 
 
-def _notebook_line(box: np.ndarray) -> str:
+def notebook_line(box: np.ndarray) -> str:
     width, height = FRAME_SIZE
     x1, y1, x2, y2 = (float(v) for v in box)
     centre_x, centre_y = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height

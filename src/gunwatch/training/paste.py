@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gunwatch.boxes import box_area, box_intersection
-from gunwatch.data.images import LUMA_WEIGHTS, resize_by
+from gunwatch.data.images import LUMA_WEIGHTS, blend, resize_by
 from gunwatch.evaluation.small_guns import cut_gun
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
 
-FEATHER = 0.2  # share of the patch's shorter side over which it fades in
 MAX_HIDDEN = 0.5  # a box more than this share covered by a pasted patch is dropped
 HELD_MIN_PX = 6.0  # a held gun is pasted only where it comes out at least this wide
 GREY_TOLERANCE = 3.0  # mean channel disagreement (0..255) below which a scene counts as grey
@@ -43,25 +42,6 @@ class PasteBank:
         )
         gun_free = tuple(i for i, s in enumerate(samples) if not (s.classes == HANDGUN).any())
         return cls(guns, gun_free)
-
-
-def feather_mask(height: int, width: int, feather: float = FEATHER) -> np.ndarray:
-    """Alpha (H, W, 1) in 0..1: 1 inside, ramping linearly to ~0 over `feather` of the shorter side."""
-    ramp = max(1.0, feather * min(height, width))
-
-    def edge(n: int) -> np.ndarray:
-        distance = np.minimum(np.arange(n), np.arange(n)[::-1]) + 0.5
-        return np.clip(distance / ramp, 0, 1)
-
-    return np.minimum.outer(edge(height), edge(width))[..., None].astype(np.float32)
-
-
-def blend(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
-    """Blend `patch` (fully inside the canvas) at (x0, y0) with feathered edges, in place."""
-    height, width = patch.shape[:2]
-    alpha = feather_mask(height, width)
-    region = canvas[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
-    canvas[y0 : y0 + height, x0 : x0 + width] = (alpha * patch + (1 - alpha) * region).round().astype(np.uint8)
 
 
 def random_crop(image: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:

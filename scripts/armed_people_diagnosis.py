@@ -1,0 +1,105 @@
+"""Why the second look finds few guns on the 1080p armed-people set: finding the people, or the guns on them.
+
+    gunwatch data armed-people --data ../shared/datasets/PistolData_merged   # or let `gunwatch bench` build it
+    python scripts/armed_people_diagnosis.py [SET [MODEL [VERIFIER]]]   # default: runs/armed-people-1080p,
+                                                                       # the shipped model and verifier ("auto")
+
+Prints, for the shipped detector (or MODEL) and the COCO YOLOX-Nano it was fine-tuned from (both at 416 px on the whole
+frame), the share of pasted people they find (a person box scoring >= 0.3 that lies mostly inside the
+person's pasted patch), by the person's height in the frame; then the shipped pipeline's gun-image recall at
+<= 2 % and 5 % of gun-free frames flagged with the second look as it is, with the person's true place given
+to it (the oracle: what finding every person would give), with the first pass at a larger input, and with
+fainter people looked at.
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gunwatch.data.images import load_rgb
+from gunwatch.data.layouts import read_dataset
+from gunwatch.inference.detections import Detections
+from gunwatch.inference.loading import load_detector
+from gunwatch.inference.onnx_yolox import OnnxYolox
+from gunwatch.inference.person_crops import SecondLookParams
+from gunwatch.inference.second_look import SecondLook
+from gunwatch.metrics.operating import threshold_for_image_fpr
+
+ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/armed-people-1080p")
+SHIPPED = Path(sys.argv[2] if len(sys.argv) > 2 else "models/gunwatch-nano.onnx")
+VERIFIER = sys.argv[3] if len(sys.argv) > 3 else "auto"
+COCO = Path("../shared/weights/yolox_nano_coco.onnx")
+HEIGHT_BINS = ((0, 150), (150, 250), (250, 400), (400, 10_000))
+FLOOR = 0.3  # the second look's person_min_score
+
+manifest = {m["id"]: m for m in map(json.loads, (ROOT / "manifest.jsonl").read_text().splitlines())}
+records = sorted(read_dataset(ROOT).records, key=lambda r: int(r.image_path.stem))
+frames = [load_rgb(r.image_path) for r in records]
+people = [manifest[int(r.image_path.stem)]["people"] for r in records]
+gun_free = np.array([not r.has_gun for r in records])
+
+
+def found(detections: Detections, patch: list[int]) -> bool:
+    """A person box of the detections mostly (>= 60 %) inside the pasted patch."""
+    x1, y1, x2, y2 = patch
+    for box in detections.xyxy:
+        inside = max(0, min(box[2], x2) - max(box[0], x1)) * max(0, min(box[3], y2) - max(box[1], y1))
+        if inside >= 0.6 * max((box[2] - box[0]) * (box[3] - box[1]), 1):
+            return True
+    return False
+
+
+def person_rates() -> None:
+    shipped = load_detector(SHIPPED, threads=2, spinning=False, verifier="none")
+    coco = OnnxYolox.for_reference_coco_model(COCO)
+    rows = []
+    for frame, pasted in zip(frames, people, strict=True):
+        (ours,) = shipped.detect([frame])
+        (theirs,) = coco.detect([frame])
+        ours = ours.of_class(shipped.class_names.index("person")).above(FLOOR)
+        theirs = theirs.of_class(0).above(FLOOR)
+        rows += [(p["person_height"], found(ours, p["patch"]), found(theirs, p["patch"])) for p in pasted]
+    table = np.array(rows, float)
+    print(f"pasted people found at score >= {FLOOR} (shipped / COCO): "
+          f"{table[:, 1].mean():.2f} / {table[:, 2].mean():.2f} of {len(table)}")
+    for low, high in HEIGHT_BINS:
+        rows_in = (table[:, 0] >= low) & (table[:, 0] < high)
+        print(f"  {low}-{high} px tall: {rows_in.sum()} people, shipped {table[rows_in, 1].mean():.2f}, "
+              f"COCO {table[rows_in, 2].mean():.2f}")
+
+
+def recalls(best: np.ndarray) -> str:
+    pairs = [(np.zeros((1, 4)), np.array([score])) for score in best]
+    return ", ".join(f"{(best[~gun_free] >= threshold_for_image_fpr(pairs, gun_free, fpr)).mean():.2f} at "
+                     f"{fpr:.0%}" for fpr in (0.02, 0.05))
+
+
+def second_look_recalls() -> None:
+    crops = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER)
+    person, gun = crops.class_names.index("person"), crops.class_names.index("handgun")
+    variants = (("as shipped", 416, False, 0.3), ("true people added", 416, True, 0.3),
+                ("first pass at 640", 640, False, 0.3), ("first pass at 832", 832, False, 0.3),
+                ("people from score 0.1", 416, False, 0.1), ("people from score 0.05", 416, False, 0.05))
+    for label, side, oracle, floor in variants:
+        first_pass = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER, input_size=side)
+        look = SecondLook(crops, 416, SecondLookParams(person_min_score=floor))
+        best = []
+        for frame, pasted in zip(frames, people, strict=True):
+            (first,) = first_pass.detect([frame])
+            if oracle:  # a person-shaped box at the bottom centre of each patch, where the person stands
+                truth = [[(p["patch"][0] + p["patch"][2] - p["person_height"] / 2) / 2,
+                          p["patch"][3] - p["person_height"],
+                          (p["patch"][0] + p["patch"][2] + p["person_height"] / 2) / 2, p["patch"][3]] for p in pasted]
+                first = Detections(np.concatenate([first.xyxy, np.array(truth, np.float32)]),
+                                   np.concatenate([first.scores, np.ones(len(truth), np.float32)]),
+                                   np.concatenate([first.class_ids, np.full(len(truth), person)]))
+            (result,) = look.refine([frame], [first], [side / max(frame.shape[:2])])
+            guns = result.of_class(gun)
+            best.append(float(guns.scores.max()) if guns.scores.size else 0.0)
+        print(f"second look, {label}: gun-image recall {recalls(np.array(best))} of gun-free frames flagged; "
+              f"{1 + look.model_runs / len(frames):.2f} model runs a frame")
+
+
+person_rates()
+second_look_recalls()
