@@ -22,14 +22,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from gunwatch.boxes import box_area, box_intersection
 from gunwatch.data.images import blend, load_rgb
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.small_guns import FRAME_SIZE, finish_set, scene_from, write_frame
+from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 
-REACH = 0.3  # an arm's reach beside the body, as a share of the person's height (as the second look's)
-ABOVE = 0.1  # room above the head for a raised gun, as a share of the height
 PEOPLE_MIN_SCORE = 0.5  # people the set is made of: as confident as the training's pseudo-labelled people
-MAX_DRAWS = 1000  # armed people drawn for a frame before giving up (none fits the settings)
+MAX_DRAWS = 1000  # people drawn for a place in a frame before giving up (none fits the settings)
 
 
 @dataclass(frozen=True)
@@ -55,22 +55,16 @@ class PersonCut:
 
 
 def reach_region(person: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The person's box widened by an arm's reach on each side and raised above the head, in the image."""
-    x1, y1, x2, y2 = person
-    tall = y2 - y1
-    return np.array([max(0.0, x1 - REACH * tall), max(0.0, y1 - ABOVE * tall),
-                     min(float(width), x2 + REACH * tall), min(float(height), y2)], np.float32)
+    """Where the person can hold something, as the second look sees it (an arm's reach each side, room above
+    the head), down to their feet, inside the image."""
+    region = reach_boxes(person[None], SecondLookParams())[0]
+    region[3] = person[3]  # the second look's reach stops at the thighs; a pasted person is whole
+    return np.clip(region, 0, [width, height, width, height]).astype(np.float32)
 
 
 def _inside_share(boxes: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Share of each box's area inside the region."""
-    x1 = np.maximum(boxes[:, 0], region[0])
-    y1 = np.maximum(boxes[:, 1], region[1])
-    x2 = np.minimum(boxes[:, 2], region[2])
-    y2 = np.minimum(boxes[:, 3], region[3])
-    inside = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    return inside / area
+    return box_intersection(boxes, region[None])[:, 0] / np.maximum(box_area(boxes), 1e-6)
 
 
 def person_cuts(records: list[ImageRecord], people: dict[str, np.ndarray],
