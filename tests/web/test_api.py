@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from starlette.types import Message, Receive, Scope, Send
 
 from gunwatch.alerts.audit import AuditLog
 from gunwatch.alerts.outbox import Outbox
@@ -306,3 +307,27 @@ def test_no_input_makes_a_server_error(store: EventStore, client: TestClient, ev
     response = client.post(f"/api/events/{quoted['e']}/actions/{quoted['w']}", json={"note": name}, headers=ada)
     # 405: an empty id or action leaves a path that is another route's (/api/events/), which takes no POST.
     assert response.status_code in (404, 405, 422), response.text
+
+
+def test_a_picture_replaced_while_it_is_sent_comes_whole(store: EventStore, site: ApiSite,
+                                                          evidence: Evidence) -> None:
+    """An open event's better frame replaces its pictures (written beside, renamed into place) at any moment;
+    here exactly when the response starts. What arrives is one file, whole, with its own length."""
+    event = threat("lobby", evidence=evidence)
+    store.save_event(event)
+    path = Path(evidence.annotated or "")
+    before = path.read_bytes()
+
+    async def replacing_at_start(scope: Scope, receive: Receive, send: Send) -> None:  # an ASGI wrapper
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                path.with_name("next.jpg").write_bytes(jpeg((10, 10, 200)) * 3)  # another picture, longer
+                path.with_name("next.jpg").replace(path)
+            await send(message)
+        await site.app(scope, receive, sending)
+
+    with TestClient(replacing_at_start) as client:
+        answer = client.get(f"/api/events/{event.id}/annotated", headers=as_user("vera"))
+    assert answer.status_code == 200
+    assert answer.content == before and int(answer.headers["content-length"]) == len(before)
+    assert path.read_bytes() != before  # the file was replaced meanwhile

@@ -129,13 +129,21 @@ def api_router(events: EventService, cameras: CameraService, channels: ChannelSe
     @router.get("/events/{event_id}/{which}", tags=["events"], response_class=FileResponse,
                 responses={200: {"content": {"image/jpeg": {}, "video/mp4": {}},
                                  "description": "the file; a clip honours Range (seekable)"}})
-    def evidence(event_id: str, which: EvidenceKind, principal: Principal = signed_in) -> FileResponse:
+    def evidence(event_id: str, which: EvidenceKind, principal: Principal = signed_in) -> Response:
         with http_errors():
             path = events.evidence_path(principal, event_id, which)
         if path is None:
             raise HTTPException(404, f"event {event_id} has no {which} (yet)")
-        # FileResponse answers Range requests (206), so a browser's <video> can seek in the clip.
-        return FileResponse(path, media_type=MEDIA_TYPES[which], headers=PRIVATE)
+        if which == "clip":  # FileResponse answers Range requests (206), so a browser's <video> can seek in it
+            return FileResponse(path, media_type=MEDIA_TYPES[which], headers=PRIVATE)
+        # A better frame replaces an open event's pictures (renamed into place). FileResponse takes the length
+        # from one look at the path and the bytes from another, so a picture replaced in between came out
+        # broken in the console; read once, the length and the bytes are the same file's.
+        try:
+            picture = path.read_bytes()
+        except FileNotFoundError:
+            raise HTTPException(404, f"event {event_id} has no {which} (yet)") from None
+        return Response(picture, media_type=MEDIA_TYPES[which], headers=PRIVATE)
 
     @router.get("/cameras", response_model=list[CameraOut], tags=["cameras"])
     def list_cameras(principal: Principal = signed_in) -> list[CameraOut]:
