@@ -9,13 +9,15 @@ frame), the share of pasted people they find (a person box scoring >= 0.3 that l
 person's pasted patch), by the person's height in the frame; then the shipped pipeline's gun-image recall at
 <= 2 % and 5 % of gun-free frames flagged with the second look as it is, with the person's true place given
 to it (the oracle: what finding every person would give), with the first pass at a larger input, with
-fainter people looked at, and with the people of the COCO model instead of the detector's own.
+fainter people looked at, and with the people of the COCO model instead of the detector's own; and writes a
+contact sheet of the live default on the first frames (runs/armed-people-live-default.jpg).
 """
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageOps
 
 from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
@@ -25,6 +27,7 @@ from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLook
 from gunwatch.metrics.operating import threshold_for_image_fpr
+from gunwatch.video.annotate import draw_detections
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/armed-people-1080p")
 SHIPPED = Path(sys.argv[2] if len(sys.argv) > 2 else "models/gunwatch-nano.onnx")
@@ -32,6 +35,7 @@ VERIFIER = sys.argv[3] if len(sys.argv) > 3 else "auto"
 COCO = Path("../shared/weights/yolox_nano_coco.onnx")
 HEIGHT_BINS = ((0, 150), (150, 250), (250, 400), (400, 10_000))
 FLOOR = 0.3  # the second look's person_min_score
+SHOWN = 0.3  # boxes drawn on the contact sheet: those scoring at least this
 
 manifest = {m["id"]: m for m in map(json.loads, (ROOT / "manifest.jsonl").read_text().splitlines())}
 records = sorted(read_dataset(ROOT).records, key=lambda r: int(r.image_path.stem))
@@ -116,5 +120,29 @@ def second_look_recalls() -> None:
               f"{runs:.2f} model runs a frame")
 
 
+def contact_sheet(path: Path, armed: int = 8, unarmed: int = 4, side: int = 300) -> None:
+    """The live default's detections scoring >= SHOWN (guns red, people blue) and the labelled gun (green)
+    around the first pasted person of the first armed and gun-free frames, each cropped to that person."""
+    live = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER, second_look=True)
+    chosen = [i for i in range(len(records)) if not gun_free[i]][:armed]
+    chosen += [i for i in range(len(records)) if gun_free[i]][:unarmed]
+    sheet = Image.new("RGB", (4 * side, side * -(-len(chosen) // 4)), (255, 255, 255))
+    for k, i in enumerate(chosen):
+        (found,) = live.detect([frames[i]])
+        shown = draw_detections(frames[i], found.above(SHOWN), live.class_names)
+        picture = Image.fromarray(shown)
+        draw = ImageDraw.Draw(picture)
+        for x1, y1, x2, y2 in records[i].gun_boxes.tolist():  # a little outside the box, so red stays visible
+            draw.rectangle((x1 - 4, y1 - 4, x2 + 4, y2 + 4), outline=(0, 200, 0), width=3)
+        x1, y1, x2, y2 = people[i][0]["patch"]
+        pad = 0.15 * max(x2 - x1, y2 - y1)
+        picture = picture.crop((max(0, x1 - pad), max(0, y1 - pad), min(1920, x2 + pad), min(1080, y2 + pad)))
+        picture = ImageOps.contain(picture, (side, side))
+        sheet.paste(picture, ((k % 4) * side, (k // 4) * side))
+    sheet.save(path, quality=80)
+    print(f"contact sheet: {path}")
+
+
 person_rates()
 second_look_recalls()
+contact_sheet(Path("runs/armed-people-live-default.jpg"))

@@ -107,9 +107,10 @@ def feather_mask(height: int, width: int, feather: float = FEATHER) -> np.ndarra
     return np.minimum.outer(edge(height), edge(width))[..., None].astype(np.float32)
 
 
-def blend(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
-    """Blend `patch` (fully inside the canvas) at (x0, y0) with feathered edges, in place."""
+def blend(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int, feather: float = FEATHER) -> None:
+    """Blend `patch` (fully inside the canvas) at (x0, y0) with edges feathered over `feather` of its shorter
+    side, in place."""
     height, width = patch.shape[:2]
-    alpha = feather_mask(height, width)
+    alpha = feather_mask(height, width, feather)
     region = canvas[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
     canvas[y0 : y0 + height, x0 : x0 + width] = (alpha * patch + (1 - alpha) * region).round().astype(np.uint8)

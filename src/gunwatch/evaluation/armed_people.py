@@ -28,6 +28,9 @@ from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.small_guns import FRAME_SIZE, finish_set, scene_from, write_frame
 from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 
+# Pasted people fade in over this share of the patch's shorter side: enough to hide a hard edge, little enough
+# that a gun held at arm's length (the patch's edge is an arm's reach from the body) stays opaque.
+FEATHER = 0.05
 PEOPLE_MIN_SCORE = 0.5  # people the set is made of: as confident as the training's pseudo-labelled people
 MAX_DRAWS = 1000  # people drawn for a place in a frame before giving up (none fits the settings)
 
@@ -120,7 +123,7 @@ def paste_person(frame: np.ndarray, cut: PersonCut, scale: float, taken: list[tu
             break
     else:
         return None
-    blend(frame, np.asarray(Image.fromarray(source).resize((width, height), Image.LANCZOS)), x0, y0)
+    blend(frame, np.asarray(Image.fromarray(source).resize((width, height), Image.LANCZOS)), x0, y0, FEATHER)
     # The guns' own boxes, moved into the patch and scaled with it (each side by its own exact factor).
     factors = np.array([width / source.shape[1], height / source.shape[0]] * 2, np.float32)
     guns = (cut.guns - np.array([x1, y1, x1, y1], np.float32)) * factors + np.array([x0, y0, x0, y0], np.float32)
