@@ -19,14 +19,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from gunwatch.bench.table import recall_at_fpr
+from gunwatch.boxes import box_area, box_intersection
 from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
+from gunwatch.evaluation.runner import Predictions
+from gunwatch.evaluation.small_guns import FRAME_SIZE
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLook
-from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.video.annotate import draw_detections
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/armed-people-1080p")
@@ -46,12 +49,8 @@ gun_free = np.array([not r.has_gun for r in records])
 
 def found(detections: Detections, patch: list[int]) -> bool:
     """A person box of the detections mostly (>= 60 %) inside the pasted patch."""
-    x1, y1, x2, y2 = patch
-    for box in detections.xyxy:
-        inside = max(0, min(box[2], x2) - max(box[0], x1)) * max(0, min(box[3], y2) - max(box[1], y1))
-        if inside >= 0.6 * max((box[2] - box[0]) * (box[3] - box[1]), 1):
-            return True
-    return False
+    inside = box_intersection(detections.xyxy, np.array([patch], np.float32))[:, 0]
+    return bool((inside >= 0.6 * np.maximum(box_area(detections.xyxy), 1)).any())
 
 
 def person_rates() -> None:
@@ -74,9 +73,9 @@ def person_rates() -> None:
 
 
 def recalls(best: np.ndarray) -> str:
-    pairs = [(np.zeros((1, 4)), np.array([score])) for score in best]
-    return ", ".join(f"{(best[~gun_free] >= threshold_for_image_fpr(pairs, gun_free, fpr)).mean():.2f} at "
-                     f"{fpr:.0%}" for fpr in (0.02, 0.05))
+    """Gun-image recall at 2 % and 5 % of gun-free frames flagged, as `gunwatch bench` counts it."""
+    scored = Predictions([Detections([[0, 0, 1, 1]], [score], [0]) for score in best], 0.0)
+    return ", ".join(f"{recall_at_fpr(records, scored, fpr)[0]:.2f} at {fpr:.0%}" for fpr in (0.02, 0.05))
 
 
 def with_people(first: Detections, people: np.ndarray, scores: np.ndarray, person: int,
@@ -136,7 +135,8 @@ def contact_sheet(path: Path, armed: int = 8, unarmed: int = 4, side: int = 300)
             draw.rectangle((x1 - 4, y1 - 4, x2 + 4, y2 + 4), outline=(0, 200, 0), width=3)
         x1, y1, x2, y2 = people[i][0]["patch"]
         pad = 0.15 * max(x2 - x1, y2 - y1)
-        picture = picture.crop((max(0, x1 - pad), max(0, y1 - pad), min(1920, x2 + pad), min(1080, y2 + pad)))
+        width, height = FRAME_SIZE
+        picture = picture.crop((max(0, x1 - pad), max(0, y1 - pad), min(width, x2 + pad), min(height, y2 + pad)))
         picture = ImageOps.contain(picture, (side, side))
         sheet.paste(picture, ((k % 4) * side, (k // 4) * side))
     sheet.save(path, quality=80)
