@@ -4,13 +4,14 @@
     python scripts/armed_people_diagnosis.py [SET [MODEL [VERIFIER]]]   # default: runs/armed-people-1080p,
                                                                        # the shipped model and verifier ("auto")
 
-Prints, for the shipped detector (or MODEL) and the COCO YOLOX-Nano it was fine-tuned from (both at 416 px on the whole
-frame), the share of pasted people they find (a person box scoring >= 0.3 that lies mostly inside the
-person's pasted patch), by the person's height in the frame; then the shipped pipeline's gun-image recall at
-<= 2 % and 5 % of gun-free frames flagged with the second look as it is, with the person's true place given
-to it (the oracle: what finding every person would give), with the first pass at a larger input, with
-fainter people looked at, and with the people of the COCO model instead of the detector's own; and writes a
-contact sheet of the live default on the first frames (runs/armed-people-live-default.jpg).
+Prints, for the shipped detector (or MODEL) at 416 px and frame-shaped (640 x 384, the live default) and for
+the COCO YOLOX-Nano it was fine-tuned from (416 px, its graph is fixed), the share of pasted people they find
+(a person box scoring >= 0.3 that lies mostly inside the person's pasted patch), by the person's height in the
+frame; then the shipped pipeline's gun-image recall at <= 2 % and 5 % of gun-free frames flagged with the
+second look as it is, with the person's true place given to it (the oracle: what finding every person would
+give), with the first pass at a larger input (square or frame-shaped), with fainter people looked at, and with
+the people of the COCO model instead of the detector's own; and writes a contact sheet of the live default on
+the first frames (runs/armed-people-live-default.jpg).
 """
 import json
 import sys
@@ -21,11 +22,13 @@ from PIL import Image, ImageDraw, ImageOps
 
 from gunwatch.bench.table import recall_at_fpr
 from gunwatch.boxes import box_area, box_intersection
+from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
 from gunwatch.evaluation.runner import Predictions
 from gunwatch.evaluation.small_guns import FRAME_SIZE
 from gunwatch.inference.detections import Detections
+from gunwatch.inference.input_shape import whole_image_side
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.person_crops import SecondLookParams
@@ -54,22 +57,24 @@ def found(detections: Detections, patch: list[int]) -> bool:
 
 
 def person_rates() -> None:
-    shipped = load_detector(SHIPPED, threads=2, spinning=False, verifier="none")
+    square = load_detector(SHIPPED, threads=2, spinning=False, verifier="none")
+    shaped = load_detector(SHIPPED, threads=2, spinning=False, verifier="none", max_input=LIVE_MAX_INPUT)
+    person = square.class_names.index("person")
     coco = OnnxYolox.for_reference_coco_model(COCO)
     rows = []
     for frame, pasted in zip(frames, people, strict=True):
-        (ours,) = shipped.detect([frame])
-        (theirs,) = coco.detect([frame])
-        ours = ours.of_class(shipped.class_names.index("person")).above(FLOOR)
+        (ours,), (shaped_ours,), (theirs,) = square.detect([frame]), shaped.detect([frame]), coco.detect([frame])
+        ours, shaped_ours = ours.of_class(person).above(FLOOR), shaped_ours.of_class(person).above(FLOOR)
         theirs = theirs.of_class(0).above(FLOOR)
-        rows += [(p["person_height"], found(ours, p["patch"]), found(theirs, p["patch"])) for p in pasted]
+        rows += [(p["person_height"], found(ours, p["patch"]), found(shaped_ours, p["patch"]),
+                  found(theirs, p["patch"])) for p in pasted]
     table = np.array(rows, float)
-    print(f"pasted people found at score >= {FLOOR} (shipped / COCO): "
-          f"{table[:, 1].mean():.2f} / {table[:, 2].mean():.2f} of {len(table)}")
+    print(f"pasted people found at score >= {FLOOR} (shipped at 416 / frame-shaped / COCO at 416): "
+          f"{table[:, 1].mean():.2f} / {table[:, 2].mean():.2f} / {table[:, 3].mean():.2f} of {len(table)}")
     for low, high in HEIGHT_BINS:
         rows_in = (table[:, 0] >= low) & (table[:, 0] < high)
         print(f"  {low}-{high} px tall: {rows_in.sum()} people, shipped {table[rows_in, 1].mean():.2f}, "
-              f"COCO {table[rows_in, 2].mean():.2f}")
+              f"frame-shaped {table[rows_in, 2].mean():.2f}, COCO {table[rows_in, 3].mean():.2f}")
 
 
 def recalls(best: np.ndarray) -> str:
@@ -91,13 +96,17 @@ def second_look_recalls() -> None:
     crops = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER)
     person, gun = crops.class_names.index("person"), crops.class_names.index("handgun")
     coco = OnnxYolox.for_reference_coco_model(COCO)
-    # (label, first-pass side, whose people: "own", "truth" added, or the COCO model's "coco" instead, floor)
-    variants = (("as shipped", 416, "own", 0.3), ("true people added", 416, "truth", 0.3),
+    # (label, first-pass square side or None for frame-shaped input, whose people: "own", "truth" added, or the
+    # COCO model's "coco" instead, floor)
+    variants = (("frame-shaped (the live default)", None, "own", 0.3),
+                ("frame-shaped, true people added", None, "truth", 0.3),
+                ("square 416 (the live default before)", 416, "own", 0.3), ("true people added", 416, "truth", 0.3),
                 ("first pass at 640", 640, "own", 0.3), ("first pass at 832", 832, "own", 0.3),
                 ("people from score 0.1", 416, "own", 0.1), ("people from score 0.05", 416, "own", 0.05),
                 ("people from the COCO model instead (one more run)", 416, "coco", 0.3))
     for label, side, people_from, floor in variants:
-        first_pass = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER, input_size=side)
+        first_pass = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER, input_size=side,
+                                   max_input=None if side else LIVE_MAX_INPUT)
         look = SecondLook(crops, 416, SecondLookParams(person_min_score=floor))
         best = []
         for frame, pasted in zip(frames, people, strict=True):
@@ -111,18 +120,22 @@ def second_look_recalls() -> None:
                 (theirs,) = coco.detect([frame])
                 theirs = theirs.of_class(0)
                 first = with_people(first, theirs.xyxy, theirs.scores, person, replace=True)
-            (result,) = look.refine([frame], [first], [side / max(frame.shape[:2])])
+            seen_side = whole_image_side(first_pass, frame.shape[1], frame.shape[0], side or 416)
+            (result,) = look.refine([frame], [first], [seen_side / max(frame.shape[:2])])
             guns = result.of_class(gun)
             best.append(float(guns.scores.max()) if guns.scores.size else 0.0)
-        runs = 1 + (people_from == "coco") + look.model_runs / len(frames)
+        # In runs at 416 px: a larger first pass counts by its pixels, as `gunwatch bench` counts it.
+        runs = first_pass.work_run / len(frames) * (side or 416) ** 2 / 416**2 + (people_from == "coco")
+        runs += look.model_runs / len(frames)
         print(f"second look, {label}: gun-image recall {recalls(np.array(best))} of gun-free frames flagged; "
-              f"{runs:.2f} model runs a frame")
+              f"{runs:.2f} model runs a frame (of 416 px)")
 
 
 def contact_sheet(path: Path, armed: int = 8, unarmed: int = 4, side: int = 300) -> None:
     """The live default's detections scoring >= SHOWN (guns red, people blue) and the labelled gun (green)
     around the first pasted person of the first armed and gun-free frames, each cropped to that person."""
-    live = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER, second_look=True)
+    live = load_detector(SHIPPED, threads=2, spinning=False, verifier=VERIFIER, second_look=True,
+                         max_input=LIVE_MAX_INPUT)
     chosen = [i for i in range(len(records)) if not gun_free[i]][:armed]
     chosen += [i for i in range(len(records)) if gun_free[i]][:unarmed]
     sheet = Image.new("RGB", (4 * side, side * -(-len(chosen) // 4)), (255, 255, 255))

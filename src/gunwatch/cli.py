@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from gunwatch import GUN_LABEL
+from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.data.layouts import LAYOUTS
 from gunwatch.data.layouts.base import ReadOptions
 from gunwatch.data.records import DatasetError
@@ -122,6 +123,11 @@ FlipOption = Annotated[
 VerifierOption = Annotated[
     str, typer.Option("--verifier", help="gun verifier judging every gun candidate: auto (the shipped one, when the "
                                          "model is the detector it was calibrated with), none, or a file")
+]
+MaxInputOption = Annotated[
+    int, typer.Option("--max-input", min=0, max=1280,
+                      help="frame-shaped input (detector.max_input_size): each image letterboxed into a rectangle of "
+                           "its own aspect, grown for frames over 720p up to this side; 0: the square input size")
 ]
 GunClassOption = Annotated[
     list[str] | None,
@@ -341,6 +347,7 @@ def eval_command(
     second_look: SecondLookOption = False,
     flip: FlipOption = False,
     verifier: VerifierOption = "auto",
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
     as_json: JsonOption = False,
 ) -> None:
     """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed."""
@@ -352,7 +359,7 @@ def eval_command(
 
     try:
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
-                                 verifier=verifier)
+                                 verifier=verifier, max_input=max_input or None)
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
         result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
     except (DatasetError, ModelError, ValueError) as error:
@@ -378,6 +385,7 @@ def detect(
     out: Annotated[Path | None, typer.Option(help="folder for annotated copies (default: runs/detect/<name>)")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="do not write annotated copies")] = False,
     every: Annotated[int, typer.Option(min=1, help="analyse every Nth video frame")] = 1,
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one per image or frame")] = False,
 ) -> None:
@@ -389,7 +397,7 @@ def detect(
 
     try:
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
-                                 verifier=verifier)
+                                 verifier=verifier, max_input=max_input or None)
     except ModelError as error:
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem
@@ -469,6 +477,7 @@ def bench_pipeline(
     ] = 10.0,
     tiles: TilesOption = "off",
     verifier: VerifierOption = "auto",
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
     as_json: JsonOption = False,
 ) -> None:
     """The live pipeline: a gun's first frame to its stored event, and how many 720p cameras it keeps up with."""
@@ -481,7 +490,7 @@ def bench_pipeline(
     try:
         counts = tuple(int(count) for count in cameras.split(","))
         settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles),
-                                         walk_every_s=walk_every, verifier=verifier)
+                                         walk_every_s=walk_every, verifier=verifier, max_input=max_input or None)
         result = run_pipeline_bench(settings, progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error
@@ -498,6 +507,7 @@ def bench_isolation(
                                        "when there, else samples/demo/lobby.mp4)")
     ] = None,
     verifier: VerifierOption = "auto",
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
     as_json: JsonOption = False,
 ) -> None:
     """Cameras isolated: a cheap 640x360 camera alone, then beside a 1080p camera with tiles on."""
@@ -506,7 +516,8 @@ def bench_isolation(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        result = run_isolation_bench(IsolationSettings(seconds, clip, verifier=verifier), progress=say)
+        result = run_isolation_bench(IsolationSettings(seconds, clip, verifier=verifier, max_input=max_input or None),
+                                     progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error
     say(format_isolation_table(result))
@@ -622,6 +633,7 @@ def bench_alarms(
     tiles: TilesOption = "off",
     flip: FlipOption = False,
     verifier: VerifierOption = "auto",
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="the motion gate, as live")] = True,
     phases: Annotated[
         int, typer.Option(min=1, max=12, help="plays per clip, each sampling from another offset within one period "
@@ -672,7 +684,7 @@ def bench_alarms(
                  "quicks": parse_quicks(quick) if quick else None}
         settings = AlarmBenchSettings(
             tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), flip=flip, verifier=verifier,
-            motion=motion, phases=phases,
+            max_input=max_input or None, motion=motion, phases=phases,
             thresholds=parse_thresholds(thresholds) if thresholds else None,
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
         )

@@ -109,9 +109,14 @@ def test_armed_people_rows_compare_first_pass_tiles_and_second_look(tmp_path: Pa
     (tmp_path / "small-guns" / "pistol_images").mkdir(parents=True)
     (tmp_path / "armed" / "pistol_images").mkdir(parents=True)  # present: not rebuilt
     cases = default_cases([detector], SAMPLE, [64], tmp_path / "small-guns", tmp_path / "armed")
-    armed = [(c.tiles, c.second_look, c.verifier) for c in cases if c.data == tmp_path / "armed"]
-    assert armed == [("off", False, "none"), ("on", False, "none"), ("off", True, "none")]
+    armed = [(c.tiles, c.second_look, c.verifier, c.max_input) for c in cases if c.data == tmp_path / "armed"]
+    # Frame-shaped as live; the last row is the live default with every frame in the square input, as before.
+    assert armed == [("off", False, "none", 640), ("on", False, "none", 640), ("off", True, "none", 640),
+                     ("off", True, "none", None)]
     assert all(c.data_label == "armed people 1080p" and c.split == "all" for c in cases if c.data == tmp_path / "armed")
+    # The network at each square size on the test split; every 1080p row frame-shaped.
+    assert [c.max_input for c in cases if c.data == SAMPLE and not c.second_look] == [None]
+    assert {c.max_input for c in cases if c.data == tmp_path / "small-guns"} == {640}
 
 
 def test_an_armed_people_set_that_cannot_be_built_says_why(tmp_path: Path) -> None:

@@ -108,6 +108,7 @@ def site_sections(draw: st.DrawFn) -> dict[str, Any]:
         "detector": st.fixed_dictionaries({}, optional={
             "model": st.just("models/gunwatch-nano.onnx"), "threads": st.integers(1, 64),
             "parallel": st.integers(1, 16), "input_size": st.integers(2, 40).map(lambda n: n * 32),
+            "max_input_size": st.none() | st.integers(2, 40).map(lambda n: n * 32),
             "max_batch": st.integers(1, 64),
             "second_look": st.fixed_dictionaries({}, optional={
                 "max_people": st.integers(0, 32), "max_crops_per_person": st.integers(1, 8),

@@ -15,8 +15,8 @@ ONE_CAMERA = "cameras: {lobby: {url: a.mp4}}\n"
 def test_defaults(parse) -> None:
     config = parse(ONE_CAMERA)
     assert config.detector.model_dump(exclude={"second_look"}) == {
-        "model": None, "threads": None, "parallel": None, "input_size": None, "max_batch": 8, "flip": False,
-        "verifier": "auto"}
+        "model": None, "threads": None, "parallel": None, "input_size": None, "max_input_size": 640, "max_batch": 8,
+        "flip": False, "verifier": "auto"}
     # The site file's defaults are the runtime's own (the runtime has two more, fixed geometry).
     runtime = asdict(SecondLookParams())
     assert config.detector.second_look.model_dump().items() <= runtime.items()
@@ -33,7 +33,7 @@ def test_defaults(parse) -> None:
 
 def test_every_section_set(parse) -> None:
     config = parse(ONE_CAMERA + """
-        detector: {model: models/other.onnx, threads: 2, input_size: 320, max_batch: 4,
+        detector: {model: models/other.onnx, threads: 2, input_size: 320, max_input_size: null, max_batch: 4,
                    second_look: {max_people: 2, unheld_factor: 1}}
         confirmation: {min_hits: 2, window: 2, close_after_s: 3}
         motion: {enabled: false, forced_check_s: 1}
@@ -43,6 +43,7 @@ def test_every_section_set(parse) -> None:
     """.replace("\n        ", "\n"))
     assert config.detector.model == Path("models/other.onnx")
     assert (config.detector.threads, config.detector.input_size, config.detector.max_batch) == (2, 320, 4)
+    assert config.detector.max_input_size is None  # every frame into the square, as before frame-shaped input
     assert (config.detector.second_look.max_people, config.detector.second_look.unheld_factor) == (2, 1.0)
     assert (config.confirmation.min_hits, config.confirmation.window) == (2, 2)
     assert not config.motion.enabled
@@ -64,6 +65,8 @@ def test_every_section_set(parse) -> None:
         ("evidence: {pre_roll_s: -1}", "evidence.pre_roll_s: must be >= 0, got -1"),
         ("detector: {threads: 0}", "detector.threads: must be >= 1, got 0"),
         ("detector: {input_size: 400}", "detector.input_size: must be a multiple of 32"),
+        ("detector: {max_input_size: 600}", "detector.max_input_size: must be a multiple of 32"),
+        ("detector: {max_input_size: 2048}", "detector.max_input_size: must be <= 1280, got 2048"),
         ("detector: {model: [a, b]}", "detector.model: must be a file path"),
         ("detector: {max_batches: 2}", "detector.max_batches: unknown key (did you mean 'max_batch'?)"),
         ("store: {url: mysql://db/g}", "store.url: unsupported database mysql://; accepted: sqlite, postgresql"),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.evaluation.evaluate import evaluate
 from gunwatch.evaluation.report import REPORT_KEYS
 from gunwatch.inference.loading import (
@@ -47,7 +48,9 @@ def test_shipped_model_carries_its_threshold_and_finds_guns_in_the_sample(model:
 @pytest.mark.parametrize("model", SHIPPED, ids=lambda p: p.stem)
 def test_published_test_split_numbers_are_reproduced(pistol_data: Path, model: Path) -> None:
     published = json.loads(model.with_suffix(".eval.json").read_text())
-    report = evaluate(load_detector(model), pistol_data, "test", SPLIT_FILE, progress=False).report
+    # As `gunwatch eval` loads it: frame-shaped input (the localizer keeps its own).
+    report = evaluate(load_detector(model, max_input=LIVE_MAX_INPUT), pistol_data, "test", SPLIT_FILE,
+                      progress=False).report
     measured = report.to_json_dict()
     for key in UNTIMED_KEYS:
         assert measured[key] == pytest.approx(published[key], abs=2e-3), key
@@ -65,7 +68,7 @@ def test_the_shipped_verifier_pairs_with_the_shipped_detector_and_finds_guns_in_
 @pytest.mark.slow
 def test_the_verified_detectors_published_numbers_are_reproduced(pistol_data: Path) -> None:
     published = json.loads(SHIPPED_VERIFIER.with_suffix(".eval.json").read_text())
-    detector = load_detector(SHIPPED_DETECTOR, verifier=SHIPPED_VERIFIER)
+    detector = load_detector(SHIPPED_DETECTOR, verifier=SHIPPED_VERIFIER, max_input=LIVE_MAX_INPUT)
     measured = evaluate(detector, pistol_data, "test", SPLIT_FILE, progress=False).report.to_json_dict()
     for key in UNTIMED_KEYS:
         assert measured[key] == pytest.approx(published[key], abs=2e-3), key

@@ -183,3 +183,10 @@ def test_a_factor_of_one_turns_the_rule_off() -> None:
 )
 def test_first_pass_scale(analysis: tuple[int, int], tiles: str, expected: float) -> None:
     assert first_pass_scale(1920, analysis, 416, tiles) == pytest.approx(expected)
+
+
+def test_first_pass_scale_of_a_frame_shaped_input() -> None:
+    # A 1080p frame letterboxed into 640 x 384 is seen at a third; tiling still decides by the model's side.
+    assert first_pass_scale(1920, (1920, 1080), 416, "off", whole_side=640) == pytest.approx(1 / 3)
+    assert first_pass_scale(1920, (960, 540), 416, "off", whole_side=416) == pytest.approx(416 / 1920)
+    assert first_pass_scale(1920, (1920, 1080), 416, "auto", whole_side=640) == pytest.approx(1.0)

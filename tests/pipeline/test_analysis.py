@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gunwatch.inference.detections import Detections
+from gunwatch.inference.input_shape import frame_input_shape
 from gunwatch.pipeline.analysis import AnalysisRequest, FrameAnalyzer, analysis_size
 
 
@@ -49,3 +51,27 @@ def test_boxes_come_back_in_the_frames_own_pixels_and_modes_are_grouped() -> Non
     assert model.calls[0] == [(960, 540), (320, 240)]
     assert len(model.calls[1]) > 1 and model.calls[1][0] == (320, 240)
     assert len(results[2]) >= 1
+
+
+class FrameShaped(BoxAtCentre):
+    """The stand-in with frame-shaped input: frames over 720p go into a larger input (see `input_shape`)."""
+
+    def input_shape_for(self, height: int, width: int) -> tuple[int, int]:
+        return frame_input_shape(height, width, 416, 640)
+
+
+def test_the_second_look_is_told_the_scale_each_frame_was_seen_at(monkeypatch) -> None:
+    # The crops are planned from how small a person came out in the first pass: with frame-shaped input a
+    # 1080p frame is seen at 640 / 1920, not 416 / 1920; a frame analysed at 720p is seen at 416 / 1280.
+    model = FrameShaped()
+    model.class_names = ("person", "handgun")
+    analyzer = FrameAnalyzer(model, input_side=416)
+    told: list[list[float]] = []
+    monkeypatch.setattr(analyzer.second_look, "refine", lambda frames, first, scales: told.append(scales) or first)
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    analyzer.analyse([AnalysisRequest(frame, tiles="off", second_look=True),
+                      AnalysisRequest(frame, tiles="off", width=1280, second_look=True),
+                      AnalysisRequest(frame, tiles="on", second_look=True)])
+    assert told == [[pytest.approx(640 / 1920), pytest.approx(416 / 1920), pytest.approx(1.0)]]
+    # And the first pass got the frames whole (the runtime letterboxes them into their own rectangles).
+    assert model.calls[0] == [(1920, 1080), (1280, 720)]

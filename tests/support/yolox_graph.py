@@ -46,8 +46,10 @@ class _Graph:
         return self.node("Mul", [y, self.node("Sigmoid", [y], f"{name}.sigmoid")], f"{name}.silu")
 
 
-def yolox_graph(path: Path, input_size: int = 64, seed: int = 0, threshold: float = 0.4) -> Path:
-    """Write the graph to `path` with the metadata `gunwatch.inference.loading` expects."""
+def yolox_graph(path: Path, input_size: int = 64, seed: int = 0, threshold: float = 0.4,
+                fixed_size: bool = False) -> Path:
+    """Write the graph to `path` with the metadata `gunwatch.inference.loading` expects; `fixed_size`: its input
+    takes only input_size x input_size (as some third-party exports do), not any height and width."""
     g = _Graph(seed)
     outputs = 5 + len(CLASSES)
     x = g.conv("images", "stem", 3, WIDTH, 3, 2, gain=1 / 128)  # pixels are 0..255
@@ -68,7 +70,8 @@ def yolox_graph(path: Path, input_size: int = 64, seed: int = 0, threshold: floa
     g.nodes.append(helper.make_node("Concat", [boxes, scores], ["output"], name="output", axis=2))
     graph = helper.make_graph(
         g.nodes, "yolox_shaped",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                       ["batch", 3, *([input_size] * 2 if fixed_size else ["height", "width"])])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", "points", outputs])],
         g.initializers,
     )

@@ -58,6 +58,7 @@ class AlarmBenchSettings:
     tiles: TileMode = LIVE_DETECT.tiles
     flip: bool = DetectorSettings().flip  # the test-time flip, as `detector.flip`
     verifier: str = str(DetectorSettings().verifier)  # the gun verifier, as `detector.verifier`
+    max_input: int | None = DetectorSettings().max_input_size  # frame-shaped input, as `detector.max_input_size`
     motion: bool = True
     phases: int = 1  # plays per clip, their sampling clocks spread evenly over one sampling period
     thresholds: tuple[float, ...] | None = None  # None: the model's own
@@ -281,7 +282,8 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
     """The bench, and each clip's play (its detections and pictures, for the contact sheets)."""
     clips = find_clips(list(settings.clips), settings.overlay)
     # One call at a time, on every core.
-    detector = load_detector(settings.model, flip=settings.flip, verifier=settings.verifier)
+    detector = load_detector(settings.model, flip=settings.flip, verifier=settings.verifier,
+                             max_input=settings.max_input)
     gun_class_id = detector.class_names.index("handgun")
     live_threshold = alarm_threshold(detector)  # what `watch` confirms with (the grid's default)
     grid = settings_grid(settings, live_threshold)

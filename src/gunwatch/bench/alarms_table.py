@@ -38,6 +38,7 @@ def settings_line(bench: AlarmBench) -> str:
     return (
         f"model {bench.model} (own threshold {bench.model_threshold:.3f}); detect {s.fps:g} fps, tiles {s.tiles}, "
         f"second look {'on' if s.second_look else 'off'}{'; test-time flip' if s.flip else ''}; "
+        f"{f'frame-shaped input up to {s.max_input} px' if s.max_input else 'square input'}; "
         f"motion gate {'on' if s.motion else 'off'}"
         f"{f' (forced check every {bench.forced_check_s:g} s)' if s.motion else ''}{_phases(bench)}; "
         f"events close {s.close_after_s:g} s after the gun; frames by their own timestamps, not paced. "

@@ -57,6 +57,7 @@ class IsolationSettings:
     model: Path | None = None  # None: the shipped detector
     threads: int | None = None  # detector threads per call (None: as `gunwatch watch`)
     verifier: str = "auto"  # as `gunwatch watch` runs it by default (see inference.loading.resolve_verifier)
+    max_input: int | None = DetectorSettings().max_input_size  # frame-shaped input, as `detector.max_input_size`
 
     def __post_init__(self) -> None:
         if self.seconds <= 0:
@@ -146,7 +147,8 @@ def warm_up(analyzer: TimedAnalyzer) -> None:
 def run_isolation_bench(settings: IsolationSettings, progress: Callable[[str], None] = lambda _: None
                         ) -> IsolationBench:
     _, threads = detector_parallelism(DetectorSettings(threads=settings.threads))
-    detector = load_detector(settings.model, threads=threads, spinning=False, verifier=settings.verifier)
+    detector = load_detector(settings.model, threads=threads, spinning=False, verifier=settings.verifier,
+                             max_input=settings.max_input)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer)
     clip = settings.cheap_clip

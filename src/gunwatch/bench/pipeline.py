@@ -52,6 +52,7 @@ class PipelineBenchSettings:
     threads: int | None = None  # detector threads per call (None: as `gunwatch watch`, 1 with a call per core)
     walk_every_s: float = STATIC_S  # capacity: the static scene's figure walks across once per this many seconds
     verifier: str = "auto"  # as `gunwatch watch` runs it by default (see inference.loading.resolve_verifier)
+    max_input: int | None = DetectorSettings().max_input_size  # frame-shaped input, as `detector.max_input_size`
 
     def __post_init__(self) -> None:
         if not self.cameras or min(self.cameras) < 1 or self.samples < 1 or self.latency_cameras < 1:
@@ -123,7 +124,8 @@ def run_pipeline_bench(settings: PipelineBenchSettings, progress: Callable[[str]
                        ) -> PipelineBench:
     # As `gunwatch watch` loads it: one thread per call, one call at once per core.
     _, threads = detector_parallelism(DetectorSettings(threads=settings.threads))
-    detector = load_detector(settings.model, threads=threads, spinning=False, verifier=settings.verifier)
+    detector = load_detector(settings.model, threads=threads, spinning=False, verifier=settings.verifier,
+                             max_input=settings.max_input)
     analyzer = TimedAnalyzer(detector, input_side(detector))
     warm_up(analyzer, settings)
     with tempfile.TemporaryDirectory(prefix="gunwatch-bench-pipeline-") as temp:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from gunwatch.bench.reference import reference_detector
+from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.data.images import load_rgb
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.armed_people import PEOPLE_MIN_SCORE, ArmedPeopleSettings, build_armed_people_set
@@ -52,6 +53,7 @@ class BenchCase:
     fp32: Path | None = None  # for an INT8 model: the FP32 file it was made from, timed in the same run
     second_look: bool = False  # the person-guided second look after the first pass
     verifier: str = "none"  # the gun verifier: "none", "auto" (the shipped one) or a file
+    max_input: int | None = None  # frame-shaped input up to this side (None: the square input size)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class BenchRow:
     reference_ms_all_cores: float
     fp32_ms_1_thread: float | None = None
     fp32_ms_all_cores: float | None = None
-    runs_per_frame: float = 1.0  # model runs per image over the split (tiles and second-look crops count)
+    runs_per_frame: float = 1.0  # model runs per image at the model's input size (tiles and crops count; an input
+    # of another size counts by its pixels)
     crops_per_frame: float = 0.0  # gun candidates the verifier judged per image
     recall_at_5: float = float("nan")  # share of gun images found at <= 5 % of the gun-free ones flagged
 
@@ -116,25 +119,30 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
     for path in paths:
         is_yolox = isinstance(load_detector(path, threads=1), OnnxYolox)
         fp32 = quantized_from(path)
-        for size in sizes if is_yolox else [None]:
+        for size in sizes if is_yolox else [None]:  # the network at each square size
             cases.append(BenchCase(path, size, "off", data, None, label, fp32=fp32))
         if is_yolox:
+            # From here on each frame is letterboxed as live (frame-shaped, up to LIVE_MAX_INPUT).
             if not (small_guns / "pistol_images").is_dir():
                 build_small_gun_set(select_records(data, "test").records, small_guns)
             for tiles in ("off", "on"):
-                cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p", fp32=fp32))
+                cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p", fp32=fp32,
+                                       max_input=LIVE_MAX_INPUT))
             if fp32 is None:  # the second look's cost and gain beside tiling's (an INT8 copy's is the same)
                 verifiers = ["none"] + (["auto"] if resolve_verifier("auto", path) else [])
+                live = BenchCase(path, None, "off", data, None, label, second_look=True, max_input=LIVE_MAX_INPUT)
                 for verifier in verifiers:  # and the verifier's on top, where this detector has one
-                    cases.append(BenchCase(path, None, "off", data, None, label, second_look=True, verifier=verifier))
-                    cases.append(BenchCase(path, None, "off", small_guns, "all", "small guns 1080p", second_look=True,
-                                           verifier=verifier))
+                    cases.append(replace(live, verifier=verifier))
+                    cases.append(replace(live, data=small_guns, split="all", data_label="small guns 1080p",
+                                         verifier=verifier))
                 if armed_people is not None:
                     ensure_armed_people_set(data, armed_people, people_model)
+                    armed = replace(live, data=armed_people, split="all", data_label="armed people 1080p")
                     for verifier in verifiers:  # where the second look should pay: people seen from afar
                         for tiles, looked in (("off", False), ("on", False), ("off", True)):
-                            cases.append(BenchCase(path, None, tiles, armed_people, "all", "armed people 1080p",
-                                                   second_look=looked, verifier=verifier))
+                            cases.append(replace(armed, tiles=tiles, second_look=looked, verifier=verifier))
+                    # The live default before frame-shaped input: every frame squeezed into the square 416.
+                    cases.append(replace(armed, verifier=verifiers[-1], max_input=None))
     return cases
 
 
@@ -187,31 +195,34 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
     cores = os.cpu_count() or 1
     records = select_records(case.data, case.split, case.split_file).records
     detector = load_detector(case.model, threads=cores, input_size=case.input_size, tiles=case.tiles,
-                             second_look=case.second_look, verifier=case.verifier)
+                             second_look=case.second_look, verifier=case.verifier, max_input=case.max_input)
     predictions = predict_guns(detector, records, progress=progress)
     report, _ = build_report(records, predictions, detector.threshold)
     recall_at_5, _ = recall_at_fpr(records, predictions, 0.05)  # the issue's 1080p operating point
-    runs_per_frame = getattr(network_of(detector), "images_run", len(records)) / max(len(records), 1)
-    verifier = getattr(network_of(detector), "verifier", None)
+    network = network_of(detector)
+    runs_per_frame = getattr(network, "work_run", getattr(network, "images_run", len(records))) / max(len(records), 1)
+    verifier = getattr(network, "verifier", None)
     crops_per_frame = getattr(verifier, "crops_run", 0) / max(len(records), 1)
 
     frame = load_rgb(records[0].image_path)
-    side = input_side(network_of(detector))
+    side = input_side(network)
     timings, fp32_timings = {}, {}
     for threads in (1, cores):
         ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles,
-                             second_look=case.second_look, verifier=case.verifier)
+                             second_look=case.second_look, verifier=case.verifier, max_input=case.max_input)
         theirs: Detector = reference_detector(reference, side, threads)
         if case.tiles != "off":
             theirs = TiledDetector(theirs, side, case.tiles)
         timings[threads] = (ms_per_frame(ours, frame, runs), ms_per_frame(theirs, frame, runs))
         if case.fp32 is not None:
-            fp32 = load_detector(case.fp32, threads=threads, input_size=case.input_size, tiles=case.tiles)
+            fp32 = load_detector(case.fp32, threads=threads, input_size=case.input_size, tiles=case.tiles,
+                                 max_input=case.max_input)
             fp32_timings[threads] = ms_per_frame(fp32, frame, runs)
     tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles] + (" 2nd look" if case.second_look else "")
     tiles += " +verifier" if case.verifier != "none" else ""
+    shaped = f"-{network.max_input_side}" if getattr(network, "max_input_side", None) else ""
     return BenchRow(
-        model=case.model.stem, input=f"{side}{tiles}", data=case.data_label, images=len(records),
+        model=case.model.stem, input=f"{side}{shaped}{tiles}", data=case.data_label, images=len(records),
         map50=report.map50, map50_95=report.map50_95, recall=report.image_recall, image_fpr=report.image_fpr,
         fp_per_negative_image=report.fp_per_negative_image, threshold=report.threshold,
         ms_1_thread=timings[1][0], ms_all_cores=timings[cores][0],
@@ -238,7 +249,7 @@ def recall_at_fpr(records: list[ImageRecord], predictions: Predictions,
 def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     cores = os.cpu_count() or 1
     header = (
-        f"{'model':<22} {'input':<20} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
+        f"{'model':<22} {'input':<28} {'data':<18} {'mAP50':>6} {'50-95':>6} {'recall':>6} {'imgFPR':>6} "
         f"{'rec@5%':>6} "
         f"{'FP/neg':>6} {'runs':>5} {'crops':>5} {'ms 1t':>7} {'x ref':>6} {f'ms {cores}t':>7} {'x ref':>6} "
         f"{'x fp32 1t':>9} {f'x fp32 {cores}t':>9}"
@@ -246,7 +257,7 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r.model:<22} {r.input:<20} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
+            f"{r.model:<22} {r.input:<28} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
             f"{r.image_fpr:>6.3f} {r.recall_at_5:>6.3f} {r.fp_per_negative_image:>6.3f} {r.runs_per_frame:>5.2f} "
             f"{r.crops_per_frame:>5.2f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
             f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f} {_ratio(r.ratio_fp32_1_thread):>9} "
@@ -254,8 +265,9 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
         )
     lines.append(
         f"recall and image FPR at each model's own threshold; rec@5% = gun-image recall at <= 5 % of the gun-free "
-        f"images flagged; runs = model runs per image (tiles and second-look "
-        f"crops); crops = gun candidates the verifier judged per image; "
+        f"images flagged; input 416-640 = frame-shaped input (each image in a rectangle of its aspect, frames over "
+        f"720p larger, up to 640 px); runs = model runs per image at the model's input size (tiles and second-look "
+        f"crops count, a larger input by its pixels); crops = gun candidates the verifier judged per image; "
         f"ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
         f"the same input size and tiling (its first pass only on second-look rows: it has no handgun class), "
         f"timed in this run; "

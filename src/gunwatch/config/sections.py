@@ -12,6 +12,9 @@ from pydantic import Field, ValidationInfo, field_validator
 from gunwatch.config.base import StrictModel
 
 STORE_DIALECTS = ("sqlite", "postgresql")
+# The live default of `detector.max_input_size` (and of `detect`, `eval`, `bench`): a 1080p frame goes into
+# 640 x 384, where the first pass sees it as it sees a 720p frame at the model's 416.
+LIVE_MAX_INPUT = 640
 _DATABASE_URL = re.compile(r"^(?P<dialect>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://")
 
 
@@ -51,6 +54,13 @@ class DetectorSettings(StrictModel):
     )
     input_size: int | None = Field(
         None, ge=64, le=1280, multiple_of=32, description="square input side (default: the model's own)"
+    )
+    # 640 by default: a 1080p frame is then seen at the scale a 720p one is seen at 416, where the live
+    # defaults were measured, and finds far people a 416 px first pass misses (README, "Frame-shaped input").
+    max_input_size: int | None = Field(
+        LIVE_MAX_INPUT, ge=64, le=1280, multiple_of=32,
+        description="frame-shaped input: each frame letterboxed into a rectangle of its own aspect, grown for frames "
+                    "over 720p up to this side (null: the square input_size for every frame)"
     )
     max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
     flip: bool = Field(False, description="also run every frame (and crop) mirrored and merge the two views: twice "

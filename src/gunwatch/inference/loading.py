@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,11 +15,14 @@ from gunwatch.checksums import sha256_of
 from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.flip import FlippedDetector
+from gunwatch.inference.input_shape import whole_image_side
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLookDetector, first_pass_scale
 from gunwatch.inference.tiling import TiledDetector, TileMode
 from gunwatch.inference.verifier import OnnxGunVerifier, VerifiedDetector
+
+log = logging.getLogger(__name__)
 
 # Explicit registry: the `gunwatch.kind` metadata of an ONNX file names its runtime.
 RUNTIMES: dict[str, Callable[[Path, ort.InferenceSession], Detector]] = {
@@ -71,9 +75,11 @@ def default_model_path() -> Path:
 def load_detector(
     path: Path | str | None = None, threads: int | None = None, input_size: int | None = None,
     tiles: TileMode = "off", spinning: bool = True, second_look: bool | SecondLookParams = False, flip: bool = False,
-    verifier: VerifierChoice = None,
+    verifier: VerifierChoice = None, max_input: int | None = None,
 ) -> Detector:
     """The model behind the Detector interface; `input_size` runs a YOLOX export at another square side,
+    `max_input` gives a YOLOX export frame-shaped input up to that side (see `gunwatch.inference.input_shape`;
+    other kinds and fixed-size graphs keep their own input),
     `flip` runs every image (tile, crop) mirrored too (see `gunwatch.inference.flip`), `tiles` wraps it for
     large frames (see `gunwatch.inference.tiling`), `second_look` looks again at each person (see
     `gunwatch.inference.second_look`), `verifier` has a gun verifier judge every gun candidate of every
@@ -86,10 +92,16 @@ def load_detector(
     if kind not in RUNTIMES and kind not in LINEAGE_RUNTIMES:
         known = ", ".join([*RUNTIMES, *LINEAGE_RUNTIMES])
         raise ModelError(f"{path}: unknown model kind {kind!r} in metadata (known: {known})")
-    if input_size is None:
+    if max_input is not None and not (kind == onnx_yolox.KIND and onnx_yolox.takes_any_size(session)):
+        # The default (`detector.max_input_size`) must not stop a model that can only run at its own size.
+        log.info("%s: runs every image at its own input size (frame-shaped input needs a YOLOX export with free "
+                 "height and width)", path)
+        max_input = None
+    if kind == onnx_yolox.KIND and (input_size is not None or max_input is not None):
+        size = {} if input_size is None else {"gunwatch.input_size": str(input_size)}
+        detector = onnx_yolox.OnnxYolox(path, session, size, max_input_side=max_input)
+    elif input_size is None and max_input is None:
         detector = runtime_of(kind)(path, session)
-    elif kind == onnx_yolox.KIND:
-        detector = onnx_yolox.OnnxYolox(path, session, {"gunwatch.input_size": str(input_size)})
     else:
         raise ModelError(f"{path}: a {kind} model runs only at its own input size")
     if flip:
@@ -103,6 +115,7 @@ def load_detector(
         return first_pass
     params = second_look if isinstance(second_look, SecondLookParams) else None
     def seen_scale(image: np.ndarray) -> float:  # the whole image is the first pass's analysis image
-        return first_pass_scale(image.shape[1], (image.shape[1], image.shape[0]), side, tiles)
+        height, width = image.shape[:2]
+        return first_pass_scale(width, (width, height), side, tiles, whole_image_side(detector, width, height, side))
 
     return SecondLookDetector(first_pass, detector, side, params, seen_scale=seen_scale)

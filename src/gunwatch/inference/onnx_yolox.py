@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from gunwatch.inference.detections import Detections
+from gunwatch.inference.input_shape import frame_input_shape
 from gunwatch.inference.letterbox import letterbox, unletterbox_boxes
 from gunwatch.inference.nms import batched_nms
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, metadata_float, open_session
@@ -83,6 +84,11 @@ def postprocess(raw: np.ndarray, input_size: tuple[int, int], scale: float, imag
     return Detections(unletterbox_boxes(xyxy[keep], scale, image_shape), scores[keep], class_ids[keep])
 
 
+def takes_any_size(session: ort.InferenceSession) -> bool:
+    """Whether the graph's input height and width are free axes (gunwatch's exports), so frame-shaped input runs."""
+    return not any(isinstance(side, int) for side in session.get_inputs()[0].shape[2:])
+
+
 def parse_input_size(text: str, path: Path) -> tuple[int, int]:
     """'416' or '416x416' (height x width) to (height, width)."""
     try:
@@ -102,9 +108,14 @@ class OnnxYolox:
     ``metadata`` overrides what the file carries; it lets a file without gunwatch metadata
     (the public COCO export) be described from code, or a model exported with free height and width
     run at another input size (``{"gunwatch.input_size": "640"}``).
+
+    ``max_input_side`` turns on frame-shaped input (`gunwatch.inference.input_shape`): each image goes into a
+    rectangle of its own aspect, grown for frames over 720p up to that side; without it every image is
+    letterboxed into the square input size.
     """
 
-    def __init__(self, path: Path, session: ort.InferenceSession, metadata: dict[str, str] | None = None):
+    def __init__(self, path: Path, session: ort.InferenceSession, metadata: dict[str, str] | None = None,
+                 max_input_side: int | None = None):
         metadata = {**gunwatch_metadata(session), **(metadata or {})}
         self.name = path.stem
         self.path = path
@@ -119,7 +130,12 @@ class OnnxYolox:
             raise ModelError(f"{path}: the graph takes {tuple(model_input.shape[2:])}, not {self.input_size}")
         self.class_names = tuple(name.strip() for name in _required(metadata, "gunwatch.classes", path).split(","))
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path, default=0.3)
+        fixed_shape = bool(fixed_hw) or self.input_size[0] != self.input_size[1]
+        if max_input_side is not None and fixed_shape:
+            raise ModelError(f"{path}: frame-shaped input needs a square default size and free height and width")
+        self.max_input_side = max_input_side
         self.images_run = 0  # images through the network so far (tiles and crops count: the cost `bench` reports)
+        self.pixels_run = 0  # their input pixels (a larger input costs more than one run at the default size)
         self.channel_order = metadata.get("gunwatch.channel_order", "bgr").lower()
         if self.channel_order not in ("bgr", "rgb"):
             raise ModelError(f"{path}: metadata 'gunwatch.channel_order' must be bgr or rgb: {self.channel_order!r}")
@@ -130,30 +146,50 @@ class OnnxYolox:
         path = Path(path)
         return cls(path, open_session(path, threads), metadata=COCO_NANO_METADATA)
 
-    def detect(self, images: list[np.ndarray]) -> list[Detections]:
-        """Letterbox every image, run them in batches of up to `max_batch`, decode each."""
-        results: list[Detections] = []
-        for start in range(0, len(images), self.max_batch):
-            chunk = images[start : start + self.max_batch]
-            batch, scales = self.input_batch(chunk)
-            raw = self.session.run(None, {self.input_name: batch})[0]
-            self.images_run += len(chunk)
-            if raw.shape[-1] != 5 + len(self.class_names):
-                # Otherwise class ids would silently index the wrong names.
-                names = len(self.class_names)
-                raise ModelError(f"{self.path}: output has {raw.shape[-1] - 5} classes, metadata names {names}")
-            results.extend(
-                postprocess(out, self.input_size, scale, image.shape)
-                for out, scale, image in zip(raw, scales, chunk, strict=True)
-            )
-        return results
+    @property
+    def work_run(self) -> float:
+        """The network's work so far in runs at the default input size (a 640 x 384 input counts 1.42 at 416)."""
+        return self.pixels_run / (self.input_size[0] * self.input_size[1])
 
-    def input_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, list[float]]:
-        """The network input for RGB images (letterboxed, in the model's channel order) and each image's scale.
+    def input_shape_for(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) of the input an image of that size is letterboxed into."""
+        if self.max_input_side is None:
+            return self.input_size
+        return frame_input_shape(height, width, self.input_size[0], self.max_input_side)
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        """Letterbox every image, run those of one input shape in batches of up to `max_batch`, decode each."""
+        results: list[Detections | None] = [None] * len(images)
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            by_shape.setdefault(self.input_shape_for(*image.shape[:2]), []).append(i)
+        for shape, members in by_shape.items():
+            for start in range(0, len(members), self.max_batch):
+                chunk = members[start : start + self.max_batch]
+                for i, found in zip(chunk, self._run([images[i] for i in chunk], shape), strict=True):
+                    results[i] = found
+        return [found if found is not None else Detections() for found in results]
+
+    def _run(self, images: list[np.ndarray], shape: tuple[int, int]) -> list[Detections]:
+        batch, scales = self.input_batch(images, shape)
+        raw = self.session.run(None, {self.input_name: batch})[0]
+        self.images_run += len(images)
+        self.pixels_run += len(images) * shape[0] * shape[1]
+        if raw.shape[-1] != 5 + len(self.class_names):
+            # Otherwise class ids would silently index the wrong names.
+            names = len(self.class_names)
+            raise ModelError(f"{self.path}: output has {raw.shape[-1] - 5} classes, metadata names {names}")
+        return [postprocess(out, shape, scale, image.shape) for out, scale, image in zip(raw, scales, images,
+                                                                                          strict=True)]
+
+    def input_batch(self, images: list[np.ndarray],
+                    shape: tuple[int, int] | None = None) -> tuple[np.ndarray, list[float]]:
+        """The network input for RGB images (letterboxed into `shape`, default the input size, in the model's
+        channel order) and each image's scale.
 
         INT8 calibration feeds its images through this too, so it sees exactly the pixels the runtime does.
         """
-        boxed = [letterbox(image, self.input_size) for image in images]
+        boxed = [letterbox(image, shape or self.input_size) for image in images]
         batch = np.concatenate([to_nchw_pixels(padded, bgr=self.channel_order == "bgr") for padded, _ in boxed])
         return batch, [scale for _, scale in boxed]
 

@@ -61,12 +61,14 @@ def apply_person_context(detections: Detections, person_id: int, gun_id: int, pa
     return Detections(detections.xyxy, scores, detections.class_ids)
 
 
-def first_pass_scale(frame_width: int, analysis_size: tuple[int, int], input_side: int, tiles: TileMode) -> float:
+def first_pass_scale(frame_width: int, analysis_size: tuple[int, int], input_side: int, tiles: TileMode,
+                     whole_side: int | None = None) -> float:
     """Model-input pixels per frame pixel in the first pass over a frame analysed at `analysis_size`
-    (width, height): letterboxed into the input, or, where it is tiled, seen at the analysis resolution."""
+    (width, height): letterboxed into an input whose long side is `whole_side` (default `input_side`, the
+    model's own), or, where it is tiled, seen at the analysis resolution."""
     width, height = analysis_size
     tiled = should_tile(width, height, input_side, tiles)
-    return (1.0 if tiled else input_side / max(width, height)) * width / frame_width
+    return (1.0 if tiled else (whole_side or input_side) / max(width, height)) * width / frame_width
 
 
 class SecondLook:

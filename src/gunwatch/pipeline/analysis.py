@@ -1,7 +1,8 @@
 """One detector for every camera: frames of many cameras analysed together, each with its tile mode.
 
 Frames are grouped by tile mode so that each group is one call into the runtime, which batches them
-(and, for tiled frames, every tile of every frame). A camera may be analysed at a lower resolution than
+(and, for tiled frames, every tile of every frame), one batch per input shape (frames of one resolution
+share their rectangle, see `gunwatch.inference.input_shape`). A camera may be analysed at a lower resolution than
 it streams at; boxes come back in the frame's own pixels either way. Then the second look: the people
 the first pass found in frames that ask for it are cropped from the full-resolution frames, and all
 those crops go to the runtime in one more call (`gunwatch.inference.second_look`).
@@ -17,6 +18,7 @@ from gunwatch.data.images import resize_to
 from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
+from gunwatch.inference.input_shape import whole_image_side
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLook, first_pass_scale
 from gunwatch.inference.tiling import TiledDetector, TileMode
@@ -69,7 +71,8 @@ class FrameAnalyzer:
     def _seen_scale(self, request: AnalysisRequest) -> float:
         frame_size = (request.image.shape[1], request.image.shape[0])
         size = analysis_size(frame_size, request.width, request.height)
-        return first_pass_scale(frame_size[0], size, self.input_side, request.tiles)
+        whole_side = whole_image_side(self.detector, size[0], size[1], self.input_side)
+        return first_pass_scale(frame_size[0], size, self.input_side, request.tiles, whole_side)
 
     def _first_pass(self, requests: list[AnalysisRequest]) -> list[Detections]:
         results: list[Detections | None] = [None] * len(requests)

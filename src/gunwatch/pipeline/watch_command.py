@@ -58,7 +58,8 @@ def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | No
                   on_evidence: Callable[[ThreatEvent], None] | None = None) -> WatchService:
     _, threads = detector_parallelism(site.detector)
     detector = load_detector(site.detector.model, threads=threads, input_size=site.detector.input_size, spinning=False,
-                             flip=site.detector.flip, verifier=site.detector.verifier)
+                             flip=site.detector.flip, verifier=site.detector.verifier,
+                             max_input=site.detector.max_input_size)
     analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))
     return WatchService(site, analyzer, store, on_event, on_health, on_evidence=on_evidence)
 
