@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -478,19 +479,27 @@ def bench_pipeline(
     tiles: TilesOption = "off",
     verifier: VerifierOption = "auto",
     max_input: MaxInputOption = LIVE_MAX_INPUT,
+    resolution: Annotated[str, typer.Option(help="the cameras' resolution, WIDTHxHEIGHT")] = "1280x720",
     as_json: JsonOption = False,
 ) -> None:
-    """The live pipeline: a gun's first frame to its stored event, and how many 720p cameras it keeps up with."""
+    """The live pipeline: a gun's first frame to its stored event, and how many cameras (720p unless
+    --resolution says otherwise) it keeps up with."""
     from gunwatch.bench.pipeline import PipelineBenchSettings, run_pipeline_bench
+    from gunwatch.bench.pipeline_clips import ClipFormat
     from gunwatch.bench.pipeline_table import format_capacity_table, format_latency_table
     from gunwatch.inference.onnx_session import ModelError
 
     if not all(count.strip().isdigit() for count in cameras.split(",")):
         raise fail(f"--cameras must be camera counts separated by commas, not {cameras!r}")
+    size = re.fullmatch(r"(\d+)x(\d+)", resolution.strip())
+    if size is None or not all(32 <= int(side) <= 4096 and int(side) % 2 == 0 for side in size.groups()):
+        raise fail(f"--resolution must be WIDTHxHEIGHT with even sides of 32 to 4096 px (e.g. 1920x1080), "
+                   f"not {resolution!r}")
     try:
         counts = tuple(int(count) for count in cameras.split(","))
         settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles),
-                                         walk_every_s=walk_every, verifier=verifier, max_input=max_input or None)
+                                         walk_every_s=walk_every, verifier=verifier, max_input=max_input or None,
+                                         clip=ClipFormat(int(size[1]), int(size[2])))
         result = run_pipeline_bench(settings, progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error

@@ -154,11 +154,19 @@ def test_the_command_prints_both_tables_and_json(monkeypatch: pytest.MonkeyPatch
     assert asked[0].cameras == (1, 4) and asked[0].seconds == 3 and asked[0].samples == 5 and asked[0].tiles == "off"
     assert "first gun frame -> event committed" in result.stderr and "largest count" in result.stderr
     assert json.loads(result.stdout)["largest_keeping_up"]["gating_on"] == 4
+    # 720p cameras, frame-shaped input as `watch` runs it, unless asked otherwise.
+    assert asked[0].clip.size == (1280, 720) and asked[0].max_input == 640
+    args = ["bench", "pipeline", "--cameras", "2", "--resolution", "1920x1080", "--max-input", "0"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert asked[1].clip.size == (1920, 1080) and asked[1].max_input is None
 
 
 def test_bad_camera_counts_are_refused() -> None:
     result = CliRunner().invoke(app, ["bench", "pipeline", "--cameras", "1,x"])
     assert result.exit_code == 2 and "--cameras" in result.stderr
+    for resolution in ("1080p", "1921x1080", "16x16"):
+        result = CliRunner().invoke(app, ["bench", "pipeline", "--resolution", resolution])
+        assert result.exit_code == 2 and "--resolution must be WIDTHxHEIGHT" in result.stderr, resolution
     with pytest.raises(ValueError):
         PipelineBenchSettings(cameras=(0,))
 
