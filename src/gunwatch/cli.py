@@ -127,8 +127,8 @@ VerifierOption = Annotated[
 ]
 MaxInputOption = Annotated[
     int, typer.Option("--max-input", min=0, max=1280,
-                      help="frame-shaped input (detector.max_input_size): each image letterboxed into a rectangle of "
-                           "its own aspect, grown for frames over 720p up to this side; 0: the square input size")
+                      help="frame-shaped input (detector.max_input_size): an image over 720p letterboxed into a "
+                           "larger input of its own aspect, up to this side; 0: every image into the square")
 ]
 GunClassOption = Annotated[
     list[str] | None,

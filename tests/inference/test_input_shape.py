@@ -19,22 +19,23 @@ from support.yolox_graph import yolox_graph
 @pytest.mark.parametrize(
     ("height", "width", "expected"),
     [
-        (720, 1280, (256, 416)),  # 720p: the model's own side, a 16:9 rectangle instead of the square
-        (1080, 1920, (384, 640)),  # 1080p: seen at a third, as 720p is at 416 px
+        (720, 1280, (416, 416)),  # up to 720p: the square the network was trained and measured with
+        (480, 640, (416, 416)),  # a 4:3 photo
+        (300, 200, (416, 416)),  # a person crop
+        (1080, 1920, (384, 640)),  # 1080p: seen at a third, as 720p is at 416 px, in a rectangle of its aspect
         (1920, 1080, (640, 384)),  # a portrait frame: the same, turned
         (2160, 3840, (384, 640)),  # 4K: held at the most allowed
         (900, 1600, (320, 544)),  # between: grown with the frame, to the stride
-        (480, 640, (320, 416)),  # a 4:3 photo
-        (300, 200, (416, 288)),  # a person crop is enlarged to the model's side, as the square letterbox did
-        (416, 416, (416, 416)),
+        (736, 1312, (256, 448)),  # just over 720p: the next stride up
     ],
 )
 def test_shapes(height: int, width: int, expected: tuple[int, int]) -> None:
     assert frame_input_shape(height, width, 416, 640) == expected
 
 
-def test_a_maximum_under_the_model_side_keeps_the_model_side() -> None:
-    assert frame_input_shape(1080, 1920, 416, 320) == (256, 416)
+def test_a_maximum_at_or_under_the_model_side_keeps_the_square() -> None:
+    assert frame_input_shape(1080, 1920, 416, 416) == (416, 416)
+    assert frame_input_shape(1080, 1920, 416, 320) == (416, 416)
 
 
 @given(st.integers(16, 4000), st.integers(16, 4000), st.sampled_from([320, 416]), st.sampled_from([416, 640, 1024]))
@@ -45,9 +46,12 @@ def test_the_image_fits_at_the_scale_of_its_long_side(height: int, width: int, m
     assert model_side <= long_in <= max(model_side, max_side)
     scale = min(shape[0] / height, shape[1] / width)  # what the letterbox applies
     assert scale == pytest.approx(long_in / long_image)  # the long side fills its side: the scale is known
-    assert shape[0] - height * scale < STRIDE and shape[1] - width * scale < STRIDE  # no more padding than rounding
+    if long_in == model_side:
+        assert shape == (model_side, model_side)  # up to 720p (and wherever the input does not grow): the square
+    else:  # a grown input: a rectangle with no more padding than rounding
+        assert shape[0] - height * scale < STRIDE and shape[1] - width * scale < STRIDE
     if long_image <= 1280:
-        assert long_in == model_side  # up to 720p the model's own side
+        assert long_in == model_side
 
 
 def test_whole_image_side_falls_back_for_runtimes_without_frame_shapes() -> None:
@@ -68,7 +72,7 @@ def test_each_image_runs_in_its_own_rectangle(graph: Path) -> None:
     # rectangle gives it alone: images are grouped by shape, never letterboxed into another's.
     session = open_session(graph, threads=1)
     shaped = OnnxYolox(graph, session, max_input_side=96)
-    images = [scene(1080, 1920, 0), scene(300, 200, 1), scene(1080, 1920, 2), scene(64, 64, 3)]
+    images = [scene(1080, 1920, 0), scene(300, 200, 1), scene(1080, 1920, 2), scene(2160, 3840, 3)]
     results = shaped.detect(images)
     for image, found in zip(images, results, strict=True):
         height, width = frame_input_shape(*image.shape[:2], 64, 96)
@@ -78,8 +82,9 @@ def test_each_image_runs_in_its_own_rectangle(graph: Path) -> None:
         np.testing.assert_allclose(found.xyxy, alone.xyxy, rtol=1e-5, atol=1e-3)
         np.testing.assert_allclose(found.scores, alone.scores, rtol=1e-5)
     assert shaped.images_run == 4
-    # The work in runs at the default 64 x 64: two 64 x 96 frames, a 64 x 64 crop (rounded up from 43) and 64 x 64.
-    assert shaped.work_run == pytest.approx((2 * 64 * 96 + 64 * 64 + 64 * 64) / (64 * 64))
+    # The work in runs at the default 64 x 64: two 1080p frames in 64 x 96, the crop in the square, 4K in 64 x 96
+    # (held at the maximum).
+    assert shaped.work_run == pytest.approx((3 * 64 * 96 + 64 * 64) / (64 * 64))
 
 
 def test_without_a_maximum_every_image_goes_into_the_square(graph: Path) -> None:

@@ -265,10 +265,10 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
         )
     lines.append(
         f"recall and image FPR at each model's own threshold; rec@5% = gun-image recall at <= 5 % of the gun-free "
-        f"images flagged; input 416-640 = frame-shaped input (each image in a rectangle of its aspect, frames over "
-        f"720p larger, up to 640 px); runs = model runs per image at the model's input size (tiles and second-look "
-        f"crops count, a larger input by its pixels); crops = gun candidates the verifier judged per image; "
-        f"ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
+        f"images flagged; input 416-640 = frame-shaped input (images over 720p in a larger input of their aspect, "
+        f"up to 640 px; the rest in the square); runs = model runs per image at the model's input size (tiles and "
+        f"second-look crops count, a larger input by its pixels); crops = gun candidates the verifier judged per "
+        f"image; ms per frame = the whole detect call on the split's first image; x ref = ms / {reference} at "
         f"the same input size and tiling (its first pass only on second-look rows: it has no handgun class), "
         f"timed in this run; "
         f"x fp32 = an INT8 model's ms / the FP32 model it was made from, timed in this run"

@@ -59,8 +59,8 @@ class DetectorSettings(StrictModel):
     # defaults were measured, and finds far people a 416 px first pass misses (README, "Frame-shaped input").
     max_input_size: int | None = Field(
         LIVE_MAX_INPUT, ge=64, le=1280, multiple_of=32,
-        description="frame-shaped input: each frame letterboxed into a rectangle of its own aspect, grown for frames "
-                    "over 720p up to this side (null: the square input_size for every frame)"
+        description="frame-shaped input: a frame over 720p letterboxed into a larger input of its own aspect, up to "
+                    "this side (null: every frame into the square input_size, as frames up to 720p always are)"
     )
     max_batch: int = Field(8, ge=1, le=64, description="frames from several cameras run in one call, at most this many")
     flip: bool = Field(False, description="also run every frame (and crop) mirrored and merge the two views: twice "

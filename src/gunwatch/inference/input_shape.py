@@ -1,15 +1,16 @@
-"""Frame-shaped network input: each image letterboxed into a rectangle of its own aspect, larger for large frames.
+"""Frame-shaped input for large frames: a frame over 720p letterboxed into a larger input of its own aspect.
 
-A fully convolutional detector takes any input whose sides are multiples of its largest stride. Two things
-follow for camera frames:
-- A 16:9 frame letterboxed into a square fills 56 % of it; the rest is grey the network still runs over. A
-  rectangle of the frame's aspect (rounded up to the stride) holds the same pixels at the same scale for
-  about 60 % of the square's cost.
-- A 1080p frame squeezed into the model's 416 px is seen at 0.22 of its size, where a person 200 px tall
-  comes out 43 px, too small for the first pass to find (README, "Armed people at 1080p"). Frames larger than
-  720p get a proportionally larger input, up to `max_side`, so the first pass sees them at the scale it sees
-  720p at: the scale the live defaults were measured on (`gunwatch bench alarms`, whose clips are 720p and
-  less).
+A 1080p frame squeezed into the model's 416 px is seen at 0.22 of its size, where a person 200 px tall comes out
+43 px, too small for the first pass to find (README, "Armed people at 1080p"). The network is fully
+convolutional and takes any input whose sides are multiples of its largest stride, so frames larger than 720p
+get a proportionally larger input, up to `max_side`, and the first pass sees them at the scale it sees 720p
+at: the scale the live defaults were measured on (`gunwatch bench alarms`, whose clips are 720p and less).
+That input is a rectangle of the frame's aspect (1080p: 640 x 384), not a square of grey around it, which would
+cost 1.7 times as much for the same pixels.
+
+Images up to 720p keep the square input the network was trained and every default measured with: a
+rectangle there would save work (416 x 256 for 720p) but measured a little lower on frames from fixed cameras
+(README, "Frame-shaped input").
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ def round_up(value: float, multiple: int = STRIDE) -> int:
 def frame_input_shape(height: int, width: int, model_side: int, max_side: int) -> tuple[int, int]:
     """(height, width) of the input an image of (height, width) is letterboxed into.
 
-    The long side becomes the model's own side for images up to 720p, and grows with the image beyond
-    (model_side x long / 1280, a multiple of the stride), never past `max_side`; the short side is the
-    image's at that scale, rounded up to the stride.
+    Up to 720p the model's own square; beyond, the long side grows with the image (model_side x long / 1280,
+    a multiple of the stride), never past `max_side`, and the short side is the image's at that scale,
+    rounded up to the stride.
     """
     long_side = max(height, width)
     target = round_up(model_side * long_side / REFERENCE_LONG_SIDE)
     target = max(model_side, min(target, max(max_side, model_side)))
+    if target == model_side:
+        return model_side, model_side
     scale = target / long_side
     return (target, round_up(width * scale)) if height >= width else (round_up(height * scale), target)
 

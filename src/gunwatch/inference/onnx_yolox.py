@@ -109,9 +109,9 @@ class OnnxYolox:
     (the public COCO export) be described from code, or a model exported with free height and width
     run at another input size (``{"gunwatch.input_size": "640"}``).
 
-    ``max_input_side`` turns on frame-shaped input (`gunwatch.inference.input_shape`): each image goes into a
-    rectangle of its own aspect, grown for frames over 720p up to that side; without it every image is
-    letterboxed into the square input size.
+    ``max_input_side`` turns on frame-shaped input (`gunwatch.inference.input_shape`): an image over 720p goes
+    into a larger input of its own aspect, up to that side; the others, and every image without it, into the
+    square input size.
     """
 
     def __init__(self, path: Path, session: ort.InferenceSession, metadata: dict[str, str] | None = None,

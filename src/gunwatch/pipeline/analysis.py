@@ -1,11 +1,11 @@
 """One detector for every camera: frames of many cameras analysed together, each with its tile mode.
 
 Frames are grouped by tile mode so that each group is one call into the runtime, which batches them
-(and, for tiled frames, every tile of every frame), one batch per input shape (frames of one resolution
-share their rectangle, see `gunwatch.inference.input_shape`). A camera may be analysed at a lower resolution than
-it streams at; boxes come back in the frame's own pixels either way. Then the second look: the people
-the first pass found in frames that ask for it are cropped from the full-resolution frames, and all
-those crops go to the runtime in one more call (`gunwatch.inference.second_look`).
+(and, for tiled frames, every tile of every frame), one batch per input shape (frames over 720p go into a
+larger input of their own aspect, see `gunwatch.inference.input_shape`). A camera may be analysed at a lower
+resolution than it streams at; boxes come back in the frame's own pixels either way. Then the second look:
+the people the first pass found in frames that ask for it are cropped from the full-resolution frames, and
+all those crops go to the runtime in one more call (`gunwatch.inference.second_look`).
 """
 
 from __future__ import annotations
