@@ -125,10 +125,15 @@ VerifierOption = Annotated[
     str, typer.Option("--verifier", help="gun verifier judging every gun candidate: auto (the shipped one, when the "
                                          "model is the detector it was calibrated with), none, or a file")
 ]
+def _square_when_zero(max_input: int | None) -> int | None:
+    return max_input or None  # 0 on the command line is null in the site file: every image into the square
+
+
 MaxInputOption = Annotated[
-    int, typer.Option("--max-input", min=0, max=1280,
-                      help="frame-shaped input (detector.max_input_size): an image over 720p letterboxed into a "
-                           "larger input of its own aspect, up to this side; 0: every image into the square")
+    int | None, typer.Option("--max-input", min=0, max=1280, callback=_square_when_zero,
+                             help="frame-shaped input (detector.max_input_size): an image over 720p letterboxed "
+                                  "into a larger input of its own aspect, up to this side; 0: every image into "
+                                  "the square")
 ]
 GunClassOption = Annotated[
     list[str] | None,
@@ -360,7 +365,7 @@ def eval_command(
 
     try:
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
-                                 verifier=verifier, max_input=max_input or None)
+                                 verifier=verifier, max_input=max_input)
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
         result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
     except (DatasetError, ModelError, ValueError) as error:
@@ -398,7 +403,7 @@ def detect(
 
     try:
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
-                                 verifier=verifier, max_input=max_input or None)
+                                 verifier=verifier, max_input=max_input)
     except ModelError as error:
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem
@@ -498,7 +503,7 @@ def bench_pipeline(
     try:
         counts = tuple(int(count) for count in cameras.split(","))
         settings = PipelineBenchSettings(counts, seconds, samples, latency_cameras, tile_mode(tiles),
-                                         walk_every_s=walk_every, verifier=verifier, max_input=max_input or None,
+                                         walk_every_s=walk_every, verifier=verifier, max_input=max_input,
                                          clip=ClipFormat(int(size[1]), int(size[2])))
         result = run_pipeline_bench(settings, progress=say)
     except (ModelError, ValueError) as error:
@@ -525,7 +530,7 @@ def bench_isolation(
     from gunwatch.inference.onnx_session import ModelError
 
     try:
-        result = run_isolation_bench(IsolationSettings(seconds, clip, verifier=verifier, max_input=max_input or None),
+        result = run_isolation_bench(IsolationSettings(seconds, clip, verifier=verifier, max_input=max_input),
                                      progress=say)
     except (ModelError, ValueError) as error:
         raise fail(str(error)) from error
@@ -693,7 +698,7 @@ def bench_alarms(
                  "quicks": parse_quicks(quick) if quick else None}
         settings = AlarmBenchSettings(
             tuple(clips), model, second_look=second_look, tiles=tile_mode(tiles), flip=flip, verifier=verifier,
-            max_input=max_input or None, motion=motion, phases=phases,
+            max_input=max_input, motion=motion, phases=phases,
             thresholds=parse_thresholds(thresholds) if thresholds else None,
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
         )
