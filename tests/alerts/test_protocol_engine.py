@@ -541,6 +541,61 @@ def test_a_merged_event_stays_quiet_when_the_first_is_resolved_or_it_is_called_o
 
 
 # --- camera offline --------------------------------------------------------------------------------------
+def offline_protocols(channel: Channels, wait_s: float) -> AlertSettings:
+    """`watchdog` tells the desk at once that a camera went offline; `guards` only once it stayed offline."""
+    return AlertSettings.model_validate(site({
+        "watchdog": protocol(notify("hook", to=("alice",)), trigger={"on": "camera_offline"}),
+        "guards": protocol(notify("hook", to=("bob",)), trigger={"on": "camera_offline", "offline_for_s": wait_s}),
+    }, hook=channel("http://127.0.0.1:9/unused")))
+
+
+def started(runs: Runs) -> list[tuple[str, str]]:
+    return [(run.protocol, run.camera) for run in runs()]
+
+
+@SQLITE_ONLY
+def test_offline_for_s_starts_a_protocol_once_the_camera_has_stayed_offline_that_long(
+    store: EventStore, channel: Channels, runs: Runs,
+) -> None:
+    """The engine alone, on its own clock: what it queues is what would be sent."""
+    outbox = Outbox(store)
+    engine = ProtocolEngine(offline_protocols(channel, 30), store, outbox)
+    t0 = time.time()
+    assert len(engine.on_camera_offline("hall", "connection refused", at=t0)) == 1
+    assert started(runs) == [("watchdog", "hall")]
+    # A later report of the same spell (the reader stalled, then failed) does not restart the wait.
+    engine.on_camera_offline("hall", "no frame for 10 s", at=t0 + 20)
+    engine.tick(now=t0 + 29.9)
+    assert [name for name, _ in started(runs)] == ["watchdog", "watchdog"]  # the repeat merged into the first run
+    assert engine.tick(now=t0 + 30) >= 1
+    assert started(runs)[-1] == ("guards", "hall")
+    [to_bob] = [d for d in outbox.list() if d.run_id == runs()[-1].id]
+    assert to_bob.kind == "camera_offline" and "no frame for 10 s (offline for 30 s)" in to_bob.payload["body"]
+    engine.tick(now=t0 + 90)
+    assert len(runs()) == 3  # once a spell
+
+
+@SQLITE_ONLY
+def test_a_camera_back_before_offline_for_s_starts_nothing_and_the_next_spell_waits_again(
+    store: EventStore, channel: Channels, runs: Runs,
+) -> None:
+    engine = ProtocolEngine(offline_protocols(channel, 30), store, Outbox(store))
+    t0 = time.time()
+    engine.on_camera_offline("hall", "connection refused", at=t0)
+    engine.on_camera_offline("gate", "connection refused", at=t0 + 5)
+    assert engine.on_camera_online("hall", at=t0 + 10) == ["guards"]  # spared: it told nobody
+    engine.tick(now=t0 + 100)
+    assert sorted(started(runs)) == [("guards", "gate"), ("watchdog", "gate"), ("watchdog", "hall")]
+    assert engine.on_camera_online("gate", at=t0 + 101) == []  # it had started: the all-clear's business
+
+    engine.on_camera_offline("hall", "connection refused", at=t0 + 200)
+    engine.tick(now=t0 + 229)
+    assert ("guards", "hall") not in started(runs)
+    engine.tick(now=t0 + 230)
+    assert ("guards", "hall") in started(runs)
+
+
+
 
 @pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 def test_camera_offline_alerts_and_back_online_sends_all_clear(

@@ -170,6 +170,7 @@ class AlertService:
             if item.state in OFFLINE_STATES:
                 self.engine.on_camera_offline(item.camera, item.reason, item.at)
             elif item.state == "online":
+                self.engine.on_camera_online(item.camera, item.at)
                 self._camera_back(item.camera)
         elif isinstance(item, DiskLow):
             self.engine.on_disk_low(item.reason, item.at)

@@ -202,6 +202,17 @@ class Trigger(StrictModel):
     zones: list[str] | None = Field(None, description="zone names (default: any zone, or none)")
     min_score: float = Field(0.0, ge=0, le=1)
     schedule: list[TimeWindow] | None = Field(None, description="when the protocol applies (default: always)")
+    offline_for_s: float = Field(
+        0.0, ge=0, le=86400, description="on: camera_offline only: the camera must have stayed offline this long "
+                                         "before the protocol starts (0: at once). A shorter blind spell reaches "
+                                         "nobody through this protocol; the log and the camera's health history "
+                                         "keep it")
+
+    @model_validator(mode="after")
+    def _offline_for_s_is_for_cameras_offline(self) -> Trigger:
+        if "offline_for_s" in self.model_fields_set and self.on != "camera_offline":
+            raise ValueError(f"offline_for_s applies to on: camera_offline only, not on: {self.on}")
+        return self
 
     @model_validator(mode="after")
     def _disk_low_has_no_camera(self) -> Trigger:

@@ -63,6 +63,10 @@ class ProtocolEngine:
         self._started: set[tuple[str, str]] = set()  # (protocol, event id) already handled in this process
         # Runs under way when the settings were swapped (a reload) go on by the settings they started with.
         self._pinned: dict[int, AlertSettings] = {}
+        # Cameras heard offline and not back yet (since when, the latest reason), for the protocols that wait
+        # until a camera has been blind for a while (`offline_for_s`); and which of those started this spell.
+        self._blind: dict[str, tuple[float, str]] = {}
+        self._blind_started: set[tuple[str, str]] = set()  # (protocol, camera)
 
     def swap(self, settings: AlertSettings) -> None:
         """New settings (a reload of the site file) for runs that start from now on; the runs under way keep
@@ -115,17 +119,55 @@ class ProtocolEngine:
         return run_id
 
     def on_camera_offline(self, camera: str, reason: str, at: float | None = None) -> list[int]:
+        """A camera stopped delivering video: the protocols that do not wait start now (every report: a repeat
+        within a protocol's cool-down merges into its run); those with `offline_for_s` start from `tick` once
+        the camera has been offline that long since its first report, unless it comes back first."""
         now = time.time() if at is None else at
+        self._blind[camera] = (self._blind.get(camera, (now, reason))[0], reason)
         started = []
         for name, protocol in self.settings.protocols.items():
-            if not offline_matches(protocol.trigger, camera, now):
+            if protocol.trigger.offline_for_s > 0 or not offline_matches(protocol.trigger, camera, now):
                 continue
-            subject = offline_subject()
-            context = self._context(name, event_id=subject, camera=camera, reason=reason, confirmed_at=now)
-            run_id = self._start(name, protocol, subject, "camera_offline", camera, context, now)
+            run_id = self._start_offline(name, protocol, camera, reason, now)
             if run_id is not None:
                 started.append(run_id)
         return started
+
+    def on_camera_online(self, camera: str, at: float | None = None) -> list[str]:
+        """A camera back: the protocols still waiting for it to stay offline never start for this spell.
+        Returns their names (logged: the spell is in the camera's health history, and nobody was told)."""
+        now = time.time() if at is None else at
+        since, _ = self._blind.pop(camera, (now, ""))
+        spared = [name for name, protocol in self.settings.protocols.items()
+                  if protocol.trigger.offline_for_s > 0 and (name, camera) not in self._blind_started
+                  and offline_matches(protocol.trigger, camera, now)]
+        self._blind_started = {key for key in self._blind_started if key[1] != camera}
+        for name in spared:
+            wait = self.settings.protocols[name].trigger.offline_for_s
+            log.info("camera %s back online after %.1f s offline, under protocol %s's offline_for_s (%g s): it "
+                     "told nobody", camera, now - since, name, wait, extra={"camera": camera, "protocol": name})
+        return spared
+
+    def _start_blind_long_enough(self, now: float) -> list[int]:
+        """Start the waiting protocols whose camera has now been offline for their `offline_for_s`."""
+        started = []
+        for camera, (since, reason) in list(self._blind.items()):
+            for name, protocol in self.settings.protocols.items():
+                wait = protocol.trigger.offline_for_s
+                if wait <= 0 or now - since < wait or (name, camera) in self._blind_started:
+                    continue
+                if offline_matches(protocol.trigger, camera, now):
+                    run_id = self._start_offline(name, protocol, camera, f"{reason} (offline for {now - since:.0f} s)",
+                                                 now)
+                    if run_id is not None:
+                        started.append(run_id)
+                self._blind_started.add((name, camera))  # after the start: a failed one is tried at the next tick
+        return started
+
+    def _start_offline(self, name: str, protocol: Protocol, camera: str, reason: str, now: float) -> int | None:
+        subject = offline_subject()
+        context = self._context(name, event_id=subject, camera=camera, reason=reason, confirmed_at=now)
+        return self._start(name, protocol, subject, "camera_offline", camera, context, now)
 
     def on_disk_low(self, reason: str, at: float | None = None) -> list[int]:
         """The evidence disk below its floor: every `on: disk_low` protocol starts. Its runs have no camera
@@ -206,11 +248,11 @@ class ProtocolEngine:
     def tick(self, now: float | None = None) -> int:
         """Move on the runs that wait for a deadline or an answer; returns how many changed."""
         now = time.time() if now is None else now
-        changed = 0
+        changed = len(self._start_blind_long_enough(now))
         with self.store.errors("cannot read protocols in"), self.store.read_session() as session:
             # Most ticks find nothing to do: look first, without taking the write lock the pipeline needs.
             if session.scalars(select(ProtocolRunRow.id).where(self._waiting(now)).limit(1)).first() is None:
-                return 0
+                return changed
         with self.store.errors("cannot advance protocols in"), self.store.write_session.begin() as session:
             # FOR UPDATE (PostgreSQL; SQLite's write lock serialises anyway): a false alarm committing
             # meanwhile aborts a run either before this reads it (it is skipped) or after this commits (and
