@@ -581,6 +581,7 @@ def test_a_camera_back_before_offline_for_s_starts_nothing_and_the_next_spell_wa
 ) -> None:
     engine = ProtocolEngine(offline_protocols(channel, 30), store, Outbox(store))
     t0 = time.time()
+    assert engine.on_camera_online("hall", at=t0 - 1) == []  # online at the start: no spell ended
     engine.on_camera_offline("hall", "connection refused", at=t0)
     engine.on_camera_offline("gate", "connection refused", at=t0 + 5)
     assert engine.on_camera_online("hall", at=t0 + 10) == ["guards"]  # spared: it told nobody

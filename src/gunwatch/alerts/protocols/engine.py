@@ -137,7 +137,9 @@ class ProtocolEngine:
         """A camera back: the protocols still waiting for it to stay offline never start for this spell.
         Returns their names (logged: the spell is in the camera's health history, and nobody was told)."""
         now = time.time() if at is None else at
-        since, _ = self._blind.pop(camera, (now, ""))
+        if camera not in self._blind:
+            return []  # online from the start, or again: no spell to end
+        since, _ = self._blind.pop(camera)
         spared = [name for name, protocol in self.settings.protocols.items()
                   if protocol.trigger.offline_for_s > 0 and (name, camera) not in self._blind_started
                   and offline_matches(protocol.trigger, camera, now)]
