@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -334,6 +335,40 @@ def data_mine_negatives(
     hardest = list(mined.scores.items())[:show]
     say(f"{len(mined.scores)} gun-free images scored by {path.name}; hardest: "
         + ", ".join(f"{key} {score:.2f}" for key, score in hardest) + f"; written to {out}")
+
+
+@data_app.command("false-alarms")
+def data_false_alarms(
+    out: Annotated[Path, typer.Option(help="folder to write (or add to): a YOLO-layout data set of gun-free frames")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="site YAML file whose store to read")] = None,
+    store: Annotated[str | None, typer.Option(
+        "--store", help="database URL (default: the --config file's, else sqlite:///runs/gunwatch.db)")] = None,
+    since: Annotated[str | None, typer.Option(help="only events confirmed on or after this day (YYYY-MM-DD, UTC)")]
+    = None,
+    camera: Annotated[list[str] | None, typer.Option(help="only this camera's events (repeat for more)")] = None,
+) -> None:
+    """Write the best frames of the events people marked false alarms, as gun-free training images of the
+    site's own scenes (a split file puts them in `train`, for a training config's `extra_train`)."""
+    from gunwatch.events.false_alarm_frames import export_false_alarms
+
+    start = None
+    if since is not None:
+        try:
+            start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            raise fail(f"--since: expected a day as YYYY-MM-DD, got {since!r}") from None
+    with open_store_to_read(store, config) as opened:
+        if opened is None:
+            return
+        try:
+            summary = export_false_alarms(opened, out, since=start, cameras=camera)
+        except (OSError, ValueError) as error:
+            raise fail(str(error)) from error
+    by_camera = ", ".join(f"{name} {count}" for name, count in sorted(summary.written.items())) or "none new"
+    say(f"{sum(summary.written.values())} false-alarm frames written ({by_camera}), {summary.already_there} already "
+        f"there; {summary.total} in {out} (split file {out / 'split.json'})")
+    for event_id, name, why in summary.missing:
+        say(f"skipped event {event_id} of camera {name}: {why}")
 
 
 @app.command("eval")

@@ -90,6 +90,45 @@ def test_fine_tuning_starts_from_a_checkpoints_ema_weights_in_any_precision(tmp_
     torch.testing.assert_close(loaded["w"], weights["w"], atol=1e-2, rtol=1e-3)
 
 
+def test_a_sites_exported_false_alarms_join_the_training_images_as_gun_free_frames(
+    tmp_path: Path, synthetic_set, coco_weights: Path
+) -> None:
+    """`gunwatch data false-alarms` writes what a training config's `extra_train` reads: the site's frames come
+    in `repeats` times, without a gun box, beside the main set's images."""
+    import dataclasses
+
+    import numpy as np
+
+    from gunwatch.alerts.event_actions import EventActions
+    from gunwatch.events.evidence import write_snapshots
+    from gunwatch.events.false_alarm_frames import export_false_alarms
+    from gunwatch.events.model import Evidence, ThreatEvent
+    from gunwatch.events.store import EventStore
+    from gunwatch.inference.detections import Detections
+    from gunwatch.training.config import load_train_config
+    from gunwatch.training.detector_train import load_training_data
+    from gunwatch.video.frame import Frame
+
+    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    with EventStore(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        event = ThreatEvent(camera="lobby", state="open", first_seen=1.0, confirmed_at=2.0, last_seen=2.0,
+                            max_score=0.8, best_box=(10.0, 10.0, 40.0, 30.0))
+        frame = Frame("lobby", np.full((90, 160, 3), 90, np.uint8), 0, 0.0, 2.0)
+        clean, _ = write_snapshots(event, frame, Detections([event.best_box], [0.8], [1]), tmp_path / "evidence",
+                                   class_names=("person", "handgun"))
+        store.save_event(dataclasses.replace(event, evidence=Evidence(snapshot=str(clean))))
+        EventActions(store).false_alarm(event.id, "guard:alice")
+        export_false_alarms(store, tmp_path / "site-frames")
+
+    alone, _, _ = load_training_data(load_train_config(config_path))
+    extra = {"data": tmp_path / "site-frames", "split": tmp_path / "site-frames" / "split.json", "repeats": 3}
+    train, _, repeats = load_training_data(load_train_config(config_path, overrides={"extra_train": [extra]}))
+    assert len(train) == len(alone) + 1 and repeats == [1] * len(alone) + [3]
+    site = train[-1]
+    assert site.image.shape[:2] == (SIDE * 90 // 160, SIDE)  # the frame, at the cache side
+    assert not (site.classes == 1).any()  # no gun on it (people, if the COCO model saw any, are kept)
+
+
 def test_a_wider_run_starts_from_a_narrow_models_outputs_and_keeps_its_width(
     tmp_path: Path, synthetic_set, coco_weights: Path, tiny_detector_onnx: Path
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +44,17 @@ from gunwatch.video.health import CameraState, HealthChange
 
 # The shortest prefix of an event id accepted for the whole id: 16^6 ids make a collision rare in one site.
 SHORT_ID_MIN = 6
+
+
+@dataclass(frozen=True)
+class JudgedEvent:
+    """An event and what people last said of it."""
+
+    event: ThreatEvent
+    disposition: str
+    actor: str
+    at: float
+    note: str | None
 
 
 class EventStore:
@@ -143,6 +155,20 @@ class EventStore:
             DispositionRow.event_id.in_(event_ids))
         with self._errors("cannot read"), self._read() as session:
             return {event_id: disposition for event_id, disposition in session.execute(query)}
+
+    def judged_events(self, disposition: str, *, since: float | None = None,
+                      cameras: list[str] | None = None) -> list[JudgedEvent]:
+        """The events whose latest word is `disposition` (e.g. false_alarm), oldest first, with who said it
+        and when; only those confirmed at or after `since`, on `cameras` when given."""
+        query = (select(EventRow, DispositionRow).join(DispositionRow, DispositionRow.event_id == EventRow.id)
+                 .where(DispositionRow.disposition == disposition).order_by(EventRow.confirmed_at, EventRow.id))
+        if since is not None:
+            query = query.where(EventRow.confirmed_at >= since)
+        if cameras is not None:
+            query = query.where(EventRow.camera.in_(cameras))
+        with self._errors("cannot read"), self._read() as session:
+            return [JudgedEvent(event_from_row(row), word.disposition, word.actor, word.at, word.note)
+                    for row, word in session.execute(query)]
 
     def upsert_camera(self, name: str, url: str, kind: str | None) -> None:
         """Register a camera or update its URL and kind; the URL is stored with its password hidden."""
