@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from gunwatch.cli import app
 from gunwatch.data.split import load_split
 from gunwatch.evaluation.report import REPORT_KEYS
+from gunwatch.inference.quantize import source_metadata
 from support.yolox_graph import yolox_graph
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
@@ -211,6 +212,12 @@ def test_quantize_json_and_report(tmp_path: Path) -> None:
     assert payload["path"] == str(out) and payload["method"] == "minmax" and payload["calibration_images"] == 4
     assert [c["method"] for c in payload["candidates"]] == ["minmax"]
     assert out.is_file() and "INT8, minmax" in result.stderr and f"wrote {out}" in result.stderr
+    assert payload["alarm_threshold"] is None and "gunwatch.alarm_threshold" not in source_metadata(out)
+    # A live alarm threshold measured for the copy (`gunwatch bench alarms`) goes into its file.
+    result = run("quantize", "--model", model, "--data", SAMPLE, "--split-file", split, "--images", "4",
+                 "--method", "minmax", "--out", out, "--alarm-threshold", "0.7")
+    assert result.exit_code == 0, result.output
+    assert source_metadata(out)["gunwatch.alarm_threshold"] == "0.7" and "live alarm threshold 0.7" in result.stderr
 
 
 def test_quantize_rejects_an_unknown_method(tmp_path: Path) -> None:
@@ -228,7 +235,7 @@ def test_quantize_rejects_an_unknown_method(tmp_path: Path) -> None:
         (["data", "split"], "Write a seeded train / val / test split"),
         (["eval"], "Measure a model on a data set split"),
         (["train"], "Train a model from a config file"),
-        (["quantize"], "Quantise a YOLOX model to INT8"),
+        (["quantize"], "Quantise a YOLOX model or a gun verifier to INT8"),
     ],
 )
 def test_help(command: list[str], fragment: str) -> None:

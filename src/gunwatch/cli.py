@@ -889,7 +889,9 @@ def train(
 @app.command("quantize")
 def quantize_command(
     data: Annotated[Path, typer.Option("--data", help="data set: calibration from its train split, choices on val")],
-    model: Annotated[Path | None, typer.Option(help="FP32 YOLOX model (default: the shipped detector)")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="FP32 YOLOX model or gun verifier (default: the shipped detector); a verifier is calibrated on the "
+             "crops the live pipeline cuts for it and judged with the detector it was calibrated with")] = None,
     out: Annotated[Path | None, typer.Option(help="INT8 model to write (default: <model>-int8.onnx beside it)")] = None,
     split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
     images: Annotated[int, typer.Option(min=1, help="calibration images, a seeded draw from the train split")] = 200,
@@ -898,13 +900,24 @@ def quantize_command(
     ] = "auto",
     seed: Annotated[int, typer.Option(help="seed of the calibration images' draw")] = 0,
     activations: Annotated[str, typer.Option(help="u8 (what VNNI multiplies natively) or s8")] = "u8",
+    alarm_threshold: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="the live alarm threshold `gunwatch bench alarms` measured for this INT8 copy "
+                               "(default: none; the copy then alarms at its image threshold)")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Quantise a YOLOX model to INT8 (ONNX Runtime, QDQ, per-channel); method and threshold chosen on val."""
-    from gunwatch.evaluation.int8_build import build_int8_model, format_int8_build
+    """Quantise a YOLOX model or a gun verifier to INT8 (ONNX Runtime, QDQ, per-channel); method and threshold
+    chosen on val."""
+    from gunwatch.evaluation.int8_build import (
+        build_int8_model,
+        build_int8_verifier,
+        format_int8_build,
+        format_verifier_int8_build,
+    )
+    from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY
     from gunwatch.inference.loading import SHIPPED_DETECTOR
-    from gunwatch.inference.onnx_session import ModelError
-    from gunwatch.inference.quantize import ACTIVATIONS, METHODS
+    from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
+    from gunwatch.inference.quantize import ACTIVATIONS, METHODS, update_metadata
+    from gunwatch.inference.verifier import KIND as VERIFIER_KIND
 
     if method != "auto" and method not in METHODS:
         raise fail(f"--method must be auto or one of {', '.join(METHODS)}, not {method!r}")
@@ -914,12 +927,20 @@ def quantize_command(
     target = out or source.with_name(f"{source.stem}-int8.onnx")
     methods = tuple(METHODS) if method == "auto" else (method,)
     try:
-        build = build_int8_model(source, data, target, split_file, images, seed, methods, activations)
+        if gunwatch_metadata(open_session(source, 1)).get("gunwatch.kind") == VERIFIER_KIND:
+            built = build_int8_verifier(source, data, target, split_file, images, seed, methods, activations)
+            report, payload = format_verifier_int8_build(built), built.to_json_dict()
+        else:
+            build = build_int8_model(source, data, target, split_file, images, seed, methods, activations)
+            report, payload = format_int8_build(build), build.to_json_dict()
     except (DatasetError, ModelError, ValueError) as error:
         raise fail(str(error)) from error
-    say(format_int8_build(build))
+    if alarm_threshold is not None:
+        update_metadata(target, {ALARM_THRESHOLD_KEY: repr(float(alarm_threshold))})
+        report += f"\nlive alarm threshold {alarm_threshold:g} (as measured with gunwatch bench alarms)"
+    say(report)
     if as_json:
-        typer.echo(json.dumps(build.to_json_dict()))
+        typer.echo(json.dumps({**payload, "alarm_threshold": alarm_threshold}))
 
 
 @app.command("watch")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
 from gunwatch.data.split import make_split
 from gunwatch.evaluation.calibrate import calibrate_threshold
@@ -19,6 +20,7 @@ from gunwatch.evaluation.int8_build import (
 )
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.loading import load_detector
+from gunwatch.inference.onnx_session import ModelError
 from gunwatch.inference.quantize import source_metadata
 from support.yolox_graph import yolox_graph
 
@@ -75,3 +77,43 @@ def test_the_report_names_the_kept_method_and_the_budget() -> None:
     assert build.to_json_dict()["within_budget"] is False
     close = Int8Build(Path("m-int8.onnx"), "minmax", 0.61, 0.83, [Candidate("minmax", 0.825)], 200)
     assert close.within_budget and "not worth shipping" not in format_int8_build(close)
+
+
+def test_a_verifier_is_calibrated_on_the_crops_the_live_pipeline_cuts_and_judged_with_its_detector(
+        fp32_model: Path, sample_split: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from gunwatch.checksums import sha256_of
+    from gunwatch.evaluation.int8_build import build_int8_verifier, live_verifier_crops, paired_detector
+    from gunwatch.inference.verifier import OnnxGunVerifier
+    from support.verifier_graph import write_conv_verifier
+
+    detector = tmp_path / "detector.onnx"
+    shutil.copyfile(fp32_model, detector)
+    verifier = write_conv_verifier(tmp_path / "verifier.onnx", sha256_of(detector), **{
+        "gunwatch.detector": detector.name})
+    assert paired_detector(verifier) == detector
+    images = calibration_images(SAMPLE, sample_split, 4, seed=0)
+    crops = live_verifier_crops(detector, verifier, images, progress=False)
+    judged = OnnxGunVerifier.load(verifier)
+    live = load_detector(detector, verifier=verifier, second_look=True, max_input=640)
+    live.look.detector.verifier = judged
+    for path in images:
+        live.detect([load_rgb(path)])
+    assert len(crops) == judged.crops_run >= 16 and crops.shape[1:] == (32, 32, 3)  # every crop the live run judged
+
+    out = tmp_path / "verifier-int8.onnx"
+    build = build_int8_verifier(verifier, SAMPLE, out, sample_split, images=4, methods=("minmax",), progress=False)
+    assert build.method == "minmax" and build.calibration_crops == len(crops)
+    metadata = source_metadata(out)
+    assert metadata["gunwatch.precision"] == "int8" and metadata["gunwatch.detector_sha256"] == sha256_of(detector)
+    assert metadata["gunwatch.threshold"] == repr(build.threshold)
+    assert calibrate_threshold(detector, SAMPLE, sample_split, "val", MAX_VAL_IMAGE_FPR, verifier=out) == (
+        build.threshold)
+    assert load_detector(detector, verifier=out).threshold == build.threshold
+
+    elsewhere = tmp_path / "moved"
+    elsewhere.mkdir()
+    shutil.copyfile(verifier, elsewhere / "verifier.onnx")
+    with pytest.raises(ModelError, match="is not beside it unchanged"):
+        paired_detector(elsewhere / "verifier.onnx")

@@ -119,9 +119,28 @@ def test_auto_takes_the_shipped_verifier_only_for_the_detector_it_was_calibrated
     other.write_bytes(b"another detector")
     shipped = write_redness_verifier(tmp_path / "shipped-verifier.onnx", sha256_of(detector))
     monkeypatch.setattr(loading, "SHIPPED_VERIFIER", shipped)
+    monkeypatch.setattr(loading, "SHIPPED_VERIFIER_INT8", tmp_path / "no-int8-copy.onnx")
     assert loading.resolve_verifier("auto", detector) == shipped
     assert loading.resolve_verifier("auto", other) is None
     assert loading.resolve_verifier("none", detector) is None
     assert loading.resolve_verifier(str(shipped), other) == shipped  # named: the pairing is checked on loading
     monkeypatch.setattr(loading, "SHIPPED_VERIFIER", tmp_path / "absent.onnx")
     assert loading.resolve_verifier("auto", detector) is None
+
+
+def test_auto_takes_the_shipped_verifiers_int8_copy_while_it_was_made_from_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gunwatch.inference.quantize import quantize_verifier
+    from support.verifier_graph import write_conv_verifier
+
+    detector = tmp_path / "detector.onnx"
+    detector.write_bytes(b"the detector")
+    shipped = write_conv_verifier(tmp_path / "verifier.onnx", sha256_of(detector))
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 32, 3), dtype=np.uint8)
+    copy = quantize_verifier(shipped, pixels, tmp_path / "verifier-int8.onnx")
+    monkeypatch.setattr(loading, "SHIPPED_VERIFIER", shipped)
+    monkeypatch.setattr(loading, "SHIPPED_VERIFIER_INT8", copy)
+    assert loading.resolve_verifier("auto", detector) == copy
+    assert loading.resolve_verifier(str(shipped), detector) == shipped  # named: the FP32 file runs
+    write_conv_verifier(shipped, sha256_of(detector), seed=1)  # retrained since: the copy is stale
+    assert loading.resolve_verifier("auto", detector) == shipped

@@ -8,8 +8,8 @@ Each row is a model at an input size (and tiling mode) on a data set split:
   1 thread and on all cores;
 - the public COCO YOLOX-Nano at the same input size and tiling, timed the same way in the same run, and
   the ratio. Timings on a shared machine drift between runs; ratios within one run do not;
-- for an INT8 model (`gunwatch quantize`), also the FP32 model it was made from, timed alongside, and
-  that ratio.
+- for an INT8 model or an INT8 verifier (`gunwatch quantize`), also the same pipeline with the FP32 file it
+  was made from, timed alongside, and that ratio.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from gunwatch.evaluation.small_guns import build_small_gun_set
 from gunwatch.inference.base import Detector
 from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector, resolve_verifier
 from gunwatch.inference.onnx_yolox import OnnxYolox
-from gunwatch.inference.quantize import INT8_DETECTOR, quantized_from
+from gunwatch.inference.quantize import INT8_DETECTOR, INT8_VERIFIER, quantized_from
 from gunwatch.inference.second_look import SecondLookDetector
 from gunwatch.inference.tiling import TiledDetector, TileMode
 from gunwatch.training.pseudo_labels import person_boxes
@@ -135,6 +135,8 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
                     cases.append(replace(live, verifier=verifier))
                     cases.append(replace(live, data=small_guns, split="all", data_label="small guns 1080p",
                                          verifier=verifier))
+                if resolve_verifier("auto", path) and INT8_VERIFIER.is_file():  # the verifier's INT8 copy
+                    cases.append(replace(live, verifier=str(INT8_VERIFIER)))
                 if armed_people is not None:
                     ensure_armed_people_set(data, armed_people, people_model)
                     armed = replace(live, data=armed_people, split="all", data_label="armed people 1080p")
@@ -143,6 +145,8 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
                             cases.append(replace(armed, tiles=tiles, second_look=looked, verifier=verifier))
                     # The live default before frame-shaped input: every frame squeezed into the square 416.
                     cases.append(replace(armed, verifier=verifiers[-1], max_input=None))
+                    if resolve_verifier("auto", path) and INT8_VERIFIER.is_file():
+                        cases.append(replace(armed, second_look=True, verifier=str(INT8_VERIFIER)))
     return cases
 
 
@@ -206,6 +210,7 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
 
     frame = load_rgb(records[0].image_path)
     side = input_side(network)
+    verifier_source = quantized_from(Path(case.verifier)) if case.verifier not in ("none", "auto") else None
     timings, fp32_timings = {}, {}
     for threads in (1, cores):
         ours = load_detector(case.model, threads=threads, input_size=case.input_size, tiles=case.tiles,
@@ -214,12 +219,14 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
         if case.tiles != "off":
             theirs = TiledDetector(theirs, side, case.tiles)
         timings[threads] = (ms_per_frame(ours, frame, runs), ms_per_frame(theirs, frame, runs))
-        if case.fp32 is not None:
-            fp32 = load_detector(case.fp32, threads=threads, input_size=case.input_size, tiles=case.tiles,
-                                 max_input=case.max_input)
+        if case.fp32 is not None or verifier_source is not None:  # the same pipeline with the FP32 file(s)
+            fp32 = load_detector(case.fp32 or case.model, threads=threads, input_size=case.input_size,
+                                 tiles=case.tiles, second_look=case.second_look, max_input=case.max_input,
+                                 verifier=str(verifier_source) if verifier_source is not None else case.verifier)
             fp32_timings[threads] = ms_per_frame(fp32, frame, runs)
     tiles = {"off": "", "on": " tiled", "auto": " tiles auto"}[case.tiles] + (" 2nd look" if case.second_look else "")
     tiles += " +verifier" if case.verifier != "none" else ""
+    tiles += " int8" if verifier_source is not None else ""
     shaped = f"-{network.max_input_side}" if getattr(network, "max_input_side", None) else ""
     return BenchRow(
         model=case.model.stem, input=f"{side}{shaped}{tiles}", data=case.data_label, images=len(records),

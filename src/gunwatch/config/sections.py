@@ -68,7 +68,8 @@ class DetectorSettings(StrictModel):
                                           "\"Test-time flip\")")
     verifier: Path | Literal["auto", "none"] = Field(
         "auto", description="gun verifier judging every gun candidate (README, \"Gun verifier\"): auto (the shipped "
-                            "one, when `model` is the detector it was calibrated with), none, or a file")
+                            "one, as its INT8 copy when there is one, when `model` is the detector it was "
+                            "calibrated with), none, or a file")
     second_look: SecondLookSettings = Field(default_factory=SecondLookSettings)
 
 

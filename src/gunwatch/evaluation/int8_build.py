@@ -14,13 +14,19 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
+from gunwatch.checksums import sha256_of
+from gunwatch.config.sections import LIVE_MAX_INPUT
+from gunwatch.data.images import load_rgb
 from gunwatch.evaluation.calibrate import calibrate_threshold
 from gunwatch.evaluation.evaluate import evaluate
 from gunwatch.evaluation.selection import default_split_file, select_records
 from gunwatch.inference.loading import load_detector
-from gunwatch.inference.quantize import METHODS, quantize_yolox, update_metadata
+from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata
+from gunwatch.inference.quantize import METHODS, quantize_verifier, quantize_yolox, update_metadata
+from gunwatch.inference.verifier import OnnxGunVerifier
 
 # The false-alarm budget of the shipped threshold: at most 1 % of the gun-free validation images flagged,
 # as `gunwatch train` picks it (configs' max_val_image_fpr).
@@ -104,4 +110,115 @@ def format_int8_build(build: Int8Build) -> str:
     if not build.within_budget:
         lines.append(f"note: more than {MAX_MAP50_DROP} mAP@0.5 below FP32 on val: not worth shipping")
     lines.append(f"wrote {build.path}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class VerifierInt8Build:
+    path: Path
+    method: str
+    threshold: float
+    fp32_val_map50: float
+    fp32_val_recall: float  # gun-image recall at each file's own val threshold (<= 1 % of gun-free flagged)
+    candidates: list[Candidate]
+    val_recalls: dict[str, float]
+    calibration_images: int
+    calibration_crops: int
+
+    @property
+    def val_map50(self) -> float:
+        return next(c.val_map50 for c in self.candidates if c.method == self.method)
+
+    @property
+    def within_budget(self) -> bool:
+        return self.fp32_val_map50 - self.val_map50 <= MAX_MAP50_DROP
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {**asdict(self), "path": str(self.path), "val_map50": self.val_map50,
+                "within_budget": self.within_budget}
+
+
+class _CropRecorder:
+    """The verifier a calibration run talks to: it judges as the real one and keeps a copy of every crop."""
+
+    def __init__(self, verifier: OnnxGunVerifier):
+        self.verifier, self.crops = verifier, []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.verifier, name)
+
+    def judge(self, crops: np.ndarray) -> np.ndarray:
+        self.crops.append(crops.copy())
+        return self.verifier.judge(crops)
+
+
+def live_verifier_crops(detector: Path, verifier: Path, images: list[Path], progress: bool = True) -> np.ndarray:
+    """The crops the live pipeline would hand `verifier` on these images: the detector's candidates on the
+    whole image and on the second look's person crops, cut as the runtime cuts them."""
+    live = load_detector(detector, verifier=verifier, second_look=True, max_input=LIVE_MAX_INPUT)
+    verified = live.look.detector  # the verified detector both passes run through
+    recorder = _CropRecorder(verified.verifier)
+    verified.verifier = recorder
+    for path in tqdm(images, desc="cutting calibration crops", unit="img", disable=not progress):
+        live.detect([load_rgb(path)])
+    side = recorder.verifier.side
+    return np.concatenate(recorder.crops) if recorder.crops else np.zeros((0, side, side, 3), np.uint8)
+
+
+def build_int8_verifier(
+    verifier: Path, data: Path, out: Path, split_file: Path | None = None, images: int = 200, seed: int = 0,
+    methods: tuple[str, ...] = tuple(METHODS), activations: str = "u8", progress: bool = True,
+) -> VerifierInt8Build:
+    """The verifier's INT8 copy: calibrated on the live crops of a seeded draw of training images, the method
+    with the best val mAP@0.5 of the pipeline (its detector and it, as `gunwatch eval` runs them) kept, and its
+    image threshold measured again on val."""
+    detector = paired_detector(verifier)
+    paths = calibration_images(data, split_file, images, seed)
+    crops = live_verifier_crops(detector, verifier, paths, progress)
+    note = f"live crops of {len(paths)} train-split images drawn with seed {seed}"
+    split = split_file or default_split_file(data)
+    fp32 = evaluate(load_detector(detector, verifier=verifier), data, "val", split, progress=progress).report
+    candidates, recalls = [], {}
+    with tempfile.TemporaryDirectory(prefix="gunwatch-int8-") as temp:
+        for method in methods:
+            path = Path(temp) / f"{method}.onnx"
+            quantize_verifier(verifier, crops, path, method, activations, recipe_note=note)
+            threshold = calibrate_threshold(detector, data, split, "val", MAX_VAL_IMAGE_FPR, verifier=path)
+            update_metadata(path, {"gunwatch.threshold": repr(float(threshold))})
+            report = evaluate(load_detector(detector, verifier=path), data, "val", split, progress=progress).report
+            candidates.append(Candidate(method, report.map50))
+            recalls[method] = report.image_recall
+        best = max(candidates, key=lambda c: c.val_map50)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(temp) / f"{best.method}.onnx", out)
+    threshold = float(OnnxGunVerifier.load(out, threads=1).threshold)
+    return VerifierInt8Build(out, best.method, threshold, fp32.map50, fp32.image_recall, candidates, recalls,
+                             len(paths), len(crops))
+
+
+def paired_detector(verifier: Path) -> Path:
+    """The detector file a verifier was calibrated with: named in its metadata, beside it, same sha256."""
+    loaded = OnnxGunVerifier.load(verifier, threads=1)
+    name = gunwatch_metadata(loaded.session).get("gunwatch.detector", "")
+    detector = verifier.parent / name
+    if not name or not detector.is_file() or sha256_of(detector) != loaded.detector_sha256:
+        raise ModelError(f"{verifier}: the detector it was calibrated with ({name or 'not named'}) is not beside "
+                         "it unchanged; quantise it where its detector is")
+    return detector
+
+
+def format_verifier_int8_build(build: VerifierInt8Build) -> str:
+    lines = [f"{'validation split (detector + verifier)':<40} {'mAP@0.5':>8} {'vs FP32':>8} {'recall':>7}",
+             f"{'FP32':<40} {build.fp32_val_map50:>8.3f} {'':>8} {build.fp32_val_recall:>7.3f}"]
+    for candidate in build.candidates:
+        kept = "  <- kept" if candidate.method == build.method else ""
+        drop = candidate.val_map50 - build.fp32_val_map50
+        lines.append(f"{'INT8, ' + candidate.method:<40} {candidate.val_map50:>8.3f} {drop:>+8.3f} "
+                     f"{build.val_recalls[candidate.method]:>7.3f}{kept}")
+    lines.append(f"calibration: {build.calibration_crops} crops of {build.calibration_images} train-split images; "
+                 f"threshold {build.threshold:.4f} (val: <= {MAX_VAL_IMAGE_FPR:.0%} of gun-free images flagged); "
+                 "recall = gun-image recall at each file's threshold")
+    if not build.within_budget:
+        lines.append(f"note: more than {MAX_MAP50_DROP} mAP@0.5 below FP32 on val: not worth shipping")
+    lines.append(f"wrote {build.path} (no live alarm threshold yet: measure one with gunwatch bench alarms)")
     return "\n".join(lines)

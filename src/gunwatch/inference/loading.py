@@ -16,7 +16,13 @@ from gunwatch.inference import onnx_localizer, onnx_yolox
 from gunwatch.inference.base import Detector
 from gunwatch.inference.flip import FlippedDetector
 from gunwatch.inference.input_shape import whole_image_side
-from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata, open_session
+from gunwatch.inference.onnx_session import (
+    PRECISION_KEY,
+    SOURCE_SHA_KEY,
+    ModelError,
+    gunwatch_metadata,
+    open_session,
+)
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.inference.second_look import SecondLookDetector, first_pass_scale
 from gunwatch.inference.tiling import TiledDetector, TileMode
@@ -43,13 +49,16 @@ MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 SHIPPED_DETECTOR = MODELS_DIR / "gunwatch-nano.onnx"
 SHIPPED_LOCALIZER = MODELS_DIR / "gunwatch-localizer.onnx"
 SHIPPED_VERIFIER = MODELS_DIR / "gunwatch-verifier.onnx"
+# Its INT8 copy (`make quantize`), what "auto" runs while it was made from the shipped verifier as it is now.
+SHIPPED_VERIFIER_INT8 = MODELS_DIR / "gunwatch-verifier-int8.onnx"
 SHIPPED_MODEL = SHIPPED_DETECTOR
 VerifierChoice = Path | str | None  # a file, "auto" or "none"
 
 
 def resolve_verifier(choice: VerifierChoice, model: Path | str | None) -> Path | None:
     """The verifier file a detector runs with: a named file; for "auto" the shipped verifier when it was
-    calibrated with this very detector file (another detector has no verifier of its own); None for "none"."""
+    calibrated with this very detector file (another detector has no verifier of its own), as its INT8 copy
+    when there is one made from it (README, "INT8"); None for "none"."""
     if choice is None or str(choice) == "none":
         return None
     if str(choice) != "auto":
@@ -57,8 +66,18 @@ def resolve_verifier(choice: VerifierChoice, model: Path | str | None) -> Path |
     model_path = Path(model) if model is not None else default_model_path()
     if not SHIPPED_VERIFIER.is_file() or not model_path.is_file():
         return None
-    paired = OnnxGunVerifier.load(SHIPPED_VERIFIER, threads=1).detector_sha256 == sha256_of(model_path)
-    return SHIPPED_VERIFIER if paired else None
+    if OnnxGunVerifier.load(SHIPPED_VERIFIER, threads=1).detector_sha256 != sha256_of(model_path):
+        return None
+    return SHIPPED_VERIFIER_INT8 if int8_copy_of(SHIPPED_VERIFIER_INT8, SHIPPED_VERIFIER) else SHIPPED_VERIFIER
+
+
+def int8_copy_of(copy: Path, source: Path) -> bool:
+    """Whether `copy` is an INT8 file quantised from `source` as it is now (a stale copy, made before the
+    source was retrained, is not)."""
+    if not copy.is_file():
+        return False
+    metadata = gunwatch_metadata(open_session(copy, 1))
+    return metadata.get(PRECISION_KEY) == "int8" and metadata.get(SOURCE_SHA_KEY) == sha256_of(source)
 
 
 def runtime_of(kind: str) -> Callable[[Path, ort.InferenceSession], Detector]:

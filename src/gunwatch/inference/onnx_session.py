@@ -6,6 +6,13 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+# What an INT8 file records of itself (`inference.quantize`): its precision, the FP32 file it was made from (its
+# name, looked up beside it, and its sha256) and how.
+PRECISION_KEY = "gunwatch.precision"
+SOURCE_KEY = "gunwatch.source_model"
+SOURCE_SHA_KEY = "gunwatch.source_sha256"
+RECIPE_KEY = "gunwatch.quantization"
+
 
 class ModelError(Exception):
     """A model file that cannot be used, with the file named."""

@@ -1,9 +1,11 @@
-"""Static INT8 quantisation of a YOLOX export with ONNX Runtime: QDQ, per-channel S8 weights, U8 activations.
+"""Static INT8 quantisation with ONNX Runtime (QDQ, per-channel S8 weights, U8 activations) of a YOLOX export
+and of a gun verifier.
 
 Activation ranges are calibrated on real images fed through the runtime's own preprocessing
 (`OnnxYolox.input_batch`: letterbox with 114, the model's channel order), so the INT8 model is calibrated
-on exactly the pixels it will see. U8 activations with S8 weights are the combination x86 VNNI multiplies
-natively; S8 activations run through a slower path there (measured about 3x slower on this project's CPU).
+on exactly the pixels it will see; a verifier's, on the context crops the live pipeline cuts for it. U8
+activations with S8 weights are the combination x86 VNNI multiplies natively; S8 activations run through a
+slower path there (measured about 3x slower on this project's CPU).
 The file keeps every `gunwatch.*` entry of its source, so it loads and runs like it (free batch, height and
 width axes included), and records what it was made from. The one exception is the live alarm threshold:
 it was measured on clips for the FP32 model's scores, so the INT8 copy falls back to its own threshold
@@ -26,9 +28,17 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from gunwatch.checksums import sha256_of
 from gunwatch.data.images import load_rgb
 from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY
-from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
-from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata
+from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_VERIFIER_INT8, load_detector
+from gunwatch.inference.onnx_session import (
+    PRECISION_KEY,
+    RECIPE_KEY,
+    SOURCE_KEY,
+    SOURCE_SHA_KEY,
+    ModelError,
+    gunwatch_metadata,
+)
 from gunwatch.inference.onnx_yolox import OnnxYolox
+from gunwatch.inference.verifier import OnnxGunVerifier
 
 METHODS: dict[str, CalibrationMethod] = {
     "minmax": CalibrationMethod.MinMax,
@@ -40,12 +50,13 @@ METHODS: dict[str, CalibrationMethod] = {
 # 99.9 0.762, 99.5 0.745, 99 0.687.
 PERCENTILE = 99.9
 ACTIVATIONS: dict[str, QuantType] = {"u8": QuantType.QUInt8, "s8": QuantType.QInt8}
-# Where `make quantize` writes the shipped detector's INT8 copy.
+# Where `make quantize` writes the shipped detector's INT8 copy, and the shipped verifier's.
 INT8_DETECTOR = SHIPPED_DETECTOR.with_name(f"{SHIPPED_DETECTOR.stem}-int8.onnx")
-PRECISION_KEY = "gunwatch.precision"
-SOURCE_KEY = "gunwatch.source_model"  # the FP32 file's name, looked up beside the INT8 file
-SOURCE_SHA_KEY = "gunwatch.source_sha256"
-RECIPE_KEY = "gunwatch.quantization"
+INT8_VERIFIER = SHIPPED_VERIFIER_INT8
+# The verifier's activations after ReLU6 have no rare outliers to clip away: keep nearly the whole range.
+VERIFIER_PERCENTILE = 99.99
+CROPS_PER_BATCH = 16
+BATCHES_PER_PASS = 4  # every activation of a pass is held: all ~800 crops of 200 images at once took 19 GB
 # Images per calibration pass: every intermediate tensor of a 416 px image is held until the pass ends
 # (about 100 MB an image), so the histogram methods would otherwise need gigabytes for a few hundred images.
 MAX_IMAGES_PER_PASS = 8
@@ -113,22 +124,86 @@ def quantize_yolox(
         model = onnx.load(str(quantized))
     recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, "
               f"{method} calibration on {len(images)} images")
+    return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
+
+
+class CalibrationCrops(CalibrationDataReader):
+    """A verifier's crops (N x side x side x 3 uint8 RGB), fed as its input in equal batches: ORT's histogram
+    methods stack every batch's tensors, so a short last batch would not fit (it is left out)."""
+
+    def __init__(self, input_name: str, crops: np.ndarray, batch: int = CROPS_PER_BATCH):
+        self.input_name = input_name
+        self.batches = [crops[start : start + batch] for start in range(0, len(crops) - batch + 1, batch)]
+        self.set_range(0, len(self.batches))
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self.position >= self.end:
+            return None
+        batch = self.batches[self.position]
+        self.position += 1
+        return {self.input_name: np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)}
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self.position, self.end = start_index, min(end_index, len(self.batches))
+
+
+def quantize_verifier(
+    source: Path, crops: np.ndarray, out: Path, method: str = "minmax", activations: str = "u8",
+    recipe_note: str = "",
+) -> Path:
+    """Write `out`: the gun verifier `source` quantised to INT8, calibrated on `crops` (what it judges live:
+    context crops around the detector's candidates). It keeps the source's pairing with its detector, its
+    crop geometry and thresholds; the image threshold is for the caller to measure again."""
+    if method not in METHODS:
+        raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, not {method!r}")
+    if activations not in ACTIVATIONS:
+        raise ValueError(f"activations must be one of {', '.join(ACTIVATIONS)}, not {activations!r}")
+    if len(crops) < CROPS_PER_BATCH:
+        raise ValueError(f"{len(crops)} calibration crops: at least {CROPS_PER_BATCH} are needed")
+    verifier = OnnxGunVerifier.load(source, threads=1)
+    if gunwatch_metadata(verifier.session).get(PRECISION_KEY, "fp32") != "fp32":
+        raise ModelError(f"{source}: already quantised")
+    reader = CalibrationCrops(verifier.input_name, crops)
+    with tempfile.TemporaryDirectory(prefix="gunwatch-quantize-") as temp:
+        prepared, quantized = Path(temp) / "prepared.onnx", Path(temp) / "int8.onnx"
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        with contextlib.redirect_stdout(sys.stderr):
+            quantize_static(
+                str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=ACTIVATIONS[activations], weight_type=QuantType.QInt8,
+                calibrate_method=METHODS[method],
+                # In passes of a few batches: the histogram methods hold every activation of a pass in memory.
+                extra_options={"CalibStridedMinMax": images_per_pass(len(reader), BATCHES_PER_PASS),
+                               "CalibPercentile": VERIFIER_PERCENTILE},
+            )
+        model = onnx.load(str(quantized))
+    recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, {method} calibration on "
+              f"{len(reader.batches) * CROPS_PER_BATCH} crops")
+    return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
+
+
+def _save_int8(model: onnx.ModelProto, source: Path, out: Path, recipe: str) -> Path:
+    """Save a quantised model with its source's gunwatch.* entries (not the live alarm threshold, measured on
+    clips for the FP32 scores) and where it came from."""
     kept = {key: value for key, value in source_metadata(source).items() if key != ALARM_THRESHOLD_KEY}
     # The quantiser copies the source's metadata too: start its gunwatch.* entries afresh.
     ort_entries = {p.key: p.value for p in model.metadata_props if not p.key.startswith("gunwatch.")}
     del model.metadata_props[:]
     set_metadata(model, {
         **ort_entries, **kept, PRECISION_KEY: "int8", SOURCE_KEY: source.name, SOURCE_SHA_KEY: sha256_of(source),
-        RECIPE_KEY: recipe + (f" ({recipe_note})" if recipe_note else ""),
+        RECIPE_KEY: recipe,
     })
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
     return out
 
 
-def images_per_pass(count: int) -> int:
-    """The largest pass size up to MAX_IMAGES_PER_PASS that divides `count` (ORT needs equal passes)."""
-    return max(size for size in range(1, MAX_IMAGES_PER_PASS + 1) if count % size == 0)
+def images_per_pass(count: int, most: int = MAX_IMAGES_PER_PASS) -> int:
+    """The largest pass size up to `most` that divides `count` (ORT needs equal passes)."""
+    return max(size for size in range(1, most + 1) if count % size == 0)
 
 
 def source_metadata(path: Path) -> dict[str, str]:
