@@ -9,7 +9,7 @@ DATA ?= ../shared/datasets/PistolData_merged
 # The runtime's dependencies, every one pinned with its hashes: what `make` installs (pip --require-hashes).
 LOCK := requirements/runtime.lock
 
-.PHONY: run test lint lock eval bench quantize train train-localizer lineage clean
+.PHONY: run test lint lock eval bench quantize quantize-verifier train train-localizer lineage clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,18 @@ quantize: $(VENV)/.runtime
 		--out $(INT8_MODEL)
 	$(BIN)/gunwatch eval --model $(INT8_MODEL) --data $(DATA) --split test --out runs/eval/gunwatch-nano-int8
 	cp runs/eval/gunwatch-nano-int8/report.json $(INT8_MODEL:.onnx=.eval.json)
+	$(MAKE) quantize-verifier
+
+# The gun verifier's INT8 copy, which `detector.verifier: auto` runs (README, "INT8"): calibrated on the crops
+# the live pipeline cuts for it from 200 training images (seed 0), method and image threshold chosen on val,
+# measured on test; its live alarm threshold is the one `gunwatch bench alarms` chose for it on the clips.
+INT8_VERIFIER := models/gunwatch-verifier-int8.onnx
+INT8_VERIFIER_ALARM := 0.85
+quantize-verifier: $(VENV)/.runtime
+	$(BIN)/gunwatch quantize --model models/gunwatch-verifier.onnx --data $(DATA) --images 200 --seed 0 \
+		--method auto --alarm-threshold $(INT8_VERIFIER_ALARM) --out $(INT8_VERIFIER)
+	$(BIN)/gunwatch eval --data $(DATA) --split test --verifier $(INT8_VERIFIER) --out runs/eval/gunwatch-verifier-int8
+	cp runs/eval/gunwatch-verifier-int8/report.json $(INT8_VERIFIER:.onnx=.eval.json)
 
 # The production detector (a few hours on 2 CPU cores; uses a GPU when there is one). Resume: add --resume.
 train: $(VENV)/.dev
