@@ -104,6 +104,23 @@ def test_a_verified_row_counts_the_crops_its_verifier_judged(tiny_detector_onnx:
     assert rows[0].split()[header.split().index("crops") + 3] == f"{row.crops_per_frame:.2f}"
 
 
+def test_an_int8_verifiers_row_times_the_same_pipeline_with_its_fp32_source(
+        tiny_detector_onnx: Path, coco_weights: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from gunwatch.inference.quantize import quantize_verifier
+    from support.verifier_graph import write_conv_verifier
+
+    fp32 = write_conv_verifier(tmp_path / "verifier.onnx", sha256_of(tiny_detector_onnx),
+                               **{"gunwatch.floor": "0.0001", "gunwatch.top_k": "2"})
+    crops = np.random.default_rng(0).integers(0, 256, (32, 32, 32, 3), dtype=np.uint8)
+    int8 = quantize_verifier(fp32, crops, tmp_path / "verifier-int8.onnx")
+    row = bench_case(BenchCase(tiny_detector_onnx, 96, "off", SAMPLE, "all", "sample", second_look=True,
+                               verifier=str(int8)), coco_weights, runs=2, progress=False)
+    assert row.input == "96 2nd look +verifier int8" and row.crops_per_frame > 0
+    assert row.fp32_ms_1_thread is not None and row.fp32_ms_all_cores is not None
+
+
 def test_armed_people_rows_compare_first_pass_tiles_and_second_look(tmp_path: Path) -> None:
     detector = yolox_graph(tmp_path / "tiny-yolox.onnx", input_size=64)
     (tmp_path / "small-guns" / "pistol_images").mkdir(parents=True)

@@ -31,7 +31,13 @@ from gunwatch.evaluation.runner import Predictions, predict_guns
 from gunwatch.evaluation.selection import default_split_file, select_records
 from gunwatch.evaluation.small_guns import build_small_gun_set
 from gunwatch.inference.base import Detector
-from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_LOCALIZER, load_detector, resolve_verifier
+from gunwatch.inference.loading import (
+    SHIPPED_DETECTOR,
+    SHIPPED_LOCALIZER,
+    SHIPPED_VERIFIER,
+    load_detector,
+    resolve_verifier,
+)
 from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.quantize import INT8_DETECTOR, INT8_VERIFIER, quantized_from
 from gunwatch.inference.second_look import SecondLookDetector
@@ -129,7 +135,8 @@ def default_cases(models: list[Path] | None, data: Path, sizes: list[int], small
                 cases.append(BenchCase(path, None, tiles, small_guns, "all", "small guns 1080p", fp32=fp32,
                                        max_input=LIVE_MAX_INPUT))
             if fp32 is None:  # the second look's cost and gain beside tiling's (an INT8 copy's is the same)
-                verifiers = ["none"] + (["auto"] if resolve_verifier("auto", path) else [])
+                # The FP32 verifier by name: "auto" now runs its INT8 copy, which has rows of its own below.
+                verifiers = ["none"] + ([str(SHIPPED_VERIFIER)] if resolve_verifier("auto", path) else [])
                 live = BenchCase(path, None, "off", data, None, label, second_look=True, max_input=LIVE_MAX_INPUT)
                 for verifier in verifiers:  # and the verifier's on top, where this detector has one
                     cases.append(replace(live, verifier=verifier))

@@ -49,7 +49,7 @@ MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 SHIPPED_DETECTOR = MODELS_DIR / "gunwatch-nano.onnx"
 SHIPPED_LOCALIZER = MODELS_DIR / "gunwatch-localizer.onnx"
 SHIPPED_VERIFIER = MODELS_DIR / "gunwatch-verifier.onnx"
-# Its INT8 copy (`make quantize`), what "auto" runs while it was made from the shipped verifier as it is now.
+# Its INT8 copy (`make quantize-verifier`), what "auto" runs while it was made from the shipped verifier as it is now.
 SHIPPED_VERIFIER_INT8 = MODELS_DIR / "gunwatch-verifier-int8.onnx"
 SHIPPED_MODEL = SHIPPED_DETECTOR
 VerifierChoice = Path | str | None  # a file, "auto" or "none"
