@@ -107,21 +107,8 @@ def quantize_yolox(
     if gunwatch_metadata(detector.session).get(PRECISION_KEY, "fp32") != "fp32":
         raise ModelError(f"{source}: already quantised")
     reader = CalibrationImages(detector, images, on_image)
-    with tempfile.TemporaryDirectory(prefix="gunwatch-quantize-") as temp:
-        prepared, quantized = Path(temp) / "prepared.onnx", Path(temp) / "int8.onnx"
-        # ORT's symbolic shape inference cannot follow the free height and width through the Focus slices
-        # and the upsampling; ONNX shape inference and ORT's basic graph optimisations (constant folding)
-        # still run, which is what the quantiser needs.
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        # ORT prints its calibration progress on stdout; stdout belongs to --json.
-        with contextlib.redirect_stdout(sys.stderr):
-            quantize_static(
-                str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=ACTIVATIONS[activations], weight_type=QuantType.QInt8,
-                calibrate_method=METHODS[method],
-                extra_options={"CalibStridedMinMax": images_per_pass(len(reader)), "CalibPercentile": PERCENTILE},
-            )
-        model = onnx.load(str(quantized))
+    model = _quantize_static(source, reader, method, activations,
+                             {"CalibStridedMinMax": images_per_pass(len(reader)), "CalibPercentile": PERCENTILE})
     recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, "
               f"{method} calibration on {len(images)} images")
     return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
@@ -167,22 +154,32 @@ def quantize_verifier(
     if gunwatch_metadata(verifier.session).get(PRECISION_KEY, "fp32") != "fp32":
         raise ModelError(f"{source}: already quantised")
     reader = CalibrationCrops(verifier.input_name, crops)
+    # In passes of a few batches: the histogram methods hold every activation of a pass in memory.
+    model = _quantize_static(source, reader, method, activations,
+                             {"CalibStridedMinMax": images_per_pass(len(reader), BATCHES_PER_PASS),
+                              "CalibPercentile": VERIFIER_PERCENTILE})
+    recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, {method} calibration on "
+              f"{len(reader.batches) * CROPS_PER_BATCH} crops")
+    return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
+
+
+def _quantize_static(source: Path, reader: CalibrationDataReader, method: str, activations: str,
+                     extra_options: dict[str, object]) -> onnx.ModelProto:
+    """ONNX Runtime's static QDQ quantisation of `source` (per-channel S8 weights), calibrated by `reader`."""
     with tempfile.TemporaryDirectory(prefix="gunwatch-quantize-") as temp:
         prepared, quantized = Path(temp) / "prepared.onnx", Path(temp) / "int8.onnx"
+        # ORT's symbolic shape inference cannot follow YOLOX's free height and width through the Focus slices
+        # and the upsampling; ONNX shape inference and ORT's basic graph optimisations (constant folding)
+        # still run, which is what the quantiser needs.
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        # ORT prints its calibration progress on stdout; stdout belongs to --json.
         with contextlib.redirect_stdout(sys.stderr):
             quantize_static(
                 str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                 activation_type=ACTIVATIONS[activations], weight_type=QuantType.QInt8,
-                calibrate_method=METHODS[method],
-                # In passes of a few batches: the histogram methods hold every activation of a pass in memory.
-                extra_options={"CalibStridedMinMax": images_per_pass(len(reader), BATCHES_PER_PASS),
-                               "CalibPercentile": VERIFIER_PERCENTILE},
+                calibrate_method=METHODS[method], extra_options=extra_options,
             )
-        model = onnx.load(str(quantized))
-    recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, {method} calibration on "
-              f"{len(reader.batches) * CROPS_PER_BATCH} crops")
-    return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
+        return onnx.load(str(quantized))
 
 
 def _save_int8(model: onnx.ModelProto, source: Path, out: Path, recipe: str) -> Path:
