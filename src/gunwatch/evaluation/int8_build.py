@@ -41,14 +41,13 @@ class Candidate:
     val_map50: float
 
 
-@dataclass(frozen=True)
-class Int8Build:
+class ChosenOnVal:
+    """What an INT8 build kept: its method's val mAP@0.5, and whether it stays within the budget of FP32's."""
+
     path: Path
-    method: str  # the calibration method kept
-    threshold: float
+    method: str
     fp32_val_map50: float
     candidates: list[Candidate]
-    calibration_images: int
 
     @property
     def val_map50(self) -> float:
@@ -61,6 +60,16 @@ class Int8Build:
     def to_json_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path), "val_map50": self.val_map50,
                 "within_budget": self.within_budget}
+
+
+@dataclass(frozen=True)
+class Int8Build(ChosenOnVal):
+    path: Path
+    method: str  # the calibration method kept
+    threshold: float
+    fp32_val_map50: float
+    candidates: list[Candidate]
+    calibration_images: int
 
 
 def calibration_images(data: Path, split_file: Path | None, count: int, seed: int) -> list[Path]:
@@ -114,7 +123,7 @@ def format_int8_build(build: Int8Build) -> str:
 
 
 @dataclass(frozen=True)
-class VerifierInt8Build:
+class VerifierInt8Build(ChosenOnVal):
     path: Path
     method: str
     threshold: float
@@ -124,18 +133,6 @@ class VerifierInt8Build:
     val_recalls: dict[str, float]
     calibration_images: int
     calibration_crops: int
-
-    @property
-    def val_map50(self) -> float:
-        return next(c.val_map50 for c in self.candidates if c.method == self.method)
-
-    @property
-    def within_budget(self) -> bool:
-        return self.fp32_val_map50 - self.val_map50 <= MAX_MAP50_DROP
-
-    def to_json_dict(self) -> dict[str, object]:
-        return {**asdict(self), "path": str(self.path), "val_map50": self.val_map50,
-                "within_budget": self.within_budget}
 
 
 class _CropRecorder:
