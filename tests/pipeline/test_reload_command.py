@@ -71,6 +71,31 @@ def test_gunwatch_reload_makes_the_running_watch_add_a_camera_and_stop_a_removed
     store.close()
 
 
+def test_a_reload_asked_while_the_watch_starts_is_applied_once_it_runs(tmp_path: Path) -> None:
+    """`gunwatch reload` finds the watch by its run in the store, written before the cameras open: a SIGHUP from
+    then on must not end the watch (SIGHUP's default action), and the file read again must be applied."""
+    for index, name in enumerate(("lobby", "dock")):
+        grey_clip(tmp_path / f"{name}.mp4", 60 + 20 * index)
+    site = tmp_path / "site.yaml"
+    site.write_text(site_text(tmp_path, ["lobby"]))
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    watch = start_watch(site)
+    try:
+        assert wait_while_running(lambda: bool(RunLog(store).unfinished()), watch), log_of(site)
+        site.write_text(site_text(tmp_path, ["lobby", "dock"]))
+        watch.send_signal(signal.SIGHUP)  # what `gunwatch reload` sends
+
+        def both_online() -> bool:
+            return {camera.name: camera.state for camera in store.camera_status()} == {"lobby": "online",
+                                                                                       "dock": "online"}
+
+        assert wait_while_running(both_online, watch), log_of(site)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait() == 0, log_of(site)
+    store.close()
+
+
 def test_gunwatch_reload_says_when_no_watch_of_the_site_runs(tmp_path: Path) -> None:
     grey_clip(tmp_path / "lobby.mp4", 60)
     site = tmp_path / "site.yaml"

@@ -241,3 +241,22 @@ def test_a_watch_stopped_by_a_signal_mid_event_says_so(store_url: str, tmp_path:
     status = gunwatch("camera", "status", "--config", str(site))
     assert "lobby: stopped since" in status.stderr and f"last watch run: {run.label}" in status.stderr
     store.close()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_watch_stopped_while_it_starts_ends_its_run_as_any_stop_does(store_url: str, tmp_path: Path) -> None:
+    """systemd stopping a unit that has just started: the run is in the store before the cameras open (that is
+    how `gunwatch reload` finds it), and a SIGTERM from then on stops the watch in order, never kills it."""
+    store = EventStore(store_url)
+    quiet = write_video(tmp_path / "quiet.mp4", frames=20, size=(320, 240), fps=10.0)
+    site = site_file(tmp_path, "site.yaml", store_url, quiet, loop=True, pager=tmp_path / "pager.jsonl")
+    runs = RunLog(store)
+    watch = start_watch(site, "--duration", "600")  # stopped below; the duration only bounds the wait
+    try:
+        assert wait_while_running(lambda: bool(runs.unfinished()), watch), log_of(site)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+    assert watch.wait() == 0, log_of(site)
+    [run] = runs.latest()
+    assert (run.ending, run.pid) == ("stopped", watch.pid), log_of(site)
+    store.close()

@@ -12,7 +12,6 @@ refused, naming them, and the running site goes on.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,10 +146,8 @@ def alerts_swapper(config: Path, alerts: AlertService | None) -> Callable[[SiteC
     return swap
 
 
-def reload_on_sighup(config: Path, service: WatchService, watchdog: Watchdog, alerts: AlertService | None,
-                     record: RunRecord | None = None) -> Reloader:
-    """SIGHUP (and `gunwatch reload`) reads `config` again; the reload runs on a thread of its own."""
-    reloader = Reloader(config, service, alerts_swapper(config, alerts), on_removed=watchdog.forget,
-                        on_cameras=record.watching if record is not None else None)
-    signal.signal(signal.SIGHUP, lambda *_: reloader.in_background())
-    return reloader
+def site_reloader(config: Path, service: WatchService, watchdog: Watchdog, alerts: AlertService | None,
+                  record: RunRecord | None = None) -> Reloader:
+    """What SIGHUP (and `gunwatch reload`) runs: `config` read again and applied (`WatchSignals` routes it)."""
+    return Reloader(config, service, alerts_swapper(config, alerts), on_removed=watchdog.forget,
+                    on_cameras=record.watching if record is not None else None)

@@ -32,10 +32,11 @@ from gunwatch.ops.logs import LogFormat, configure_logging
 from gunwatch.ops.memory import tune_malloc
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.live_view import PipelineLiveView
-from gunwatch.pipeline.reload import reload_on_sighup
+from gunwatch.pipeline.reload import site_reloader
 from gunwatch.pipeline.run_record import RunRecord
 from gunwatch.pipeline.status_line import status_table, status_text, watchdog_text
 from gunwatch.pipeline.watch import WatchService
+from gunwatch.pipeline.watch_signals import WatchSignals
 from gunwatch.pipeline.watchdog_service import Watchdog, lane_bounds
 from gunwatch.service.live import LiveView
 from gunwatch.video.health import HealthChange
@@ -149,6 +150,14 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
     Ctrl-C, when run from a terminal (never in a script or CI). `log_format` json: every line on stderr is a
     JSON log record, the status tables too (for journald and log shippers). A store whose schema needs an
     upgrade is upgraded only once a backup holds it, or with `no_backup` (UpgradeRefused says how)."""
+    with WatchSignals() as signals:  # first: a stop or reload asked while starting is kept, not fatal
+        run_watch(signals, config, duration_s, until_done, as_json, status_every_s, open_console, keep_console,
+                  log_format, no_backup)
+
+
+def run_watch(signals: WatchSignals, config: Path, duration_s: float | None, until_done: bool, as_json: bool,
+              status_every_s: float, open_console: bool, keep_console: bool, log_format: LogFormat,
+              no_backup: bool) -> None:
     configure_logging(log_format)
     tune_malloc()  # before the threads: memory that does not grow in steps over months
     report = status_writer(log_format)
@@ -211,9 +220,8 @@ def watch(config: Path, duration_s: float | None, until_done: bool, as_json: boo
         started.callback(watchdog.stop)  # first of all at exit: stopping cameras is no hang to restart
         watchdogs.append(watchdog)
         record.liveness = watchdog.liveness  # no heartbeat while the pipeline is stuck
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: service.stop())
-        reload_on_sighup(config, service, watchdog, alerts, record)  # SIGHUP, `gunwatch reload`: the site file again
+        signals.stop_with(service)  # a stop asked while starting ends the run below at once, in order
+        signals.reload_with(site_reloader(config, service, watchdog, alerts, record))  # `gunwatch reload`
         runner = threading.Thread(target=service.run, args=(duration_s, until_done), name="watch", daemon=True)
         runner.start()
         try:
