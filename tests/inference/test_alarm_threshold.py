@@ -7,7 +7,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY, alarm_threshold
+from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY, alarm_threshold, alarm_threshold_measured
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.inference.onnx_session import ModelError
 from gunwatch.pipeline.analysis import FrameAnalyzer
@@ -28,11 +28,13 @@ def model_with(tmp_path: Path, value: str | None) -> Path:
 def test_a_model_without_one_alarms_at_its_image_threshold(tmp_path: Path) -> None:
     detector = load_detector(model_with(tmp_path, None))
     assert alarm_threshold(detector) == detector.threshold
+    assert not alarm_threshold_measured(detector)  # `watch` names the cameras that alarm at it
 
 
 def test_the_live_pipeline_confirms_at_the_alarm_threshold(tmp_path: Path) -> None:
     detector = load_detector(model_with(tmp_path, "0.55"))
     assert alarm_threshold(detector) == 0.55 != detector.threshold
+    assert alarm_threshold_measured(detector)
     assert FrameAnalyzer(detector, 416).threshold == 0.55
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,31 @@ def test_the_site_files_detector_settings_decide_what_the_analyzer_runs(flip: bo
         assert service.analyzer.threshold == pytest.approx(expected)
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("verifier", ["retrained", "auto"])
+def test_cameras_that_would_alarm_at_a_threshold_nobody_measured_are_named_at_start(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, verifier: str) -> None:
+    """A verifier retrained with a site's false alarms carries no alarm threshold measured on footage: its cameras
+    would alarm at its image threshold, chosen on photos. Said once at start, naming them; a camera with its own
+    threshold, or a verifier that carries one (the shipped), is not named."""
+    from gunwatch.checksums import sha256_of
+    from gunwatch.config.site import SiteConfig
+    from gunwatch.inference.loading import SHIPPED_DETECTOR
+    from gunwatch.pipeline.watch_command import build_service
+    from support.verifier_graph import write_redness_verifier
+
+    if verifier == "retrained":
+        verifier = str(write_redness_verifier(tmp_path / "site-verifier.onnx", sha256_of(SHIPPED_DETECTOR),
+                                              without=("gunwatch.alarm_threshold",)))
+    site = SiteConfig.model_validate({"cameras": {"lobby": {"url": str(DEMO)}, "hall": {"url": str(DEMO)},
+                                                  "dock": {"url": str(DEMO), "detect": {"threshold": 0.8}}},
+                                      "detector": {"verifier": verifier}})
+    caplog.set_level(logging.WARNING, logger="gunwatch.pipeline.watch_command")
+    build_service(site, None, None, None).close()
+    said = [record.getMessage() for record in caplog.records if "no alarm threshold measured" in record.getMessage()]
+    if verifier == "auto":
+        assert said == []
+    else:
+        [warning] = said
+        assert "lobby, hall alarm at its image threshold 0.400" in warning and "dock" not in warning

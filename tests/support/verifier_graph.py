@@ -11,8 +11,9 @@ from onnx import TensorProto, helper, numpy_helper
 SIDE = 16
 
 
-def write_redness_verifier(path: Path, detector_sha256: str, **metadata: str) -> Path:
-    """sigmoid((mean red - mean blue) / 20) over the crop: red crops are guns, blue ones are not."""
+def write_redness_verifier(path: Path, detector_sha256: str, without: tuple[str, ...] = (), **metadata: str) -> Path:
+    """sigmoid((mean red - mean blue) / 20) over the crop: red crops are guns, blue ones are not. `without`: metadata
+    keys left out."""
     crops = helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", 3, SIDE, SIDE])
     out = helper.make_tensor_value_info("gun_probability", TensorProto.FLOAT, ["batch"])
     constants = [helper.make_tensor(name, TensorProto.INT64, [len(v)], v) for name, v in
@@ -33,7 +34,8 @@ def write_redness_verifier(path: Path, detector_sha256: str, **metadata: str) ->
                "gunwatch.threshold": "0.4", "gunwatch.alarm_threshold": "0.35",
                "gunwatch.detector_sha256": detector_sha256, **metadata}
     for key, value in entries.items():
-        model.metadata_props.add(key=key, value=value)
+        if key not in without:
+            model.metadata_props.add(key=key, value=value)
     onnx.save(model, path)
     return path
 

@@ -27,3 +27,14 @@ def alarm_threshold(detector: Detector) -> float:
         return detector.threshold
     path = Path(getattr(detector, "path", detector.name))
     return metadata_float(gunwatch_metadata(session), ALARM_THRESHOLD_KEY, path, default=detector.threshold)
+
+
+def alarm_threshold_measured(detector: Detector) -> bool:
+    """Whether what runs carries a live alarm threshold measured on footage. False: it alarms at its image
+    threshold, chosen on photos (a verifier retrained with a site's false alarms, a model trained here and not
+    yet measured with `gunwatch bench alarms`)."""
+    own = getattr(detector, "live_threshold_measured", None)
+    if isinstance(own, bool):
+        return own
+    session = getattr(detector, "session", None)
+    return session is not None and ALARM_THRESHOLD_KEY in gunwatch_metadata(session)

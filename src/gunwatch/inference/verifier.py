@@ -61,6 +61,7 @@ class OnnxGunVerifier:
         self.detector_weight = metadata_float(metadata, "gunwatch.detector_weight", path)
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path)
         self.alarm_threshold = metadata_float(metadata, "gunwatch.alarm_threshold", path, default=self.threshold)
+        self.alarm_threshold_measured = "gunwatch.alarm_threshold" in metadata  # else the image one stands in
         self.detector_sha256 = metadata.get("gunwatch.detector_sha256", "")
         self.crops_run = 0  # crops judged so far (the cost `bench` reports)
 
@@ -95,6 +96,7 @@ class VerifiedDetector:
         self.gun_id = inner.class_names.index(GUN_LABEL)
         self.threshold = verifier.threshold
         self.live_threshold = verifier.alarm_threshold  # `alarm_threshold()` reads it before the inner file's
+        self.live_threshold_measured = verifier.alarm_threshold_measured
 
     def __getattr__(self, name: str) -> Any:
         if name == "inner":  # not set yet (a copy being built): no recursion

@@ -26,6 +26,8 @@ from gunwatch.events.console import event_line
 from gunwatch.events.model import ThreatEvent
 from gunwatch.events.store import EventStore
 from gunwatch.events.store.report import event_json
+from gunwatch.inference.alarm_threshold import alarm_threshold_measured
+from gunwatch.inference.base import Detector
 from gunwatch.inference.loading import load_detector
 from gunwatch.inference.person_crops import SecondLookParams
 from gunwatch.ops.logs import LogFormat, configure_logging
@@ -62,7 +64,19 @@ def build_service(site: SiteConfig, on_event: Callable[[ThreatEvent], None] | No
                              flip=site.detector.flip, verifier=site.detector.verifier,
                              max_input=site.detector.max_input_size)
     analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))
+    warn_if_threshold_unmeasured(site, detector, analyzer.threshold)
     return WatchService(site, analyzer, store, on_event, on_health, on_evidence=on_evidence)
+
+
+def warn_if_threshold_unmeasured(site: SiteConfig, detector: Detector, threshold: float) -> None:
+    """Said at start: cameras that will alarm at a threshold nobody measured on footage. A verifier retrained
+    with the site's false alarms carries none, and its image threshold (chosen on photos) is lower than the
+    one the shipped verifier alarms at; quietly, the retraining would raise more alarms, not fewer."""
+    cameras = [name for name, camera in site.enabled_cameras.items() if camera.detect.threshold is None]
+    if cameras and not alarm_threshold_measured(detector):
+        log.warning("%s carries no alarm threshold measured on footage: %s alarm at its image threshold %.3f, "
+                    "chosen on photos; measure one with `gunwatch bench alarms` on this site's recordings and set "
+                    "it as each camera's detect.threshold", detector.name, ", ".join(cameras), threshold)
 
 
 def second_look_params(site: SiteConfig) -> SecondLookParams:
