@@ -27,7 +27,7 @@ from gunwatch.alerts.event_actions import EventActions
 from gunwatch.bench import alarm_replay
 from gunwatch.bench.alarm_clips import find_clips
 from gunwatch.bench.alarm_replay import ConfirmSetting, confirm, play_clip
-from gunwatch.bench.alarms import AlarmBenchSettings, bench_site, clip_camera
+from gunwatch.bench.alarms import AlarmBenchSettings, bench_site, clip_camera, parse_quicks
 from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.events.evidence import write_snapshots
 from gunwatch.events.false_alarm_frames import export_false_alarms
@@ -44,12 +44,14 @@ parser.add_argument("--clips", type=Path, required=True)
 parser.add_argument("--verifier", default="auto")
 parser.add_argument("--thresholds", default="0.5", help="comma-separated; the first is the export's")
 parser.add_argument("--window", default="2/3", help="hits/frames")
+parser.add_argument("--quick", default="off", help="quick lane as `gunwatch bench alarms --quick`: off, 0.05:2/3")
 parser.add_argument("--export", type=Path, help="store the first halves' events as false alarms and export them")
 parser.add_argument("--json", type=Path, help="write the counts here")
 args = parser.parse_args()
 hits, frames = map(int, args.window.split("/"))
 thresholds = [float(t) for t in args.thresholds.split(",")]
-grid = [ConfirmSetting(t, hits, frames, None) for t in thresholds]
+[quick] = parse_quicks(args.quick)
+grid = [ConfirmSetting(t, hits, frames, quick) for t in thresholds]
 
 alarm_replay.PICTURE_WIDTH = 100_000  # keep the best frames whole: they are the evidence a guard would judge
 settings = AlarmBenchSettings(clips=(args.clips,), verifier=args.verifier, max_input=LIVE_MAX_INPUT)
