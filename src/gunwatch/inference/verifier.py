@@ -22,6 +22,7 @@ import onnxruntime as ort
 
 from gunwatch import GUN_LABEL
 from gunwatch.checksums import sha256_of
+from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY
 from gunwatch.inference.base import Detector
 from gunwatch.inference.context_crops import cut_context_crops
 from gunwatch.inference.detections import Detections
@@ -60,8 +61,8 @@ class OnnxGunVerifier:
         self.top_k = int(metadata_float(metadata, "gunwatch.top_k", path))
         self.detector_weight = metadata_float(metadata, "gunwatch.detector_weight", path)
         self.threshold = metadata_float(metadata, "gunwatch.threshold", path)
-        self.alarm_threshold = metadata_float(metadata, "gunwatch.alarm_threshold", path, default=self.threshold)
-        self.alarm_threshold_measured = "gunwatch.alarm_threshold" in metadata  # else the image one stands in
+        self.alarm_threshold = metadata_float(metadata, ALARM_THRESHOLD_KEY, path, default=self.threshold)
+        self.alarm_threshold_measured = ALARM_THRESHOLD_KEY in metadata  # else the image one stands in
         self.detector_sha256 = metadata.get("gunwatch.detector_sha256", "")
         self.crops_run = 0  # crops judged so far (the cost `bench` reports)
 
