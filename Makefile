@@ -56,9 +56,12 @@ run: $(VENV)/.runtime
 	@echo "alerts delivered to the demo's local sink: runs/demo/alerts.jsonl, shown by runs/demo/alerts.html"
 	@echo "gunwatch is installed in $(VENV), not on PATH: call it as $(BIN)/gunwatch ... (e.g. $(BIN)/gunwatch event list --config configs/demo.yaml), or run . $(BIN)/activate once per shell"
 
+# The suite in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one, as plain pytest does). Each worker
+# starts the session's servers for itself on loopback (its own PostgreSQL, on a free port).
+TEST_WORKERS ?= 3
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests scripts
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests scripts

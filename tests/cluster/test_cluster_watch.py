@@ -153,9 +153,14 @@ def test_cameras_spread_fail_over_and_join_on_a_ray_cluster(
                                   and store.online_since(killed_at) >= set(moved), watch), log_of(site)
         print(f"failover: {', '.join(moved)} back online {time.time() - killed_at:.1f} s after the SIGKILL")
         [survivor] = set(where().values())
-        history = {camera.name: camera.recent for camera in store.camera_status(recent=10)}
-        for camera in moved:  # each move is a health event naming both nodes
-            assert any(f"moved from {lost} to {survivor}" in change.reason for change in history[camera]), history
+
+        def moves_recorded() -> bool:  # each move is a health event naming both nodes (the supervisor records it
+            # once the new node says the camera started, which may come after the camera's own `online`)
+            history = {camera.name: camera.recent for camera in store.camera_status(recent=10)}
+            return all(any(f"moved from {lost} to {survivor}" in change.reason for change in history[camera])
+                       for camera in moved)
+
+        assert wait_while_running(moves_recorded, watch), store.camera_status(recent=10)
         # The event open at the kill continues on the new node under its id, which closes it; no other event of
         # the camera is confirmed meanwhile (a move used to close it, and the gun raised a second event).
         [episode] = just_confirmed

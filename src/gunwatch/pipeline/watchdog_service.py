@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from gunwatch.alerts.outbox.deliveries import CALL_LANE, COMMAND_LANE
 from gunwatch.alerts.outbox.dispatcher import Dispatcher
@@ -142,6 +143,7 @@ class Watchdog:
 
     def _restart(self, work: Work, now: float) -> bool:
         reason = work.reason(now)
+        reports: list[Callable[[], None]] = []  # health said after the restart is counted: whoever hears it sees it
         if work.kind == "reader":
             loop = self._loop(work.name)  # None: a reload removed the camera meanwhile
             done = loop is not None and loop.source.restart(f"{reason}; reopened by the watchdog")
@@ -153,13 +155,15 @@ class Watchdog:
                     if loop is None:
                         continue
                     self.recovery.held_up(camera, loop.counters.analysed)
-                    self._report(camera, "stalled", f"{reason}; given up by the watchdog, analysis goes on")
+                    reports.append(partial(self._report, camera, "stalled",
+                                           f"{reason}; given up by the watchdog, analysis goes on"))
         elif work.kind == "clip":
             given_up = self.service.encoder.restart(f"{reason}; given up by the watchdog")
             done = given_up is not None
             if given_up is not None and given_up.camera is not None:
-                self._report(given_up.camera, "degraded", f"{reason}; the clip is lost, the encoder restarted")
-                self._report_state(given_up.camera, "clip encoder restarted by the watchdog")
+                reports.append(partial(self._report, given_up.camera, "degraded",
+                                       f"{reason}; the clip is lost, the encoder restarted"))
+                reports.append(partial(self._report_state, given_up.camera, "clip encoder restarted by the watchdog"))
         else:
             done = self.dispatcher is not None and self.dispatcher.restart_lane(work.name, reason) is not None
             if done:
@@ -169,6 +173,8 @@ class Watchdog:
             for camera in work.cameras:
                 self.service.restarts[camera] += 1
             log.error("watchdog: %s: restarted", reason)
+        for report in reports:
+            report()
         return done
 
     def _report_recovered(self) -> None:
