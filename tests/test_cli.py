@@ -145,18 +145,18 @@ def test_eval_json_and_artifacts(tiny_localizer_onnx: Path, tmp_path: Path) -> N
     payload = json.loads(result.stdout)
     assert list(payload) == [*REPORT_KEYS, "extra"]
     assert (payload["images"], payload["threshold"]) == (4, 0.25)  # the threshold in the model's metadata
-    assert list(payload["extra"]) == ["image_accuracy", "image_fpr_by_origin"]
+    assert list(payload["extra"]) == ["image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr"]
     assert set(payload["extra"]["image_fpr_by_origin"]) == {"cctv"}  # the only gun-free image is 3.jpg
     for key in ("precision", "recall", "image_fpr", "mean_iou"):
         assert payload[key] is None or 0 <= payload[key] <= 1
     assert payload["ms_per_image"] > 0
-    for name in ("pr_curve.png", "worst_misses.png", "false_alarms.png"):
+    for name in ("pr_curve.png", "image_rates.png", "worst_misses.png", "false_alarms.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
     report = json.loads((out / "report.json").read_text())
     assert report["title"] == f"tiny-localizer on all 4 images of {NOTEBOOK}"
     assert {key: report[key] for key in REPORT_KEYS} == {key: payload[key] for key in REPORT_KEYS}
     assert result.stderr.splitlines()[-1] == "plots: " + ", ".join(
-        str(out / name) for name in ("pr_curve.png", "worst_misses.png", "false_alarms.png")
+        str(out / name) for name in ("pr_curve.png", "image_rates.png", "worst_misses.png", "false_alarms.png")
     )
 
 

@@ -72,6 +72,23 @@ def test_operating_point_numbers_at_the_threshold() -> None:
     assert 0 < report.map50 < 1
 
 
+def test_gun_image_recall_at_each_share_of_gun_free_images_flagged_needs_no_threshold() -> None:
+    # 100 gun-free images, five of them scoring .99 down to .95, and five gun images between and below them.
+    free_tops = [0.99, 0.98, 0.97, 0.96, 0.95] + [0.1] * 95
+    gun_tops = [0.995, 0.985, 0.975, 0.965, 0.5]
+    records = [record(f"g{i}.jpg", [[0, 0, 20, 20]], "web") for i in range(5)]
+    records += [record(f"f{i}.jpg", [], "web") for i in range(100)]
+    predictions = Predictions([dets(([0, 0, 20, 20], top)) for top in gun_tops]
+                              + [dets(([50, 50, 70, 70], top)) for top in free_tops], ms_per_image=1.0)
+    for threshold in (0.2, 0.9):  # the model's own threshold does not move them
+        report, _ = build_report(records, predictions, threshold)
+        # 1 %: one gun-free image may alarm (.99), so the bar is just above .98; 5 %: all five high ones may.
+        assert report.image_recall_at_fpr == {"0.01": 2 / 5, "0.02": 3 / 5, "0.03": 4 / 5, "0.05": 1.0}
+    assert json.loads(json.dumps(report.to_json_dict()))["image_recall_at_fpr"]["0.02"] == 3 / 5
+    assert "gun-image recall at <= 1 / 2 / 3 / 5 % gun-free flagged  0.400 / 0.600 / 0.800 / 1.000" in \
+        format_report(report, "t")
+
+
 @pytest.mark.parametrize(
     ("threshold", "expected"),
     [
@@ -112,29 +129,32 @@ def test_to_json_dict_turns_nan_into_none() -> None:
     records = [record("1.jpg", [[10, 10, 50, 50]], "web"), record("2.jpg", [], None)]
     report, _ = build_report(records, Predictions([dets(), dets()], 3.0), threshold=0.5)
     payload = report.to_json_dict()
-    assert list(payload) == [*REPORT_KEYS, "image_accuracy", "image_fpr_by_origin"]
+    assert list(payload) == [*REPORT_KEYS, "image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr"]
     assert payload["precision"] is None  # nothing predicted
     assert (payload["ap_small"], payload["ap_large"]) == (None, None)
     assert (payload["ap_medium"], payload["map50"], payload["recall"], payload["f1"]) == (0.0, 0.0, 0.0, 0.0)
     assert (payload["image_fpr"], payload["mean_iou"], payload["images"]) == (0.0, 0.0, 2)
     assert payload["image_fpr_by_origin"] == {"unknown": 0.0}
+    assert payload["image_recall_at_fpr"] == {"0.01": 0.0, "0.02": 0.0, "0.03": 0.0, "0.05": 0.0}
     json.dumps(payload, allow_nan=False)  # strict JSON
 
 
 def test_to_json_dict_cleans_nested_values() -> None:
     report = EvalReport(
-        *([math.nan] * len(REPORT_KEYS)), image_accuracy=math.nan, image_fpr_by_origin={"cctv": math.nan, "web": 0.5}
+        *([math.nan] * len(REPORT_KEYS)), image_accuracy=math.nan, image_fpr_by_origin={"cctv": math.nan, "web": 0.5},
+        image_recall_at_fpr={"0.02": math.nan},
     )
     payload = report.to_json_dict()
     assert payload == {
-        **dict.fromkeys(REPORT_KEYS), "image_accuracy": None, "image_fpr_by_origin": {"cctv": None, "web": 0.5}
+        **dict.fromkeys(REPORT_KEYS), "image_accuracy": None, "image_fpr_by_origin": {"cctv": None, "web": 0.5},
+        "image_recall_at_fpr": {"0.02": None},
     }
 
 
 def test_report_keys_are_the_documented_ones_in_order() -> None:
     assert list(REPORT_KEYS) == DOCUMENTED_KEYS
     fields = [f.name for f in dataclasses.fields(EvalReport)]
-    assert fields == [*DOCUMENTED_KEYS, "image_accuracy", "image_fpr_by_origin"]
+    assert fields == [*DOCUMENTED_KEYS, "image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr"]
 
 
 def test_format_report_shows_undefined_numbers_as_na() -> None:

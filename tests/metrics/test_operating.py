@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from gunwatch.inference.detections import Detections
-from gunwatch.metrics.operating import OperatingPoint, operating_point, pr_curve, threshold_for_image_fpr
+from gunwatch.metrics.operating import (
+    OperatingPoint,
+    image_rates_curve,
+    image_recall_at_fpr,
+    operating_point,
+    pr_curve,
+    threshold_for_image_fpr,
+)
 from support.arrays import NO_PRED, boxes, pred
 
 A = [0, 0, 10, 10]
@@ -182,3 +189,45 @@ def test_threshold_for_image_fpr_counts_exactly():
 def test_threshold_for_image_fpr_rejects_bad_input(negatives, max_fpr):
     with pytest.raises(ValueError):
         threshold_for_image_fpr(FPR_PREDS, negatives, max_fpr)
+
+
+# Four gun images (top scores .95, .6, .5 and none) and five gun-free ones (.9, .55, .5, .1 and none). An
+# image's top score is any of its boxes', on the gun or not: an alarm is raised per image.
+RANKED_GT = [boxes(A)] * 4 + [boxes()] * 5
+RANKED_PREDS = [pred([A], [0.95]), pred([FAR, A], [0.6, 0.3]), pred([A], [0.5]), NO_PRED,
+                pred([B], [0.9]), pred([B, C], [0.2, 0.55]), pred([B], [0.5]), pred([B], [0.1]), NO_PRED]
+
+
+@pytest.mark.parametrize(
+    ("max_fpr", "recall"),
+    [
+        (0.0, 1 / 4),  # no gun-free image may alarm: only the .95 gun image lies above the .9 one
+        (0.2, 2 / 4),  # one may (.9): above .55, the .95 and .6 gun images
+        (0.4, 2 / 4),  # two may (.9, .55): the gun image at .5 ties a third gun-free one, so it stays out
+        (0.6, 3 / 4),  # three may (.9, .55, .5): the gun image at .5 alarms with its tie
+        (1.0, 3 / 4),  # every image with a score alarms; the gun image without one never does
+    ],
+)
+def test_image_recall_at_fpr_is_the_recall_at_the_lowest_threshold_within_the_budget(max_fpr, recall):
+    assert image_recall_at_fpr(RANKED_GT, RANKED_PREDS, max_fpr) == recall
+
+
+def test_image_recall_at_fpr_is_undefined_without_both_kinds_of_image():
+    assert math.isnan(image_recall_at_fpr(RANKED_GT[:4], RANKED_PREDS[:4], 0.02))
+    assert math.isnan(image_recall_at_fpr(RANKED_GT[4:], RANKED_PREDS[4:], 0.02))
+
+
+def test_image_rates_curve_gives_each_top_scores_operating_point():
+    thresholds, fpr, recall = image_rates_curve(RANKED_GT, RANKED_PREDS)
+    assert thresholds.tolist() == pytest.approx([0.95, 0.9, 0.6, 0.55, 0.5, 0.1])
+    assert fpr.tolist() == pytest.approx([0, 1 / 5, 1 / 5, 2 / 5, 3 / 5, 4 / 5])
+    assert recall.tolist() == pytest.approx([1 / 4, 1 / 4, 2 / 4, 2 / 4, 3 / 4, 3 / 4])
+    for threshold, rate, found in zip(thresholds, fpr, recall, strict=True):  # what operating_point says there
+        point = operating_point(RANKED_GT, RANKED_PREDS, float(threshold))
+        assert (point.image_fpr, point.image_recall) == pytest.approx((rate, found))
+
+
+def test_image_rates_curve_is_empty_without_predictions_and_nan_without_a_kind():
+    assert [len(a) for a in image_rates_curve(RANKED_GT, [NO_PRED] * 9)] == [0, 0, 0]
+    _, fpr, recall = image_rates_curve(RANKED_GT[:4], RANKED_PREDS[:4])
+    assert np.isnan(fpr).all() and recall.tolist() == pytest.approx([1 / 4, 2 / 4, 3 / 4])

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gunwatch.metrics.plots import GalleryItem, plot_gallery, plot_pr_curve
+from gunwatch.metrics.plots import GalleryItem, plot_gallery, plot_image_rates, plot_pr_curve
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -31,6 +31,24 @@ def test_plot_pr_curve_writes_png(tmp_path, precision, recall, operating, title)
 def test_plot_pr_curve_rejects_mismatched_lengths(tmp_path):
     with pytest.raises(ValueError):
         plot_pr_curve(np.ones(3), np.ones(2), tmp_path / "pr.png")
+
+
+@pytest.mark.parametrize(
+    ("fpr", "recall", "operating", "marks"),
+    [
+        pytest.param([0.0, 0.01, 0.02, 0.5, 1.0], [0.4, 0.7, 0.8, 0.95, 1.0], (0.02, 0.8),
+                     {0.01: 0.7, 0.02: 0.8, 0.05: 0.8}, id="full"),
+        pytest.param([np.nan, np.nan], [0.5, 1.0], (np.nan, 1.0), {0.02: np.nan}, id="no-gun-free-images"),
+        pytest.param([], [], None, None, id="empty"),
+    ],
+)
+def test_plot_image_rates_writes_png(tmp_path, fpr, recall, operating, marks):
+    assert_png(plot_image_rates(np.array(fpr), np.array(recall), tmp_path / "rates.png", operating, marks, "val"))
+
+
+def test_plot_image_rates_rejects_mismatched_lengths(tmp_path):
+    with pytest.raises(ValueError):
+        plot_image_rates(np.ones(3), np.ones(2), tmp_path / "rates.png")
 
 
 def _item(seed: int, gt, pred, scores, title="") -> GalleryItem:

@@ -42,6 +42,7 @@ from gunwatch.inference.onnx_yolox import OnnxYolox
 from gunwatch.inference.quantize import INT8_DETECTOR, INT8_VERIFIER, quantized_from
 from gunwatch.inference.second_look import SecondLookDetector
 from gunwatch.inference.tiling import TiledDetector, TileMode
+from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.training.pseudo_labels import person_boxes
 
 WARMUP_CALLS = 3
@@ -248,16 +249,13 @@ def bench_case(case: BenchCase, reference: Path, runs: int, progress: bool = Tru
 
 def recall_at_fpr(records: list[ImageRecord], predictions: Predictions,
                   max_fpr: float) -> tuple[float, float]:
-    """(share of gun images whose top score passes, the score) at the lowest score that flags at most
-    `max_fpr` of the gun-free images. Without gun-free images every gun image with a detection counts."""
-    top = [float(d.scores.max()) if len(d.scores) else 0.0 for d in predictions.detections]
-    free = sorted((s for s, r in zip(top, records, strict=True) if not r.has_gun), reverse=True)
-    guns = [s for s, r in zip(top, records, strict=True) if r.has_gun]
-    allowed = int(np.floor(max_fpr * len(free)))
-    # Flag strictly above the (allowed + 1)-th highest gun-free score: at most `allowed` gun-free images pass.
-    score = free[allowed] if allowed < len(free) else 0.0
-    recall = sum(s > score for s in guns) / len(guns) if guns else float("nan")
-    return recall, score
+    """(share of gun images flagged, the threshold) at the lowest threshold that flags at most `max_fpr` of the
+    gun-free images, as `gunwatch eval` reports it (`metrics.operating`). Without gun-free images every gun
+    image with a detection counts (threshold 0)."""
+    negatives = [not record.has_gun for record in records]
+    threshold = threshold_for_image_fpr(predictions.detections, negatives, max_fpr) if any(negatives) else 0.0
+    point = operating_point([record.gun_boxes for record in records], predictions.detections, threshold)
+    return point.image_recall, threshold
 
 
 def format_bench_table(rows: list[BenchRow], reference: str) -> str:

@@ -1,4 +1,4 @@
-"""The pictures an evaluation leaves behind: PR curve, worst misses, worst false alarms."""
+"""The pictures an evaluation leaves behind: PR curve, image-level rates, worst misses, worst false alarms."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.report import EvalReport
 from gunwatch.inference.detections import Detections
 from gunwatch.metrics.coco_map import CocoSummary
-from gunwatch.metrics.plots import GalleryItem, plot_gallery, plot_pr_curve
+from gunwatch.metrics.operating import image_rates_curve
+from gunwatch.metrics.plots import GalleryItem, plot_gallery, plot_image_rates, plot_pr_curve
 from gunwatch.metrics.worst import select_worst
 
 GALLERY_SIZE = 8
@@ -26,10 +27,14 @@ def write_artifacts(
         operating=(report.precision, report.recall),
         title=f"{title}  AP50 {report.map50:.3f}",
     )
+    _, fpr, recall = image_rates_curve([r.gun_boxes for r in records], preds)
+    rates = plot_image_rates(fpr, recall, out / "image_rates.png", operating=(report.image_fpr, report.image_recall),
+                             marks={float(share): found for share, found in report.image_recall_at_fpr.items()},
+                             title=title)
     worst = select_worst([r.gun_boxes for r in records], preds, report.threshold, n=GALLERY_SIZE)
     misses = plot_gallery(_items(records, preds, worst.misses, report.threshold), out / "worst_misses.png")
     alarms = plot_gallery(_items(records, preds, worst.false_alarms, report.threshold), out / "false_alarms.png")
-    return [pr, misses, alarms]
+    return [pr, rates, misses, alarms]
 
 
 def _items(records: list[ImageRecord], preds: list[Detections], indices: tuple[int, ...], threshold: float):

@@ -164,3 +164,47 @@ def _negative_maxima(pred_per_image: Sequence[Any], mask: np.ndarray) -> list[np
     """Per gun-free image with any prediction, its highest score (dtype kept), highest first."""
     scores = [as_pred(pred)[1] for pred, negative in zip(pred_per_image, mask, strict=True) if negative]
     return sorted((s.max() for s in scores if s.size), key=float, reverse=True)
+
+
+def image_recall_at_fpr(
+    gt_per_image: Sequence[np.ndarray],
+    pred_per_image: Sequence[tuple[np.ndarray, np.ndarray]],
+    max_fpr: float,
+) -> float:
+    """Share of gun images that alarm at the lowest threshold flagging at most ``max_fpr`` of the gun-free
+    images of the same set: the ranking's answer to "how many guns at this false-alarm rate", free of any
+    threshold chosen elsewhere (the issue's targets are stated so). NaN without gun images or without
+    gun-free ones."""
+    check_lengths(gt=gt_per_image, pred=pred_per_image)
+    negatives = [len(as_boxes(gt)) == 0 for gt in gt_per_image]
+    if all(negatives) or not any(negatives):
+        return float("nan")
+    threshold = threshold_for_image_fpr(pred_per_image, negatives, max_fpr)
+    return operating_point(gt_per_image, pred_per_image, threshold).image_recall
+
+
+def image_rates_curve(
+    gt_per_image: Sequence[np.ndarray],
+    pred_per_image: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(thresholds, gun-free images flagged, gun images flagged) at every distinct top score of an image,
+    thresholds descending: entry k is the image_fpr and image_recall of ``operating_point`` at
+    ``thresholds[k]``. Rates are NaN where the set has no image of that kind; empty without predictions."""
+    check_lengths(gt=gt_per_image, pred=pred_per_image)
+    has_gun = np.array([len(as_boxes(gt)) > 0 for gt in gt_per_image], dtype=bool)
+    tops = [as_pred(pred)[1] for pred in pred_per_image]
+    flags = np.array([s.size > 0 for s in tops], dtype=bool)
+    maxima = np.array([float(s.max()) for s in tops if s.size], dtype=np.float64)
+    if not maxima.size:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    thresholds = np.unique(maxima)[::-1]
+    gun_tops, free_tops = maxima[has_gun[flags]], maxima[~has_gun[flags]]
+    n_guns, n_free = int(has_gun.sum()), int((~has_gun).sum())
+    recall = _count_at_or_above(gun_tops, thresholds) / n_guns if n_guns else np.full(len(thresholds), np.nan)
+    fpr = _count_at_or_above(free_tops, thresholds) / n_free if n_free else np.full(len(thresholds), np.nan)
+    return thresholds, fpr, recall
+
+
+def _count_at_or_above(tops: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """How many images alarm at each threshold: those whose top score is at least it."""
+    return len(tops) - np.searchsorted(np.sort(tops), thresholds, side="left")

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import PercentFormatter
 
 from gunwatch.metrics._inputs import as_boxes
 
@@ -78,6 +79,45 @@ def plot_pr_curve(
     ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="Recall", ylabel="Precision", title="Handgun precision-recall")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
+    return _save(fig, path)
+
+
+def plot_image_rates(
+    fpr: np.ndarray,
+    recall: np.ndarray,
+    path: Path,
+    operating: tuple[float, float] | None = None,
+    marks: dict[float, float] | None = None,
+    title: str = "",
+    max_fpr: float = 0.2,
+) -> Path:
+    """Gun images flagged against gun-free images flagged, image by image (an alarm per picture, not per box),
+    for every threshold: the curve alarms live on, so only its first `max_fpr` of gun-free images flagged.
+
+    ``operating`` is the (image FPR, image recall) at the model's threshold; ``marks`` maps a share of
+    gun-free images flagged to the recall there (RECALL_AT_FPRS), drawn as a dotted line with its value.
+    """
+    fpr = np.asarray(fpr, dtype=np.float64).reshape(-1)
+    recall = np.asarray(recall, dtype=np.float64).reshape(-1)
+    if len(fpr) != len(recall):
+        raise ValueError(f"{len(fpr)} false-positive rates but {len(recall)} recall values")
+    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    # A step from the origin: at a threshold above every score nothing is flagged.
+    ax.step(np.r_[0.0, fpr], np.r_[0.0, recall], where="post", color="tab:blue", linewidth=2,
+            label=title or "gun images flagged")
+    for share, found in (marks or {}).items():
+        ax.axvline(share, color="grey", linestyle=":", linewidth=1)
+        if not math.isnan(found):
+            ax.annotate(f"{found:.2f}", (share, found), textcoords="offset points", xytext=(3, -12), fontsize=8)
+    if operating is not None and not any(math.isnan(v) for v in operating):
+        op_fpr, op_recall = operating
+        ax.plot(op_fpr, op_recall, "o", color="tab:red", markersize=9,
+                label=f"at its threshold ({100 * op_fpr:.1f} % flagged, recall {op_recall:.2f})")
+    ax.set(xlim=(0, max_fpr), ylim=(0, 1.02), xlabel="Gun-free images flagged", ylabel="Gun images flagged",
+           title="Image level: an alarm per picture")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
     return _save(fig, path)
 
 
