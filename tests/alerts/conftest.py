@@ -179,8 +179,9 @@ def runs(store: EventStore) -> Callable[..., list[ProtocolRunRow]]:
 
 @pytest.fixture
 def wait_for_deliveries(store: EventStore) -> Callable[..., list[Delivery]]:
-    """`wait_for_deliveries(service, event_id, where, count=1, timeout=5)`: the event's deliveries for which
-    `where(delivery)` holds, once there are at least `count`; AssertionError listing them all otherwise."""
+    """`wait_for_deliveries(service, event_id, where, count=1)`: the event's deliveries for which `where(delivery)`
+    holds, once there are at least `count` (waiting at least MIN_TIMEOUT_S); AssertionError listing them all
+    otherwise."""
 
     def wait(service: AlertService, event_id: str, where: Callable[[Delivery], bool], count: int = 1,
              timeout: float = 5.0) -> list[Delivery]:
@@ -190,7 +191,7 @@ def wait_for_deliveries(store: EventStore) -> Callable[..., list[Delivery]]:
         if not wait_until(lambda: len(matching()) >= count, timeout):
             shown = "\n".join(f"  {d.key} {d.kind} {d.status} attempts={d.attempts} error={d.last_error}"
                               for d in service.outbox.of_event(event_id))
-            raise AssertionError(f"fewer than {count} matching deliveries within {timeout} s:\n{shown}")
+            raise AssertionError(f"fewer than {count} matching deliveries:\n{shown}")
         return matching()
 
     return wait

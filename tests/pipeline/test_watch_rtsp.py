@@ -1,7 +1,8 @@
 """The live pipeline over a real RTSP server (GStreamer) streaming the demo clip with a handgun.
 
-An event opens; the server stops and the camera is offline within 10 s; the server starts again and the
-camera is online within 5 s, and events resume. About 40 s.
+An event opens; the server stops and the camera goes offline; the server starts again, the camera is
+online again and events resume (the seconds each took are printed; how fast is the benchmarks' question).
+About 40 s.
 """
 
 from __future__ import annotations
@@ -54,13 +55,14 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
         stopped = time.time()  # taken before: the client may notice the end before stop() returns
         server.stop()
         went_offline = seconds_until(lambda: any(h.state != "online" and h.at >= stopped for h in health), 10)
-        assert went_offline is not None, f"still online 10 s after the server stopped: {health}"
+        assert went_offline is not None, f"still online long after the server stopped: {health}"
 
         restarted = time.time()
         server.start()
         back = seconds_until(lambda: any(h.state == "online" and h.at >= restarted for h in health), 5)
-        assert back is not None, f"not online 5 s after the server came back: {health}"
-        # The stream starts again from the clip's beginning: the gun is back within about 3 s.
+        assert back is not None, f"not online long after the server came back: {health}"
+        print(f"offline {went_offline:.2f} s after the server stopped, online {back:.2f} s after it came back")
+        # The stream starts again from the clip's beginning: the gun is back about 3 s into it.
         assert seconds_until(lambda: len(opened() - first_events) >= 1, 20) is not None, "events did not resume"
     finally:
         service.stop()

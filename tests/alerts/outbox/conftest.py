@@ -94,7 +94,7 @@ def start_dispatcher(outbox: Outbox) -> Iterator[Callable[..., Dispatcher]]:
 
 @pytest.fixture
 def settles(outbox: Outbox) -> Callable[..., bool]:
-    """`settles(key, status, timeout=5)`: whether the delivery reaches `status` within `timeout` seconds."""
+    """`settles(key, status)`: whether the delivery reaches `status` (waiting at least MIN_TIMEOUT_S)."""
 
     def reaches(key: str, status: str, timeout: float = 5.0) -> bool:
         def reached() -> bool:
