@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import pytest
 
+from support.waiting import MIN_TIMEOUT_S
+
 Mode = Literal["ok", "fail", "hang"]
 
 
@@ -108,7 +110,9 @@ class HttpReceiver:
             return list(self._requests)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedRequest]:
-        """The requests once at least `count` have arrived; AssertionError after `timeout` seconds."""
+        """The requests once at least `count` have arrived; AssertionError after `timeout` seconds (at least
+        MIN_TIMEOUT_S: see support.waiting)."""
+        timeout = max(timeout, MIN_TIMEOUT_S)
         deadline = time.monotonic() + timeout
         while len(received := self.requests) < count:
             if time.monotonic() > deadline:

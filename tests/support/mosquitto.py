@@ -32,6 +32,8 @@ from typing import Any, NamedTuple, NoReturn
 
 import pytest
 
+from support.waiting import MIN_TIMEOUT_S
+
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and the broker binding it
 READY_MARKER = " running"  # mosquitto logs "mosquitto version X running" once its listeners are bound
 APT_PACKAGE = "mosquitto"
@@ -225,7 +227,9 @@ class MqttCollector:
             raise AssertionError(f"no SUBACK for {self.topic_filters} within {timeout:g} s:\n{broker.log_tail()}")
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        """The first `count` (or more) messages; AssertionError, listing what did arrive, after `timeout`."""
+        """The first `count` (or more) messages; AssertionError, listing what did arrive, after `timeout` (at
+        least MIN_TIMEOUT_S: see support.waiting)."""
+        timeout = max(timeout, MIN_TIMEOUT_S)
         with self._arrived:
             if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout):
                 raise AssertionError(
@@ -236,7 +240,8 @@ class MqttCollector:
 
     def wait_for_topic(self, topic: str, timeout: float = 5.0) -> list[Received]:
         """The messages up to and including the first on `topic`: with a marker published last, all that
-        came before it (one connection delivers in order)."""
+        came before it (one connection delivers in order). Waits at least MIN_TIMEOUT_S, as support.waiting."""
+        timeout = max(timeout, MIN_TIMEOUT_S)
         with self._arrived:
             if not self._arrived.wait_for(lambda: any(message.topic == topic for message in self.messages), timeout):
                 raise AssertionError(f"nothing on {topic!r} within {timeout:g} s; received {self.messages!r}")

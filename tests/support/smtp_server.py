@@ -33,6 +33,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from support.waiting import MIN_TIMEOUT_S
+
 HOST = "127.0.0.1"
 REJECT_MARKER = "reject"
 TEMPFAIL_MARKER = "tempfail"
@@ -175,7 +177,9 @@ class SmtpServer:
             return list(self._mails)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMail]:
-        """All messages received, once there are at least `count`; AssertionError after `timeout` seconds."""
+        """All messages received, once there are at least `count`; AssertionError after `timeout` seconds (at
+        least MIN_TIMEOUT_S: see support.waiting)."""
+        timeout = max(timeout, MIN_TIMEOUT_S)
         with self._changed:
             if not self._changed.wait_for(lambda: len(self._mails) >= count, timeout):
                 raise AssertionError(f"{len(self._mails)} of {count} messages arrived within {timeout} s")
