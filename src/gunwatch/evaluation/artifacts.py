@@ -27,11 +27,12 @@ def write_artifacts(
         operating=(report.precision, report.recall),
         title=f"{title}  AP50 {report.map50:.3f}",
     )
-    _, fpr, recall = image_rates_curve([r.gun_boxes for r in records], preds)
+    gt = [r.gun_boxes for r in records]
+    _, fpr, recall = image_rates_curve(gt, preds)
     rates = plot_image_rates(fpr, recall, out / "image_rates.png", operating=(report.image_fpr, report.image_recall),
                              marks={float(share): found for share, found in report.image_recall_at_fpr.items()},
                              title=title)
-    worst = select_worst([r.gun_boxes for r in records], preds, report.threshold, n=GALLERY_SIZE)
+    worst = select_worst(gt, preds, report.threshold, n=GALLERY_SIZE)
     misses = plot_gallery(_items(records, preds, worst.misses, report.threshold), out / "worst_misses.png")
     alarms = plot_gallery(_items(records, preds, worst.false_alarms, report.threshold), out / "false_alarms.png")
     return [pr, rates, misses, alarms]
