@@ -21,7 +21,7 @@ from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.watch import WatchService
 from gunwatch.video.health import HealthChange
 from support.rtsp_server import RtspServer, gst_rtsp_missing
-from support.waiting import seconds_until
+from support.waiting import MIN_TIMEOUT_S, seconds_until, wait_until
 
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
 
@@ -49,21 +49,23 @@ health: {{stall_after_s: 3, reconnect: {{initial_s: 0.2, max_s: 1}}}}
     runner.start()
     try:
         opened = lambda: {e.id for e in events if e.state == "open"}  # noqa: E731
-        assert seconds_until(lambda: len(opened()) >= 1, 20) is not None, f"no event; health: {health}"
+        assert wait_until(lambda: len(opened()) >= 1), f"no event; health: {health}"
         first_events = opened()
 
         stopped = time.time()  # taken before: the client may notice the end before stop() returns
         server.stop()
-        went_offline = seconds_until(lambda: any(h.state != "online" and h.at >= stopped for h in health), 10)
+        went_offline = seconds_until(lambda: any(h.state != "online" and h.at >= stopped for h in health),
+                                     MIN_TIMEOUT_S)
         assert went_offline is not None, f"still online long after the server stopped: {health}"
 
         restarted = time.time()
         server.start()
-        back = seconds_until(lambda: any(h.state == "online" and h.at >= restarted for h in health), 5)
+        back = seconds_until(lambda: any(h.state == "online" and h.at >= restarted for h in health),
+                             MIN_TIMEOUT_S)
         assert back is not None, f"not online long after the server came back: {health}"
         print(f"offline {went_offline:.2f} s after the server stopped, online {back:.2f} s after it came back")
         # The stream starts again from the clip's beginning: the gun is back about 3 s into it.
-        assert seconds_until(lambda: len(opened() - first_events) >= 1, 20) is not None, "events did not resume"
+        assert wait_until(lambda: len(opened() - first_events) >= 1), "events did not resume"
     finally:
         service.stop()
         runner.join(10)

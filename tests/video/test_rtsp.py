@@ -32,7 +32,7 @@ def test_an_rtsp_camera_comes_online_and_frames_flow(rtsp_server: RtspServer, tr
     changes: list[HealthChange] = []
     camera = Camera(url=rtsp_server.url, rtsp_transport=transport)
     with camera_source("street", camera, HEALTH, changes.append) as source:
-        assert seconds_until(lambda: source.state == "online", timeout=10) is not None
+        assert seconds_until(lambda: source.state == "online", MIN_TIMEOUT_S) is not None
         frames = take_frames(source, 16)
     assert len(frames) == 16
     assert frames[0].size == (320, 240)
@@ -52,17 +52,17 @@ def test_an_rtsp_camera_comes_online_and_frames_flow(rtsp_server: RtspServer, tr
 def test_an_outage_takes_the_camera_offline_and_it_comes_back(rtsp_server: RtspServer):
     changes: list[HealthChange] = []
     with camera_source("street", Camera(url=rtsp_server.url), HEALTH, changes.append) as source:
-        assert seconds_until(lambda: source.state == "online", timeout=10) is not None
+        assert seconds_until(lambda: source.state == "online", MIN_TIMEOUT_S) is not None
         before = take_frames(source, 3)
         assert len(before) == 3
 
         rtsp_server.stop()
-        down = seconds_until(lambda: source.state in ("offline", "stalled"), timeout=10)
+        down = seconds_until(lambda: source.state in ("offline", "stalled"), MIN_TIMEOUT_S)
         assert down is not None, "still online long after the server stopped"
         reconnects = source.stats().reconnects
 
         rtsp_server.start()
-        up = seconds_until(lambda: source.state == "online", timeout=5)
+        up = seconds_until(lambda: source.state == "online", MIN_TIMEOUT_S)
         assert up is not None, f"not back online after the restart ({source.stats()})"
         after = take_frames(source, 5, after=before[-1].index)
         stats = source.stats()
@@ -77,12 +77,12 @@ def test_a_hung_camera_stalls_then_goes_offline_and_recovers(rtsp_server: RtspSe
     health = HealthSettings(stall_after_s=1.5, reconnect=ReconnectSettings(initial_s=0.2, max_s=0.5))
     changes: list[HealthChange] = []
     with camera_source("street", Camera(url=rtsp_server.url), health, changes.append) as source:
-        assert seconds_until(lambda: source.state == "online", timeout=10) is not None
+        assert seconds_until(lambda: source.state == "online", MIN_TIMEOUT_S) is not None
         rtsp_server.freeze()  # the connection stays open, nothing more arrives
-        stalled = seconds_until(lambda: source.state == "stalled", timeout=5)
-        offline = seconds_until(lambda: source.state == "offline", timeout=5)  # the reconnect gets no answer
+        stalled = seconds_until(lambda: source.state == "stalled", MIN_TIMEOUT_S)
+        offline = seconds_until(lambda: source.state == "offline", MIN_TIMEOUT_S)  # the reconnect gets no answer
         rtsp_server.thaw()
-        up = seconds_until(lambda: source.state == "online", timeout=5)
+        up = seconds_until(lambda: source.state == "online", MIN_TIMEOUT_S)
         # No time limit: the reader's thread ended at all (woken, not left behind in FFmpeg) when stopped.
         assert source.stop(timeout=60)
     assert [(c.state, c.reason) for c in changes] == [
