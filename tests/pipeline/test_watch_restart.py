@@ -9,8 +9,10 @@ before any protocol had started for it is still alerted by the next start, the a
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -240,6 +242,40 @@ def test_a_watch_stopped_by_a_signal_mid_event_says_so(store_url: str, tmp_path:
     assert (lobby.state, lobby.reason) == ("stopped", STOPPED_REASON)
     status = gunwatch("camera", "status", "--config", str(site))
     assert "lobby: stopped since" in status.stderr and f"last watch run: {run.label}" in status.stderr
+    store.close()
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}  # the syscall's number, by machine
+
+
+def signal_one_thread(pid: int, tid: int, signum: int) -> None:
+    """`signum` to one thread of another process, as the kernel may hand a signal sent to the whole process to
+    any of its threads (Python offers this only within its own process: signal.pthread_kill)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(TGKILL[platform.machine()], pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill {pid} {tid} {signum}")
+
+
+@pytest.mark.skipif(platform.machine() not in TGKILL or not Path("/proc/self/task").is_dir(),
+                    reason="needs Linux's tgkill and /proc on x86_64 or aarch64")
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_sigterm_another_thread_takes_still_stops_the_watch(store_url: str, tmp_path: Path) -> None:
+    """The handler of a signal runs on the main thread once it wakes. A watch whose main thread waited in a join
+    without a timeout (`--status-every 0`, how scripts and services run it) slept through a SIGTERM the kernel
+    had handed to a camera's or a writer's thread, until its run ended by itself (CI: a test waited 10 minutes)."""
+    store = EventStore(store_url)
+    quiet = write_video(tmp_path / "quiet.mp4", frames=20, size=(320, 240), fps=10.0)
+    site = site_file(tmp_path, "site.yaml", store_url, quiet, loop=True, pager=tmp_path / "pager.jsonl")
+    watch = start_watch(site, "--duration", "600")  # stopped below; the duration only bounds a lost stop
+    try:
+        assert wait_while_running(lambda: "lobby" in store.online_since(), watch), log_of(site)
+        other = next(int(tid) for tid in os.listdir(f"/proc/{watch.pid}/task") if int(tid) != watch.pid)
+        signal_one_thread(watch.pid, other, signal.SIGTERM)
+        assert watch.wait(timeout=120) == 0, log_of(site)  # the stop, not the duration: that is 600 s
+    finally:
+        watch.kill()
+    [run] = RunLog(store).latest()
+    assert (run.ending, run.pid) == ("stopped", watch.pid)
     store.close()
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from gunwatch.web.site import Console
 
 MIN_SCORE_RISE = 0.05
+SIGNAL_CHECK_S = 0.2  # the main thread wakes at least this often to run signal handlers (show_status)
 log = logging.getLogger(__name__)
 
 
@@ -299,9 +300,14 @@ def watchdog_line(watchdog: Watchdog) -> str:
 
 def show_status(service: WatchService, runner: threading.Thread, every_s: float, watchdog: Watchdog,
                 report: Callable[[str], None], live: bool) -> None:
-    """A live table on a terminal (`live`); on a log, the table every `every_s` seconds through `report`."""
+    """A live table on a terminal (`live`); on a log, the table every `every_s` seconds through `report`.
+
+    Every wait here has a timeout: a SIGTERM that the kernel hands to another thread (any thread may take a
+    signal sent to the process) only flags it, and the main thread runs the handler once it wakes. Blocked in
+    a join without a timeout it never woke, and the stop was lost until the run ended by itself."""
     if every_s <= 0:
-        runner.join()
+        while runner.is_alive():
+            runner.join(SIGNAL_CHECK_S)
         return
     if live:
         from rich.console import Console
@@ -317,7 +323,7 @@ def show_status(service: WatchService, runner: threading.Thread, every_s: float,
         return
     next_at = time.time() + every_s
     while runner.is_alive():
-        runner.join(0.2)
+        runner.join(SIGNAL_CHECK_S)
         if time.time() >= next_at and runner.is_alive():
             report(status_report(service, watchdog))
             next_at += every_s

@@ -24,6 +24,7 @@ from gunwatch.web.app import create_app
 from gunwatch.web.server import LinkServer, LinkServerError, parse_listen
 from gunwatch.web.site import Console
 
+SIGNAL_CHECK_S = 0.2  # the main thread wakes at least this often to run signal handlers
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +61,10 @@ def serve(config: Path, ready: threading.Event | None = None, stop: threading.Ev
             log.info("console: %s against %s", server.url, store.url)  # said once a SIGTERM stops it cleanly
             if ready is not None:
                 ready.set()
-            stop.wait()
+            # With a timeout: a SIGTERM the kernel hands to the server's thread only flags it, and this (main)
+            # thread runs the handler once it wakes; in a wait without one it never woke.
+            while not stop.wait(SIGNAL_CHECK_S):
+                pass
         finally:
             server.stop()
             console.close()
