@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from gunwatch.models.yolox import YOLOX, coco_person_plus, yolox_nano  # noqa: E402
-from gunwatch.models.yolox.blocks import BaseConv  # noqa: E402
+from gunwatch.models.yolox.blocks import BaseConv, model_activation, use_activation  # noqa: E402
 from gunwatch.models.yolox.model import model_width, state_dict_width  # noqa: E402
 from gunwatch.models.yolox.widen import channel_map, concat_maps, widen_yolox  # noqa: E402
 
@@ -101,3 +103,11 @@ def test_channel_maps_copy_channels_in_turn_and_concatenations_offset_their_part
     assert channel_map(4, 6).tolist() == [0, 1, 2, 3, 0, 1]
     assert channel_map(4, 4).tolist() == [0, 1, 2, 3]
     assert concat_maps((channel_map(2, 3), 2), (channel_map(3, 4), 3)).tolist() == [0, 1, 0, 2, 3, 4, 2]
+
+
+def test_a_relu_network_widens_to_a_relu_network_computing_the_same(trained_like: YOLOX) -> None:
+    narrow = use_activation(copy.deepcopy(trained_like), "relu").eval()
+    wide = widen_yolox(narrow, TINY_WIDTH).eval()
+    assert model_activation(wide) == "relu"
+    with torch.no_grad():
+        torch.testing.assert_close(wide(images()), narrow(images()), atol=1e-5, rtol=1e-4)

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from gunwatch.models.yolox import YOLOX, decode_boxes, keep_classes, load_yolox_onnx_weights, yolox_nano  # noqa: E402
-from gunwatch.models.yolox.blocks import BaseConv  # noqa: E402
+from gunwatch.models.yolox.blocks import BaseConv, model_activation, set_activation_mix, use_activation  # noqa: E402
 from gunwatch.models.yolox.onnx_weights import (  # noqa: E402
     OnnxConv,
     assign_onnx_convs,
@@ -174,3 +174,53 @@ def test_an_export_whose_equal_tensors_are_stored_once_loads_back(tiny_detector_
     (expected,) = ort.InferenceSession(str(tiny_detector_onnx)).run(None, {"images": pixels})
     with torch.no_grad():
         np.testing.assert_allclose(model.eval()(torch.from_numpy(pixels)).numpy(), expected, atol=2e-5, rtol=1e-4)
+
+
+def test_a_relu_network_exports_relu_and_runs_the_same_in_onnxruntime(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    import onnx
+
+    from gunwatch.models.yolox import coco_person_plus
+    from gunwatch.training.export import export_yolox
+
+    torch.manual_seed(0)
+    model = use_activation(coco_person_plus(yolox_nano(), 1), "relu").eval()
+    assert model_activation(model) == "relu"
+    path = export_yolox(model, SMALL, tmp_path / "relu.onnx", ("person", "handgun"))
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert ops.count("Relu") == sum(isinstance(m, BaseConv) for m in model.modules())
+    assert ops.count("Sigmoid") == 1  # the head's scores only: no SiLU left
+    pixels = images(SMALL).numpy()
+    (exported,) = ort.InferenceSession(str(path)).run(None, {"images": pixels})
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(pixels)).numpy(), exported, atol=2e-5, rtol=1e-4)
+    # The weights load back into a ReLU network as into a SiLU one: the activation holds no weights.
+    again = use_activation(coco_person_plus(yolox_nano(), 1), "relu")
+    load_yolox_onnx_weights(again, path, expected_sha256=None)
+    with torch.no_grad():
+        np.testing.assert_allclose(again.eval()(torch.from_numpy(pixels)).numpy(), exported, atol=2e-5, rtol=1e-4)
+
+
+def test_the_activation_is_one_of_the_known_ones(nano: YOLOX) -> None:
+    assert model_activation(nano) == "silu"
+    with pytest.raises(ValueError, match="activation must be one of silu, relu, not 'gelu'"):
+        use_activation(copy.deepcopy(nano), "gelu")
+
+
+def test_a_blended_activation_goes_from_silu_to_relu(nano: YOLOX) -> None:
+    model = copy.deepcopy(nano)
+    pixels = images(SMALL)
+    with torch.no_grad():
+        silu = model(pixels)
+        set_activation_mix(model, 0.0)
+        torch.testing.assert_close(model(pixels), silu)  # mix 0: the SiLU network exactly
+        assert model_activation(model) == "silu-to-relu"
+        relu = use_activation(copy.deepcopy(nano), "relu")(pixels)
+        set_activation_mix(model, 1.0)
+        torch.testing.assert_close(model(pixels), relu)  # mix 1: the ReLU network exactly
+        assert model_activation(model) == "relu"
+        set_activation_mix(model, 0.5)
+        x = torch.linspace(-4, 4, 9)
+        torch.testing.assert_close(model.backbone.stem.conv.act(x), 0.5 * torch.nn.functional.silu(x) + 0.5 * x.relu())
+    # The mix is no weight: the state dict is a plain network's.
+    assert model.state_dict().keys() == nano.state_dict().keys()

@@ -20,8 +20,9 @@ WIDTH = 16
 
 
 class _Graph:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, activation: str = "silu"):
         self.rng = np.random.default_rng(seed)
+        self.activation = activation
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
 
@@ -43,14 +44,17 @@ class _Graph:
                       kernel_shape=[kernel, kernel], strides=[stride, stride], pads=[kernel // 2] * 4, group=groups)
         if not silu:
             return y
+        if self.activation == "relu":
+            return self.node("Relu", [y], f"{name}.relu")
         return self.node("Mul", [y, self.node("Sigmoid", [y], f"{name}.sigmoid")], f"{name}.silu")
 
 
 def yolox_graph(path: Path, input_size: int = 64, seed: int = 0, threshold: float = 0.4,
-                fixed_size: bool = False) -> Path:
+                fixed_size: bool = False, activation: str = "silu") -> Path:
     """Write the graph to `path` with the metadata `gunwatch.inference.loading` expects; `fixed_size`: its input
-    takes only input_size x input_size (as some third-party exports do), not any height and width."""
-    g = _Graph(seed)
+    takes only input_size x input_size (as some third-party exports do), not any height and width; `activation`:
+    "silu" (YOLOX's, as Sigmoid and Mul) or "relu"."""
+    g = _Graph(seed, activation)
     outputs = 5 + len(CLASSES)
     x = g.conv("images", "stem", 3, WIDTH, 3, 2, gain=1 / 128)  # pixels are 0..255
     x = g.conv(x, "down4", WIDTH, WIDTH, 3, 2)

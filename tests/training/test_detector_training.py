@@ -36,6 +36,18 @@ def write_run(tmp_path: Path, epochs: int, synthetic_set, coco_weights: Path) ->
     return data, split, config
 
 
+def configured_run(tmp_path: Path, epochs: int, synthetic_set, coco_weights: Path, extra: str):
+    """write_run's config with `extra` YAML lines added: its path, the loaded config and the training samples."""
+    from gunwatch.training.config import load_train_config
+    from gunwatch.training.detector_train import load_training_data
+
+    _, _, config_path = write_run(tmp_path, epochs, synthetic_set, coco_weights)
+    config_path.write_text(config_path.read_text() + extra)
+    config = load_train_config(config_path)
+    train, _, _ = load_training_data(config)
+    return config_path, config, train
+
+
 @pytest.mark.slow
 def test_a_short_run_learns_the_fixture_images(tmp_path: Path, synthetic_set, coco_weights: Path) -> None:
     data, split, config = write_run(tmp_path, 40, synthetic_set, coco_weights)
@@ -137,13 +149,10 @@ def test_a_wider_run_starts_from_a_narrow_models_outputs_and_keeps_its_width(
     import torch
 
     from gunwatch.models.yolox.model import model_width, onnx_width
-    from gunwatch.training.config import load_train_config
-    from gunwatch.training.detector_train import initial_detector, load_training_data
+    from gunwatch.training.detector_train import initial_detector
 
-    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
-    config_path.write_text(config_path.read_text() + f"init_weights: {tiny_detector_onnx}\nwidth: 0.375\n")
-    config = load_train_config(config_path)
-    train, _, _ = load_training_data(config)
+    config_path, config, train = configured_run(tmp_path, 1, synthetic_set, coco_weights,
+                                                f"init_weights: {tiny_detector_onnx}\nwidth: 0.375\n")
 
     wide = initial_detector(config, train).eval()
     assert model_width(wide) == 0.375
@@ -186,3 +195,116 @@ def test_a_short_quantization_aware_run_exports_a_plain_model(tmp_path: Path, sy
     images = sorted((data / "pistol_images").glob("*.jpg"))[:4]
     int8 = quantize_yolox(model_path, images, tmp_path / "int8.onnx")
     assert load_detector(int8).class_names == load_detector(model_path).class_names == ("person", "handgun")
+
+
+def test_a_relu_run_from_a_silu_model_trains_resumes_and_exports_relu(
+    tmp_path: Path, synthetic_set, coco_weights: Path, tiny_detector_onnx: Path
+) -> None:
+    import onnx
+
+    from gunwatch.models.yolox.blocks import model_activation
+    from gunwatch.training.detector_train import detector_from_checkpoint, initial_detector
+
+    config_path, config, train = configured_run(tmp_path, 1, synthetic_set, coco_weights,
+                                                f"init_weights: {tiny_detector_onnx}\nactivation: relu\n")
+    assert model_activation(initial_detector(config, train)) == "relu"  # SiLU weights, fine-tuned into ReLU
+
+    model_path = train_from_config(config_path, resume=False, overrides={})
+    train_from_config(config_path, resume=True, overrides={"epochs": 2})  # the checkpoint says ReLU
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2]
+    model, _ = detector_from_checkpoint(tmp_path / "run" / "last.pt")
+    assert model_activation(model) == "relu"
+    ops = [node.op_type for node in onnx.load(str(model_path)).graph.node]
+    assert "Relu" in ops and ops.count("Sigmoid") == 1  # the head's scores only
+
+
+def test_an_unknown_activation_is_refused_naming_the_key(tmp_path: Path, synthetic_set, coco_weights: Path) -> None:
+    from gunwatch.training.config import load_train_config
+
+    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    config_path.write_text(config_path.read_text() + "activation: gelu\n")
+    with pytest.raises(ValueError, match="activation"):
+        load_train_config(config_path)
+
+
+def test_the_switch_to_relu_is_linear_in_steps_and_ends_after_its_epochs() -> None:
+    from gunwatch.training.detector_train import activation_mix
+
+    steps = 10
+    assert activation_mix(2, 1, 0, steps) == pytest.approx(1 / 20)  # after the first step
+    assert activation_mix(2, 1, steps - 1, steps) == pytest.approx(0.5)  # after the first epoch
+    assert activation_mix(2, 2, steps - 1, steps) == 1.0
+    assert activation_mix(2, 3, 0, steps) == 1.0  # and stays there
+    assert activation_mix(0, 1, 0, steps) == 1.0  # no blend: ReLU from the start
+
+
+def test_an_epoch_halfway_to_relu_is_never_the_best() -> None:
+    from gunwatch.training.detector_train import is_best_epoch
+
+    def epoch(score: float, mix: float | None = None) -> dict[str, float]:
+        return {"val_map50": score, "val_map50_95": score, **({"activation_mix": mix} if mix is not None else {})}
+
+    assert not is_best_epoch([epoch(0.8, 0.5)])
+    assert is_best_epoch([epoch(0.8, 0.5), epoch(0.6, 1.0)])  # the first in final form, though worse
+    assert not is_best_epoch([epoch(0.8, 0.5), epoch(0.6, 1.0), epoch(0.5, 1.0)])
+    assert is_best_epoch([epoch(0.8, 0.5), epoch(0.6, 1.0), epoch(0.7, 1.0)])
+    assert is_best_epoch([epoch(0.5), epoch(0.6)]) and not is_best_epoch([epoch(0.6), epoch(0.5)])  # no blend
+
+
+def test_a_blend_needs_relu_and_an_epoch_after_it(tmp_path: Path, synthetic_set, coco_weights: Path) -> None:
+    from gunwatch.training.config import load_train_config
+
+    _, _, config_path = write_run(tmp_path, 3, synthetic_set, coco_weights)
+    base = config_path.read_text()
+    config_path.write_text(base + "activation_blend_epochs: 2\n")
+    with pytest.raises(ValueError, match="needs activation: relu"):
+        load_train_config(config_path)
+    config_path.write_text(base + "activation: relu\nactivation_blend_epochs: 2.5\n")
+    with pytest.raises(ValueError, match="leaves no epoch of 3 in pure ReLU"):
+        load_train_config(config_path)
+    config_path.write_text(base + "activation: relu\nactivation_blend_epochs: 2\n")
+    assert load_train_config(config_path).activation_blend_epochs == 2
+
+
+def test_a_gradual_switch_starts_as_the_silu_model_and_ends_in_relu(
+    tmp_path: Path, synthetic_set, coco_weights: Path, tiny_detector_onnx: Path
+) -> None:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from gunwatch.models.yolox.blocks import model_activation
+    from gunwatch.training.checkpoints import load_checkpoint
+    from gunwatch.training.detector_train import initial_detector
+
+    config_path, config, train = configured_run(
+        tmp_path, 3, synthetic_set, coco_weights,
+        f"init_weights: {tiny_detector_onnx}\nactivation: relu\nactivation_blend_epochs: 1.5\n")
+    start = initial_detector(config, train).eval()
+    assert model_activation(start) == "silu"  # where the blend starts: the initial weights' own network
+    pixels = np.random.default_rng(0).uniform(0, 255, (1, 3, SIDE, SIDE)).astype(np.float32)
+    (expected,) = ort.InferenceSession(str(tiny_detector_onnx)).run(None, {"images": pixels})
+    with torch.no_grad():
+        np.testing.assert_allclose(start(torch.from_numpy(pixels)).numpy(), expected, atol=2e-4, rtol=1e-3)
+
+    model_path = train_from_config(config_path, resume=False, overrides={})
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [round(h["activation_mix"], 3) for h in history] == [0.667, 1.0, 1.0]
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] in (2, 3)  # never the halfway epoch
+    ops = [node.op_type for node in onnx.load(str(model_path)).graph.node]
+    assert "Relu" in ops and ops.count("Sigmoid") == 1
+
+
+def test_a_run_distilled_from_a_silu_export_into_relu_logs_what_it_learned_from_it(
+    tmp_path: Path, synthetic_set, coco_weights: Path, tiny_detector_onnx: Path
+) -> None:
+    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    config_path.write_text(config_path.read_text() + f"init_weights: {tiny_detector_onnx}\nactivation: relu\n"
+                           f"distill_from: {tiny_detector_onnx}\ndistill_weight: 2.0\n")
+    train_from_config(config_path, resume=False, overrides={})
+    (epoch,) = json.loads((tmp_path / "run" / "history.json").read_text())
+    parts = epoch["train_distill_obj"] + epoch["train_distill_cls"] + epoch["train_distill_box"]
+    assert epoch["train_distill"] == pytest.approx(parts, rel=1e-4) and epoch["train_distill"] > 0
+    # The total holds the detection loss and the weighted distillation loss.
+    assert epoch["train_loss"] > 2.0 * epoch["train_distill"]

@@ -6,6 +6,8 @@ Activation ranges are calibrated on real images fed through the runtime's own pr
 on exactly the pixels it will see; a verifier's, on the context crops the live pipeline cuts for it. U8
 activations with S8 weights are the combination x86 VNNI multiplies natively; S8 activations run through a
 slower path there (measured about 3x slower on this project's CPU).
+A ReLU detector's Conv-ReLU-Conv pairs are equalised first (`inference.equalize`: the same function, with the
+channels' activation ranges evened out against the weights), which a SiLU network has none of.
 The file keeps every `gunwatch.*` entry of its source, so it loads and runs like it (free batch, height and
 width axes included), and records what it was made from. The one exception is the live alarm threshold:
 it was measured on clips for the FP32 model's scores, so the INT8 copy falls back to its own threshold
@@ -28,6 +30,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from gunwatch.checksums import sha256_of
 from gunwatch.data.images import load_rgb
 from gunwatch.inference.alarm_threshold import ALARM_THRESHOLD_KEY
+from gunwatch.inference.equalize import equalize
 from gunwatch.inference.loading import SHIPPED_DETECTOR, SHIPPED_VERIFIER_INT8, load_detector
 from gunwatch.inference.onnx_session import (
     PRECISION_KEY,
@@ -55,6 +58,8 @@ INT8_DETECTOR = SHIPPED_DETECTOR.with_name(f"{SHIPPED_DETECTOR.stem}-int8.onnx")
 INT8_VERIFIER = SHIPPED_VERIFIER_INT8
 # The verifier's activations after ReLU6 have no rare outliers to clip away: keep nearly the whole range.
 VERIFIER_PERCENTILE = 99.99
+# Images whose per-channel ranges set a ReLU detector's equalisation (the first of the calibration images).
+EQUALIZE_IMAGES = 32
 CROPS_PER_BATCH = 16
 BATCHES_PER_PASS = 4  # every activation of a pass is held: all ~800 crops of 200 images at once took 19 GB
 # Images per calibration pass: every intermediate tensor of a 416 px image is held until the pass ends
@@ -106,11 +111,19 @@ def quantize_yolox(
         raise ModelError(f"{source}: only YOLOX exports are quantised")
     if gunwatch_metadata(detector.session).get(PRECISION_KEY, "fp32") != "fp32":
         raise ModelError(f"{source}: already quantised")
-    reader = CalibrationImages(detector, images, on_image)
-    model = _quantize_static(source, reader, method, activations,
-                             {"CalibStridedMinMax": images_per_pass(len(reader)), "CalibPercentile": PERCENTILE})
+    with tempfile.TemporaryDirectory(prefix="gunwatch-equalize-") as temp:
+        # A ReLU network's activation ranges are equalised first (inference/equalize.py); a SiLU one has no pairs.
+        equalized, pairs = equalize(onnx.load(str(source)),
+                                    iter(CalibrationImages(detector, images[:EQUALIZE_IMAGES]).get_next, None))
+        prepared = Path(temp) / "equalized.onnx"
+        onnx.save(equalized, str(prepared))
+        reader = CalibrationImages(detector, images, on_image)
+        model = _quantize_static(prepared, reader, method, activations,
+                                 {"CalibStridedMinMax": images_per_pass(len(reader)), "CalibPercentile": PERCENTILE})
     recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, "
               f"{method} calibration on {len(images)} images")
+    if pairs:
+        recipe += f", {pairs} Conv-ReLU-Conv pairs equalised on {min(len(images), EQUALIZE_IMAGES)} of them"
     return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
 
 

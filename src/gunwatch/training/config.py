@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, PositiveFloat, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, PositiveFloat, TypeAdapter, ValidationError, field_validator, model_validator
 
 from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
@@ -66,6 +66,18 @@ class DetectorTrainConfig(TrainRunConfig):
 
     # Network: Nano's layout; a larger width starts as the initial weights widened (models/yolox/widen.py)
     width: float = Field(0.25, ge=0.25, le=1.0, description="channel multiplier: 0.25 is Nano, 0.375 Tiny's width")
+    activation: Literal["silu", "relu"] = Field(
+        "silu", description="the convolutions' activation: YOLOX's SiLU, or ReLU, which INT8 runtimes fold into the "
+        "convolution (initial weights of the other kind are fine-tuned into it)"
+    )
+    activation_blend_epochs: float = Field(
+        0.0, ge=0, description="with activation relu: move from SiLU (the initial weights') to ReLU over this many "
+        "epochs, (1 - t) SiLU + t ReLU, instead of at once; only epochs in pure ReLU can be the best"
+    )
+    distill_from: Path | None = Field(
+        None, description="a detector export (ONNX) whose outputs the network also learns (training/distillation.py)"
+    )
+    distill_weight: float = Field(1.0, ge=0, description="the distillation loss's weight beside the detection loss")
     quantization_aware: bool = Field(
         False, description="train through INT8 rounding (training/quantization_aware.py), for `gunwatch quantize`"
     )
@@ -128,6 +140,15 @@ class DetectorTrainConfig(TrainRunConfig):
     hard_negative_repeats: int = Field(3, ge=1, le=20, description="times a hard negative is drawn per epoch")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @model_validator(mode="after")
+    def _blend_ends_in_relu(self) -> DetectorTrainConfig:
+        if self.activation_blend_epochs and self.activation != "relu":
+            raise ValueError("activation_blend_epochs: blends from SiLU to ReLU, so it needs activation: relu")
+        if self.activation_blend_epochs > self.epochs - 1:
+            raise ValueError(f"activation_blend_epochs: {self.activation_blend_epochs} leaves no epoch of "
+                             f"{self.epochs} in pure ReLU to choose the best from (at most epochs - 1)")
+        return self
 
     @field_validator("width")
     @classmethod

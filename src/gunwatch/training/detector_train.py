@@ -22,7 +22,8 @@ from gunwatch.inference.onnx_yolox import postprocess
 from gunwatch.metrics.coco_map import coco_map
 from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.models.yolox import YOLOX, coco_person_plus, load_yolox_onnx_weights, yolox_nano
-from gunwatch.models.yolox.model import model_width, onnx_width, state_dict_width
+from gunwatch.models.yolox.blocks import set_activation_mix, use_activation
+from gunwatch.models.yolox.model import model_width, onnx_activation, onnx_width, state_dict_width
 from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
 from gunwatch.models.yolox.widen import widen_yolox
 from gunwatch.training.augment import AugmentSettings
@@ -30,6 +31,7 @@ from gunwatch.training.batches import Batch, BatchBuilder, BatchPlan, build_batc
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import DetectorTrainConfig
 from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
+from gunwatch.training.distillation import distillation_loss, load_teacher
 from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
@@ -45,28 +47,30 @@ CALIBRATION_BATCHES = 4
 
 def build_detector(config: DetectorTrainConfig) -> YOLOX:
     """YOLOX-Nano with the COCO weights; classes person (COCO's) and handgun (new)."""
-    model = yolox_nano()
+    model = use_activation(yolox_nano(), "silu" if config.activation_blend_epochs else config.activation)
     if config.coco_weights is not None:
         load_yolox_onnx_weights(model, config.coco_weights)
     return coco_person_plus(model, len(DETECTOR_CLASSES) - 1)
 
 
-def detector_at_width(width: float) -> YOLOX:
-    """An uninitialised person + handgun network of the Nano layout at `width`."""
-    return coco_person_plus(yolox_nano(width=width), len(DETECTOR_CLASSES) - 1)
+def detector_at_width(width: float, activation: str = "silu") -> YOLOX:
+    """An uninitialised person + handgun network of the Nano layout at `width`, with `activation`."""
+    return use_activation(coco_person_plus(yolox_nano(width=width), len(DETECTOR_CLASSES) - 1), activation)
 
 
 def initial_detector(config: DetectorTrainConfig, train: list[DetectorSample]) -> YOLOX:
     """The network a new run starts from: COCO, a finished run or a shipped model, widened to `config.width`."""
+    # A gradual switch to ReLU starts from the initial weights' own SiLU (`SiluToRelu` at mix 0).
+    activation = "silu" if config.activation_blend_epochs else config.activation
     if config.init_weights is not None and config.init_weights.suffix == ".onnx":
         # A shipped model (its checkpoint is not kept): folded like the COCO file, so calibrated the same way.
-        model = detector_at_width(onnx_width(config.init_weights))
+        model = detector_at_width(onnx_width(config.init_weights), activation)
         load_yolox_onnx_weights(model, config.init_weights, expected_sha256=None)
         calibrate_folded_batchnorms(model, calibration_batches(train, config))
     elif config.init_weights is not None:
         # Fine-tune a finished run further (new data, new augmentation) rather than start from COCO.
         weights = initial_weights(config.init_weights)
-        model = detector_at_width(state_dict_width(weights))
+        model = detector_at_width(state_dict_width(weights), activation)
         model.load_state_dict(weights)
     else:
         model = build_detector(config)
@@ -154,7 +158,7 @@ def steps_per_epoch(config: DetectorTrainConfig, samples: int) -> int:
 def train_one_epoch(
     model: YOLOX, ema: ModelEMA, builder: BatchBuilder, optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, config: DetectorTrainConfig, epoch: int,
-    writer: SummaryWriter, device: torch.device, repeats: list[int] | None = None,
+    writer: SummaryWriter, device: torch.device, repeats: list[int] | None = None, teacher: YOLOX | None = None,
 ) -> dict[str, float]:
     model.train()
     use_mosaic = epoch <= config.epochs - config.no_mosaic_epochs
@@ -164,8 +168,18 @@ def train_one_epoch(
     progress = tqdm(builder.batches(plans), total=len(plans), desc=f"epoch {epoch}/{config.epochs}", unit="batch",
                     leave=False)
     for step, batch in enumerate(progress):
+        if config.activation_blend_epochs:
+            mix = activation_mix(config.activation_blend_epochs, epoch, step, len(plans))
+            set_activation_mix(model, mix)
+            set_activation_mix(ema.model, mix)
         images, targets = to_device(batch, device)
-        losses = yolox_loss(model.forward_levels(images), targets, box_weight=config.box_weight)
+        outputs = model.forward_levels(images)
+        losses = yolox_loss(outputs, targets, box_weight=config.box_weight)
+        if teacher is not None:
+            with torch.no_grad():
+                taught = teacher.forward_levels(images)
+            losses |= distillation_loss(outputs, taught)
+            losses["loss"] = losses["loss"] + config.distill_weight * losses["distill"]
         optimisation_step(losses["loss"], optimizer, scheduler, f"epoch {epoch} step {step}")
         ema.update(model)
         global_step = (epoch - 1) * len(plans) + step
@@ -203,6 +217,26 @@ def validate(model: YOLOX, val: list[DetectorSample], config: DetectorTrainConfi
     point = operating_point(gt, guns, threshold)
     return {"val_map50": coco.map50, "val_map50_95": coco.map50_95, "val_image_recall": point.image_recall,
             "val_threshold": float(threshold)}
+
+
+def activation_mix(blend_epochs: float, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """How far a gradual switch to ReLU has come after `step` (from 0) of `epoch` (from 1): from SiLU (0)
+    to ReLU (1), linear in steps over `blend_epochs`."""
+    if blend_epochs <= 0:
+        return 1.0
+    return min(1.0, ((epoch - 1) * steps_per_epoch + step + 1) / (blend_epochs * steps_per_epoch))
+
+
+def in_final_form(metrics: dict[str, float]) -> bool:
+    """Whether an epoch's network is the one its export builds (not halfway from SiLU to ReLU)."""
+    return metrics.get("activation_mix", 1.0) >= 1.0
+
+
+def is_best_epoch(history: list[dict[str, float]]) -> bool:
+    """Whether the last epoch of `history` is the best so far. An epoch still between SiLU and ReLU is not the
+    network the export builds, so it is never the best."""
+    last = history[-1]
+    return in_final_form(last) and fitness(last) >= max(fitness(h) for h in history if in_final_form(h))
 
 
 def fitness(metrics: dict[str, float]) -> float:
@@ -294,7 +328,7 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
     # A resumed run's weights come from its checkpoint below; only the shape matters here.
-    model = initial_detector(config, train) if state is None else detector_at_width(config.width)
+    model = initial_detector(config, train) if state is None else detector_at_width(config.width, config.activation)
     if config.quantization_aware:
         simulate_int8(model)
         if state is None:  # a resumed run's ranges come from its checkpoint
@@ -303,6 +337,11 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
         # A time-limited run may have shortened its plan; keep to it.
         config = config.model_copy(update={"epochs": min(config.epochs, state.get("planned_epochs", config.epochs))})
     model.to(device)
+    teacher = None
+    if config.distill_from is not None:
+        teacher = load_teacher(config.distill_from, detector_at_width(onnx_width(config.distill_from),
+                                                                     onnx_activation(config.distill_from)))
+        teacher.to(device)
     ema = ModelEMA(model, config.ema_decay)
     optimizer = optimizer_for(model, config)
     steps = steps_per_epoch(config, sum(repeats) if repeats is not None else len(train))
@@ -323,10 +362,12 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     while epoch <= config.epochs:
         epoch_started = time.monotonic()
         train_metrics = train_one_epoch(model, ema, builder, optimizer, scheduler, config, epoch, writer, device,
-                                        repeats)
+                                        repeats, teacher=teacher)
         if config.quantization_aware:
             freeze_ranges(ema.model)  # validated with the averaged ranges, not ranges fitted to val
         metrics = {"epoch": epoch, **train_metrics, **validate(ema.model, val, config, device)}
+        if config.activation_blend_epochs:
+            metrics["activation_mix"] = activation_mix(config.activation_blend_epochs, epoch, steps - 1, steps)
         history.append(metrics)
         report_epoch(metrics, writer)
         if config.time_limit_minutes:
@@ -334,6 +375,8 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
             # the plan may grow again, never past the configured epochs.
             planned = epochs_within(config.time_limit_minutes * 60, time.monotonic() - started,
                                     time.monotonic() - epoch_started, epoch, epoch_cap)
+            # A switch to ReLU needs one epoch after it, or no epoch could be the best.
+            planned = min(max(planned, math.ceil(config.activation_blend_epochs) + 1), epoch_cap)
             if planned != config.epochs:
                 tqdm.write(f"time limit {config.time_limit_minutes} min: the schedule now ends after epoch {planned}")
                 config = config.model_copy(update={"epochs": planned})
@@ -343,8 +386,7 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
             "planned_epochs": config.epochs, "history": history, "config": config.model_dump(mode="json"),
         }
-        is_best = fitness(metrics) >= max(fitness(h) for h in history)
-        save_epoch(config.out, state, history, is_best, (LOSS_CURVES, QUALITY_CURVES))
+        save_epoch(config.out, state, history, is_best_epoch(history), (LOSS_CURVES, QUALITY_CURVES))
         epoch += 1
     writer.close()
     return best_path
@@ -361,6 +403,6 @@ def detector_from_checkpoint(path: Path) -> tuple[YOLOX, DetectorTrainConfig]:
     """The EMA weights of a checkpoint in a fresh network (no COCO file needed)."""
     state = load_checkpoint(path)
     config = DetectorTrainConfig.model_validate(state["config"])
-    model = detector_at_width(config.width)
+    model = detector_at_width(config.width, config.activation)
     model.load_state_dict(plain_weights(state["ema"]))  # a quantisation-aware run exports its float network
     return model.eval(), config

@@ -1,18 +1,22 @@
 """YOLOX building blocks, after Megvii YOLOX `yolox/models/network_blocks.py` (Apache-2.0).
 
-Every convolution is a `BaseConv`: Conv2d without bias -> BatchNorm2d -> SiLU, the layout of the original
-PyTorch weights. Weights exported with the batch norms folded in load as: conv weight = folded weight,
-batch norm = identity whose shift (`bn.bias`) carries the folded bias (see `onnx_weights.py`).
+Every convolution is a `BaseConv`: Conv2d without bias -> BatchNorm2d -> SiLU (or ReLU, `use_activation`), the
+layout of the original PyTorch weights. Weights exported with the batch norms folded in load as: conv weight =
+folded weight, batch norm = identity whose shift (`bn.bias`) carries the folded bias (see `onnx_weights.py`).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 # YOLOX's batch-norm settings (yolox/utils/model_utils.py and the network blocks).
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.03
+# YOLOX's own activation is SiLU; ReLU is the one INT8 runtimes fold into the convolution before it
+# (`use_activation`, issue 11 item 5).
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU}
 
 
 class BaseConv(nn.Module):
@@ -27,6 +31,57 @@ class BaseConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(self.bn(self.conv(x)))
+
+
+def use_activation(model: nn.Module, name: str) -> nn.Module:
+    """Give every `BaseConv` of `model` the activation `name` ("silu" or "relu"), in place; returns the model.
+
+    The weights stay: a network trained with SiLU then computes something else until it is fine-tuned.
+    """
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {name!r}")
+    for module in model.modules():
+        if isinstance(module, BaseConv):
+            module.act = ACTIVATIONS[name](inplace=True)
+    return model
+
+
+class SiluToRelu(nn.Module):
+    """(1 - mix) SiLU(x) + mix ReLU(x): a SiLU network moved to ReLU step by step while it trains. Swapped at once,
+    the shipped detector's 113 layers compound the difference: after one epoch at the fine-tune's rate its val
+    mAP@0.5 was 0.01 (configs/detector-relu.yaml). `mix` is set from outside (`set_activation_mix`), not a
+    weight: the state dict stays a plain network's."""
+
+    def __init__(self, mix: float = 0.0):
+        super().__init__()
+        self.mix = mix
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.mix >= 1.0:
+            return F.relu(x)
+        return torch.lerp(F.silu(x), F.relu(x), self.mix)
+
+
+def set_activation_mix(model: nn.Module, mix: float) -> nn.Module:
+    """Give every `BaseConv` of `model` the activation (1 - mix) SiLU + mix ReLU, in place; returns the model."""
+    mix = min(max(mix, 0.0), 1.0)
+    for module in model.modules():
+        if isinstance(module, BaseConv):
+            if not isinstance(module.act, SiluToRelu):
+                module.act = SiluToRelu()
+            module.act.mix = mix
+    return model
+
+
+def model_activation(model: nn.Module) -> str:
+    """The activation of a network's convolutions ("silu" or "relu")."""
+    found = {name for module in model.modules() if isinstance(module, BaseConv)
+             for name, kind in ACTIVATIONS.items() if isinstance(module.act, kind)}
+    found |= {"relu" if module.act.mix >= 1.0 else "silu-to-relu" for module in model.modules()
+              if isinstance(module, BaseConv) and isinstance(module.act, SiluToRelu)}
+    if len(found) != 1:
+        raise ValueError(f"expected one activation in the network, found {sorted(found) or 'none'}")
+    return found.pop()
 
 
 class DWConv(nn.Module):

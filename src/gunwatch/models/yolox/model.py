@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import onnx
 from torch import Tensor, nn
 
 from gunwatch.models.yolox.backbone import CSPDarknet
@@ -73,6 +74,13 @@ def state_dict_width(weights: Mapping[str, Tensor]) -> float:
 def onnx_width(path: Path) -> float:
     """The width multiplier of a YOLOX ONNX export: its first convolution is the stem's."""
     return read_onnx_convs(path)[0].weight.shape[0] / STEM_CHANNELS
+
+
+def onnx_activation(path: Path) -> str:
+    """The activation of a YOLOX ONNX export's convolutions: "relu" where its graph has ReLU nodes, else YOLOX's
+    own SiLU (exported as Sigmoid and Mul)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return "relu" if any(node.op_type == "Relu" for node in graph.node) else "silu"
 
 
 def keep_classes(model: YOLOX, class_ids: Sequence[int]) -> YOLOX:

@@ -19,7 +19,16 @@ import torch
 from torch import Tensor, nn
 
 from gunwatch.models.yolox.backbone import CSPDarknet
-from gunwatch.models.yolox.blocks import BaseConv, Bottleneck, CSPLayer, DWConv, Focus, SPPBottleneck
+from gunwatch.models.yolox.blocks import (
+    BaseConv,
+    Bottleneck,
+    CSPLayer,
+    DWConv,
+    Focus,
+    SPPBottleneck,
+    model_activation,
+    use_activation,
+)
 from gunwatch.models.yolox.head import YoloxHead
 from gunwatch.models.yolox.model import YOLOX, yolox_nano
 from gunwatch.models.yolox.neck import PAFPN
@@ -27,7 +36,7 @@ from gunwatch.models.yolox.neck import PAFPN
 
 def widen_yolox(narrow: YOLOX, width: float, seed: int = 0) -> YOLOX:
     """A YOLOX-Nano-layout network at `width` that computes what `narrow` computes (eval and train mode)."""
-    wide = yolox_nano(narrow.head.num_classes, width=width)
+    wide = use_activation(yolox_nano(narrow.head.num_classes, width=width), model_activation(narrow))
     if wide.backbone.out_channels[0] < narrow.backbone.out_channels[0]:
         raise ValueError(f"width {width} is narrower than the network's")
     widener = _Widener(torch.Generator().manual_seed(seed))
