@@ -35,14 +35,14 @@ class _Graph:
         return name
 
     def conv(self, x: str, name: str, c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1,
-             gain: float = 1.0, silu: bool = True) -> str:
+             gain: float = 1.0, activated: bool = True) -> str:
         fan_in = c_in // groups * kernel * kernel
         weight = self.rng.normal(0, gain * np.sqrt(2 / fan_in), (c_out, c_in // groups, kernel, kernel))
         bias = self.rng.normal(0, 0.1, c_out)
         y = self.node("Conv", [x, self.constant(f"{name}.w", weight.astype(np.float32)),
                                self.constant(f"{name}.b", bias.astype(np.float32))], name,
                       kernel_shape=[kernel, kernel], strides=[stride, stride], pads=[kernel // 2] * 4, group=groups)
-        if not silu:
+        if not activated:
             return y
         if self.activation == "relu":
             return self.node("Relu", [y], f"{name}.relu")
@@ -62,7 +62,7 @@ def yolox_graph(path: Path, input_size: int = 64, seed: int = 0, threshold: floa
     for stride in (8, 16, 32):
         x = g.conv(x, f"dw{stride}", WIDTH, WIDTH, 3, 2, groups=WIDTH)  # depthwise, as in YOLOX-Nano
         x = g.conv(x, f"pw{stride}", WIDTH, WIDTH, 1, 1)
-        pred = g.conv(x, f"pred{stride}", WIDTH, outputs, 1, 1, gain=4.0, silu=False)
+        pred = g.conv(x, f"pred{stride}", WIDTH, outputs, 1, 1, gain=4.0, activated=False)
         keep_batch = g.constant(f"shape{stride}", np.array([0, outputs, -1], np.int64))
         levels.append(g.node("Reshape", [pred, keep_batch], f"flat{stride}"))
     points = g.node("Transpose", [g.node("Concat", levels, "levels", axis=2)], "points", perm=[0, 2, 1])
