@@ -47,10 +47,16 @@ CALIBRATION_BATCHES = 4
 
 def build_detector(config: DetectorTrainConfig) -> YOLOX:
     """YOLOX-Nano with the COCO weights; classes person (COCO's) and handgun (new)."""
-    model = use_activation(yolox_nano(), "silu" if config.activation_blend_epochs else config.activation)
+    model = use_activation(yolox_nano(), starting_activation(config))
     if config.coco_weights is not None:
         load_yolox_onnx_weights(model, config.coco_weights)
     return coco_person_plus(model, len(DETECTOR_CLASSES) - 1)
+
+
+def starting_activation(config: DetectorTrainConfig) -> str:
+    """The activation a new run's network starts with: a gradual switch to ReLU starts from the initial weights'
+    own SiLU (`SiluToRelu` at mix 0 is SiLU)."""
+    return "silu" if config.activation_blend_epochs else config.activation
 
 
 def detector_at_width(width: float, activation: str = "silu") -> YOLOX:
@@ -60,8 +66,7 @@ def detector_at_width(width: float, activation: str = "silu") -> YOLOX:
 
 def initial_detector(config: DetectorTrainConfig, train: list[DetectorSample]) -> YOLOX:
     """The network a new run starts from: COCO, a finished run or a shipped model, widened to `config.width`."""
-    # A gradual switch to ReLU starts from the initial weights' own SiLU (`SiluToRelu` at mix 0).
-    activation = "silu" if config.activation_blend_epochs else config.activation
+    activation = starting_activation(config)
     if config.init_weights is not None and config.init_weights.suffix == ".onnx":
         # A shipped model (its checkpoint is not kept): folded like the COCO file, so calibrated the same way.
         model = detector_at_width(onnx_width(config.init_weights), activation)
