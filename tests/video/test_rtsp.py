@@ -85,11 +85,11 @@ def test_a_hung_camera_stalls_then_goes_offline_and_recovers(rtsp_server: RtspSe
         up = seconds_until(lambda: source.state == "online", MIN_TIMEOUT_S)
         # No time limit: the reader's thread ended at all (woken, not left behind in FFmpeg) when stopped.
         assert source.stop(timeout=60)
-    assert [(c.state, c.reason) for c in changes] == [
-        ("online", "receiving 320x240 frames"),
-        ("stalled", "no frame for 1.5 s"),
-        ("offline", "no valid answer within 1.5 s"),
-        ("online", "receiving 320x240 frames"),
-    ]
+    assert [c.state for c in changes] == ["online", "stalled", "offline", "online"]
+    assert changes[0].reason == changes[3].reason == "receiving 320x240 frames"
+    # Where the freeze cut a packet in two, the stall also names the last decode error: "no frame for 1.5 s
+    # (decode error: invalid data found when processing input)" (seen once in CI).
+    assert changes[1].reason.startswith("no frame for 1.5 s")
+    assert changes[2].reason == "no valid answer within 1.5 s"
     assert stalled is not None and offline is not None and up is not None
     print(f"stalled after {stalled:.2f} s, offline {offline:.2f} s later, online {up:.2f} s after the thaw")
