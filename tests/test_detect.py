@@ -77,3 +77,22 @@ def test_a_bad_source_is_a_clear_error(tiny_detector_onnx: Path, tmp_path: Path)
     assert f"{tmp_path / 'nothing.mp4'}: no such file or folder" in result.stderr
     bad_tiles = run(str(tmp_path), "--model", str(tiny_detector_onnx), "--tiles", "sometimes")
     assert bad_tiles.exit_code == 2 and "--tiles must be auto, on or off" in bad_tiles.stderr
+
+
+def test_a_folder_with_a_broken_image_analyses_the_others_and_says_which_failed(tiny_detector_onnx: Path,
+                                                                               tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "c.jpg"):
+        Image.new("RGB", (96, 64), (120, 90, 60)).save(folder / name)
+    (folder / "b.jpg").write_bytes(b"not a jpeg")  # broken in transfer
+    (folder / "notes.txt").write_text("taken on the 3rd floor")
+    (folder / "._a.jpg").write_bytes(b"\0\x05\x16\x07 Mac OS X")  # a Mac's AppleDouble copy: hidden, left out
+    result = run(str(folder), "--model", str(tiny_detector_onnx), "--json", "--no-save", "--threads", "1")
+    assert result.exit_code == 1, result.stderr  # the results stand; the run says not all was looked at
+    assert [Path(line["source"]).name for line in json_lines(result.stdout)] == ["a.jpg", "c.jpg"]
+    assert f"skipped: {folder / 'b.jpg'}: image does not decode" in result.stderr
+    assert f"skipped: {folder}: 1 file(s) that are not images left out (.txt 1)" in result.stderr
+    assert "._a.jpg" not in result.stderr
+    summary = result.stderr.splitlines()[-1]
+    assert summary.startswith("2 frame(s), ") and summary.endswith("; 1 image(s) did not decode (above)")

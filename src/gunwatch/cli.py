@@ -443,8 +443,15 @@ def detect(
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem
     frames = with_guns = 0
+    unreadable: list[Path] = []  # a folder's images that did not decode: the others are still analysed
+
+    def skipped(reason: str, image: Path | None) -> None:
+        say(f"skipped: {reason}")
+        if image is not None:
+            unreadable.append(image)
+
     try:
-        for result in detect_source(detector, source, folder, threshold, every):
+        for result in detect_source(detector, source, folder, threshold, every, skipped):
             frames += 1
             labels = [detector.class_names[c] for c in result.detections.class_ids]
             with_guns += GUN_LABEL in labels
@@ -456,7 +463,10 @@ def detect(
                 say(f"{result.frame.source.name} #{result.frame.index}: {found}")
     except SourceError as error:
         raise fail(str(error)) from error
-    say(f"{frames} frame(s), {with_guns} with a handgun" + (f"; annotated copies in {folder}" if folder else ""))
+    say(f"{frames} frame(s), {with_guns} with a handgun" + (f"; annotated copies in {folder}" if folder else "")
+        + (f"; {len(unreadable)} image(s) did not decode (above)" if unreadable else ""))
+    if unreadable:
+        raise typer.Exit(code=1)  # the results stand, but not every image was looked at
 
 
 def tile_mode(value: str) -> Literal["auto", "on", "off"]:

@@ -11,7 +11,7 @@ from PIL import Image
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
 from gunwatch.video.annotate import draw_detections
-from gunwatch.video.files import Frame, iter_frames, kind_of, video_rate
+from gunwatch.video.files import Frame, SkipListener, iter_frames, kind_of, video_rate
 from gunwatch.video.writer import VideoWriter
 
 
@@ -33,15 +33,17 @@ class FrameResult:
 
 
 def detect_source(
-    detector: Detector, source: Path, out: Path | None, threshold: float | None = None, every: int = 1
+    detector: Detector, source: Path, out: Path | None, threshold: float | None = None, every: int = 1,
+    on_skipped: SkipListener | None = None,
 ) -> Iterator[FrameResult]:
-    """Detections per frame, one frame at a time; annotated copies go to `out` (images as JPEG, videos as MP4)."""
+    """Detections per frame, one frame at a time; annotated copies go to `out` (images as JPEG, videos as MP4).
+    `on_skipped`: a folder's images that do not decode are left out and reported to it (see `iter_frames`)."""
     chosen = detector.threshold if threshold is None else threshold
     writer: VideoWriter | None = None
     if out is not None and kind_of(source) == "video":
         writer = VideoWriter(out / f"{source.stem}.annotated.mp4", video_rate(source) / every)
     try:
-        for frame in iter_frames(source, every):
+        for frame in iter_frames(source, every, on_skipped):
             (found,) = detector.detect([frame.image])
             result = FrameResult(frame, found.above(chosen))
             if out is not None:

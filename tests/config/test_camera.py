@@ -17,7 +17,7 @@ def test_defaults(parse) -> None:
     assert (camera.detect.fps, camera.detect.width, camera.detect.height) == (5.0, None, None)
     assert (camera.detect.threshold, camera.detect.tiles) == (None, "off")
     assert camera.detect.second_look
-    assert (camera.zones, camera.masks) == ({}, [])
+    assert (camera.zones, camera.masks, camera.rotate) == ({}, [], 0)
 
 
 def test_every_camera_setting(parse) -> None:
@@ -52,6 +52,11 @@ def test_a_video_file_may_loop(parse) -> None:
     assert (camera.kind, camera.loop) == ("file", True)
 
 
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_a_camera_mounted_sideways_or_upside_down_is_turned_upright(parse, degrees: int) -> None:
+    assert parse(f"cameras: {{hall: {{url: rtsp://cam/s, rotate: {degrees}}}}}").cameras["hall"].rotate == degrees
+
+
 def test_the_url_is_left_out_of_repr(parse) -> None:
     config = parse(MINIMAL.format(url="rtsp://admin:hunter2@cam/s"))
     assert "hunter2" not in repr(config)
@@ -71,6 +76,8 @@ def test_the_url_is_left_out_of_repr(parse) -> None:
         ("{url: a.mp4, rtsp_transport: udp}", "cameras.lobby.rtsp_transport: applies only to rtsp:// and rtsps://"),
         ("{url: rtsp://cam/s, loop: true}", "cameras.lobby.loop: applies only to video files and image folders"),
         ("{url: rtsp://cam/s, enabled: maybe}", "cameras.lobby.enabled: must be true or false"),
+        ("{url: rtsp://cam/s, rotate: 45}", "cameras.lobby.rotate: must be 0, 90, 180 or 270"),
+        ("{url: rtsp://cam/s, rotate: -90}", "cameras.lobby.rotate: must be 0, 90, 180 or 270"),
         ("{url: ftp://cam/s}", "cameras.lobby.url: unsupported scheme ftp://; accepted: rtsp:// or rtsps://"),
         ("{detect: {fps: 2}}", "cameras.lobby.url: required"),
         ("{url: a.mp4, zones: {door: {polygon: [[0, 0], [1, 1]]}}}",

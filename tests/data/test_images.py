@@ -72,3 +72,55 @@ def test_blend_keeps_the_canvas_outside_the_patch() -> None:
     blend(canvas, np.full((10, 10, 3), 200, np.uint8), 5, 5)
     assert canvas[:5].max() == 0 and canvas[:, :5].max() == 0 and canvas[15:].max() == 0
     assert canvas[10, 10, 0] == 200
+
+
+@pytest.mark.parametrize(("suffix", "dtype"), [(".png", np.uint16), (".tif", np.int32)])
+def test_a_16_bit_grey_image_keeps_its_shades(tmp_path: Path, suffix: str, dtype: type) -> None:
+    # Pillow's own conversion clips 16-bit values at 255: a thermal camera's PNG would come out white.
+    ramp = np.linspace(0, 65535, 64 * 16).reshape(16, 64).astype(dtype)
+    path = tmp_path / f"thermal{suffix}"
+    Image.fromarray(ramp).save(path)
+    with Image.open(path) as stored:
+        assert stored.mode in ("I;16", "I")
+    image = load_rgb(path)
+    assert image.shape == (16, 64, 3) and image.dtype == np.uint8
+    np.testing.assert_allclose(image[..., 0], ramp / 257, atol=1)
+    assert (image[..., 0] == image[..., 2]).all()
+
+
+def test_an_8_bit_image_in_32_bit_mode_is_not_darkened(tmp_path: Path) -> None:
+    shades = np.arange(256, dtype=np.int32).reshape(16, 16)
+    path = tmp_path / "grey.tif"
+    Image.fromarray(shades).save(path)
+    np.testing.assert_array_equal(load_rgb(path)[..., 1], shades)
+
+
+def test_an_iphone_heic_photo_and_an_avif_are_read(tmp_path: Path) -> None:
+    import pillow_heif
+
+    from support.turned_photos import picture_with_square, white_box
+
+    picture = picture_with_square(64, 48, (8, 8, 40, 32))
+    pillow_heif.register_heif_opener()  # to write one; gunwatch registers it itself to read
+    for name in ("phone.heic", "web.avif"):
+        Image.fromarray(picture).save(tmp_path / name, quality=95)
+        image = load_rgb(tmp_path / name)
+        assert image.shape == (48, 64, 3)
+        np.testing.assert_allclose(white_box(image), [8, 8, 40, 32], atol=1)
+        assert image_size(tmp_path / name, verify=True) == (64, 48)
+
+
+def test_a_heic_photo_without_pillow_heif_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from gunwatch.data import images
+
+    (tmp_path / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed
+    images._register_heif.cache_clear()
+    try:
+        for read in (load_rgb, image_size):
+            with pytest.raises(ImageDecodeError, match=r'pip install "gunwatch\[heic\]"'):
+                read(tmp_path / "phone.heic")
+    finally:
+        images._register_heif.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 
 from gunwatch.video.writer import VideoWriter
@@ -14,4 +15,18 @@ def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (160, 120)
     with VideoWriter(path, fps, options={"g": str(max(1, round(fps)))}, threads=1) as writer:
         for index in range(frames):
             writer.write(np.full((size[1], size[0], 3), 20 * index % 255, np.uint8))
+    return path
+
+
+def write_phone_clip(path: Path, shown: np.ndarray, display_ccw: int, frames: int = 6, fps: float = 10.0) -> Path:
+    """An H.264 MP4 that a player shows as `shown` (H x W x 3) every frame: its pixels stored turned back, with a
+    display matrix of `display_ccw` degrees counter-clockwise (a phone's portrait clip: -90), as phones write it."""
+    stored = np.ascontiguousarray(np.rot90(shown, -(display_ccw // 90)))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt = stored.shape[1], stored.shape[0], "yuv420p"
+        stream.set_display_rotation(display_ccw)
+        for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
+        container.mux(stream.encode())
     return path

@@ -26,6 +26,18 @@ def test_a_file_camera_gives_a_frame(tmp_path: Path) -> None:
     assert result.detail.startswith("decoded a 160x120 frame in ")
 
 
+def test_the_frame_size_is_the_upright_pictures(tmp_path: Path) -> None:
+    # A phone's portrait clip (stored 120 x 160, shown 160 x 120), on a camera set to turn it a quarter more.
+    import numpy as np
+
+    from support.videos import write_phone_clip
+
+    clip = write_phone_clip(tmp_path / "phone.mp4", np.zeros((120, 160, 3), np.uint8), -90, frames=2)
+    assert reach_camera("phone", Camera(url=str(clip)), timeout_s=10).detail.startswith("decoded a 160x120 frame")
+    turned = reach_camera("phone", Camera(url=str(clip), rotate=90), timeout_s=10)
+    assert turned.detail.startswith("decoded a 120x160 frame")
+
+
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     result = reach_camera("gate", Camera(url=str(tmp_path / "gone.mp4")), timeout_s=10)
     assert result.ok is False and result.detail == "no such file or directory"

@@ -170,3 +170,20 @@ def test_an_unpaced_file_gives_every_frame_in_order_by_its_own_timestamps(tmp_pa
         for _, stamp in FileReader(Camera(url=str(clip)), paced=False).frames(context):
             pts.append(stamp)
     assert pts == pytest.approx([index / 10 for index in range(30)])
+
+
+@pytest.mark.parametrize(("display_ccw", "rotate"), [(-90, 0), (0, 90), (180, 180)])
+def test_a_camera_publishes_its_frames_upright(tmp_path: Path, display_ccw: int, rotate: int):
+    # A phone's portrait clip (display matrix), a camera mounted on its side (`rotate`), or both undoing each
+    # other: whoever reads the frames (detector, zones, snapshots, clips) sees the picture upright.
+    from support.turned_photos import picture_with_square, white_box
+    from support.videos import write_phone_clip
+
+    upright = picture_with_square(160, 96, (16, 16, 48, 48))
+    sideways = np.ascontiguousarray(np.rot90(upright, rotate // 90))  # how the mounted camera films it
+    clip = write_phone_clip(tmp_path / "clip.mp4", sideways, display_ccw, frames=4)
+    with camera_source("hall", Camera(url=str(clip), rotate=rotate), FAST) as source:
+        frame = source.wait(timeout=30)
+    assert frame is not None
+    assert frame.size == (160, 96)
+    assert white_box(frame.image) == [16, 16, 48, 48]

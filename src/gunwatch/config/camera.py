@@ -48,6 +48,12 @@ class Camera(StrictModel):
         "tcp", description="RTSP transport; TCP survives lossy networks, UDP has less delay"
     )
     loop: bool = Field(False, description="replay a video file or image folder from the start when it ends")
+    # The detector learnt upright people; a camera on its side (corridor view) or upside down on a bracket
+    # without its own flip setting must be turned before it looks (video/orientation.py).
+    rotate: Literal[0, 90, 180, 270] = Field(
+        0, description="degrees clockwise that turn the camera's picture upright; zones and masks are drawn "
+                       "on the upright picture"
+    )
     enabled: bool = Field(True, description="a disabled camera is kept in the file but not opened")
     detect: DetectSettings = Field(default_factory=DetectSettings)
     zones: dict[Name, Zone] = Field(

@@ -1,5 +1,8 @@
 """Image files: their size from the header, and an optional full decode to catch broken files.
 
+Every image is read as it is shown: a photo whose EXIF orientation tag turns it (a phone held upright) comes
+out turned, with its shown width and height (`data/orientation.py`).
+
 Every decode here checks the size the file's header declares before decoding a pixel: an 81 KB PNG can
 declare 640 x 130000 and take 238 MiB once decoded, a few more a camera's memory. Pillow opens files
 lazily (the header only), so the check costs nothing. A larger image is an ImageTooLarge naming the file.
@@ -7,12 +10,18 @@ lazily (the header only), so the check costs nothing. A larger image is an Image
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from gunwatch.data.orientation import displayed_size, exif_orientation, upright
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif", ".heic", ".heif")
+# An iPhone's photos: read through the optional pillow-heif package (`pip install "gunwatch[heic]"`).
+HEIF_SUFFIXES = (".heic", ".heif")
 # RGB -> luma (ITU-R BT.601), how a grey camera frame is made from colour wherever training needs one.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -29,6 +38,24 @@ class ImageTooLarge(ImageDecodeError):
     """An image whose header declares more pixels than gunwatch decodes; it was not decoded."""
 
 
+def _open(path: Path) -> Image.Image:
+    """Image.open, with HEIC / HEIF made readable first (or refused, saying how to make it readable)."""
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        _register_heif()
+    return Image.open(path)
+
+
+@functools.cache
+def _register_heif() -> None:
+    try:
+        import pillow_heif
+    except ImportError:
+        raise ImageDecodeError('HEIC / HEIF photos need the pillow-heif package: pip install "gunwatch[heic]" '
+                               "(or convert the photos to JPEG)") from None
+    # libheif turns the picture by its own orientation boxes and resets the EXIF tag, so `upright` finds 1.
+    pillow_heif.register_heif_opener()
+
+
 def check_image_size(path: Path, size: tuple[int, int], max_pixels: int = MAX_IMAGE_PIXELS,
                      max_side: int = MAX_IMAGE_SIDE) -> None:
     """ImageTooLarge when `size` (width, height) is over either cap."""
@@ -38,12 +65,24 @@ def check_image_size(path: Path, size: tuple[int, int], max_pixels: int = MAX_IM
                             f"a side and {max_pixels / 1e6:g} Mpx), not decoded")
 
 
-def image_size(path: Path, verify: bool = False) -> tuple[int, int]:
-    """(width, height) of an image; with verify, the pixels are decoded too (JPEGs at 1/8 scale, fast), and
-    an image over the caps is an ImageTooLarge."""
+@dataclass(frozen=True)
+class ImageGeometry:
+    stored_size: tuple[int, int]  # (width, height) of the pixels in the file
+    orientation: int = 1  # EXIF orientation, 1 to 8 (1: the stored pixels are upright)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as shown: what `load_rgb` returns and boxes refer to."""
+        return displayed_size(self.stored_size, self.orientation)
+
+
+def image_geometry(path: Path, verify: bool = False) -> ImageGeometry:
+    """An image's stored size and orientation from its header; with verify, the pixels are decoded too (JPEGs
+    at 1/8 scale, fast), and an image over the caps is an ImageTooLarge."""
     try:
-        with Image.open(path) as image:
+        with _open(path) as image:
             size = image.size
+            orientation = exif_orientation(image)
             if verify:
                 check_image_size(path, size)
                 if image.format == "JPEG":
@@ -53,18 +92,38 @@ def image_size(path: Path, verify: bool = False) -> tuple[int, int]:
         raise ImageTooLarge(f"{path}: {error}") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise ImageDecodeError(f"image does not decode ({error})") from error
-    return size
+    return ImageGeometry(size, orientation)
+
+
+def image_size(path: Path, verify: bool = False) -> tuple[int, int]:
+    """(width, height) of an image as shown (see `image_geometry`)."""
+    return image_geometry(path, verify).size
 
 
 def load_rgb(path: Path, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
-    """The image as an HxWx3 uint8 RGB array. ImageTooLarge, before decoding, when the header declares more
-    than `max_pixels` or a side over `max_side`; OSError when the file is not an image or is broken."""
+    """The image as shown (turned by its EXIF orientation), an HxWx3 uint8 RGB array. ImageTooLarge, before
+    decoding, when the header declares more than `max_pixels` or a side over `max_side`; OSError when the file
+    is not an image or is broken."""
     try:
-        with Image.open(path) as image:  # the header only, so far
+        with _open(path) as image:  # the header only, so far
             check_image_size(path, image.size, max_pixels, max_side)
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(upright(rgb_of(image), exif_orientation(image)))
     except Image.DecompressionBombError as error:  # raised by open itself, past twice Pillow's warning size
         raise ImageTooLarge(f"{path}: {error}") from None
+
+
+def rgb_of(image: Image.Image) -> Image.Image:
+    """The image in 8-bit RGB. Pillow converts 16-bit and 32-bit grey (a thermal or industrial camera's PNG) by
+    clipping at 255, which turns almost every pixel white: those are scaled from their full range instead."""
+    if image.mode.startswith("I;16"):
+        grey = np.asarray(image, dtype=np.uint16) >> 8  # 0..65535 -> 0..255
+    elif image.mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0  # Pillow opens 16-bit PNGs as "I" too
+        grey = np.clip(values * (255.0 / top), 0, 255).round()
+    else:
+        return image.convert("RGB")
+    return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
 
 
 def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""Frames from what a user points `gunwatch detect` at: an image, a folder of images, or a video file."""
+"""Frames from what a user points `gunwatch detect` at: an image, a folder of images, or a video file, each upright
+(a photo turned by its EXIF orientation, a video by its display matrix)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import av
 import numpy as np
 
 from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, load_rgb
+from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".ts", ".m4v", ".mpg", ".mpeg")
 
@@ -40,17 +43,39 @@ def kind_of(path: Path) -> str:
     raise SourceError(f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}), video or folder")
 
 
-def iter_frames(path: Path, every: int = 1) -> Iterator[Frame]:
-    """Frames of an image, of every image in a folder (sorted by name), or of a video (every Nth frame)."""
+# Told what a folder's run left out: why (the file named), and the image that did not decode (None for files that
+# are not images at all).
+SkipListener = Callable[[str, Path | None], None]
+
+
+def iter_frames(path: Path, every: int = 1, on_skipped: SkipListener | None = None) -> Iterator[Frame]:
+    """Frames of an image, of every image in a folder (sorted by name), or of a video (every Nth frame).
+
+    In a folder, an image that does not decode ends the run with SourceError, unless `on_skipped` is given: then
+    it hears why and the other images go on; it also hears of files that are not images.
+    """
     kind = kind_of(path)
     if kind == "image":
         yield read_image(path)
     elif kind == "folder":
-        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        # Hidden files left out: a Mac copying to a share leaves "._NAME.jpg" beside each image, not a picture.
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
         if not images:
             raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        others = Counter(p.suffix.lower() or "no suffix" for p in files if p.suffix.lower() not in IMAGE_SUFFIXES)
+        if others and on_skipped is not None:
+            kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(others.items()))
+            on_skipped(f"{path}: {sum(others.values())} file(s) that are not images left out ({kinds})", None)
         for image in images:
-            yield read_image(image)
+            try:
+                frame = read_image(image)
+            except SourceError as error:
+                if on_skipped is None:
+                    raise
+                on_skipped(str(error), image)
+                continue
+            yield frame
     else:
         yield from video_frames(path, every)
 
@@ -76,7 +101,8 @@ def video_frames(path: Path, every: int = 1) -> Iterator[Frame]:
             for index, frame in enumerate(container.decode(stream)):
                 if index % every == 0:
                     time_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
-                    yield Frame(path, index, frame.to_ndarray(format="rgb24"), time_s)
+                    upright = turned(frame.to_ndarray(format="rgb24"), quarter_turns(stream_rotation(frame)))
+                    yield Frame(path, index, upright, time_s)
         except av.FFmpegError as error:
             raise SourceError(f"{path}: video breaks off at frame {index + 1} ({error})") from error
 

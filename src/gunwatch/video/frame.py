@@ -9,6 +9,8 @@ import av
 import numpy as np
 from PIL import Image
 
+from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
+
 
 class Frame:
     """One picture of a camera, with its stream timestamp and arrival time.
@@ -17,18 +19,23 @@ class Frame:
     when someone reads `image`. A camera decodes 15 frames a second but the pipeline samples 5, so the
     two thirds it drops are never converted, and `reduced` scales the decoder's picture straight to the
     evidence size without converting it at full size first.
+
+    The frame is the picture upright (`video/orientation.py`): the decoder's picture turned by its stream's
+    display matrix, then any picture by `rotate_cw` degrees clockwise (the camera's `rotate`).
     """
 
-    __slots__ = ("_image", "_lock", "_picture", "camera", "index", "pts", "received")
+    __slots__ = ("_image", "_lock", "_picture", "_turns", "camera", "index", "pts", "received")
 
     def __init__(self, camera: str, image: np.ndarray | av.VideoFrame, index: int, pts: float | None,
-                 received: float):
+                 received: float, rotate_cw: int = 0):
         self.camera = camera
         self.index = index  # frames decoded so far by this camera's source (0-based; restarts never reuse one)
         self.pts = pts  # the stream's own timestamp in seconds, None when the stream carries none
         self.received = received  # wall-clock time (time.time()) when the frame was decoded
         self._picture = image if isinstance(image, av.VideoFrame) else None
-        self._image: np.ndarray | None = image if isinstance(image, np.ndarray) else None
+        stream_ccw = stream_rotation(self._picture) if self._picture is not None else 0
+        self._turns = quarter_turns(stream_ccw, rotate_cw)  # applied when the picture becomes RGB
+        self._image: np.ndarray | None = turned(image, self._turns) if isinstance(image, np.ndarray) else None
         # A PyAV frame converts through its own scaler context, which two threads must not use at once (the
         # clip encoder and the pipeline can both read a frame the ring kept): one conversion at a time.
         self._lock = threading.Lock()
@@ -41,15 +48,16 @@ class Frame:
             with self._lock:
                 if self._image is None:
                     assert self._picture is not None
-                    self._image = self._picture.to_ndarray(format="rgb24")
+                    self._image = turned(self._picture.to_ndarray(format="rgb24"), self._turns)
                 image = self._image
         return image
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height)"""
+        """(width, height), upright"""
         if self._image is None and self._picture is not None:
-            return self._picture.width, self._picture.height
+            width, height = self._picture.width, self._picture.height
+            return (height, width) if self._turns % 2 else (width, height)
         return self.image.shape[1], self.image.shape[0]
 
     def reduced(self, max_width: int, max_height: int | None = None) -> Frame:
@@ -61,11 +69,12 @@ class Frame:
         if factor <= 1:
             return self
         if self._image is None and self._picture is not None:
-            # Scaled and converted in one pass by FFmpeg (area average), from the decoder's YUV.
+            # Scaled and converted in one pass by FFmpeg (area average), from the decoder's YUV; turned after.
+            stored_width, stored_height = self._picture.width, self._picture.height
             with self._lock:
-                small = self._picture.reformat(max(1, width // factor), max(1, height // factor), "rgb24",
-                                              interpolation="AREA")
-            image = small.to_ndarray()
+                small = self._picture.reformat(max(1, stored_width // factor), max(1, stored_height // factor),
+                                              "rgb24", interpolation="AREA")
+            image = turned(small.to_ndarray(), self._turns)
         else:
             image = np.asarray(Image.fromarray(self.image).reduce(factor))
         return Frame(self.camera, image, self.index, self.pts, self.received)

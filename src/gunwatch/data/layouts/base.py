@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Protocol
 
 from gunwatch import GUN_LABEL
-from gunwatch.data.images import ImageDecodeError, image_size
+from gunwatch.data.images import ImageDecodeError, ImageGeometry, image_geometry
+from gunwatch.data.orientation import stored_box_to_displayed
 from gunwatch.data.records import ImageRecord, Problem
-from gunwatch.data.validation import size_mismatch
+from gunwatch.data.validation import checked_box, size_mismatch
 
 # Class names that mean "a handgun" when a data set does not say which of its classes are guns.
 GUN_NAME_WORDS = ("gun", "pistol", "revolver", "firearm", "weapon")
@@ -48,11 +49,43 @@ def class_label(class_id: str, name: str | None, options: ReadOptions) -> str:
 
 
 def size_or_problem(image_path: Path, options: ReadOptions) -> tuple[int, int] | Problem:
-    """(width, height) of an image, or the Problem that it does not decode."""
+    """(width, height) of an image as shown, or the Problem that it does not decode.
+
+    Normalised boxes (YOLO, the notebook's layout) are taken to be drawn on the image as shown, as the tools
+    that write them (and Ultralytics, which reads them) show it.
+    """
+    geometry = geometry_or_problem(image_path, options)
+    return geometry if isinstance(geometry, Problem) else geometry.size
+
+
+def geometry_or_problem(image_path: Path, options: ReadOptions) -> ImageGeometry | Problem:
     try:
-        return image_size(image_path, verify=options.verify_images)
+        return image_geometry(image_path, verify=options.verify_images)
     except ImageDecodeError as error:
         return Problem(image_path, str(error))
+
+
+@dataclass(frozen=True)
+class SizedImage:
+    """An annotation's image, and the pixels its boxes were drawn on."""
+
+    path: Path
+    geometry: ImageGeometry
+    # The annotation states the stored size of an image its EXIF orientation turns sideways: the tool that
+    # drew the boxes showed the stored pixels, so the boxes are turned as the picture is.
+    boxes_on_stored_pixels: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.geometry.size
+
+    def box(self, x1: float, y1: float, x2: float, y2: float) -> list[float]:
+        """An annotated xyxy box, checked against the picture it was drawn on, in the shown picture's pixels;
+        raises BadAnnotation saying what is wrong with it."""
+        if not self.boxes_on_stored_pixels:
+            return checked_box(x1, y1, x2, y2, *self.size)
+        stored = checked_box(x1, y1, x2, y2, *self.geometry.stored_size)
+        return stored_box_to_displayed(stored, self.geometry.stored_size, self.geometry.orientation)
 
 
 def find_image(file_name: str, folders: Sequence[Path]) -> Path | None:
@@ -79,14 +112,21 @@ def sized_image(
     declared_size: tuple[float, float],
     options: ReadOptions,
     context: str = "",
-) -> tuple[Path, int, int] | Problem:
-    """Find an annotation's image and read its size, checking it against the size the annotation states."""
+) -> SizedImage | Problem:
+    """Find an annotation's image and read its size, checking it against the size the annotation states
+    (the shown size, or the stored one of a photo its EXIF orientation turns sideways)."""
     image_path = find_image(file_name, folders)
     if image_path is None:
         return Problem(annotation_path, f"image {file_name!r} not found (looked in {', '.join(map(str, folders))})")
-    size = size_or_problem(image_path, options)
-    if isinstance(size, Problem):
-        return size
-    if message := size_mismatch(*declared_size, *size):
-        return Problem(annotation_path, f"{context}{message}")
-    return image_path, *size
+    geometry = geometry_or_problem(image_path, options)
+    if isinstance(geometry, Problem):
+        return geometry
+    if not size_mismatch(*declared_size, *geometry.size):
+        return SizedImage(image_path, geometry)
+    if geometry.size != geometry.stored_size and not size_mismatch(*declared_size, *geometry.stored_size):
+        return SizedImage(image_path, geometry, boxes_on_stored_pixels=True)
+    message = size_mismatch(*declared_size, *geometry.size) or ""
+    if geometry.orientation != 1:
+        stored_width, stored_height = geometry.stored_size
+        message += f" as shown (EXIF orientation {geometry.orientation}; stored {stored_width}x{stored_height})"
+    return Problem(annotation_path, f"{context}{message}")

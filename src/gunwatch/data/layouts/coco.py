@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gunwatch.data.layouts.base import ReadOptions, class_label, sized_image
+from gunwatch.data.layouts.base import ReadOptions, SizedImage, class_label, sized_image
 from gunwatch.data.records import ImageRecord, Problem
-from gunwatch.data.validation import BadAnnotation, checked_box
+from gunwatch.data.validation import BadAnnotation
 
 NAME = "coco"
 ANNOTATIONS_DIR = "annotations"
@@ -90,21 +90,20 @@ def _read_image(
     found = sized_image(json_path, file_name, folders, declared_size, options, context=f"image {file_name!r}: ")
     if isinstance(found, Problem):
         return found
-    image_path, width, height = found
     boxes: list[list[float]] = []
     labels: list[str] = []
     for index, annotation in annotations:
         try:
-            box, label = _read_annotation(annotation, categories, width, height, options)
+            box, label = _read_annotation(annotation, categories, found, options)
         except BadAnnotation as error:
             return Problem(json_path, f"image {file_name!r}, {_annotation_name(annotation, index)}: {error}")
         boxes.append(box)
         labels.append(label)
-    return ImageRecord(image_path, width, height, boxes, tuple(labels), key=file_name)
+    return ImageRecord(found.path, *found.size, boxes, tuple(labels), key=file_name)
 
 
 def _read_annotation(
-    annotation: dict[str, Any], categories: dict[Id, str], width: int, height: int, options: ReadOptions
+    annotation: dict[str, Any], categories: dict[Id, str], image: SizedImage, options: ReadOptions
 ) -> tuple[list[float], str]:
     bbox = annotation.get("bbox")
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(map(_is_number, bbox))):
@@ -113,7 +112,7 @@ def _read_annotation(
     if not _is_id(category_id) or category_id not in categories:
         raise BadAnnotation(f"unknown category_id {category_id!r}")
     x, y, w, h = bbox
-    box = checked_box(x, y, x + w, y + h, width, height)
+    box = image.box(x, y, x + w, y + h)
     return box, class_label(str(category_id), categories[category_id], options)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from gunwatch.data.images import list_images
 from gunwatch.data.layouts.base import ReadOptions, class_label, sized_image
 from gunwatch.data.records import ImageRecord, Problem
-from gunwatch.data.validation import BadAnnotation, checked_box, parse_floats
+from gunwatch.data.validation import BadAnnotation, parse_floats
 
 NAME = "voc"
 ANNOTATION_DIRS = ("Annotations", "annotations")
@@ -60,15 +60,14 @@ def _read_one(xml_path: Path, image_folders: list[Path], options: ReadOptions) -
     found = sized_image(xml_path, file_name, image_folders, declared_size, options)
     if isinstance(found, Problem):
         return found
-    image_path, width, height = found
     boxes: list[list[float]] = []
     for index, (name, corners) in enumerate(objects, start=1):
         try:
-            boxes.append(checked_box(*corners, width, height))
+            boxes.append(found.box(*corners))
         except BadAnnotation as error:
             return Problem(xml_path, f"object {index} ({name}): {error}")
     labels = tuple(class_label(name, name, options) for name, _ in objects)
-    return ImageRecord(image_path, width, height, boxes, labels)
+    return ImageRecord(found.path, *found.size, boxes, labels)
 
 
 def _read_object(element: ET.Element, index: int) -> tuple[str, list[float]]:

@@ -74,8 +74,10 @@ class CameraSource:
         health: HealthSettings,
         on_health: HealthCallback | None = None,
         rng: random.Random | None = None,
+        rotate_cw: int = 0,
     ) -> None:
         self.name = name
+        self._rotate_cw = rotate_cw  # the camera's `rotate`: every frame is published upright
         self._reader = reader
         self._health = health
         self._on_health = on_health
@@ -259,7 +261,7 @@ class CameraSource:
             self._frames_in += 1
             self._last_frame_at = now
             self._waiting_since = time.monotonic()
-        frame = Frame(self.name, image, index, pts, now)
+        frame = Frame(self.name, image, index, pts, now, self._rotate_cw)
         self._mailbox.put(frame)
         if self._state != "online":
             width, height = frame.size

@@ -66,7 +66,9 @@ class FolderReader:
 
     def _images(self) -> list[Path]:
         try:
-            return sorted(p for p in self._folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            # Hidden files left out: a Mac copying to a share leaves "._NAME.jpg" beside each image, not a picture.
+            return sorted(p for p in self._folder.iterdir()
+                          if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
         except OSError as error:
             raise StreamFailure(f"folder unreadable: {describe(error)}") from None
 
