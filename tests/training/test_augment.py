@@ -14,6 +14,7 @@ from gunwatch.training.augment import (
     mosaic,
     motion_blur,
     person_crop,
+    quarter_turn,
     single_image,
     training_image,
 )
@@ -66,6 +67,24 @@ def test_hflip_mirrors_boxes() -> None:
     image = np.zeros((10, 20, 3), np.uint8)
     _, boxes = hflip(image, np.array([[2, 1, 5, 4]], np.float32))
     assert boxes.tolist() == [[15, 1, 18, 4]]
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_a_quarter_turn_takes_the_boxes_with_the_pixels(turns: int) -> None:
+    sample = red_square_sample(40, 30, (25, 4, 37, 10))  # not square, off centre: every turn moves it elsewhere
+    image, boxes = quarter_turn(sample.image, sample.boxes, turns)
+    assert image.shape == ((30, 40, 3) if turns % 2 == 0 else (40, 30, 3))
+    np.testing.assert_array_equal(boxes[0], red_extent(image))
+    assert quarter_turn(sample.image, np.zeros((0, 4), np.float32), turns)[1].shape == (0, 4)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_turned_training_images_keep_their_boxes_on_the_pixels(seed: int) -> None:
+    sample = red_square_sample(300, 200, (120, 60, 200, 120))
+    settings = AugmentSettings(mosaic=0, hflip=0.5, quarter_turns=1.0, **NO_CAMERA)
+    image, boxes, _ = training_image([sample], 0, 128, settings, np.random.default_rng(seed))
+    if len(boxes):
+        np.testing.assert_allclose(boxes[0], red_extent(image), atol=2.5)
 
 
 def test_keep_visible_clips_and_drops_boxes_mostly_outside() -> None:

@@ -1,7 +1,7 @@
 """Augmentation for surveillance footage: small, distant guns; grey, dark, blurred, compressed frames.
 
-Geometry first (mosaic or a single image zoomed out or in, flipped), then what a camera does to a picture
-(colour shift, grey night mode, low light with sensor noise, focus and motion blur, JPEG artefacts).
+Geometry first (mosaic or a single image zoomed out or in, flipped, optionally turned), then what a camera does to
+a picture (colour shift, grey night mode, low light with sensor noise, focus and motion blur, JPEG artefacts).
 Everything runs on uint8 RGB numpy arrays with one seeded `numpy.random.Generator`, so a run repeats.
 """
 
@@ -46,6 +46,7 @@ class AugmentSettings:
     person_crop_capture_px: tuple[float, float] | None = None
     held_guns: float = 0.0  # probability of pasting a gun at a labelled person's hand (training/paste.py)
     held_gun_share: tuple[float, float] = (0.07, 0.15)  # its width as a share of the person's height (log-uniform)
+    quarter_turns: float = 0.0  # probability of turning the image a quarter, a half or three quarters round
 
 
 def paste(canvas: np.ndarray, image: np.ndarray, x0: int, y0: int) -> None:
@@ -165,6 +166,22 @@ def hflip(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.ascontiguousarray(image[:, ::-1]), flipped
 
 
+def quarter_turn(image: np.ndarray, boxes: np.ndarray, turns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The image turned `turns` quarters counter-clockwise (np.rot90's k), its boxes with it."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    turns %= 4
+    if turns == 1:  # (x, y) -> (y, W - x)
+        moved = [y1, width - x2, y2, width - x1]
+    elif turns == 2:  # (x, y) -> (W - x, H - y)
+        moved = [width - x2, height - y2, width - x1, height - y1]
+    elif turns == 3:  # (x, y) -> (H - y, x)
+        moved = [height - y2, x1, height - y1, x2]
+    else:
+        return image, boxes
+    return np.ascontiguousarray(np.rot90(image, turns)), np.stack(moved, axis=1).astype(boxes.dtype).reshape(-1, 4)
+
+
 def camera_effects(image: np.ndarray, settings: AugmentSettings, rng: np.random.Generator) -> np.ndarray:
     """Colour, grey night mode, low light with noise, blur, motion blur, JPEG: each with its probability."""
     pixels = image.astype(np.float32)
@@ -224,4 +241,7 @@ def training_image(
         )
     if rng.random() < settings.hflip:
         image, boxes = hflip(image, boxes)
+    # Drawn only when turning is on, so that runs without it repeat their augmentations exactly.
+    if settings.quarter_turns > 0 and rng.random() < settings.quarter_turns:
+        image, boxes = quarter_turn(image, boxes, int(rng.integers(1, 4)))
     return camera_effects(image, settings, rng), boxes, classes

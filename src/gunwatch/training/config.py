@@ -134,6 +134,10 @@ class DetectorTrainConfig(TrainRunConfig):
     held_gun_share: tuple[float, float] = Field(
         (0.07, 0.15), description="the pasted gun's width as a share of its holder's height (log-uniform)"
     )
+    # Pictures on their side or upside down: a ceiling fisheye shows people at every angle round its centre, a
+    # camera may be mounted turned, and a gun is held at any angle.
+    quarter_turns: float = Field(0.0, ge=0, le=1, description="probability of turning an image a quarter, a "
+                                                                  "half or three quarters round")
     # Hard negatives mined with `gunwatch data mine-negatives`: the gun-free images scoring highest, repeated.
     hard_negatives: Path | None = Field(None, description="JSON written by `gunwatch data mine-negatives`")
     hard_negative_share: float = Field(0.2, ge=0, le=1, description="share of the mined images that count as hard")

@@ -142,6 +142,7 @@ def augment_settings(config: DetectorTrainConfig) -> AugmentSettings:
         person_crop_gun_px=config.person_crop_gun_px, person_crop_capture_px=config.person_crop_capture_px,
         held_guns=config.held_guns,
         held_gun_share=config.held_gun_share,
+        quarter_turns=config.quarter_turns,
     )
 
 
