@@ -17,19 +17,24 @@ import pytest
 from gunwatch.bench.rtsp_server import APT_PACKAGES, RtspServer, gst_rtsp_missing
 from support.videos import write_video
 
-__all__ = ["APT_PACKAGES", "RtspServer", "gst_rtsp_missing", "rtsp_server_fixture"]
+__all__ = ["APT_PACKAGES", "RtspServer", "gst_rtsp_missing", "require_gst_rtsp", "rtsp_server_fixture"]
 
 
-@pytest.fixture(name="rtsp_server")
-def rtsp_server_fixture(tmp_path: Path) -> Iterator[RtspServer]:
-    """`rtsp_server`: a running RtspServer looping a 3 s, 320x240, 10 fps clip; skips when GStreamer cannot
-    serve RTSP. A test module imports `rtsp_server_fixture` to use it."""
+def require_gst_rtsp() -> None:
+    """Skips the test when GStreamer cannot serve RTSP here (fails it in CI, where it must)."""
     missing = gst_rtsp_missing()
     if missing:
         reason = f"needs GStreamer's RTSP server ({missing}); on Debian: apt-get install {APT_PACKAGES}"
         if os.environ.get("GUNWATCH_REQUIRE_RTSP") == "1":  # CI: a missing package must not pass unseen
             pytest.fail(f"RTSP tests required (GUNWATCH_REQUIRE_RTSP=1) but {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(name="rtsp_server")
+def rtsp_server_fixture(tmp_path: Path) -> Iterator[RtspServer]:
+    """`rtsp_server`: a running RtspServer looping a 3 s, 320x240, 10 fps clip; skips when GStreamer cannot
+    serve RTSP. A test module imports `rtsp_server_fixture` to use it."""
+    require_gst_rtsp()
     clip = write_video(tmp_path / "rtsp-clip.mp4", frames=30, size=(320, 240), fps=10.0)
     server = RtspServer(clip).start()
     try:

@@ -11,7 +11,7 @@ from gunwatch.config.sections import HealthSettings, ReconnectSettings
 from gunwatch.video.frame import Frame
 from gunwatch.video.health import HealthChange
 from gunwatch.video.sources import CameraSource, camera_source
-from support.rtsp_server import RtspServer, rtsp_server_fixture  # noqa: F401 - provides `rtsp_server`
+from support.rtsp_server import RtspServer, require_gst_rtsp, rtsp_server_fixture  # noqa: F401 - `rtsp_server`
 from support.waiting import MIN_TIMEOUT_S, seconds_until
 
 # Reconnects at most 1 s apart, so that the printed "back after" measures the source, not a long backoff.
@@ -46,6 +46,27 @@ def test_an_rtsp_camera_comes_online_and_frames_flow(rtsp_server: RtspServer, tr
     assert first.pts is not None and last.pts is not None
     assert (last.pts - first.pts) / (last.index - first.index) == pytest.approx(0.1, rel=0.2)
     assert [(c.state, c.reason) for c in changes] == [("online", "receiving 320x240 frames")]
+
+
+def test_an_h265_camera_is_decoded(tmp_path):
+    # Many cameras stream H.265 (HEVC) by default: the same source reads it, pictures intact.
+    from support.turned_photos import picture_with_square, white_box
+    from support.videos import write_hevc_video
+
+    require_gst_rtsp()
+    clip = write_hevc_video(tmp_path / "hevc.mp4", picture_with_square(320, 240, (32, 48, 96, 112)))
+    server = RtspServer(clip, codec="h265").start()
+    changes: list[HealthChange] = []
+    try:
+        with camera_source("garage", Camera(url=server.url), HEALTH, changes.append) as source:
+            frames = take_frames(source, 5)
+    finally:
+        server.stop()
+    assert len(frames) == 5
+    assert all(frame.size == (320, 240) for frame in frames)
+    for frame in frames:  # lossy coding may shift an edge by a pixel, never lose or move the square
+        assert white_box(frame.image) == pytest.approx([32, 48, 96, 112], abs=2)
+    assert changes[0].state == "online"
 
 
 @pytest.mark.slow

@@ -1,9 +1,9 @@
-"""Serve the H.264 track of an MP4 over RTSP, looping, with GStreamer's RTSP server.
+"""Serve the H.264 or H.265 track of an MP4 over RTSP, looping, with GStreamer's RTSP server.
 
 Run by Debian's own /usr/bin/python3 (the project's virtual environment has no `gi`), driven by
 `rtsp_server.py`:
 
-    /usr/bin/python3 gst_rtsp_serve.py CLIP.mp4 NAME PORT    # PORT 0: any free port
+    /usr/bin/python3 gst_rtsp_serve.py CLIP.mp4 NAME PORT [h264|h265]    # PORT 0: any free port; h264 by default
 
 Prints `ready PORT` once it listens on 127.0.0.1, and serves rtsp://127.0.0.1:PORT/NAME until SIGTERM or
 the end of its standard input.
@@ -33,11 +33,14 @@ class AccessUnit:
     key: bool
 
 
-def read_clip(path: str) -> tuple[Gst.Caps, list[AccessUnit]]:
-    """The H.264 access units of the clip (SPS/PPS before every key frame), and their caps."""
+CODECS = ("h264", "h265")  # H.265 (HEVC): many cameras' default stream
+
+
+def read_clip(path: str, codec: str = "h264") -> tuple[Gst.Caps, list[AccessUnit]]:
+    """The access units of the clip's video track (parameter sets before every key frame), and their caps."""
     pipeline = Gst.parse_launch(
-        "filesrc name=file ! qtdemux ! h264parse config-interval=-1 "
-        "! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
+        f"filesrc name=file ! qtdemux ! {codec}parse config-interval=-1 "
+        f"! video/x-{codec},stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
     )
     pipeline.get_by_name("file").set_property("location", path)
     sink = pipeline.get_by_name("sink")
@@ -51,7 +54,7 @@ def read_clip(path: str) -> tuple[Gst.Caps, list[AccessUnit]]:
     error = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
     pipeline.set_state(Gst.State.NULL)
     if error is not None or not units:
-        reason = error.parse_error()[0].message if error is not None else "no H.264 frames"
+        reason = error.parse_error()[0].message if error is not None else f"no {codec} frames"
         raise SystemExit(f"cannot read {path}: {reason}")
     return caps, units
 
@@ -60,11 +63,12 @@ class LoopingClip(GstRtspServer.RTSPMediaFactory):
     """Feeds each client's appsrc the clip's access units on demand, shifted by one clip length per loop
     (the pattern of gst-rtsp-server's examples/test-appsrc.c)."""
 
-    def __init__(self, caps: Gst.Caps, units: list[AccessUnit]) -> None:
+    def __init__(self, caps: Gst.Caps, units: list[AccessUnit], codec: str = "h264") -> None:
         super().__init__()
         self.caps, self.units = caps, units
         self.period = sum(unit.duration for unit in units)
-        self.set_launch("( appsrc name=src format=time ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+        self.set_launch(f"( appsrc name=src format=time ! {codec}parse ! rtp{codec}pay name=pay0 pt=96 "
+                        "config-interval=-1 )")
         self.connect("media-configure", self._configure)
 
     def _configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
@@ -85,13 +89,13 @@ class LoopingClip(GstRtspServer.RTSPMediaFactory):
         source.emit("push-buffer", buffer)
 
 
-def main(clip: str, name: str, port: int) -> None:
+def main(clip: str, name: str, port: int, codec: str = "h264") -> None:
     Gst.init(None)
-    caps, units = read_clip(clip)
+    caps, units = read_clip(clip, codec)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(port))
-    server.get_mount_points().add_factory(f"/{name}", LoopingClip(caps, units))
+    server.get_mount_points().add_factory(f"/{name}", LoopingClip(caps, units, codec))
     if server.attach(None) == 0:
         raise SystemExit(f"cannot listen on 127.0.0.1:{port}")
     print(f"ready {server.get_bound_port()}", flush=True)
@@ -112,6 +116,6 @@ def _on_stdin(_channel: GLib.IOChannel, _condition: GLib.IOCondition, loop: GLib
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5) or (len(sys.argv) == 5 and sys.argv[4] not in CODECS):
         raise SystemExit(__doc__)
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:])

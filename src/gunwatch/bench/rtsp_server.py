@@ -1,7 +1,7 @@
 """A real RTSP server on loopback, for `gunwatch bench soak` and the tests: GStreamer's RTSP server in a separate
 process.
 
-    server = RtspServer(clip).start()    # rtsp://127.0.0.1:PORT/cam, the clip's H.264 track, looping
+    server = RtspServer(clip).start()    # rtsp://127.0.0.1:PORT/cam, the clip's H.264 (or H.265) track, looping
     server.stop(); server.start()        # an outage: the same port and URL again afterwards
     server.freeze(); server.thaw()       # a hung camera: connections stay open, nothing is sent
     server.close()
@@ -30,8 +30,9 @@ SERVE_SCRIPT = Path(__file__).with_name("gst_rtsp_serve.py")  # run by SYSTEM_PY
 APT_PACKAGES = (
     "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
 )
-# appsrc/appsink (base), qtdemux, rtph264pay, rtpbin, udpsink (good), h264parse (bad).
-NEEDED_ELEMENTS = ("appsrc", "appsink", "filesrc", "qtdemux", "h264parse", "rtph264pay", "rtpbin", "udpsink")
+# appsrc/appsink (base), qtdemux, rtph264pay, rtph265pay, rtpbin, udpsink (good), h264parse, h265parse (bad).
+NEEDED_ELEMENTS = ("appsrc", "appsink", "filesrc", "qtdemux", "h264parse", "rtph264pay", "h265parse", "rtph265pay",
+                   "rtpbin", "udpsink")
 
 _CHECK = f"""
 import gi
@@ -71,8 +72,10 @@ class RtspServer:
     key frames sees garbage until the next one.
     """
 
-    def __init__(self, clip: Path, name: str = "cam", port: int = 0, log: Path | None = None) -> None:
-        self.clip, self.name, self.port = clip, name, port
+    def __init__(self, clip: Path, name: str = "cam", port: int = 0, log: Path | None = None,
+                 codec: str = "h264") -> None:
+        """`codec`: the clip's video codec, h264 or h265 (HEVC, many cameras' default)."""
+        self.clip, self.name, self.port, self.codec = clip, name, port, codec
         self.log = log or clip.with_suffix(".rtsp-server.log")
         self._process: subprocess.Popen[str] | None = None
 
@@ -92,7 +95,7 @@ class RtspServer:
         self.stop()  # a process that died on its own: release its pipe
         with self.log.open("a") as log:
             self._process = subprocess.Popen(
-                [str(SYSTEM_PYTHON), str(SERVE_SCRIPT), str(self.clip), self.name, str(self.port)],
+                [str(SYSTEM_PYTHON), str(SERVE_SCRIPT), str(self.clip), self.name, str(self.port), self.codec],
                 stdin=subprocess.PIPE,  # held open: the server ends when this process does
                 stdout=subprocess.PIPE,
                 stderr=log,
