@@ -124,3 +124,28 @@ def test_a_heic_photo_without_pillow_heif_says_what_to_install(tmp_path: Path, m
                 read(tmp_path / "phone.heic")
     finally:
         images._register_heif.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_a_cut_out_on_a_transparent_background_is_shown_on_white(tmp_path: Path, mode: str) -> None:
+    # A black pistol cut out on transparency: the file stores black under the transparent pixels too.
+    pixels = np.zeros((32, 48, 4), np.uint8)
+    pixels[8:24, 10:30, 3] = 255  # only the "gun" is opaque (black)
+    image = Image.fromarray(pixels, "RGBA")
+    if mode == "LA":
+        image = image.convert("LA")
+    elif mode == "P":
+        image = image.quantize(colors=4, method=Image.Quantize.FASTOCTREE)
+    path = tmp_path / "cutout.png"
+    image.save(path)
+    with Image.open(path) as stored:
+        assert stored.mode == mode or (mode == "P" and "transparency" in stored.info)
+    rgb = load_rgb(path)
+    assert (rgb[8:24, 10:30] < 20).all()  # the gun stays black
+    assert (rgb[:8] > 235).all() and (rgb[:, 32:] > 235).all()  # the background as a viewer shows it
+
+
+def test_an_opaque_image_is_converted_as_before(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    np.testing.assert_array_equal(load_rgb(tmp_path / "photo.png"), pixels)

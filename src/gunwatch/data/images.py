@@ -113,8 +113,16 @@ def load_rgb(path: Path, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int = MAX
 
 
 def rgb_of(image: Image.Image) -> Image.Image:
-    """The image in 8-bit RGB. Pillow converts 16-bit and 32-bit grey (a thermal or industrial camera's PNG) by
-    clipping at 255, which turns almost every pixel white: those are scaled from their full range instead."""
+    """The image in 8-bit RGB, as a viewer shows it.
+
+    Pillow converts 16-bit and 32-bit grey (a thermal or industrial camera's PNG) by clipping at 255, which turns
+    almost every pixel white: those are scaled from their full range instead. Transparent pixels are laid on
+    white, as a browser shows them; dropping the alpha would leave what the file stores under them, usually
+    black, and a black pistol cut out on a transparent background would vanish.
+    """
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
     if image.mode.startswith("I;16"):
         grey = np.asarray(image, dtype=np.uint16) >> 8  # 0..65535 -> 0..255
     elif image.mode in ("I", "F"):
