@@ -1,4 +1,4 @@
-"""What a photo turned on its side costs the shipped pipeline: why gunwatch honours EXIF orientation.
+"""What a photo turned on its side (or squeezed) costs the shipped pipeline: why gunwatch honours EXIF orientation.
 
     python scripts/sideways_photos.py [--model FILE] [--verifier auto|none|FILE]
 
@@ -7,7 +7,8 @@ the tag hands the detector a picture on its side. The test split's images are ru
 clockwise (EXIF orientation 6, the commonest), and upside down (3), through the shipped detector (and
 verifier), with frame-shaped input as `gunwatch eval` runs it. Image-level numbers only (turning a picture
 moves its boxes): gun-image recall at the pipeline's own threshold and at <= 2 % / 5 % of gun-free images
-flagged, each operating point measured on the same turned images.
+flagged, each operating point measured on the same turned images. A last pass squeezes each image to 0.69 of its
+width, as a camera squeezes a 16:9 picture into a 704 x 576 sub-stream (README, "Main or sub-stream").
 """
 import argparse
 import json
@@ -18,10 +19,20 @@ from tqdm import tqdm
 
 from gunwatch import GUN_LABEL
 from gunwatch.config.sections import LIVE_MAX_INPUT
-from gunwatch.data.images import load_rgb
+from gunwatch.data.images import load_rgb, resize_to
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.metrics.operating import threshold_for_image_fpr
+
+SQUEEZE = (704 / 576) / (16 / 9)  # a 16:9 picture in a 704 x 576 stream: 0.69 of its width
+
+
+def pictured(image: np.ndarray, how: str) -> np.ndarray:
+    if how == "squeezed":
+        return resize_to(image, (max(1, round(image.shape[1] * SQUEEZE)), image.shape[0]))
+    turns = {"upright": 0, "a quarter clockwise (6)": -1, "upside down (3)": 2}[how]
+    return np.ascontiguousarray(np.rot90(image, turns))
+
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", type=Path, default=Path("../shared/datasets/PistolData_merged"))
@@ -33,10 +44,10 @@ records = select_records(args.data, "test", Path("splits/pistoldata_merged.json"
 detector = load_detector(args.model, verifier=args.verifier, max_input=LIVE_MAX_INPUT, threads=2)
 gun_class = detector.class_names.index(GUN_LABEL)
 free = np.array([not r.has_gun for r in records])
-for name, turns in (("upright", 0), ("a quarter clockwise (6)", -1), ("upside down (3)", 2)):
+for name in ("upright", "a quarter clockwise (6)", "upside down (3)", "squeezed"):
     best = []
     for record in tqdm(records, desc=name, unit="img"):
-        (found,) = detector.detect([np.ascontiguousarray(np.rot90(load_rgb(record.image_path), turns))])
+        (found,) = detector.detect([pictured(load_rgb(record.image_path), name)])
         guns = found.of_class(gun_class)
         best.append(float(guns.scores.max()) if guns.scores.size else 0.0)
     best = np.array(best)
