@@ -18,7 +18,8 @@ from support.yolox_graph import yolox_graph
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
 NOTEBOOK = FIXTURES / "notebook"
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "pistol-sample"
-SUMMARY_KEYS = ["images", "with_guns", "without_guns", "boxes", "small", "medium", "large", "problems", "by_origin"]
+SUMMARY_KEYS = ["images", "with_guns", "without_guns", "boxes", "small", "medium", "large", "problems", "by_origin",
+                "turned_by_exif"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -50,6 +51,7 @@ def test_data_check_json_of_the_notebook_fixture() -> None:
         "large": 0,
         "problems": [],
         "by_origin": {"cctv": 2, "web": 2},
+        "turned_by_exif": 0,
     }
 
 

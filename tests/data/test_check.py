@@ -53,7 +53,7 @@ def test_counts_origins_and_problems() -> None:
         record("2.jpg", [wh_box(95, 97), wh_box(96, 96), wh_box(5, 5)], (GUN_LABEL, GUN_LABEL, "person"), "cctv"),
         record("3.jpg", [], origin="cctv"),
         record("4.jpg", [wh_box(50, 50)], ("person",)),  # no gun: a gun-free image, its box is not counted
-        record("5.jpg", [wh_box(10, 10)]),
+        ImageRecord(Path("5.jpg"), 300, 400, [wh_box(10, 10)], (GUN_LABEL,), orientation=6),  # a phone's photo
     ]
     problems = [Problem(Path("/data/set/x.txt"), "malformed line", 3), Problem(Path("/data/set/y.jpg"), "broken")]
     summary = summarize(dataset(records, problems))
@@ -70,6 +70,7 @@ def test_counts_origins_and_problems() -> None:
             {"path": "/data/set/y.jpg", "line": None, "message": "broken"},
         ],
         "by_origin": {"cctv": 2, "unknown": 2, "web": 1},
+        "turned_by_exif": 1,
     }
     assert list(summary.by_origin) == ["cctv", "unknown", "web"]
 

@@ -22,6 +22,8 @@ class DatasetSummary:
     large: int
     problems: list[dict[str, object]] = field(default_factory=list)
     by_origin: dict[str, int] = field(default_factory=dict)
+    # Photos their EXIF tag turns (a phone held upright): read as shown, boxes too (README, "Data formats").
+    turned_by_exif: int = 0
 
 
 def summarize(dataset: Dataset) -> DatasetSummary:
@@ -41,6 +43,7 @@ def summarize(dataset: Dataset) -> DatasetSummary:
         large=sum(a >= MEDIUM_MAX_AREA for a in areas),
         problems=[{"path": str(p.path), "line": p.line, "message": p.message} for p in dataset.problems],
         by_origin=dict(sorted(origins.items())),
+        turned_by_exif=sum(record.orientation != 1 for record in dataset.records),
     )
 
 
@@ -54,8 +57,14 @@ def format_summary(summary: DatasetSummary, title: str) -> str:
         ("  medium", summary.medium),
         ("  large (>= 96x96 px)", summary.large),
         *((f"origin {origin}", count) for origin, count in summary.by_origin.items()),
+        *((("turned by EXIF tag", summary.turned_by_exif),) if summary.turned_by_exif else ()),
         ("problems (skipped)", len(summary.problems)),
     ]
     lines = [title, *(f"  {name:<22} {value:>7}" for name, value in rows)]
+    if summary.turned_by_exif:
+        # Normalised labels cannot say which picture they were drawn on; a tool that ignored the tag drew on the
+        # stored pixels, and its boxes would be off. Worth a look before training on them.
+        lines.append("  (boxes are read on the turned pictures, as viewers and annotation tools show them; labels "
+                     "from a tool that ignored the tag would be off: look at a few with `gunwatch detect`)")
     lines += [f"  - {p['path']}{':' + str(p['line']) if p['line'] else ''}: {p['message']}" for p in summary.problems]
     return "\n".join(lines)

@@ -12,7 +12,8 @@ from gunwatch import GUN_LABEL
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One annotated image: boxes are absolute xyxy pixels of the image as stored on disk."""
+    """One annotated image: boxes are absolute xyxy pixels of the image as shown (turned by its EXIF orientation,
+    as `load_rgb` returns it); width and height are its shown size."""
 
     image_path: Path
     width: int
@@ -23,6 +24,7 @@ class ImageRecord:
     # A stable name for split files, unique within the data set: the file name, or the path below the
     # images folder where a layout nests images in sub-folders (YOLO's images/train/a.jpg is "train/a.jpg").
     key: str = ""
+    orientation: int = 1  # the file's EXIF orientation (1: stored upright); `data check` counts the turned ones
 
     def __post_init__(self) -> None:
         if not self.key:

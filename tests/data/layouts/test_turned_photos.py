@@ -32,7 +32,7 @@ def turned_photo(path: Path) -> list[float]:
 
 
 def assert_on_the_square(record) -> None:
-    assert (record.width, record.height) == (48, 64)
+    assert (record.width, record.height, record.orientation) == (48, 64, 6)
     [box] = record.boxes.tolist()
     assert box == list(SHOWN_BOX)
     assert white_box(load_rgb(record.image_path)) == list(SHOWN_BOX)
@@ -87,3 +87,18 @@ def test_coco_boxes_drawn_on_either_picture_land_on_the_gun(tmp_path: Path, draw
     dataset = read_dataset(tmp_path / "data.json", layout="coco")
     assert dataset.problems == []
     assert_on_the_square(dataset.records[0])
+
+
+def test_data_check_counts_the_turned_photos_and_says_how_their_boxes_are_read(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gunwatch.cli import app
+
+    turned_photo(tmp_path / "images/a.png")
+    Image.fromarray(SHOWN).save(tmp_path / "images/b.png")  # upright, no tag
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels/a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    result = CliRunner().invoke(app, ["data", "check", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["turned_by_exif"] == 1
+    assert "turned by EXIF tag" in result.stderr and "labels from a tool that ignored the tag" in result.stderr

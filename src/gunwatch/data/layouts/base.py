@@ -48,17 +48,9 @@ def class_label(class_id: str, name: str | None, options: ReadOptions) -> str:
     return name if name is not None else class_id
 
 
-def size_or_problem(image_path: Path, options: ReadOptions) -> tuple[int, int] | Problem:
-    """(width, height) of an image as shown, or the Problem that it does not decode.
-
-    Normalised boxes (YOLO, the notebook's layout) are taken to be drawn on the image as shown, as the tools
-    that write them (and Ultralytics, which reads them) show it.
-    """
-    geometry = geometry_or_problem(image_path, options)
-    return geometry if isinstance(geometry, Problem) else geometry.size
-
-
 def geometry_or_problem(image_path: Path, options: ReadOptions) -> ImageGeometry | Problem:
+    """An image's stored size and EXIF orientation (its shown size: `.size`), or the Problem that it does not
+    decode."""
     try:
         return image_geometry(image_path, verify=options.verify_images)
     except ImageDecodeError as error:

@@ -99,7 +99,8 @@ def _read_image(
             return Problem(json_path, f"image {file_name!r}, {_annotation_name(annotation, index)}: {error}")
         boxes.append(box)
         labels.append(label)
-    return ImageRecord(found.path, *found.size, boxes, tuple(labels), key=file_name)
+    return ImageRecord(found.path, *found.size, boxes, tuple(labels), key=file_name,
+                       orientation=found.geometry.orientation)
 
 
 def _read_annotation(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gunwatch import GUN_LABEL
 from gunwatch.data.images import list_images
-from gunwatch.data.layouts.base import ReadOptions, size_or_problem, text_lines_or_problem
+from gunwatch.data.layouts.base import ReadOptions, geometry_or_problem, text_lines_or_problem
 from gunwatch.data.records import ImageRecord, Problem
 from gunwatch.data.validation import BadAnnotation, checked_box, parse_floats
 
@@ -39,10 +39,11 @@ def read(root: Path, options: ReadOptions) -> Iterator[ImageRecord | Problem]:
 
 
 def _read_one(image_path: Path, label_path: Path, origin: str | None, options: ReadOptions) -> ImageRecord | Problem:
-    size = size_or_problem(image_path, options)
-    if isinstance(size, Problem):
-        return size
-    width, height = size
+    # Normalised boxes are on the picture as shown, as the tools that write them (and Ultralytics) show it.
+    geometry = geometry_or_problem(image_path, options)
+    if isinstance(geometry, Problem):
+        return geometry
+    width, height = geometry.size
     lines = text_lines_or_problem(label_path, "label file")
     if isinstance(lines, Problem):
         return lines
@@ -71,7 +72,8 @@ def _read_one(image_path: Path, label_path: Path, origin: str | None, options: R
             return Problem(label_path, str(error), line_no)
     if saw_no_gun_line and boxes:
         return Problem(label_path, "file mixes '0 0 0 0 0' with gun boxes")
-    return ImageRecord(image_path, width, height, boxes, (GUN_LABEL,) * len(boxes), origin)
+    return ImageRecord(image_path, width, height, boxes, (GUN_LABEL,) * len(boxes), origin,
+                       orientation=geometry.orientation)
 
 
 def _read_manifest(path: Path) -> tuple[dict[str, str], list[Problem]]:

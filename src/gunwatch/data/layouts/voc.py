@@ -67,7 +67,7 @@ def _read_one(xml_path: Path, image_folders: list[Path], options: ReadOptions) -
         except BadAnnotation as error:
             return Problem(xml_path, f"object {index} ({name}): {error}")
     labels = tuple(class_label(name, name, options) for name, _ in objects)
-    return ImageRecord(found.path, *found.size, boxes, labels)
+    return ImageRecord(found.path, *found.size, boxes, labels, orientation=found.geometry.orientation)
 
 
 def _read_object(element: ET.Element, index: int) -> tuple[str, list[float]]:

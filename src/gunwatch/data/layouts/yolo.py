@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from gunwatch.data.images import IMAGE_SUFFIXES
-from gunwatch.data.layouts.base import ReadOptions, class_label, size_or_problem, text_lines_or_problem
+from gunwatch.data.layouts.base import ReadOptions, class_label, geometry_or_problem, text_lines_or_problem
 from gunwatch.data.records import ImageRecord, Problem
 from gunwatch.data.validation import BadAnnotation, checked_box, parse_floats
 
@@ -59,12 +59,13 @@ def _files_by_relative_stem(folder: Path, suffixes: Sequence[str]) -> dict[Path,
 def _read_one(
     image_path: Path, label_path: Path | None, names: ClassNames | None, options: ReadOptions, key: Path
 ) -> ImageRecord | Problem:
-    size = size_or_problem(image_path, options)
-    if isinstance(size, Problem):
-        return size
-    width, height = size
+    # Normalised boxes are on the picture as shown, as the tools that write them (and Ultralytics) show it.
+    geometry = geometry_or_problem(image_path, options)
+    if isinstance(geometry, Problem):
+        return geometry
+    width, height = geometry.size
     if label_path is None:
-        return ImageRecord(image_path, width, height, key=key.as_posix())
+        return ImageRecord(image_path, width, height, key=key.as_posix(), orientation=geometry.orientation)
     lines = text_lines_or_problem(label_path, "label file")
     if isinstance(lines, Problem):
         return lines
@@ -79,7 +80,8 @@ def _read_one(
             return Problem(label_path, str(error), line_no)
         boxes.append(box)
         labels.append(label)
-    return ImageRecord(image_path, width, height, boxes, tuple(labels), key=key.as_posix())
+    return ImageRecord(image_path, width, height, boxes, tuple(labels), key=key.as_posix(),
+                       orientation=geometry.orientation)
 
 
 def _parse_line(
