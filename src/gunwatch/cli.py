@@ -413,6 +413,39 @@ def eval_command(
         typer.echo(json.dumps({key: payload[key] for key in REPORT_KEYS} | {"extra": extra}))
 
 
+@app.command("eval-photos")
+def eval_photos_command(
+    guns: Annotated[Path, typer.Argument(help="folder of photos each showing a gun (no labels needed)")],
+    gun_free: Annotated[Path, typer.Argument(help="folder of photos without a gun")],
+    model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
+    threshold: Annotated[float | None, typer.Option(help="operating threshold (default: the model's own)")] = None,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
+    tiles: TilesOption = "off",
+    second_look: SecondLookOption = True,
+    verifier: VerifierOption = "auto",
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
+    as_json: JsonOption = False,
+) -> None:
+    """How many photos with a gun are flagged, and at how many without: at the threshold and at <= 1/2/3/5 %
+    of those without flagged. Two folders, no boxes; the photos to look at are listed."""
+    from gunwatch.evaluation.photo_sets import evaluate_photo_sets, format_photo_report
+    from gunwatch.inference.loading import load_detector
+    from gunwatch.inference.onnx_session import ModelError
+    from gunwatch.video.files import SourceError
+
+    try:
+        detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look,
+                                 verifier=verifier, max_input=max_input)
+        report = evaluate_photo_sets(detector, guns, gun_free, threshold)
+    except (ModelError, SourceError) as error:
+        raise fail(str(error)) from error
+    say(format_photo_report(report, f"{detector.name} on {guns} (with a gun) and {gun_free} (without)"))
+    if as_json:
+        typer.echo(json.dumps(report.to_json_dict()))
+    if report.unreadable:
+        raise typer.Exit(code=1)  # the numbers stand for the photos read, not for every photo given
+
+
 @app.command()
 def detect(
     source: Annotated[Path, typer.Argument(help="an image, a folder of images or a video file")],
