@@ -72,11 +72,10 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
     per_photo = [(np.zeros((1, 4), np.float32), np.array([score], np.float32))
                  for score in (*gun_scores, *free_scores)]
     negatives = np.array([False] * len(gun_scores) + [True] * len(free_scores))
-    recall_at = {}
-    for rate in RECALL_AT_FPRS:
-        cut = threshold_for_image_fpr(per_photo, negatives, rate) if len(free_scores) else float("nan")
-        recall_at[f"{rate:g}"] = float((gun_scores >= cut).mean()) if len(gun_scores) and len(free_scores) \
-            else float("nan")
+    recall_at = {f"{rate:g}": float("nan") for rate in RECALL_AT_FPRS}  # NaN: a folder read no photo
+    if len(gun_scores) and len(free_scores):
+        for rate in RECALL_AT_FPRS:
+            recall_at[f"{rate:g}"] = float((gun_scores >= threshold_for_image_fpr(per_photo, negatives, rate)).mean())
     missed = [gun_names[i] for i in np.argsort(gun_scores, kind="stable") if gun_scores[i] < chosen]
     alarms = [free_names[i] for i in np.argsort(-free_scores, kind="stable") if free_scores[i] >= chosen]
     photos = len(gun_scores) + len(free_scores)
