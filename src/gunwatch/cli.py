@@ -428,16 +428,15 @@ def eval_photos_command(
 ) -> None:
     """How many photos with a gun are flagged, and at how many without: at the threshold and at <= 1/2/3/5 %
     of those without flagged. Two folders, no boxes; the photos to look at are listed."""
-    from gunwatch.evaluation.photo_sets import evaluate_photo_sets, format_photo_report
+    from gunwatch.evaluation.photo_sets import PhotoSetError, evaluate_photo_sets, format_photo_report
     from gunwatch.inference.loading import load_detector
     from gunwatch.inference.onnx_session import ModelError
-    from gunwatch.video.files import SourceError
 
     try:
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look,
                                  verifier=verifier, max_input=max_input)
         report = evaluate_photo_sets(detector, guns, gun_free, threshold)
-    except (ModelError, SourceError) as error:
+    except (ModelError, PhotoSetError) as error:
         raise fail(str(error)) from error
     say(format_photo_report(report, f"{detector.name} on {guns} (with a gun) and {gun_free} (without)"))
     if as_json:

@@ -71,4 +71,4 @@ def test_a_missing_folder_is_a_clear_error(tiny_detector_onnx: Path, tmp_path: P
     result = CliRunner().invoke(app, ["eval-photos", str(tmp_path / "guns"), str(tmp_path / "nowhere"),
                                       "--model", str(tiny_detector_onnx)])
     assert result.exit_code == 2
-    assert f"{tmp_path / 'nowhere'}: no such file or folder" in result.stderr
+    assert f"{tmp_path / 'nowhere'}: no such folder" in result.stderr

@@ -153,6 +153,14 @@ def shrink_to(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
     return (image, 1.0) if scale == 1.0 else (resize_by(image, scale), scale)
 
 
+def images_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A folder's image files and its other files, each sorted by name. Hidden files are neither: a Mac copying
+    to a share leaves "._NAME.jpg" beside each image, which is not a picture."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES], [p for p in files
+                                                                     if p.suffix.lower() not in IMAGE_SUFFIXES]
+
+
 def list_images(folder: Path) -> dict[str, Path]:
     """Image files in a folder keyed by stem (sorted for a stable order)."""
     if not folder.is_dir():

@@ -17,10 +17,14 @@ import numpy as np
 from tqdm import tqdm
 
 from gunwatch import GUN_LABEL
+from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
 from gunwatch.evaluation.report import RECALL_AT_FPRS
 from gunwatch.inference.base import Detector
 from gunwatch.metrics.operating import threshold_for_image_fpr
-from gunwatch.video.files import iter_frames
+
+
+class PhotoSetError(ValueError):
+    """A folder that cannot be evaluated (named)."""
 
 
 @dataclass(frozen=True)
@@ -43,27 +47,33 @@ class PhotoSetReport:
 
 def photo_scores(detector: Detector, folder: Path, unreadable: list[str], progress: bool = True,
                  desc: str = "") -> tuple[list[str], np.ndarray, float]:
-    """Each readable photo's name and highest handgun score (0 when none), and the seconds spent detecting."""
+    """Each readable photo's name and highest handgun score (0 when none), and the seconds spent detecting; a
+    photo that does not decode is named in `unreadable` and left out."""
+    if not folder.is_dir():
+        raise PhotoSetError(f"{folder}: no such folder" if not folder.exists() else f"{folder}: not a folder")
+    photos, _ = images_in(folder)
+    if not photos:
+        raise PhotoSetError(f"{folder}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
     gun_class = detector.class_names.index(GUN_LABEL)
     names, scores, seconds = [], [], 0.0
-
-    def skipped(reason: str, image: Path | None) -> None:
-        if image is not None:
-            unreadable.append(reason)
-
-    for frame in tqdm(iter_frames(folder, on_skipped=skipped), desc=desc, unit="photo", disable=not progress):
+    for path in tqdm(photos, desc=desc, unit="photo", disable=not progress):
+        try:
+            image = load_rgb(path)
+        except (OSError, ImageDecodeError) as error:
+            unreadable.append(f"{path}: image does not decode ({error})")
+            continue
         start = time.perf_counter()
-        (found,) = detector.detect([frame.image])
+        (found,) = detector.detect([image])
         seconds += time.perf_counter() - start
         guns = found.of_class(gun_class)
-        names.append(frame.source.name)
+        names.append(path.name)
         scores.append(float(guns.scores.max()) if len(guns.scores) else 0.0)
     return names, np.asarray(scores, np.float32), seconds
 
 
 def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshold: float | None = None,
                         progress: bool = True) -> PhotoSetReport:
-    """The pipeline's image-level rates on two folders of photos (`SourceError` for a missing or empty one)."""
+    """The pipeline's image-level rates on two folders of photos (PhotoSetError for a missing or empty one)."""
     chosen = detector.threshold if threshold is None else threshold
     unreadable: list[str] = []
     gun_names, gun_scores, gun_s = photo_scores(detector, guns, unreadable, progress, "photos with a gun")

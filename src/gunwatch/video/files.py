@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, load_rgb
+from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
 from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".ts", ".m4v", ".mpg", ".mpeg")
@@ -58,12 +58,10 @@ def iter_frames(path: Path, every: int = 1, on_skipped: SkipListener | None = No
     if kind == "image":
         yield read_image(path)
     elif kind == "folder":
-        # Hidden files left out: a Mac copying to a share leaves "._NAME.jpg" beside each image, not a picture.
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        images, other_files = images_in(path)
         if not images:
             raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        others = Counter(p.suffix.lower() or "no suffix" for p in files if p.suffix.lower() not in IMAGE_SUFFIXES)
+        others = Counter(p.suffix.lower() or "no suffix" for p in other_files)
         if others and on_skipped is not None:
             kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(others.items()))
             on_skipped(f"{path}: {sum(others.values())} file(s) that are not images left out ({kinds})", None)

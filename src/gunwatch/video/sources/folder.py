@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gunwatch.config.camera import Camera
-from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, ImageTooLarge, load_rgb
+from gunwatch.data.images import ImageDecodeError, ImageTooLarge, images_in, load_rgb
 from gunwatch.video.sources.failures import StreamFailure, describe
 from gunwatch.video.sources.pacing import Pacer
 from gunwatch.video.sources.reader import RawFrame, ReadContext
@@ -66,9 +66,7 @@ class FolderReader:
 
     def _images(self) -> list[Path]:
         try:
-            # Hidden files left out: a Mac copying to a share leaves "._NAME.jpg" beside each image, not a picture.
-            return sorted(p for p in self._folder.iterdir()
-                          if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+            return images_in(self._folder)[0]
         except OSError as error:
             raise StreamFailure(f"folder unreadable: {describe(error)}") from None
 
