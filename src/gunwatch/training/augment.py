@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from gunwatch.data.images import LUMA_WEIGHTS, resize_by, resize_to
+from gunwatch.data.orientation import stored_box_to_displayed
 from gunwatch.inference.letterbox import PAD_VALUE
 from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 from gunwatch.training.detector_data import HANDGUN, PERSON, DetectorSample
@@ -166,20 +167,18 @@ def hflip(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.ascontiguousarray(image[:, ::-1]), flipped
 
 
+# np.rot90's k (quarter turns counter-clockwise) as the EXIF orientation whose turn it is.
+ORIENTATION_OF_TURNS = {1: 8, 2: 3, 3: 6}
+
+
 def quarter_turn(image: np.ndarray, boxes: np.ndarray, turns: int) -> tuple[np.ndarray, np.ndarray]:
     """The image turned `turns` quarters counter-clockwise (np.rot90's k), its boxes with it."""
-    height, width = image.shape[:2]
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     turns %= 4
-    if turns == 1:  # (x, y) -> (y, W - x)
-        moved = [y1, width - x2, y2, width - x1]
-    elif turns == 2:  # (x, y) -> (W - x, H - y)
-        moved = [width - x2, height - y2, width - x1, height - y1]
-    elif turns == 3:  # (x, y) -> (H - y, x)
-        moved = [height - y2, x1, height - y1, x2]
-    else:
+    if not turns:
         return image, boxes
-    return np.ascontiguousarray(np.rot90(image, turns)), np.stack(moved, axis=1).astype(boxes.dtype).reshape(-1, 4)
+    size = (image.shape[1], image.shape[0])
+    moved = [stored_box_to_displayed(box.tolist(), size, ORIENTATION_OF_TURNS[turns]) for box in boxes]
+    return np.ascontiguousarray(np.rot90(image, turns)), np.asarray(moved, boxes.dtype).reshape(-1, 4)
 
 
 def camera_effects(image: np.ndarray, settings: AugmentSettings, rng: np.random.Generator) -> np.ndarray:

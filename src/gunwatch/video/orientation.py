@@ -12,8 +12,6 @@ from __future__ import annotations
 import av
 import numpy as np
 
-QUARTER_TURNS = (0, 90, 180, 270)  # the `rotate` a camera may have, degrees clockwise
-
 
 def stream_rotation(picture: av.VideoFrame) -> int:
     """Degrees counter-clockwise the stream's display matrix turns the picture (0 without one), to a quarter."""

@@ -113,11 +113,11 @@ def sized_image(
     geometry = geometry_or_problem(image_path, options)
     if isinstance(geometry, Problem):
         return geometry
-    if not size_mismatch(*declared_size, *geometry.size):
+    message = size_mismatch(*declared_size, *geometry.size)
+    if not message:
         return SizedImage(image_path, geometry)
     if geometry.size != geometry.stored_size and not size_mismatch(*declared_size, *geometry.stored_size):
         return SizedImage(image_path, geometry, boxes_on_stored_pixels=True)
-    message = size_mismatch(*declared_size, *geometry.size) or ""
     if geometry.orientation != 1:
         stored_width, stored_height = geometry.stored_size
         message += f" as shown (EXIF orientation {geometry.orientation}; stored {stored_width}x{stored_height})"
