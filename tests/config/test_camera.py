@@ -17,7 +17,7 @@ def test_defaults(parse) -> None:
     assert (camera.detect.fps, camera.detect.width, camera.detect.height) == (5.0, None, None)
     assert (camera.detect.threshold, camera.detect.tiles) == (None, "off")
     assert camera.detect.second_look
-    assert (camera.zones, camera.masks, camera.rotate) == ({}, [], 0)
+    assert (camera.zones, camera.masks, camera.rotate, camera.deinterlace) == ({}, [], 0, "auto")
 
 
 def test_every_camera_setting(parse) -> None:
@@ -57,6 +57,11 @@ def test_a_camera_mounted_sideways_or_upside_down_is_turned_upright(parse, degre
     assert parse(f"cameras: {{hall: {{url: rtsp://cam/s, rotate: {degrees}}}}}").cameras["hall"].rotate == degrees
 
 
+@pytest.mark.parametrize("rule", ["auto", "always", "never"])
+def test_an_interlaced_cameras_comb_is_taken_out_as_told(parse, rule: str) -> None:
+    assert parse(f"cameras: {{dvr: {{url: rtsp://cam/s, deinterlace: {rule}}}}}").cameras["dvr"].deinterlace == rule
+
+
 def test_the_url_is_left_out_of_repr(parse) -> None:
     config = parse(MINIMAL.format(url="rtsp://admin:hunter2@cam/s"))
     assert "hunter2" not in repr(config)
@@ -78,6 +83,7 @@ def test_the_url_is_left_out_of_repr(parse) -> None:
         ("{url: rtsp://cam/s, enabled: maybe}", "cameras.lobby.enabled: must be true or false"),
         ("{url: rtsp://cam/s, rotate: 45}", "cameras.lobby.rotate: must be 0, 90, 180 or 270"),
         ("{url: rtsp://cam/s, rotate: -90}", "cameras.lobby.rotate: must be 0, 90, 180 or 270"),
+        ("{url: rtsp://cam/s, deinterlace: off}", "cameras.lobby.deinterlace: must be 'auto', 'always' or 'never'"),
         ("{url: ftp://cam/s}", "cameras.lobby.url: unsupported scheme ftp://; accepted: rtsp:// or rtsps://"),
         ("{detect: {fps: 2}}", "cameras.lobby.url: required"),
         ("{url: a.mp4, zones: {door: {polygon: [[0, 0], [1, 1]]}}}",

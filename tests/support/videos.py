@@ -43,3 +43,26 @@ def write_hevc_video(path: Path, picture: np.ndarray, frames: int = 30, fps: int
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")))
         container.mux(stream.encode())
     return path
+
+
+def woven_picture(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Two fields woven into one picture, as an interlaced camera sends it: the even lines of `first`, the odd
+    lines of `second` (taken a field later)."""
+    picture = first.copy()
+    picture[1::2] = second[1::2]
+    return picture
+
+
+def write_interlaced_video(path: Path, picture: np.ndarray, frames: int = 3, fps: int = 10,
+                           flagged: bool = True) -> Path:
+    """An H.264 MP4 of `picture` every frame, coded as interlaced video (top field first) when `flagged`, so that
+    the decoder says so; otherwise the same picture coded as progressive (an encoder that wove the fields)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = picture.shape[1], picture.shape[0], "yuv420p"
+        if flagged:
+            stream.options = {"x264-params": "interlaced=1:tff=1"}
+        for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")))
+        container.mux(stream.encode())
+    return path

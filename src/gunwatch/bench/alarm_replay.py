@@ -144,7 +144,8 @@ def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: Frame
         for index, (image, pts) in enumerate(frames):
             if pts is None:
                 raise ClipError(f"{clip.path}: frame {index} has no timestamp")
-            frame = Frame(clip.name, image, index, pts, pts, camera.rotate)  # received = pts: stream time throughout
+            # received = pts: stream time throughout
+            frame = Frame(clip.name, image, index, pts, pts, camera.rotate, camera.deinterlace)
             if play is None:
                 play = ClipPlay(clip, pts, pts, 0, phase_s)
                 loop.next_due = pts + phase_s - 1e-6  # a frame exactly at the offset, despite rounding

@@ -10,6 +10,8 @@ from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.sources import ACCEPTED_SOURCES, SourceKind, source_kind
 from gunwatch.config.zones import Polygon, Zone
 
+Deinterlace = Literal["auto", "always", "never"]  # when a camera's pictures have their comb taken out (video/fields.py)
+
 
 def _yaml_switch(value: object) -> object:
     # YAML 1.1 reads a bare on / off as true / false; `tiles: off` means the word.
@@ -53,6 +55,12 @@ class Camera(StrictModel):
     rotate: Literal[0, 90, 180, 270] = Field(
         0, description="degrees clockwise that turn the camera's picture upright; zones and masks are drawn "
                        "on the upright picture"
+    )
+    # Interlaced video (an analogue camera behind a DVR or encoder, 1080i) combs whatever moves; the detector
+    # sees the comb taken out (video/fields.py).
+    deinterlace: Deinterlace = Field(
+        "auto", description="auto: take the comb out of the pictures the stream flags as interlaced; always: of "
+                            "every picture (an encoder that wove fields into pictures it calls progressive); never"
     )
     enabled: bool = Field(True, description="a disabled camera is kept in the file but not opened")
     detect: DetectSettings = Field(default_factory=DetectSettings)

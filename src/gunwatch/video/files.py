@@ -1,5 +1,5 @@
 """Frames from what a user points `gunwatch detect` at: an image, a folder of images, or a video file, each upright
-(a photo turned by its EXIF orientation, a video by its display matrix)."""
+(a photo turned by its EXIF orientation, a video by its display matrix; an interlaced video's comb taken out)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
-from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
+from gunwatch.video.frame import Frame as DecodedFrame
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".ts", ".m4v", ".mpg", ".mpeg")
 
@@ -99,8 +99,8 @@ def video_frames(path: Path, every: int = 1) -> Iterator[Frame]:
             for index, frame in enumerate(container.decode(stream)):
                 if index % every == 0:
                     time_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
-                    upright = turned(frame.to_ndarray(format="rgb24"), quarter_turns(stream_rotation(frame)))
-                    yield Frame(path, index, upright, time_s)
+                    shown = DecodedFrame(str(path), frame, index, time_s, 0.0).image  # upright, uncombed
+                    yield Frame(path, index, shown, time_s)
         except av.FFmpegError as error:
             raise SourceError(f"{path}: video breaks off at frame {index + 1} ({error})") from error
 

@@ -9,6 +9,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from gunwatch.video.fields import Deinterlace, uncombed, woven
 from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
 
 
@@ -21,13 +22,15 @@ class Frame:
     evidence size without converting it at full size first.
 
     The frame is the picture upright (`video/orientation.py`): the decoder's picture turned by its stream's
-    display matrix, then any picture by `rotate_cw` degrees clockwise (the camera's `rotate`).
+    display matrix, then any picture by `rotate_cw` degrees clockwise (the camera's `rotate`). An interlaced
+    picture has its comb taken out (`video/fields.py`, the camera's `deinterlace`); `reduced` averages its
+    lines instead, which is enough for evidence pictures.
     """
 
-    __slots__ = ("_image", "_lock", "_picture", "_turns", "camera", "index", "pts", "received")
+    __slots__ = ("_image", "_lock", "_picture", "_turns", "_woven", "camera", "index", "pts", "received")
 
     def __init__(self, camera: str, image: np.ndarray | av.VideoFrame, index: int, pts: float | None,
-                 received: float, rotate_cw: int = 0):
+                 received: float, rotate_cw: int = 0, deinterlace: Deinterlace = "auto"):
         self.camera = camera
         self.index = index  # frames decoded so far by this camera's source (0-based; restarts never reuse one)
         self.pts = pts  # the stream's own timestamp in seconds, None when the stream carries none
@@ -35,7 +38,8 @@ class Frame:
         self._picture = image if isinstance(image, av.VideoFrame) else None
         stream_ccw = stream_rotation(self._picture) if self._picture is not None else 0
         self._turns = quarter_turns(stream_ccw, rotate_cw)  # applied when the picture becomes RGB
-        self._image: np.ndarray | None = turned(image, self._turns) if isinstance(image, np.ndarray) else None
+        self._woven = woven(image, deinterlace)  # likewise
+        self._image: np.ndarray | None = self._shown(image) if isinstance(image, np.ndarray) else None
         # A PyAV frame converts through its own scaler context, which two threads must not use at once (the
         # clip encoder and the pipeline can both read a frame the ring kept): one conversion at a time.
         self._lock = threading.Lock()
@@ -48,9 +52,17 @@ class Frame:
             with self._lock:
                 if self._image is None:
                     assert self._picture is not None
-                    self._image = turned(self._picture.to_ndarray(format="rgb24"), self._turns)
+                    self._image = self._shown(self._picture.to_ndarray(format="rgb24"))
                 image = self._image
         return image
+
+    @property
+    def interlaced(self) -> bool:
+        """Whether the picture is interlaced and has its comb taken out (the camera's status says so)."""
+        return self._woven
+
+    def _shown(self, rgb: np.ndarray) -> np.ndarray:
+        return turned(uncombed(rgb) if self._woven else rgb, self._turns)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -59,7 +59,7 @@ def reach_camera(name: str, camera: Camera, timeout_s: float = REACH_TIMEOUT_S) 
     context = ReadContext(stop, timeout_s, lambda _: None)  # undecodable pictures are skipped, as when watching
 
     def first_frame() -> None:
-        outcome.append(_first_frame(_reader(camera), context, camera.rotate))
+        outcome.append(_first_frame(_reader(camera), context, camera))
 
     reader_thread = threading.Thread(target=first_frame, name=f"reach-{name}-reader", daemon=True)
     reader_thread.start()
@@ -79,7 +79,7 @@ def _reader(camera: Camera) -> FrameReader:
     return FileReader(camera, paced=False) if camera.kind == "file" else READERS[camera.kind](camera)
 
 
-def _first_frame(reader: FrameReader, context: ReadContext, rotate_cw: int) -> tuple[bool, str]:
+def _first_frame(reader: FrameReader, context: ReadContext, camera: Camera) -> tuple[bool, str]:
     frames = reader.frames(context)
     try:
         image, _ = next(frames)
@@ -95,5 +95,6 @@ def _first_frame(reader: FrameReader, context: ReadContext, rotate_cw: int) -> t
         return False, f"internal error: {type(error).__name__}"
     finally:
         frames.close()
-    width, height = Frame("reach", image, 0, None, 0.0, rotate_cw).size  # as the pipeline sees it: upright
-    return True, f"decoded a {width}x{height} frame"
+    frame = Frame("reach", image, 0, None, 0.0, camera.rotate, camera.deinterlace)  # as the pipeline sees it
+    width, height = frame.size
+    return True, f"decoded a {width}x{height} frame" + (" (interlaced)" if frame.interlaced else "")

@@ -12,6 +12,7 @@ from types import TracebackType
 import av
 import numpy as np
 
+from gunwatch.config.camera import Deinterlace
 from gunwatch.config.sections import HealthSettings
 from gunwatch.video.frame import Frame
 from gunwatch.video.health import CameraState, HealthCallback, HealthChange
@@ -75,9 +76,11 @@ class CameraSource:
         on_health: HealthCallback | None = None,
         rng: random.Random | None = None,
         rotate_cw: int = 0,
+        deinterlace: Deinterlace = "auto",
     ) -> None:
         self.name = name
         self._rotate_cw = rotate_cw  # the camera's `rotate`: every frame is published upright
+        self._deinterlace = deinterlace  # the camera's `deinterlace`: combs taken out
         self._reader = reader
         self._health = health
         self._on_health = on_health
@@ -261,11 +264,12 @@ class CameraSource:
             self._frames_in += 1
             self._last_frame_at = now
             self._waiting_since = time.monotonic()
-        frame = Frame(self.name, image, index, pts, now, self._rotate_cw)
+        frame = Frame(self.name, image, index, pts, now, self._rotate_cw, self._deinterlace)
         self._mailbox.put(frame)
         if self._state != "online":
             width, height = frame.size
-            self._set_state("online", f"receiving {width}x{height} frames")
+            fields = " (interlaced: combs taken out)" if frame.interlaced else ""
+            self._set_state("online", f"receiving {width}x{height} frames{fields}")
         return True
 
     def _decode_error(self, message: str) -> None:

@@ -35,4 +35,5 @@ def camera_source(
     rng: random.Random | None = None,
 ) -> CameraSource:
     """The (not yet started) source for a configured camera: `camera_source(...).start()`."""
-    return CameraSource(name, READERS[camera.kind](camera), health or HealthSettings(), on_health, rng, camera.rotate)
+    return CameraSource(name, READERS[camera.kind](camera), health or HealthSettings(), on_health, rng, camera.rotate,
+                        camera.deinterlace)
