@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from gunwatch.inference.borders import inside_bars, moved_back
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.input_shape import frame_input_shape
 from gunwatch.inference.letterbox import letterbox, unletterbox_boxes
@@ -159,12 +158,7 @@ class OnnxYolox:
         return frame_input_shape(height, width, self.input_size[0], self.max_input_side)
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
-        """Look inside each image's black bars (`inference/borders.py`), letterbox it, run those of one input shape
-        in batches of up to `max_batch`, decode each into the image's pixels."""
-        pictures, corners = inside_bars(images)
-        return [moved_back(found, corner) for found, corner in zip(self._detect(pictures), corners, strict=True)]
-
-    def _detect(self, images: list[np.ndarray]) -> list[Detections]:
+        """Letterbox every image, run those of one input shape in batches of up to `max_batch`, decode each."""
         results: list[Detections | None] = [None] * len(images)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for i, image in enumerate(images):
