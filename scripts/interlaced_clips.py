@@ -1,10 +1,10 @@
-"""What interlacing costs the live detector on the gun clips, and what seeing one field gives back.
+"""What interlacing costs the live detector on the gun clips, and what taking the comb out gives back.
 
     python scripts/interlaced_clips.py [--clips ../shared/videos] [--fps 5]
 
 An interlaced camera sends each picture as two fields a field apart, woven line by line; whatever moves
 between them is combed. Each gun clip's episode frames are sampled at `--fps` and run through the live
-detector (second look, verifier, frame-shaped input, as `gunwatch watch` runs it) three ways: the frame as it
+detector (second look, verifier, frame-shaped input, as `gunwatch watch` runs it) four ways: the frame as it
 is (progressive), woven with the next frame (its odd lines a frame later: an interlaced camera whose field
 rate is this clip's frame rate, so twice the motion between fields of a 50-field camera at 25 fps), that
 woven picture seen as one field (every second line made again from the others), and uncombed

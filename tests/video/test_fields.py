@@ -13,6 +13,7 @@ from gunwatch.config import Camera
 from gunwatch.video.fields import uncombed, woven
 from gunwatch.video.files import iter_frames
 from gunwatch.video.frame import Frame
+from gunwatch.video.health import HealthChange
 from gunwatch.video.reach import reach_camera
 from gunwatch.video.sources import camera_source
 from support.turned_photos import white_box
@@ -76,7 +77,7 @@ def test_an_interlaced_picture_reaches_the_detector_uncombed(tmp_path: Path) -> 
     assert not never.interlaced and never.image[20:44:2, 100:124].max() < 60 < never.image[21:44:2, 100:124].min()
 
 
-def test_always_takes_apart_pictures_already_decoded_and_turns_after(tmp_path: Path) -> None:
+def test_always_takes_apart_pictures_already_decoded_and_turns_after() -> None:
     frame = Frame("encoder", WOVEN, 0, 0.0, 1.0, rotate_cw=180, deinterlace="always")
     np.testing.assert_array_equal(frame.image, np.rot90(uncombed(WOVEN), 2))
     np.testing.assert_array_equal(Frame("progressive", WOVEN, 0, 0.0, 1.0).image, WOVEN)  # auto: not flagged
@@ -86,7 +87,7 @@ def test_a_camera_says_it_takes_combs_out_and_detect_does_too(tmp_path: Path) ->
     clip = write_interlaced_video(tmp_path / "dvr.mp4", WOVEN, frames=5)
     result = reach_camera("dvr", Camera(url=str(clip)), timeout_s=10)
     assert result.ok and result.detail.startswith("decoded a 160x96 frame (interlaced)")
-    changes = []
+    changes: list[HealthChange] = []
     with camera_source("dvr", Camera(url=str(clip)), on_health=changes.append) as source:
         frame = source.wait(timeout=10)
         assert frame is not None and frame.interlaced
