@@ -12,13 +12,9 @@ starting point (configs/detector-soup-*.yaml): exports of runs that started from
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from gunwatch.evaluation.runner import predict_guns
-from gunwatch.evaluation.selection import select_records
-from gunwatch.inference.loading import load_detector
-from gunwatch.metrics.operating import threshold_for_image_fpr
+from gunwatch.evaluation.calibrate import calibrate_threshold
 from gunwatch.models.yolox.model import state_dict_width
 from gunwatch.training.detector_data import DETECTOR_CLASSES
 from gunwatch.training.detector_train import detector_at_width, initial_weights
@@ -43,9 +39,6 @@ model = detector_at_width(state_dict_width(soup))
 model.load_state_dict(soup)
 export_yolox(model, args.input_size, args.out, DETECTOR_CLASSES)
 if args.threshold_from_val:
-    val = select_records(args.data, "val", Path("splits/pistoldata_merged.json")).records
-    found = predict_guns(load_detector(args.out), val, progress=True).detections
-    free = np.array([not record.has_gun for record in val])
-    threshold = threshold_for_image_fpr([(d.xyxy, d.scores) for d in found], free, 0.01)
+    threshold = calibrate_threshold(args.out, args.data, Path("splits/pistoldata_merged.json"), "val", 0.01)
     write_metadata(args.out, {"gunwatch.threshold": str(threshold)})
 print(f"{args.out}: the mean of {len(ingredients)} checkpoints")
