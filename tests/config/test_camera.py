@@ -17,7 +17,7 @@ def test_defaults(parse) -> None:
     assert (camera.detect.fps, camera.detect.width, camera.detect.height) == (5.0, None, None)
     assert (camera.detect.threshold, camera.detect.tiles) == (None, "off")
     assert camera.detect.second_look
-    assert (camera.zones, camera.masks, camera.rotate, camera.deinterlace) == ({}, [], 0, "auto")
+    assert (camera.zones, camera.masks, camera.rotate, camera.deinterlace, camera.aspect) == ({}, [], 0, "auto", "auto")
 
 
 def test_every_camera_setting(parse) -> None:
@@ -62,6 +62,17 @@ def test_an_interlaced_cameras_comb_is_taken_out_as_told(parse, rule: str) -> No
     assert parse(f"cameras: {{dvr: {{url: rtsp://cam/s, deinterlace: {rule}}}}}").cameras["dvr"].deinterlace == rule
 
 
+@pytest.mark.parametrize("aspect", ["auto", "stored", "16:9", "4:3"])
+def test_a_squeezed_cameras_shape_is_given_as_written(parse, aspect: str) -> None:
+    assert parse(f"cameras: {{sub: {{url: rtsp://cam/s, aspect: {aspect}}}}}").cameras["sub"].aspect == aspect
+
+
+def test_a_ceiling_fisheye_needs_only_its_mount(parse) -> None:
+    fisheye = parse("cameras: {hall: {url: rtsp://cam/s, fisheye: {mount: ceiling}}}").cameras["hall"].fisheye
+    assert fisheye is not None and (fisheye.center, fisheye.radius, fisheye.inner) == ((0.5, 0.5), 0.5, 0.25)
+    assert parse("cameras: {hall: {url: rtsp://cam/s}}").cameras["hall"].fisheye is None
+
+
 def test_the_url_is_left_out_of_repr(parse) -> None:
     config = parse(MINIMAL.format(url="rtsp://admin:hunter2@cam/s"))
     assert "hunter2" not in repr(config)
@@ -84,6 +95,21 @@ def test_the_url_is_left_out_of_repr(parse) -> None:
         ("{url: rtsp://cam/s, rotate: 45}", "cameras.lobby.rotate: must be 0, 90, 180 or 270"),
         ("{url: rtsp://cam/s, rotate: -90}", "cameras.lobby.rotate: must be 0, 90, 180 or 270"),
         ("{url: rtsp://cam/s, deinterlace: off}", "cameras.lobby.deinterlace: must be 'auto', 'always' or 'never'"),
+        ("{url: rtsp://cam/s, aspect: wide}",
+         "cameras.lobby.aspect: must be auto, stored or a shape such as 16:9 or 4:3, not 'wide'"),
+        ("{url: rtsp://cam/s, aspect: 16:0}",
+         "cameras.lobby.aspect: must be auto, stored or a shape such as 16:9 or 4:3, not '16:0'"),
+        ("{url: rtsp://cam/s, aspect: 1:10}",
+         "cameras.lobby.aspect: 1:10 is no camera picture's shape (width / height between 1/4 and 4)"),
+        ("{url: rtsp://cam/s, aspect: 1.78}", "cameras.lobby.aspect: must be a valid string"),
+        ("{url: rtsp://cam/s, rotate: 90, fisheye: {mount: ceiling}}",
+         "cameras.lobby.fisheye: a fisheye's panorama is upright already: leave out `rotate`"),
+        ("{url: rtsp://cam/s, fisheye: {mount: wall}}", "cameras.lobby.fisheye.mount: must be 'ceiling'"),
+        ("{url: rtsp://cam/s, fisheye: {radius: 0.5}}", "cameras.lobby.fisheye.mount: required"),
+        ("{url: rtsp://cam/s, fisheye: {mount: ceiling, inner: 0.9}}",
+         "cameras.lobby.fisheye.inner: must be <= 0.8, got 0.9"),
+        ("{url: rtsp://cam/s, fisheye: {mount: ceiling, center: [0.5, 1.5]}}",
+         "cameras.lobby.fisheye.center[1]: must be between 0 and 1"),
         ("{url: ftp://cam/s}", "cameras.lobby.url: unsupported scheme ftp://; accepted: rtsp:// or rtsps://"),
         ("{detect: {fps: 2}}", "cameras.lobby.url: required"),
         ("{url: a.mp4, zones: {door: {polygon: [[0, 0], [1, 1]]}}}",

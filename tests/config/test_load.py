@@ -172,6 +172,21 @@ def test_keys_are_the_text_written(parse) -> None:
     assert list(parse("cameras: {no: {url: a.mp4}, 2: {url: b.mp4}}").cameras) == ["no", "2"]
 
 
+def test_a_value_with_a_colon_is_the_text_written(parse) -> None:
+    # YAML 1.1 reads 18:00 as 1080 (base 60) and 16:9 as 969; YAML 1.2 and a person read the text.
+    config = parse("""
+        cameras: {lobby: {url: rtsp://cam/1, aspect: 16:9, detect: {fps: 2.5}}}
+        alerts:
+          channels: {log: {url: "file:///tmp/alerts.jsonl"}}
+          recipients: {desk: {name: Desk}}
+          protocols:
+            day: {trigger: {schedule: [{from: 07:30, to: 18:00}]}, steps: [{notify: {to: [desk], via: [log]}}]}
+    """)
+    window = config.alerts.protocols["day"].trigger.schedule[0]
+    assert (config.cameras["lobby"].aspect, window.start, window.end) == ("16:9", "07:30", "18:00")
+    assert config.cameras["lobby"].detect.fps == 2.5
+
+
 def test_passwords_stay_out_of_problems(problems) -> None:
     reported = problems("""
         cameras:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -62,6 +63,21 @@ def write_interlaced_video(path: Path, picture: np.ndarray, frames: int = 3, fps
         stream.width, stream.height, stream.pix_fmt = picture.shape[1], picture.shape[0], "yuv420p"
         if flagged:
             stream.options = {"x264-params": "interlaced=1:tff=1"}
+        for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def write_still_video(path: Path, picture: np.ndarray, frames: int = 3, fps: int = 10,
+                      sar: Fraction | None = None) -> Path:
+    """An H.264 MP4 of `picture` every frame; with `sar`, its pixels are that many times as wide as tall (a sample
+    aspect ratio signalled in the stream, as an analogue camera's encoder or an anamorphic sub-stream writes it)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = picture.shape[1], picture.shape[0], "yuv420p"
+        if sar is not None:
+            stream.codec_context.sample_aspect_ratio = sar
         for _ in range(frames):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")))
         container.mux(stream.encode())

@@ -12,7 +12,7 @@ import pytest
 from gunwatch.config import Camera
 from gunwatch.video.fields import uncombed, woven
 from gunwatch.video.files import iter_frames
-from gunwatch.video.frame import Frame
+from gunwatch.video.frame import Frame, PictureRules
 from gunwatch.video.health import HealthChange
 from gunwatch.video.reach import reach_camera
 from gunwatch.video.sources import camera_source
@@ -73,12 +73,12 @@ def test_an_interlaced_picture_reaches_the_detector_uncombed(tmp_path: Path) -> 
     assert frame.interlaced and frame.size == (160, 96)
     assert frame.image[16:48, 96:128].max() < 60  # where only the second field saw it: coding noise
     assert white_box(frame.image)[:2] == [16.0, 16.0]
-    never = Frame("dvr", picture, 0, 0.0, 1.0, deinterlace="never")
+    never = Frame("dvr", picture, 0, 0.0, 1.0, PictureRules(deinterlace="never"))
     assert not never.interlaced and never.image[20:44:2, 100:124].max() < 60 < never.image[21:44:2, 100:124].min()
 
 
 def test_always_takes_apart_pictures_already_decoded_and_turns_after() -> None:
-    frame = Frame("encoder", WOVEN, 0, 0.0, 1.0, rotate_cw=180, deinterlace="always")
+    frame = Frame("encoder", WOVEN, 0, 0.0, 1.0, PictureRules(rotate_cw=180, deinterlace="always"))
     np.testing.assert_array_equal(frame.image, np.rot90(uncombed(WOVEN), 2))
     np.testing.assert_array_equal(Frame("progressive", WOVEN, 0, 0.0, 1.0).image, WOVEN)  # auto: not flagged
 
@@ -86,7 +86,7 @@ def test_always_takes_apart_pictures_already_decoded_and_turns_after() -> None:
 def test_a_camera_says_it_takes_combs_out_and_detect_does_too(tmp_path: Path) -> None:
     clip = write_interlaced_video(tmp_path / "dvr.mp4", WOVEN, frames=5)
     result = reach_camera("dvr", Camera(url=str(clip)), timeout_s=10)
-    assert result.ok and result.detail.startswith("decoded a 160x96 frame (interlaced)")
+    assert result.ok and result.detail.startswith("decoded a 160x96 frame (interlaced: combs taken out) in ")
     changes: list[HealthChange] = []
     with camera_source("dvr", Camera(url=str(clip)), on_health=changes.append) as source:
         frame = source.wait(timeout=10)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gunwatch.video.files import iter_frames
-from gunwatch.video.frame import Frame
+from gunwatch.video.frame import Frame, PictureRules
 from gunwatch.video.orientation import quarter_turns, turned
 from support.turned_photos import picture_with_square, white_box
 from support.videos import write_phone_clip
@@ -33,7 +33,7 @@ def test_the_stream_turns_first_then_the_camera(stream_ccw: int, rotate_cw: int,
 
 def test_a_camera_on_its_side_is_turned_clockwise_as_its_rotate_says() -> None:
     sideways = np.ascontiguousarray(np.rot90(UPRIGHT))  # mounted so that the picture shows turned to the left
-    frame = Frame("corridor", sideways, 0, 0.0, 1.0, rotate_cw=90)
+    frame = Frame("corridor", sideways, 0, 0.0, 1.0, PictureRules(rotate_cw=90))
     assert frame.size == (160, 96)
     np.testing.assert_array_equal(frame.image, UPRIGHT)
     assert white_box(frame.reduced(80).image) == [8, 8, 24, 24]
@@ -55,7 +55,7 @@ def test_a_phone_clip_is_shown_upright_before_and_after_conversion(tmp_path: Pat
 def test_a_phone_clip_on_a_camera_with_rotate_turns_both_ways(tmp_path: Path) -> None:
     clip = write_phone_clip(tmp_path / "phone.mp4", UPRIGHT, -90)
     [picture, *_] = decoded(clip)
-    frame = Frame("phone", picture, 0, 0.0, 1.0, rotate_cw=180)
+    frame = Frame("phone", picture, 0, 0.0, 1.0, PictureRules(rotate_cw=180))
     assert white_box(frame.image) == white_box(turned(UPRIGHT, 2)) == [112, 48, 144, 80]
 
 

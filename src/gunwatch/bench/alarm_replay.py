@@ -39,7 +39,7 @@ from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.camera_loop import CameraLoop
 from gunwatch.pipeline.detector_service import DetectorService
 from gunwatch.tracking.confirmation import ThreatConfirmer
-from gunwatch.video.frame import Frame
+from gunwatch.video.frame import Frame, PictureRules
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure
 from gunwatch.video.sources.file import FileReader
 from gunwatch.video.sources.reader import ReadContext
@@ -139,13 +139,14 @@ def play_clip(clip: BenchClip, camera: Camera, site: SiteConfig, analyzer: Frame
     errors: list[str] = []
     context = ReadContext(threading.Event(), site.health.stall_after_s, errors.append)
     play: ClipPlay | None = None
+    rules = PictureRules.of(camera)
     frames = reader.frames(context)
     try:
         for index, (image, pts) in enumerate(frames):
             if pts is None:
                 raise ClipError(f"{clip.path}: frame {index} has no timestamp")
             # received = pts: stream time throughout
-            frame = Frame(clip.name, image, index, pts, pts, camera.rotate, camera.deinterlace)
+            frame = Frame(clip.name, image, index, pts, pts, rules)
             if play is None:
                 play = ClipPlay(clip, pts, pts, 0, phase_s)
                 loop.next_due = pts + phase_s - 1e-6  # a frame exactly at the offset, despite rounding

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.sources import ACCEPTED_SOURCES, SourceKind, source_kind
-from gunwatch.config.zones import Polygon, Zone
+from gunwatch.config.zones import Point, Polygon, Zone
 
 Deinterlace = Literal["auto", "always", "never"]  # when a camera's pictures have their comb taken out (video/fields.py)
+# A camera's picture shape as shown (video/aspect.py): `auto` (the stream's sample aspect ratio), `stored` (the
+# pixels as sent), or a display aspect "W:H" such as "16:9" for a sub-stream squeezed without saying so.
+ASPECT_WORDS = ("auto", "stored")
 
 
 def _yaml_switch(value: object) -> object:
@@ -41,6 +45,21 @@ class DetectSettings(StrictModel):
     )
 
 
+class Fisheye(StrictModel):
+    """A ceiling fisheye camera (360 degrees, looking down): its circle is unwrapped into two upright half panoramas
+    before anything looks (video/fisheye.py). The detector learnt people standing up; in the circle they lie
+    at every angle round its centre."""
+
+    mount: Literal["ceiling"] = Field(description="ceiling: the camera looks straight down")
+    center: Point = Field((0.5, 0.5), description="the circle's centre, as fractions of the frame's width and height")
+    radius: float = Field(0.5, gt=0, le=1, description="the circle's radius, as a fraction of the frame's shorter side")
+    inner: float = Field(
+        0.25, ge=0, le=0.8, description="the middle of the circle left out, as a fraction of the radius: straight "
+                                        "below the camera people are seen from above, and the panorama would "
+                                        "stretch those few pixels widest"
+    )
+
+
 class Camera(StrictModel):
     """A camera of the site. Its name is its key under `cameras`."""
 
@@ -62,6 +81,16 @@ class Camera(StrictModel):
         "auto", description="auto: take the comb out of the pictures the stream flags as interlaced; always: of "
                             "every picture (an encoder that wove fields into pictures it calls progressive); never"
     )
+    # Many cameras squeeze a 16:9 picture into a 704 x 576 or 640 x 480 sub-stream; the detector learnt people at
+    # their true proportions, so the picture is stretched back to its shape before it looks (video/aspect.py).
+    aspect: str = Field(
+        "auto", description="the picture's shape as shown: auto (as the stream's sample aspect ratio says), stored "
+                            "(the pixels as sent), or W:H such as 16:9 (a sub-stream squeezed without saying so)"
+    )
+    fisheye: Fisheye | None = Field(
+        None, description="a ceiling fisheye's circle, unwrapped into upright half panoramas; zones and masks are "
+                          "drawn on the panorama"
+    )
     enabled: bool = Field(True, description="a disabled camera is kept in the file but not opened")
     detect: DetectSettings = Field(default_factory=DetectSettings)
     zones: dict[Name, Zone] = Field(
@@ -70,6 +99,19 @@ class Camera(StrictModel):
     masks: list[Polygon] = Field(
         default_factory=list, description="areas ignored even inside a zone (a poster, a television)"
     )
+
+    @field_validator("aspect")
+    @classmethod
+    def _aspect_words_or_ratio(cls, aspect: str) -> str:
+        display_aspect(aspect)
+        return aspect
+
+    @field_validator("fisheye")
+    @classmethod
+    def _fisheye_is_upright_already(cls, fisheye: Fisheye | None, info: ValidationInfo) -> Fisheye | None:
+        if fisheye is not None and info.data.get("rotate", 0) != 0:
+            raise ValueError("a fisheye's panorama is upright already: leave out `rotate`")
+        return fisheye
 
     @field_validator("url")
     @classmethod
@@ -96,6 +138,19 @@ class Camera(StrictModel):
     @property
     def kind(self) -> SourceKind:
         return source_kind(self.url)
+
+
+def display_aspect(aspect: str) -> Fraction | None:
+    """A camera's `aspect` as a display width / height, None for `auto` and `stored`; ValueError for anything else."""
+    if aspect in ASPECT_WORDS:
+        return None
+    width, colon, height = aspect.partition(":")
+    if not (colon and width.strip().isdigit() and height.strip().isdigit() and int(width) and int(height)):
+        raise ValueError(f"must be auto, stored or a shape such as 16:9 or 4:3, not {aspect!r}")
+    ratio = Fraction(int(width), int(height))
+    if not Fraction(1, 4) <= ratio <= 4:
+        raise ValueError(f"{aspect} is no camera picture's shape (width / height between 1/4 and 4)")
+    return ratio
 
 
 def _kind_of(info: ValidationInfo) -> SourceKind | None:

@@ -136,7 +136,8 @@ MAX_EXPANDED_NODES = 200_000
 class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, except for mapping keys: a repeated key is an error (PyYAML would keep the last
     one silently, so a second camera pasted under the same name would replace the first), and a key is
-    always the text written (YAML 1.1 would read a zone named `on` or `no` as a boolean, `1` as a number).
+    always the text written (YAML 1.1 would read a zone named `on` or `no` as a boolean, `1` as a number), and
+    so is a value with a colon, as YAML 1.2 reads it (YAML 1.1 reads `to: 18:00` as 1080, `aspect: 16:9` as 969).
 
     Structures that would otherwise end in a RecursionError, not a ConfigError, are errors with their line:
     nesting deeper than MAX_DEPTH, and an alias inside the mapping or list its anchor names (`&a [*a]`).
@@ -170,7 +171,9 @@ class _StrictLoader(yaml.SafeLoader):
             _check_expanded_size(node)
         return node
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
+        if ":" in node.value:  # YAML 1.1's base 60 (18:00 is 1080, 16:9 is 969): YAML 1.2 reads text, as a person does
+            return str(self.construct_scalar(node))
         try:
             return super().construct_yaml_int(node)
         except ValueError:  # more digits than Python converts (4300): its own error, without the line
@@ -191,8 +194,14 @@ class _StrictLoader(yaml.SafeLoader):
                 seen.add(key)
         return super().construct_mapping(node, deep)
 
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float | str:
+        if ":" in node.value:  # base 60 again (1:30.5 would be 90.5)
+            return str(self.construct_scalar(node))
+        return super().construct_yaml_float(node)
+
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
 
 
 def _check_expanded_size(root: yaml.Node) -> None:

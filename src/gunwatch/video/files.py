@@ -1,5 +1,6 @@
 """Frames from what a user points `gunwatch detect` at: an image, a folder of images, or a video file, each upright
-(a photo turned by its EXIF orientation, a video by its display matrix; an interlaced video's comb taken out)."""
+(a photo turned by its EXIF orientation, a video by its display matrix; an interlaced video's comb taken out, and
+its picture stretched to its shape as shown when its pixels are not square)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import av
 import numpy as np
 
 from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
+from gunwatch.video.aspect import stamp_sample_aspect
 from gunwatch.video.frame import Frame as DecodedFrame
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".ts", ".m4v", ".mpg", ".mpeg")
@@ -98,6 +100,7 @@ def video_frames(path: Path, every: int = 1) -> Iterator[Frame]:
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if index % every == 0:
+                    stamp_sample_aspect(frame, stream)
                     time_s = float(frame.pts * stream.time_base) if frame.pts is not None else None
                     shown = DecodedFrame(str(path), frame, index, time_s, 0.0).image  # upright, uncombed
                     yield Frame(path, index, shown, time_s)

@@ -15,7 +15,7 @@ import av
 
 from gunwatch.config.camera import Camera
 from gunwatch.config.redact import redact_url
-from gunwatch.video.frame import Frame
+from gunwatch.video.frame import Frame, PictureRules, picture_notes
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure, describe
 from gunwatch.video.sources.file import FileReader
 from gunwatch.video.sources.reader import FrameReader, ReadContext
@@ -95,6 +95,6 @@ def _first_frame(reader: FrameReader, context: ReadContext, camera: Camera) -> t
         return False, f"internal error: {type(error).__name__}"
     finally:
         frames.close()
-    frame = Frame("reach", image, 0, None, 0.0, camera.rotate, camera.deinterlace)  # as the pipeline sees it
+    frame = Frame("reach", image, 0, None, 0.0, PictureRules.of(camera))  # as the pipeline sees it
     width, height = frame.size
-    return True, f"decoded a {width}x{height} frame" + (" (interlaced)" if frame.interlaced else "")
+    return True, f"decoded a {width}x{height} frame{picture_notes(frame)}"

@@ -12,9 +12,8 @@ from types import TracebackType
 import av
 import numpy as np
 
-from gunwatch.config.camera import Deinterlace
 from gunwatch.config.sections import HealthSettings
-from gunwatch.video.frame import Frame
+from gunwatch.video.frame import AS_SENT, Frame, PictureRules, picture_notes
 from gunwatch.video.health import CameraState, HealthCallback, HealthChange
 from gunwatch.video.sources.backoff import Backoff
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure, describe
@@ -75,12 +74,10 @@ class CameraSource:
         health: HealthSettings,
         on_health: HealthCallback | None = None,
         rng: random.Random | None = None,
-        rotate_cw: int = 0,
-        deinterlace: Deinterlace = "auto",
+        rules: PictureRules = AS_SENT,
     ) -> None:
         self.name = name
-        self._rotate_cw = rotate_cw  # the camera's `rotate`: every frame is published upright
-        self._deinterlace = deinterlace  # the camera's `deinterlace`: combs taken out
+        self._rules = rules  # the camera's `rotate`, `deinterlace`, `aspect`, `fisheye`: every frame published as shown
         self._reader = reader
         self._health = health
         self._on_health = on_health
@@ -264,12 +261,11 @@ class CameraSource:
             self._frames_in += 1
             self._last_frame_at = now
             self._waiting_since = time.monotonic()
-        frame = Frame(self.name, image, index, pts, now, self._rotate_cw, self._deinterlace)
+        frame = Frame(self.name, image, index, pts, now, self._rules)
         self._mailbox.put(frame)
         if self._state != "online":
             width, height = frame.size
-            fields = " (interlaced: combs taken out)" if frame.interlaced else ""
-            self._set_state("online", f"receiving {width}x{height} frames{fields}")
+            self._set_state("online", f"receiving {width}x{height} frames{picture_notes(frame)}")
         return True
 
     def _decode_error(self, message: str) -> None:

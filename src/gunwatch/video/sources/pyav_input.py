@@ -8,6 +8,7 @@ from collections.abc import Generator
 import av
 from av.container import InputContainer
 
+from gunwatch.video.aspect import stamp_sample_aspect
 from gunwatch.video.sources.failures import StreamFailure, describe
 from gunwatch.video.sources.reader import ReadContext
 
@@ -54,6 +55,7 @@ def decoded_frames(container: InputContainer, context: ReadContext) -> Generator
                 context.on_decode_error(watch.last_error)
                 frames = []
             for frame in frames:
+                stamp_sample_aspect(frame, stream)
                 yield frame
                 watch.saw_frame()  # after the yield: time the consumer spent (pacing a file) is no stall
             watch.check()

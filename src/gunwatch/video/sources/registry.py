@@ -8,6 +8,7 @@ from collections.abc import Callable
 from gunwatch.config.camera import Camera
 from gunwatch.config.sections import HealthSettings
 from gunwatch.config.sources import SourceKind
+from gunwatch.video.frame import PictureRules
 from gunwatch.video.health import HealthCallback
 from gunwatch.video.sources.camera import CameraSource
 from gunwatch.video.sources.file import FileReader
@@ -35,5 +36,5 @@ def camera_source(
     rng: random.Random | None = None,
 ) -> CameraSource:
     """The (not yet started) source for a configured camera: `camera_source(...).start()`."""
-    return CameraSource(name, READERS[camera.kind](camera), health or HealthSettings(), on_health, rng, camera.rotate,
-                        camera.deinterlace)
+    return CameraSource(name, READERS[camera.kind](camera), health or HealthSettings(), on_health, rng,
+                        PictureRules.of(camera))
