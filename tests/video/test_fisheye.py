@@ -12,7 +12,16 @@ import pytest
 
 from gunwatch.config import Camera
 from gunwatch.config.camera import Fisheye
-from gunwatch.video.fisheye import OVERLAP, SPAN, panorama_point, panorama_size, unwrapped
+from gunwatch.video.fisheye import (
+    OVERLAP,
+    SPAN,
+    circle_advice,
+    found_circle,
+    panorama_point,
+    panorama_size,
+    unwrapped,
+    wall_point,
+)
 from gunwatch.video.frame import Frame, PictureRules
 from gunwatch.video.health import HealthChange
 from gunwatch.video.reach import reach_camera
@@ -20,6 +29,7 @@ from gunwatch.video.sources import camera_source
 from support.videos import write_still_video
 
 CEILING = Fisheye(mount="ceiling")
+WALL = Fisheye(mount="wall")
 SIZE = 400  # a square picture whose circle fills it: radius 200 px
 
 
@@ -88,7 +98,7 @@ def test_a_frame_of_a_fisheye_camera_is_its_panorama_decoded_or_not(tmp_path: Pa
     with av.open(str(clip)) as container:
         decoded = next(container.decode(video=0))
     frame = Frame("hall", decoded, 0, 0.0, 1.0, rules)
-    assert frame.panoramic and frame.size == panorama_size(256, 256, CEILING)  # known before converting
+    assert frame.fisheye_mount == "ceiling" and frame.size == panorama_size(256, 256, CEILING)  # before converting
     assert frame.image.shape[1::-1] == frame.size
     small = Frame("hall", decoded, 0, 0.0, 1.0, rules).reduced(frame.size[0] // 2)
     assert small.size == (frame.size[0] // 2, frame.size[1] // 2)
@@ -109,3 +119,82 @@ def test_a_fisheye_camera_says_so_and_rotate_is_refused(tmp_path: Path) -> None:
         frame = source.wait(timeout=10)
         assert frame is not None and frame.size == (width, height)
     assert changes[0].reason == f"receiving {width}x{height} frames {note}"
+
+
+def lit_disc(width: int, height: int, cx: float, cy: float, radius: float) -> np.ndarray:
+    """A fisheye's picture: a scene in a disc (textured, with dark patches, as rooms have) and black round it."""
+    rng = np.random.default_rng(0)
+    picture = rng.integers(40, 256, (height, width, 3), dtype=np.uint8)
+    picture[rng.random((height, width)) < 0.05] = 0  # dark clothes and shadows, here and there
+    ys, xs = np.mgrid[:height, :width] + 0.5
+    picture[np.hypot(xs - cx, ys - cy) > radius] = 0
+    return picture
+
+
+@pytest.mark.parametrize(("width", "height", "cx", "cy", "radius"), [
+    (320, 240, 144, 120, 96),  # off centre, well inside
+    (400, 240, 200, 120, 144),  # larger than the frame is tall: its top and bottom cut off
+])
+def test_the_circle_a_picture_shows_is_found(width: int, height: int, cx: float, cy: float, radius: float) -> None:
+    assert found_circle(lit_disc(width, height, cx, cy, radius)) == pytest.approx((cx, cy, radius), abs=1.5)
+
+
+def test_the_cameras_clock_in_a_corner_does_not_move_the_circle_and_a_label_across_it_gives_no_guess() -> None:
+    picture = lit_disc(320, 240, 144, 120, 96)
+    picture[5:15, 5:80] = 255  # the date and time, top left
+    assert found_circle(picture) == pytest.approx((144, 120, 96), abs=1.5)
+    picture[110:120, 250:315] = 255  # a label level with the circle's middle: its rows look wider than they are
+    assert found_circle(picture) is None
+
+
+def test_no_circle_is_guessed_in_the_dark_or_without_black_round_it() -> None:
+    assert found_circle(np.zeros((240, 320, 3), np.uint8)) is None
+    assert found_circle(lit_disc(320, 240, 160, 120, 1000)) is None  # lit to the corners: no circle to see
+
+
+def test_a_circle_set_wrong_is_told_and_a_right_one_is_not() -> None:
+    picture = lit_disc(320, 240, 144, 120, 96)
+    assert circle_advice(picture, Fisheye(mount="ceiling", center=(0.45, 0.5), radius=0.4)) == ""
+    assert circle_advice(picture, CEILING) == ("the picture's circle is at center [0.45, 0.50], radius 0.40; the "
+                                               "camera's fisheye says [0.50, 0.50], 0.50")
+
+
+def test_config_check_reach_and_the_cameras_status_tell_where_the_circle_is(tmp_path: Path) -> None:
+    clip = write_still_video(tmp_path / "fisheye.mp4", lit_disc(320, 240, 144, 120, 96))
+    advice = "the picture's circle is at center [0.45, 0.50], radius 0.40; the camera's fisheye says [0.50, 0.50], 0.50"
+    wrong = Camera(url=str(clip), fisheye=CEILING)
+    result = reach_camera("hall", wrong, timeout_s=10)
+    assert result.ok and result.detail.endswith(f" s; {advice}")
+    changes: list[HealthChange] = []
+    with camera_source("hall", wrong, on_health=changes.append) as source:
+        assert source.wait(timeout=10) is not None
+    assert changes[0].state == "online" and changes[0].reason.endswith(f"panoramas); {advice}")
+    right = Camera(url=str(clip), fisheye=Fisheye(mount="ceiling", center=(0.45, 0.5), radius=0.4))
+    assert reach_camera("hall", right, timeout_s=10).detail.endswith(" s")
+
+
+@pytest.mark.parametrize(("longitude", "latitude"), [(0, 0), (1.0, 0.3), (-1.3, -0.5), (0.5, 0.7), (-0.2, 0.1)])
+def test_a_wall_fisheyes_point_lands_where_its_direction_says(longitude: float, latitude: float) -> None:
+    (x, y), (u, v) = wall_point(longitude, latitude, SIZE, SIZE, WALL)
+    ys, xs = np.mgrid[:SIZE, :SIZE] + 0.5
+    blob = 255 * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 2.0 ** 2))  # centred exactly on the point
+    picture = np.repeat(blob.astype(np.uint8)[..., None], 3, axis=2)
+    assert bright_centre(unwrapped(picture, WALL)) == pytest.approx((u, v), abs=0.75)
+
+
+def test_an_upright_post_bent_at_a_wall_fisheyes_edge_comes_out_straight_and_upright() -> None:
+    # A post 1 radian right of the axis, from 0.6 rad above the horizon to 0.6 below: in the circle it bends.
+    picture = np.zeros((SIZE, SIZE, 3), np.uint8)
+    points = [wall_point(1.0, latitude, SIZE, SIZE, WALL)[0] for latitude in np.linspace(-0.6, 0.6, 400)]
+    for x, y in points:
+        picture[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2] = 255
+    assert max(x for x, _ in points) - min(x for x, _ in points) > 10  # bent in the circle
+    ys, xs = np.nonzero(unwrapped(picture, WALL)[..., 0] > 100)
+    assert xs.max() - xs.min() <= 4 and ys.max() - ys.min() > 100  # a straight, upright line in the panorama
+
+
+def test_a_wall_fisheye_camera_says_its_picture_is_one_panorama(tmp_path: Path) -> None:
+    clip = write_still_video(tmp_path / "wall.mp4", lit_disc(256, 256, 128, 128, 128))
+    width, height = panorama_size(256, 256, WALL)
+    result = reach_camera("hall", Camera(url=str(clip), fisheye=WALL), timeout_s=10)
+    assert result.detail.startswith(f"decoded a {width}x{height} frame (fisheye: unwrapped into a panorama) in ")

@@ -1,4 +1,5 @@
-"""A ceiling fisheye's circle unwrapped into upright half panoramas before the detector looks.
+"""A fisheye's circle unwrapped into upright panoramas before the detector looks: a ceiling fisheye's into two
+half panoramas, a wall fisheye's into one.
 
 A fisheye on the ceiling, looking down, sees the whole room in one circle: everyone stands on a line through its
 centre, feet towards the middle and head towards the rim, so a person at the left of the circle lies on their side
@@ -15,9 +16,18 @@ as panoramas; gunwatch looks at them too:
   the rim the panorama is a little narrower than the circle, nearer the middle wider;
 - the panorama is the camera's picture from then on: zones, masks, snapshots and clips are in it.
 
-The unwrap is a mesh of quads (Pillow's MESH transform, in C): along a column of the panorama the radius is
-linear, so each quad is exact down it; along it, a quad spans `MESH_STEP` panorama pixels, where the arc differs
-from its chord by under half a pixel.
+A fisheye on a wall, looking across the room, sees about a half sphere: people near the circle's middle stand
+as in any camera, those towards its edge lean and bend round the centre. Its circle is unwrapped into one
+cylindrical panorama, as a wall-mounted panoramic camera shows its view: along it the angle round the vertical
+axis (up to 90 degrees either side), down it the tangent of the angle above or below the horizon (up to
+`WALL_TILT`), so that everything upright, a person first of all, comes out upright and straight. Pixels are kept one
+for one at the middle. The lens is taken to be equidistant (its radius proportional to the angle off its axis,
+most fisheyes are close to it) and to span `fov` degrees rim to rim.
+
+The unwrap is a mesh of quads (Pillow's MESH transform, in C). A ceiling panorama's columns are the circle's
+radii, along which the radius is linear, so each quad is exact down it; along it, a quad spans `MESH_STEP`
+panorama pixels, where the arc differs from its chord by under half a pixel. A wall panorama's quads are
+`MESH_STEP` pixels square.
 """
 
 from __future__ import annotations
@@ -34,6 +44,10 @@ OVERLAP = math.radians(20)  # each half panorama reaches this far past its 180 d
 SPAN = math.pi + 2 * OVERLAP  # the angle one half panorama covers
 NATIVE_AT = 0.6  # the fraction of the radius at which the panorama keeps the circle's pixels one for one
 MESH_STEP = 16  # panorama pixels along one quad of the mesh
+LIT = 24  # brighter than this in any channel: inside the circle (the lens leaves black round it)
+INSIDE_LIT, OUTSIDE_DARK = 0.85, 0.97  # a disc is a found circle when this much of it is lit and of the rest dark
+CIRCLE_SLACK = 0.05  # a circle this far (of the radius) from the camera's `fisheye` is worth telling
+WALL_TILT = math.radians(50)  # a wall panorama reaches this far above and below the horizon
 
 
 def circle(width: int, height: int, fisheye: Fisheye) -> tuple[float, float, float]:
@@ -42,8 +56,12 @@ def circle(width: int, height: int, fisheye: Fisheye) -> tuple[float, float, flo
 
 
 def panorama_size(width: int, height: int, fisheye: Fisheye) -> tuple[int, int]:
-    """(width, height) of the two stacked half panoramas unwrapped from a `width` x `height` picture (even sides)."""
+    """(width, height) of the panorama unwrapped from a `width` x `height` picture (even sides): a ceiling's two
+    half panoramas stacked, a wall's one."""
     _, _, radius = circle(width, height, fisheye)
+    if fisheye.mount == "wall":
+        focal = _focal(radius, fisheye)
+        return max(2, 2 * round(focal * _wall_reach(fisheye))), max(2, 2 * round(focal * math.tan(WALL_TILT)))
     half_height = max(1, round(radius * (1 - fisheye.inner)))
     return max(2, 2 * round(SPAN * NATIVE_AT * radius / 2)), 2 * half_height
 
@@ -53,15 +71,19 @@ def unwrapped(image: np.ndarray, fisheye: Fisheye, size: tuple[int, int] | None 
     outside the picture comes out black."""
     height, width = image.shape[:2]
     out_width, out_height = size or panorama_size(width, height, fisheye)
-    mesh = _mesh(circle(width, height, fisheye), fisheye.inner, out_width, out_height)
+    geometry = circle(width, height, fisheye)
+    if fisheye.mount == "wall":
+        mesh = _wall_mesh(geometry, _focal(geometry[2], fisheye), _wall_reach(fisheye), out_width, out_height)
+    else:
+        mesh = _mesh(geometry, fisheye.inner, out_width, out_height)
     source = Image.fromarray(image)
     return np.asarray(source.transform((out_width, out_height), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR))
 
 
 def panorama_point(x: float, y: float, width: int, height: int, fisheye: Fisheye, half: int) -> tuple[float, float]:
-    """Where the picture's point (x, y) lies in the given half (0: the upper panorama, 1: the lower) of the
-    panorama of `panorama_size`; outside that half's range of angles, its u lies outside 0..width. Coordinates are
-    continuous, as Pillow counts them: a pixel's centre lies at its index + 0.5."""
+    """Where the picture's point (x, y) of a ceiling fisheye lies in the given half (0: the upper panorama, 1: the
+    lower) of the panorama of `panorama_size`; outside that half's range of angles, its u lies outside 0..width.
+    Coordinates are continuous, as Pillow counts them: a pixel's centre lies at its index + 0.5."""
     cx, cy, radius = circle(width, height, fisheye)
     out_width, out_height = panorama_size(width, height, fisheye)
     half_height = out_height // 2
@@ -69,6 +91,99 @@ def panorama_point(x: float, y: float, width: int, height: int, fisheye: Fisheye
     r = math.hypot(x - cx, y - cy)
     v = (radius - r) / (radius * (1 - fisheye.inner)) * half_height
     return angle / SPAN * out_width, half * half_height + v
+
+
+def found_circle(image: np.ndarray) -> tuple[float, float, float] | None:
+    """The fisheye circle a picture shows, as centre x, y and radius in pixels: the lit disc inside the black the
+    lens leaves round it. Its widest lit rows give its diameter and centre (also when the frame cuts the circle's
+    top and bottom); None when the lit part is not such a disc (a dark scene, a picture without black round it), so that
+    no advice is given on a guess."""
+    lit = image.max(axis=2) > LIT
+    height, width = lit.shape
+    rows = np.flatnonzero(lit.any(axis=1))
+    if rows.size == 0:
+        return None
+    first = lit[rows].argmax(axis=1)
+    last = width - 1 - lit[rows, ::-1].argmax(axis=1)
+    widths = last - first + 1
+    # Near its middle a circle's rows are all about as wide: their middle row is its centre's.
+    widest = widths >= widths.max() - 2
+    radius = widths.max() / 2
+    cx, cy = float(np.mean(first[widest] + last[widest] + 1) / 2), float(np.mean(rows[widest])) + 0.5
+    ys, xs = np.mgrid[:height, :width] + 0.5
+    disc = np.hypot(xs - cx, ys - cy) <= radius
+    # A stray lit patch in the black (the camera's clock drawn in a corner) widens a row: then the disc fails this.
+    if radius < 8 or lit[disc].mean() < INSIDE_LIT or lit[~disc].mean() > 1 - OUTSIDE_DARK:
+        return None
+    return float(cx), float(cy), float(radius)
+
+
+def circle_advice(image: np.ndarray, fisheye: Fisheye) -> str:
+    """"" when the circle the picture shows is where the camera's `fisheye` says; otherwise what to set."""
+    height, width = image.shape[:2]
+    found = found_circle(image)
+    if found is None:
+        return ""
+    cx, cy, radius = circle(width, height, fisheye)
+    if max(abs(found[0] - cx), abs(found[1] - cy), abs(found[2] - radius)) <= CIRCLE_SLACK * radius:
+        return ""
+    side = min(width, height)
+    return (f"the picture's circle is at center [{found[0] / width:.2f}, {found[1] / height:.2f}], radius "
+            f"{found[2] / side:.2f}; the camera's fisheye says [{fisheye.center[0]:.2f}, {fisheye.center[1]:.2f}], "
+            f"{fisheye.radius:.2f}")
+
+
+def wall_point(longitude: float, latitude: float, width: int, height: int,
+               fisheye: Fisheye) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where a wall fisheye sees the direction `longitude` (radians right of its axis) and `latitude` (below the
+    horizon): in the picture, and in the panorama of `panorama_size`; continuous coordinates."""
+    cx, cy, radius = circle(width, height, fisheye)
+    focal = _focal(radius, fisheye)
+    x, y = _wall_source(cx, cy, focal, longitude, math.tan(latitude))
+    out_width, out_height = panorama_size(width, height, fisheye)
+    reach = _wall_reach(fisheye)
+    u = (longitude + reach) / (2 * reach) * out_width
+    v = (math.tan(latitude) / math.tan(WALL_TILT) + 1) / 2 * out_height
+    return (x, y), (u, v)
+
+
+def _focal(radius: float, fisheye: Fisheye) -> float:
+    """Pixels per radian off the axis, of an equidistant lens whose rim lies at `fov` / 2."""
+    return radius / math.radians(fisheye.fov / 2)
+
+
+def _wall_reach(fisheye: Fisheye) -> float:
+    """How far a wall panorama reaches either side of the axis, in radians."""
+    return min(math.radians(fisheye.fov / 2), math.pi / 2)
+
+
+def _wall_source(cx: float, cy: float, focal: float, longitude: float, slope: float) -> tuple[float, float]:
+    """The picture's point of the direction `longitude` round the vertical axis and `slope` (tan of the latitude,
+    down positive)."""
+    # The direction in the camera's frame (x right, y down, z along the axis), then its angle off the axis.
+    dx, dy, dz = math.sin(longitude), slope, math.cos(longitude)
+    off_axis = math.atan2(math.hypot(dx, dy), dz)
+    r = focal * off_axis
+    length = math.hypot(dx, dy) or 1.0
+    return cx + r * dx / length, cy + r * dy / length
+
+
+def _wall_mesh(geometry: tuple[float, float, float], focal: float, reach: float, out_width: int,
+               out_height: int) -> list[tuple[tuple[int, int, int, int], tuple[float, ...]]]:
+    cx, cy, _ = geometry
+    columns = [*range(0, out_width, MESH_STEP), out_width]
+    rows = [*range(0, out_height, MESH_STEP), out_height]
+    slope_top = math.tan(WALL_TILT)
+
+    def at(u: int, v: int) -> tuple[float, float]:
+        return _wall_source(cx, cy, focal, (2 * u / out_width - 1) * reach, (2 * v / out_height - 1) * slope_top)
+
+    mesh = []
+    for top, bottom in itertools.pairwise(rows):
+        for left, right in itertools.pairwise(columns):
+            quad = (*at(left, top), *at(left, bottom), *at(right, bottom), *at(right, top))
+            mesh.append(((left, top, right, bottom), quad))
+    return mesh
 
 
 def _start(half: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import av
 import numpy as np
@@ -13,7 +13,7 @@ from PIL import Image
 from gunwatch.config.camera import Camera, Deinterlace, Fisheye
 from gunwatch.video.aspect import sample_aspect, shown_size, stretched
 from gunwatch.video.fields import uncombed, woven
-from gunwatch.video.fisheye import panorama_size, unwrapped
+from gunwatch.video.fisheye import circle_advice, panorama_size, unwrapped
 from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
 
 
@@ -31,6 +31,7 @@ class PictureRules:
         return cls(camera.rotate, camera.deinterlace, camera.aspect, camera.fisheye)
 
 
+PANORAMAS = {"ceiling": "two half panoramas", "wall": "a panorama"}  # what a fisheye's circle becomes, in words
 AS_SENT = PictureRules()  # a picture used as it comes (square pixels unless the stream says otherwise)
 
 
@@ -89,9 +90,10 @@ class Frame:
         return self._woven
 
     @property
-    def panoramic(self) -> bool:
-        """Whether the picture is a fisheye's circle unwrapped into two half panoramas (the camera's status says so)."""
-        return self._fisheye is not None
+    def fisheye_mount(self) -> str | None:
+        """"ceiling" or "wall" when the picture is a fisheye's circle unwrapped into panoramas (the camera's status says
+        so), else None."""
+        return self._fisheye.mount if self._fisheye is not None else None
 
     @property
     def sent_size(self) -> tuple[int, int] | None:
@@ -154,6 +156,16 @@ def picture_notes(frame: Frame) -> str:
     notes = ["interlaced: combs taken out"] if frame.interlaced else []
     if (sent := frame.sent_size) is not None:
         notes.append(f"sent as {sent[0]}x{sent[1]}, stretched to its shape")
-    if frame.panoramic:
-        notes.append("fisheye: unwrapped into two half panoramas")
+    if frame.fisheye_mount is not None:
+        notes.append(f"fisheye: unwrapped into {PANORAMAS[frame.fisheye_mount]}")
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+def circle_check(picture: np.ndarray | av.VideoFrame, rules: PictureRules) -> str:
+    """For a fisheye camera, what to set when one of its pictures shows the circle elsewhere than its `fisheye`
+    says ("" when it is where it says, cannot be seen, or the camera is no fisheye): a circle set wrong unwraps
+    panoramas of the wrong place, and nothing else would say so."""
+    if rules.fisheye is None:
+        return ""
+    stored = Frame("circle", picture, 0, None, 0.0, replace(rules, fisheye=None)).image
+    return circle_advice(stored, rules.fisheye)

@@ -15,7 +15,7 @@ import av
 
 from gunwatch.config.camera import Camera
 from gunwatch.config.redact import redact_url
-from gunwatch.video.frame import Frame, PictureRules, picture_notes
+from gunwatch.video.frame import Frame, PictureRules, circle_check, picture_notes
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure, describe
 from gunwatch.video.sources.file import FileReader
 from gunwatch.video.sources.reader import FrameReader, ReadContext
@@ -55,7 +55,7 @@ def reach_camera(name: str, camera: Camera, timeout_s: float = REACH_TIMEOUT_S) 
     target = redact_url(camera.url)
     began = time.monotonic()
     stop = threading.Event()
-    outcome: list[tuple[bool, str]] = []
+    outcome: list[tuple[bool, str, str]] = []
     context = ReadContext(stop, timeout_s, lambda _: None)  # undecodable pictures are skipped, as when watching
 
     def first_frame() -> None:
@@ -68,9 +68,9 @@ def reach_camera(name: str, camera: Camera, timeout_s: float = REACH_TIMEOUT_S) 
         stop.set()
         reader_thread.join(_STOP_GRACE_S)
         return ReachResult("camera", name, target, False, f"no frame within {timeout_s:g} s")
-    ok, detail = outcome[0]
+    ok, detail, advice = outcome[0]
     if ok:
-        detail = f"{detail} in {time.monotonic() - began:.1f} s"
+        detail = f"{detail} in {time.monotonic() - began:.1f} s" + (f"; {advice}" if advice else "")
     return ReachResult("camera", name, target, ok, detail)
 
 
@@ -79,22 +79,24 @@ def _reader(camera: Camera) -> FrameReader:
     return FileReader(camera, paced=False) if camera.kind == "file" else READERS[camera.kind](camera)
 
 
-def _first_frame(reader: FrameReader, context: ReadContext, camera: Camera) -> tuple[bool, str]:
+def _first_frame(reader: FrameReader, context: ReadContext, camera: Camera) -> tuple[bool, str, str]:
+    """Whether a frame came, what came or went wrong, and advice on the camera's settings ("" for none)."""
     frames = reader.frames(context)
     try:
         image, _ = next(frames)
     except StopIteration:
-        return False, "the stream ended before its first frame"
+        return False, "the stream ended before its first frame", ""
     except StreamFailure as failure:
-        return False, failure.reason
+        return False, failure.reason, ""
     except RecordingEnded:
-        return False, "the recording has no frame to decode"
+        return False, "the recording has no frame to decode", ""
     except (av.FFmpegError, OSError) as error:
-        return False, describe(error)  # never str(error): PyAV's names the URL, password and all
+        return False, describe(error), ""  # never str(error): PyAV's names the URL, password and all
     except Exception as error:  # a reader's bug is this camera's result, not the end of the check
-        return False, f"internal error: {type(error).__name__}"
+        return False, f"internal error: {type(error).__name__}", ""
     finally:
         frames.close()
-    frame = Frame("reach", image, 0, None, 0.0, PictureRules.of(camera))  # as the pipeline sees it
+    rules = PictureRules.of(camera)
+    frame = Frame("reach", image, 0, None, 0.0, rules)  # as the pipeline sees it
     width, height = frame.size
-    return True, f"decoded a {width}x{height} frame{picture_notes(frame)}"
+    return True, f"decoded a {width}x{height} frame{picture_notes(frame)}", circle_check(image, rules)

@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from gunwatch.config.sections import HealthSettings
-from gunwatch.video.frame import AS_SENT, Frame, PictureRules, picture_notes
+from gunwatch.video.frame import AS_SENT, Frame, PictureRules, circle_check, picture_notes
 from gunwatch.video.health import CameraState, HealthCallback, HealthChange
 from gunwatch.video.sources.backoff import Backoff
 from gunwatch.video.sources.failures import RecordingEnded, StreamFailure, describe
@@ -265,8 +265,19 @@ class CameraSource:
         self._mailbox.put(frame)
         if self._state != "online":
             width, height = frame.size
-            self._set_state("online", f"receiving {width}x{height} frames{picture_notes(frame)}")
+            reason = f"receiving {width}x{height} frames{picture_notes(frame)}"
+            if advice := self._circle_advice(image):
+                log.warning("camera %s: %s", self.name, advice, extra={"camera": self.name})
+                reason = f"{reason}; {advice}"
+            self._set_state("online", reason)
         return True
+
+    def _circle_advice(self, image: np.ndarray | av.VideoFrame) -> str:
+        try:
+            return circle_check(image, self._rules)
+        except Exception:  # advice on the settings must never take the camera down
+            log.exception("camera %s: checking the fisheye circle failed", self.name, extra={"camera": self.name})
+            return ""
 
     def _decode_error(self, message: str) -> None:
         with self._lock:
