@@ -1,6 +1,6 @@
-"""What a fisheye costs the shipped pipeline, and what unwrapping it into panoramas gives back.
+"""What a ceiling fisheye costs the shipped pipeline, and what unwrapping it into panoramas gives back.
 
-    python scripts/fisheye_photos.py [--mount ceiling|wall] [--side 1024] [--seed 0] [--figure FILE.jpg]
+    python scripts/fisheye_photos.py [--side 1024] [--seed 0] [--figure docs/fisheye-unwrapped.jpg]
 
 No fisheye footage is at hand, so each test-split photo is put where a ceiling fisheye shows a person: on a
 sector of the circle, its top towards the rim and its bottom towards the centre, bent round the centre, at a
@@ -13,9 +13,7 @@ fisheye pictures as a camera sends them, and the fisheye pictures unwrapped as a
 ceiling}` makes it. Image level: gun-image recall at the pipeline's threshold and at <= 2 % / 5 % of gun-free
 images flagged.
 
-`--mount wall`: each photo is put where a 180-degree wall fisheye shows a person instead: into the cylindrical
-panorama that `fisheye: {mount: wall}` unwraps (at its scale, centred on the horizon, at a random angle round
-the vertical axis, seeded), and the circle made from that panorama through the same equidistant lens.
+The wall mount measured the same way (commit f7e5f22, `--mount wall`) is why a wall fisheye is not unwrapped.
 """
 import argparse
 import json
@@ -34,10 +32,9 @@ from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.video.annotate import draw_detections
-from gunwatch.video.fisheye import NATIVE_AT, OVERLAP, WALL_TILT, panorama_size, unwrapped
+from gunwatch.video.fisheye import NATIVE_AT, OVERLAP, unwrapped
 
 CEILING = Fisheye(mount="ceiling")
-WALL = Fisheye(mount="wall")
 RIM_GAP = 0.04  # the photo's top lies this fraction of the radius inside the rim
 FIGURE_ROWS, FIGURE_SIDE = 2, 360  # the figure: gun photos, and the height each picture is drawn at
 
@@ -77,36 +74,8 @@ def in_ceiling_fisheye(photo: np.ndarray, side: int, rng: np.random.Generator) -
     return picture.astype(np.uint8)
 
 
-def in_wall_fisheye(photo: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
-    """The photo where a 180-degree wall fisheye of `side` x `side` shows a person (module docstring)."""
-    radius = side / 2
-    pan_width, pan_height = panorama_size(side, side, WALL)
-    scale = min(0.6 * pan_height / photo.shape[0], 0.45 * pan_width / photo.shape[1])  # room to be near or far out
-    photo = resize_to(photo, (max(1, round(photo.shape[1] * scale)), max(1, round(photo.shape[0] * scale))))
-    height, width = photo.shape[:2]
-    panorama = np.clip(rng.normal(128, 12, (pan_height, pan_width, 3)), 0, 255)
-    left, top = int(rng.integers(0, pan_width - width + 1)), (pan_height - height) // 2
-    panorama[top:top + height, left:left + width] = photo
-    # Each pixel of the circle: its direction through the lens, then that direction's place in the panorama.
-    ys, xs = np.mgrid[:side, :side] + 0.5
-    r = np.hypot(xs - radius, ys - radius)
-    off_axis = r / radius * math.radians(WALL.fov / 2)
-    across = np.sin(off_axis) / np.maximum(r, 1e-9)
-    dx, dy, dz = across * (xs - radius), across * (ys - radius), np.cos(off_axis)
-    longitude, slope = np.arctan2(dx, dz), dy / np.hypot(dx, dz)
-    reach = min(math.radians(WALL.fov / 2), math.pi / 2)
-    u = (longitude / reach + 1) / 2 * pan_width
-    v = (slope / math.tan(WALL_TILT) + 1) / 2 * pan_height
-    inside = (r <= radius) & (u >= 0.5) & (u <= pan_width - 0.5) & (v >= 0.5) & (v <= pan_height - 0.5)
-    picture = np.clip(rng.normal(128, 12, (side, side, 3)), 0, 255)
-    picture[r > radius] = 0
-    picture[inside] = bilinear(panorama.astype(np.float32), v[inside] - 0.5, u[inside] - 0.5)
-    return picture.astype(np.uint8)
-
-
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", type=Path, default=Path("../shared/datasets/PistolData_merged"))
-parser.add_argument("--mount", choices=("ceiling", "wall"), default="ceiling")
 parser.add_argument("--side", type=int, default=1024, help="the fisheye picture's side in pixels")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--figure", type=Path, help="also draw the first gun photos' fisheye pictures, as sent and "
@@ -122,9 +91,8 @@ drawn: list[np.ndarray] = []  # the figure's pictures: each gun photo's fisheye 
 best: dict[str, list[float]] = {"photo as it is": [], "fisheye as sent": [], "fisheye unwrapped": []}
 for record in tqdm(records, unit="img"):
     photo = load_rgb(record.image_path)
-    fisheye = (in_wall_fisheye if args.mount == "wall" else in_ceiling_fisheye)(photo, args.side, rng)
-    lens = WALL if args.mount == "wall" else CEILING
-    pictures = {"photo as it is": photo, "fisheye as sent": fisheye, "fisheye unwrapped": unwrapped(fisheye, lens)}
+    fisheye = in_ceiling_fisheye(photo, args.side, rng)
+    pictures = {"photo as it is": photo, "fisheye as sent": fisheye, "fisheye unwrapped": unwrapped(fisheye, CEILING)}
     for name, picture in pictures.items():
         (found,) = detector.detect([picture])
         guns = found.of_class(gun_class)
@@ -140,7 +108,7 @@ if args.figure is not None:
     Image.fromarray(np.concatenate(rows, axis=0)).save(args.figure, quality=80)
 for name, scores in best.items():
     scores_array = np.array(scores)
-    row = {"picture": name, "mount": args.mount, "side": args.side, "seed": args.seed,
+    row = {"picture": name, "side": args.side, "seed": args.seed,
            "recall_at_threshold": float((scores_array[~free] >= detector.threshold).mean()),
            "fpr_at_threshold": float((scores_array[free] >= detector.threshold).mean())}
     pairs = [(np.zeros((1, 4)), np.array([score])) for score in scores_array]

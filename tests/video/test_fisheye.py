@@ -20,7 +20,6 @@ from gunwatch.video.fisheye import (
     panorama_point,
     panorama_size,
     unwrapped,
-    wall_point,
 )
 from gunwatch.video.frame import Frame, PictureRules
 from gunwatch.video.health import HealthChange
@@ -29,7 +28,6 @@ from gunwatch.video.sources import camera_source
 from support.videos import write_still_video
 
 CEILING = Fisheye(mount="ceiling")
-WALL = Fisheye(mount="wall")
 SIZE = 400  # a square picture whose circle fills it: radius 200 px
 
 
@@ -98,7 +96,7 @@ def test_a_frame_of_a_fisheye_camera_is_its_panorama_decoded_or_not(tmp_path: Pa
     with av.open(str(clip)) as container:
         decoded = next(container.decode(video=0))
     frame = Frame("hall", decoded, 0, 0.0, 1.0, rules)
-    assert frame.fisheye_mount == "ceiling" and frame.size == panorama_size(256, 256, CEILING)  # before converting
+    assert frame.panoramic and frame.size == panorama_size(256, 256, CEILING)  # known before converting
     assert frame.image.shape[1::-1] == frame.size
     small = Frame("hall", decoded, 0, 0.0, 1.0, rules).reduced(frame.size[0] // 2)
     assert small.size == (frame.size[0] // 2, frame.size[1] // 2)
@@ -171,30 +169,3 @@ def test_config_check_reach_and_the_cameras_status_tell_where_the_circle_is(tmp_
     assert changes[0].state == "online" and changes[0].reason.endswith(f"panoramas); {advice}")
     right = Camera(url=str(clip), fisheye=Fisheye(mount="ceiling", center=(0.45, 0.5), radius=0.4))
     assert reach_camera("hall", right, timeout_s=10).detail.endswith(" s")
-
-
-@pytest.mark.parametrize(("longitude", "latitude"), [(0, 0), (1.0, 0.3), (-1.3, -0.5), (0.5, 0.7), (-0.2, 0.1)])
-def test_a_wall_fisheyes_point_lands_where_its_direction_says(longitude: float, latitude: float) -> None:
-    (x, y), (u, v) = wall_point(longitude, latitude, SIZE, SIZE, WALL)
-    ys, xs = np.mgrid[:SIZE, :SIZE] + 0.5
-    blob = 255 * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 2.0 ** 2))  # centred exactly on the point
-    picture = np.repeat(blob.astype(np.uint8)[..., None], 3, axis=2)
-    assert bright_centre(unwrapped(picture, WALL)) == pytest.approx((u, v), abs=0.75)
-
-
-def test_an_upright_post_bent_at_a_wall_fisheyes_edge_comes_out_straight_and_upright() -> None:
-    # A post 1 radian right of the axis, from 0.6 rad above the horizon to 0.6 below: in the circle it bends.
-    picture = np.zeros((SIZE, SIZE, 3), np.uint8)
-    points = [wall_point(1.0, latitude, SIZE, SIZE, WALL)[0] for latitude in np.linspace(-0.6, 0.6, 400)]
-    for x, y in points:
-        picture[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2] = 255
-    assert max(x for x, _ in points) - min(x for x, _ in points) > 10  # bent in the circle
-    ys, xs = np.nonzero(unwrapped(picture, WALL)[..., 0] > 100)
-    assert xs.max() - xs.min() <= 4 and ys.max() - ys.min() > 100  # a straight, upright line in the panorama
-
-
-def test_a_wall_fisheye_camera_says_its_picture_is_one_panorama(tmp_path: Path) -> None:
-    clip = write_still_video(tmp_path / "wall.mp4", lit_disc(256, 256, 128, 128, 128))
-    width, height = panorama_size(256, 256, WALL)
-    result = reach_camera("hall", Camera(url=str(clip), fisheye=WALL), timeout_s=10)
-    assert result.detail.startswith(f"decoded a {width}x{height} frame (fisheye: unwrapped into a panorama) in ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from gunwatch.config.base import Name, StrictModel
 from gunwatch.config.sources import ACCEPTED_SOURCES, SourceKind, source_kind
@@ -46,31 +46,18 @@ class DetectSettings(StrictModel):
 
 
 class Fisheye(StrictModel):
-    """A fisheye camera whose circle is unwrapped into upright panoramas before anything looks (video/fisheye.py):
-    on a ceiling (360 degrees, looking down: people lie at every angle round the circle's centre) or on a wall
-    (about 180 degrees, looking across the room: people lean and bend towards the circle's edge). The detector
-    learnt people standing up."""
+    """A ceiling fisheye camera (360 degrees, looking down): its circle is unwrapped into two upright half panoramas
+    before anything looks (video/fisheye.py). The detector learnt people standing up; in the circle they lie
+    at every angle round its centre."""
 
-    mount: Literal["ceiling", "wall"] = Field(
-        description="ceiling: the camera looks straight down; wall: it looks straight across the room"
-    )
-    fov: float = Field(180, ge=120, le=220, description="wall: the degrees the circle spans, rim to rim (the lens's)")
+    mount: Literal["ceiling"] = Field(description="ceiling: the camera looks straight down")
     center: Point = Field((0.5, 0.5), description="the circle's centre, as fractions of the frame's width and height")
     radius: float = Field(0.5, gt=0, le=1, description="the circle's radius, as a fraction of the frame's shorter side")
     inner: float = Field(
-        0.25, ge=0, le=0.8, description="ceiling: the middle of the circle left out, as a fraction of the radius: "
-                                        "straight below the camera people are seen from above, and the panorama "
-                                        "would stretch those few pixels widest"
+        0.25, ge=0, le=0.8, description="the middle of the circle left out, as a fraction of the radius: straight "
+                                        "below the camera people are seen from above, and the panorama would "
+                                        "stretch those few pixels widest"
     )
-
-    @model_validator(mode="after")
-    def _each_setting_for_its_mount(self) -> Fisheye:
-        # A setting the mount does not use would silently do nothing.
-        if self.mount == "ceiling" and "fov" in self.model_fields_set:
-            raise ValueError("fov applies to mount: wall only (a ceiling fisheye is unwrapped by its radius)")
-        if self.mount == "wall" and "inner" in self.model_fields_set:
-            raise ValueError("inner applies to mount: ceiling only")
-        return self
 
 
 class Camera(StrictModel):

@@ -1,5 +1,4 @@
-"""A fisheye's circle unwrapped into upright panoramas before the detector looks: a ceiling fisheye's into two
-half panoramas, a wall fisheye's into one.
+"""A ceiling fisheye's circle unwrapped into upright half panoramas before the detector looks.
 
 A fisheye on the ceiling, looking down, sees the whole room in one circle: everyone stands on a line through its
 centre, feet towards the middle and head towards the rim, so a person at the left of the circle lies on their side
@@ -16,18 +15,12 @@ as panoramas; gunwatch looks at them too:
   the rim the panorama is a little narrower than the circle, nearer the middle wider;
 - the panorama is the camera's picture from then on: zones, masks, snapshots and clips are in it.
 
-A fisheye on a wall, looking across the room, sees about a half sphere: people near the circle's middle stand
-as in any camera, those towards its edge lean and bend round the centre. Its circle is unwrapped into one
-cylindrical panorama, as a wall-mounted panoramic camera shows its view: along it the angle round the vertical
-axis (up to 90 degrees either side), down it the tangent of the angle above or below the horizon (up to
-`WALL_TILT`), so that everything upright, a person first of all, comes out upright and straight. Pixels are kept one
-for one at the middle. The lens is taken to be equidistant (its radius proportional to the angle off its axis,
-most fisheyes are close to it) and to span `fov` degrees rim to rim.
+The unwrap is a mesh of quads (Pillow's MESH transform, in C): along a column of the panorama the radius is
+linear, so each quad is exact down it; along it, a quad spans `MESH_STEP` panorama pixels, where the arc differs
+from its chord by under half a pixel.
 
-The unwrap is a mesh of quads (Pillow's MESH transform, in C). A ceiling panorama's columns are the circle's
-radii, along which the radius is linear, so each quad is exact down it; along it, a quad spans `MESH_STEP`
-panorama pixels, where the arc differs from its chord by under half a pixel. A wall panorama's quads are
-`MESH_STEP` pixels square.
+A fisheye on a wall, looking across the room, is left as it is: unwrapped into a cylindrical panorama it measured
+no better (README, "Ceiling fisheyes").
 """
 
 from __future__ import annotations
@@ -47,7 +40,6 @@ MESH_STEP = 16  # panorama pixels along one quad of the mesh
 LIT = 24  # brighter than this in any channel: inside the circle (the lens leaves black round it)
 INSIDE_LIT, OUTSIDE_DARK = 0.85, 0.97  # a disc is a found circle when this much of it is lit and of the rest dark
 CIRCLE_SLACK = 0.05  # a circle this far (of the radius) from the camera's `fisheye` is worth telling
-WALL_TILT = math.radians(50)  # a wall panorama reaches this far above and below the horizon
 
 
 def circle(width: int, height: int, fisheye: Fisheye) -> tuple[float, float, float]:
@@ -56,12 +48,8 @@ def circle(width: int, height: int, fisheye: Fisheye) -> tuple[float, float, flo
 
 
 def panorama_size(width: int, height: int, fisheye: Fisheye) -> tuple[int, int]:
-    """(width, height) of the panorama unwrapped from a `width` x `height` picture (even sides): a ceiling's two
-    half panoramas stacked, a wall's one."""
+    """(width, height) of the two stacked half panoramas unwrapped from a `width` x `height` picture (even sides)."""
     _, _, radius = circle(width, height, fisheye)
-    if fisheye.mount == "wall":
-        focal = _focal(radius, fisheye)
-        return max(2, 2 * round(focal * _wall_reach(fisheye))), max(2, 2 * round(focal * math.tan(WALL_TILT)))
     half_height = max(1, round(radius * (1 - fisheye.inner)))
     return max(2, 2 * round(SPAN * NATIVE_AT * radius / 2)), 2 * half_height
 
@@ -71,19 +59,15 @@ def unwrapped(image: np.ndarray, fisheye: Fisheye, size: tuple[int, int] | None 
     outside the picture comes out black."""
     height, width = image.shape[:2]
     out_width, out_height = size or panorama_size(width, height, fisheye)
-    geometry = circle(width, height, fisheye)
-    if fisheye.mount == "wall":
-        mesh = _wall_mesh(geometry, _focal(geometry[2], fisheye), _wall_reach(fisheye), out_width, out_height)
-    else:
-        mesh = _mesh(geometry, fisheye.inner, out_width, out_height)
+    mesh = _mesh(circle(width, height, fisheye), fisheye.inner, out_width, out_height)
     source = Image.fromarray(image)
     return np.asarray(source.transform((out_width, out_height), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR))
 
 
 def panorama_point(x: float, y: float, width: int, height: int, fisheye: Fisheye, half: int) -> tuple[float, float]:
-    """Where the picture's point (x, y) of a ceiling fisheye lies in the given half (0: the upper panorama, 1: the
-    lower) of the panorama of `panorama_size`; outside that half's range of angles, its u lies outside 0..width.
-    Coordinates are continuous, as Pillow counts them: a pixel's centre lies at its index + 0.5."""
+    """Where the picture's point (x, y) lies in the given half (0: the upper panorama, 1: the lower) of the
+    panorama of `panorama_size`; outside that half's range of angles, its u lies outside 0..width. Coordinates are
+    continuous, as Pillow counts them: a pixel's centre lies at its index + 0.5."""
     cx, cy, radius = circle(width, height, fisheye)
     out_width, out_height = panorama_size(width, height, fisheye)
     half_height = out_height // 2
@@ -131,59 +115,6 @@ def circle_advice(image: np.ndarray, fisheye: Fisheye) -> str:
     return (f"the picture's circle is at center [{found[0] / width:.2f}, {found[1] / height:.2f}], radius "
             f"{found[2] / side:.2f}; the camera's fisheye says [{fisheye.center[0]:.2f}, {fisheye.center[1]:.2f}], "
             f"{fisheye.radius:.2f}")
-
-
-def wall_point(longitude: float, latitude: float, width: int, height: int,
-               fisheye: Fisheye) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Where a wall fisheye sees the direction `longitude` (radians right of its axis) and `latitude` (below the
-    horizon): in the picture, and in the panorama of `panorama_size`; continuous coordinates."""
-    cx, cy, radius = circle(width, height, fisheye)
-    focal = _focal(radius, fisheye)
-    x, y = _wall_source(cx, cy, focal, longitude, math.tan(latitude))
-    out_width, out_height = panorama_size(width, height, fisheye)
-    reach = _wall_reach(fisheye)
-    u = (longitude + reach) / (2 * reach) * out_width
-    v = (math.tan(latitude) / math.tan(WALL_TILT) + 1) / 2 * out_height
-    return (x, y), (u, v)
-
-
-def _focal(radius: float, fisheye: Fisheye) -> float:
-    """Pixels per radian off the axis, of an equidistant lens whose rim lies at `fov` / 2."""
-    return radius / math.radians(fisheye.fov / 2)
-
-
-def _wall_reach(fisheye: Fisheye) -> float:
-    """How far a wall panorama reaches either side of the axis, in radians."""
-    return min(math.radians(fisheye.fov / 2), math.pi / 2)
-
-
-def _wall_source(cx: float, cy: float, focal: float, longitude: float, slope: float) -> tuple[float, float]:
-    """The picture's point of the direction `longitude` round the vertical axis and `slope` (tan of the latitude,
-    down positive)."""
-    # The direction in the camera's frame (x right, y down, z along the axis), then its angle off the axis.
-    dx, dy, dz = math.sin(longitude), slope, math.cos(longitude)
-    off_axis = math.atan2(math.hypot(dx, dy), dz)
-    r = focal * off_axis
-    length = math.hypot(dx, dy) or 1.0
-    return cx + r * dx / length, cy + r * dy / length
-
-
-def _wall_mesh(geometry: tuple[float, float, float], focal: float, reach: float, out_width: int,
-               out_height: int) -> list[tuple[tuple[int, int, int, int], tuple[float, ...]]]:
-    cx, cy, _ = geometry
-    columns = [*range(0, out_width, MESH_STEP), out_width]
-    rows = [*range(0, out_height, MESH_STEP), out_height]
-    slope_top = math.tan(WALL_TILT)
-
-    def at(u: int, v: int) -> tuple[float, float]:
-        return _wall_source(cx, cy, focal, (2 * u / out_width - 1) * reach, (2 * v / out_height - 1) * slope_top)
-
-    mesh = []
-    for top, bottom in itertools.pairwise(rows):
-        for left, right in itertools.pairwise(columns):
-            quad = (*at(left, top), *at(left, bottom), *at(right, bottom), *at(right, top))
-            mesh.append(((left, top, right, bottom), quad))
-    return mesh
 
 
 def _start(half: int) -> float:

@@ -31,7 +31,6 @@ class PictureRules:
         return cls(camera.rotate, camera.deinterlace, camera.aspect, camera.fisheye)
 
 
-PANORAMAS = {"ceiling": "two half panoramas", "wall": "a panorama"}  # what a fisheye's circle becomes, in words
 AS_SENT = PictureRules()  # a picture used as it comes (square pixels unless the stream says otherwise)
 
 
@@ -90,25 +89,20 @@ class Frame:
         return self._woven
 
     @property
-    def fisheye_mount(self) -> str | None:
-        """"ceiling" or "wall" when the picture is a fisheye's circle unwrapped into panoramas (the camera's status says
-        so), else None."""
-        return self._fisheye.mount if self._fisheye is not None else None
+    def panoramic(self) -> bool:
+        """Whether the picture is a fisheye's circle unwrapped into two half panoramas (the camera's status says so)."""
+        return self._fisheye is not None
 
     @property
     def sent_size(self) -> tuple[int, int] | None:
         """(width, height) as the camera sent the picture, when it is stretched to its shape as shown; else None."""
         return self._sent if shown_size(*self._sent, self._sar) != self._sent else None
 
-    def _shown(self, rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-        """The stored picture as shown; `size`: the size it comes out at before turning (default: its own)."""
+    def _shown(self, rgb: np.ndarray) -> np.ndarray:
+        """The stored picture as shown."""
         # The comb first: stretching the lines apart would leave it in both fields.
-        rgb = uncombed(rgb) if self._woven else rgb
-        if self._fisheye is not None:
-            rgb = unwrapped(stretched(rgb, shown_size(rgb.shape[1], rgb.shape[0], self._sar)), self._fisheye, size)
-        else:
-            rgb = stretched(rgb, size or shown_size(rgb.shape[1], rgb.shape[0], self._sar))
-        return turned(rgb, self._turns)
+        rgb = stretched(uncombed(rgb) if self._woven else rgb, shown_size(rgb.shape[1], rgb.shape[0], self._sar))
+        return turned(unwrapped(rgb, self._fisheye) if self._fisheye is not None else rgb, self._turns)
 
     def _unturned_size(self) -> tuple[int, int]:
         width, height = shown_size(*self._sent, self._sar)
@@ -156,8 +150,8 @@ def picture_notes(frame: Frame) -> str:
     notes = ["interlaced: combs taken out"] if frame.interlaced else []
     if (sent := frame.sent_size) is not None:
         notes.append(f"sent as {sent[0]}x{sent[1]}, stretched to its shape")
-    if frame.fisheye_mount is not None:
-        notes.append(f"fisheye: unwrapped into {PANORAMAS[frame.fisheye_mount]}")
+    if frame.panoramic:
+        notes.append("fisheye: unwrapped into two half panoramas")
     return f" ({'; '.join(notes)})" if notes else ""
 
 
