@@ -20,6 +20,7 @@ import numpy as np
 from gunwatch.config.camera import Fisheye
 from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
+from gunwatch.video.aspect import stamp_sample_aspect
 from gunwatch.video.frame import Frame, PictureRules
 
 
@@ -41,7 +42,7 @@ def decoded_picture(width: int, height: int, folder: Path, interlaced: bool = Fa
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frame = next(container.decode(stream))
-        frame.opaque = stream.codec_context.sample_aspect_ratio  # as the sources stamp it
+        stamp_sample_aspect(frame, stream)  # as the sources do
         return frame
 
 

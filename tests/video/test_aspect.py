@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gunwatch.config import Camera
-from gunwatch.video.aspect import sample_aspect, shown_size
+from gunwatch.video.aspect import sample_aspect, shown_size, stamp_sample_aspect
 from gunwatch.video.files import iter_frames
 from gunwatch.video.frame import Frame, PictureRules
 from gunwatch.video.health import HealthChange
@@ -30,7 +30,7 @@ def decoded(path: Path) -> av.VideoFrame:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         picture = next(container.decode(stream))
-        picture.opaque = stream.codec_context.sample_aspect_ratio  # as the sources stamp it
+        stamp_sample_aspect(picture, stream)  # as the sources do
         return picture
 
 
