@@ -26,7 +26,7 @@ from gunwatch.data.images import load_rgb, resize_to
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.metrics.operating import threshold_for_image_fpr
-from gunwatch.video.aspect import shown_size, stretched
+from gunwatch.video.aspect import shown_size
 
 SQUEEZE = Fraction(704, 576) / Fraction(16, 9)  # a 16:9 picture in a 704 x 576 stream: 0.69 of its width
 PICTURES = ("upright", "a quarter clockwise (6)", "upside down (3)", "squeezed", "squeezed, stretched back")
@@ -37,7 +37,7 @@ def pictured(image: np.ndarray, how: str) -> np.ndarray:
         squeezed = resize_to(image, (max(1, round(image.shape[1] * SQUEEZE)), image.shape[0]))
         if how == "squeezed":
             return squeezed
-        return stretched(squeezed, shown_size(squeezed.shape[1], squeezed.shape[0], 1 / SQUEEZE))
+        return resize_to(squeezed, shown_size(squeezed.shape[1], squeezed.shape[0], 1 / SQUEEZE))
     turns = {"upright": 0, "a quarter clockwise (6)": -1, "upside down (3)": 2}[how]
     return np.ascontiguousarray(np.rot90(image, turns))
 

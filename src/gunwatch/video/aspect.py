@@ -4,12 +4,14 @@ Pixels need not be square. A stream may say so with its sample aspect ratio (SAR
 height): a PAL D1 picture of 720 x 576 shown at 4:3 has SAR 16:15, an anamorphic 16:9 one 64:45. Players
 stretch the picture by it; PyAV hands over the stored pixels. And many IP cameras squeeze their 16:9 picture
 into a 704 x 576 or 640 x 480 sub-stream without saying so. The detector learnt people at their true
-proportions: squeezed to 0.75 of their width, the test split's photos lose a tenth of the guns found (README,
-"Your cameras"). So every picture is stretched to its shape as shown, by the camera's `aspect`:
+proportions: squeezed to 0.69 of their width, the test split's photos lose a tenth of the guns found at the shipped
+threshold (README, "Squeezed sub-streams"). So every picture is stretched to its shape as shown, by the camera's
+`aspect`:
 - `auto`: by the SAR the stream signals (square when it signals none);
 - `W:H`, such as `16:9`: to that display shape, for a stream that squeezes without saying so;
 - `stored`: the pixels as sent.
-Stretched, never shrunk: the side that is short grows, so no pixel the camera sent is lost. The shape is the
+Stretched (`data.images.resize_to`), never shrunk: the side that is short grows, so no pixel the camera sent is
+lost. The shape is the
 stored picture's, before the camera's `rotate` turns it.
 """
 
@@ -19,7 +21,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from PIL import Image
 
 from gunwatch.config.camera import display_aspect
 
@@ -59,9 +60,3 @@ def shown_size(width: int, height: int, sar: Fraction) -> tuple[int, int]:
         return round(width * sar), height
     return width, round(height / sar)
 
-
-def stretched(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """An H x W x 3 picture resized to `size` (width, height); itself when it has that size already."""
-    if (image.shape[1], image.shape[0]) == size:
-        return image
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))

@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 from gunwatch.config.camera import Camera, Deinterlace, Fisheye
-from gunwatch.video.aspect import sample_aspect, shown_size, stretched
+from gunwatch.data.images import resize_to
+from gunwatch.video.aspect import sample_aspect, shown_size
 from gunwatch.video.fields import uncombed, woven
 from gunwatch.video.fisheye import circle_advice, panorama_size, unwrapped
 from gunwatch.video.orientation import quarter_turns, stream_rotation, turned
@@ -101,7 +102,7 @@ class Frame:
     def _shown(self, rgb: np.ndarray) -> np.ndarray:
         """The stored picture as shown."""
         # The comb first: stretching the lines apart would leave it in both fields.
-        rgb = stretched(uncombed(rgb) if self._woven else rgb, shown_size(rgb.shape[1], rgb.shape[0], self._sar))
+        rgb = resize_to(uncombed(rgb) if self._woven else rgb, shown_size(rgb.shape[1], rgb.shape[0], self._sar))
         return turned(unwrapped(rgb, self._fisheye) if self._fisheye is not None else rgb, self._turns)
 
     def _unturned_size(self) -> tuple[int, int]:
