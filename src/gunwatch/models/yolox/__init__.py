@@ -6,6 +6,8 @@ The network only: CSPDarknet backbone -> PAFPN neck -> decoupled head, built fro
 
 - `yolox_nano(num_classes=80)` builds the Nano variant (depth 0.33, width 0.25, depthwise convolutions);
   `width=` builds the same layout wider, and `widen.widen_yolox` fills it from a trained Nano.
+- `model.yolox_mobilenet_v2(num_classes)` puts ImageNet's MobileNetV2 (`mobilenet_backbone.py`) under Nano's neck
+  and head: the same input and output, another backbone.
 - `load_yolox_onnx_weights(model, path)` loads the COCO weights of the batch-norm-folded ONNX export.
 - `YOLOX.forward(images)` takes BGR pixel values 0..255 (no mean/std), letterboxed, sides a multiple of 32,
   and returns `[N, points, 5 + num_classes]` exactly like the ONNX file: x, y, w, h still in grid units,
