@@ -22,7 +22,7 @@ TAP_CHANNELS = (32, 96, 320)
 # Projected to Nano's backbone widths, so Nano's neck and head take them unchanged.
 OUT_CHANNELS = (64, 128, 256)
 # Layers 0-6 run at strides 2-8 on the full input, where backprop costs the most on a CPU; ImageNet's edges and
-# textures there serve as they are (measured: a training step 2.8x Nano's with them trained, 1.7x frozen).
+# textures there serve as they are (measured: a training step 4.5x Nano's with them trained, 1.7x frozen).
 DEFAULT_FROZEN_LAYERS = 7
 
 
