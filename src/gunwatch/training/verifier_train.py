@@ -31,7 +31,11 @@ from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
-from gunwatch.training.pretrained import efficientnet_lite0_weights_path, mobilenet_v2_weights_path
+from gunwatch.training.pretrained import (
+    efficientnet_lite0_weights_path,
+    imagenet_state,
+    mobilenet_v2_weights_path,
+)
 from gunwatch.training.run_config import ExtraTrainData
 from gunwatch.training.verifier_config import VerifierTrainConfig
 from gunwatch.training.verifier_data import CANDIDATE, GUN, IGNORED, CropPlan, VerifierCrops, mine_verifier_crops
@@ -155,8 +159,7 @@ def build_model(config: VerifierTrainConfig) -> GunVerifier:
     model = GunVerifier(config.backbone)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        weights = IMAGENET_WEIGHTS[config.backbone](explicit)
-        model.backbone.load_imagenet(torch.load(weights, map_location="cpu", weights_only=True))
+        model.backbone.load_imagenet(imagenet_state(IMAGENET_WEIGHTS[config.backbone](explicit)))
     return model
 
 

@@ -30,9 +30,12 @@ class MobileNetV2Pyramid(nn.Module):
     """BGR pixel values 0..255 (what every YOLOX here takes) -> (stride 8, 16, 32) features of OUT_CHANNELS.
 
     The first `frozen_layers` feature layers keep their ImageNet weights and batch-norm statistics in training.
+    `relu6=False` swaps ImageNet's ReLU6 for ReLU, for a network fine-tuned so: INT8 equalisation
+    (inference/equalize.py) may rescale a ReLU's channels but not a ReLU6's, whose ceiling of 6 is one number
+    for all of them.
     """
 
-    def __init__(self, frozen_layers: int = DEFAULT_FROZEN_LAYERS):
+    def __init__(self, frozen_layers: int = DEFAULT_FROZEN_LAYERS, relu6: bool = True):
         super().__init__()
         if not 0 <= frozen_layers <= TAPS[-1] + 1:
             raise ValueError(f"frozen_layers must be 0..{TAPS[-1] + 1}, not {frozen_layers}")
@@ -40,6 +43,8 @@ class MobileNetV2Pyramid(nn.Module):
         self.register_buffer("mean", 255 * torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", 255 * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.features = MobileNetV2Features().features[: TAPS[-1] + 1]
+        if not relu6:
+            replace_relu6(self.features)
         self.laterals = nn.ModuleList(BaseConv(c, out, 1) for c, out in zip(TAP_CHANNELS, OUT_CHANNELS, strict=True))
         self.out_channels = OUT_CHANNELS
         self.frozen_layers = frozen_layers
@@ -66,3 +71,12 @@ class MobileNetV2Pyramid(nn.Module):
             if index in TAPS:
                 taps.append(x)
         return tuple(lateral(tap) for lateral, tap in zip(self.laterals, taps, strict=True))
+
+
+def replace_relu6(module: nn.Module) -> None:
+    """Every ReLU6 under `module` becomes a ReLU, in place (the weights stay)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.ReLU6):
+            setattr(module, name, nn.ReLU(inplace=True))
+        else:
+            replace_relu6(child)

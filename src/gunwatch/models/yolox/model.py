@@ -63,10 +63,11 @@ def yolox_nano(num_classes: int = COCO_NUM_CLASSES, width: float = NANO_WIDTH) -
     return YOLOX(backbone, neck, head)
 
 
-def yolox_mobilenet_v2(num_classes: int, frozen_layers: int = DEFAULT_FROZEN_LAYERS) -> YOLOX:
+def yolox_mobilenet_v2(num_classes: int, frozen_layers: int = DEFAULT_FROZEN_LAYERS, relu6: bool = True) -> YOLOX:
     """MobileNetV2's feature layers (load ImageNet's with `model.backbone.load_imagenet`) under Nano's neck and
-    head, randomly initialised: 2.3 M parameters with two classes against Nano's 0.9 M."""
-    backbone = MobileNetV2Pyramid(frozen_layers)
+    head, randomly initialised: 2.3 M parameters with two classes against Nano's 0.9 M. `relu6=False`: ReLU in
+    the feature layers instead of ImageNet's ReLU6."""
+    backbone = MobileNetV2Pyramid(frozen_layers, relu6)
     neck = PAFPN(backbone.out_channels, NANO_DEPTH, depthwise=True)
     head = YoloxHead(num_classes, neck.out_channels, NANO_WIDTH, depthwise=True)
     return YOLOX(backbone, neck, head)

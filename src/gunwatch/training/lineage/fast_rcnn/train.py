@@ -43,7 +43,7 @@ from gunwatch.training.lineage.proposal_cache import split_proposals
 from gunwatch.training.lineage.proposal_labels import FOREGROUND, sample_training_rois
 from gunwatch.training.lineage.records import split_records
 from gunwatch.training.optimisation import epochs_within, optimisation_step, warmup_cosine
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import mobilenet_v2_state
 
 LOSS_CURVES = ("train_loss", "train_cls", "train_box", "val_loss", "val_cls", "val_box")
 QUALITY_CURVES = ("val_map50", "val_map50_95")
@@ -63,7 +63,7 @@ def build_model(config: FastRcnnTrainConfig) -> FastRcnn:
     model = build_network(config)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        state = torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu", weights_only=True)
+        state = mobilenet_v2_state(explicit)
         kept = len(model.backbone.features)
         # The ImageNet file has all 19 blocks; the trunk keeps the stride-16 ones.
         model.backbone.load_state_dict({k: v for k, v in state.items() if int(k.split(".")[1]) < kept})

@@ -50,7 +50,7 @@ from gunwatch.training.lineage.faster_rcnn.export import (
 )
 from gunwatch.training.lineage.records import split_records
 from gunwatch.training.optimisation import epochs_within, optimisation_step, warmup_cosine
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import mobilenet_v2_state
 
 LOSS_CURVES = ("train_loss", *(f"train_{name}" for name in LOSS_NAMES))
 QUALITY_CURVES = ("val_map50", "val_map50_95", "val_image_recall")
@@ -96,7 +96,7 @@ def build_model(config: FasterRcnnTrainConfig, settings: FasterRcnnSettings) -> 
     model = build_faster_rcnn(settings, config.width_mult)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        state = torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu", weights_only=True)
+        state = mobilenet_v2_state(explicit)
         trunk = {k: v for k, v in state.items() if int(k.split(".")[1]) < STRIDE_16_BLOCKS}
         model.backbone.load_state_dict(trunk)
     freeze_backbone(model, config.freeze_blocks)

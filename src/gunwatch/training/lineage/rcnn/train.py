@@ -45,7 +45,7 @@ from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.lineage.proposal_cache import split_proposals
 from gunwatch.training.lineage.proposal_labels import label_proposals
 from gunwatch.training.lineage.rcnn.config import RcnnTrainConfig
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import mobilenet_v2_state
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _backbone(config: RcnnTrainConfig) -> RcnnFeatures:
     trunk = RcnnFeatures()
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        state = torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu", weights_only=True)
+        state = mobilenet_v2_state(explicit)
         trunk.backbone.load_state_dict(state)
     return trunk.eval()
 

@@ -34,7 +34,7 @@ from gunwatch.training.lineage.sliding_window.mining import merge, mine_hard_neg
 from gunwatch.training.lineage.sliding_window.windows import WindowSamples, sample_windows
 from gunwatch.training.localizer_data import Augment
 from gunwatch.training.optimisation import epochs_within, optimisation_step, warmup_cosine
-from gunwatch.training.pretrained import mobilenet_v2_weights_path
+from gunwatch.training.pretrained import mobilenet_v2_state
 
 CURVES = (("train_loss", "val_loss"), ("val_accuracy", "val_recall", "val_mean_iou", "val_map50", "val_map50_95"))
 VAL_SEED_OFFSET = 1_000_003
@@ -44,7 +44,7 @@ def build_model(config: SlidingWindowTrainConfig) -> WindowClassifier:
     model = WindowClassifier(config.width_mult, config.trunk_blocks, config.head_kernel, config.hidden, config.dropout)
     if config.pretrained != "none":
         explicit = None if config.pretrained == "auto" else Path(config.pretrained)
-        model.load_imagenet(torch.load(mobilenet_v2_weights_path(explicit), map_location="cpu", weights_only=True))
+        model.load_imagenet(mobilenet_v2_state(explicit))
     for block in model.trunk[: config.freeze_blocks]:
         block.requires_grad_(False)
     return model
