@@ -165,3 +165,20 @@ def test_only_fp32_yolox_models_are_quantised(int8_model: Path, tmp_path: Path) 
 def test_a_localizer_is_not_quantised(tiny_localizer_onnx: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="only YOLOX exports"):
         quantize_yolox(tiny_localizer_onnx, noise_images(tmp_path, 2, seed=5), tmp_path / "out.onnx")
+
+
+def test_nodes_kept_in_float_keep_their_float_weights(fp32_model: Path, tmp_path: Path) -> None:
+    convs = [node.name for node in onnx.load(str(fp32_model)).graph.node if node.op_type == "Conv"]
+    kept = convs[0]
+    images = noise_images(tmp_path / "calibration", 4, seed=0)
+    out = quantize_yolox(fp32_model, images, tmp_path / "mixed.onnx", "minmax", keep_float=[kept])
+    mixed = onnx.load(str(out))
+    by_name = {node.name: node for node in mixed.graph.node}
+    producer = {output: node for node in mixed.graph.node for output in node.output}
+    initializers = {init.name for init in mixed.graph.initializer}
+    # The kept convolution reads its weight straight from a float initializer; the others through Dequantize.
+    assert by_name[kept].input[1] in initializers
+    assert all(producer[by_name[name].input[1]].op_type == "DequantizeLinear" for name in convs[1:])
+    assert "1 nodes kept in float" in gunwatch_metadata(open_session(out, threads=1))["gunwatch.quantization"]
+    with pytest.raises(ValueError, match="no-such-node"):
+        quantize_yolox(fp32_model, images, tmp_path / "bad.onnx", "minmax", keep_float=["no-such-node"])

@@ -93,13 +93,17 @@ class CalibrationImages(CalibrationDataReader):
 
 def quantize_yolox(
     source: Path, images: Sequence[Path], out: Path, method: str = "minmax", activations: str = "u8",
-    on_image: Callable[[], None] = lambda: None, recipe_note: str = "",
+    on_image: Callable[[], None] = lambda: None, recipe_note: str = "", keep_float: Sequence[str] = (),
 ) -> Path:
     """Write `out`: `source` (a YOLOX export) quantised to INT8, calibrated on `images` with `method`.
 
     `on_image` is called once per calibration image (a progress bar); `recipe_note` is appended to the
-    recipe recorded in the metadata (e.g. which images were used).
+    recipe recorded in the metadata (e.g. which images were used). `keep_float` names nodes of `source` left in
+    float (to measure where INT8 loses: scripts/int8_float_parts.py).
     """
+    known = {node.name for node in onnx.load(str(source)).graph.node}
+    if unknown := sorted(set(keep_float) - known):
+        raise ValueError(f"{source}: keep_float names no node {', '.join(unknown[:5])}")
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, not {method!r}")
     if activations not in ACTIVATIONS:
@@ -119,11 +123,14 @@ def quantize_yolox(
         onnx.save(equalized, str(prepared))
         reader = CalibrationImages(detector, images, on_image)
         model = _quantize_static(prepared, reader, method, activations,
-                                 {"CalibStridedMinMax": images_per_pass(len(reader)), "CalibPercentile": PERCENTILE})
+                                 {"CalibStridedMinMax": images_per_pass(len(reader)), "CalibPercentile": PERCENTILE},
+                                 keep_float)
     recipe = (f"static QDQ, per-channel s8 weights, {activations} activations, "
               f"{method} calibration on {len(images)} images")
     if pairs:
         recipe += f", {pairs} Conv-ReLU-Conv pairs equalised on {min(len(images), EQUALIZE_IMAGES)} of them"
+    if keep_float:
+        recipe += f", {len(keep_float)} nodes kept in float"
     return _save_int8(model, source, out, recipe + (f" ({recipe_note})" if recipe_note else ""))
 
 
@@ -177,7 +184,7 @@ def quantize_verifier(
 
 
 def _quantize_static(source: Path, reader: CalibrationDataReader, method: str, activations: str,
-                     extra_options: dict[str, object]) -> onnx.ModelProto:
+                     extra_options: dict[str, object], keep_float: Sequence[str] = ()) -> onnx.ModelProto:
     """ONNX Runtime's static QDQ quantisation of `source` (per-channel S8 weights), calibrated by `reader`."""
     with tempfile.TemporaryDirectory(prefix="gunwatch-quantize-") as temp:
         prepared, quantized = Path(temp) / "prepared.onnx", Path(temp) / "int8.onnx"
@@ -190,7 +197,7 @@ def _quantize_static(source: Path, reader: CalibrationDataReader, method: str, a
             quantize_static(
                 str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                 activation_type=ACTIVATIONS[activations], weight_type=QuantType.QInt8,
-                calibrate_method=METHODS[method], extra_options=extra_options,
+                calibrate_method=METHODS[method], extra_options=extra_options, nodes_to_exclude=list(keep_float),
             )
         return onnx.load(str(quantized))
 
