@@ -326,11 +326,11 @@ def test_a_mobilenet_run_starts_from_imagenet_trains_resumes_and_exports_a_model
     import torch
 
     from gunwatch.training.detector_train import detector_from_checkpoint, initial_detector
-    from gunwatch.training.pretrained import mobilenet_v2_weights_path
+    from gunwatch.training.pretrained import mobilenet_v2_state
 
     config_path, config, train = configured_run(tmp_path, 1, synthetic_set, coco_weights,
                                                 "backbone: mobilenet_v2\nactivation: relu\n")
-    imagenet = torch.load(mobilenet_v2_weights_path(), map_location="cpu", weights_only=True)
+    imagenet = mobilenet_v2_state()
     started = initial_detector(config, train).state_dict()
     assert torch.equal(started["backbone.features.17.conv.0.weight"], imagenet["features.17.conv.0.weight"])
 
