@@ -267,7 +267,8 @@ def data_small_guns(
 def data_armed_people(
     data: Annotated[Path, typer.Option("--data", help="data set folder")],
     out: Annotated[Path, typer.Option(help="folder to write the 1080p set to")] = ARMED_PEOPLE,
-    split: Annotated[str, typer.Option(help="split whose images are used (never train)")] = "test",
+    split: Annotated[str, typer.Option(help="split whose images are used: test to measure, train for a training set "
+                                            "(its split.json then lists every frame under train)")] = "test",
     split_file: Annotated[Path | None, typer.Option(help="default: splits/<data set name>.json")] = None,
     people_model: Annotated[
         Path, typer.Option(help="COCO YOLOX model that finds the people (as the training's pseudo-labels)")

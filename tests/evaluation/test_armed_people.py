@@ -12,7 +12,8 @@ from PIL import Image
 
 from gunwatch import GUN_LABEL
 from gunwatch.data.layouts import read_dataset
-from gunwatch.data.records import ImageRecord
+from gunwatch.data.records import DatasetError, ImageRecord
+from gunwatch.data.split import load_split
 from gunwatch.evaluation.armed_people import ArmedPeopleSettings, build_armed_people_set, person_cuts
 from gunwatch.evaluation.small_guns import FRAME_SIZE
 
@@ -106,6 +107,20 @@ def test_the_set_is_reproducible(tmp_path: Path) -> None:
     for name in ("1.jpg", "3.jpg"):
         assert (first / "pistol_images" / name).read_bytes() == (again / "pistol_images" / name).read_bytes()
     assert (first / "manifest.jsonl").read_text() == (again / "manifest.jsonl").read_text()
+
+
+def test_its_split_file_puts_every_frame_in_the_split_its_people_came_from(tmp_path: Path) -> None:
+    records, people = source(tmp_path / "source")
+    settings = ArmedPeopleSettings(frames_with_guns=2, frames_without=2, seed=1)
+    measured = build_armed_people_set(records, people, tmp_path / "test-set", settings)
+    dataset = read_dataset(measured)
+    assert len(load_split(measured / "split.json").select(dataset, "test")) == 4
+    for_training = build_armed_people_set(records, people, tmp_path / "train-set", settings, split_name="train")
+    split = load_split(for_training / "split.json")
+    assert sorted(r.key for r in split.select(read_dataset(for_training), "train")) == ["1.jpg", "2.jpg", "3.jpg",
+                                                                                      "4.jpg"]
+    with pytest.raises(DatasetError, match="unknown split 'test'"):
+        split.select(read_dataset(for_training), "test")
 
 
 def test_without_armed_people_it_says_what_is_missing(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from gunwatch.inference.quantize import (
     quantized_from,
     source_metadata,
 )
+from support.int8_weights import int8_weights
 from support.yolox_graph import yolox_graph
 
 # The fixture graph's raw outputs, INT8 against FP32 on images the calibration never saw: probabilities
@@ -86,6 +87,16 @@ def test_the_graph_is_int8(int8_model: Path) -> None:
     # Per-channel: a convolution's weights carry one scale per output channel.
     scales = {init.name: init for init in model.graph.initializer}
     assert any(len(scales[node.input[1]].dims) == 1 and scales[node.input[1]].dims[0] > 1 for node in weights)
+
+
+def test_weights_use_seven_bits_so_no_cpu_saturates_them(int8_model: Path) -> None:
+    # Without VNNI the u8 x s8 kernels add two products in 16 bits: 8-bit weights can overflow it (255 x 127 x 2
+    # > 32767) and the copy then scores differently on such a CPU; 7-bit ones cannot (255 x 64 x 2 < 32767).
+    weights = int8_weights(int8_model)
+    assert weights and all(w.size > 1 for w in weights)
+    largest = max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
+    assert 32 < largest <= 64  # the 7 bits (symmetric: -64..64) are used, and no more
+    assert "7-bit" in source_metadata(int8_model)["gunwatch.quantization"]
 
 
 def test_metadata_is_kept_and_the_source_recorded(fp32_model: Path, int8_model: Path) -> None:

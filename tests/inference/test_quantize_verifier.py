@@ -12,6 +12,7 @@ import pytest
 from gunwatch.inference.onnx_session import ModelError, gunwatch_metadata
 from gunwatch.inference.quantize import CROPS_PER_BATCH, quantize_verifier
 from gunwatch.inference.verifier import OnnxGunVerifier
+from support.int8_weights import int8_weights
 from support.verifier_graph import write_conv_verifier
 
 SHA = "ab" * 32
@@ -64,6 +65,12 @@ def test_the_copy_is_int8_and_keeps_its_pairing_but_not_its_alarm_threshold(mode
     assert "gunwatch.alarm_threshold" not in copy  # measured on clips for FP32's scores
     assert copy["gunwatch.precision"] == "int8" and copy["gunwatch.source_model"] == "verifier.onnx"
     assert OnnxGunVerifier.load(int8).alarm_threshold == OnnxGunVerifier.load(int8).threshold
+
+
+def test_its_weights_use_seven_bits(models: tuple[Path, Path]) -> None:
+    # As the detector's (test_quantize.py): no CPU without VNNI can saturate a 7-bit weight's products.
+    weights = int8_weights(models[1])
+    assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64
 
 
 def test_an_int8_file_or_too_few_crops_are_refused(models: tuple[Path, Path], tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def build_armed_people_from_split(data: Path, split: str, split_file: Path | Non
         raise ValueError(f"{people_model}: the person model that finds the armed-people set's people is not there")
     records = select_records(data, split, split_file).records
     people = person_boxes(records, people_model, PEOPLE_MIN_SCORE)
-    return build_armed_people_set(records, people, out, settings or ArmedPeopleSettings())
+    return build_armed_people_set(records, people, out, settings or ArmedPeopleSettings(), split)
 
 
 def network_of(detector: Detector) -> Detector:

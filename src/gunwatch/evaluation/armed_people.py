@@ -25,6 +25,7 @@ from tqdm import tqdm
 from gunwatch.boxes import box_area, box_intersection
 from gunwatch.data.images import blend, load_rgb
 from gunwatch.data.records import ImageRecord
+from gunwatch.data.split import Split
 from gunwatch.evaluation.small_guns import FRAME_SIZE, finish_set, scene_from, write_frame
 from gunwatch.inference.person_crops import SecondLookParams, reach_boxes
 
@@ -131,8 +132,10 @@ def paste_person(frame: np.ndarray, cut: PersonCut, scale: float, taken: list[tu
 
 
 def build_armed_people_set(records: list[ImageRecord], people: dict[str, np.ndarray], out: Path,
-                           settings: ArmedPeopleSettings = ArmedPeopleSettings()) -> Path:
-    """Write the set to `out` (notebook layout, with a manifest and a README); returns `out`.
+                           settings: ArmedPeopleSettings = ArmedPeopleSettings(), split_name: str = "test") -> Path:
+    """Write the set to `out` (notebook layout, with a manifest, a README and `split.json`, which puts every
+    frame in `split_name`: the split its people came from, so a set cut from the train split can join a
+    training config's `extra_train`); returns `out`.
 
     Frames 1..frames_with_guns hold one armed person and, half the time, an unarmed one; the rest hold one
     or two unarmed people. Scenes are the split's gun-free images scaled to 1920 x 1080."""
@@ -185,6 +188,8 @@ def build_armed_people_set(records: list[ImageRecord], people: dict[str, np.ndar
         write_frame(out, index, frame, boxes)
         manifest.append({"id": index, "origin": "armed-people" if with_gun else "unarmed-people",
                          "scene": scene.key, "people": sources, "guns": len(boxes)})
+    keys = [f"{entry['id']}.jpg" for entry in manifest]
+    (out / "split.json").write_text(Split(settings.seed, {}, {split_name: keys}).to_json(out.name))
     return finish_set(out, manifest, _readme(settings, len(armed), len(unarmed)))
 
 
