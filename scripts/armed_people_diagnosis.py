@@ -25,6 +25,7 @@ from gunwatch.boxes import box_area, box_intersection
 from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
+from gunwatch.evaluation.armed_people import pasted_person_boxes
 from gunwatch.evaluation.runner import Predictions
 from gunwatch.evaluation.small_guns import FRAME_SIZE
 from gunwatch.inference.detections import Detections
@@ -112,10 +113,8 @@ def second_look_recalls() -> None:
         for frame, pasted in zip(frames, people, strict=True):
             (first,) = first_pass.detect([frame])
             if people_from == "truth":  # a person-shaped box at the bottom centre of each patch, where they stand
-                truth = [[(p["patch"][0] + p["patch"][2] - p["person_height"] / 2) / 2,
-                          p["patch"][3] - p["person_height"],
-                          (p["patch"][0] + p["patch"][2] + p["person_height"] / 2) / 2, p["patch"][3]] for p in pasted]
-                first = with_people(first, np.array(truth), np.ones(len(truth)), person)
+                truth = pasted_person_boxes(pasted)
+                first = with_people(first, truth, np.ones(len(truth)), person)
             elif people_from == "coco":
                 (theirs,) = coco.detect([frame])
                 theirs = theirs.of_class(0)

@@ -23,6 +23,7 @@ from gunwatch.boxes import box_area, box_intersection
 from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
+from gunwatch.evaluation.armed_people import pasted_person_boxes
 from gunwatch.inference.person_crops import SecondLookParams, plan_person_crops
 
 MODEL_SIDE = 416
@@ -36,10 +37,7 @@ for record in tqdm(records, desc="cutting person crops", unit="frame"):
     frame = load_rgb(record.image_path)
     height, width = frame.shape[:2]
     people = manifest[int(record.image_path.stem)]["people"]
-    # Each person stands at the bottom centre of their patch, half as wide as tall (as the diagnosis script has it).
-    persons = np.array([[(p["patch"][0] + p["patch"][2] - p["person_height"] / 2) / 2,
-                         p["patch"][3] - p["person_height"],
-                         (p["patch"][0] + p["patch"][2] + p["person_height"] / 2) / 2, p["patch"][3]] for p in people])
+    persons = pasted_person_boxes(people)
     tiles = plan_person_crops(persons, np.ones(len(persons)), (width, height), MODEL_SIDE,
                               LIVE_MAX_INPUT / max(width, height), SecondLookParams())
     for tile in tiles:

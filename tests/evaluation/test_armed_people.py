@@ -14,7 +14,12 @@ from gunwatch import GUN_LABEL
 from gunwatch.data.layouts import read_dataset
 from gunwatch.data.records import DatasetError, ImageRecord
 from gunwatch.data.split import load_split
-from gunwatch.evaluation.armed_people import ArmedPeopleSettings, build_armed_people_set, person_cuts
+from gunwatch.evaluation.armed_people import (
+    ArmedPeopleSettings,
+    build_armed_people_set,
+    pasted_person_boxes,
+    person_cuts,
+)
 from gunwatch.evaluation.small_guns import FRAME_SIZE
 
 RED = (255, 0, 0)
@@ -121,6 +126,12 @@ def test_its_split_file_puts_every_frame_in_the_split_its_people_came_from(tmp_p
                                                                                       "4.jpg"]
     with pytest.raises(DatasetError, match="unknown split 'test'"):
         split.select(read_dataset(for_training), "test")
+
+
+def test_a_pasted_person_stands_at_the_bottom_centre_of_the_patch() -> None:
+    people = [{"patch": [100, 50, 300, 450], "person_height": 360.0}, {"patch": [0, 0, 40, 80], "person_height": 60}]
+    np.testing.assert_allclose(pasted_person_boxes(people), [[110, 90, 290, 450], [5, 20, 35, 80]])
+    assert pasted_person_boxes([]).shape == (0, 4)
 
 
 def test_without_armed_people_it_says_what_is_missing(tmp_path: Path) -> None:

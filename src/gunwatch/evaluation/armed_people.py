@@ -131,6 +131,17 @@ def paste_person(frame: np.ndarray, cut: PersonCut, scale: float, taken: list[tu
     return Pasted(place, guns, cut.person_height * height / source.shape[0])
 
 
+def pasted_person_boxes(people: list[dict[str, object]]) -> np.ndarray:
+    """(N, 4) xyxy person boxes for a frame's manifest `people` entries: each person stands at the bottom centre
+    of their patch, half as wide as tall (a set's ground truth for who is where; the patch adds the reach)."""
+    boxes = []
+    for person in people:
+        x1, _, x2, y2 = person["patch"]  # type: ignore[misc]
+        height = float(person["person_height"])  # type: ignore[arg-type]
+        boxes.append([(x1 + x2 - height / 2) / 2, y2 - height, (x1 + x2 + height / 2) / 2, y2])
+    return np.array(boxes, np.float32).reshape(-1, 4)
+
+
 def build_armed_people_set(records: list[ImageRecord], people: dict[str, np.ndarray], out: Path,
                            settings: ArmedPeopleSettings = ArmedPeopleSettings(), split_name: str = "test") -> Path:
     """Write the set to `out` (notebook layout, with a manifest, a README and `split.json`, which puts every
