@@ -50,7 +50,11 @@ def test_the_equalised_network_computes_the_same(relu_graph: onnx.ModelProto) ->
     equalized, pairs = equalize(relu_graph, feeds(4, seed=0))
     assert pairs == len(relu_conv_pairs(relu_graph)) == 8  # every Relu of the fixture feeds convolutions only
     for feed in feeds(2, seed=1):
-        np.testing.assert_allclose(run(equalized, feed), run(relu_graph, feed), rtol=1e-4, atol=1e-4)
+        expected = run(relu_graph, feed)
+        # Float32 rounding of the largest outputs (about 2,500) reaches small ones through the sums: a few units
+        # in the last place of the largest (1e-6 of it, 2.5e-3) on any CPU; on an AVX2 one the fixed 1e-4 was
+        # missed by 4e-4 on one output of 588. One channel's scale 5 % off moves outputs by 0.09-0.30.
+        np.testing.assert_allclose(run(equalized, feed), expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
 
 
 def test_channels_read_by_a_depthwise_conv_come_out_equal(relu_graph: onnx.ModelProto) -> None:
