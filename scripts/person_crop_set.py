@@ -23,6 +23,7 @@ from gunwatch.boxes import box_area, box_intersection
 from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.data.images import load_rgb
 from gunwatch.data.layouts import read_dataset
+from gunwatch.data.split import Split
 from gunwatch.evaluation.armed_people import pasted_person_boxes
 from gunwatch.inference.person_crops import SecondLookParams, plan_person_crops
 
@@ -58,6 +59,5 @@ for record in tqdm(records, desc="cutting person crops", unit="frame"):
         (out / "pistol_annotations" / f"{name}.txt").write_text("\n".join(lines) + "\n")
         written.append(f"{name}.jpg")
         with_gun += bool(len(kept))
-(out / "split.json").write_text(json.dumps({"dataset": out.name, "seed": 0, "fractions": {}, "train": written,
-                                            "val": [], "test": []}, indent=1))
+(out / "split.json").write_text(Split(0, {}, {"train": written}).to_json(out.name))
 print(f"{len(written)} crops ({with_gun} with a gun) from {len(records)} frames; {cut} crops that cut a gun left out")
