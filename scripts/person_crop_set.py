@@ -1,5 +1,5 @@
 """The second look's person crops of a generated armed-people set, as a training set (issue 11 item 2; built
-once on 2026-12-07, 1,179 crops of which 393 hold a gun, not yet trained on).
+on 2026-12-07, 1,179 crops of which 393 hold a gun; trained on by configs/detector-crops.yaml, not shipped).
 
     python scripts/person_crop_set.py runs/armed-people-1080p-train runs/armed-people-crops-train
 
