@@ -38,6 +38,13 @@ def test_the_live_pipeline_confirms_at_the_alarm_threshold(tmp_path: Path) -> No
     assert FrameAnalyzer(detector, 416).threshold == 0.55
 
 
+def test_the_second_look_and_tiles_keep_the_alarm_threshold(tmp_path: Path) -> None:
+    # `detect`, `eval` and `bench` wrap the model in the second look and tiling; neither changes its scores.
+    detector = load_detector(model_with(tmp_path, "0.55"), second_look=True, tiles="on")
+    assert alarm_threshold(detector) == 0.55 != detector.threshold
+    assert alarm_threshold_measured(detector)
+
+
 def test_a_value_that_is_not_a_number_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"model\.onnx: metadata 'gunwatch\.alarm_threshold' is not a number"):
         alarm_threshold(load_detector(model_with(tmp_path, "high")))

@@ -13,6 +13,8 @@ from gunwatch.inference import loading
 from gunwatch.inference.alarm_threshold import alarm_threshold
 from gunwatch.inference.detections import Detections
 from gunwatch.inference.onnx_session import ModelError
+from gunwatch.inference.second_look import SecondLookDetector
+from gunwatch.inference.tiling import TiledDetector
 from gunwatch.inference.verifier import OnnxGunVerifier, VerifiedDetector, combined_score, top_candidates
 from support.verifier_graph import write_redness_verifier
 
@@ -94,6 +96,14 @@ def test_it_carries_the_verifiers_thresholds(verifier: OnnxGunVerifier) -> None:
     assert detector.threshold == pytest.approx(0.4)
     assert alarm_threshold(detector) == pytest.approx(0.35)
     assert detector.input_size == (416, 416)  # the rest is the wrapped detector's
+
+
+def test_behind_the_second_look_and_tiles_it_still_alarms_at_the_verifiers_threshold(
+        verifier: OnnxGunVerifier) -> None:
+    verified = VerifiedDetector(FixedDetector(detections()), verifier, check_pairing=False)
+    wrapped = SecondLookDetector(TiledDetector(verified, 416, "on"), verified, 416)
+    assert alarm_threshold(wrapped) == pytest.approx(0.35)
+    assert wrapped.threshold == pytest.approx(0.4)
 
 
 def test_a_verifier_calibrated_with_another_detector_is_refused(tmp_path: Path) -> None:
