@@ -35,10 +35,9 @@ ON_GUN_IOU = 0.3
 PARAMS = SecondLookParams()
 
 records = [r for r in select_records(DATA, SPLIT, default_split_file(DATA)).records if len(r.boxes)]
-first = load_detector(MODEL, max_input=LIVE_MAX_INPUT)
 alone = load_detector(MODEL, max_input=LIVE_MAX_INPUT, second_look=True)
 verified = load_detector(MODEL, max_input=LIVE_MAX_INPUT, second_look=True, verifier=VERIFIER)
-person_id, gun_id = first.class_names.index(PERSON_LABEL), first.class_names.index(GUN_LABEL)
+person_id, gun_id = alone.class_names.index(PERSON_LABEL), alone.class_names.index(GUN_LABEL)
 
 
 def best_on(guns: np.ndarray, detections: Detections) -> np.ndarray:
@@ -55,9 +54,10 @@ for number, record in enumerate(records, 1):
     print(f"\r{number} / {len(records)} images", end="", file=sys.stderr)
     image = load_rgb(record.image_path)
     guns = np.asarray(record.boxes, np.float32).reshape(-1, 4)
-    people = first.detect([image])[0].of_class(person_id)
+    found = alone.detect([image])[0]
+    people = found.of_class(person_id)  # the first pass's people come out unchanged
     held = held_mask(guns, people.xyxy[people.scores >= PARAMS.person_min_score], PARAMS)
-    scores_alone, scores_verified = best_on(guns, alone.detect([image])[0]), best_on(guns, verified.detect([image])[0])
+    scores_alone, scores_verified = best_on(guns, found), best_on(guns, verified.detect([image])[0])
     for gun, is_held, a, v in zip(guns, held, scores_alone, scores_verified, strict=True):
         rows[record.image_path.parent.name].append((gun[2] - gun[0], gun[3] - gun[1], bool(is_held), a, v))
 print(file=sys.stderr)
