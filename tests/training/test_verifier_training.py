@@ -91,6 +91,22 @@ def test_low_resolution_augmentation_takes_the_fine_detail_away() -> None:
     assert detail(blurred) < 5 < 20 < detail(sharp)
 
 
+def test_camera_artifacts_blur_and_block_the_crops_the_same_way_each_run() -> None:
+    from gunwatch.training.verifier_train import augment
+
+    checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    crops = np.repeat(checkerboard[None, :, :, None], 3, axis=3).repeat(8, axis=0)
+
+    def detail(images: torch.Tensor) -> float:
+        return float((images[..., 1:] - images[..., :-1]).abs().mean())
+
+    clean = augment(crops, torch.Generator().manual_seed(0))
+    streamed = augment(crops, torch.Generator().manual_seed(0), camera_artifacts=1.0)
+    # JPEG at quality 15-60 cannot keep one-pixel squares: the fine detail goes, as in a camera's stream.
+    assert detail(streamed) < 0.7 * detail(clean)
+    assert torch.equal(streamed, augment(crops, torch.Generator().manual_seed(0), camera_artifacts=1.0))
+
+
 def test_image_recall_counts_gun_images_above_all_but_the_allowed_gun_free_ones() -> None:
     from gunwatch.training.verifier_data import CANDIDATE, VerifierCrops
     from gunwatch.training.verifier_train import image_recalls

@@ -2,7 +2,7 @@
 
 Each epoch: every labelled crop once (an extra training set's `repeats` times; gun and not-gun weighted
 to balance), augmented on the fly (mirror, a random zoom and shift of the crop, brightness and contrast,
-grey, low resolution). Validation is what the verifier is
+grey, low resolution, optionally a video camera's degradations). Validation is what the verifier is
 for: on the val split's images, each image's highest combined gun score (`inference.verifier.
 combined_score`), and the share of gun images found at 1 %, 2 % and 5 % of gun-free images flagged,
 for each candidate `detector_weight`; the epoch and weight with the best mean of the three are kept.
@@ -27,6 +27,7 @@ from gunwatch.inference.second_look import SecondLook
 from gunwatch.inference.verifier import combined_score
 from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.models.gun_verifier import GunVerifier
+from gunwatch.training.augment import AugmentSettings, camera_effects
 from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
@@ -42,6 +43,9 @@ from gunwatch.training.verifier_data import CANDIDATE, GUN, IGNORED, CropPlan, V
 
 VERIFIER_CURVES = (("train_loss", "val_loss"), ("val_recall_1", "val_recall_2", "val_recall_5"))
 FPR_POINTS = (0.01, 0.02, 0.05)
+# `camera_artifacts`: a camera's degradations, as the detector's training draws them (colour and grey are the
+# verifier's own above); JPEG always, since every stream is compressed.
+CAMERA_LOOK = AugmentSettings(color=0.0, grey=0.0, low_light=0.3, blur=0.3, motion_blur=0.3, jpeg=1.0)
 IMAGENET_WEIGHTS = {"mobilenet_v2": mobilenet_v2_weights_path, "efficientnet_lite0": efficientnet_lite0_weights_path}
 
 
@@ -83,9 +87,11 @@ def training_pool(config: VerifierTrainConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(crops), np.concatenate(labels)
 
 
-def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0) -> torch.Tensor:
-    """uint8 N x S x S x 3 -> float N x 3 x S x S pixel values, mirrored, zoomed and shifted, recoloured, and
-    a `low_resolution` share of them blurred by shrinking and enlarging back."""
+def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0,
+            camera_artifacts: float = 0.0) -> torch.Tensor:
+    """uint8 N x S x S x 3 -> float N x 3 x S x S pixel values, mirrored, zoomed and shifted, recoloured, a
+    `low_resolution` share of them blurred by shrinking and enlarging back, and a `camera_artifacts` share
+    given a video camera's degradations (`camera_look`)."""
     x = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
     n, side = len(x), x.shape[-1]
     rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
@@ -106,7 +112,18 @@ def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float
         small = max(4, round(side / (2 + 4 * rand(1).item())))
         shrunk = F.interpolate(x[index : index + 1], size=(small, small), mode="area")
         x[index : index + 1] = F.interpolate(shrunk, size=(side, side), mode="bilinear", align_corners=False)
+    if camera_artifacts > 0:  # no draw when off: the recipes without it keep their random stream
+        for index in torch.nonzero(rand(n) < camera_artifacts).flatten().tolist():
+            x[index] = camera_look(x[index], generator)
     return x.clamp(0, 255)
+
+
+def camera_look(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One float 3 x S x S crop as a surveillance stream shows it: the detector's camera effects (low light with
+    sensor noise, focus or motion blur, compression blocks), drawn from the caller's generator."""
+    rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=generator)))
+    pixels = image.clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+    return torch.from_numpy(camera_effects(pixels, CAMERA_LOOK, rng).copy()).permute(2, 0, 1).float()
 
 
 def as_input(crops: np.ndarray) -> torch.Tensor:
@@ -190,7 +207,8 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
         total = 0.0
         progress = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
         for step, index in enumerate(progress):
-            logits = model.logits(augment(train_crops[index.numpy()], generator, config.low_resolution))
+            logits = model.logits(augment(train_crops[index.numpy()], generator, config.low_resolution,
+                                         config.camera_artifacts))
             loss = F.binary_cross_entropy_with_logits(logits, is_gun[index], pos_weight=pos_weight)
             optimisation_step(loss, optimizer, scheduler, f"epoch {epoch} step {step}")
             total += loss.item()
