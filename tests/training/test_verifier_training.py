@@ -77,15 +77,21 @@ def test_resume_continues_and_reuses_the_cut_crops(tmp_path: Path, synthetic_set
     assert crops.stat().st_mtime_ns == cut_at
 
 
+def checkerboard_crops() -> np.ndarray:
+    """8 crops of one-pixel black and white squares: all fine detail."""
+    checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    return np.repeat(checkerboard[None, :, :, None], 3, axis=3).repeat(8, axis=0)
+
+
+def detail(images: torch.Tensor) -> float:
+    """Mean step between horizontal neighbours."""
+    return float((images[..., 1:] - images[..., :-1]).abs().mean())
+
+
 def test_low_resolution_augmentation_takes_the_fine_detail_away() -> None:
     from gunwatch.training.verifier_train import augment
 
-    checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
-    crops = np.repeat(checkerboard[None, :, :, None], 3, axis=3).repeat(8, axis=0)
-
-    def detail(images: torch.Tensor) -> float:  # mean step between horizontal neighbours
-        return float((images[..., 1:] - images[..., :-1]).abs().mean())
-
+    crops = checkerboard_crops()
     sharp = augment(crops, torch.Generator().manual_seed(0), low_resolution=0.0)
     blurred = augment(crops, torch.Generator().manual_seed(0), low_resolution=1.0)
     assert detail(blurred) < 5 < 20 < detail(sharp)
@@ -94,12 +100,7 @@ def test_low_resolution_augmentation_takes_the_fine_detail_away() -> None:
 def test_camera_artifacts_blur_and_block_the_crops_the_same_way_each_run() -> None:
     from gunwatch.training.verifier_train import augment
 
-    checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
-    crops = np.repeat(checkerboard[None, :, :, None], 3, axis=3).repeat(8, axis=0)
-
-    def detail(images: torch.Tensor) -> float:
-        return float((images[..., 1:] - images[..., :-1]).abs().mean())
-
+    crops = checkerboard_crops()
     clean = augment(crops, torch.Generator().manual_seed(0))
     streamed = augment(crops, torch.Generator().manual_seed(0), camera_artifacts=1.0)
     # JPEG at quality 15-60 cannot keep one-pixel squares: the fine detail goes, as in a camera's stream.

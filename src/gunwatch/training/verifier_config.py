@@ -39,8 +39,8 @@ class VerifierTrainConfig(TrainRunConfig):
                                               description="more training sets (their `train` split), e.g. camera views")
     low_resolution: float = Field(0.3, ge=0, le=1, description="share of crops shrunk 2-6x and enlarged back, as a "
                                                                "far camera's few pixels come out")
-    camera_artifacts: float = Field(0.0, ge=0, le=1, description="share of crops given a video camera's sensor "
-                                                                 "noise and compression blocks")
+    camera_artifacts: float = Field(0.0, ge=0, le=1, description="share of crops given a video camera's "
+                                                                 "degradations: low light and noise, blur, JPEG")
 
     # Optimisation
     epochs: int = Field(6, ge=1)
