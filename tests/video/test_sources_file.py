@@ -36,14 +36,19 @@ def test_a_file_plays_at_its_frame_rate_with_rising_timestamps(tmp_path: Path):
         while source.running or source.latest(after=frames[-1].index if frames else -1):
             if frame := source.wait(after=frames[-1].index if frames else -1, timeout=0.2):
                 frames.append(frame)
-    assert [f.index for f in frames] == list(range(len(frames)))
-    assert len(frames) >= 18  # a busy CPU may let the reader replace one before it is taken
+        stats = source.stats()
+    # Every decoded frame was either taken or counted as dropped: a busy CPU may let the reader replace one
+    # before this loop takes it, and how many that is depends on the machine, not on the code.
+    assert stats.frames_in == 20 and len(frames) + stats.dropped == 20 and len(frames) >= 2
+    assert all(b.index > a.index for a, b in pairwise(frames)) and frames[-1].index == 19
     assert frames[0].camera == "door" and frames[0].size == (320, 240) and frames[0].image.dtype == np.uint8
     pts = [f.pts for f in frames]
-    assert pts[0] == 0.0 and all(b > a for a, b in pairwise(pts))
+    assert all(b > a for a, b in pairwise(pts))
+    assert abs(pts[0] - 0.05 * frames[0].index) < 1e-3
     assert abs((pts[-1] - pts[0]) / (frames[-1].index - frames[0].index) - 0.05) < 1e-3
     wall = frames[-1].received - frames[0].received
-    assert wall > 0.7, f"19 frames at 20 fps came in {wall:.2f} s: not paced"  # no faster than the clip
+    spanned = pts[-1] - pts[0]  # paced: the frames come no faster than their own timestamps
+    assert wall > 0.75 * spanned, f"{spanned:.2f} s of the clip came in {wall:.2f} s: not paced"
     assert [(c.state, c.reason) for c in changes] == [
         ("online", "receiving 320x240 frames"),
         ("offline", "end of file"),
@@ -121,7 +126,11 @@ def test_a_looped_folder_starts_again_and_a_bad_image_is_skipped(tmp_path: Path)
         while len(frames) < 5 and (frame := source.wait(after=frames[-1].index if frames else -1, timeout=3)):
             frames.append(frame)
         errors = source.stats().decode_errors
-    assert [round(brightness(f)) for f in frames] == [40, 80, 40, 80, 40]
+    # The good images in order, again and again; one the loop did not take in time is dropped (the machine's
+    # speed), so each frame is checked against its place in the playing order, which its index gives.
+    assert len(frames) == 5 and all(b.index > a.index for a, b in pairwise(frames))
+    assert [round(brightness(f)) for f in frames] == [(40, 80)[f.index % 2] for f in frames]
+    assert frames[-1].index >= 4  # five frames from two images: the folder played again
     assert errors >= 1
 
 
