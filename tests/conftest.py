@@ -11,6 +11,7 @@ from gunwatch.events.store import EventStore
 
 # The browser fixture, defined once: Playwright's sync API runs once at a time per thread.
 from support.browser import browser_fixture  # noqa: F401
+from support.ports import refusing_port
 
 # One PostgreSQL server for the whole session: a fixture imported into several conftest files would be
 # several fixtures, and each would start a server of its own.
@@ -130,3 +131,10 @@ def tiny_detector_onnx(tiny_detector, tmp_path_factory: pytest.TempPathFactory) 
 
     path = tmp_path_factory.mktemp("tiny_detector") / "tiny-nano.onnx"
     return export_yolox(tiny_detector, TINY_DETECTOR_SIDE, path, DETECTOR_CLASSES, {"gunwatch.threshold": "0.4"})
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port where connections are refused, held for the test (support/ports.py)."""
+    with refusing_port() as port:
+        yield port

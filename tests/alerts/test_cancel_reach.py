@@ -4,7 +4,6 @@ receivers on loopback."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -19,18 +18,11 @@ WAIT_S = 30.0
 GIVE_UP_QUICKLY = {"initial_s": 0.05, "max_s": 0.1, "max_attempts": 2}
 
 
-def closed_port_url() -> str:
-    """A URL on loopback where nothing listens: connecting is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
-
-
 def test_no_cancel_where_the_alert_certainly_never_arrived(
     store: EventStore, start_service: Callable[..., AlertService], make_event: Callable[..., ThreatEvent],
     channel: Callable[..., dict[str, Any]], smtp_server: SmtpServer, http_receiver: HttpReceiver,
     more_receivers: Callable[[], HttpReceiver], wait_for_deliveries: Callable[..., list[Delivery]],
+    refused_port: int,
 ) -> None:
     hanging = more_receivers()
     hanging.set_mode("hang")
@@ -38,7 +30,7 @@ def test_no_cancel_where_the_alert_certainly_never_arrived(
     settings = {
         "channels": {"email": channel(smtp_server.url, retry=GIVE_UP_QUICKLY),
                      "up": channel(http_receiver.url(), retry=GIVE_UP_QUICKLY),
-                     "down": channel(closed_port_url(), retry=GIVE_UP_QUICKLY),
+                     "down": channel(f"http://127.0.0.1:{refused_port}/hook", retry=GIVE_UP_QUICKLY),
                      "slow": channel(hanging.url(), retry=GIVE_UP_QUICKLY, timeout_s=0.5)},
         "recipients": {name: {"addresses": {"email": address}} for name, address in addresses.items()},
         "groups": {"staff": list(addresses)},

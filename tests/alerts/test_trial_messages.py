@@ -4,7 +4,6 @@ loopback (SMTP, HTTP); per channel delivered or failed with the error, exit 1 if
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,8 @@ from support.smtp_server import SmtpServer, smtp_server_fixture  # noqa: F401 - 
 HOOK_SECRET = "trial-hook-signing-key"
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def site_file(tmp_path: Path, smtp_server: SmtpServer, http_receiver: HttpReceiver) -> Path:
+def site_file(tmp_path: Path, smtp_server: SmtpServer, http_receiver: HttpReceiver, refused_port: int) -> Path:
     """Email to alice (accepted) and bob (refused: 550), a working webhook, and one nothing listens on; links
     set up, which a test message must never carry."""
     site = {
@@ -37,7 +30,7 @@ def site_file(tmp_path: Path, smtp_server: SmtpServer, http_receiver: HttpReceiv
             "channels": {
                 "email": {"url": smtp_server.url, "timeout_s": 5},
                 "hook": {"url": http_receiver.url(), "secret": HOOK_SECRET, "timeout_s": 5},
-                "dead_hook": {"url": f"http://127.0.0.1:{closed_port()}/hook", "secret": HOOK_SECRET, "timeout_s": 5},
+                "dead_hook": {"url": f"http://127.0.0.1:{refused_port}/hook", "secret": HOOK_SECRET, "timeout_s": 5},
             },
             "recipients": {"alice": {"name": "Alice", "addresses": {"email": "alice@school.example"}},
                            "bob": {"addresses": {"email": "bob-reject@school.example"}},

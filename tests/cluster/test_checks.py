@@ -20,6 +20,7 @@ from sqlalchemy import make_url
 from gunwatch.cluster.checks import ClusterUnreachable, check_cluster_site, connect_cluster
 from gunwatch.config import ConfigError, SiteConfig, parse_site_config
 from gunwatch.config.cluster import ClusterSettings
+from support.ports import refusing_port
 from support.private_tmpfs import run_private, skip_without_private_mounts
 from support.silent_server import SilentServer
 from support.waiting import wait_until
@@ -143,8 +144,8 @@ def ray_installed() -> None:
 
 
 @pytest.mark.usefixtures("ray_installed")
-def test_an_address_nobody_listens_on_fails_at_once_naming_it() -> None:
-    address = f"127.0.0.1:{unused_port()}"
+def test_an_address_nobody_listens_on_fails_at_once_naming_it(refused_port: int) -> None:
+    address = f"127.0.0.1:{refused_port}"
     with pytest.raises(ClusterUnreachable) as caught:
         connect_cluster(ClusterSettings(address=address))
     assert str(caught.value) == (f"cannot reach the Ray cluster at {address}: Connection refused; is the head "
@@ -172,10 +173,12 @@ def test_a_port_of_something_else_is_no_ray_cluster(postgres_url: str) -> None:
 
 @pytest.mark.usefixtures("ray_installed")
 def test_auto_reads_ray_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    address = f"{HEAD_IP}:{unused_port(HEAD_IP)}"
-    monkeypatch.setenv("RAY_ADDRESS", address)
-    with pytest.raises(ClusterUnreachable, match=rf"^cannot reach the Ray cluster at {address}: Connection refused"):
-        connect_cluster(ClusterSettings(address="auto"))
+    with refusing_port(HEAD_IP) as port:
+        address = f"{HEAD_IP}:{port}"
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        with pytest.raises(ClusterUnreachable,
+                           match=rf"^cannot reach the Ray cluster at {address}: Connection refused"):
+            connect_cluster(ClusterSettings(address="auto"))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ something cannot be reached; real receivers on loopback, a real video file, a mi
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import yaml
@@ -14,12 +13,6 @@ from gunwatch.cli import app
 from support.http_receiver import HttpReceiver, http_receiver_fixture  # noqa: F401 - `http_receiver`
 from support.smtp_server import SmtpServer, smtp_server_fixture  # noqa: F401 - `smtp_server`
 from support.videos import write_video
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def write_site(path: Path, cameras: dict[str, dict[str, object]], channels: dict[str, dict[str, object]]) -> Path:
@@ -47,9 +40,9 @@ def test_everything_reachable(tmp_path: Path, smtp_server: SmtpServer, http_rece
 
 
 def test_what_cannot_be_reached_is_named_and_the_rest_still_checked(
-        tmp_path: Path, smtp_server: SmtpServer, http_receiver: HttpReceiver) -> None:
+        tmp_path: Path, smtp_server: SmtpServer, http_receiver: HttpReceiver, refused_port: int) -> None:
     clip = write_video(tmp_path / "lobby.mp4", frames=5)
-    port = closed_port()
+    port = refused_port
     site = write_site(
         tmp_path / "site.yaml",
         {"gate": {"url": f"rtsp://admin:hunter2@127.0.0.1:{port}/Streaming/101"},

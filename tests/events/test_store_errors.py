@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,8 @@ import pytest
 from gunwatch.events.store import EventStore, StoreError, StoreMissing
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_an_unreachable_server_is_named_without_its_password() -> None:
-    port = closed_port()
+def test_an_unreachable_server_is_named_without_its_password(refused_port: int) -> None:
+    port = refused_port
     with pytest.raises(StoreError) as caught:
         EventStore(f"postgresql://gunwatch:s3cret@127.0.0.1:{port}/events")
     message = str(caught.value)

@@ -6,7 +6,6 @@ The demo clip plays at its own speed (10 s), so this test takes about 15 s.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import av
@@ -25,12 +24,6 @@ from gunwatch.video.health import HealthChange
 DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def truncated_copy(path: Path, out: Path) -> Path:
     data = path.read_bytes()
     out.write_bytes(data[: len(data) // 3])
@@ -38,7 +31,8 @@ def truncated_copy(path: Path, out: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_the_demo_clip_opens_one_event_with_evidence_while_broken_cameras_fail_alone(tmp_path: Path) -> None:
+def test_the_demo_clip_opens_one_event_with_evidence_while_broken_cameras_fail_alone(
+        tmp_path: Path, refused_port: int) -> None:
     broken = truncated_copy(DEMO, tmp_path / "truncated.mp4")
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00not a video\xff" * 1000)
@@ -47,7 +41,7 @@ cameras:
   lobby: {{url: "{DEMO}", detect: {{fps: 5}}}}
   truncated: {{url: "{broken}"}}
   corrupt: {{url: "{garbage}"}}
-  nowhere: {{url: "rtsp://127.0.0.1:{closed_port()}/stream"}}
+  nowhere: {{url: "rtsp://127.0.0.1:{refused_port}/stream"}}
 confirmation: {{min_hits: 3, window: 5, close_after_s: 2}}
 evidence: {{folder: "{tmp_path / 'evidence'}", pre_roll_s: 2, post_roll_s: 3}}
 store: {{url: "sqlite:///{tmp_path / 'events.db'}"}}

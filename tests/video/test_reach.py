@@ -3,7 +3,6 @@ port and a silent server fail with the reason, the URL's password hidden; one ba
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from gunwatch.config.camera import Camera
@@ -11,12 +10,6 @@ from gunwatch.video.reach import reach_camera, reach_cameras
 from support.rtsp_server import RtspServer, rtsp_server_fixture  # noqa: F401 - provides `rtsp_server`
 from support.silent_server import SilentServer
 from support.videos import write_video
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_file_camera_gives_a_frame(tmp_path: Path) -> None:
@@ -48,10 +41,11 @@ def test_an_rtsp_camera_gives_a_frame(rtsp_server: RtspServer) -> None:
     assert result.ok is True and result.detail.startswith("decoded a 320x240 frame")
 
 
-def test_one_bad_camera_stops_no_other_and_passwords_stay_hidden(tmp_path: Path, rtsp_server: RtspServer) -> None:
+def test_one_bad_camera_stops_no_other_and_passwords_stay_hidden(
+        tmp_path: Path, rtsp_server: RtspServer, refused_port: int) -> None:
     clip = write_video(tmp_path / "lobby.mp4", frames=5)
     cameras = {
-        "refused": Camera(url=f"rtsp://admin:hunter2@127.0.0.1:{closed_port()}/Streaming/101"),
+        "refused": Camera(url=f"rtsp://admin:hunter2@127.0.0.1:{refused_port}/Streaming/101"),
         "missing": Camera(url=str(tmp_path / "gone.mp4")),
         "street": Camera(url=rtsp_server.url),
         "lobby": Camera(url=str(clip)),

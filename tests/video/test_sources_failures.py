@@ -80,13 +80,6 @@ def silent_server() -> Iterator[SilentServer]:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
 def corrupt_mjpeg_server() -> Iterator[int]:
     """An HTTP MJPEG camera that sends ten good pictures, then garbage."""
     buffer = io.BytesIO()
@@ -165,10 +158,10 @@ def healthy_camera(tmp_path: Path, changes: list[HealthChange]) -> CameraSource:
 
 @pytest.mark.parametrize("case", list(BROKEN_CAMERAS))
 def test_a_broken_camera_reports_why_and_leaves_a_healthy_one_alone(
-    case: str, tmp_path: Path, silent_server: SilentServer, closed_port: int, corrupt_mjpeg_server: int
+    case: str, tmp_path: Path, silent_server: SilentServer, refused_port: int, corrupt_mjpeg_server: int
 ):
     make_url, expected = BROKEN_CAMERAS[case]
-    url = make_url(tmp_path, {"silent": silent_server.port, "closed": closed_port, "corrupt": corrupt_mjpeg_server})
+    url = make_url(tmp_path, {"silent": silent_server.port, "closed": refused_port, "corrupt": corrupt_mjpeg_server})
     broken_changes: list[HealthChange] = []
     healthy_changes: list[HealthChange] = []
     broken = camera_source("broken", Camera(url=url), FAST, broken_changes.append)
@@ -213,9 +206,9 @@ class RecordingRandom(random.Random):
         return drawn
 
 
-def test_a_refusing_camera_is_retried_with_growing_waits(closed_port: int):
+def test_a_refusing_camera_is_retried_with_growing_waits(refused_port: int):
     health = HealthSettings(stall_after_s=1.0, reconnect=ReconnectSettings(initial_s=0.1, max_s=0.4))
-    camera = Camera(url=f"rtsp://127.0.0.1:{closed_port}/cam")
+    camera = Camera(url=f"rtsp://127.0.0.1:{refused_port}/cam")
     rng = RecordingRandom(0)
     started = time.monotonic()
     with camera_source("door", camera, health, rng=rng) as source:

@@ -3,8 +3,6 @@ timeout or a server error might have (the outbox sends a cancel only where an al
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from gunwatch.alerts.channels.base import DeliveryError
@@ -19,12 +17,6 @@ from support.smtp_server import SmtpServer, smtp_server_fixture  # noqa: F401 - 
 MESSAGE = AlertMessage(key="evt-1:alert:x", kind="alert", title="GUN DETECTED: lobby", body="A gun.")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def webhook(url: str) -> WebhookChannel:
     return WebhookChannel("hook", channel_config(url=url, signed=False, timeout_s=0.5))  # type: ignore[arg-type]
 
@@ -35,8 +27,8 @@ def failure(channel: WebhookChannel | SmtpChannel, address: str | None = None) -
     return raised.value
 
 
-def test_a_webhook_nobody_listens_on_certainly_got_nothing() -> None:
-    assert not failure(webhook(f"http://127.0.0.1:{free_port()}/hook")).may_have_arrived
+def test_a_webhook_nobody_listens_on_certainly_got_nothing(refused_port: int) -> None:
+    assert not failure(webhook(f"http://127.0.0.1:{refused_port}/hook")).may_have_arrived
 
 
 @pytest.mark.parametrize(("status", "may_have_arrived"), [(400, False), (404, False), (429, False), (500, True),
@@ -60,8 +52,8 @@ def test_a_refused_address_certainly_got_nothing(smtp_server: SmtpServer) -> Non
     assert "550" in error.reason and not error.may_have_arrived
 
 
-def test_a_mail_server_nobody_listens_on_certainly_got_nothing() -> None:
-    mail = SmtpChannel("mail", channel_config(url=f"smtp://127.0.0.1:{free_port()}", timeout_s=2))  # type: ignore[arg-type]
+def test_a_mail_server_nobody_listens_on_certainly_got_nothing(refused_port: int) -> None:
+    mail = SmtpChannel("mail", channel_config(url=f"smtp://127.0.0.1:{refused_port}", timeout_s=2))  # type: ignore[arg-type]
     assert not failure(mail, "alice@school.example").may_have_arrived
 
 

@@ -5,7 +5,6 @@ are the fixtures of tests/alerts/conftest.py."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,6 @@ from gunwatch.config.channels import channel_config
 from support.http_receiver import HttpReceiver
 from support.mosquitto import MosquittoBroker
 from support.smtp_server import SmtpServer, self_signed_tls
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def config(url: str, **settings: object):
@@ -45,8 +38,8 @@ def test_smtp_with_starttls_and_a_login(tmp_path: Path, monkeypatch: pytest.Monk
     assert "s3cret" not in good.target and "wrong" not in f"{bad.target} {bad.detail}"
 
 
-def test_unreachable_receivers_say_why() -> None:
-    port = closed_port()
+def test_unreachable_receivers_say_why(refused_port: int) -> None:
+    port = refused_port
     results = reach_channels({"mail": config(f"smtp://127.0.0.1:{port}"),
                               "hook": config(f"http://127.0.0.1:{port}/secret-path", signed=False),
                               "broker": config(f"mqtt://127.0.0.1:{port}")})
