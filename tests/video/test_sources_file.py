@@ -128,9 +128,9 @@ def test_a_looped_folder_starts_again_and_a_bad_image_is_skipped(tmp_path: Path)
         errors = source.stats().decode_errors
     # The good images in order, again and again; one the loop did not take in time is dropped (the machine's
     # speed), so each frame is checked against its place in the playing order, which its index gives.
+    # Five frames with rising indices from two good images: the folder played again.
     assert len(frames) == 5 and all(b.index > a.index for a, b in pairwise(frames))
     assert [round(brightness(f)) for f in frames] == [(40, 80)[f.index % 2] for f in frames]
-    assert frames[-1].index >= 4  # five frames from two images: the folder played again
     assert errors >= 1
 
 
