@@ -12,13 +12,13 @@ median of 40 after 5 of warm-up, the ratio FP32 ms / that file's ms.
 import contextlib
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from gunwatch.bench.interleaved import interleaved_median_ms
 from gunwatch.evaluation.int8_build import live_verifier_crops, paired_detector
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.quantize import CalibrationCrops
@@ -51,12 +51,6 @@ print(f"{len(crops)} live crops of 40 val images; one thread; ms (x FP32)")
 print(f"{'crops a call':>12} " + " ".join(f"{name:>22}" for name in files))
 for count in (1, 4, 8, 16):
     batch = crops[:count]
-    times: dict[str, list[float]] = {name: [] for name in files}
-    for round_ in range(WARMUP + ROUNDS):
-        for name, verifier in verifiers.items():
-            start = time.perf_counter()
-            verifier.judge(batch)
-            if round_ >= WARMUP:
-                times[name].append(1000 * (time.perf_counter() - start))
-    ms = {name: float(np.median(values)) for name, values in times.items()}
+    ms = interleaved_median_ms({name: partial(verifier.judge, batch) for name, verifier in verifiers.items()},
+                               ROUNDS, WARMUP)
     print(f"{count:>12} " + " ".join(f"{ms[name]:>13.2f} ({ms['FP32'] / ms[name]:.2f}x)" for name in files))

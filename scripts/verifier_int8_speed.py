@@ -7,11 +7,10 @@ cut as the runtime cuts them). Each setting (threads x crops per call) is timed 
 of each file per round, median of 40 rounds after 5 of warm-up; the ratio is FP32 ms / INT8 ms.
 """
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
+from gunwatch.bench.interleaved import interleaved_median_ms
 from gunwatch.evaluation.int8_build import live_verifier_crops, paired_detector
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.verifier import OnnxGunVerifier
@@ -29,12 +28,7 @@ for threads in (1, 2):
     fp32, int8 = OnnxGunVerifier.load(FP32, threads), OnnxGunVerifier.load(INT8, threads)
     for count in (1, 4, 8, 16):
         batch = crops[:count]
-        times: dict[str, list[float]] = {"fp32": [], "int8": []}
-        for round_ in range(WARMUP + ROUNDS):
-            for name, verifier in (("fp32", fp32), ("int8", int8)):
-                start = time.perf_counter()
-                verifier.judge(batch)
-                if round_ >= WARMUP:
-                    times[name].append(1000 * (time.perf_counter() - start))
-        a, b = np.median(times["fp32"]), np.median(times["int8"])
+        ms = interleaved_median_ms({"fp32": partial(fp32.judge, batch), "int8": partial(int8.judge, batch)},
+                                   ROUNDS, WARMUP)
+        a, b = ms["fp32"], ms["int8"]
         print(f"{threads:>7} {count:>12} {a:>8.2f} {b:>8.2f} {a / b:>6.2f}")
