@@ -87,18 +87,20 @@ def test_spread_of_samples() -> None:
     assert math.isnan(Spread.of([]).p95)
 
 
-def status(camera: str, frames_in: int, dropped: int, analysed: int, still: int) -> CameraStatus:
-    return CameraStatus(camera, "online", "", frames_in, dropped, analysed, still, 20.0, 0)
+def status(camera: str, frames_in: int, dropped: int, sampled: int, analysed: int, still: int) -> CameraStatus:
+    return CameraStatus(camera, "online", "", frames_in, dropped, analysed, still, 20.0, 0, sampled=sampled)
 
 
 def test_a_capacity_row_from_two_snapshots() -> None:
-    before = Snapshot(100.0, 50.0, (status("a", 30, 20, 5, 5), status("b", 30, 20, 10, 0)), 15, 0.3)
-    # In 10 s: camera a sampled 50 frames (10 analysed), camera b 46 (all analysed), each decoded 150.
-    after = Snapshot(110.0, 58.0, (status("a", 180, 120, 15, 45), status("b", 180, 124, 56, 0)), 71, 1.42)
+    before = Snapshot(100.0, 100.01, 50.0, (status("a", 30, 20, 11, 5, 5), status("b", 30, 20, 10, 10, 0)), 15, 0.3)
+    # Between the first reading's start and the second's end, 10 s: camera a took 50 frames (10 analysed, one
+    # more taken and still in the detector), camera b 46 (all analysed); each decoded 150.
+    after = Snapshot(109.99, 110.0, 58.0, (status("a", 180, 120, 61, 15, 45), status("b", 180, 124, 56, 56, 0)),
+                     71, 1.42)
     row = row_between(before, after, gating=True)
     assert row.cameras == 2 and row.seconds == pytest.approx(10)
     assert row.sampled_fps_min == pytest.approx(4.6) and row.sampled_fps_mean == pytest.approx(4.8)
-    assert row.inference_share == pytest.approx(56 / 96)
+    assert row.inference_share == pytest.approx(56 / 96)  # of the frames through: analysed or found still
     assert row.decoded_fps == pytest.approx(15) and row.dropped_share == pytest.approx(204 / 300)
     assert row.infer_ms == pytest.approx(20)
     assert row.cpu_percent > 0

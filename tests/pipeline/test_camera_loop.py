@@ -17,7 +17,7 @@ from PIL import Image
 from gunwatch.config import parse_site_config
 from gunwatch.events.evidence import write_snapshots
 from gunwatch.inference.detections import Detections
-from gunwatch.pipeline.camera_loop import CameraLoop
+from gunwatch.pipeline.camera_loop import CameraLoop, next_sample_due
 from gunwatch.pipeline.recent import RecentActivity
 from gunwatch.video.frame import Frame
 from gunwatch.video.sources import camera_source
@@ -109,3 +109,24 @@ def test_a_gun_below_the_threshold_is_an_almost_drawn_nowhere(tmp_path: Path) ->
     assert loop.recent.rates().top_score == pytest.approx(0.31)
     newest = loop.recent.newest()
     assert newest is not None and newest.frame.index == 1 and len(newest.shown) == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_sampling_schedule_keeps_its_rate_however_late_each_sample_is_taken(seed: int) -> None:
+    # A camera thread that polls when it can: each sample taken anywhere from on time to 3 periods late (a
+    # slow detector call, a starved thread), the next poll a random moment later. Counted in every window:
+    # at most W / period + 2 samples, which is the bound the capacity bench's test relies on.
+    rng = np.random.default_rng(seed)
+    period, due, now, taken = 0.2, 0.0, 0.0, []
+    while now < 60:
+        now += float(rng.choice([0.0, rng.uniform(0, 0.05), rng.uniform(0, 3 * period)]))
+        if now >= due:
+            taken.append(now)
+            due = next_sample_due(due, period, now)
+    times = np.array(taken)
+    gaps = np.diff(times)
+    assert (gaps < period).any() and (gaps > 2 * period).any()  # both kinds of gap occurred
+    for window in (0.5, 2.0, 10.0):
+        most = max(int(np.searchsorted(times, start + window, side="right")) - i for i, start in enumerate(times))
+        assert most <= window / period + 2
+    assert len(times) <= 60 / period + 2

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from gunwatch.pipeline.camera_loop import next_sample_due
 from gunwatch.pipeline.fair_share import Batch, FairScheduler
 
 
@@ -55,7 +56,7 @@ def simulate(cameras: list[SimCamera], seconds: float, workers: int = 1, max_bat
                     scheduler.push(camera.name, camera.key, frame, now)
                 camera.outstanding = camera.burst
                 # As CameraLoop.take: a fixed schedule, never a burst to catch up.
-                camera.next_due = max(camera.next_due + camera.period_s, now) if camera.period_s else now
+                camera.next_due = next_sample_due(camera.next_due, camera.period_s or 0.0, now)
         for worker, job in enumerate(running):
             if job is None and (batch := scheduler.take(now)) is not None:
                 running[worker] = (now + sum(by_name[r.camera].cost_s for r in batch.requests), batch)

@@ -3,7 +3,10 @@
 Sources keep only their newest frame, so a pipeline that cannot keep up never builds a queue: it samples
 each camera less often than asked. "No growing backlog" is therefore measured as the sampling rate
 holding: every camera sampled at >= 95 % of its detect fps over the measured window. Counters are read
-after a warm-up (sources opening, every camera's first frame analysed) and again `seconds` later.
+after a warm-up (sources opening, every camera's first frame analysed) and again `seconds` later. A frame
+counts as sampled when its camera takes it (not when its analysis ends), and the window runs from before the
+first reading to after the second, so no sample outside it is counted: a camera's rate can exceed its detect
+fps only by the schedule's own bound (`next_sample_due`: 2 samples in any window).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ KEEPS_UP_SHARE = 0.95
 class Snapshot:
     """The service's counters at one moment."""
 
-    at: float  # wall clock
+    began: float  # wall clock, before the counters were read
+    ended: float  # and after
     cpu_s: float  # this process's CPU time, every thread
     cameras: tuple[CameraStatus, ...]
     infer_frames: int
@@ -31,7 +35,8 @@ class Snapshot:
 
 
 def snapshot(service: WatchService, analyzer: TimedAnalyzer) -> Snapshot:
-    return Snapshot(time.time(), time.process_time(), tuple(service.status()), analyzer.frames, analyzer.seconds)
+    began, cpu_s, cameras = time.time(), time.process_time(), tuple(service.status())
+    return Snapshot(began, time.time(), cpu_s, cameras, analyzer.frames, analyzer.seconds)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class CapacityRow:
     gating: bool
     seconds: float  # measured window
     target_fps: float  # detect fps asked of every camera
-    sampled_fps_min: float  # frames sampled per second, the worst camera
+    sampled_fps_min: float  # frames taken per second, the worst camera
     sampled_fps_mean: float
     inference_share: float  # sampled frames that ran inference (the rest: still, gated)
     decoded_fps: float  # frames decoded per second per camera (the source runs at 15)
@@ -57,14 +62,15 @@ class CapacityRow:
 
 
 def row_between(before: Snapshot, after: Snapshot, gating: bool, target_fps: float = DETECT_FPS) -> CapacityRow:
-    seconds = after.at - before.at
+    seconds = after.ended - before.began  # a window that holds every counted sample
     first = {camera.camera: camera for camera in before.cameras}
-    sampled, analysed, decoded, dropped = [], 0, 0, 0
+    sampled, analysed, still, decoded, dropped = [], 0, 0, 0, 0
     for camera in after.cameras:
         start = first[camera.camera]
         analysed_here = camera.analysed - start.analysed
-        sampled.append(analysed_here + camera.still - start.still)
+        sampled.append(camera.sampled - start.sampled)
         analysed += analysed_here
+        still += camera.still - start.still
         decoded += camera.frames_in - start.frames_in
         dropped += camera.dropped - start.dropped
     count = len(after.cameras)
@@ -72,7 +78,7 @@ def row_between(before: Snapshot, after: Snapshot, gating: bool, target_fps: flo
     return CapacityRow(
         cameras=count, gating=gating, seconds=seconds, target_fps=target_fps,
         sampled_fps_min=min(sampled) / seconds, sampled_fps_mean=sum(sampled) / count / seconds,
-        inference_share=analysed / max(sum(sampled), 1), decoded_fps=decoded / count / seconds,
+        inference_share=analysed / max(analysed + still, 1), decoded_fps=decoded / count / seconds,
         dropped_share=dropped / max(decoded, 1),
         infer_ms=1000 * (after.infer_s - before.infer_s) / infer_frames if infer_frames else 0.0,
         cpu_percent=100 * (after.cpu_s - before.cpu_s) / seconds / (os.cpu_count() or 1),

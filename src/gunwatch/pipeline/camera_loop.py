@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 class LoopCounters:
     """What the status line shows besides the source's own counters."""
 
+    sampled: int = 0  # frames taken on schedule, counted when taken: analysed (later) or still
     analysed: int = 0
     still: int = 0  # sampled frames the motion gate let pass without inference
     events: int = 0  # events opened
@@ -44,6 +45,14 @@ class Finished:
 
     changes: list[ThreatEvent]
     shown: Detections
+
+
+def next_sample_due(due: float, period: float, taken_at: float) -> float:
+    """When the sample after one due at `due` and taken at `taken_at` falls due: a period after `due`, a fixed
+    schedule that keeps the rate, or at once for a camera that fell more than a period behind (it never makes
+    up the samples it missed). Either way the sample after next is due no earlier than a period after this
+    one was taken, so any W seconds hold at most W / period + 2 samples, however late each one is taken."""
+    return max(due + period, taken_at)
 
 
 class CameraLoop:
@@ -71,8 +80,8 @@ class CameraLoop:
         frame = self.source.latest(self.last_index)
         if frame is None:
             return None
-        # A fixed schedule keeps the rate; a camera that fell behind is due again at once, never in a burst.
-        self.next_due = max(self.next_due + self.period, now)
+        self.next_due = next_sample_due(self.next_due, self.period, now)
+        self.counters.sampled += 1
         self.last_index = frame.index
         self.recent.frame_in(frame.index)
         small = self.recorder.push(frame)

@@ -61,6 +61,7 @@ class CameraStatus:
     restarts: int = 0  # the watchdog's restarts of its reader, of detector calls with its frames, of its clips
     top_score: float = 0.0  # the highest gun score of the last few seconds, whether it reached the threshold or not
     threshold: float = 0.0  # the score a gun must reach to count on this camera
+    sampled: int = 0  # frames taken on schedule, counted when taken (analysed and still count when done)
 
 
 class WatchService:
@@ -214,5 +215,5 @@ class WatchService:
             rows.append(CameraStatus(loop.name, stats.state or "starting", stats.reason, stats.frames_in,
                                      stats.dropped, counters.analysed, counters.still, counters.infer_ms,
                                      counters.events, self.restarts[loop.name], loop.recent.rates().top_score,
-                                     loop.confirmer.threshold))
+                                     loop.confirmer.threshold, counters.sampled))
         return rows
