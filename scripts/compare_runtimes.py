@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from gunwatch.bench.interleaved import interleaved_median_ms
 from gunwatch.data.images import load_rgb
 from gunwatch.evaluation.evaluate import evaluate
 from gunwatch.evaluation.int8_build import calibration_images
@@ -92,18 +91,9 @@ def calibration_batches(model: Path) -> list[np.ndarray]:
 
 
 def median_ms(calls: dict[str, Callable[[], object]]) -> dict[str, float]:
-    """Median ms per call of each, timed in interleaved rounds (the machine's drift falls on all alike)."""
-    for call in calls.values():
-        for _ in range(CALLS):
-            call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(ROUNDS):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            for _ in range(CALLS):
-                call()
-            times[name].append(1000 * (time.perf_counter() - start) / CALLS)
-    return {name: statistics.median(values) for name, values in times.items()}
+    """Median ms per call of each, timed in interleaved rounds of CALLS calls (one round untimed first)."""
+    batches = {name: (lambda call=call: [call() for _ in range(CALLS)]) for name, call in calls.items()}
+    return {name: ms / CALLS for name, ms in interleaved_median_ms(batches, rounds=ROUNDS, warmup=1).items()}
 
 
 def main() -> None:

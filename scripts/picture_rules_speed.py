@@ -8,20 +8,25 @@ YUV -> RGB conversion alone. Median milliseconds of `--rounds`, on one core (the
 thread), interleaved so that what else the machine runs weighs on every row alike.
 """
 import argparse
-import statistics
 import tempfile
-import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from gunwatch.bench.interleaved import interleaved_median_ms
 from gunwatch.config.camera import Fisheye
 from gunwatch.config.sections import LIVE_MAX_INPUT
 from gunwatch.inference.loading import SHIPPED_DETECTOR, load_detector
 from gunwatch.video.aspect import stamp_sample_aspect
 from gunwatch.video.frame import Frame, PictureRules
+
+
+def analysed(picture: av.VideoFrame, rules: PictureRules) -> Callable[[], np.ndarray]:
+    """Making the pipeline's frame of `picture` and reading its RGB image, with `rules` applied."""
+    return lambda: Frame("speed", picture, 0, None, 0.0, rules).image
 
 
 def decoded_picture(width: int, height: int, folder: Path, interlaced: bool = False,
@@ -61,27 +66,18 @@ with tempfile.TemporaryDirectory() as folder:
                                                  PictureRules(fisheye=ceiling)),
     }
     as_stored = PictureRules(deinterlace="never")  # the reference: no rule, the conversion alone
-    times: dict[tuple[str, bool], list[float]] = {}
-    for _ in range(args.rounds):
-        for name, (picture, rules) in cases.items():
-            for with_rule in (False, True):
-                begun = time.perf_counter()
-                _ = Frame("speed", picture, 0, None, 0.0, rules if with_rule else as_stored).image
-                times.setdefault((name, with_rule), []).append(time.perf_counter() - begun)
+    calls = {(name, with_rule): analysed(picture, rules if with_rule else as_stored)
+             for name, (picture, rules) in cases.items() for with_rule in (False, True)}
+    ms = interleaved_median_ms(calls, rounds=args.rounds, warmup=0)
 
     # For scale: the shipped detector alone (no second look, no verifier) on the 1080p picture, on one thread.
     detector = load_detector(SHIPPED_DETECTOR, verifier="none", threads=1, max_input=LIVE_MAX_INPUT)
     full_hd = Frame("speed", cases["1080i, comb taken out"][0], 0, None, 0.0).image
-    detector.detect([full_hd])
-    first_pass = []
-    for _ in range(args.rounds):
-        begun = time.perf_counter()
-        detector.detect([full_hd])
-        first_pass.append(time.perf_counter() - begun)
+    first_pass_ms = interleaved_median_ms({"first pass": lambda: detector.detect([full_hd])}, args.rounds, 1)
 
 print(f"{'picture':40} {'RGB only ms':>12} {'with the rule ms':>17} {'ratio':>6}")
 for name in cases:
-    plain, ruled = (statistics.median(times[name, with_rule]) * 1000 for with_rule in (False, True))
+    plain, ruled = ms[name, False], ms[name, True]
     print(f"{name:40} {plain:12.1f} {ruled:17.1f} {ruled / plain:5.1f}x")
 print(f"for scale, the shipped detector's first pass on the 1080p picture (one thread): "
-      f"{statistics.median(first_pass) * 1000:.1f} ms")
+      f"{first_pass_ms['first pass']:.1f} ms")
