@@ -372,6 +372,54 @@ def data_false_alarms(
         say(f"skipped event {event_id} of camera {name}: {why}")
 
 
+@data_app.command("drill")
+def data_drill(
+    clips: Annotated[list[Path], typer.Argument(help="drill recordings, each with a NAME.json sidecar beside it saying "
+                                                     "when the gun is in view (`gunwatch bench alarms`' episodes)")],
+    out: Annotated[Path, typer.Option(help="folder to write (or add to): a YOLO-layout data set")],
+    camera: Annotated[str | None, typer.Option(help="the camera that recorded them (default: each clip's name)")]
+    = None,
+    # The defaults are DrillSettings' (a test holds them equal; importing it here would load PyAV for every command).
+    fps: Annotated[float, typer.Option(min=0.1, max=30, help="frames sampled a second")] = 2.0,
+    margin: Annotated[float, typer.Option(min=0, help="seconds at each episode's edges left out")] = 0.5,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="a gun candidate's score to become a label")] = 0.3,
+    guns_per_frame: Annotated[int, typer.Option(min=1, help="labels at most in one frame")] = 1,
+    model: Annotated[Path | None, typer.Option(help="ONNX detector (default: the shipped model)")] = None,
+    verifier: VerifierOption = "auto",
+    max_input: MaxInputOption = LIVE_MAX_INPUT,
+) -> None:
+    """Label a site's drill recordings (someone carries a replica past the cameras) with the detector: frames
+    in the sidecar's episodes get the best gun a person holds, frames outside them are gun-free; a contact sheet
+    shows every new label for a person to check (delete a wrong frame's image: it stays out)."""
+    from gunwatch.bench.alarm_clips import SidecarError, read_clip
+    from gunwatch.events.drill_frames import DrillSettings, export_drill
+    from gunwatch.inference.loading import load_detector
+    from gunwatch.inference.onnx_session import ModelError
+    from gunwatch.video.files import SourceError
+
+    settings = DrillSettings(fps, margin, min_score, guns_per_frame)
+    try:
+        detector = load_detector(model, verifier=verifier, max_input=max_input, second_look=True)
+    except ModelError as error:
+        raise fail(str(error)) from error
+    failed = 0
+    for path in clips:
+        try:
+            clip = read_clip(path, path.stem, overlay=None)
+            episodes = [(episode.start, episode.end) for episode in clip.episodes]
+            summary = export_drill(path, episodes, out, detector, camera, settings)
+        except (SidecarError, SourceError, OSError, ValueError) as error:
+            say(f"error: {error}")
+            failed += 1
+            continue
+        say(f"{path}: {summary.labelled} frames with a gun labelled, {summary.gun_free} gun-free, "
+            f"{summary.unlabelled} in an episode left out (no held gun scored {min_score:g}), "
+            f"{summary.already_there} exported before; {summary.total} frames in {out}"
+            + (f"; check the labels: {summary.sheet}" if summary.sheet else ""))
+    if failed:
+        raise fail(f"{failed} of {len(clips)} clips not exported (named above)")
+
+
 @app.command("eval")
 def eval_command(
     data: Annotated[Path, typer.Option("--data", help="data set folder")],

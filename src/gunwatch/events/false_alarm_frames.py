@@ -12,7 +12,6 @@ box each came from, and a split file that puts every frame in `train`, ready for
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,11 +20,11 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from gunwatch.events.evidence import evidence_path
-from gunwatch.events.private import make_private_dirs, open_private
+from gunwatch.events.private import make_private_dirs
+from gunwatch.events.site_frames import IMAGES, finish_folder, label_path, read_manifest, write_private
 from gunwatch.events.store.store import EventStore, JudgedEvent
 
-IMAGES, LABELS = "images", "labels"
-MANIFEST, SPLIT, NAMES = "manifest.jsonl", "split.json", "data.yaml"
+COMMAND = "gunwatch data false-alarms"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -47,7 +46,7 @@ def export_false_alarms(store: EventStore, out: Path, *, since: float | None = N
     summary = ExportSummary(Path(out))
     make_private_dirs(summary.out)  # pictures of people: 0700 folders, 0600 files, as the evidence itself
     # A frame deleted from images/ by hand stays out (someone judged it unfit), and is not exported again.
-    manifest = _read_manifest(summary.out / MANIFEST)
+    manifest = read_manifest(summary.out, COMMAND)
     for judged in store.judged_events("false_alarm", since=since, cameras=cameras):
         key = frame_key(judged)
         if key in manifest:
@@ -57,17 +56,10 @@ def export_false_alarms(store: EventStore, out: Path, *, since: float | None = N
         if why is not None:
             summary.missing.append((judged.event.id, judged.event.camera, why))
             continue
-        _write_private(summary.out / LABELS / Path(key).with_suffix(".txt"), b"")  # empty: no gun in it
+        write_private(label_path(summary.out, key), b"")  # empty: no gun in it
         manifest[key] = _manifest_entry(judged)
         summary.written[judged.event.camera] += 1
-    _write_private(summary.out / MANIFEST, "".join(json.dumps(e) + "\n" for e in manifest.values()).encode())
-    keys = sorted(key for key in manifest if (summary.out / IMAGES / key).is_file())
-    for key in manifest.keys() - set(keys):  # its frame deleted by hand: its label would be an orphan
-        (summary.out / LABELS / Path(key).with_suffix(".txt")).unlink(missing_ok=True)
-    _write_private(summary.out / NAMES, b"# gunwatch data false-alarms: gun-free frames of a site's false alarms\n"
-                                        b"names: [handgun]\n")
-    split = {"dataset": summary.out.name, "seed": 0, "fractions": {}, "train": keys, "val": [], "test": []}
-    _write_private(summary.out / SPLIT, (json.dumps(split, indent=1) + "\n").encode())
+    keys = finish_folder(summary.out, manifest, f"{COMMAND}: gun-free frames of a site's false alarms")
     summary.total = len(keys)
     return summary
 
@@ -93,7 +85,7 @@ def _copy_frame(judged: JudgedEvent, destination: Path) -> str | None:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         return f"its best frame {source} is not a readable image ({error})"
-    _write_private(destination, data)
+    write_private(destination, data)
     return None
 
 
@@ -103,24 +95,3 @@ def _manifest_entry(judged: JudgedEvent) -> dict[str, object]:
             "confirmed_at": event.confirmed_at, "max_score": round(event.max_score, 4),
             "fired_box": [round(v, 1) for v in event.best_box], "false_alarm_by": judged.actor,
             "false_alarm_at": judged.at, "note": judged.note}
-
-
-def _read_manifest(path: Path) -> dict[str, dict[str, object]]:
-    if not path.is_file():
-        return {}
-    entries = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        try:
-            entry = json.loads(line) if line.strip() else None
-            if entry is not None:
-                entries[str(entry["key"])] = entry
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: not a manifest entry of `gunwatch data false-alarms` ({error})") \
-                from error
-    return entries
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    make_private_dirs(path.parent)
-    with open_private(path) as out:
-        out.write(data)
