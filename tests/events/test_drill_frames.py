@@ -123,6 +123,22 @@ def test_exporting_again_adds_only_new_frames_and_a_frame_deleted_by_hand_stays_
     assert frame_key("hall drill", drill, 3.5) not in keys and frame_key("hall drill", drill, 3.0) in keys
 
 
+def test_frames_written_before_the_detector_failed_are_kept(drill: Path, tmp_path: Path) -> None:
+    class FailingSecondTime(ScriptedDetector):
+        def detect(self, images: list[np.ndarray]) -> list[Detections]:
+            if self.images:
+                raise RuntimeError("the model's session died")
+            return super().detect(images)
+
+    out = tmp_path / "drills"
+    with pytest.raises(RuntimeError, match="session died"):
+        export_drill(drill, EPISODES, out, FailingSecondTime([MAN, (IN_HAND, 0.8, HANDGUN)]), settings=SETTINGS)
+    dataset = read_dataset(out)
+    keys = {r.key for r in load_split(out / "split.json").select(dataset, "train")}
+    assert keys == {frame_key("hall drill", drill, t) for t in (0, 0.5, 1.0, 2.5)}  # 3.0 s failed: nothing after
+    assert (out / "sheets" / "hall_drill_hall_drill.jpg").is_file()
+
+
 def test_a_drill_without_episodes_is_refused(drill: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"hall drill\.mp4: .* episodes are empty"):
         export_drill(drill, [], tmp_path / "out", ScriptedDetector(), settings=SETTINGS)

@@ -112,37 +112,39 @@ def export_drill(clip: Path, episodes: list[Span], out: Path, detector: Detector
     camera, params = camera or clip.stem, params or SecondLookParams()
     summary, sheet = DrillSummary(), []
     manifest = read_manifest(out, COMMAND)
-    for t, frame in sampled(video_frames(clip), settings.fps):
-        if progress is not None:
-            progress(t)
-        key = frame_key(camera, clip, t)
-        inside, near = in_spans(t, episodes, settings.margin_s), near_spans(t, episodes, settings.margin_s)
-        if near and not inside:
-            continue  # at an episode's edge: whether the gun shows is not known
-        if key in manifest:
-            summary.already_there += 1
-            continue
-        labels = held_guns(detector.detect([frame.image])[0], detector.class_names, params, settings) \
-            if inside else Detections([], [], [])
-        if inside and not len(labels):
-            summary.unlabelled += 1
-            continue
-        _write_frame(out, key, frame.image, labels)
-        manifest[key] = {"key": key, "camera": camera, "clip": str(clip), "t": round(t, 3), "gun": inside,
-                         "boxes": [[round(float(v), 1) for v in box] for box in labels.xyxy],
-                         "scores": [round(float(s), 4) for s in labels.scores]}
-        if inside:
-            summary.labelled += 1
-            summary.scores += [float(s) for s in labels.scores]
-            sheet += [sheet_tile(frame.image, box, float(score), t) for box, score in zip(labels.xyxy, labels.scores,
-                                                                                            strict=True)]
-        else:
-            summary.gun_free += 1
-    summary.total = len(finish_folder(out, manifest, f"{COMMAND}: frames of a site's drills, guns labelled by "
-                                                     "the detector"))
-    if sheet:
-        summary.sheet = out / "sheets" / f"{_UNSAFE.sub('_', camera)}_{_UNSAFE.sub('_', clip.stem)}.jpg"
-        write_private(summary.sheet, contact_sheet(sheet))
+    try:
+        for t, frame in sampled(video_frames(clip), settings.fps):
+            if progress is not None:
+                progress(t)
+            key = frame_key(camera, clip, t)
+            inside, near = in_spans(t, episodes, settings.margin_s), near_spans(t, episodes, settings.margin_s)
+            if near and not inside:
+                continue  # at an episode's edge: whether the gun shows is not known
+            if key in manifest:
+                summary.already_there += 1
+                continue
+            labels = held_guns(detector.detect([frame.image])[0], detector.class_names, params, settings) \
+                if inside else Detections([], [], [])
+            if inside and not len(labels):
+                summary.unlabelled += 1
+                continue
+            _write_frame(out, key, frame.image, labels)
+            manifest[key] = {"key": key, "camera": camera, "clip": str(clip), "t": round(t, 3), "gun": inside,
+                             "boxes": [[round(float(v), 1) for v in box] for box in labels.xyxy],
+                             "scores": [round(float(s), 4) for s in labels.scores]}
+            if inside:
+                summary.labelled += 1
+                summary.scores += [float(s) for s in labels.scores]
+                sheet += [sheet_tile(frame.image, box, float(score), t)
+                          for box, score in zip(labels.xyxy, labels.scores, strict=True)]
+            else:
+                summary.gun_free += 1
+    finally:  # a clip that breaks off, or a detector that fails, keeps the frames written before
+        summary.total = len(finish_folder(out, manifest, f"{COMMAND}: frames of a site's drills, guns labelled by "
+                                                         "the detector"))
+        if sheet:
+            summary.sheet = out / "sheets" / f"{_UNSAFE.sub('_', camera)}_{_UNSAFE.sub('_', clip.stem)}.jpg"
+            write_private(summary.sheet, contact_sheet(sheet))
     return summary
 
 
