@@ -391,6 +391,10 @@ def data_drill(
     """Label a site's drill recordings (someone carries a replica past the cameras) with the detector: frames
     in the sidecar's episodes get the best gun a person holds, frames outside them are gun-free; a contact sheet
     shows every new label for a person to check (delete a wrong frame's image: it stays out)."""
+    import sys
+
+    from tqdm import tqdm
+
     from gunwatch.bench.alarm_clips import SidecarError, read_clip
     from gunwatch.events.drill_frames import DrillSettings, export_drill
     from gunwatch.inference.loading import load_detector
@@ -407,7 +411,10 @@ def data_drill(
         try:
             clip = read_clip(path, path.stem, overlay=None)
             episodes = [(episode.start, episode.end) for episode in clip.episodes]
-            summary = export_drill(path, episodes, out, detector, camera, settings)
+            with tqdm(desc=path.name, unit=" s of clip", bar_format="{desc}: {n:.1f}{unit} [{elapsed}]",
+                      disable=not sys.stderr.isatty()) as bar:
+                summary = export_drill(path, episodes, out, detector, camera, settings,
+                                       progress=lambda t, bar=bar: bar.update(t - bar.n))
         except (SidecarError, SourceError, OSError, ValueError) as error:
             say(f"error: {error}")
             failed += 1

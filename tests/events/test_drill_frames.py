@@ -144,6 +144,13 @@ def test_a_drill_without_episodes_is_refused(drill: Path, tmp_path: Path) -> Non
         export_drill(drill, [], tmp_path / "out", ScriptedDetector(), settings=SETTINGS)
 
 
+def test_a_detector_without_people_is_refused(drill: Path, tmp_path: Path) -> None:
+    guns_only = ScriptedDetector()
+    guns_only.class_names = ("handgun",)
+    with pytest.raises(ValueError, match="scripted: labelling a drill needs a detector of people and guns"):
+        export_drill(drill, EPISODES, tmp_path / "out", guns_only, settings=SETTINGS)
+
+
 def test_the_commands_defaults_are_the_drills() -> None:
     import inspect
 

@@ -109,6 +109,9 @@ def export_drill(clip: Path, episodes: list[Span], out: Path, detector: Detector
     each sampled frame's time."""
     if not episodes:
         raise ValueError(f"{clip}: a drill needs the times its gun is in view (its sidecar's episodes are empty)")
+    if not {GUN_LABEL, PERSON_LABEL} <= set(detector.class_names):
+        raise ValueError(f"{detector.name}: labelling a drill needs a detector of people and guns, this one finds "
+                         f"{', '.join(detector.class_names)}")
     camera, params = camera or clip.stem, params or SecondLookParams()
     summary, sheet = DrillSummary(), []
     manifest = read_manifest(out, COMMAND)
