@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from gunwatch.boxes import box_iou
@@ -27,7 +29,6 @@ from gunwatch.data.images import load_rgb
 from gunwatch.evaluation.selection import select_records
 from gunwatch.events.drill_frames import DrillSettings, export_drill
 from gunwatch.inference.loading import load_detector
-from gunwatch.video.writer import VideoWriter
 
 DATA = Path("../shared/datasets/cctv_guns_dev")
 FPS = 2
@@ -41,9 +42,20 @@ args = parser.parse_args()
 records = sorted((r for r in select_records(DATA, "train", Path("splits/cctv_guns_dev.json")).records),
                  key=lambda r: r.image_path.name)
 clip = args.out / "room1-drill.mp4"
-with VideoWriter(clip, FPS) as writer:
-    for record in records:
-        writer.write(load_rgb(record.image_path))
+args.out.mkdir(parents=True, exist_ok=True)
+# Written here rather than by gunwatch's VideoWriter, as for the README's numbers: another encoder setting
+# gives another clip, and the detector's labels on it move by a few frames.
+with av.open(str(clip), "w") as container:
+    first = load_rgb(records[0].image_path)
+    stream = container.add_stream("libx264", rate=FPS)
+    stream.height, stream.width = (side - side % 2 for side in first.shape[:2])
+    stream.pix_fmt, stream.time_base = "yuv420p", Fraction(1, FPS)
+    for index, record in enumerate(records):
+        image = load_rgb(record.image_path)[: stream.height, : stream.width]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame.pts = index
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
 episodes = [(0.0, len(records) / FPS)]
 clip.with_suffix(".json").write_text(json.dumps({"episodes": [list(episodes[0])], "what": "room1 as a drill"}))
 truth = {index / FPS: np.asarray(r.boxes, np.float64).reshape(-1, 4) for index, r in enumerate(records)}
