@@ -21,7 +21,6 @@ hand stays out (`events/site_frames.py`).
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from gunwatch.events.evidence import safe_name
 from gunwatch.events.site_frames import IMAGES, finish_folder, label_path, read_manifest, write_private
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
@@ -38,7 +38,6 @@ from gunwatch.video.files import Frame, video_frames
 
 COMMAND = "gunwatch data drill"
 SHEET_TILE, SHEET_COLUMNS, SHEET_CONTEXT = 160, 8, 2.5
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 Span = tuple[float, float]  # seconds from the clip's first frame
 
@@ -98,8 +97,8 @@ def held_guns(detections: Detections, class_names: tuple[str, ...], params: Seco
 
 def frame_key(camera: str, clip: Path, t: float) -> str:
     """CAMERA/CAMERA_CLIP_t000012.50.jpg"""
-    name = _UNSAFE.sub("_", camera)
-    return f"{name}/{name}_{_UNSAFE.sub('_', clip.stem)}_t{t:09.2f}.jpg"
+    name = safe_name(camera)
+    return f"{name}/{name}_{safe_name(clip.stem)}_t{t:09.2f}.jpg"
 
 
 def export_drill(clip: Path, episodes: list[Span], out: Path, detector: Detector, camera: str | None = None,
@@ -146,7 +145,7 @@ def export_drill(clip: Path, episodes: list[Span], out: Path, detector: Detector
         summary.total = len(finish_folder(out, manifest, f"{COMMAND}: frames of a site's drills, guns labelled by "
                                                          "the detector"))
         if sheet:
-            summary.sheet = out / "sheets" / f"{_UNSAFE.sub('_', camera)}_{_UNSAFE.sub('_', clip.stem)}.jpg"
+            summary.sheet = out / "sheets" / f"{safe_name(camera)}_{safe_name(clip.stem)}.jpg"
             write_private(summary.sheet, contact_sheet(sheet))
     return summary
 

@@ -27,6 +27,11 @@ JPEG_QUALITY = 90  # a person must be able to recognise the object; 90 keeps edg
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
+def safe_name(text: str) -> str:
+    """`text` as a file or folder name: anything but letters, digits, `_` and `-` becomes `_`."""
+    return _UNSAFE.sub("_", text)
+
+
 def evidence_path(folder: Path, event: ThreatEvent, suffix: str) -> Path:
     """FOLDER/CAMERA/CAMERA_YYYYMMDDTHHMMSSZ_ID8SUFFIX: one folder per camera, an event's files side by side.
 
@@ -34,7 +39,7 @@ def evidence_path(folder: Path, event: ThreatEvent, suffix: str) -> Path:
     tell apart two events opened within the same second. The camera is in the name too, so a file copied
     out of its folder still says where it came from.
     """
-    camera = _UNSAFE.sub("_", event.camera)  # config names are safe already; this guards other callers
+    camera = safe_name(event.camera)  # config names are safe already; this guards other callers
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(event.confirmed_at))
     return Path(folder) / camera / f"{camera}_{stamp}_{event.id[:8]}{suffix}"
 

@@ -12,20 +12,18 @@ box each came from, and a split file that puts every frame in `train`, ready for
 from __future__ import annotations
 
 import io
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from gunwatch.events.evidence import evidence_path
+from gunwatch.events.evidence import evidence_path, safe_name
 from gunwatch.events.private import make_private_dirs
 from gunwatch.events.site_frames import IMAGES, finish_folder, label_path, read_manifest, write_private
 from gunwatch.events.store.store import EventStore, JudgedEvent
 
 COMMAND = "gunwatch data false-alarms"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 @dataclass
@@ -66,7 +64,7 @@ def export_false_alarms(store: EventStore, out: Path, *, since: float | None = N
 
 def frame_key(judged: JudgedEvent) -> str:
     """CAMERA/CAMERA_YYYYMMDDTHHMMSSZ_ID8.jpg: the evidence file's own name, in a folder per camera."""
-    return f"{_UNSAFE.sub('_', judged.event.camera)}/{evidence_path(Path(), judged.event, '.jpg').name}"
+    return f"{safe_name(judged.event.camera)}/{evidence_path(Path(), judged.event, '.jpg').name}"
 
 
 def _copy_frame(judged: JudgedEvent, destination: Path) -> str | None:
