@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from gunwatch.events.evidence import safe_name
+from gunwatch.events.evidence import safe_name, write_jpeg
 from gunwatch.events.site_frames import IMAGES, finish_folder, label_path, read_manifest, write_private
 from gunwatch.inference.base import Detector
 from gunwatch.inference.detections import Detections
@@ -151,9 +151,7 @@ def export_drill(clip: Path, episodes: list[Span], out: Path, detector: Detector
 
 
 def _write_frame(out: Path, key: str, image: np.ndarray, labels: Detections) -> None:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=92)
-    write_private(out / IMAGES / key, buffer.getvalue())
+    write_jpeg(image, out / IMAGES / key, quality=92)
     height, width = image.shape[:2]
     lines = [f"0 {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} {(x2 - x1) / width:.6f} "
              f"{(y2 - y1) / height:.6f}\n" for x1, y1, x2, y2 in labels.xyxy.tolist()]

@@ -64,8 +64,8 @@ def write_snapshots(
     """
     clean = evidence_path(folder, event, ".jpg")
     annotated = evidence_path(folder, event, "_annotated.jpg")
-    _write_jpeg(frame.image, clean)
-    _write_jpeg(draw_detections(frame.image, with_fired_box(event, shown, class_names), class_names), annotated)
+    write_jpeg(frame.image, clean)
+    write_jpeg(draw_detections(frame.image, with_fired_box(event, shown, class_names), class_names), annotated)
     return clean, annotated
 
 
@@ -79,11 +79,11 @@ def with_fired_box(event: ThreatEvent, shown: Detections, class_names: tuple[str
                       np.append(shown.class_ids, gun))
 
 
-def _write_jpeg(image: np.ndarray, path: Path) -> None:
+def write_jpeg(image: np.ndarray, path: Path, quality: int = JPEG_QUALITY) -> None:
     # Written beside and renamed into place, so a reader (the dashboard, an alert) never gets half a file.
     # Pictures of people: 0600, in folders made 0700.
     make_private_dirs(path.parent)
     partial = path.with_name(path.name + ".part")
     with open_private(partial) as out:
-        Image.fromarray(image).save(out, format="JPEG", quality=JPEG_QUALITY)
+        Image.fromarray(image).save(out, format="JPEG", quality=quality)
     os.replace(partial, path)
