@@ -18,7 +18,7 @@ from gunwatch.inference.onnx_session import gunwatch_metadata
 from gunwatch.inference.verifier import OnnxGunVerifier
 from gunwatch.training.config import load_train_config
 from gunwatch.training.pipeline import train_from_config
-from gunwatch.training.verifier_data import VerifierCrops
+from gunwatch.training.verifier_data import GUN, VerifierCrops
 from gunwatch.training.verifier_train import training_pool, verifier_from_checkpoint
 
 SHIPPED = Path(__file__).parents[2] / "models" / "gunwatch-nano.onnx"
@@ -137,6 +137,34 @@ def test_an_extra_training_set_joins_the_pool_its_repeats_times(tmp_path: Path, 
     assert len(labels) == len(alone[1]) + 2 * int(labelled.sum())
     assert np.array_equal(labels[len(alone[1]):], np.tile(extra_crops.label[labelled], 2))
     assert np.array_equal(crops[-1], extra_crops.crops[labelled][-1])
+
+
+def test_gun_crops_of_images_holding_a_gun_not_in_profile_join_the_pool_pose_repeats_times(
+        tmp_path: Path, synthetic_set) -> None:
+    config_path = write_run(tmp_path, synthetic_set, epochs=1)  # its guns' boxes are square: not in profile
+    plain_crops, plain = training_pool(load_train_config(config_path))
+    crops, labels = training_pool(load_train_config(config_path, overrides={"pose_repeats": 3}))
+    guns = int((plain == GUN).sum())
+    assert guns and int((labels == GUN).sum()) == 3 * guns
+    assert int((labels != GUN).sum()) == int((plain != GUN).sum())
+    assert {crop.tobytes() for crop in crops} == {crop.tobytes() for crop in plain_crops}
+    # Square boxes counted as a profile: nothing repeated.
+    _, profiled = training_pool(load_train_config(
+        config_path, overrides={"pose_repeats": 3, "profile_aspect": (0.5, 2.0)}))
+    assert np.array_equal(profiled, plain)
+
+
+def test_only_gun_crops_of_images_holding_a_gun_not_in_profile_are_repeated(tmp_path: Path, synthetic_set) -> None:
+    from gunwatch.training.verifier_data import CANDIDATE, NOT_GUN
+    from gunwatch.training.verifier_train import pose_crop_repeats
+
+    config = load_train_config(write_run(tmp_path, synthetic_set, epochs=1), overrides={"pose_repeats": 4})
+    # Images 1.jpg (a square gun) and 12.jpg (gun-free); crops: a gun and a hand beside it on 1.jpg, a phone on 12.
+    crops = VerifierCrops(np.zeros((3, 1, 1, 3), np.uint8), np.array([GUN, NOT_GUN, NOT_GUN], np.int8),
+                          np.full(3, 0.5, np.float32), np.array([0, 0, 1], np.int32),
+                          np.full(3, CANDIDATE, np.int8), np.array(["1.jpg", "12.jpg"]), np.array([True, False]))
+    assert pose_crop_repeats(config, crops).tolist() == [4, 1, 1]
+    assert pose_crop_repeats(config.model_copy(update={"pose_repeats": 1}), crops).tolist() == [1, 1, 1]
 
 
 @pytest.mark.parametrize("backbone", ["mobilenet_v2", "efficientnet_lite0"])

@@ -174,7 +174,9 @@ def sheet_tile(image: np.ndarray, box: np.ndarray, score: float, t: float) -> Im
 
 
 def contact_sheet(tiles: list[Image.Image]) -> bytes:
-    """The tiles in rows of SHEET_COLUMNS: a JPEG."""
+    """The tiles in rows of SHEET_COLUMNS: a JPEG. Not `metrics.plots.plot_gallery`: that one saves a PNG
+    through matplotlib with the process's default permissions, and a site's footage is written 0600 only
+    (`write_private`), from bytes."""
     rows = (len(tiles) + SHEET_COLUMNS - 1) // SHEET_COLUMNS
     sheet = Image.new("RGB", (SHEET_COLUMNS * SHEET_TILE, rows * SHEET_TILE), (40, 40, 40))
     for number, tile in enumerate(tiles):

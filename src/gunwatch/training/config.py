@@ -12,7 +12,7 @@ from gunwatch.training.lineage.fast_rcnn.config import FastRcnnTrainConfig
 from gunwatch.training.lineage.faster_rcnn.config import FasterRcnnTrainConfig
 from gunwatch.training.lineage.rcnn.config import RcnnTrainConfig
 from gunwatch.training.lineage.sliding_window.config import SlidingWindowTrainConfig
-from gunwatch.training.run_config import ExtraTrainData, TrainRunConfig
+from gunwatch.training.run_config import ExtraTrainData, PoseBalanceConfig, TrainRunConfig
 from gunwatch.training.verifier_config import VerifierTrainConfig
 
 
@@ -46,7 +46,7 @@ class LocalizerTrainConfig(TrainRunConfig):
     brightness_contrast: float = Field(0.25, ge=0, le=1, description="max relative jitter")
 
 
-class DetectorTrainConfig(TrainRunConfig):
+class DetectorTrainConfig(TrainRunConfig, PoseBalanceConfig):
     """The production detector: YOLOX-Nano from COCO weights, fine-tuned to person + handgun."""
 
     model: Literal["yolox-nano"] = "yolox-nano"

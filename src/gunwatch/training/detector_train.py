@@ -36,6 +36,7 @@ from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
 from gunwatch.training.paste import PasteBank
+from gunwatch.training.pose_balance import pose_repeats_per_sample
 from gunwatch.training.pretrained import mobilenet_v2_state
 from gunwatch.training.pseudo_labels import person_boxes
 from gunwatch.training.quantization_aware import freeze_ranges, observe_ranges, plain_weights, simulate_int8
@@ -309,12 +310,19 @@ def load_training_data(
 
 
 def sample_repeats(config: DetectorTrainConfig, records: list[ImageRecord]) -> list[int] | None:
-    """How often each image of the main set is drawn an epoch: the mined hard negatives more than once."""
-    if config.hard_negatives is None:
-        return None
-    hard = set(MinedNegatives.load(config.hard_negatives).hardest(config.hard_negative_share))
-    repeats = repeats_per_sample([record.key for record in records], hard, config.hard_negative_repeats)
-    tqdm.write(f"hard negatives: {sum(r > 1 for r in repeats)} images drawn {config.hard_negative_repeats}x per epoch")
+    """How often each image of the main set is drawn an epoch: the mined hard negatives, and the images of
+    guns not in profile, more than once (None: every image once)."""
+    repeats = None
+    if config.hard_negatives is not None:
+        hard = set(MinedNegatives.load(config.hard_negatives).hardest(config.hard_negative_share))
+        repeats = repeats_per_sample([record.key for record in records], hard, config.hard_negative_repeats)
+        tqdm.write(f"hard negatives: {sum(r > 1 for r in repeats)} images drawn {config.hard_negative_repeats}x "
+                   "per epoch")
+    if config.pose_repeats > 1:
+        poses = pose_repeats_per_sample(records, config.profile_aspect, config.pose_repeats)
+        tqdm.write(f"guns not in profile: {sum(r > 1 for r in poses)} images drawn {config.pose_repeats}x per epoch")
+        # An image that is both (none: a hard negative holds no gun) is drawn the larger number of times.
+        repeats = poses if repeats is None else [max(a, b) for a, b in zip(repeats, poses, strict=True)]
     return repeats
 
 

@@ -8,10 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from gunwatch.models.verifier_backbones import Backbone
-from gunwatch.training.run_config import ExtraTrainData, TrainRunConfig
+from gunwatch.training.run_config import ExtraTrainData, PoseBalanceConfig, TrainRunConfig
 
 
-class VerifierTrainConfig(TrainRunConfig):
+class VerifierTrainConfig(TrainRunConfig, PoseBalanceConfig):
     """A second opinion on the detector's gun candidates: an ImageNet network on context crops."""
 
     model: Literal["gun-verifier"] = "gun-verifier"

@@ -32,6 +32,7 @@ from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
+from gunwatch.training.pose_balance import holds_unprofiled_gun
 from gunwatch.training.pretrained import (
     efficientnet_lite0_weights_path,
     imagenet_state,
@@ -75,16 +76,30 @@ def split_crops(config: VerifierTrainConfig, split_name: str, extra: ExtraTrainD
 
 
 def training_pool(config: VerifierTrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The crops an epoch draws from and their labels: the train split's labelled crops, and each extra
-    set's `repeats` times."""
-    sets = [(split_crops(config, "train"), 1)] + [(split_crops(config, "train", extra), extra.repeats)
-                                                   for extra in config.extra_train]
-    crops, labels = [], []
-    for found, repeats in sets:
-        labelled = np.tile(np.flatnonzero(found.label != IGNORED), repeats)
-        crops.append(found.crops[labelled])
-        labels.append(found.label[labelled])
-    return np.concatenate(crops), np.concatenate(labels)
+    """The crops an epoch draws from and their labels: the train split's labelled crops (the gun crops of
+    images holding a gun not in profile `pose_repeats` times), and each extra set's `repeats` times."""
+    main = split_crops(config, "train")
+    labelled = np.flatnonzero(main.label != IGNORED)
+    drawn = [np.repeat(labelled, pose_crop_repeats(config, main)[labelled])]
+    sets = [main]
+    for extra in config.extra_train:
+        sets.append(split_crops(config, "train", extra))
+        drawn.append(np.tile(np.flatnonzero(sets[-1].label != IGNORED), extra.repeats))
+    return (np.concatenate([found.crops[index] for found, index in zip(sets, drawn, strict=True)]),
+            np.concatenate([found.label[index] for found, index in zip(sets, drawn, strict=True)]))
+
+
+def pose_crop_repeats(config: VerifierTrainConfig, found: VerifierCrops) -> np.ndarray:
+    """Per crop of the main set, how often an epoch draws it: `pose_repeats` for the gun crops of an image
+    holding a gun not in profile, else once."""
+    if config.pose_repeats == 1:
+        return np.ones(len(found), np.int64)
+    records = {record.key: record for record in load_split(config.split).select(read_dataset(config.data), "train")}
+    posed = np.array([holds_unprofiled_gun(records[str(key)], config.profile_aspect) for key in found.keys], bool)
+    repeats = np.where((found.label == GUN) & posed[found.image], config.pose_repeats, 1)
+    tqdm.write(f"guns not in profile: {int((repeats > 1).sum())} gun crops of {int(posed.sum())} images drawn "
+               f"{config.pose_repeats}x per epoch")
+    return repeats
 
 
 def augment(crops: np.ndarray, generator: torch.Generator, low_resolution: float = 0.0,
