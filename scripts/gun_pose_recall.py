@@ -19,9 +19,13 @@ from gunwatch.evaluation.runner import predict_guns
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.loading import load_detector
 from gunwatch.metrics.operating import threshold_for_image_fpr
+from gunwatch.training.pose_balance import gun_aspects
+from gunwatch.training.run_config import PoseBalanceConfig
 
 DATA = Path("../shared/datasets/PistolData_merged")
-ASPECTS = {"square or tall (< 1.15)": (0.0, 1.15), "profile (1.15-2)": (1.15, 2.0), "long (>= 2)": (2.0, np.inf)}
+LOW, HIGH = PoseBalanceConfig().profile_aspect  # the range `pose_repeats` counts as a profile
+ASPECTS = {f"square or tall (< {LOW:g})": (0.0, LOW), f"profile ({LOW:g}-{HIGH:g})": (LOW, HIGH),
+           f"long (>= {HIGH:g})": (HIGH, np.inf)}
 WIDTHS = {"< 100 px": (0, 100), ">= 100 px": (100, np.inf)}
 
 
@@ -36,13 +40,13 @@ def best_scores(records, detections) -> np.ndarray:
         if len(found.xyxy):
             hits = box_iou(guns, np.asarray(found.xyxy, np.float64)) >= 0.5
             best = np.where(hits, np.asarray(found.scores)[None, :], 0.0).max(axis=1)
-        widths, heights = guns[:, 2] - guns[:, 0], guns[:, 3] - guns[:, 1]
-        rows += list(zip(widths / heights, widths, best, strict=True))
+        rows += list(zip(gun_aspects(record), guns[:, 2] - guns[:, 0], best, strict=True))
     return np.array(rows)
 
 
 models = dict(argument.split("=", 1) for argument in sys.argv[1:]) or {"shipped": "models/gunwatch-nano.onnx"}
 test = select_records(DATA, "test", Path("splits/pistoldata_merged.json"), None, None).records
+gun_free = [not len(record.gun_boxes) for record in test]
 print(f"{'model':<10} {'pose':<24} {'width':<10} {'guns':>5} {'any score':>10} {'at thr':>7} {'at 2 %':>7} "
       f"{'at 5 %':>7}")
 for name, spec in models.items():
@@ -50,7 +54,6 @@ for name, spec in models.items():
     detector = load_detector(Path(path), verifier=verifier or "none")
     detections = predict_guns(detector, test, progress=False).detections
     rows = best_scores(test, detections)
-    gun_free = [not len(record.gun_boxes) for record in test]
     scored = [(found.xyxy, found.scores) for found in detections]
     thresholds = [detector.threshold, *(threshold_for_image_fpr(scored, gun_free, fpr) for fpr in (0.02, 0.05))]
     for pose, (low, high) in ASPECTS.items():
