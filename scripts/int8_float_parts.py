@@ -39,12 +39,13 @@ random.Random(0).shuffle(train)
 calibration = [record.image_path for record in train[:100]]
 val = select_records(DATA, "val", SPLIT).records
 fp32 = load_detector(source, threads=2)
-reference, _ = build_report(val, predict_guns(fp32, val, progress=False), fp32.threshold)
+reference, _ = build_report(val, predict_guns(fp32, val, progress=False), fp32.threshold, draws=0)
 print(f"{'FP32':28s} val mAP@0.5 {reference.map50:.3f}", flush=True)
 out = Path("runs/int8-float-parts")
 for name, kept in parts.items():
     path = quantize_yolox(source, calibration, out / f"{name.replace(' ', '-').replace('+', 'and')}.onnx",
                           method="minmax", keep_float=kept)
-    report, _ = build_report(val, predict_guns(load_detector(path, threads=2), val, progress=False), fp32.threshold)
+    predictions = predict_guns(load_detector(path, threads=2), val, progress=False)
+    report, _ = build_report(val, predictions, fp32.threshold, draws=0)
     print(f"{name:28s} val mAP@0.5 {report.map50:.3f} ({report.map50 - reference.map50:+.3f}), "
           f"{len(kept)} nodes in float", flush=True)

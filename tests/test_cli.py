@@ -147,7 +147,8 @@ def test_eval_json_and_artifacts(tiny_localizer_onnx: Path, tmp_path: Path) -> N
     payload = json.loads(result.stdout)
     assert list(payload) == [*REPORT_KEYS, "extra"]
     assert (payload["images"], payload["threshold"]) == (4, 0.25)  # the threshold in the model's metadata
-    assert list(payload["extra"]) == ["image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr"]
+    assert list(payload["extra"]) == ["image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr", "intervals"]
+    assert set(payload["extra"]["intervals"]) == {"map50", "image_recall_at_fpr", "image_recall", "image_fpr"}
     assert set(payload["extra"]["image_fpr_by_origin"]) == {"cctv"}  # the only gun-free image is 3.jpg
     for key in ("precision", "recall", "image_fpr", "mean_iou"):
         assert payload[key] is None or 0 <= payload[key] <= 1

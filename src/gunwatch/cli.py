@@ -101,6 +101,9 @@ def _add_service_commands() -> None:
 _add_service_commands()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout; the human report goes to stderr")]
+# Its default is metrics.bootstrap.DRAWS (a test holds them equal; importing it here would load pycocotools for
+# every command).
+DrawsOption = Annotated[int, typer.Option(min=0, help="bootstrap draws for the 95 % intervals (0: none)")]
 LogFormatOption = Annotated[
     str, typer.Option("--log-format", help="text, or json: one JSON object a line on stderr (journald, log shippers)")
 ]
@@ -445,9 +448,11 @@ def eval_command(
     flip: FlipOption = False,
     verifier: VerifierOption = "auto",
     max_input: MaxInputOption = LIVE_MAX_INPUT,
+    draws: DrawsOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed."""
+    """Measure a model on a data set split: COCO mAP, operating-point and image-level rates, mean IoU, speed,
+    and how far the main numbers could move on another draw of as many images (95 % intervals)."""
     from gunwatch.evaluation.evaluate import evaluate
     from gunwatch.evaluation.report import REPORT_KEYS, format_report
     from gunwatch.evaluation.selection import slug
@@ -458,7 +463,8 @@ def eval_command(
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look, flip=flip,
                                  verifier=verifier, max_input=max_input)
         folder = out or Path("runs/eval") / f"{detector.name}-{slug(data.resolve().name)}-{split or 'auto'}"
-        result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class))
+        result = evaluate(detector, data, split, split_file, threshold, folder, layout, read_options(gun_class),
+                          draws=draws)
     except (DatasetError, ModelError, ValueError) as error:
         raise fail(str(error)) from error
     say(format_report(result.report, result.description))
@@ -480,10 +486,12 @@ def eval_photos_command(
     second_look: SecondLookOption = True,
     verifier: VerifierOption = "auto",
     max_input: MaxInputOption = LIVE_MAX_INPUT,
+    draws: DrawsOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """How many photos with a gun are flagged, and at how many without: at the threshold and at <= 1/2/3/5 %
-    of those without flagged. Two folders, no boxes; the photos to look at are listed."""
+    of those without flagged, each with its 95 % interval. Two folders, no boxes; the photos to look at are
+    listed."""
     from gunwatch.evaluation.photo_sets import PhotoSetError, evaluate_photo_sets, format_photo_report
     from gunwatch.inference.loading import load_detector
     from gunwatch.inference.onnx_session import ModelError
@@ -491,7 +499,7 @@ def eval_photos_command(
     try:
         detector = load_detector(model, threads=threads, tiles=tile_mode(tiles), second_look=second_look,
                                  verifier=verifier, max_input=max_input)
-        report = evaluate_photo_sets(detector, guns, gun_free, threshold)
+        report = evaluate_photo_sets(detector, guns, gun_free, threshold, draws=draws)
     except (ModelError, PhotoSetError) as error:
         raise fail(str(error)) from error
     say(format_photo_report(report, f"{detector.name} on {guns} (with a gun) and {gun_free} (without)"))

@@ -121,6 +121,8 @@ def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path
     assert sorted(p.name for p in out.glob("*.png")) == [f"alarms-t{live:.2f}-2of4-q0.05-2of3.png",
                                                          f"alarms-t{live:.2f}-3of5-q0.05-2of3.png"]
     assert f"threshold {live:.2f}, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
+    # Two seconds of gun-free footage bound nothing usefully: the interval says how little it shows.
+    assert report["runs"][0]["intervals_95"]["false_per_hour"][1] > 1000
 
 
 def test_a_clip_without_a_sidecar_is_a_clear_error(tmp_path: Path):
@@ -143,4 +145,7 @@ def test_phases_play_each_clip_again_from_another_sampling_offset(tmp_path: Path
     (setting_run,) = report["runs"]
     assert [(c["clip"], c["phase_s"]) for c in setting_run["clips"]] == [("lobby", 0.0), ("lobby", 0.1)]
     assert setting_run["total"]["episodes"] == 2 and setting_run["total"]["clips"] == 2  # counts add over plays
+    # The intervals count the clip once: one episode, however often it was played.
+    assert setting_run["intervals_95"]["episodes"] == 1 and setting_run["intervals_95"]["alarmed"] in (0, 1)
+    assert "95 % intervals: " in result.stderr and "distinct episodes alarmed" in result.stderr
     assert "lobby +100 ms" in result.stderr and "2 plays (1 clips x 2 phases)" in result.stderr

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gunwatch.bench.table import BenchCase, bench_case, default_cases, format_bench_table, recall_at_fpr
+from gunwatch.bench.table import (
+    BenchCase,
+    bench_case,
+    default_cases,
+    format_bench_table,
+    recall_at_5_interval,
+    recall_at_fpr,
+)
 from gunwatch.checksums import sha256_of
 from gunwatch.cli import app
 from gunwatch.data.records import ImageRecord
@@ -43,7 +51,7 @@ def test_plain_and_second_look_rows_count_their_model_runs(tiny_detector_onnx: P
     assert looked.runs_per_frame >= 1.0 and looked.input == "96 2nd look"
     header, _, *rows = format_bench_table([plain, looked], "yolox_nano_coco").splitlines()
     assert "runs" in header.split()
-    assert rows[0].split()[9] == "1.00" and rows[1].split()[11] == f"{looked.runs_per_frame:.2f}"
+    assert rows[0].split()[10] == "1.00" and rows[1].split()[12] == f"{looked.runs_per_frame:.2f}"
 
 
 def test_an_int8_model_is_timed_against_its_fp32_source(coco_weights: Path, tmp_path: Path) -> None:
@@ -172,3 +180,14 @@ def test_recall_at_two_percent_counts_gun_images_above_the_score_that_passes_one
     recall, threshold = recall_at_fpr([*free, *guns], scored(*free_scores, 0.95, 0.75, 0.7, None), 0.02)
     assert threshold > np.float32(0.7) and threshold == pytest.approx(0.7)  # the lowest that keeps 0.7 out
     assert recall == 0.5  # 0.95 and 0.75 pass; 0.7 does not (it ties the gun-free line); no detection does not
+
+
+def test_the_recall_at_five_percent_comes_with_its_interval() -> None:
+    free = [record(f"free{i}", False) for i in range(60)]
+    guns = [record(f"gun{i}", True) for i in range(40)]
+    rng = np.random.default_rng(0)
+    predictions = scored(*rng.uniform(0.0, 0.7, 60), *rng.uniform(0.3, 1.0, 40))
+    recall, _ = recall_at_fpr([*free, *guns], predictions, 0.05)
+    interval = recall_at_5_interval([*free, *guns], predictions)
+    assert interval.low < recall < interval.high
+    assert math.isnan(recall_at_5_interval(guns, scored(*rng.uniform(0, 1, 40))).low)  # no gun-free image

@@ -43,6 +43,12 @@ def test_two_folders_give_the_image_level_numbers_eval_gives_on_the_labelled_set
                                                               math.isnan(labelled.image_recall_at_fpr[key]))
     assert len(photos.missed) == round((1 - photos.recall) * photos.gun_photos)
     assert photos.unreadable == []
+    # The same 95 % intervals at the threshold (exact binomial); the bootstrap's hold the recalls they surround.
+    assert photos.intervals["recall"] == labelled.intervals["image_recall"]
+    assert photos.intervals["flagged"] == labelled.intervals["image_fpr"]
+    for key, (low, high) in photos.intervals["recall_at_flagged"].items():
+        assert low <= photos.recall_at_flagged[key] <= high
+    assert evaluate_photo_sets(detector, guns, free, progress=False, draws=0).intervals == {}
 
 
 def test_the_command_lists_what_to_look_at_and_a_photo_that_does_not_decode(tiny_detector_onnx: Path,

@@ -15,6 +15,7 @@ from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.report import REPORT_KEYS, EvalReport, build_report, format_report
 from gunwatch.evaluation.runner import Predictions
 from gunwatch.inference.detections import Detections
+from gunwatch.metrics.intervals import proportion_interval
 
 # The documented `gunwatch eval --json` keys, in order.
 DOCUMENTED_KEYS = [
@@ -89,6 +90,31 @@ def test_gun_image_recall_at_each_share_of_gun_free_images_flagged_needs_no_thre
         format_report(report, "t")
 
 
+def test_the_report_carries_95_percent_intervals_around_its_numbers() -> None:
+    # 40 gun images and 60 gun-free ones with overlapping scores: no number is certain from 100 images.
+    rng = np.random.default_rng(3)
+    records = [record(f"g{i}.jpg", [[0, 0, 20, 20]], "web") for i in range(40)]
+    records += [record(f"f{i}.jpg", [], "web") for i in range(60)]
+    predictions = Predictions([dets(([0, 0, 20, 20], s)) for s in rng.uniform(0.3, 1.0, 40)]
+                              + [dets(([50, 50, 70, 70], s)) for s in rng.uniform(0.0, 0.7, 60)], ms_per_image=1.0)
+    report, _ = build_report(records, predictions, threshold=0.6)
+    spans = report.intervals
+    low, high = spans["map50"]
+    assert low < report.map50 < high and high - low > 0.05
+    for share, (low, high) in spans["image_recall_at_fpr"].items():
+        assert low <= report.image_recall_at_fpr[share] <= high
+    flagged_guns = round(report.image_recall * 40)
+    assert spans["image_recall"] == pytest.approx(list(proportion_interval(flagged_guns, 40)), abs=1e-4)
+    assert spans["image_fpr"][0] < report.image_fpr < spans["image_fpr"][1]
+    # Seeded: the same predictions give the same intervals; without draws, none.
+    assert build_report(records, predictions, threshold=0.6)[0].intervals == spans
+    assert build_report(records, predictions, threshold=0.6, draws=0)[0].intervals == {}
+    text = format_report(report, "t")
+    (map_line,) = [line for line in text.splitlines() if line.split()[0] == "mAP@0.5"]
+    assert map_line.endswith(f"{report.map50:.3f}  ({spans['map50'][0]:.3f}-{spans['map50'][1]:.3f})")
+    assert "95 % intervals" in text and json.dumps(report.to_json_dict(), allow_nan=False)
+
+
 @pytest.mark.parametrize(
     ("threshold", "expected"),
     [
@@ -129,7 +155,8 @@ def test_to_json_dict_turns_nan_into_none() -> None:
     records = [record("1.jpg", [[10, 10, 50, 50]], "web"), record("2.jpg", [], None)]
     report, _ = build_report(records, Predictions([dets(), dets()], 3.0), threshold=0.5)
     payload = report.to_json_dict()
-    assert list(payload) == [*REPORT_KEYS, "image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr"]
+    assert list(payload) == [*REPORT_KEYS, "image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr",
+                             "intervals"]
     assert payload["precision"] is None  # nothing predicted
     assert (payload["ap_small"], payload["ap_large"]) == (None, None)
     assert (payload["ap_medium"], payload["map50"], payload["recall"], payload["f1"]) == (0.0, 0.0, 0.0, 0.0)
@@ -147,14 +174,14 @@ def test_to_json_dict_cleans_nested_values() -> None:
     payload = report.to_json_dict()
     assert payload == {
         **dict.fromkeys(REPORT_KEYS), "image_accuracy": None, "image_fpr_by_origin": {"cctv": None, "web": 0.5},
-        "image_recall_at_fpr": {"0.02": None},
+        "image_recall_at_fpr": {"0.02": None}, "intervals": {},
     }
 
 
 def test_report_keys_are_the_documented_ones_in_order() -> None:
     assert list(REPORT_KEYS) == DOCUMENTED_KEYS
     fields = [f.name for f in dataclasses.fields(EvalReport)]
-    assert fields == [*DOCUMENTED_KEYS, "image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr"]
+    assert fields == [*DOCUMENTED_KEYS, "image_accuracy", "image_fpr_by_origin", "image_recall_at_fpr", "intervals"]
 
 
 def test_format_report_shows_undefined_numbers_as_na() -> None:
@@ -166,3 +193,13 @@ def test_format_report_shows_undefined_numbers_as_na() -> None:
     ap_row = ["AP", "small", "/", "medium", "/", "large", "n/a", "/", "0.000", "/", "n/a"]
     assert any(line.split() == ap_row for line in lines)
     assert any(line.split() == ["of", "origin", "cctv", "1.000"] for line in lines)
+
+
+def test_the_eval_commands_default_draws_are_the_bootstraps() -> None:
+    import inspect
+
+    from gunwatch.cli import eval_command, eval_photos_command
+    from gunwatch.metrics.bootstrap import DRAWS
+
+    for command in (eval_command, eval_photos_command):
+        assert inspect.signature(command).parameters["draws"].default == DRAWS

@@ -8,7 +8,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from gunwatch.inference.detections import Detections
-from gunwatch.metrics.coco_map import CocoSummary, coco_map
+from gunwatch.metrics.coco_map import CocoSummary, ap50, coco_map, coco_matches_at_50
 from support.arrays import NO_PRED, boxes, pred
 
 SIZE = (640, 480)  # (width, height)
@@ -164,3 +164,40 @@ def test_rejects_misaligned_inputs():
 def test_does_not_print(capsys):
     coco_map([boxes(MEDIUM)], [pred([MEDIUM], [0.9])], [SIZE])
     assert capsys.readouterr().out == ""
+
+
+def random_scene(seed: int, images: int = 150):
+    rng = np.random.default_rng(seed)
+    gt, preds = [], []
+    for _ in range(images):
+        count = int(rng.integers(0, 3))
+        corners = rng.uniform(0, 400, (count, 2))
+        truth = np.hstack([corners, corners + rng.uniform(8, 120, (count, 2))])
+        found = truth[rng.random(count) < 0.8]
+        stray_corners = rng.uniform(0, 400, (int(rng.integers(0, 4)), 2))
+        stray = np.hstack([stray_corners, stray_corners + rng.uniform(8, 120, stray_corners.shape)])
+        shown = np.vstack([found + rng.normal(0, 6, found.shape), stray])
+        # Ties on purpose: scores on a coarse grid, so the order of tied detections matters as in COCO.
+        scores = np.round(rng.uniform(0, 1, len(shown)), 1)
+        gt.append(truth.reshape(-1, 4))
+        preds.append((shown.reshape(-1, 4), scores))
+    return gt, preds, [SIZE] * images
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ap50_from_the_matches_is_pycocotools_map50_on_any_multiset_of_the_images(seed):
+    gt, preds, sizes = random_scene(seed)
+    matches = coco_matches_at_50(gt, preds, sizes)
+    assert ap50(matches, np.arange(len(gt))) == pytest.approx(coco_map(gt, preds, sizes).map50, abs=1e-12)
+    # A bootstrap draw: some images twice, some not at all, in a shuffled order.
+    drawn = np.random.default_rng(seed + 10).choice(len(gt), len(gt))
+    expected = coco_map([gt[i] for i in drawn], [preds[i] for i in drawn], [sizes[i] for i in drawn]).map50
+    assert ap50(matches, drawn) == pytest.approx(expected, abs=1e-12)
+
+
+def test_ap50_without_guns_is_undefined_and_without_detections_zero():
+    gt = [boxes(MEDIUM), boxes()]
+    matches = coco_matches_at_50(gt, [NO_PRED, pred([ELSEWHERE], [0.9])], [SIZE] * 2)
+    assert math.isnan(ap50(matches, [1, 1]))
+    assert ap50(matches, [0]) == 0.0
+    assert ap50(matches, [0, 1]) == coco_map(gt, [NO_PRED, pred([ELSEWHERE], [0.9])], [SIZE] * 2).map50 == 0.0

@@ -77,6 +77,25 @@ def test_resume_continues_and_reuses_the_cut_crops(tmp_path: Path, synthetic_set
     assert crops.stat().st_mtime_ns == cut_at
 
 
+def test_a_moving_average_of_the_weights_is_what_is_kept_and_resumed(tmp_path: Path, synthetic_set) -> None:
+    config = write_run(tmp_path, synthetic_set, epochs=1)
+    config.write_text(config.read_text() + "ema_decay: 0.9\nema_ramp: 1\n")
+    train_from_config(config, resume=False, overrides={})
+    run = tmp_path / "run"
+    first = torch.load(run / "last.pt", weights_only=False)
+    steps = first["ema_updates"]  # one update per training step
+    assert steps >= 1
+    # The trained weights are kept for resuming; the average is what is validated and exported.
+    averaged = {name: value for name, value in first["ema"].items() if value.dtype.is_floating_point}
+    assert any(not torch.equal(value, first["model"][name]) for name, value in averaged.items())
+    network, _ = verifier_from_checkpoint(run / "best.pt")
+    for name, value in network.state_dict().items():
+        assert torch.equal(value, torch.load(run / "best.pt", weights_only=False)["ema"][name]), name
+
+    train_from_config(config, resume=True, overrides={"epochs": 2})
+    assert torch.load(run / "last.pt", weights_only=False)["ema_updates"] == 2 * steps  # the average went on
+
+
 def checkerboard_crops() -> np.ndarray:
     """8 crops of one-pixel black and white squares: all fine detail."""
     checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)

@@ -23,6 +23,7 @@ import av
 from tqdm import tqdm
 
 from gunwatch.bench.alarm_clips import OVERLAY_DIR, BenchClip, find_clips
+from gunwatch.bench.alarm_intervals import alarm_intervals
 from gunwatch.bench.alarm_matching import Alarm, AlarmTally, ClipMatch, MatchRules, match_clip
 from gunwatch.bench.alarm_replay import (
     ClipPlay,
@@ -188,7 +189,7 @@ class AlarmBench:
         return {
             "settings": settings,
             "clips": [asdict(c) for c in self.clips],
-            "runs": [_run_json(run) for run in self.runs],
+            "runs": [_run_json(run, self.settings.phases) for run in self.runs],
             "recommended": asdict(best.setting) if best else None,
         }
 
@@ -215,7 +216,7 @@ def recommend(runs: list[SettingRun], max_per_hour: float = MAX_FALSE_PER_HOUR) 
     return min(qualifying, key=key) if qualifying else None
 
 
-def _run_json(run: SettingRun) -> dict[str, object]:
+def _run_json(run: SettingRun, phases: int) -> dict[str, object]:
     clips = []
     for result in run.clips:
         alarms = [
@@ -228,7 +229,8 @@ def _run_json(run: SettingRun) -> dict[str, object]:
         clips.append({"clip": result.clip.name, "phase_s": round(result.phase_s, 4),
                       "duration_s": round(result.duration_s, 3), "episodes": episodes,
                       "alarms": alarms, "tally": result.tally.to_json_dict()})
-    return {"setting": asdict(run.setting), "total": run.total.to_json_dict(), "clips": clips}
+    return {"setting": asdict(run.setting), "total": run.total.to_json_dict(),
+            "intervals_95": alarm_intervals(run.total, phases, MAX_FALSE_PER_HOUR).to_json_dict(), "clips": clips}
 
 
 def bench_site(folder: Path, settings: AlarmBenchSettings, placeholder: Path) -> SiteConfig:

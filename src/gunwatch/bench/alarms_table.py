@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from gunwatch.bench.alarm_intervals import alarm_intervals, describe
 from gunwatch.bench.alarm_matching import AlarmTally
 from gunwatch.bench.alarm_replay import QuickLane
 from gunwatch.bench.alarms import MAX_FALSE_PER_HOUR, AlarmBench, SettingRun, phase_offsets
@@ -71,6 +72,7 @@ def format_setting_table(bench: AlarmBench, run: SettingRun) -> str:
     lines.append(f"false alarms: {gun_free}; {_rate(total.per_hour_outside)} per camera-hour of all footage outside "
                  f"episodes ({total.false_outside} in {_minutes(total.outside_s)}); {total.off_gun} more inside "
                  f"episodes with the box off the gun")
+    lines.append(describe(alarm_intervals(total, bench.settings.phases, MAX_FALSE_PER_HOUR)))
     return "\n".join(lines)
 
 
@@ -113,6 +115,9 @@ def format_sweep_table(bench: AlarmBench) -> str:
             f"({total.short_episodes} shorter), {_minutes(total.gun_free_s)} gun-free (a start, not a full measure: "
             f"one false alarm there is {_rate(3600 / total.gun_free_s) if total.gun_free_s else '-'} per camera-hour)"
         )
+        shown = best or bench.runs[0]
+        spans = describe(alarm_intervals(shown.total, bench.settings.phases, MAX_FALSE_PER_HOUR))
+        lines.append(f"{'recommended' if best else 'first'} setting, {spans}")
     lines.append(
         f"rule: <= {MAX_FALSE_PER_HOUR:g} false alarms per camera-hour on gun-free footage first, then most episodes "
         f"alarmed, then lowest median latency; "

@@ -146,7 +146,7 @@ def bench_lineage_model(model: Path, records: list[ImageRecord], runs: int, seco
     detector = load_detector(model, threads=cores, second_look=second_look)
     progress(f"{model.stem}{' + second look' if second_look else ''}: {len(records)} images")
     predictions = predict_guns(detector, records, progress=True)
-    report, _ = build_report(records, predictions, detector.threshold)
+    report, _ = build_report(records, predictions, detector.threshold, draws=0)
     recall, score = recall_at_fpr(records, predictions, MAX_IMAGE_FPR)
     timed = [load_rgb(r.image_path) for r in [r for r in records if r.has_gun][:TIMED_IMAGES]]
     network = network_of(detector)  # under the second look: the crops are more passes of the same network

@@ -12,6 +12,7 @@ from gunwatch.evaluation.report import EvalReport, build_report
 from gunwatch.evaluation.runner import predict_guns
 from gunwatch.evaluation.selection import select_records
 from gunwatch.inference.base import Detector
+from gunwatch.metrics.bootstrap import DRAWS
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,12 @@ def evaluate(
     layout: str | None = None,
     options: ReadOptions | None = None,
     progress: bool = True,
+    draws: int = DRAWS,
 ) -> Evaluation:
     selection = select_records(data, split, split_file, layout, options)
     predictions = predict_guns(detector, selection.records, progress=progress)
     chosen = detector.threshold if threshold is None else threshold
-    report, coco = build_report(selection.records, predictions, chosen)
+    report, coco = build_report(selection.records, predictions, chosen, draws)
     description = f"{detector.name} on {selection.description}"
     artifacts = []
     if out is not None:

@@ -10,7 +10,7 @@ as `gunwatch eval` counts gun images, so the two agree on a labelled set.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,8 @@ from gunwatch import GUN_LABEL
 from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
 from gunwatch.evaluation.report import RECALL_AT_FPRS
 from gunwatch.inference.base import Detector
+from gunwatch.metrics.bootstrap import DRAWS, recall_intervals
+from gunwatch.metrics.intervals import proportion_interval
 from gunwatch.metrics.operating import threshold_for_image_fpr
 
 
@@ -40,6 +42,9 @@ class PhotoSetReport:
     false_alarms: list[str]  # gun-free photos flagged, highest score first
     unreadable: list[str]  # photos that did not decode (left out of every number)
     ms_per_photo: float
+    # 95 % intervals, each [low, high]: "recall" and "flagged" exact binomial, "recall_at_flagged" (per share) a
+    # bootstrap over the photos (`gunwatch eval`'s, README "Evaluation report"). Empty with draws 0.
+    intervals: dict[str, object] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,7 +77,7 @@ def photo_scores(detector: Detector, folder: Path, unreadable: list[str], progre
 
 
 def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshold: float | None = None,
-                        progress: bool = True) -> PhotoSetReport:
+                        progress: bool = True, draws: int = DRAWS) -> PhotoSetReport:
     """The pipeline's image-level rates on two folders of photos (PhotoSetError for a missing or empty one)."""
     chosen = detector.threshold if threshold is None else threshold
     unreadable: list[str] = []
@@ -89,6 +94,14 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
     missed = [gun_names[i] for i in np.argsort(gun_scores, kind="stable") if gun_scores[i] < chosen]
     alarms = [free_names[i] for i in np.argsort(-free_scores, kind="stable") if free_scores[i] >= chosen]
     photos = len(gun_scores) + len(free_scores)
+    intervals: dict[str, object] = {}
+    if draws and len(gun_scores) and len(free_scores):
+        intervals = {
+            "recall": _rounded(proportion_interval(int((gun_scores >= chosen).sum()), len(gun_scores))),
+            "flagged": _rounded(proportion_interval(int((free_scores >= chosen).sum()), len(free_scores))),
+            "recall_at_flagged": {share: interval.as_list() for share, interval in
+                                  recall_intervals(gun_scores, free_scores, RECALL_AT_FPRS, draws).items()},
+        }
     return PhotoSetReport(
         gun_photos=len(gun_scores),
         gun_free_photos=len(free_scores),
@@ -100,20 +113,33 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
         false_alarms=alarms,
         unreadable=unreadable,
         ms_per_photo=1000 * (gun_s + free_s) / max(photos, 1),
+        intervals=intervals,
     )
+
+
+def _rounded(interval: tuple[float, float]) -> list[float]:
+    return [round(value, 4) for value in interval]
 
 
 def format_photo_report(report: PhotoSetReport, title: str, listed: int = 10) -> str:
     """The human-readable report (stderr): the rates, then the photos a person should look at."""
     at = " / ".join(f"{value:.3f}" for value in report.recall_at_flagged.values())
     shares = " / ".join(f"{float(key) * 100:g}" for key in report.recall_at_flagged)
+    spans = report.intervals
+
+    def span(key: str) -> str:
+        return f"  ({spans[key][0]:.3f}-{spans[key][1]:.3f})" if key in spans else ""
+
     rows = [
         ("photos with a gun / without", f"{report.gun_photos} / {report.gun_free_photos}"),
-        (f"at threshold {report.threshold:.3f}: with a gun flagged", f"{report.recall:.3f}"),
-        ("  without a gun flagged", f"{report.flagged:.3f}"),
+        (f"at threshold {report.threshold:.3f}: with a gun flagged", f"{report.recall:.3f}{span('recall')}"),
+        ("  without a gun flagged", f"{report.flagged:.3f}{span('flagged')}"),
         (f"with a gun flagged at <= {shares} % without", at),
-        ("ms per photo", f"{report.ms_per_photo:.1f}"),
     ]
+    at_spans = spans.get("recall_at_flagged")
+    if isinstance(at_spans, dict):
+        rows.append(("  95 % intervals", " / ".join(f"{low:.3f}-{high:.3f}" for low, high in at_spans.values())))
+    rows.append(("ms per photo", f"{report.ms_per_photo:.1f}"))
     width = max(len(name) for name, _ in rows) + 2
     lines = [title, *(f"  {name:<{width}} {value}" for name, value in rows)]
     for what, names in (("missed", report.missed), ("false alarms", report.false_alarms),

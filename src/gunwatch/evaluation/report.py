@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.runner import Predictions
 from gunwatch.inference.detections import Detections
+from gunwatch.metrics.bootstrap import DRAWS, ImageSet, bootstrap
 from gunwatch.metrics.coco_map import CocoSummary, coco_map
+from gunwatch.metrics.intervals import proportion_interval
 from gunwatch.metrics.iou import mean_best_iou
-from gunwatch.metrics.operating import image_recall_at_fpr, operating_point
+from gunwatch.metrics.operating import OperatingPoint, image_recall_at_fpr, operating_point
 
 # The documented `gunwatch eval --json` keys, in order (README: "Evaluation report").
 REPORT_KEYS = (
@@ -45,6 +50,10 @@ class EvalReport:
     image_accuracy: float = float("nan")
     image_fpr_by_origin: dict[str, float] = field(default_factory=dict)
     image_recall_at_fpr: dict[str, float] = field(default_factory=dict)
+    # 95 % intervals (README, "Evaluation report"): "map50" and "image_recall_at_fpr" (per share) from a
+    # bootstrap over the images, "image_recall" and "image_fpr" exact binomial at the threshold; each
+    # [low, high]. Empty when none were asked for (draws 0).
+    intervals: dict[str, object] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, object]:
         """NaN (undefined, e.g. no small guns) becomes null so the output is strict JSON."""
@@ -52,11 +61,14 @@ class EvalReport:
 
 
 def build_report(
-    records: list[ImageRecord], predictions: Predictions, threshold: float
+    records: list[ImageRecord], predictions: Predictions, threshold: float, draws: int = DRAWS
 ) -> tuple[EvalReport, CocoSummary]:
+    """The report at ``threshold``; with ``draws`` > 0 also its 95 % intervals (a seeded bootstrap, so the
+    same predictions always give the same intervals)."""
     gt = [record.gun_boxes for record in records]
     preds = predictions.detections
-    coco = coco_map(gt, [(d.xyxy, d.scores) for d in preds], [(r.width, r.height) for r in records])
+    sizes = [(r.width, r.height) for r in records]
+    coco = coco_map(gt, [(d.xyxy, d.scores) for d in preds], sizes)
     point = operating_point(gt, preds, threshold)
     report = EvalReport(
         images=len(records),
@@ -78,8 +90,33 @@ def build_report(
         image_accuracy=image_accuracy(records, preds, threshold),
         image_fpr_by_origin=image_fpr_by_origin(records, preds, threshold),
         image_recall_at_fpr={f"{fpr:g}": image_recall_at_fpr(gt, preds, fpr) for fpr in RECALL_AT_FPRS},
+        intervals=report_intervals(gt, [(d.xyxy, d.scores) for d in preds], sizes, point, draws) if draws else {},
     )
     return report, coco
+
+
+def report_intervals(
+    gt: Sequence[np.ndarray],
+    preds: Sequence[tuple[np.ndarray, np.ndarray]],
+    sizes: Sequence[tuple[int, int]],
+    point: OperatingPoint,
+    draws: int,
+) -> dict[str, object]:
+    """The report's 95 % intervals: bootstrap for the threshold-free numbers, exact binomial at the threshold
+    (there the counts are plain shares of images)."""
+    drawn = bootstrap(ImageSet(gt, preds, sizes), RECALL_AT_FPRS, draws=draws)
+    flagged_guns = round(point.image_recall * point.gun_images) if point.gun_images else 0
+    flagged_free = round(point.image_fpr * point.negative_images) if point.negative_images else 0
+    return {
+        "map50": drawn.pop("map50").as_list(),
+        "image_recall_at_fpr": {share: interval.as_list() for share, interval in drawn.items()},
+        "image_recall": _rounded(proportion_interval(flagged_guns, point.gun_images)),
+        "image_fpr": _rounded(proportion_interval(flagged_free, point.negative_images)),
+    }
+
+
+def _rounded(interval: tuple[float, float]) -> list[float | None]:
+    return [None if math.isnan(v) else round(v, 4) for v in interval]
 
 
 def image_accuracy(records: list[ImageRecord], preds: list[Detections], threshold: float) -> float:
@@ -97,33 +134,52 @@ def image_fpr_by_origin(records: list[ImageRecord], preds: list[Detections], thr
 
 
 def format_report(report: EvalReport, title: str) -> str:
-    """The human-readable report (stderr)."""
+    """The human-readable report (stderr); each number with its 95 % interval where the report has one."""
+    spans = report.intervals
+
+    def fmt(value: float, key: str) -> str:
+        return _fmt(value) + (f"  ({_span(spans[key])})" if key in spans else "")
+
     rows = [
         ("images", f"{report.images}"),
-        ("mAP@0.5", _fmt(report.map50)),
+        ("mAP@0.5", fmt(report.map50, "map50")),
         ("mAP@0.5:0.95", _fmt(report.map50_95)),
         ("AP small / medium / large", " / ".join(map(_fmt, (report.ap_small, report.ap_medium, report.ap_large)))),
         (f"at threshold {report.threshold:.3f}: precision", _fmt(report.precision)),
         ("  recall / F1", f"{_fmt(report.recall)} / {_fmt(report.f1)}"),
         ("  image accuracy (gun / no gun)", _fmt(report.image_accuracy)),
-        ("  gun-image recall", _fmt(report.image_recall)),
-        ("  gun-free images flagged (FPR)", _fmt(report.image_fpr)),
+        ("  gun-image recall", fmt(report.image_recall, "image_recall")),
+        ("  gun-free images flagged (FPR)", fmt(report.image_fpr, "image_fpr")),
         *((f"    of origin {origin}", _fmt(value)) for origin, value in report.image_fpr_by_origin.items()),
         ("  false positives per gun-free image", _fmt(report.fp_per_negative_image)),
-        *_recall_at_fpr_rows(report.image_recall_at_fpr),
+        *_recall_at_fpr_rows(report.image_recall_at_fpr, spans.get("image_recall_at_fpr")),
         ("mean IoU (best match per gun)", _fmt(report.mean_iou)),
         ("ms per image", f"{report.ms_per_image:.1f}"),
     ]
     width = max(len(name) for name, _ in rows)
-    return "\n".join([title, *(f"  {name:<{width}}  {value}" for name, value in rows)])
+    lines = [title, *(f"  {name:<{width}}  {value}" for name, value in rows)]
+    if spans:
+        lines.append("  (95 % intervals: mAP and the recalls at <= x % from a bootstrap over the images, gun and "
+                     "gun-free images drawn apart; at the threshold exact binomial)")
+    return "\n".join(lines)
 
 
-def _recall_at_fpr_rows(recalls: dict[str, float]) -> list[tuple[str, str]]:
-    """One row: the threshold-free recalls, "at <= 1 / 2 / 3 / 5 % of gun-free images flagged"."""
+def _recall_at_fpr_rows(recalls: dict[str, float], spans: object = None) -> list[tuple[str, str]]:
+    """The threshold-free recalls, "at <= 1 / 2 / 3 / 5 % of gun-free images flagged", and their intervals."""
     if not recalls:
         return []
     shares = " / ".join(f"{100 * float(fpr):g}" for fpr in recalls)
-    return [(f"gun-image recall at <= {shares} % gun-free flagged", " / ".join(map(_fmt, recalls.values())))]
+    rows = [(f"gun-image recall at <= {shares} % gun-free flagged", " / ".join(map(_fmt, recalls.values())))]
+    if isinstance(spans, dict) and spans:
+        rows.append(("  95 % intervals", " / ".join(_span(spans[share]) for share in recalls if share in spans)))
+    return rows
+
+
+def _span(interval: object) -> str:
+    low, high = interval if isinstance(interval, list | tuple) else (None, None)
+    if low is None or high is None:
+        return "n/a"
+    return f"{low:.3f}-{high:.3f}"
 
 
 def _json_number(value: object) -> object:

@@ -120,10 +120,7 @@ def coco_map(
         return _no_ground_truth()
     # pycocotools prints progress from every step; keep evaluation output clean.
     with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = _ground_truth(gt_per_image, image_sizes)
-        evaluator = COCOeval(coco_gt, _detections(coco_gt, _results(pred_per_image)), iouType="bbox")
-        evaluator.params.maxDets = list(MAX_DETS)
-        evaluator.evaluate()
+        evaluator = _evaluated(gt_per_image, pred_per_image, image_sizes)
         evaluator.accumulate()
         evaluator.summarize()
     stats = evaluator.stats
@@ -139,3 +136,74 @@ def coco_map(
         precision_curve=curve,
         recall_points=np.array(evaluator.params.recThrs, dtype=np.float64),
     )
+
+
+def _evaluated(
+    gt_per_image: Sequence[np.ndarray],
+    pred_per_image: Sequence[tuple[np.ndarray, np.ndarray]],
+    image_sizes: Sequence[tuple[int, int]],
+) -> COCOeval:
+    """A COCOeval that has matched every image (``evaluate``), not yet accumulated."""
+    coco_gt = _ground_truth(gt_per_image, image_sizes)
+    evaluator = COCOeval(coco_gt, _detections(coco_gt, _results(pred_per_image)), iouType="bbox")
+    evaluator.params.maxDets = list(MAX_DETS)
+    evaluator.evaluate()
+    return evaluator
+
+
+@dataclass(frozen=True)
+class ImageMatches:
+    """pycocotools' matching at IoU 0.5 (area "all", 100 detections an image), one entry per image: each
+    detection's score, whether it matched a gun and whether COCO ignores it, and the image's guns that count.
+    An AP@0.5 over any multiset of the images follows from these without matching again (``ap50``)."""
+
+    scores: list[np.ndarray]
+    matched: list[np.ndarray]
+    ignored: list[np.ndarray]
+    guns: np.ndarray  # per image: ground-truth boxes not ignored
+
+
+def coco_matches_at_50(
+    gt_per_image: Sequence[np.ndarray],
+    pred_per_image: Sequence[tuple[np.ndarray, np.ndarray]],
+    image_sizes: Sequence[tuple[int, int]],
+) -> ImageMatches:
+    """Per image, pycocotools' own matches at IoU 0.5 (what ``coco_map``'s mAP@0.5 accumulates)."""
+    check_lengths(gt=gt_per_image, pred=pred_per_image, sizes=image_sizes)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator = _evaluated(gt_per_image, pred_per_image, image_sizes)
+    scores, matched, ignored, guns = [], [], [], []
+    # evalImgs runs category, then area range, then image: one category, so area "all" is the first block;
+    # an image with neither guns nor detections is None there (nothing to add to any draw).
+    for entry in evaluator.evalImgs[: len(gt_per_image)]:
+        entry = entry or {"dtScores": [], "dtMatches": np.zeros((1, 0)), "dtIgnore": np.zeros((1, 0)), "gtIgnore": []}
+        scores.append(np.asarray(entry["dtScores"], dtype=np.float64))
+        matched.append(np.asarray(entry["dtMatches"][0], dtype=np.float64) > 0)
+        ignored.append(np.asarray(entry["dtIgnore"][0], dtype=bool))
+        guns.append(int(np.count_nonzero(np.asarray(entry["gtIgnore"]) == 0)))
+    return ImageMatches(scores, matched, ignored, np.asarray(guns, dtype=np.int64))
+
+
+def ap50(matches: ImageMatches, images: Sequence[int] | np.ndarray) -> float:
+    """AP@0.5 over ``images`` (indices into ``matches``, repeats allowed, in this order), computed as
+    pycocotools' ``accumulate`` does: detections by score (stable, so ties keep image order), precision made
+    monotone, read at the 101 recall points. NaN where the images hold no gun."""
+    images = np.asarray(images, dtype=np.int64)
+    n_guns = int(matches.guns[images].sum()) if images.size else 0
+    if n_guns == 0:
+        return float("nan")
+    scores = np.concatenate([matches.scores[i] for i in images])
+    if not scores.size:
+        return 0.0  # guns and no detection: pycocotools' precision is 0 at every recall point
+    order = np.argsort(-scores, kind="mergesort")
+    matched = np.concatenate([matches.matched[i] for i in images])[order]
+    kept = ~np.concatenate([matches.ignored[i] for i in images])[order]
+    tp = np.cumsum(matched & kept).astype(np.float64)
+    fp = np.cumsum(~matched & kept).astype(np.float64)
+    recall = tp / n_guns
+    precision = tp / (tp + fp + np.spacing(1))
+    # The envelope: each point's precision is the best at any higher recall.
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    at = np.searchsorted(recall, RECALL_POINTS, side="left")
+    curve = np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)], 0.0)
+    return float(curve.mean())

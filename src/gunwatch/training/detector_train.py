@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from gunwatch.training.checkpoints import load_checkpoint
 from gunwatch.training.config import DetectorTrainConfig
 from gunwatch.training.detector_data import DETECTOR_CLASSES, HANDGUN, DetectorSample, load_detector_samples
 from gunwatch.training.distillation import distillation_loss, load_teacher
+from gunwatch.training.ema import ModelEMA
 from gunwatch.training.epochs import report_epoch, save_epoch
 from gunwatch.training.hard_negatives import MinedNegatives, repeats_per_sample
 from gunwatch.training.optimisation import epochs_within, optimisation_step, seed_everything, warmup_cosine
@@ -116,28 +116,6 @@ def widened_to(model: YOLOX, config: DetectorTrainConfig) -> YOLOX:
     if config.width < width:
         raise ValueError(f"width: {config.width} is narrower than the initial weights' {width}")
     return widen_yolox(model, config.width, seed=config.seed)
-
-
-class ModelEMA:
-    """Exponential moving average of the weights (YOLOX's ModelEMA): what gets validated and exported.
-
-    The decay ramps up from 0 over the first updates, so early averages are not dominated by the start.
-    """
-
-    def __init__(self, model: nn.Module, decay: float, ramp_updates: int = 500):
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay, self.ramp, self.updates = decay, ramp_updates, 0
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        decay = self.decay * (1 - math.exp(-self.updates / self.ramp))
-        current = model.state_dict()
-        for name, value in self.model.state_dict().items():
-            if value.dtype.is_floating_point:
-                value.mul_(decay).add_(current[name].detach(), alpha=1 - decay)
-            else:
-                value.copy_(current[name])
 
 
 def to_bgr_tensor(images: list[np.ndarray], device: torch.device) -> torch.Tensor:

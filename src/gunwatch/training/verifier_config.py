@@ -48,6 +48,10 @@ class VerifierTrainConfig(TrainRunConfig, PoseBalanceConfig):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cut epochs short (tests, smoke runs)")
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="validate and export a moving average of the "
+                                                                 "weights with this decay per step (off: the "
+                                                                 "weights as trained)")
+    ema_ramp: int = Field(100, ge=1, description="steps over which the average's decay ramps up from 0")
     detector_weights: list[float] = Field(
         [0.25, 0.5, 0.75], min_length=1,
         description="exponents of the detector's score in the combined score, chosen among on val",

@@ -29,6 +29,7 @@ from gunwatch.metrics.operating import threshold_for_image_fpr
 from gunwatch.models.gun_verifier import GunVerifier
 from gunwatch.training.augment import AugmentSettings, camera_effects
 from gunwatch.training.checkpoints import load_checkpoint
+from gunwatch.training.ema import ModelEMA
 from gunwatch.training.epochs import report_epoch, resume_if_asked, run_state, save_epoch, start_run
 from gunwatch.training.export import OPSET, write_metadata
 from gunwatch.training.optimisation import optimisation_step, warmup_cosine
@@ -205,12 +206,18 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
     tqdm.write(f"verifier crops: train {len(train_labels)} ({int(is_gun.sum())} guns), val {len(val)}")
 
     model = build_model(config)
+    # The average starts from the ImageNet weights; a resumed run continues its own (below).
+    ema = ModelEMA(model, config.ema_decay, config.ema_ramp) if config.ema_decay else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train_labels) // config.batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps_per_epoch * config.epochs, 0.1))
     history, start_epoch = resume_if_asked(config.out, resume, model, optimizer, scheduler, generator)
+    if ema is not None and start_epoch > 1:
+        last = load_checkpoint(config.out / "last.pt")
+        ema.model.load_state_dict(last["ema"])
+        ema.updates = last["ema_updates"]
 
     # Not-gun crops outnumber gun crops on real footage; weighted so both count alike in the loss.
     pos_weight = torch.tensor((1 - gun_share) / max(gun_share, 1e-6))
@@ -226,12 +233,17 @@ def train_verifier(config: VerifierTrainConfig, resume: bool = False) -> Path:
                                          config.camera_artifacts))
             loss = F.binary_cross_entropy_with_logits(logits, is_gun[index], pos_weight=pos_weight)
             optimisation_step(loss, optimizer, scheduler, f"epoch {epoch} step {step}")
+            if ema is not None:
+                ema.update(model)
             total += loss.item()
             progress.set_postfix(loss=f"{total / (step + 1):.4f}")
-        metrics = {"epoch": epoch, "train_loss": total / max(len(batches), 1), **validate(model, val, config)}
+        judged = ema.model if ema is not None else model  # what is validated is what would be exported
+        metrics = {"epoch": epoch, "train_loss": total / max(len(batches), 1), **validate(judged, val, config)}
         history.append(metrics)
         report_epoch(metrics, writer)
         state = run_state(model, optimizer, scheduler, generator, epoch, history, config)
+        if ema is not None:
+            state.update(ema=ema.model.state_dict(), ema_updates=ema.updates)
         is_best = metrics["val_recall_mean"] >= max(h["val_recall_mean"] for h in history)
         save_epoch(config.out, state, history, is_best, VERIFIER_CURVES)
     writer.close()
@@ -242,7 +254,7 @@ def verifier_from_checkpoint(path: Path) -> tuple[GunVerifier, dict[str, float]]
     """The network and the validation metrics of the epoch it was saved at."""
     state = load_checkpoint(path)
     model = GunVerifier(state["config"].get("backbone", "mobilenet_v2"))  # checkpoints from before the choice
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state.get("ema", state["model"]))  # the average where the run kept one
     return model.eval(), state["history"][-1]
 
 

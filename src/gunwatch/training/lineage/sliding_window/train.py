@@ -149,7 +149,7 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def detection_map(detector: OnnxSlidingWindow, records: list[ImageRecord]) -> dict[str, float]:
     """mAP of the detector (every window of the pyramid, then NMS) on `records`, by `gunwatch eval`'s code:
     what chooses the best epoch."""
-    _, coco = build_report(records, predict_guns(detector, records, progress=False), detector.threshold)
+    _, coco = build_report(records, predict_guns(detector, records, progress=False), detector.threshold, draws=0)
     return {"val_map50": finite_or_zero(coco.map50), "val_map50_95": finite_or_zero(coco.map50_95)}
 
 
