@@ -188,7 +188,9 @@ def random_scene(seed: int, images: int = 150):
 def test_ap50_from_the_matches_is_pycocotools_map50_on_any_multiset_of_the_images(seed):
     gt, preds, sizes = random_scene(seed)
     matches = coco_matches_at_50(gt, preds, sizes)
-    assert ap50(matches, np.arange(len(gt))) == pytest.approx(coco_map(gt, preds, sizes).map50, abs=1e-12)
+    summary = coco_map(gt, preds, sizes)
+    assert ap50(matches, np.arange(len(gt))) == pytest.approx(summary.map50, abs=1e-12)
+    assert ap50(summary.matches, np.arange(len(gt))) == ap50(matches, np.arange(len(gt)))  # the same evaluation's
     # A bootstrap draw: some images twice, some not at all, in a shuffled order.
     drawn = np.random.default_rng(seed + 10).choice(len(gt), len(gt))
     expected = coco_map([gt[i] for i in drawn], [preds[i] for i in drawn], [sizes[i] for i in drawn]).map50

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-
-import numpy as np
 
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.runner import Predictions
@@ -90,21 +87,16 @@ def build_report(
         image_accuracy=image_accuracy(records, preds, threshold),
         image_fpr_by_origin=image_fpr_by_origin(records, preds, threshold),
         image_recall_at_fpr={f"{fpr:g}": image_recall_at_fpr(gt, preds, fpr) for fpr in RECALL_AT_FPRS},
-        intervals=report_intervals(gt, [(d.xyxy, d.scores) for d in preds], sizes, point, draws) if draws else {},
+        intervals=report_intervals(ImageSet(gt, [(d.xyxy, d.scores) for d in preds], sizes, coco.matches), point,
+                                   draws) if draws else {},
     )
     return report, coco
 
 
-def report_intervals(
-    gt: Sequence[np.ndarray],
-    preds: Sequence[tuple[np.ndarray, np.ndarray]],
-    sizes: Sequence[tuple[int, int]],
-    point: OperatingPoint,
-    draws: int,
-) -> dict[str, object]:
+def report_intervals(images: ImageSet, point: OperatingPoint, draws: int) -> dict[str, object]:
     """The report's 95 % intervals: bootstrap for the threshold-free numbers, exact binomial at the threshold
     (there the counts are plain shares of images)."""
-    drawn = bootstrap(ImageSet(gt, preds, sizes), RECALL_AT_FPRS, draws=draws)
+    drawn = bootstrap(images, RECALL_AT_FPRS, draws=draws)
     flagged_guns = round(point.image_recall * point.gun_images) if point.gun_images else 0
     flagged_free = round(point.image_fpr * point.negative_images) if point.negative_images else 0
     return {

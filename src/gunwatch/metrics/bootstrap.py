@@ -52,13 +52,17 @@ class ImageSet:
         gt_per_image: Sequence[np.ndarray],
         pred_per_image: Sequence[tuple[np.ndarray, np.ndarray]],
         image_sizes: Sequence[tuple[int, int]],
+        matches: ImageMatches | None = None,
     ) -> None:
+        """``matches``: pycocotools' matches of these predictions where an evaluation already has them
+        (``CocoSummary.matches``), else they are computed here."""
         check_lengths(gt=gt_per_image, pred=pred_per_image, sizes=image_sizes)
         self.has_gun = np.array([len(as_boxes(gt)) > 0 for gt in gt_per_image], dtype=bool)
         # An image's top score decides whether it is flagged; -inf where the model proposes nothing.
         self.tops = np.array([float(s.max()) if s.size else -np.inf for s in (as_pred(p)[1] for p in pred_per_image)])
-        self.matches: ImageMatches | None = (
-            coco_matches_at_50(gt_per_image, pred_per_image, image_sizes) if self.has_gun.any() else None)
+        if matches is None and self.has_gun.any():
+            matches = coco_matches_at_50(gt_per_image, pred_per_image, image_sizes)
+        self.matches = matches
 
     def measure(self, gun_images: np.ndarray, free_images: np.ndarray, fprs: Sequence[float]) -> dict[str, float]:
         """mAP@0.5 and the recall at each share of gun-free images flagged, on these images (repeats allowed)."""

@@ -22,11 +22,24 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 
 
 @dataclass(frozen=True)
+class ImageMatches:
+    """pycocotools' matching at IoU 0.5 (area "all", 100 detections an image), one entry per image: each
+    detection's score, whether it matched a gun and whether COCO ignores it, and the image's guns that count.
+    An AP@0.5 over any multiset of the images follows from these without matching again (``ap50``)."""
+
+    scores: list[np.ndarray]
+    matched: list[np.ndarray]
+    ignored: list[np.ndarray]
+    guns: np.ndarray  # per image: ground-truth boxes not ignored
+
+
+@dataclass(frozen=True)
 class CocoSummary:
     """COCO AP numbers; NaN where pycocotools says -1 (no ground truth in that size bin).
 
     ``precision_curve`` is the 101-point interpolated precision at IoU 0.5, area "all", maxDets 100,
-    sampled at ``recall_points`` (NaN where undefined), for PR plots.
+    sampled at ``recall_points`` (NaN where undefined), for PR plots. ``matches`` are the same evaluation's
+    matches at IoU 0.5 (``ap50`` re-accumulates them over other draws of the images); None without guns.
     """
 
     map50: float
@@ -36,6 +49,7 @@ class CocoSummary:
     ap_large: float
     precision_curve: np.ndarray
     recall_points: np.ndarray
+    matches: ImageMatches | None = None
 
 
 def _nan_if_missing(value: float) -> float:
@@ -135,6 +149,7 @@ def coco_map(
         ap_large=_nan_if_missing(stats[5]),
         precision_curve=curve,
         recall_points=np.array(evaluator.params.recThrs, dtype=np.float64),
+        matches=_matches_at_50(evaluator, len(gt_per_image)),
     )
 
 
@@ -151,18 +166,6 @@ def _evaluated(
     return evaluator
 
 
-@dataclass(frozen=True)
-class ImageMatches:
-    """pycocotools' matching at IoU 0.5 (area "all", 100 detections an image), one entry per image: each
-    detection's score, whether it matched a gun and whether COCO ignores it, and the image's guns that count.
-    An AP@0.5 over any multiset of the images follows from these without matching again (``ap50``)."""
-
-    scores: list[np.ndarray]
-    matched: list[np.ndarray]
-    ignored: list[np.ndarray]
-    guns: np.ndarray  # per image: ground-truth boxes not ignored
-
-
 def coco_matches_at_50(
     gt_per_image: Sequence[np.ndarray],
     pred_per_image: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -172,10 +175,15 @@ def coco_matches_at_50(
     check_lengths(gt=gt_per_image, pred=pred_per_image, sizes=image_sizes)
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator = _evaluated(gt_per_image, pred_per_image, image_sizes)
+    return _matches_at_50(evaluator, len(gt_per_image))
+
+
+def _matches_at_50(evaluator: COCOeval, images: int) -> ImageMatches:
+    """The evaluated images' matches at IoU 0.5, area "all", 100 detections."""
     scores, matched, ignored, guns = [], [], [], []
     # evalImgs runs category, then area range, then image: one category, so area "all" is the first block;
     # an image with neither guns nor detections is None there (nothing to add to any draw).
-    for entry in evaluator.evalImgs[: len(gt_per_image)]:
+    for entry in evaluator.evalImgs[:images]:
         entry = entry or {"dtScores": [], "dtMatches": np.zeros((1, 0)), "dtIgnore": np.zeros((1, 0)), "gtIgnore": []}
         scores.append(np.asarray(entry["dtScores"], dtype=np.float64))
         matched.append(np.asarray(entry["dtMatches"][0], dtype=np.float64) > 0)
