@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from gunwatch.metrics.intervals import exposure_to_show, proportion_interval, rate_interval
+from gunwatch.metrics.intervals import exposure_to_show, interval_text, proportion_interval, rate_interval
 
 
 def test_all_or_none_of_n_trials_has_the_closed_form_clopper_pearson_bounds():
@@ -50,3 +50,9 @@ def test_a_rate_lies_inside_its_interval_and_exposure_scales_it():
         rate_interval(-1, 1.0)
     with pytest.raises(ValueError, match="rate"):
         exposure_to_show(0.0)
+
+
+def test_an_interval_reads_low_to_high_and_says_when_an_end_is_undefined():
+    assert interval_text((0.12345, 0.9)) == "0.123-0.900"
+    assert interval_text([None, 0.5]) == "n/a"  # a JSON report's null
+    assert interval_text((math.nan, 0.5), missing="-") == "-"  # a table's NaN

@@ -14,7 +14,6 @@ Each row is a model at an input size (and tiling mode) on a data set split:
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, replace
@@ -44,6 +43,7 @@ from gunwatch.inference.quantize import INT8_DETECTOR, INT8_VERIFIER, quantized_
 from gunwatch.inference.second_look import SecondLookDetector
 from gunwatch.inference.tiling import TiledDetector, TileMode
 from gunwatch.metrics.bootstrap import Interval, recall_intervals
+from gunwatch.metrics.intervals import interval_text
 from gunwatch.metrics.operating import operating_point, threshold_for_image_fpr
 from gunwatch.training.pseudo_labels import person_boxes
 
@@ -285,9 +285,10 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
     )
     lines = [header, "-" * len(header)]
     for r in rows:
+        at_5 = interval_text((r.recall_at_5_low, r.recall_at_5_high), missing="-")
         lines.append(
             f"{r.model:<22} {r.input:<28} {r.data:<18} {r.map50:>6.3f} {r.map50_95:>6.3f} {r.recall:>6.3f} "
-            f"{r.image_fpr:>6.3f} {r.recall_at_5:>6.3f} {_span(r.recall_at_5_low, r.recall_at_5_high):>11} "
+            f"{r.image_fpr:>6.3f} {r.recall_at_5:>6.3f} {at_5:>11} "
             f"{r.fp_per_negative_image:>6.3f} {r.runs_per_frame:>5.2f} "
             f"{r.crops_per_frame:>5.2f} {r.ms_1_thread:>7.1f} {r.ratio_1_thread:>6.2f} "
             f"{r.ms_all_cores:>7.1f} {r.ratio_all_cores:>6.2f} {_ratio(r.ratio_fp32_1_thread):>9} "
@@ -305,10 +306,6 @@ def format_bench_table(rows: list[BenchRow], reference: str) -> str:
         f"x fp32 = an INT8 model's ms / the FP32 model it was made from, timed in this run"
     )
     return "\n".join(lines)
-
-
-def _span(low: float, high: float) -> str:
-    return "-" if math.isnan(low) or math.isnan(high) else f"{low:.3f}-{high:.3f}"
 
 
 def _ratio(value: float | None) -> str:

@@ -21,7 +21,7 @@ from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, lo
 from gunwatch.evaluation.report import RECALL_AT_FPRS
 from gunwatch.inference.base import Detector
 from gunwatch.metrics.bootstrap import DRAWS, recall_intervals
-from gunwatch.metrics.intervals import proportion_interval
+from gunwatch.metrics.intervals import interval_text, proportion_interval
 from gunwatch.metrics.operating import threshold_for_image_fpr
 
 
@@ -128,7 +128,7 @@ def format_photo_report(report: PhotoSetReport, title: str, listed: int = 10) ->
     spans = report.intervals
 
     def span(key: str) -> str:
-        return f"  ({spans[key][0]:.3f}-{spans[key][1]:.3f})" if key in spans else ""
+        return f"  ({interval_text(spans[key])})" if key in spans else ""
 
     rows = [
         ("photos with a gun / without", f"{report.gun_photos} / {report.gun_free_photos}"),
@@ -138,7 +138,7 @@ def format_photo_report(report: PhotoSetReport, title: str, listed: int = 10) ->
     ]
     at_spans = spans.get("recall_at_flagged")
     if isinstance(at_spans, dict):
-        rows.append(("  95 % intervals", " / ".join(f"{low:.3f}-{high:.3f}" for low, high in at_spans.values())))
+        rows.append(("  95 % intervals", " / ".join(interval_text(interval) for interval in at_spans.values())))
     rows.append(("ms per photo", f"{report.ms_per_photo:.1f}"))
     width = max(len(name) for name, _ in rows) + 2
     lines = [title, *(f"  {name:<{width}} {value}" for name, value in rows)]

@@ -10,7 +10,7 @@ from gunwatch.evaluation.runner import Predictions
 from gunwatch.inference.detections import Detections
 from gunwatch.metrics.bootstrap import DRAWS, ImageSet, bootstrap
 from gunwatch.metrics.coco_map import CocoSummary, coco_map
-from gunwatch.metrics.intervals import proportion_interval
+from gunwatch.metrics.intervals import interval_text, proportion_interval
 from gunwatch.metrics.iou import mean_best_iou
 from gunwatch.metrics.operating import OperatingPoint, image_recall_at_fpr, operating_point
 
@@ -130,7 +130,7 @@ def format_report(report: EvalReport, title: str) -> str:
     spans = report.intervals
 
     def fmt(value: float, key: str) -> str:
-        return _fmt(value) + (f"  ({_span(spans[key])})" if key in spans else "")
+        return _fmt(value) + (f"  ({interval_text(spans[key])})" if key in spans else "")
 
     rows = [
         ("images", f"{report.images}"),
@@ -163,15 +163,9 @@ def _recall_at_fpr_rows(recalls: dict[str, float], spans: object = None) -> list
     shares = " / ".join(f"{100 * float(fpr):g}" for fpr in recalls)
     rows = [(f"gun-image recall at <= {shares} % gun-free flagged", " / ".join(map(_fmt, recalls.values())))]
     if isinstance(spans, dict) and spans:
-        rows.append(("  95 % intervals", " / ".join(_span(spans[share]) for share in recalls if share in spans)))
+        texts = (interval_text(spans[share]) for share in recalls if share in spans)
+        rows.append(("  95 % intervals", " / ".join(texts)))
     return rows
-
-
-def _span(interval: object) -> str:
-    low, high = interval if isinstance(interval, list | tuple) else (None, None)
-    if low is None or high is None:
-        return "n/a"
-    return f"{low:.3f}-{high:.3f}"
 
 
 def _json_number(value: object) -> object:

@@ -9,6 +9,7 @@ may lie from what was counted, so a number is read with its uncertainty, never a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from scipy.stats import beta, chi2
 
@@ -54,3 +55,12 @@ def exposure_to_show(rate: float, confidence: float = CONFIDENCE) -> float:
     if rate <= 0:
         raise ValueError(f"rate must be > 0, got {rate}")
     return rate_interval(0, 1.0, confidence)[1] / rate
+
+
+def interval_text(interval: Sequence[float | None], missing: str = "n/a") -> str:
+    """"low-high" at three decimals, as the reports print an interval; ``missing`` where an end is undefined
+    (None in a JSON report, NaN in a table)."""
+    low, high = interval
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return missing
+    return f"{low:.3f}-{high:.3f}"
