@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from gunwatch.bench.alarm_matching import AlarmTally
+from gunwatch.metrics.bootstrap import Interval
 from gunwatch.metrics.intervals import CONFIDENCE, exposure_to_show, proportion_interval, rate_interval
 
 
@@ -31,12 +32,10 @@ class AlarmIntervals:
     target_per_hour: float
 
     def to_json_dict(self) -> dict[str, object]:
-        def rounded(pair: tuple[float, float]) -> list[float | None]:
-            return [None if math.isnan(v) else round(v, 4) for v in pair]
-
         return {"confidence": CONFIDENCE, "episodes": self.episodes, "alarmed": self.alarmed,
-                "alarmed_share": rounded(self.alarmed_share), "gun_free_hours": round(self.gun_free_hours, 4),
-                "false_gun_free": self.false_gun_free, "false_per_hour": rounded(self.false_per_hour),
+                "alarmed_share": Interval(*self.alarmed_share).as_list(),
+                "gun_free_hours": round(self.gun_free_hours, 4), "false_gun_free": self.false_gun_free,
+                "false_per_hour": Interval(*self.false_per_hour).as_list(),
                 "hours_to_show_target": round(self.hours_to_show, 2), "target_per_hour": self.target_per_hour}
 
 

@@ -20,7 +20,7 @@ from gunwatch import GUN_LABEL
 from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
 from gunwatch.evaluation.report import RECALL_AT_FPRS
 from gunwatch.inference.base import Detector
-from gunwatch.metrics.bootstrap import DRAWS, recall_intervals
+from gunwatch.metrics.bootstrap import DRAWS, Interval, recall_intervals
 from gunwatch.metrics.intervals import interval_text, proportion_interval
 from gunwatch.metrics.operating import threshold_for_image_fpr
 
@@ -97,8 +97,8 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
     intervals: dict[str, object] = {}
     if draws and len(gun_scores) and len(free_scores):
         intervals = {
-            "recall": _rounded(proportion_interval(int((gun_scores >= chosen).sum()), len(gun_scores))),
-            "flagged": _rounded(proportion_interval(int((free_scores >= chosen).sum()), len(free_scores))),
+            "recall": Interval(*proportion_interval(int((gun_scores >= chosen).sum()), len(gun_scores))).as_list(),
+            "flagged": Interval(*proportion_interval(int((free_scores >= chosen).sum()), len(free_scores))).as_list(),
             "recall_at_flagged": {share: interval.as_list() for share, interval in
                                   recall_intervals(gun_scores, free_scores, RECALL_AT_FPRS, draws).items()},
         }
@@ -115,10 +115,6 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
         ms_per_photo=1000 * (gun_s + free_s) / max(photos, 1),
         intervals=intervals,
     )
-
-
-def _rounded(interval: tuple[float, float]) -> list[float]:
-    return [round(value, 4) for value in interval]
 
 
 def format_photo_report(report: PhotoSetReport, title: str, listed: int = 10) -> str:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from gunwatch.data.records import ImageRecord
 from gunwatch.evaluation.runner import Predictions
 from gunwatch.inference.detections import Detections
-from gunwatch.metrics.bootstrap import DRAWS, ImageSet, bootstrap
+from gunwatch.metrics.bootstrap import DRAWS, ImageSet, Interval, bootstrap
 from gunwatch.metrics.coco_map import CocoSummary, coco_map
 from gunwatch.metrics.intervals import interval_text, proportion_interval
 from gunwatch.metrics.iou import mean_best_iou
@@ -102,13 +102,9 @@ def report_intervals(images: ImageSet, point: OperatingPoint, draws: int) -> dic
     return {
         "map50": drawn.pop("map50").as_list(),
         "image_recall_at_fpr": {share: interval.as_list() for share, interval in drawn.items()},
-        "image_recall": _rounded(proportion_interval(flagged_guns, point.gun_images)),
-        "image_fpr": _rounded(proportion_interval(flagged_free, point.negative_images)),
+        "image_recall": Interval(*proportion_interval(flagged_guns, point.gun_images)).as_list(),
+        "image_fpr": Interval(*proportion_interval(flagged_free, point.negative_images)).as_list(),
     }
-
-
-def _rounded(interval: tuple[float, float]) -> list[float | None]:
-    return [None if math.isnan(v) else round(v, 4) for v in interval]
 
 
 def image_accuracy(records: list[ImageRecord], preds: list[Detections], threshold: float) -> float:
