@@ -96,3 +96,22 @@ def test_a_folder_with_a_broken_image_analyses_the_others_and_says_which_failed(
     assert "._a.jpg" not in result.stderr
     summary = result.stderr.splitlines()[-1]
     assert summary.startswith("2 frame(s), ") and summary.endswith("; 1 image(s) did not decode (above)")
+
+
+def test_a_folder_tree_is_analysed_whole_and_its_copies_keep_their_folders(tiny_detector_onnx: Path,
+                                                                          tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for name in ("lobby/a.jpg", "lobby/a.png", "stairs/2026-12-07/b.jpg", "c.jpg"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (96, 64), (120, 90, 60)).save(folder / name)
+    out = tmp_path / "out"
+    result = run(str(folder), "--model", str(tiny_detector_onnx), "--json", "--out", str(out), "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    assert [line["source"] for line in json_lines(result.stdout)] == [
+        str(folder / name) for name in ("c.jpg", "lobby/a.jpg", "lobby/a.png", "stairs/2026-12-07/b.jpg")]
+    copies = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
+    # a.jpg and a.png each keep their own copy
+    assert copies == ["c.annotated.jpg", "lobby/a.annotated.jpg", "lobby/a.png.annotated.jpg",
+                      "stairs/2026-12-07/b.annotated.jpg"]
+    told = run(str(folder), "--model", str(tiny_detector_onnx), "--no-save", "--threads", "1")
+    assert "lobby/a.png #0:" in told.stderr  # the path below the folder tells which a.png

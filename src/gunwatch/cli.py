@@ -556,7 +556,8 @@ def detect(
             else:
                 found = ", ".join(f"{label} {score:.2f}" for label, score in zip(labels, result.detections.scores,
                                                                                    strict=True)) or "nothing"
-                say(f"{result.frame.source.name} #{result.frame.index}: {found}")
+                shown = result.frame.source.relative_to(source) if source.is_dir() else result.frame.source.name
+                say(f"{shown} #{result.frame.index}: {found}")
     except SourceError as error:
         raise fail(str(error)) from error
     say(f"{frames} frame(s), {with_guns} with a handgun" + (f"; annotated copies in {folder}" if folder else "")

@@ -36,10 +36,12 @@ def detect_source(
     detector: Detector, source: Path, out: Path | None, threshold: float | None = None, every: int = 1,
     on_skipped: SkipListener | None = None,
 ) -> Iterator[FrameResult]:
-    """Detections per frame, one frame at a time; annotated copies go to `out` (images as JPEG, videos as MP4).
+    """Detections per frame, one frame at a time; annotated copies go to `out` (images as JPEG, in the folders
+    they were in below `source`; videos as MP4).
     `on_skipped`: a folder's images that do not decode are left out and reported to it (see `iter_frames`)."""
     chosen = detector.threshold if threshold is None else threshold
     writer: VideoWriter | None = None
+    written: set[Path] = set()  # annotated copies of this run, so that a.jpg and a.png do not share one
     if out is not None and kind_of(source) == "video":
         writer = VideoWriter(out / f"{source.stem}.annotated.mp4", video_rate(source) / every)
     try:
@@ -51,9 +53,22 @@ def detect_source(
                 if writer is not None:
                     writer.write(annotated)
                 else:
-                    out.mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(annotated).save(out / f"{frame.source.stem}.annotated.jpg", quality=90)
+                    target = annotated_path(out, source, frame.source, written)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(annotated).save(target, quality=90)
             yield result
     finally:
         if writer is not None:
             writer.close()
+
+
+def annotated_path(out: Path, source: Path, image: Path, written: set[Path]) -> Path:
+    """Where an image's annotated copy goes: `out`, then the image's folder below `source` (a folder given to
+    `detect`), then NAME.annotated.jpg by the image's stem, or its whole name where another image of the run
+    already took the stem (a.jpg and a.png). Records the path in `written`."""
+    below = image.parent.relative_to(source) if source.is_dir() else Path()
+    target = out / below / f"{image.stem}.annotated.jpg"
+    if target in written:
+        target = out / below / f"{image.name}.annotated.jpg"
+    written.add(target)
+    return target

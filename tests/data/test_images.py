@@ -16,6 +16,7 @@ from gunwatch.data.images import (
     blend,
     feather_mask,
     image_size,
+    images_under,
     load_rgb,
 )
 from support.hostile_images import blank_png
@@ -149,3 +150,24 @@ def test_an_opaque_image_is_converted_as_before(tmp_path: Path) -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
     Image.fromarray(pixels).save(tmp_path / "photo.png")
     np.testing.assert_array_equal(load_rgb(tmp_path / "photo.png"), pixels)
+
+
+def test_a_folder_tree_gives_every_image_below_it_by_path_and_skips_hidden_folders(tmp_path: Path) -> None:
+    for name in ("b.jpg", "a/2026-12-07/x.png", "a/y.jpg", "c/notes.txt", ".thumbnails/t.jpg", "z.gif"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".txt":
+            path.write_text("camera 3")
+        else:
+            Image.new("RGB", (8, 8)).save(path)
+    (tmp_path / "a" / "loop").symlink_to(tmp_path, target_is_directory=True)  # a link back up: not followed
+    images, others = images_under(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in images] == ["a/2026-12-07/x.png", "a/y.jpg", "b.jpg", "z.gif"]
+    assert others == [tmp_path / "c" / "notes.txt"]
+
+
+def test_a_gif_is_read_as_its_first_picture(tmp_path: Path) -> None:
+    first, second = Image.new("RGB", (20, 10), (200, 30, 30)), Image.new("RGB", (20, 10), (30, 30, 200))
+    first.save(tmp_path / "a.gif", save_all=True, append_images=[second])
+    image = load_rgb(tmp_path / "a.gif")
+    assert image.shape == (10, 20, 3) and image[5, 10, 0] > 150 > image[5, 10, 2]

@@ -71,6 +71,24 @@ def test_the_command_lists_what_to_look_at_and_a_photo_that_does_not_decode(tiny
     assert "did not decode:" in result.stderr and "photos with a gun / without" in result.stderr
 
 
+def test_photos_in_subfolders_count_and_files_that_are_not_photos_are_named(tiny_detector_onnx: Path,
+                                                                          tmp_path: Path) -> None:
+    guns, free = tmp_path / "armed", tmp_path / "unarmed"
+    for folder, names in ((guns, ("indoor/0.jpg", "outdoor/1.jpg", "2.jpg")), (free, ("0.jpg", "night/1.jpg"))):
+        for name in names:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (96, 64), (90, 90, 60)).save(folder / name)
+    (guns / "outdoor" / "README.txt").write_text("shot on the 5th")
+    result = CliRunner().invoke(app, ["eval-photos", str(guns), str(free), "--model", str(tiny_detector_onnx),
+                                      "--threshold", "0", "--threads", "1", "--json", "--draws", "0"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["gun_photos"], payload["gun_free_photos"]) == (3, 2)
+    assert sorted(payload["false_alarms"]) == ["0.jpg", "night/1.jpg"]  # named by their path below the folder
+    assert payload["not_photos"] == [str(guns / "outdoor" / "README.txt")]
+    assert "not images, left out:" in result.stderr
+
+
 def test_a_missing_folder_is_a_clear_error(tiny_detector_onnx: Path, tmp_path: Path) -> None:
     (tmp_path / "guns").mkdir()
     Image.new("RGB", (32, 32)).save(tmp_path / "guns" / "a.jpg")

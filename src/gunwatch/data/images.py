@@ -11,6 +11,7 @@ lazily (the header only), so the check costs nothing. A larger image is an Image
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from PIL import Image, UnidentifiedImageError
 
 from gunwatch.data.orientation import displayed_size, exif_orientation, upright
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif", ".heic", ".heif")
+# GIF: photos saved from the web (an animated one is read as its first picture).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".gif")
 # An iPhone's photos: read through the optional pillow-heif package (`pip install "gunwatch[heic]"`).
 HEIF_SUFFIXES = (".heic", ".heif")
 # RGB -> luma (ITU-R BT.601), how a grey camera frame is made from colour wherever training needs one.
@@ -159,6 +161,23 @@ def images_in(folder: Path) -> tuple[list[Path], list[Path]]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     return [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES], [p for p in files
                                                                      if p.suffix.lower() not in IMAGE_SUFFIXES]
+
+
+def images_under(folder: Path) -> tuple[list[Path], list[Path]]:
+    """`images_in` for a folder and every folder below it: a photo collection is often sorted into folders (by
+    camera, day or scene), and a folder given to `detect` or `eval-photos` means all of it. Sorted by the path
+    below `folder`; hidden folders are skipped as hidden files are, and links to folders are not followed (a
+    link to a parent would never end).
+    """
+    images: list[Path] = []
+    others: list[Path] = []
+    for root, folders, _ in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found, other = images_in(Path(root))
+        images += found
+        others += other
+    return (sorted(images, key=lambda p: p.relative_to(folder).parts),
+            sorted(others, key=lambda p: p.relative_to(folder).parts))
 
 
 def list_images(folder: Path) -> dict[str, Path]:

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gunwatch import GUN_LABEL
-from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
+from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_under, load_rgb
 from gunwatch.evaluation.report import RECALL_AT_FPRS
 from gunwatch.inference.base import Detector
 from gunwatch.metrics.bootstrap import DRAWS, Interval, recall_intervals
@@ -38,6 +38,7 @@ class PhotoSetReport:
     flagged: float  # share of the gun-free photos flagged at the threshold
     # Gun photos flagged at the lowest threshold that flags at most this share of the gun-free ones ("0.03": ...).
     recall_at_flagged: dict[str, float]
+    # Photos are named by their path below the folder given (subfolders are read too).
     missed: list[str]  # gun photos not flagged, lowest score first
     false_alarms: list[str]  # gun-free photos flagged, highest score first
     unreadable: list[str]  # photos that did not decode (left out of every number)
@@ -45,18 +46,22 @@ class PhotoSetReport:
     # 95 % intervals, each [low, high]: "recall" and "flagged" exact binomial, "recall_at_flagged" (per share) a
     # bootstrap over the photos (`gunwatch eval`'s, README "Evaluation report"). Empty with draws 0.
     intervals: dict[str, object] = field(default_factory=dict)
+    not_photos: list[str] = field(default_factory=list)  # files in the folders that are not images (left out)
 
     def to_json_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 def photo_scores(detector: Detector, folder: Path, unreadable: list[str], progress: bool = True,
-                 desc: str = "") -> tuple[list[str], np.ndarray, float]:
-    """Each readable photo's name and highest handgun score (0 when none), and the seconds spent detecting; a
-    photo that does not decode is named in `unreadable` and left out."""
+                 desc: str = "", not_photos: list[str] | None = None) -> tuple[list[str], np.ndarray, float]:
+    """Each readable photo's name (its path below `folder`: subfolders are read too) and highest handgun score
+    (0 when none), and the seconds spent detecting; a photo that does not decode is named in `unreadable` and
+    left out, and a file that is not an image in `not_photos`."""
     if not folder.is_dir():
         raise PhotoSetError(f"{folder}: no such folder" if not folder.exists() else f"{folder}: not a folder")
-    photos, _ = images_in(folder)
+    photos, others = images_under(folder)
+    if not_photos is not None:
+        not_photos += [str(path) for path in others]
     if not photos:
         raise PhotoSetError(f"{folder}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
     gun_class = detector.class_names.index(GUN_LABEL)
@@ -71,7 +76,7 @@ def photo_scores(detector: Detector, folder: Path, unreadable: list[str], progre
         (found,) = detector.detect([image])
         seconds += time.perf_counter() - start
         guns = found.of_class(gun_class)
-        names.append(path.name)
+        names.append(path.relative_to(folder).as_posix())
         scores.append(float(guns.scores.max()) if len(guns.scores) else 0.0)
     return names, np.asarray(scores, np.float32), seconds
 
@@ -81,8 +86,11 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
     """The pipeline's image-level rates on two folders of photos (PhotoSetError for a missing or empty one)."""
     chosen = detector.threshold if threshold is None else threshold
     unreadable: list[str] = []
-    gun_names, gun_scores, gun_s = photo_scores(detector, guns, unreadable, progress, "photos with a gun")
-    free_names, free_scores, free_s = photo_scores(detector, gun_free, unreadable, progress, "photos without")
+    not_photos: list[str] = []
+    gun_names, gun_scores, gun_s = photo_scores(detector, guns, unreadable, progress, "photos with a gun",
+                                                not_photos)
+    free_names, free_scores, free_s = photo_scores(detector, gun_free, unreadable, progress, "photos without",
+                                                   not_photos)
     # The operating points of `gunwatch eval`: one score per photo, the gun-free ones marked.
     per_photo = [(np.zeros((1, 4), np.float32), np.array([score], np.float32))
                  for score in (*gun_scores, *free_scores)]
@@ -114,6 +122,7 @@ def evaluate_photo_sets(detector: Detector, guns: Path, gun_free: Path, threshol
         unreadable=unreadable,
         ms_per_photo=1000 * (gun_s + free_s) / max(photos, 1),
         intervals=intervals,
+        not_photos=not_photos,
     )
 
 
@@ -139,7 +148,7 @@ def format_photo_report(report: PhotoSetReport, title: str, listed: int = 10) ->
     width = max(len(name) for name, _ in rows) + 2
     lines = [title, *(f"  {name:<{width}} {value}" for name, value in rows)]
     for what, names in (("missed", report.missed), ("false alarms", report.false_alarms),
-                        ("did not decode", report.unreadable)):
+                        ("did not decode", report.unreadable), ("not images, left out", report.not_photos)):
         if names:
             more = f" (and {len(names) - listed} more)" if len(names) > listed else ""
             lines.append(f"  {what}: {', '.join(names[:listed])}{more}")

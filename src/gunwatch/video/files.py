@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_in, load_rgb
+from gunwatch.data.images import IMAGE_SUFFIXES, ImageDecodeError, images_under, load_rgb
 from gunwatch.video.aspect import stamp_sample_aspect
 from gunwatch.video.frame import Frame as DecodedFrame
 
@@ -51,7 +51,8 @@ SkipListener = Callable[[str, Path | None], None]
 
 
 def iter_frames(path: Path, every: int = 1, on_skipped: SkipListener | None = None) -> Iterator[Frame]:
-    """Frames of an image, of every image in a folder (sorted by name), or of a video (every Nth frame).
+    """Frames of an image, of every image in a folder and its subfolders (sorted by path), or of a video (every
+    Nth frame).
 
     In a folder, an image that does not decode ends the run with SourceError, unless `on_skipped` is given: then
     it hears why and the other images go on; it also hears of files that are not images.
@@ -60,7 +61,7 @@ def iter_frames(path: Path, every: int = 1, on_skipped: SkipListener | None = No
     if kind == "image":
         yield read_image(path)
     elif kind == "folder":
-        images, other_files = images_in(path)
+        images, other_files = images_under(path)
         if not images:
             raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         others = Counter(p.suffix.lower() or "no suffix" for p in other_files)
