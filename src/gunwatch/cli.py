@@ -776,7 +776,7 @@ def bench_lineage_command(
 @bench_app.command("alarms")
 def bench_alarms(
     clips: Annotated[
-        list[Path], typer.Option(help="folder of .mp4 clips, each with its NAME.json sidecar of gun episodes "
+        list[Path], typer.Option(help="folder of video clips, each with its NAME.json sidecar of gun episodes "
                                       "(searched recursively; repeatable)")
     ],
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,

@@ -33,6 +33,14 @@ def test_clips_are_found_recursively_once_each_with_their_episodes_and_boxes(tmp
     assert [c.name for c in find_clips([tmp_path / "negatives"], overlay=None)] == ["lobby"]
 
 
+def test_any_video_container_in_any_case_is_a_clip_and_hidden_copies_are_not(tmp_path: Path):
+    for name in ("IMG_0042.MOV", "door.mkv", "hall.avi", "._IMG_0042.MOV"):
+        (tmp_path / name).write_bytes(b"")  # never decoded here
+        (tmp_path / name).with_suffix(".json").write_text(json.dumps({"episodes": []}))
+    (tmp_path / "range.mp4.txt").write_text("not a clip")
+    assert [c.name for c in find_clips([tmp_path], overlay=None)] == ["IMG_0042", "door", "hall"]
+
+
 def test_an_overlay_adds_boxes_to_a_read_only_sidecar(tmp_path: Path):
     path = clip(tmp_path / "videos", "pistol", {"episodes": [[0, 5]], "boxes": [{"t": 3.0, "xyxy": [0, 0, 9, 9]}]})
     overlay = tmp_path / "overlay"
@@ -78,7 +86,8 @@ def test_a_missing_or_malformed_sidecar_names_its_file_and_key(tmp_path: Path, s
 def test_folders_without_clips_are_errors(tmp_path: Path):
     with pytest.raises(SidecarError, match="not a folder of clips"):
         find_clips([tmp_path / "nowhere"], overlay=None)
-    with pytest.raises(SidecarError, match=r"no \.mp4 clips under"):
+    (tmp_path / "notes.txt").write_text("the clips come on Monday")
+    with pytest.raises(SidecarError, match=r"no video clips \(\.mp4, .*\) under"):
         find_clips([tmp_path], overlay=None)
 
 

@@ -1,4 +1,5 @@
-"""The alarm benchmark's clips: every `.mp4` under the given folders, each with its `NAME.json` sidecar.
+"""The alarm benchmark's clips: every video under the given folders (`.mp4`, `.mov`, `.mkv`, ... in any case: a
+phone's `IMG_0042.MOV` too), each with its `NAME.json` sidecar.
 
 A sidecar says when a handgun is in view, and optionally where:
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gunwatch.bench.alarm_matching import Episode, GunBox
+from gunwatch.video.files import VIDEO_SUFFIXES
 
 OVERLAY_DIR = Path(__file__).resolve().parents[3] / "sidecars"  # absent in an installed package: no overlay
 
@@ -110,16 +112,20 @@ def read_clip(path: Path, name: str, overlay: Path | None = OVERLAY_DIR) -> Benc
 
 
 def find_clips(folders: list[Path], overlay: Path | None = OVERLAY_DIR) -> list[BenchClip]:
-    """Every .mp4 under the folders (recursively; a clip found twice is read once), with its sidecar."""
+    """Every video under the folders (recursively, by suffix in any case; hidden files, such as a Mac's
+    `._NAME.mp4`, left out; a clip found twice is read once), with its sidecar."""
     clips, seen = [], set()
     for folder in folders:
         if not folder.is_dir():
             raise SidecarError(f"{folder}: not a folder of clips")
-        for path in sorted(folder.rglob("*.mp4")):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in VIDEO_SUFFIXES or path.name.startswith(".") or not path.is_file():
+                continue
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
             clips.append(read_clip(path, path.relative_to(folder).with_suffix("").as_posix(), overlay))
     if not clips:
-        raise SidecarError(f"no .mp4 clips under {', '.join(str(f) for f in folders)}")
+        raise SidecarError(f"no video clips ({', '.join(VIDEO_SUFFIXES)}) under "
+                           f"{', '.join(str(f) for f in folders)}")
     return clips
