@@ -68,7 +68,7 @@ lint: $(VENV)/.dev
 
 # The measured numbers: the shipped model on the fixed test split of the full data set.
 eval: $(VENV)/.runtime
-	$(BIN)/gunwatch eval --data $(DATA) --split test
+	$(BIN)/gunwatch eval --data $(DATA) --split test --no-second-look
 
 # Accuracy and speed of the shipped models in one table, with the COCO YOLOX-Nano timed in the same run.
 bench: $(VENV)/.runtime
@@ -97,7 +97,7 @@ INT8_MODEL := models/gunwatch-nano-int8.onnx
 quantize: $(VENV)/.runtime
 	$(BIN)/gunwatch quantize --model models/gunwatch-nano.onnx --data $(DATA) --images 200 --seed 0 --method auto \
 		--out $(INT8_MODEL)
-	$(BIN)/gunwatch eval --model $(INT8_MODEL) --data $(DATA) --split test --out runs/eval/gunwatch-nano-int8
+	$(BIN)/gunwatch eval --model $(INT8_MODEL) --data $(DATA) --split test --no-second-look --out runs/eval/gunwatch-nano-int8
 	cp runs/eval/gunwatch-nano-int8/report.json $(INT8_MODEL:.onnx=.eval.json)
 	$(MAKE) quantize-verifier
 
@@ -109,7 +109,7 @@ INT8_VERIFIER_ALARM := 0.85
 quantize-verifier: $(VENV)/.runtime
 	$(BIN)/gunwatch quantize --model models/gunwatch-verifier.onnx --data $(DATA) --images 200 --seed 0 \
 		--method auto --alarm-threshold $(INT8_VERIFIER_ALARM) --out $(INT8_VERIFIER)
-	$(BIN)/gunwatch eval --data $(DATA) --split test --verifier $(INT8_VERIFIER) --out runs/eval/gunwatch-verifier-int8
+	$(BIN)/gunwatch eval --data $(DATA) --split test --no-second-look --verifier $(INT8_VERIFIER) --out runs/eval/gunwatch-verifier-int8
 	cp runs/eval/gunwatch-verifier-int8/report.json $(INT8_VERIFIER:.onnx=.eval.json)
 
 # The production detector (a few hours on 2 CPU cores; uses a GPU when there is one). Resume: add --resume.

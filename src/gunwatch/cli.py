@@ -444,7 +444,8 @@ def eval_command(
     gun_class: GunClassOption = None,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
     tiles: TilesOption = "off",
-    second_look: SecondLookOption = False,
+    # On, as `detect`, `eval-photos` and `watch` run: a labelled set measures what would run on it.
+    second_look: SecondLookOption = True,
     flip: FlipOption = False,
     verifier: VerifierOption = "auto",
     max_input: MaxInputOption = LIVE_MAX_INPUT,

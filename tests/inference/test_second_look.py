@@ -120,6 +120,10 @@ def test_a_model_without_people_is_left_as_it_is() -> None:
     first = [Detections(np.array([[5, 5, 20, 20]]), np.array([0.9]), np.array([0]))]
     assert look.refine([street()], first, [1.0]) == first
     assert look.model_runs == 0
+    # and a report on it does not claim a second look it never made
+    assert SecondLookDetector(finder, finder, 416).name == "mark-finder"
+    with_people = LetterboxedMarkFinder(min_side=1)
+    assert SecondLookDetector(with_people, with_people, 416).name == "mark-finder+second-look"
 
 
 PERSON_BOX = [100, 100, 200, 400]  # 300 px tall: reach 90 px beside the body

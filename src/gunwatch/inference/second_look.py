@@ -125,7 +125,8 @@ class SecondLookDetector:
         letterboxed into the input)."""
         self.first_pass = first_pass
         self.look = SecondLook(detector, input_side, params)
-        self.name = f"{first_pass.name}+second-look"
+        # Named only where it runs: a report on a model without people must not claim a second look.
+        self.name = f"{first_pass.name}+second-look" if self.look.enabled else first_pass.name
         self.class_names = first_pass.class_names
         self.threshold = first_pass.threshold
         self.seen_scale = seen_scale or (lambda image: input_side / max(image.shape[:2]))
