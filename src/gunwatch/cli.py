@@ -862,6 +862,10 @@ def bench_alarms(
         say(f"report and contact sheets in {out}")
     if as_json:
         typer.echo(json.dumps(report))
+    if result.not_played:
+        say(f"{len(result.not_played)} clip(s) not played, left out of every number: "
+            + "; ".join(result.not_played))
+        raise typer.Exit(code=1)  # the numbers stand for the clips played, not for every clip given
 
 
 @bench_app.command("store")

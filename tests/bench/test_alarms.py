@@ -149,3 +149,28 @@ def test_phases_play_each_clip_again_from_another_sampling_offset(tmp_path: Path
     assert setting_run["intervals_95"]["episodes"] == 1 and setting_run["intervals_95"]["alarmed"] in (0, 1)
     assert "95 % intervals: " in result.stderr and "distinct episodes alarmed" in result.stderr
     assert "lobby +100 ms" in result.stderr and "2 plays (1 clips x 2 phases)" in result.stderr
+
+
+def test_a_clip_that_cannot_be_played_is_named_and_the_others_still_count(tmp_path: Path):
+    write_video(tmp_path / "door.mp4", frames=20, size=(160, 120), fps=10.0)
+    (tmp_path / "door.json").write_text(json.dumps({"episodes": []}))
+    (tmp_path / "cut.MOV").write_bytes(DEMO.read_bytes()[:5000])  # a copy broken off in transfer
+    (tmp_path / "cut.json").write_text(json.dumps({"episodes": [[3.0, 7.0]]}))
+
+    result = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(tmp_path), "--windows", "3/5", "--json"])
+
+    assert result.exit_code == 1, result.output  # the numbers stand for the clips played, not for all given
+    report = json.loads(result.stdout)
+    assert [c["name"] for c in report["clips"]] == ["door"]
+    assert report["runs"][0]["total"]["episodes"] == 0  # the broken clip's episode is not counted as missed
+    (left_out,) = report["not_played"]
+    assert left_out.startswith(f"{tmp_path / 'cut.MOV'}: ")
+    assert f"1 clip(s) not played, left out of every number: {tmp_path / 'cut.MOV'}" in result.stderr
+
+
+def test_when_no_clip_can_be_played_the_run_says_so(tmp_path: Path):
+    (tmp_path / "cut.mp4").write_bytes(b"not a video")
+    (tmp_path / "cut.json").write_text(json.dumps({"episodes": []}))
+    result = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"no clip could be played: {tmp_path / 'cut.mp4'}: " in result.stderr

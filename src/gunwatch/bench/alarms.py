@@ -1,6 +1,6 @@
 """`gunwatch bench alarms`: the live pipeline's alarms on recorded clips, against when the guns were in view.
 
-Each clip (`alarm_clips`: an .mp4 and its sidecar of gun episodes) plays through the parts `gunwatch watch`
+Each clip (`alarm_clips`: a video and its sidecar of gun episodes) plays through the parts `gunwatch watch`
 runs (`alarm_replay`: file reader, sampling at `detect.fps`, motion gate, detector with the second look,
 tracker, confirmation) in accelerated time, by its own timestamps, once per sampling phase (`phases`: a live
 camera's samples fall wherever its frames arrive, so one phase alone can miss, or never meet, what another
@@ -8,7 +8,8 @@ frame of the same second shows). The detector runs once per play; each setting o
 confirmation window x quick lane) replays only tracking and confirmation. Every setting's alarms are matched to the
 episodes (`alarm_matching`): episodes alarmed, latency from the episode's start to the event, false alarms,
 and false alarms per camera-hour on the gun-free clips and over all footage outside episodes (the plays'
-counts add up: the rate is the mean over phases).
+counts add up: the rate is the mean over phases). A clip that cannot be played (it does not open, or breaks
+off) is left out of every number and named (`not_played`); the others go on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gunwatch.bench.alarm_clips import OVERLAY_DIR, BenchClip, find_clips
 from gunwatch.bench.alarm_intervals import alarm_intervals
 from gunwatch.bench.alarm_matching import Alarm, AlarmTally, ClipMatch, MatchRules, match_clip
 from gunwatch.bench.alarm_replay import (
+    ClipError,
     ClipPlay,
     ConfirmSetting,
     QuickLane,
@@ -176,6 +178,7 @@ class AlarmBench:
     forced_check_s: float
     clips: list[ClipStats]
     runs: list[SettingRun]
+    not_played: list[str] = field(default_factory=list)  # "PATH: why" for each clip left out
 
     def recommended(self) -> SettingRun | None:
         return recommend(self.runs)
@@ -191,6 +194,7 @@ class AlarmBench:
             "clips": [asdict(c) for c in self.clips],
             "runs": [_run_json(run, self.settings.phases) for run in self.runs],
             "recommended": asdict(best.setting) if best else None,
+            "not_played": self.not_played,
         }
 
 
@@ -250,9 +254,13 @@ def clip_camera(clip: BenchClip, settings: AlarmBenchSettings) -> Camera:
 
 
 def clip_seconds(path: Path) -> float | None:
-    """The clip's length from its header (for the progress bar), None when it does not say."""
-    with av.open(str(path)) as container:
-        return container.duration / av.time_base if container.duration else None
+    """The clip's length from its header (for the progress bar), None when it does not say (or does not open:
+    playing it then says why)."""
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / av.time_base if container.duration else None
+    except (av.FFmpegError, OSError):
+        return None
 
 
 def phase_offsets(settings: AlarmBenchSettings) -> list[float]:
@@ -292,23 +300,42 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
     keep_score = min(setting.threshold for setting in grid)
     say(f"{len(clips)} clips ({sum(c.gun_free for c in clips)} gun-free), {settings.phases} phase(s) each; "
         f"model {detector.name}; {len(grid)} settings")
-    plays = []
+    plays: list[ClipPlay] = []
+    not_played: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gunwatch-bench-alarms-") as temp:
         site = bench_site(Path(temp), settings, clips[0].path)
         analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))  # as `watch` builds it
         for clip in clips:
-            camera = clip_camera(clip, settings)
-            for phase_s in phase_offsets(settings):
-                with tqdm(total=clip_seconds(clip.path), desc=play_label(clip.name, phase_s), unit="s",
-                          disable=not progress, leave=False, bar_format=PROGRESS_FORMAT) as bar:
-                    def advance(t: float, bar: tqdm = bar) -> None:
-                        bar.update(t - bar.n)
-
-                    plays.append(play_clip(clip, camera, site, analyzer, gun_class_id, keep_score, advance, phase_s))
-                play = plays[-1]
-                say(f"{play.label}: {play.duration_s:.1f} s, {len(play.sampled)} frames sampled, "
-                    f"{play.analysed} analysed")
+            try:
+                clip_plays = play_phases(clip, settings, site, analyzer, gun_class_id, keep_score, progress, say)
+            except ClipError as error:  # one bad clip does not stop the others, and is never counted quietly
+                not_played.append(str(error))
+                say(f"not played: {error}")
+                continue
+            plays += clip_plays
+    if not plays:
+        raise ClipError("no clip could be played: " + "; ".join(not_played))
     runs = [replay(plays, setting, settings, live_threshold, gun_class_id) for setting in grid]
     stats = [ClipStats(p.clip.name, p.phase_s, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
     forced = MotionSettings().forced_check_s
-    return AlarmBench(settings, detector.name, live_threshold, forced, stats, runs), plays
+    return AlarmBench(settings, detector.name, live_threshold, forced, stats, runs, not_played), plays
+
+
+def play_phases(clip: BenchClip, settings: AlarmBenchSettings, site: SiteConfig, analyzer: FrameAnalyzer,
+                gun_class_id: int, keep_score: float, progress: bool, say: Callable[[str], None]) -> list[ClipPlay]:
+    """The clip's plays, one per sampling phase; ClipError when it cannot be played (none of its plays count)."""
+    camera = clip_camera(clip, settings)
+    plays = []
+    for phase_s in phase_offsets(settings):
+        with tqdm(total=clip_seconds(clip.path), desc=play_label(clip.name, phase_s), unit="s",
+                  disable=not progress, leave=False, bar_format=PROGRESS_FORMAT) as bar:
+            def advance(t: float, bar: tqdm = bar) -> None:
+                bar.update(t - bar.n)
+
+            try:
+                play = play_clip(clip, camera, site, analyzer, gun_class_id, keep_score, advance, phase_s)
+            except (av.FFmpegError, OSError) as error:
+                raise ClipError(f"{clip.path}: {error}") from None
+        plays.append(play)
+        say(f"{play.label}: {play.duration_s:.1f} s, {len(play.sampled)} frames sampled, {play.analysed} analysed")
+    return plays
