@@ -171,3 +171,10 @@ def test_a_gif_is_read_as_its_first_picture(tmp_path: Path) -> None:
     first.save(tmp_path / "a.gif", save_all=True, append_images=[second])
     image = load_rgb(tmp_path / "a.gif")
     assert image.shape == (10, 20, 3) and image[5, 10, 0] > 150 > image[5, 10, 2]
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_not_an_empty_tree(tmp_path: Path) -> None:
+    # os.walk's default is to skip what it cannot list: a subfolder without permission would drop out unsaid
+    with pytest.raises(OSError) as error:
+        images_under(tmp_path / "gone")
+    assert error.value.filename == str(tmp_path / "gone")

@@ -167,11 +167,15 @@ def images_under(folder: Path) -> tuple[list[Path], list[Path]]:
     """`images_in` for a folder and every folder below it: a photo collection is often sorted into folders (by
     camera, day or scene), and a folder given to `detect` or `eval-photos` means all of it. Sorted by the path
     below `folder`; hidden folders are skipped as hidden files are, and links to folders are not followed (a
-    link to a parent would never end).
+    link to a parent would never end). A subfolder that cannot be read is an OSError naming it, not a gap.
     """
     images: list[Path] = []
     others: list[Path] = []
-    for root, folders, _ in os.walk(folder):
+
+    def unreadable(error: OSError) -> None:
+        raise error
+
+    for root, folders, _ in os.walk(folder, onerror=unreadable):
         folders[:] = [name for name in folders if not name.startswith(".")]
         found, other = images_in(Path(root))
         images += found

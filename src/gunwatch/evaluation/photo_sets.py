@@ -59,7 +59,10 @@ def photo_scores(detector: Detector, folder: Path, unreadable: list[str], progre
     left out, and a file that is not an image in `not_photos`."""
     if not folder.is_dir():
         raise PhotoSetError(f"{folder}: no such folder" if not folder.exists() else f"{folder}: not a folder")
-    photos, others = images_under(folder)
+    try:
+        photos, others = images_under(folder)
+    except OSError as error:
+        raise PhotoSetError(f"{folder}: cannot read {error.filename or 'a subfolder'}: {error.strerror}") from error
     if not_photos is not None:
         not_photos += [str(path) for path in others]
     if not photos:
