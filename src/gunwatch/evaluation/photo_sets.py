@@ -62,7 +62,7 @@ def photo_scores(detector: Detector, folder: Path, unreadable: list[str], progre
     try:
         photos, others = images_under(folder)
     except OSError as error:
-        raise PhotoSetError(f"{folder}: cannot read {error.filename or 'a subfolder'}: {error.strerror}") from error
+        raise PhotoSetError(f"{folder}: cannot read the folder tree: {error}") from error
     if not_photos is not None:
         not_photos += [str(path) for path in others]
     if not photos:

@@ -64,7 +64,7 @@ def iter_frames(path: Path, every: int = 1, on_skipped: SkipListener | None = No
         try:
             images, other_files = images_under(path)
         except OSError as error:
-            raise SourceError(f"{path}: cannot read {error.filename or 'a subfolder'}: {error.strerror}") from error
+            raise SourceError(f"{path}: cannot read the folder tree: {error}") from error
         if not images:
             raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         others = Counter(p.suffix.lower() or "no suffix" for p in other_files)
