@@ -158,9 +158,7 @@ def shrink_to(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
 def images_in(folder: Path) -> tuple[list[Path], list[Path]]:
     """A folder's image files and its other files, each sorted by name. Hidden files are neither: a Mac copying
     to a share leaves "._NAME.jpg" beside each image, which is not a picture."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES], [p for p in files
-                                                                     if p.suffix.lower() not in IMAGE_SUFFIXES]
+    return _images_and_others(sorted(folder.iterdir()))
 
 
 def images_under(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -169,19 +167,21 @@ def images_under(folder: Path) -> tuple[list[Path], list[Path]]:
     below `folder`; hidden folders are skipped as hidden files are, and links to folders are not followed (a
     link to a parent would never end). A subfolder that cannot be read is an OSError naming it, not a gap.
     """
-    images: list[Path] = []
-    others: list[Path] = []
-
     def unreadable(error: OSError) -> None:
         raise error
 
-    for root, folders, _ in os.walk(folder, onerror=unreadable):
+    entries: list[Path] = []
+    for root, folders, names in os.walk(folder, onerror=unreadable):
         folders[:] = [name for name in folders if not name.startswith(".")]
-        found, other = images_in(Path(root))
-        images += found
-        others += other
-    return (sorted(images, key=lambda p: p.relative_to(folder).parts),
-            sorted(others, key=lambda p: p.relative_to(folder).parts))
+        entries += [Path(root, name) for name in names]
+    return _images_and_others(sorted(entries, key=lambda p: p.relative_to(folder).parts))
+
+
+def _images_and_others(entries: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The files among `entries` (in their order, hidden ones left out) split into images and the rest."""
+    files = [p for p in entries if not p.name.startswith(".") and p.is_file()]
+    return ([p for p in files if p.suffix.lower() in IMAGE_SUFFIXES],
+            [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES])
 
 
 def list_images(folder: Path) -> dict[str, Path]:
