@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image
 from typer.testing import CliRunner
@@ -92,10 +93,10 @@ def test_a_folder_with_a_broken_image_analyses_the_others_and_says_which_failed(
     assert result.exit_code == 1, result.stderr  # the results stand; the run says not all was looked at
     assert [Path(line["source"]).name for line in json_lines(result.stdout)] == ["a.jpg", "c.jpg"]
     assert f"skipped: {folder / 'b.jpg'}: image does not decode" in result.stderr
-    assert f"skipped: {folder}: 1 file(s) that are not images left out (.txt 1)" in result.stderr
+    assert f"skipped: {folder}: 1 file(s) that are neither images nor videos left out (.txt 1)" in result.stderr
     assert "._a.jpg" not in result.stderr
     summary = result.stderr.splitlines()[-1]
-    assert summary.startswith("2 frame(s), ") and summary.endswith("; 1 image(s) did not decode (above)")
+    assert summary.startswith("2 frame(s), ") and summary.endswith("; 1 file(s) could not be read whole (above)")
 
 
 def test_a_folder_tree_is_analysed_whole_and_its_copies_keep_their_folders(tiny_detector_onnx: Path,
@@ -115,3 +116,26 @@ def test_a_folder_tree_is_analysed_whole_and_its_copies_keep_their_folders(tiny_
                       "stairs/2026-12-07/b.annotated.jpg"]
     told = run(str(folder), "--model", str(tiny_detector_onnx), "--no-save", "--threads", "1")
     assert "lobby/a.png #0:" in told.stderr  # the path below the folder tells which a.png
+
+
+def test_a_folder_of_clips_and_photos_gives_each_clip_its_annotated_video(tiny_detector_onnx: Path,
+                                                                         tmp_path: Path) -> None:
+    folder = tmp_path / "footage"
+    write_video(folder / "lobby" / "cam1.mp4", frames=5)
+    write_video(folder / "lobby" / "cam1.mov", frames=3)  # the same stem: each keeps its own copy
+    (folder / "stairs").mkdir()
+    Image.new("RGB", (96, 64), (120, 90, 60)).save(folder / "stairs" / "still.jpg")
+    (folder / "stairs" / "broken.mp4").write_text("not a video")
+    out = tmp_path / "out"
+    result = run(str(folder), "--model", str(tiny_detector_onnx), "--every", "2", "--json", "--out", str(out),
+                 "--threads", "1")
+    assert result.exit_code == 1, result.stderr  # the broken clip: the results stand, the run says so
+    assert [(Path(line["source"]).relative_to(folder).as_posix(), line["frame"])
+            for line in json_lines(result.stdout)] == [
+        ("lobby/cam1.mov", 0), ("lobby/cam1.mov", 2), ("lobby/cam1.mp4", 0), ("lobby/cam1.mp4", 2),
+        ("lobby/cam1.mp4", 4), ("stairs/still.jpg", 0)]
+    assert f"skipped: {folder / 'stairs' / 'broken.mp4'}: not a readable video" in result.stderr
+    copies = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert copies == ["lobby/cam1.annotated.mp4", "lobby/cam1.mp4.annotated.mp4", "stairs/still.annotated.jpg"]
+    with av.open(str(out / "lobby" / "cam1.mp4.annotated.mp4")) as container:  # the .mp4's 3 analysed frames
+        assert sum(1 for _ in container.decode(video=0)) == 3

@@ -512,7 +512,7 @@ def eval_photos_command(
 
 @app.command()
 def detect(
-    source: Annotated[Path, typer.Argument(help="an image, a folder of images or a video file")],
+    source: Annotated[Path, typer.Argument(help="an image, a video file, or a folder of them (subfolders too)")],
     model: Annotated[Path | None, typer.Option(help="ONNX model (default: the shipped model)")] = None,
     # Off as in `watch` and `eval`: on large photos tiles add false alarms and cost 6x (README, "Tiling").
     tiles: TilesOption = "off",
@@ -527,7 +527,7 @@ def detect(
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (default: all cores)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one per image or frame")] = False,
 ) -> None:
-    """Find handguns (and people) in images, folders and video files; write annotated copies."""
+    """Find handguns (and people) in images, video files and folders of them; write annotated copies."""
     from gunwatch.detect import detect_source
     from gunwatch.inference.loading import load_detector
     from gunwatch.inference.onnx_session import ModelError
@@ -540,12 +540,12 @@ def detect(
         raise fail(str(error)) from error
     folder = None if no_save else out or Path("runs/detect") / source.stem
     frames = with_guns = 0
-    unreadable: list[Path] = []  # a folder's images that did not decode: the others are still analysed
+    unreadable: list[Path] = []  # a folder's images and videos that could not be read: the others are still analysed
 
-    def skipped(reason: str, image: Path | None) -> None:
+    def skipped(reason: str, file: Path | None) -> None:
         say(f"skipped: {reason}")
-        if image is not None:
-            unreadable.append(image)
+        if file is not None:
+            unreadable.append(file)
 
     try:
         for result in detect_source(detector, source, folder, threshold, every, skipped):
@@ -562,9 +562,9 @@ def detect(
     except SourceError as error:
         raise fail(str(error)) from error
     say(f"{frames} frame(s), {with_guns} with a handgun" + (f"; annotated copies in {folder}" if folder else "")
-        + (f"; {len(unreadable)} image(s) did not decode (above)" if unreadable else ""))
+        + (f"; {len(unreadable)} file(s) could not be read whole (above)" if unreadable else ""))
     if unreadable:
-        raise typer.Exit(code=1)  # the results stand, but not every image was looked at
+        raise typer.Exit(code=1)  # the results stand, but not every image or video was looked at
 
 
 def tile_mode(value: str) -> Literal["auto", "on", "off"]:

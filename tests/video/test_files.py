@@ -27,6 +27,31 @@ def test_a_folder_gives_its_images_in_name_order(tmp_path: Path) -> None:
     assert [f.source.name for f in iter_frames(tmp_path)] == ["a.png", "b.jpg"]
 
 
+def test_a_folder_gives_its_images_and_videos_in_path_order(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "b.jpg")
+    (tmp_path / "a").mkdir()
+    write_video(tmp_path / "a" / "clip.mp4", frames=3)
+    write_video(tmp_path / "c.MOV", frames=4)  # a phone's clip: suffix in capitals
+    (tmp_path / "notes.txt").write_text("camera 3, night")
+    heard: list[tuple[str, Path | None]] = []
+    frames = list(iter_frames(tmp_path, every=2, on_skipped=lambda why, file: heard.append((why, file))))
+    assert [(f.source.relative_to(tmp_path).as_posix(), f.index) for f in frames] == [
+        ("a/clip.mp4", 0), ("a/clip.mp4", 2), ("b.jpg", 0), ("c.MOV", 0), ("c.MOV", 2)]
+    assert heard == [(f"{tmp_path}: 1 file(s) that are neither images nor videos left out (.txt 1)", None)]
+
+
+def test_a_folders_unreadable_video_is_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_text("not a video")  # broken in transfer
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "b.jpg")
+    heard: list[tuple[str, Path | None]] = []
+    frames = list(iter_frames(tmp_path, on_skipped=lambda why, file: heard.append((why, file))))
+    assert [f.source.name for f in frames] == ["b.jpg"]
+    ((why, file),) = heard
+    assert file == tmp_path / "a.mp4" and why.startswith(f"{tmp_path / 'a.mp4'}: not a readable video")
+    with pytest.raises(SourceError, match=r"a\.mp4: not a readable video"):  # no listener: the run ends, naming it
+        list(iter_frames(tmp_path))
+
+
 def test_a_video_gives_every_nth_frame_with_times(tmp_path: Path) -> None:
     video = write_video(tmp_path / "clip.mp4", frames=12, fps=10.0)
     frames = list(iter_frames(video, every=3))
@@ -55,7 +80,8 @@ def test_bad_sources_name_the_file(tmp_path: Path, name: str, content: str | Non
 
 
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="holds no images"):
+    (tmp_path / "notes.txt").write_text("nothing to look at")
+    with pytest.raises(SourceError, match=r"holds no images \(.*\) or videos \(.*\.mp4"):
         list(iter_frames(tmp_path))
 
 

@@ -1,4 +1,4 @@
-"""Frames from what a user points `gunwatch detect` at: an image, a folder of images, or a video file, each upright
+"""Frames from what a user points `gunwatch detect` at: an image, a video file, or a folder of them, each upright
 (a photo turned by its EXIF orientation, a video by its display matrix; an interlaced video's comb taken out, and
 its picture stretched to its shape as shown when its pixels are not square)."""
 
@@ -40,48 +40,61 @@ def kind_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
-    if suffix in VIDEO_SUFFIXES:
+    if is_video(path):
         return "video"
     raise SourceError(f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}), video or folder")
 
 
-# Told what a folder's run left out: why (the file named), and the image that did not decode (None for files that
-# are not images at all).
+# Told what a folder's run left out: why (the file named), and the image or video that could not be read (None for
+# files that are neither).
 SkipListener = Callable[[str, Path | None], None]
 
 
 def iter_frames(path: Path, every: int = 1, on_skipped: SkipListener | None = None) -> Iterator[Frame]:
-    """Frames of an image, of every image in a folder and its subfolders (sorted by path), or of a video (every
-    Nth frame).
+    """Frames of an image, of a video (every Nth frame), or of every image and video in a folder and its
+    subfolders (sorted by path).
 
-    In a folder, an image that does not decode ends the run with SourceError, unless `on_skipped` is given: then
-    it hears why and the other images go on; it also hears of files that are not images.
+    In a folder, an image or video that cannot be read (or a video that breaks off) ends the run with
+    SourceError, unless `on_skipped` is given: then it hears why and the other files go on; it also hears of
+    files that are neither images nor videos.
     """
     kind = kind_of(path)
     if kind == "image":
         yield read_image(path)
     elif kind == "folder":
-        try:
-            images, other_files = images_under(path)
-        except OSError as error:
-            raise SourceError(f"{path}: cannot read the folder tree: {error}") from error
-        if not images:
-            raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        others = Counter(p.suffix.lower() or "no suffix" for p in other_files)
-        if others and on_skipped is not None:
-            kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(others.items()))
-            on_skipped(f"{path}: {sum(others.values())} file(s) that are not images left out ({kinds})", None)
-        for image in images:
-            try:
-                frame = read_image(image)
-            except SourceError as error:
-                if on_skipped is None:
-                    raise
-                on_skipped(str(error), image)
-                continue
-            yield frame
+        yield from _folder_frames(path, every, on_skipped)
     else:
         yield from video_frames(path, every)
+
+
+def _folder_frames(folder: Path, every: int, on_skipped: SkipListener | None) -> Iterator[Frame]:
+    try:
+        images, other_files = images_under(folder)
+    except OSError as error:
+        raise SourceError(f"{folder}: cannot read the folder tree: {error}") from error
+    videos = [p for p in other_files if is_video(p)]
+    if not images and not videos:
+        raise SourceError(f"{folder}: folder holds no images ({', '.join(IMAGE_SUFFIXES)}) "
+                          f"or videos ({', '.join(VIDEO_SUFFIXES)})")
+    others = Counter(p.suffix.lower() or "no suffix" for p in other_files if not is_video(p))
+    if others and on_skipped is not None:
+        kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(others.items()))
+        on_skipped(f"{folder}: {sum(others.values())} file(s) that are neither images nor videos left out "
+                   f"({kinds})", None)
+    for file in sorted([*images, *videos], key=lambda p: p.relative_to(folder).parts):
+        try:
+            if is_video(file):
+                yield from video_frames(file, every)
+            else:
+                yield read_image(file)
+        except SourceError as error:
+            if on_skipped is None:
+                raise
+            on_skipped(str(error), file)  # a video that breaks off keeps the frames it gave
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def read_image(path: Path) -> Frame:
