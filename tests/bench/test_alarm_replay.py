@@ -1,9 +1,11 @@
-"""`alarm_replay.play_clip`: the sampling phase decides which frames of a clip the loop analyses."""
+"""`alarm_replay.play_clip`: the sampling phase decides which frames of a clip the loop analyses, and the motion
+gate (held open by a gun in view, as live) which of them it skips."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gunwatch.bench.alarm_clips import BenchClip
@@ -12,7 +14,11 @@ from gunwatch.bench.alarms import AlarmBenchSettings, bench_site, clip_camera, p
 from gunwatch.inference.loading import load_detector
 from gunwatch.pipeline.analysis import FrameAnalyzer
 from gunwatch.pipeline.watch_command import input_side, second_look_params
+from gunwatch.video.files import video_frames
+from gunwatch.video.writer import VideoWriter
 from support.videos import write_video
+
+DEMO = Path(__file__).resolve().parents[2] / "samples" / "demo" / "lobby.mp4"  # a handgun from 3 s to 7 s
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +61,32 @@ def test_each_phase_samples_its_own_frames_of_the_clip(analyzer_and_site):
 def test_a_play_label_names_its_phase_only_when_it_has_one():
     assert play_label("negatives/lobby", 0.0) == "negatives/lobby"
     assert play_label("negatives/lobby", 0.1) == "negatives/lobby +100 ms"
+
+
+def still_clip(path: Path, picture: np.ndarray, seconds: float = 3.0, fps: float = 10.0) -> Path:
+    with VideoWriter(path, fps, threads=1) as writer:
+        for _ in range(round(seconds * fps)):
+            writer.write(picture)
+    return path
+
+
+def test_a_gun_held_still_is_analysed_at_every_sample_and_a_still_room_only_at_the_forced_checks(tmp_path: Path):
+    # The demo's gun, frozen: a fixed camera watching someone aim without moving. The gate finds the picture
+    # still after the first frame; the gun it saw there keeps every later sample analysed.
+    gun = next(frame.image for frame in video_frames(DEMO) if frame.time_s is not None and frame.time_s >= 5.0)
+    held = still_clip(tmp_path / "aim.mp4", gun)
+    room = still_clip(tmp_path / "room.mp4", np.full_like(gun, 90))
+    settings = AlarmBenchSettings((tmp_path,))  # the motion gate on, as live
+    site = bench_site(tmp_path, settings, held)
+    detector = load_detector(None)
+    analyzer = FrameAnalyzer(detector, input_side(detector), second_look_params(site))
+    plays = {}
+    for name, path in (("aim", held), ("room", room)):
+        clip = BenchClip(name, path, ())
+        plays[name] = play_clip(clip, clip_camera(clip, settings), site, analyzer, gun_class_id=1, keep_score=0.5)
+    aim, still_room = plays["aim"], plays["room"]
+    assert len(aim.sampled) == len(still_room.sampled) == 15  # 3 s at 5 a second
+    assert aim.analysed == 15
+    assert max(float(f.detections.of_class(1).scores.max()) for f in aim.sampled) >= 0.5  # the gun was seen
+    # The empty room: the first frame, then the forced check after 2 s.
+    assert [f.index for f in still_room.sampled if f.detections is not None] == [0, 20]

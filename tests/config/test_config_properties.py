@@ -115,7 +115,8 @@ def site_sections(draw: st.DrawFn) -> dict[str, Any]:
                 "person_min_score": fraction(), "max_zoom": st.floats(1, 16), "reach": st.floats(0, 2)})}),
         "confirmation": st.fixed_dictionaries({"window": st.just(window)}, optional={
             "min_hits": st.integers(1, window), "close_after_s": positive(600)}),
-        "motion": st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "forced_check_s": positive(60)}),
+        "motion": st.fixed_dictionaries({}, optional={"enabled": st.booleans(), "forced_check_s": positive(60),
+                                                       "gun_hold_score": st.none() | fraction()}),
         "evidence": st.fixed_dictionaries({}, optional={
             "folder": st.just("runs/evidence"), "pre_roll_s": st.floats(0, 60), "post_roll_s": st.floats(0, 600)}),
         "store": st.fixed_dictionaries({"url": st.sampled_from([

@@ -23,7 +23,7 @@ def test_defaults(parse) -> None:
     assert set(runtime) - set(config.detector.second_look.model_dump()) == {"top", "bottom"}
     assert config.confirmation.model_dump() == {"window": 5, "min_hits": 3, "quick_margin": 0.05, "quick_window": 3,
                                                 "quick_hits": 2, "close_after_s": 10.0}
-    assert config.motion.model_dump() == {"enabled": True, "forced_check_s": 2.0}
+    assert config.motion.model_dump() == {"enabled": True, "forced_check_s": 2.0, "gun_hold_score": 0.5}
     assert config.evidence.model_dump() == {
         "folder": Path("runs/evidence"), "pre_roll_s": 5.0, "post_roll_s": 5.0, "alert_wait_s": 0.5}
     assert config.store.url == "sqlite:///runs/gunwatch.db"
@@ -62,6 +62,7 @@ def test_every_section_set(parse) -> None:
         ("confirmation: {window: 0}", "confirmation.window: must be >= 1, got 0"),
         ("confirmation: {close_after_s: 0}", "confirmation.close_after_s: must be > 0, got 0"),
         ("motion: {forced_check_s: 0}", "motion.forced_check_s: must be > 0, got 0"),
+        ("motion: {gun_hold_score: 1.5}", "motion.gun_hold_score: must be <= 1, got 1.5"),
         ("evidence: {pre_roll_s: -1}", "evidence.pre_roll_s: must be >= 0, got -1"),
         ("detector: {threads: 0}", "detector.threads: must be >= 1, got 0"),
         ("detector: {input_size: 400}", "detector.input_size: must be a multiple of 32"),

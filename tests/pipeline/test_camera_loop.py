@@ -32,7 +32,7 @@ MAN = (80, 40, 240, 350)
 POSTER = (380, 10, 460, 80)  # a gun on a poster, under the camera's mask (the top right corner)
 
 
-def camera_loop(tmp_path: Path) -> CameraLoop:
+def camera_loop(tmp_path: Path, motion: str = "{}") -> CameraLoop:
     clip = write_clip(tmp_path / "lobby.mp4", GREY)
     site = parse_site_config(f"""
 cameras:
@@ -41,6 +41,7 @@ cameras:
     detect: {{threshold: 0.5}}
     masks: [[[0.75, 0], [1, 0], [1, 0.25], [0.75, 0.25]]]
 confirmation: {{window: 1, min_hits: 1}}
+motion: {motion}
 evidence: {{folder: "{tmp_path / 'evidence'}"}}
 """)
     camera = site.cameras["lobby"]
@@ -48,8 +49,9 @@ evidence: {{folder: "{tmp_path / 'evidence'}"}}
     return CameraLoop("lobby", camera, camera_source("lobby", camera), site, 0.3, CLASSES, HANDGUN)
 
 
-def frame(index: int = 0) -> Frame:
-    return Frame("lobby", np.full((SIZE[1], SIZE[0], 3), 128, np.uint8), index, None, time.time())
+def frame(index: int = 0, received: float | None = None) -> Frame:
+    return Frame("lobby", np.full((SIZE[1], SIZE[0], 3), 128, np.uint8), index, None,
+                 time.time() if received is None else received)
 
 
 def found(*boxes: tuple[tuple[float, float, float, float], float, int]) -> Detections:
@@ -109,6 +111,55 @@ def test_a_gun_below_the_threshold_is_an_almost_drawn_nowhere(tmp_path: Path) ->
     assert loop.recent.rates().top_score == pytest.approx(0.31)
     newest = loop.recent.newest()
     assert newest is not None and newest.frame.index == 1 and len(newest.shown) == 0
+
+
+class OneFrame:
+    """The loop's source, handed one frame at a time as the camera thread would publish it."""
+
+    def __init__(self) -> None:
+        self.frame: Frame | None = None
+
+    def latest(self, after: int = -1) -> Frame | None:
+        return self.frame if self.frame is not None and self.frame.index > after else None
+
+
+def analysed_of_a_still_picture(loop: CameraLoop, guns: list[float]) -> list[bool]:
+    """One still picture sampled at 5 fps (under the 2 s forced check) while the detector finds a gun scoring
+    guns[i] in the i-th analysed frame (0: none): which samples were analysed."""
+    source = OneFrame()
+    loop.source = source  # type: ignore[assignment]
+    taken, scores = [], iter(guns)
+    for index in range(len(guns)):
+        source.frame = frame(index, received=100.0 + 0.2 * index)
+        picked = loop.take(source.frame.received)
+        taken.append(picked is not None)
+        if picked is not None:
+            score = next(scores)
+            loop.finish(picked, found((GUN, score, HANDGUN)) if score else found(), 12.0)
+    return taken
+
+
+def test_a_gun_held_still_has_every_sample_analysed_though_the_picture_does_not_move(tmp_path: Path) -> None:
+    # The motion gate finds every frame after the first still; the gun seen in the first keeps it open.
+    held = camera_loop(tmp_path / "held")
+    assert analysed_of_a_still_picture(held, [0.7] * 9) == [True] * 9
+    assert held.counters.still == 0 and held.counters.analysed == 9
+    # Without a gun, or with one under motion.gun_hold_score, the picture waits for the forced check.
+    for score, folder in ((0.0, "none"), (0.3, "weak")):
+        loop = camera_loop(tmp_path / folder)
+        assert analysed_of_a_still_picture(loop, [score] * 9) == [True] + [False] * 8
+        assert loop.counters.still == 8
+    # Switched off, motion alone decides.
+    off = camera_loop(tmp_path / "off", "{gun_hold_score: null}")
+    assert analysed_of_a_still_picture(off, [0.9] * 9) == [True] + [False] * 8
+
+
+def test_the_hold_ends_a_forced_check_after_the_gun_was_last_seen(tmp_path: Path) -> None:
+    # The gun in the first 3 frames (0.0-0.4 s), then gone: held through 2.4 s (motion.forced_check_s after the
+    # last sighting), then still again.
+    loop = camera_loop(tmp_path)
+    taken = analysed_of_a_still_picture(loop, [0.8] * 3 + [0.0] * 9 + [0.0] * 3)
+    assert taken == [True] * 13 + [False] * 2
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -178,6 +178,7 @@ def _sample(loop: CameraLoop, frame: Frame, play: ClipPlay, detector: DetectorSe
             play.sampled.append(SampledFrame(frame.index, frame.received, frame.size, None))
         return
     detections = detector.submit(loop.name, loop.request(taken)).result().detections
+    loop.saw(taken, detections)  # as `finish` does live: a gun in view holds the motion gate open
     play.sampled.append(SampledFrame(taken.index, taken.received, taken.size, detections))
     guns = detections.of_class(gun_class_id)
     if len(guns) and float(guns.scores.max()) >= keep_score:

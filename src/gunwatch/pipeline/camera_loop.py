@@ -62,6 +62,8 @@ class CameraLoop:
         self.class_names = class_names
         self.confirmer = ThreatConfirmer(name, camera, site.confirmation, model_threshold, gun_class_id)
         self.gate = MotionGate(site.motion.forced_check_s) if site.motion.enabled else None
+        self.hold_score, self.hold_s = site.motion.gun_hold_score, site.motion.forced_check_s
+        self.gun_seen_at: float | None = None  # the last analysed frame with a gun at or over hold_score
         self.recorder = ClipRecorder.from_settings(site.evidence, executor)
         self.period = 1.0 / camera.detect.fps
         self.next_due = 0.0
@@ -87,7 +89,8 @@ class CameraLoop:
         small = self.recorder.push(frame)
         # The gate reads a 128 px thumbnail, so the evidence-size copy serves as well as the full frame, and
         # a still frame is then never converted to RGB at full size.
-        if self.gate is not None and not self.gate.check(small).analyse:
+        # A still frame is analysed all the same while a gun is in view: a gun held still must confirm as fast.
+        if self.gate is not None and not self.gate.check(small).analyse and not self.gun_in_view(frame.received):
             self.counters.still += 1
             return None
         frame.image  # noqa: B018 - converted to RGB now, on the camera's own thread, not the detector's
@@ -108,11 +111,22 @@ class CameraLoop:
             if event.state == "open":
                 self.counters.events += 1
                 self.recorder.start(event)
-        placed = self._placed_guns(frame.size, detections)
+        placed = self.saw(frame, detections)
         shown = placed.above(self.confirmer.threshold)
         top = float(placed.scores.max()) if len(placed) else 0.0
         self.recent.analysed(frame, shown, top, infer_ms)
         return Finished(changes, shown)
+
+    def gun_in_view(self, now: float) -> bool:
+        """Whether a gun candidate seen lately keeps the motion gate open (a still picture analysed all the same)."""
+        return self.gun_seen_at is not None and 0 <= now - self.gun_seen_at <= self.hold_s
+
+    def saw(self, frame: Frame, detections: Detections) -> Detections:
+        """Notes an analysed frame's guns for the motion gate's hold; returns the guns that count, of any score."""
+        placed = self._placed_guns(frame.size, detections)
+        if self.hold_score is not None and len(placed) and float(placed.scores.max()) >= self.hold_score:
+            self.gun_seen_at = frame.received
+        return placed
 
     def _placed_guns(self, size: tuple[int, int], detections: Detections) -> Detections:
         """The gun boxes where guns count (in an enabled zone, outside every mask), of any score: the same rule

@@ -1,0 +1,96 @@
+"""Guns held still in front of a fixed camera: each gun clip frozen at moments of its episodes.
+
+    python scripts/still_gun_clips.py --out runs/still-clips [--clips ../shared/videos] [--seconds 8]
+    gunwatch bench alarms --clips runs/still-clips --out runs/still-clips-bench
+
+The shared gun clips move (hand-held cameras, people walking), so the motion gate lets every sampled frame
+through. A fixed camera watching someone who stands and aims sees a still picture: the gate's background
+takes the person in within seconds, and a gate that looks only at motion then analyses one frame every
+`motion.forced_check_s`. For each gun episode of at least 2 s, this writes its frame at a quarter, half and
+three quarters of the episode, held for `--seconds` (the clip's own frame rate, H.264), as a camera that
+connects while the gun is held still would deliver it. The sidecar makes the whole clip one episode and keeps
+the gun's box where the source has one within half a second of the frozen frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from gunwatch.bench.alarm_clips import BenchClip, find_clips
+
+MOMENTS = (0.25, 0.5, 0.75)  # of each episode
+BOX_GAP_S = 0.5  # a source box this close to the frozen frame is the frozen gun's box
+MIN_EPISODE_S = 2.0
+
+
+def frame_at(path: Path, t: float) -> tuple[np.ndarray, float]:
+    """The first frame at or after `t` seconds from the clip's first frame (RGB), and the clip's frame rate."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 25)
+        start = None
+        for frame in container.decode(stream):
+            start = frame.time if start is None else start
+            if frame.time is None or frame.time - start >= t - 1e-6:
+                return frame.to_ndarray(format="rgb24"), rate
+    raise ValueError(f"{path}: no frame at {t:.2f} s")
+
+
+def write_still(picture: np.ndarray, rate: float, seconds: float, target: Path) -> None:
+    height, width = picture.shape[:2]
+    with av.open(str(target), "w") as out:
+        stream = out.add_stream("libx264", rate=round(rate), options={"crf": "20", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        even = np.ascontiguousarray(picture[: stream.height, : stream.width])
+        for index in range(round(seconds * round(rate))):
+            frame = av.VideoFrame.from_ndarray(even, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def frozen_box(clip: BenchClip, t: float, seconds: float) -> list[dict[str, object]]:
+    near = [box for box in clip.boxes if abs(box.t - t) <= BOX_GAP_S]
+    if not near:
+        return []
+    closest = min(abs(box.t - t) for box in near)
+    guns = [box.xyxy for box in near if abs(abs(box.t - t) - closest) < 1e-6]
+    return [{"t": float(s), "xyxy": list(xyxy)} for s in range(int(seconds) + 1) for xyxy in guns]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=Path, default=Path("../shared/videos"))
+    parser.add_argument("--out", type=Path, default=Path("runs/still-clips"))
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long each frozen frame is held")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    clips = [clip for clip in find_clips([args.clips]) if not clip.gun_free]
+    written = 0
+    for clip in tqdm(clips, unit="clip"):
+        for k, episode in enumerate(clip.episodes):
+            if episode.end - episode.start < MIN_EPISODE_S:
+                continue
+            for moment in MOMENTS:
+                t = episode.start + moment * (episode.end - episode.start)
+                picture, rate = frame_at(clip.path, t)
+                target = args.out / f"{Path(clip.name).name}-e{k + 1}-{round(moment * 100)}.mp4"
+                write_still(picture, rate, args.seconds, target)
+                sidecar = {"what": f"{clip.name} frozen at {t:.2f} s for {args.seconds:g} s "
+                                   "(scripts/still_gun_clips.py)",
+                           "episodes": [[0.0, args.seconds]], "boxes": frozen_box(clip, t, args.seconds)}
+                target.with_suffix(".json").write_text(json.dumps(sidecar))
+                written += 1
+    print(f"{args.out}: {written} still clips")
+
+
+if __name__ == "__main__":
+    main()
