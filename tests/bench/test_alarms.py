@@ -104,6 +104,8 @@ def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["settings"]["second_look"] is True and report["settings"]["fps"] == 5.0
+    assert report["settings"]["gun_hold_score"] == 0.5  # the live motion gate's hold, as replayed
+    assert "(forced check every 2 s, held open while a gun scored >= 0.5)" in result.stderr
     assert [c["name"] for c in report["clips"]] == ["lobby", "negatives/grey"]
     assert len(report["runs"]) == 2  # the model's threshold x two windows
     for setting_run in report["runs"]:

@@ -176,6 +176,7 @@ class AlarmBench:
     model: str
     model_threshold: float
     forced_check_s: float
+    gun_hold_score: float | None  # a gun this sure holds the motion gate open (None: motion alone decides)
     clips: list[ClipStats]
     runs: list[SettingRun]
     not_played: list[str] = field(default_factory=list)  # "PATH: why" for each clip left out
@@ -187,7 +188,8 @@ class AlarmBench:
         settings = asdict(self.settings)
         settings.update(clips=[str(p) for p in self.settings.clips], model=self.model,
                         overlay=str(self.settings.overlay) if self.settings.overlay else None,
-                        model_threshold=round(self.model_threshold, 4), forced_check_s=self.forced_check_s)
+                        model_threshold=round(self.model_threshold, 4), forced_check_s=self.forced_check_s,
+                        gun_hold_score=self.gun_hold_score)
         best = self.recommended()
         return {
             "settings": settings,
@@ -317,8 +319,9 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
         raise ClipError("no clip could be played: " + "; ".join(not_played))
     runs = [replay(plays, setting, settings, live_threshold, gun_class_id) for setting in grid]
     stats = [ClipStats(p.clip.name, p.phase_s, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
-    forced = MotionSettings().forced_check_s
-    return AlarmBench(settings, detector.name, live_threshold, forced, stats, runs, not_played), plays
+    motion = MotionSettings()
+    return AlarmBench(settings, detector.name, live_threshold, motion.forced_check_s, motion.gun_hold_score, stats,
+                      runs, not_played), plays
 
 
 def play_phases(clip: BenchClip, settings: AlarmBenchSettings, site: SiteConfig, analyzer: FrameAnalyzer,

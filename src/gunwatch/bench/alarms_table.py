@@ -33,6 +33,12 @@ def _phases(bench: AlarmBench) -> str:
             "(counts add over plays)")
 
 
+def _gate(bench: AlarmBench) -> str:
+    hold = bench.gun_hold_score
+    held = f", held open while a gun scored >= {hold:g}" if hold is not None else ""
+    return f" (forced check every {bench.forced_check_s:g} s{held})"
+
+
 def settings_line(bench: AlarmBench) -> str:
     s = bench.settings
     rules = s.rules
@@ -41,7 +47,7 @@ def settings_line(bench: AlarmBench) -> str:
         f"second look {'on' if s.second_look else 'off'}{'; test-time flip' if s.flip else ''}; "
         f"{f'frame-shaped input up to {s.max_input} px' if s.max_input else 'square input'}; "
         f"motion gate {'on' if s.motion else 'off'}"
-        f"{f' (forced check every {bench.forced_check_s:g} s)' if s.motion else ''}{_phases(bench)}; "
+        f"{_gate(bench) if s.motion else ''}{_phases(bench)}; "
         f"events close {s.close_after_s:g} s after the gun; frames by their own timestamps, not paced. "
         f"Matching: {rules.grace_s:g} s grace around episodes; episodes under {rules.short_s:g} s apart; boxes "
         f"checked against gun boxes within {rules.box_gap_s:g} s (IoU >= {rules.min_iou:g} or centre inside the gun "
