@@ -1,7 +1,7 @@
 """The gun clips as a 1080p camera further away would show them: each clip shrunk into a 1920 x 1080 frame.
 
     python scripts/far_camera_clips.py --out runs/far-clips [--clips ../shared/videos] [--heights 1,0.5,0.33]
-        [--negatives]
+        [--negatives] [--pan 250]
     gunwatch bench alarms --clips runs/far-clips/h0.33 --out runs/far-clips/h0.33-bench
 
 The shared gun clips are close-ups of 360-720 lines; the issue's held-out footage is 1080p surveillance whose guns
@@ -15,6 +15,11 @@ three times further away would see them (at 1080p). The sidecar keeps the episod
 `sidecars/`' overlay) are mapped into the new frame. This is a measure of scale at the alarm level, with the
 live pipeline's confirmation; the pasted picture is not a real far camera (no haze, its own compression, a
 still scene around it), so read it beside the 1080p armed-people set, not instead of footage.
+
+`--pan PX` moves the picture back and forth across the frame at PX pixels a second (from the left edge), as
+someone walking across a wide view moves: 250 px/s is about 1.4 m/s for a person 300 px tall (1.7 m; at 0.33
+of the height `jpadwor1_range-pistol`'s officer is 250-330 px), and a gun 38 px wide then moves 50 px between
+two frames analysed at 5 fps. The boxes move with it.
 """
 
 from __future__ import annotations
@@ -50,11 +55,24 @@ def placement(width: int, height: int, share: float) -> tuple[int, int, int, int
     return (WIDTH - w) // 2, (HEIGHT - h) // 2, w, h
 
 
-def write_clip(source: Path, target: Path, share: float, scene: np.ndarray) -> tuple[float, float, float, float]:
-    """The clip shrunk into the scene; returns how frame pixels map: (scale_x, scale_y, x, y)."""
+def pan_offset(t: float, pan: float, travel: int) -> int:
+    """How far right of the leftmost place the picture is at clip time t: back and forth at `pan` px/s over
+    `travel` px (a triangle wave starting at the left), 0 without panning."""
+    if pan <= 0 or travel <= 0:
+        return 0
+    phase = (t * pan) % (2 * travel)
+    return round(phase if phase <= travel else 2 * travel - phase)
+
+
+def write_clip(source: Path, target: Path, share: float, scene: np.ndarray,
+               pan: float = 0.0) -> tuple[float, float, float, float, int]:
+    """The clip shrunk into the scene, moving across it at `pan` px/s (0: centred, still); returns how frame
+    pixels map: (scale_x, scale_y, x, y, travel), x at time t being x + pan_offset(t, pan, travel)."""
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
         x, y, w, h = placement(stream.width, stream.height, share)
+        travel = WIDTH - w if pan > 0 else 0
+        x = 0 if pan > 0 else x
         alpha = feather_mask(h, w, FEATHER)
         rate = stream.average_rate or 25
         with av.open(str(target), "w") as out:
@@ -65,17 +83,18 @@ def write_clip(source: Path, target: Path, share: float, scene: np.ndarray) -> t
             for index, frame in enumerate(container.decode(stream)):
                 picture = resize_to(frame.to_ndarray(format="rgb24"), (w, h)).astype(np.float32)
                 canvas = scene.copy()
-                region = canvas[y:y + h, x:x + w].astype(np.float32)
-                canvas[y:y + h, x:x + w] = (alpha * picture + (1 - alpha) * region).round().astype(np.uint8)
-                out_frame = av.VideoFrame.from_ndarray(canvas, format="rgb24")
                 start = frame.time if start is None else start
+                left = x + pan_offset(frame.time - start if frame.time is not None else index / rate, pan, travel)
+                region = canvas[y:y + h, left:left + w].astype(np.float32)
+                canvas[y:y + h, left:left + w] = (alpha * picture + (1 - alpha) * region).round().astype(np.uint8)
+                out_frame = av.VideoFrame.from_ndarray(canvas, format="rgb24")
                 pts = round((frame.time - start) * rate) if frame.time is not None else index
                 out_frame.pts = last = max(pts, last + 1)
                 for packet in encoded.encode(out_frame):
                     out.mux(packet)
             for packet in encoded.encode():
                 out.mux(packet)
-        return w / stream.width, h / stream.height, x, y
+        return w / stream.width, h / stream.height, x, y, travel
 
 
 def main() -> None:
@@ -84,11 +103,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/far-clips"))
     parser.add_argument("--heights", default="1,0.5,0.33", help="shares of the 1080p frame's height")
     parser.add_argument("--negatives", action="store_true", help="the gun-free clips too")
+    parser.add_argument("--pan", type=float, default=0.0,
+                        help="px/s at which the picture moves back and forth across the frame (someone walking "
+                             "across a wide view); folders then end in -panN")
     args = parser.parse_args()
     clips = [clip for clip in find_clips([args.clips]) if args.negatives or not clip.gun_free]
     scene = resize_to(first_frame(args.clips / f"{BACKGROUND}.mp4"), (WIDTH, HEIGHT))
     for share in (float(part) for part in args.heights.split(",")):
-        folder = args.out / f"h{share:g}"
+        folder = args.out / (f"h{share:g}" + (f"-pan{args.pan:g}" if args.pan > 0 else ""))
         folder.mkdir(parents=True, exist_ok=True)
         for clip in tqdm(clips, desc=f"height {share:g}", unit="clip"):
             # Its own name: `sidecars/`' overlay (keyed by name) must not add the close-up's boxes again.
@@ -96,11 +118,15 @@ def main() -> None:
             target.parent.mkdir(exist_ok=True)
             if target.with_suffix(".json").exists():  # written last: this clip is done (a rerun adds the rest)
                 continue
-            sx, sy, x, y = write_clip(clip.path, target, share, scene)
-            boxes = [{"t": box.t, "xyxy": [round(box.xyxy[0] * sx + x, 1), round(box.xyxy[1] * sy + y, 1),
-                                           round(box.xyxy[2] * sx + x, 1), round(box.xyxy[3] * sy + y, 1)]}
-                     for box in clip.boxes]
-            sidecar = {"what": f"{clip.name} at {share:g} of a 1080p frame's height (scripts/far_camera_clips.py)",
+            sx, sy, x, y, travel = write_clip(clip.path, target, share, scene, args.pan)
+            boxes = []
+            for box in clip.boxes:
+                left = x + pan_offset(box.t, args.pan, travel)
+                boxes.append({"t": box.t, "xyxy": [round(box.xyxy[0] * sx + left, 1), round(box.xyxy[1] * sy + y, 1),
+                                                   round(box.xyxy[2] * sx + left, 1), round(box.xyxy[3] * sy + y, 1)]})
+            moving = f", moving across at {args.pan:g} px/s" if args.pan > 0 else ""
+            sidecar = {"what": f"{clip.name} at {share:g} of a 1080p frame's height{moving} "
+                               "(scripts/far_camera_clips.py)",
                        "episodes": [[e.start, e.end] for e in clip.episodes], "boxes": boxes}
             target.with_suffix(".json").write_text(json.dumps(sidecar))
         print(f"{folder}: {len(clips)} clips")

@@ -125,6 +125,16 @@ def test_a_gun_moving_across_the_frame_keeps_its_track() -> None:
     assert c.tracker.track_ids == {1}
 
 
+def test_a_small_gun_carried_past_at_walking_pace_is_confirmed() -> None:
+    # A gun 24 px wide on a far camera, carried at walking pace: 34 px between frames analysed at 5 fps, so
+    # consecutive boxes never overlap. Confirmation counts hits per track: the tracker must keep it one track.
+    frames = [gun(box=(40.0 + 34 * i, 300.0, 64.0 + 34 * i, 316.0)) for i in range(8)]
+    c = confirmer()
+    changes = feed(c, frames)
+    assert states(changes)[2] == ["open"]
+    assert c.tracker.track_ids == {1}
+
+
 def test_two_guns_far_apart_are_two_tracks_in_one_event() -> None:
     c = confirmer()
     changes = feed(c, [frame((GUN, 0.8), (FAR_GUN, 0.6))] * 3 + [frame((GUN, 0.8), (FAR_GUN, 0.95))])

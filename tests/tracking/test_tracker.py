@@ -57,6 +57,29 @@ def test_two_guns_far_apart_get_two_tracks() -> None:
     assert len(tracker.tracks) == 2
 
 
+@pytest.mark.parametrize("widths_per_frame", [1.1, 1.3, 1.5])
+def test_a_small_gun_moving_more_than_its_width_a_frame_keeps_its_id(widths_per_frame: float) -> None:
+    # A 30 px gun walked across a far 1080p view: consecutive boxes do not overlap at all.
+    tracker = GunTracker()
+    step = 30 * widths_per_frame
+    seen = [ids(tracker, boxes((square(100 + step * i, 500, side=30), 0.9)), i * STEP_S) for i in range(8)]
+    assert seen == [[1]] * 8
+    # Without the buffered stage, each frame would start a new track (and confirmation, per track, never fires).
+    plain = GunTracker(TrackerSettings(buffer=0.0))
+    assert [ids(plain, boxes((square(100 + step * i, 500, side=30), 0.9)), i * STEP_S) for i in range(3)] == [
+        [1], [2], [3]]
+
+
+def test_the_buffer_joins_only_what_the_plain_match_left_and_only_nearby() -> None:
+    tracker = GunTracker()
+    assert ids(tracker, boxes((square(100, 100, side=30), 0.9), (square(400, 100, side=30), 0.9)), 0.0) == [1, 2]
+    # Gun 1 barely moved (plain match); a new detection 45 px right of it is 1.5 widths off gun 1's old place
+    # but gun 1 is taken, and gun 2 is 255 px away: it starts a track of its own, gun 2 carries on unmatched.
+    assert ids(tracker, boxes((square(102, 100, side=30), 0.9), (square(145, 100, side=30), 0.9)), 0.2) == [1, 3]
+    # Something 6 widths from every track is not the same gun.
+    assert ids(tracker, boxes((square(102 + 180, 300, side=30), 0.9)), 0.4) == [4]
+
+
 def test_a_weak_detection_keeps_a_track_but_never_starts_one() -> None:
     tracker = GunTracker(TrackerSettings(high_score=0.6, low_score=0.1))
     assert ids(tracker, boxes((square(100, 100), 0.2)), 0.0) == []  # too weak to start a track
@@ -101,6 +124,7 @@ def test_a_track_unseen_too_long_is_dropped_even_without_frames() -> None:
         {"low_score": -0.1},
         {"match_iou": 0.0},
         {"max_lost_frames": -1},
+        {"buffer": -0.5},
     ],
 )
 def test_bad_settings_are_refused(settings: dict[str, float]) -> None:
