@@ -122,8 +122,8 @@ class MotionSettings(StrictModel):
 
     enabled: bool = True
     forced_check_s: float = Field(2.0, gt=0, description="seconds after which a still picture is analysed anyway")
-    # A gun aimed and held still turns into background within seconds; the forced check alone would then
-    # give confirmation one frame every forced_check_s (3 of 5 frames: up to 10 s).
+    # A gun aimed and held still turns into background within seconds; the forced check alone would then give
+    # confirmation one frame every forced_check_s (3 hits 2 s apart: 4 s, up to 8 s when a look misses).
     gun_hold_score: float | None = Field(
         0.5, ge=0, le=1,
         description="while a gun scoring at least this was seen within forced_check_s, every sampled frame is "
