@@ -3,6 +3,8 @@
     python scripts/still_gun_clips.py --out runs/still-clips [--clips ../shared/videos] [--seconds 8]
     gunwatch bench alarms --clips runs/still-clips --out runs/still-clips-bench
 
+(`make alarms` builds this set beside the far-camera ones and benches each.)
+
 The shared gun clips move (hand-held cameras, people walking), so the motion gate lets every sampled frame
 through. A fixed camera watching someone who stands and aims sees a still picture: the gate's background
 takes the person in within seconds, and a gate that looks only at motion then analyses one frame every
@@ -81,15 +83,17 @@ def main() -> None:
                 continue
             for moment in MOMENTS:
                 t = episode.start + moment * (episode.end - episode.start)
-                picture, rate = frame_at(clip.path, t)
                 target = args.out / f"{Path(clip.name).name}-e{k + 1}-{round(moment * 100)}.mp4"
+                if target.with_suffix(".json").exists():  # written last: this one is done (a rerun adds the rest)
+                    continue
+                picture, rate = frame_at(clip.path, t)
                 write_still(picture, rate, args.seconds, target)
                 sidecar = {"what": f"{clip.name} frozen at {t:.2f} s for {args.seconds:g} s "
                                    "(scripts/still_gun_clips.py)",
                            "episodes": [[0.0, args.seconds]], "boxes": frozen_box(clip, t, args.seconds)}
                 target.with_suffix(".json").write_text(json.dumps(sidecar))
                 written += 1
-    print(f"{args.out}: {written} still clips")
+    print(f"{args.out}: {written} still clips written")
 
 
 if __name__ == "__main__":
