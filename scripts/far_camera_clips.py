@@ -47,6 +47,18 @@ def first_frame(path: Path) -> np.ndarray:
     raise ValueError(f"{path}: no frames")
 
 
+def scene_clip(folder: Path) -> Path:
+    """The clip whose first frame is the still scene: BACKGROUND where the folder has it, else its first gun-free
+    clip."""
+    gun_free = [clip for clip in find_clips([folder]) if clip.gun_free]
+    for clip in gun_free:
+        if clip.name == BACKGROUND:
+            return clip.path
+    if not gun_free:
+        raise SystemExit(f"{folder}: no gun-free clip (sidecar with \"episodes\": []) to take the still scene from")
+    return gun_free[0].path
+
+
 def placement(width: int, height: int, share: float) -> tuple[int, int, int, int]:
     """(x, y, w, h) of a width x height picture filling `share` of the 1080p frame's height, centred."""
     h = round(HEIGHT * share)
@@ -108,7 +120,7 @@ def main() -> None:
                              "across a wide view); folders then end in -panN")
     args = parser.parse_args()
     clips = [clip for clip in find_clips([args.clips]) if args.negatives or not clip.gun_free]
-    scene = resize_to(first_frame(args.clips / f"{BACKGROUND}.mp4"), (WIDTH, HEIGHT))
+    scene = resize_to(first_frame(scene_clip(args.clips)), (WIDTH, HEIGHT))
     for share in (float(part) for part in args.heights.split(",")):
         folder = args.out / (f"h{share:g}" + (f"-pan{args.pan:g}" if args.pan > 0 else ""))
         folder.mkdir(parents=True, exist_ok=True)
