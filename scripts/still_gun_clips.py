@@ -20,43 +20,32 @@ import argparse
 import json
 from pathlib import Path
 
-import av
 import numpy as np
 from tqdm import tqdm
 
 from gunwatch.bench.alarm_clips import BenchClip, find_clips
+from gunwatch.video.files import video_frames, video_rate
+from gunwatch.video.writer import VideoWriter
 
 MOMENTS = (0.25, 0.5, 0.75)  # of each episode
 BOX_GAP_S = 0.5  # a source box this close to the frozen frame is the frozen gun's box
 MIN_EPISODE_S = 2.0
 
 
-def frame_at(path: Path, t: float) -> tuple[np.ndarray, float]:
-    """The first frame at or after `t` seconds from the clip's first frame (RGB), and the clip's frame rate."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or 25)
-        start = None
-        for frame in container.decode(stream):
-            start = frame.time if start is None else start
-            if frame.time is None or frame.time - start >= t - 1e-6:
-                return frame.to_ndarray(format="rgb24"), rate
+def frame_at(path: Path, t: float) -> np.ndarray:
+    """The clip's first frame at or after `t` seconds from its first frame, upright (RGB), as gunwatch reads it."""
+    start = None
+    for frame in video_frames(path):
+        start = frame.time_s if start is None else start
+        if frame.time_s is None or start is None or frame.time_s - start >= t - 1e-6:
+            return frame.image
     raise ValueError(f"{path}: no frame at {t:.2f} s")
 
 
 def write_still(picture: np.ndarray, rate: float, seconds: float, target: Path) -> None:
-    height, width = picture.shape[:2]
-    with av.open(str(target), "w") as out:
-        stream = out.add_stream("libx264", rate=round(rate), options={"crf": "20", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
-        even = np.ascontiguousarray(picture[: stream.height, : stream.width])
-        for index in range(round(seconds * round(rate))):
-            frame = av.VideoFrame.from_ndarray(even, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    with VideoWriter(target, rate) as writer:
+        for _ in range(round(seconds * rate)):
+            writer.write(picture)
 
 
 def frozen_box(clip: BenchClip, t: float, seconds: float) -> list[dict[str, object]]:
@@ -86,8 +75,7 @@ def main() -> None:
                 target = args.out / f"{Path(clip.name).name}-e{k + 1}-{round(moment * 100)}.mp4"
                 if target.with_suffix(".json").exists():  # written last: this one is done (a rerun adds the rest)
                     continue
-                picture, rate = frame_at(clip.path, t)
-                write_still(picture, rate, args.seconds, target)
+                write_still(frame_at(clip.path, t), video_rate(clip.path), args.seconds, target)
                 sidecar = {"what": f"{clip.name} frozen at {t:.2f} s for {args.seconds:g} s "
                                    "(scripts/still_gun_clips.py)",
                            "episodes": [[0.0, args.seconds]], "boxes": frozen_box(clip, t, args.seconds)}

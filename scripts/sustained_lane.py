@@ -32,7 +32,7 @@ def episodes_alarmed(run: SettingRun) -> list[bool]:
 
 def false_alarms(run: SettingRun) -> int:
     """Alarms outside every episode, or inside one with the box off the gun."""
-    return sum(not verdict.true for clip in run.clips for verdict in clip.match.verdicts)
+    return run.total.false_outside + run.total.off_gun
 
 
 def sweep(folder: Path, live_threshold: float | None) -> None:

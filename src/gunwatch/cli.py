@@ -792,6 +792,10 @@ def bench_alarms(
     verifier: VerifierOption = "auto",
     max_input: MaxInputOption = LIVE_MAX_INPUT,
     motion: Annotated[bool, typer.Option("--motion/--no-motion", help="the motion gate, as live")] = True,
+    gun_hold: Annotated[
+        str | None, typer.Option(help="gun score that holds the motion gate open (motion.gun_hold_score), or off "
+                                      "(default: live's)")
+    ] = None,
     phases: Annotated[
         int, typer.Option(min=1, max=12, help="plays per clip, each sampling from another offset within one period "
                                               "(a live camera's samples fall wherever its frames arrive)")
@@ -828,6 +832,7 @@ def bench_alarms(
     from gunwatch.bench.alarm_sheet import write_sheet
     from gunwatch.bench.alarms import (
         AlarmBenchSettings,
+        parse_gun_hold,
         parse_quicks,
         parse_thresholds,
         parse_windows,
@@ -844,6 +849,7 @@ def bench_alarms(
             max_input=max_input, motion=motion, phases=phases,
             thresholds=parse_thresholds(thresholds) if thresholds else None,
             overlay=boxes or OVERLAY_DIR, **{key: value for key, value in given.items() if value is not None},
+            **({"gun_hold_score": parse_gun_hold(gun_hold)} if gun_hold is not None else {}),  # off is None
         )
         result, plays = run_alarm_bench(settings, progress=sys.stderr.isatty(), say=say)
     except (SidecarError, ClipError, ModelError, ValueError) as error:

@@ -90,3 +90,9 @@ def test_a_gun_held_still_is_analysed_at_every_sample_and_a_still_room_only_at_t
     assert max(float(f.detections.of_class(1).scores.max()) for f in aim.sampled) >= 0.5  # the gun was seen
     # The empty room: the first frame, then the forced check after 2 s.
     assert [f.index for f in still_room.sampled if f.detections is not None] == [0, 20]
+    # `--gun-hold off`: the aiming gun waits for the forced check too, as before the hold.
+    unheld = AlarmBenchSettings((tmp_path,), gun_hold_score=None)
+    site = bench_site(tmp_path, unheld, held)
+    clip = BenchClip("aim", held, ())
+    alone = play_clip(clip, clip_camera(clip, unheld), site, analyzer, gun_class_id=1, keep_score=0.5)
+    assert [f.index for f in alone.sampled if f.detections is not None] == [0, 20]

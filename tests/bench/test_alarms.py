@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 from gunwatch.bench.alarm_clips import BenchClip
 from gunwatch.bench.alarm_matching import Alarm, Episode, match_clip
 from gunwatch.bench.alarm_replay import ConfirmSetting, QuickLane
-from gunwatch.bench.alarms import AlarmBenchSettings, ClipResult, SettingRun, parse_quicks, recommend
+from gunwatch.bench.alarms import (
+    AlarmBenchSettings,
+    ClipResult,
+    SettingRun,
+    parse_gun_hold,
+    parse_quicks,
+    recommend,
+)
 from gunwatch.cli import app
 from gunwatch.inference.loading import SHIPPED_VERIFIER
 from gunwatch.inference.verifier import OnnxGunVerifier
@@ -78,6 +85,17 @@ def test_quick_lanes_parse(text, quicks):
     assert parse_quicks(text) == quicks
 
 
+@pytest.mark.parametrize(("text", "score"), [("0.5", 0.5), ("off", None), ("OFF", None), ("0", 0.0)])
+def test_the_gun_hold_parses(text, score):
+    assert parse_gun_hold(text) == score
+
+
+@pytest.mark.parametrize("text", ["1.5", "-0.1", "half"])
+def test_a_bad_gun_hold_names_itself(text):
+    with pytest.raises(ValueError, match=f"--gun-hold must be a score in \\[0, 1\\] or off, not '{text}'"):
+        parse_gun_hold(text)
+
+
 @pytest.mark.parametrize("text", ["0.05", "x:2/3", "0.05:2", "on"])
 def test_a_malformed_quick_lane_names_itself(text):
     with pytest.raises(ValueError, match="a quick lane is MARGIN:HITS/FRAMES"):
@@ -125,6 +143,19 @@ def test_a_run_on_the_demo_clip_alarms_its_gun_episode_and_nothing_else(tmp_path
     assert f"threshold {live:.2f}, 3 of 5" in result.stderr and "0 in 0.0 min" in result.stderr
     # Two seconds of gun-free footage bound nothing usefully: the interval says how little it shows.
     assert report["runs"][0]["intervals_95"]["false_per_hour"][1] > 1000
+
+
+def test_the_gun_hold_can_be_turned_off_or_refused_from_the_command_line(tmp_path: Path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_video(clips / "grey.mp4", frames=10, size=(160, 120), fps=10.0)
+    (clips / "grey.json").write_text(json.dumps({"episodes": []}))
+    off = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(clips), "--gun-hold", "off", "--json"])
+    assert off.exit_code == 0, off.output
+    assert json.loads(off.stdout)["settings"]["gun_hold_score"] is None  # off reaches the bench, not the default
+    assert "(forced check every 2 s)" in off.stderr and "held open" not in off.stderr
+    bad = CliRunner().invoke(app, ["bench", "alarms", "--clips", str(clips), "--gun-hold", "2"])
+    assert bad.exit_code == 2 and "--gun-hold must be a score in [0, 1] or off, not '2'" in bad.stderr
 
 
 def test_a_clip_without_a_sidecar_is_a_clear_error(tmp_path: Path):

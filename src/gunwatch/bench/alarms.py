@@ -63,6 +63,7 @@ class AlarmBenchSettings:
     verifier: str = str(DetectorSettings().verifier)  # the gun verifier, as `detector.verifier`
     max_input: int | None = DetectorSettings().max_input_size  # frame-shaped input, as `detector.max_input_size`
     motion: bool = True
+    gun_hold_score: float | None = MotionSettings().gun_hold_score  # holds the gate open (None: motion alone)
     phases: int = 1  # plays per clip, their sampling clocks spread evenly over one sampling period
     thresholds: tuple[float, ...] | None = None  # None: the model's own
     windows: tuple[tuple[int, int], ...] = ((LIVE_CONFIRMATION.min_hits, LIVE_CONFIRMATION.window),)
@@ -112,6 +113,19 @@ def parse_quicks(text: str) -> tuple[QuickLane | None, ...]:
             raise ValueError(f"a quick lane is MARGIN:HITS/FRAMES like 0.05:2/3, or off, not {part!r}") from None
         quicks.append(QuickLane(value, hits, frames))
     return tuple(quicks)
+
+
+def parse_gun_hold(text: str) -> float | None:
+    """`--gun-hold`: a score in [0, 1], or off."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--gun-hold must be a score in [0, 1] or off, not {text!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"--gun-hold must be a score in [0, 1] or off, not {text!r}")
+    return value
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
@@ -176,7 +190,6 @@ class AlarmBench:
     model: str
     model_threshold: float
     forced_check_s: float
-    gun_hold_score: float | None  # a gun this sure holds the motion gate open (None: motion alone decides)
     clips: list[ClipStats]
     runs: list[SettingRun]
     not_played: list[str] = field(default_factory=list)  # "PATH: why" for each clip left out
@@ -188,8 +201,7 @@ class AlarmBench:
         settings = asdict(self.settings)
         settings.update(clips=[str(p) for p in self.settings.clips], model=self.model,
                         overlay=str(self.settings.overlay) if self.settings.overlay else None,
-                        model_threshold=round(self.model_threshold, 4), forced_check_s=self.forced_check_s,
-                        gun_hold_score=self.gun_hold_score)
+                        model_threshold=round(self.model_threshold, 4), forced_check_s=self.forced_check_s)
         best = self.recommended()
         return {
             "settings": settings,
@@ -244,7 +256,7 @@ def bench_site(folder: Path, settings: AlarmBenchSettings, placeholder: Path) ->
     defaults); the cameras are the clips themselves."""
     return SiteConfig.model_validate({
         "cameras": {"clip": {"url": str(placeholder)}},
-        "motion": {"enabled": settings.motion},
+        "motion": {"enabled": settings.motion, "gun_hold_score": settings.gun_hold_score},
         "evidence": {"folder": str(folder / "evidence")},  # nothing is written: no event opens in the loop
         "confirmation": {"close_after_s": settings.close_after_s},
     })
@@ -319,9 +331,8 @@ def run_alarm_bench(settings: AlarmBenchSettings, progress: bool = False,
         raise ClipError("no clip could be played: " + "; ".join(not_played))
     runs = [replay(plays, setting, settings, live_threshold, gun_class_id) for setting in grid]
     stats = [ClipStats(p.clip.name, p.phase_s, p.duration_s, p.decoded, len(p.sampled), p.analysed) for p in plays]
-    motion = MotionSettings()
-    return AlarmBench(settings, detector.name, live_threshold, motion.forced_check_s, motion.gun_hold_score, stats,
-                      runs, not_played), plays
+    return AlarmBench(settings, detector.name, live_threshold, MotionSettings().forced_check_s, stats, runs,
+                      not_played), plays
 
 
 def play_phases(clip: BenchClip, settings: AlarmBenchSettings, site: SiteConfig, analyzer: FrameAnalyzer,

@@ -34,7 +34,7 @@ def _phases(bench: AlarmBench) -> str:
 
 
 def _gate(bench: AlarmBench) -> str:
-    hold = bench.gun_hold_score
+    hold = bench.settings.gun_hold_score
     held = f", held open while a gun scored >= {hold:g}" if hold is not None else ""
     return f" (forced check every {bench.forced_check_s:g} s{held})"
 
